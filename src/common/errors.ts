@@ -1,0 +1,83 @@
+/**
+ * The one error type of SMAF-TS. Every failure that can reach a user carries a Linux errno, so the
+ * daemon can answer `-errno` on the wire and the CLI can exit with it. Anything else thrown is
+ * converted once, at the boundary, by `toSmafError` (never leak a stack trace to a client).
+ */
+
+/** Linux errno numbers (asm-generic/errno-base.h, errno.h). */
+export const Errno = {
+  EPERM: 1,
+  ENOENT: 2,
+  EIO: 5,
+  EBADF: 9,
+  EAGAIN: 11,
+  ENOMEM: 12,
+  EACCES: 13,
+  EFAULT: 14,
+  EBUSY: 16,
+  EEXIST: 17,
+  ENODEV: 19,
+  EINVAL: 22,
+  EMFILE: 24,
+  ENOTTY: 25,
+  ENOSPC: 28,
+  ERANGE: 34,
+  ENOSYS: 38,
+  EOVERFLOW: 75,
+  EPROTO: 71,
+  ECONNRESET: 104,
+} as const;
+
+export type ErrnoName = keyof typeof Errno;
+
+const NAMES: ReadonlyMap<number, ErrnoName> = new Map(
+  (Object.entries(Errno) as [ErrnoName, number][]).map(([name, code]) => [code, name]),
+);
+
+/** Name of an errno number, e.g. 22 -> "EINVAL"; unknown numbers give "E<n>". */
+export function errnoName(code: number): string {
+  return NAMES.get(code) ?? `E${code}`;
+}
+
+/** Number of an errno name; throws TypeError on an unknown name. */
+export function errnoCode(name: string): number {
+  const code = (Errno as Record<string, number>)[name];
+  if (code === undefined) throw new TypeError(`unknown errno name "${name}"`);
+  return code;
+}
+
+export class SmafError extends Error {
+  override readonly name = 'SmafError';
+  readonly code: ErrnoName;
+  readonly errno: number;
+
+  constructor(code: ErrnoName, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.errno = Errno[code];
+  }
+
+  override toString(): string {
+    return `${this.code}: ${this.message}`;
+  }
+}
+
+/** Build a SmafError from a raw errno number (as received from the wire). */
+export function smafErrorFromErrno(errno: number, message: string): SmafError {
+  const name = NAMES.get(errno);
+  const err = new SmafError(name ?? 'EIO', message);
+  if (name === undefined) Object.defineProperty(err, 'errno', { value: errno });
+  return err;
+}
+
+export function isSmafError(e: unknown, code?: ErrnoName): e is SmafError {
+  return e instanceof SmafError && (code === undefined || e.code === code);
+}
+
+/** Convert anything thrown into a SmafError. Codec errors (RangeError/TypeError) become EINVAL. */
+export function toSmafError(e: unknown): SmafError {
+  if (e instanceof SmafError) return e;
+  if (e instanceof RangeError || e instanceof TypeError) return new SmafError('EINVAL', e.message, { cause: e });
+  const message = e instanceof Error ? e.message : String(e);
+  return new SmafError('EIO', `internal error: ${message}`, { cause: e });
+}

@@ -1,0 +1,54 @@
+/** `explain`: the state of a buffer and every allocation decision taken for it, with reasons. */
+import { formatSize, hex } from '../common/units.ts';
+import type { SmafBuffer } from './buffer.ts';
+import type { Decision } from './smaf.ts';
+
+export interface Explanation {
+  readonly buffer: number;
+  readonly length: number;
+  readonly secure: boolean;
+  readonly nameHint: string | null;
+  readonly allocated: boolean;
+  readonly allocator: string | null;
+  readonly region: string | null;
+  readonly segments: readonly { phys: number; length: number }[];
+  readonly attachments: readonly { id: number; device: string; mapped: boolean; direction: number | null }[];
+  readonly cpuMappings: number;
+  readonly refs: number;
+  readonly decisions: readonly Decision[];
+}
+
+export function explain(buf: SmafBuffer): Explanation {
+  const b = buf.backing;
+  return {
+    buffer: buf.id,
+    length: buf.length,
+    secure: buf.secure,
+    nameHint: buf.nameHint ?? null,
+    allocated: b !== null,
+    allocator: b?.allocator ?? null,
+    region: b?.region ?? null,
+    segments: (b?.segments ?? []).map((s) => ({ phys: s.phys, length: s.length })),
+    attachments: buf.attachments.map((a) => ({ id: a.id, device: a.device.name, mapped: a.mapped, direction: a.mapping?.direction ?? null })),
+    cpuMappings: buf.cpuMappings.length,
+    refs: buf.refCount,
+    decisions: buf.decisions,
+  };
+}
+
+/** Human-readable explain, as `smaf explain` prints it. */
+export function formatExplanation(e: Explanation): string {
+  const lines: string[] = [];
+  lines.push(`buffer ${e.buffer}: ${formatSize(e.length)}${e.secure ? ', secure' : ''}${e.nameHint ? `, asks for allocator "${e.nameHint}"` : ''}`);
+  if (e.allocated) {
+    const segs = e.segments.length;
+    lines.push(`  memory: ${e.allocator} in region ${e.region}, ${segs} segment${segs > 1 ? 's' : ''}${segs > 0 ? ` starting at ${hex(e.segments[0]!.phys)}` : ''}`);
+  } else lines.push('  memory: none yet (deferred until a device maps it or the CPU touches it)');
+  lines.push(`  attachments: ${e.attachments.length ? e.attachments.map((a) => `${a.device}${a.mapped ? ' (mapped)' : ''}`).join(', ') : 'none'}`);
+  if (e.decisions.length === 0) lines.push('  no allocation decision yet');
+  for (const d of e.decisions) {
+    lines.push(`  decision at ${d.trigger} for [${d.devices.join(', ') || 'no device'}]${d.secure ? ' (secure)' : ''}: ${d.outcome === 'allocated' ? `allocated by ${d.allocator}` : `failed: ${d.error}`}`);
+    for (const c of d.candidates) lines.push(`    ${c.verdict.padEnd(9)} ${c.allocator} (ranking ${c.ranking}): ${c.reason}`);
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,48 @@
+/** A bus-master device of the SoC, with the DMA constraints a driver would declare. */
+
+export interface Device {
+  readonly name: string;
+  /**
+   * What the device is in a media pipeline. The secure video path gives rights by class
+   * (decrypter, parser, decoder, transformer, sink); other classes (gpu, camera, encoder...) have none.
+   */
+  readonly class: string;
+  /** Width in bits of the addresses the device can emit for streaming DMA. */
+  readonly dmaMask: number;
+  /** Width in bits for coherent allocations; defaults to dmaMask. */
+  readonly coherentDmaMask: number;
+  /** Longest DMA segment the device accepts, in bytes. */
+  readonly maxSegmentSize: number;
+  /** A segment may not cross a multiple of this (bytes, power of two). */
+  readonly segmentBoundary: number;
+  /** Behind an IOMMU: scattered pages are mapped to one contiguous IOVA range. */
+  readonly iommu: boolean;
+  /** Can run in the secure mode required by the secure video path. */
+  readonly secure: boolean;
+  /** A carveout region reserved for this device (device tree `memory-region`). */
+  readonly memoryRegion?: string;
+  readonly description?: string;
+}
+
+export const DEFAULT_MAX_SEGMENT_SIZE = 2 ** 32 - 4096;
+export const DEFAULT_SEGMENT_BOUNDARY = 2 ** 32;
+
+/** Highest address (inclusive) a mask of `bits` reaches, clamped to what a JS number holds exactly. */
+export function maskLimit(bits: number): number {
+  return bits >= 53 ? Number.MAX_SAFE_INTEGER : 2 ** bits - 1;
+}
+
+/**
+ * Highest physical address (inclusive) the device reaches without an IOMMU: both masks apply,
+ * because a SMAF buffer may be used for streaming and coherent DMA alike.
+ */
+export function physLimit(dev: Device): number {
+  return maskLimit(Math.min(dev.dmaMask, dev.coherentDmaMask));
+}
+
+export function describeDevice(dev: Device): string {
+  const parts = [`${dev.dmaMask}-bit DMA`, dev.iommu ? 'IOMMU' : 'no IOMMU'];
+  if (dev.secure) parts.push('secure-capable');
+  if (dev.memoryRegion) parts.push(`bound to "${dev.memoryRegion}"`);
+  return `${dev.name} (${dev.class}; ${parts.join(', ')})`;
+}

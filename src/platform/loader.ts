@@ -1,0 +1,151 @@
+/**
+ * Platform files (YAML or JSON) -> a validated PlatformSpec. Errors name the path of the bad field
+ * ("memory[1].base: ..."). Rules: unique names; page-aligned bases and sizes; system regions do not
+ * overlap each other, reserved regions (cma, carveouts) do not overlap each other and, when they
+ * overlap a system region, lie entirely inside it (reserved-memory carved out of DRAM); a device's
+ * memory_region names a carveout.
+ */
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { SmafError } from '../common/errors.ts';
+import { hex, parseSize } from '../common/units.ts';
+import { DEFAULT_MAX_SEGMENT_SIZE, DEFAULT_SEGMENT_BOUNDARY, type Device } from './device.ts';
+import { REGION_KINDS, type MemoryRegion } from './region.ts';
+
+export interface TeeSpec {
+  /** Capacity of the SDP trusted application's region table. */
+  readonly sdpMaxRegions: number;
+}
+
+export interface PlatformSpec {
+  readonly name: string;
+  readonly pageSize: number;
+  readonly memory: readonly MemoryRegion[];
+  readonly devices: readonly Device[];
+  readonly tee: TeeSpec;
+}
+
+const MAX_ADDRESS = 2 ** 52;
+
+const size = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  try {
+    return parseSize(v);
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: (e as Error).message });
+    return z.NEVER;
+  }
+});
+
+const name = z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/i, 'names are 1-63 characters: letters, digits, "_", "-", "."');
+
+const regionSchema = z.strictObject({
+  name,
+  base: size,
+  size,
+  kind: z.enum(REGION_KINDS as [string, ...string[]]),
+});
+
+const deviceSchema = z.strictObject({
+  name,
+  class: z.string().min(1).max(32).default('generic'),
+  dma_mask: z.number().int().min(12).max(64),
+  coherent_dma_mask: z.number().int().min(12).max(64).optional(),
+  max_segment_size: size.optional(),
+  segment_boundary: size.optional(),
+  iommu: z.boolean().default(false),
+  secure: z.boolean().default(false),
+  memory_region: name.optional(),
+  description: z.string().max(200).optional(),
+});
+
+const platformSchema = z.strictObject({
+  name: z.string().min(1).max(63).default('custom'),
+  page_size: z.literal(4096).default(4096),
+  memory: z.array(regionSchema).min(1),
+  devices: z.array(deviceSchema).default([]),
+  tee: z.strictObject({ sdp_max_regions: z.number().int().min(1).max(1024).default(16) }).default({ sdp_max_regions: 16 }),
+});
+
+type RawPlatform = z.output<typeof platformSchema>;
+
+function formatPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)), '') || '(root)';
+}
+
+function crossCheck(p: RawPlatform, ctx: z.RefinementCtx): void {
+  const issue = (path: PropertyKey[], message: string): void => ctx.addIssue({ code: 'custom', path, message });
+  const seen = new Map<string, number>();
+  p.memory.forEach((r, i) => {
+    if (seen.has(r.name)) issue(['memory', i, 'name'], `duplicate region name "${r.name}" (also memory[${seen.get(r.name)}])`);
+    seen.set(r.name, i);
+    if (r.base % p.page_size !== 0) issue(['memory', i, 'base'], `${hex(r.base)} is not aligned to the page size (${p.page_size})`);
+    if (r.size === 0 || r.size % p.page_size !== 0) issue(['memory', i, 'size'], `${r.size} is not a non-zero multiple of the page size (${p.page_size})`);
+    if (r.base + r.size > MAX_ADDRESS) issue(['memory', i], `region ends above 2^52, which this emulator does not address`);
+  });
+  for (let i = 0; i < p.memory.length; i++) {
+    for (let j = i + 1; j < p.memory.length; j++) {
+      const a = p.memory[i]!;
+      const b = p.memory[j]!;
+      const overlap = a.base < b.base + b.size && b.base < a.base + a.size;
+      if (!overlap) continue;
+      const aSys = a.kind === 'system';
+      const bSys = b.kind === 'system';
+      const inside = (r: typeof a, outer: typeof a): boolean => r.base >= outer.base && r.base + r.size <= outer.base + outer.size;
+      if (aSys !== bSys && (aSys ? inside(b, a) : inside(a, b))) continue;
+      issue(['memory', j], `region "${b.name}" overlaps "${a.name}"` + (aSys !== bSys ? ' without lying inside it' : ''));
+    }
+  }
+  const devs = new Map<string, number>();
+  p.devices.forEach((d, i) => {
+    if (devs.has(d.name)) issue(['devices', i, 'name'], `duplicate device name "${d.name}" (also devices[${devs.get(d.name)}])`);
+    devs.set(d.name, i);
+    if (d.memory_region !== undefined) {
+      const r = p.memory.find((m) => m.name === d.memory_region);
+      if (!r) issue(['devices', i, 'memory_region'], `unknown region "${d.memory_region}"`);
+      else if (r.kind !== 'carveout' && r.kind !== 'secure-carveout') issue(['devices', i, 'memory_region'], `region "${r.name}" is ${r.kind}, not a carveout`);
+    }
+    if (d.segment_boundary !== undefined && (d.segment_boundary < p.page_size || (d.segment_boundary & (d.segment_boundary - 1)) !== 0) && d.segment_boundary < 2 ** 31) {
+      issue(['devices', i, 'segment_boundary'], `must be a power of two of at least ${p.page_size}`);
+    }
+    if (d.max_segment_size !== undefined && d.max_segment_size < p.page_size) issue(['devices', i, 'max_segment_size'], `must be at least the page size (${p.page_size})`);
+  });
+}
+
+/** Validate an already-parsed object. Throws SmafError(EINVAL) listing every bad field. */
+export function validatePlatform(input: unknown, source = 'platform'): PlatformSpec {
+  const result = platformSchema.superRefine(crossCheck).safeParse(input);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `  ${formatPath(i.path)}: ${i.message}`);
+    throw new SmafError('EINVAL', `${source} is not a valid platform:\n${lines.join('\n')}`);
+  }
+  const p = result.data;
+  return {
+    name: p.name,
+    pageSize: p.page_size,
+    memory: p.memory.map((r) => ({ name: r.name, base: r.base, size: r.size, kind: r.kind as MemoryRegion['kind'] })),
+    devices: p.devices.map((d): Device => ({
+      name: d.name,
+      class: d.class,
+      dmaMask: d.dma_mask,
+      coherentDmaMask: d.coherent_dma_mask ?? d.dma_mask,
+      maxSegmentSize: d.max_segment_size ?? DEFAULT_MAX_SEGMENT_SIZE,
+      segmentBoundary: d.segment_boundary ?? DEFAULT_SEGMENT_BOUNDARY,
+      iommu: d.iommu,
+      secure: d.secure,
+      ...(d.memory_region !== undefined ? { memoryRegion: d.memory_region } : {}),
+      ...(d.description !== undefined ? { description: d.description } : {}),
+    })),
+    tee: { sdpMaxRegions: p.tee.sdp_max_regions },
+  };
+}
+
+/** Parse platform text; JSON when it starts with "{", else YAML (a JSON superset). */
+export function parsePlatform(text: string, source = 'platform'): PlatformSpec {
+  let doc: unknown;
+  try {
+    doc = text.trimStart().startsWith('{') ? JSON.parse(text) : parseYaml(text);
+  } catch (e) {
+    throw new SmafError('EINVAL', `${source} does not parse: ${(e as Error).message}`);
+  }
+  return validatePlatform(doc, source);
+}

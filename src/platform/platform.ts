@@ -1,0 +1,119 @@
+/** An emulated SoC built from a PlatformSpec: memory, pools, devices, IOMMUs, bus and event log. */
+import { SmafError } from '../common/errors.ts';
+import { MemoryBus } from './bus.ts';
+import { maskLimit, type Device } from './device.ts';
+import { EventLog } from './events.ts';
+import { Iommu } from './iommu.ts';
+import type { PlatformSpec } from './loader.ts';
+import { PhysicalMemory } from './memory.ts';
+import { ContiguousPool, PagePool, type MemoryRegion, type RegionStats } from './region.ts';
+
+export type AnyPool = ContiguousPool | PagePool;
+
+export class Platform {
+  readonly spec: PlatformSpec;
+  readonly name: string;
+  readonly pageSize: number;
+  readonly memory: PhysicalMemory;
+  readonly events: EventLog;
+  readonly bus: MemoryBus;
+  private readonly pools = new Map<string, AnyPool>();
+  private readonly deviceMap = new Map<string, Device>();
+  private readonly iommus = new Map<string, Iommu>();
+
+  constructor(spec: PlatformSpec, options: { eventCapacity?: number } = {}) {
+    this.spec = spec;
+    this.name = spec.name;
+    this.pageSize = spec.pageSize;
+    this.memory = new PhysicalMemory(spec.memory);
+    this.events = new EventLog(options.eventCapacity);
+    this.bus = new MemoryBus(this.memory, this.events);
+    for (const r of spec.memory) {
+      if (r.kind === 'system') {
+        const nested = spec.memory.filter((o) => o.kind !== 'system' && o.base >= r.base && o.base + o.size <= r.base + r.size);
+        this.pools.set(r.name, new PagePool(r, spec.pageSize, nested));
+      } else {
+        this.pools.set(r.name, new ContiguousPool(r, spec.pageSize));
+      }
+    }
+    for (const d of spec.devices) {
+      this.deviceMap.set(d.name, d);
+      if (d.iommu) this.iommus.set(d.name, new Iommu(d.name, maskLimit(d.dmaMask), spec.pageSize));
+    }
+  }
+
+  get regions(): readonly MemoryRegion[] {
+    return this.spec.memory;
+  }
+
+  get devices(): readonly Device[] {
+    return this.spec.devices;
+  }
+
+  /** A device by name; ENODEV names the devices that exist. */
+  device(name: string): Device {
+    const d = this.deviceMap.get(name);
+    if (!d) throw new SmafError('ENODEV', `no device "${name}" on platform ${this.name} (devices: ${[...this.deviceMap.keys()].join(', ')})`);
+    return d;
+  }
+
+  hasDevice(name: string): boolean {
+    return this.deviceMap.has(name);
+  }
+
+  region(name: string): MemoryRegion {
+    const r = this.spec.memory.find((m) => m.name === name);
+    if (!r) throw new SmafError('ENOENT', `no memory region "${name}" on platform ${this.name}`);
+    return r;
+  }
+
+  regionsOfKind(kind: MemoryRegion['kind']): MemoryRegion[] {
+    return this.spec.memory.filter((m) => m.kind === kind);
+  }
+
+  pool(name: string): AnyPool {
+    const p = this.pools.get(name);
+    if (!p) throw new SmafError('ENOENT', `no memory region "${name}" on platform ${this.name}`);
+    return p;
+  }
+
+  contiguousPool(name: string): ContiguousPool {
+    const p = this.pool(name);
+    if (!(p instanceof ContiguousPool)) throw new SmafError('EINVAL', `region "${name}" is system RAM, not a contiguous pool`);
+    return p;
+  }
+
+  pagePool(name: string): PagePool {
+    const p = this.pool(name);
+    if (!(p instanceof PagePool)) throw new SmafError('EINVAL', `region "${name}" is not system RAM`);
+    return p;
+  }
+
+  iommu(device: Device): Iommu {
+    const i = this.iommus.get(device.name);
+    if (!i) throw new SmafError('EINVAL', `device "${device.name}" has no IOMMU`);
+    return i;
+  }
+
+  /** The region holding a physical address (the most specific one: a carveout before its DRAM). */
+  regionAt(addr: number): MemoryRegion | undefined {
+    const hits = this.spec.memory.filter((r) => addr >= r.base && addr < r.base + r.size);
+    return hits.find((r) => r.kind !== 'system') ?? hits[0];
+  }
+
+  /** The largest single region: no buffer longer than this can ever be allocated. */
+  get largestRegion(): number {
+    return Math.max(...[...this.pools.values()].map((p) => p.capacity));
+  }
+
+  regionStats(): RegionStats[] {
+    return [...this.pools.values()].map((p) => p.stats());
+  }
+
+  /** Total bytes in use in all pools (for leak checks). */
+  get bytesInUse(): number {
+    let n = 0;
+    for (const p of this.pools.values()) n += p.inUse;
+    return n;
+  }
+}

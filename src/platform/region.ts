@@ -1,0 +1,235 @@
+/**
+ * Physical memory regions and the pools that hand them out: a page pool for system RAM (scattered
+ * pages) and a contiguous pool (bitmap) for CMA, carveouts and the secure carveout.
+ */
+import { Bitmap } from './bitmap.ts';
+import type { SgSegment } from './sg-table.ts';
+import { mergeSegments } from './sg-table.ts';
+
+export type RegionKind = 'system' | 'cma' | 'carveout' | 'secure-carveout';
+export const REGION_KINDS: readonly RegionKind[] = ['system', 'cma', 'carveout', 'secure-carveout'];
+
+export interface MemoryRegion {
+  readonly name: string;
+  readonly base: number;
+  readonly size: number;
+  readonly kind: RegionKind;
+}
+
+export interface RegionStats {
+  readonly name: string;
+  readonly kind: RegionKind;
+  readonly base: number;
+  readonly size: number;
+  /** Bytes the pool can hand out (size minus ranges reserved by nested regions). */
+  readonly capacity: number;
+  readonly inUse: number;
+  readonly peak: number;
+  readonly free: number;
+  readonly largestFree: number;
+  /** 1 - largestFree/free: 0 when the free memory is one block. */
+  readonly fragmentation: number;
+  readonly allocations: number;
+  readonly failures: number;
+}
+
+/** Occupied ranges of a pool, for the memory map. */
+export interface Occupancy {
+  readonly base: number;
+  readonly length: number;
+}
+
+abstract class Pool {
+  protected readonly bitmap: Bitmap;
+  protected peakPages = 0;
+  protected allocations = 0;
+  protected failures = 0;
+  protected reservedPages = 0;
+
+  constructor(readonly region: MemoryRegion, readonly pageSize: number) {
+    this.bitmap = new Bitmap(region.size / pageSize);
+  }
+
+  protected get usedPages(): number {
+    return this.bitmap.setCount - this.reservedPages;
+  }
+
+  protected noteAlloc(ok: boolean): void {
+    if (ok) {
+      this.allocations++;
+      this.peakPages = Math.max(this.peakPages, this.usedPages);
+    } else this.failures++;
+  }
+
+  get capacity(): number {
+    return (this.bitmap.bits - this.reservedPages) * this.pageSize;
+  }
+
+  get inUse(): number {
+    return this.usedPages * this.pageSize;
+  }
+
+  stats(): RegionStats {
+    const free = this.capacity - this.inUse;
+    const largestFree = this.bitmap.largestClearRun() * this.pageSize;
+    return {
+      name: this.region.name, kind: this.region.kind, base: this.region.base, size: this.region.size,
+      capacity: this.capacity, inUse: this.inUse, peak: this.peakPages * this.pageSize, free, largestFree,
+      fragmentation: free === 0 ? 0 : 1 - largestFree / free,
+      allocations: this.allocations, failures: this.failures,
+    };
+  }
+
+  /** Occupied ranges (reserved nested regions excluded), merged. */
+  occupancy(): Occupancy[] {
+    const out: Occupancy[] = [];
+    const n = this.bitmap.bits;
+    let pos = 0;
+    while (pos < n) {
+      const s = this.bitmap.nextSet(pos, n);
+      if (s < 0) break;
+      const z = this.bitmap.nextClear(s, n);
+      const end = z < 0 ? n : z;
+      out.push({ base: this.region.base + s * this.pageSize, length: (end - s) * this.pageSize });
+      pos = end;
+    }
+    return this.withoutReserved(out);
+  }
+
+  protected withoutReserved(ranges: Occupancy[]): Occupancy[] {
+    return ranges;
+  }
+}
+
+/** Contiguous ranges from a CMA pool or carveout, first fit with alignment under an address limit. */
+export class ContiguousPool extends Pool {
+  /**
+   * Allocate `bytes` (a multiple of the page size) aligned to `align` bytes, ending at or below
+   * `maxAddr` (inclusive). Returns the physical base, or null when no such range is free.
+   */
+  allocate(bytes: number, align: number, maxAddr: number): number | null {
+    const pages = bytes / this.pageSize;
+    const alignPages = Math.max(1, align / this.pageSize);
+    const limitPages = Math.min(this.bitmap.bits, Math.floor((maxAddr + 1 - this.region.base) / this.pageSize));
+    // alignment is of the physical address, not of the index in the pool
+    const alignOffset = (this.region.base / this.pageSize) % alignPages;
+    const start = limitPages >= pages ? this.bitmap.findZeroArea(pages, alignPages, 0, limitPages, alignOffset) : -1;
+    if (start < 0) {
+      this.noteAlloc(false);
+      return null;
+    }
+    this.bitmap.set(start, pages);
+    this.noteAlloc(true);
+    return this.region.base + start * this.pageSize;
+  }
+
+  free(phys: number, bytes: number): void {
+    this.bitmap.clear((phys - this.region.base) / this.pageSize, bytes / this.pageSize);
+  }
+
+  /** Largest free block that ends at or below maxAddr (for match() decisions and explain). */
+  largestFreeBelow(maxAddr: number): number {
+    const limitPages = Math.min(this.bitmap.bits, Math.floor((maxAddr + 1 - this.region.base) / this.pageSize));
+    return limitPages <= 0 ? 0 : this.bitmap.largestClearRun(0, limitPages) * this.pageSize;
+  }
+
+  /** Direct access for benchmarks of the search itself. */
+  get pageBitmap(): Bitmap {
+    return this.bitmap;
+  }
+}
+
+/**
+ * System RAM as scattered pages. Nested reserved regions (CMA, carveouts) are excluded. Free pages
+ * sit on a stack seeded in a scrambled 64 KiB-group order and returned LIFO, like a buddy allocator
+ * after some uptime: allocations come back as several segments.
+ */
+export class PagePool extends Pool {
+  private readonly stack: Int32Array;
+  private top = 0;
+  private readonly reserved: readonly { base: number; size: number }[];
+
+  constructor(region: MemoryRegion, pageSize: number, reserved: readonly { base: number; size: number }[]) {
+    super(region, pageSize);
+    this.reserved = reserved;
+    for (const r of reserved) {
+      const start = (r.base - region.base) / pageSize;
+      const n = r.size / pageSize;
+      this.bitmap.set(start, n);
+      this.reservedPages += n;
+    }
+    const pages = this.bitmap.bits;
+    this.stack = new Int32Array(pages);
+    const group = 16;
+    const groups = Math.ceil(pages / group);
+    const bits = Math.max(1, Math.ceil(Math.log2(groups)));
+    const order: number[] = [];
+    for (let g = 0; g < 2 ** bits; g++) {
+      const r = reverseBits(g, bits);
+      if (r < groups) order.push(r);
+    }
+    // pushed in reverse so the first pop is the first group of `order`
+    for (let k = order.length - 1; k >= 0; k--) {
+      const g = order[k] as number;
+      for (let p = Math.min(pages, (g + 1) * group) - 1; p >= g * group; p--) {
+        if (!this.bitmap.test(p)) this.stack[this.top++] = p;
+      }
+    }
+  }
+
+  protected override withoutReserved(ranges: Occupancy[]): Occupancy[] {
+    let out = ranges;
+    for (const r of this.reserved) {
+      const next: Occupancy[] = [];
+      for (const o of out) {
+        const end = o.base + o.length;
+        if (end <= r.base || o.base >= r.base + r.size) next.push(o);
+        else {
+          if (o.base < r.base) next.push({ base: o.base, length: r.base - o.base });
+          if (end > r.base + r.size) next.push({ base: r.base + r.size, length: end - (r.base + r.size) });
+        }
+      }
+      out = next;
+    }
+    return out;
+  }
+
+  /** All-or-nothing: `bytes` as scattered pages (merged into segments), or null if not enough free. */
+  allocate(bytes: number): SgSegment[] | null {
+    const pages = bytes / this.pageSize;
+    if (pages > this.top) {
+      this.noteAlloc(false);
+      return null;
+    }
+    const taken: number[] = [];
+    for (let i = 0; i < pages; i++) taken.push(this.stack[--this.top] as number);
+    const segs: SgSegment[] = [];
+    for (const p of taken) {
+      this.bitmap.set(p, 1);
+      segs.push({ phys: this.region.base + p * this.pageSize, length: this.pageSize });
+    }
+    this.noteAlloc(true);
+    return mergeSegments(segs);
+  }
+
+  free(segments: readonly SgSegment[]): void {
+    // push back in reverse so the same pages come back in the same order (LIFO)
+    for (let s = segments.length - 1; s >= 0; s--) {
+      const seg = segments[s] as SgSegment;
+      const first = (seg.phys - this.region.base) / this.pageSize;
+      const n = seg.length / this.pageSize;
+      this.bitmap.clear(first, n);
+      for (let p = first + n - 1; p >= first; p--) this.stack[this.top++] = p;
+    }
+  }
+
+  get freePages(): number {
+    return this.top;
+  }
+}
+
+function reverseBits(v: number, bits: number): number {
+  let r = 0;
+  for (let i = 0; i < bits; i++) r = (r << 1) | ((v >>> i) & 1);
+  return r;
+}

@@ -1,0 +1,37 @@
+/**
+ * Composition root: which platform, which plugins. Nothing registers itself by side effect; this
+ * is where the allocators (and, with the secure video path, the secure module) are switched on.
+ */
+import { createCarveoutAllocator, createCmaAllocator, createSecureCarveoutAllocator, createSystemAllocator } from '../allocators/index.ts';
+import { Smaf } from '../core/index.ts';
+import { defaultPlatformSpec, Platform, type PlatformSpec } from '../platform/index.ts';
+
+export interface PresetOptions {
+  /** Event log capacity (default 2000). */
+  readonly eventCapacity?: number;
+}
+
+export interface SmafSystem {
+  readonly platform: Platform;
+  readonly smaf: Smaf;
+}
+
+/** Register one allocator per region of the platform, named after its kind. */
+export function registerPlatformAllocators(smaf: Smaf): void {
+  const platform = smaf.platform;
+  const cma = platform.regionsOfKind('cma');
+  cma.forEach((r, i) => smaf.registerAllocator(createCmaAllocator(platform, { region: r.name, name: i === 0 ? 'smaf-cma' : `smaf-cma-${r.name}` })));
+  const system = platform.regionsOfKind('system');
+  system.forEach((r, i) => smaf.registerAllocator(createSystemAllocator(platform, { region: r.name, name: i === 0 ? 'system' : `system-${r.name}` })));
+  for (const r of platform.regionsOfKind('carveout')) smaf.registerAllocator(createCarveoutAllocator(platform, { region: r.name }));
+  const sec = platform.regionsOfKind('secure-carveout');
+  sec.forEach((r, i) => smaf.registerAllocator(createSecureCarveoutAllocator(platform, { region: r.name, name: i === 0 ? 'secure-carveout' : `secure-carveout-${r.name}` })));
+}
+
+/** A SMAF instance on a platform (the embedded default when none is given) with every allocator. */
+export function createSmafSystem(spec: PlatformSpec = defaultPlatformSpec(), options: PresetOptions = {}): SmafSystem {
+  const platform = new Platform(spec, options.eventCapacity !== undefined ? { eventCapacity: options.eventCapacity } : {});
+  const smaf = new Smaf(platform);
+  registerPlatformAllocators(smaf);
+  return { platform, smaf };
+}

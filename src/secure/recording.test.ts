@@ -1,0 +1,29 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createSecureCarveoutAllocator } from '../allocators/index.ts';
+import { Smaf } from '../core/index.ts';
+import { Platform } from '../platform/index.ts';
+import { testPlatformSpec } from '../presets/fixtures.ts';
+import { createRecordingSecureModule } from './recording.ts';
+import { secureModuleContract } from './secure-contract.ts';
+
+function fixture() {
+  const platform = new Platform(testPlatformSpec());
+  const smaf = new Smaf(platform);
+  smaf.registerAllocator(createSecureCarveoutAllocator(platform));
+  const module = createRecordingSecureModule();
+  smaf.registerSecureModule(module);
+  return { platform, smaf, module, reader: platform.device('disp'), writer: platform.device('dec') };
+}
+
+secureModuleContract('recording', fixture);
+
+test('the recording module keeps nothing after the contract flows', () => {
+  const f = fixture();
+  const b = f.smaf.create(4096);
+  b.setSecure(true);
+  b.map(b.attach(f.reader));
+  b.put();
+  assert.equal(f.module.held.size, 0);
+  assert.equal(f.module.liveContexts.size, 0);
+});
