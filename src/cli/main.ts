@@ -1,0 +1,188 @@
+/** `smaf`: the command-line tool of SMAF-TS. Exit codes follow errno (0 on success). */
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
+import { SmafClient } from '../client/client.ts';
+import { Errno, SmafError, toSmafError } from '../common/errors.ts';
+import { formatSize, hex, parseSize } from '../common/units.ts';
+import { formatExplanation } from '../core/explain.ts';
+import { defaultSocketPath } from '../daemon/server.ts';
+import { runCameraPipelineDemo } from '../demo/camera-pipeline.ts';
+import { abiText, IOCTLS, OPS } from '../uapi/index.ts';
+import { parseScenario, runScenario, type StepResult } from './scenario.ts';
+import { BUILTIN_SCENARIOS, builtinScenario } from './scenarios.ts';
+
+interface Globals {
+  socket: string;
+  json?: boolean;
+}
+
+const out = (s: string): void => void process.stdout.write(`${s}\n`);
+
+function tokenBytes(token: string): Uint8Array {
+  if (!/^[0-9a-f]{32}$/i.test(token)) throw new SmafError('EINVAL', `"${token}" is not a token (32 hex digits, as printed by "smaf create --hold")`);
+  return Uint8Array.from(Buffer.from(token, 'hex'));
+}
+
+async function withClient<T>(g: Globals, fn: (c: SmafClient) => Promise<T>): Promise<T> {
+  const c = await SmafClient.connect(g.socket);
+  try {
+    return await fn(c);
+  } finally {
+    await c.close();
+  }
+}
+
+function printStep(r: StepResult): void {
+  const mark = r.ok ? (r.errno ? 'refused as expected' : 'ok') : 'FAILED';
+  const head = `${String(r.index + 1).padStart(3)}. ${r.action.padEnd(9)} [${r.client}] ${mark}`;
+  out(r.action === 'say' ? `\n  ${r.detail}` : `${head}${r.errno ? ` (${r.errno})` : ''}: ${r.detail.split('\n').join('\n      ')}${r.note ? `\n      note: ${r.note}` : ''}`);
+}
+
+export function buildProgram(): Command {
+  const program = new Command('smaf')
+    .description('SMAF-TS command line: talk to smafd (the /dev/smaf daemon)')
+    .addOption(new Option('-s, --socket <path>', 'smafd socket').default(process.env.SMAF_SOCKET ?? defaultSocketPath()))
+    .option('--json', 'machine-readable output')
+    .showHelpAfterError()
+    .exitOverride();
+  const g = (): Globals => program.opts<Globals>();
+
+  program
+    .command('info')
+    .description('allocators, regions, devices, limits and clients of the running daemon; --abi for the ioctl ABI')
+    .option('--abi', 'print the uapi ABI (works without a daemon)')
+    .action(async (o: { abi?: boolean }) => {
+      if (o.abi) {
+        if (g().json) out(JSON.stringify({ ioctls: IOCTLS, ops: OPS }, null, 2));
+        else out(abiText());
+        return;
+      }
+      await withClient(g(), async (c) => {
+        const s = await c.state();
+        if (g().json) return out(JSON.stringify(s, null, 2));
+        out(`platform ${s.platform.name} (page ${s.platform.pageSize}); secure module: ${s.secureModule ?? 'none'}; firewall: ${s.firewall}`);
+        out('\nallocators (asked in this order):');
+        for (const a of s.allocators) out(`  ${String(a.name).padEnd(18)} ranking ${String(a.ranking).padStart(3)}  in use ${formatSize(a.bytesInUse as number).padStart(9)}  peak ${formatSize(a.peak as number).padStart(9)}  allocations ${a.allocations}  failures ${a.failures}\n      ${a.description}`);
+        out('\nregions:');
+        for (const r of s.regions) out(`  ${r.name.padEnd(14)} ${r.kind.padEnd(15)} ${hex(r.base)} ${formatSize(r.size).padStart(8)}  in use ${formatSize(r.inUse).padStart(9)}  largest free ${formatSize(r.largestFree).padStart(9)}  fragmentation ${(r.fragmentation * 100).toFixed(1)}%`);
+        out('\ndevices:');
+        for (const d of s.devices) out(`  ${String(d.name).padEnd(8)} ${String(d.class).padEnd(10)} dma_mask ${d.dmaMask} ${d.iommu ? 'iommu' : 'no-iommu'}${d.secure ? ' secure' : ''} max_seg ${formatSize(d.maxSegmentSize as number)}${d.description ? `  (${d.description})` : ''}`);
+        out(`\nlimits per client: ${Object.entries(s.limits).map(([k, v]) => `${k}=${/Bytes|Io/.test(k) ? formatSize(v) : v}`).join(', ')}`);
+        out(`clients: ${s.clients.length ? s.clients.map((cl) => `${cl.label} (${cl.fds} fds, ${cl.buffers} buffers, ${formatSize(cl.bytes)})`).join('; ') : 'none'}`);
+        out(`buffers: ${s.buffers.length}, allocated ${s.buffers.filter((b) => b.allocated).length}; firewall denials: ${s.eventCounts.denial ?? 0}`);
+      });
+    });
+
+  program
+    .command('create')
+    .description('create a buffer, optionally make it secure, attach and map devices; --hold keeps it alive')
+    .argument('<length>', 'bytes (4096, 0x1000, 8MiB)')
+    .option('-n, --name <allocator>', 'ask for one allocator by name')
+    .option('--secure', 'set the secure flag before any memory exists')
+    .option('-a, --attach <devices>', 'comma-separated devices to attach')
+    .option('-m, --map', 'map for every attached device (allocates)')
+    .option('--hold', 'keep the buffer until Ctrl-C and print an export token')
+    .action(async (length: string, o: { name?: string; secure?: boolean; attach?: string; map?: boolean; hold?: boolean }) => {
+      const c = await SmafClient.connect(g().socket);
+      try {
+        const fd = await c.create(BigInt(parseSize(length)), o.name ? { name: o.name } : {});
+        if (o.secure) await c.setSecure(fd, true);
+        for (const d of o.attach ? o.attach.split(',').map((x) => x.trim()).filter(Boolean) : []) {
+          const att = await c.attach(fd, d);
+          if (o.map) await c.map(fd, att, 0);
+        }
+        const e = await c.explainFd(fd);
+        const token = o.hold ? Buffer.from(await c.exportToken(fd)).toString('hex') : undefined;
+        if (g().json) out(JSON.stringify({ fd, token, explain: e }, null, 2));
+        else {
+          out(formatExplanation(e));
+          if (token) out(`token ${token} (import it with "smaf stat ${token}"); holding the buffer until Ctrl-C`);
+        }
+        if (o.hold) await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+      } finally {
+        await c.close();
+      }
+    });
+
+  const secure = program.command('secure').description('read or set the secure flag of a held buffer (by export token)');
+  secure.command('get').argument('<token>').action(async (token: string) => {
+    await withClient(g(), async (c) => {
+      const fd = await c.importToken(tokenBytes(token));
+      const s = await c.getSecure(fd);
+      out(g().json ? JSON.stringify({ secure: s }) : s ? 'secure' : 'not secure');
+    });
+  });
+  secure.command('set').argument('<token>').argument('<on|off>').action(async (token: string, v: string) => {
+    if (v !== 'on' && v !== 'off') throw new SmafError('EINVAL', `secure set takes "on" or "off", not "${v}"`);
+    await withClient(g(), async (c) => {
+      const fd = await c.importToken(tokenBytes(token));
+      await c.setSecure(fd, v === 'on');
+      out(g().json ? JSON.stringify({ secure: v === 'on' }) : `secure flag ${v}`);
+    });
+  });
+
+  program
+    .command('stat')
+    .description('size, allocation and secure state of a held buffer (by export token)')
+    .argument('<token>')
+    .action(async (token: string) => {
+      await withClient(g(), async (c) => {
+        const st = await c.stat(await c.importToken(tokenBytes(token)));
+        if (g().json) out(JSON.stringify({ ...st, size: Number(st.size) }));
+        else out(`${formatSize(Number(st.size))}, ${st.allocated ? `allocated by ${st.allocator}` : 'not allocated yet'}${st.secure ? ', secure' : ''}`);
+      });
+    });
+
+  program
+    .command('explain')
+    .description('which allocators were asked for a buffer, what each answered and why')
+    .argument('<buffer-id>', 'buffer id (as "smaf info --json" or the dashboard shows it)')
+    .action(async (id: string) => {
+      const n = Number(id);
+      if (!Number.isInteger(n) || n < 0) throw new SmafError('EINVAL', `"${id}" is not a buffer id`);
+      await withClient(g(), async (c) => {
+        const e = await c.explain(n);
+        out(g().json ? JSON.stringify(e, null, 2) : formatExplanation(e));
+      });
+    });
+
+  program
+    .command('run')
+    .description('run a pipeline scenario (YAML: create, attach, map, write, read, share...)')
+    .argument('<scenario>', 'a scenario file, or the name of a built-in one: ' + BUILTIN_SCENARIOS.join(', '))
+    .action(async (file: string) => runScenarioCommand(g(), file));
+
+  const demo = program.command('demo').description('built-in demonstrations');
+  demo.command('camera').description('camera -> GPU -> display pipeline, in-process on the default platform').action(() => runCameraPipelineDemo(out));
+  demo.command('sdp').description('secure video path over the daemon: decrypt, decode, display; rogue accesses refused').action(async () => runScenarioCommand(g(), 'sdp'));
+
+  return program;
+}
+
+async function runScenarioCommand(g: Globals, file: string): Promise<void> {
+  const builtin = builtinScenario(file);
+  const text = builtin ?? readFileSync(file, 'utf8');
+  const scenario = parseScenario(text, builtin ? `built-in scenario "${file}"` : file);
+  if (!g.json) out(`scenario: ${scenario.name}${scenario.description ? `\n  ${scenario.description.trim().split('\n').join('\n  ')}` : ''}`);
+  const result = await runScenario(scenario, () => SmafClient.connect(g.socket), g.json ? undefined : printStep);
+  if (g.json) out(JSON.stringify(result, null, 2));
+  else out(result.ok ? `\nscenario passed: ${result.steps.length} steps` : '\nscenario FAILED');
+  if (!result.ok) {
+    const failed = result.steps.find((s) => !s.ok);
+    throw new SmafError((failed?.errno as keyof typeof Errno | undefined) ?? 'EIO', `step ${(failed?.index ?? 0) + 1} (${failed?.action}) failed`);
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : Errno.EINVAL;
+    const err = toSmafError(e);
+    process.stderr.write(`smaf: ${err.code}: ${err.message}\n`);
+    return err.errno;
+  }
+}
+
+process.exitCode = await main(process.argv);

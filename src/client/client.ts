@@ -1,0 +1,247 @@
+/**
+ * SmafClient: a typed Node client of smafd, one method per op. Errors come back as SmafError with
+ * the errno the daemon sent. Requests may be pipelined; responses are matched by request id.
+ */
+import { createConnection, type Socket } from 'node:net';
+import { SmafError, smafErrorFromErrno } from '../common/errors.ts';
+import type { Explanation } from '../core/index.ts';
+import type { DaemonState } from '../daemon/state.ts';
+import {
+  decodeName, decodeStruct, DEVICE_FD, DMA_BUF_IOCTL_SYNC, encodeName, encodeRequest, encodeStruct, FrameReader, Op,
+  parseResponse, RESPONSE_HEADER, SMAF_IOC_CREATE, SMAF_IOC_GET_INFO, SMAF_IOC_GET_SECURE_FLAG, SMAF_IOC_SET_SECURE_FLAG,
+  SMAF_NAME_LEN, type Response,
+} from '../uapi/index.ts';
+
+export interface DmaSegmentInfo {
+  readonly dma: bigint;
+  readonly length: bigint;
+}
+
+export interface BufferStat {
+  readonly size: bigint;
+  readonly allocated: boolean;
+  readonly secure: boolean;
+  readonly allocator: string;
+}
+
+export type Direction = 0 | 1 | 2;
+
+const dec = new TextDecoder();
+
+function payload(size: number, fill: (v: DataView, bytes: Uint8Array) => void): Uint8Array {
+  const bytes = new Uint8Array(size);
+  fill(new DataView(bytes.buffer), bytes);
+  return bytes;
+}
+
+export class SmafClient {
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve: (r: Response) => void; reject: (e: Error) => void }>();
+  private readonly reader = new FrameReader(RESPONSE_HEADER);
+  private closedError: Error | null = null;
+
+  private constructor(private readonly sock: Socket) {
+    sock.on('data', (chunk) => {
+      let frames: Uint8Array[];
+      try {
+        frames = this.reader.push(chunk);
+      } catch (e) {
+        this.fail(e as Error);
+        sock.destroy();
+        return;
+      }
+      for (const f of frames) {
+        const r = parseResponse(f);
+        const p = this.pending.get(r.id);
+        if (!p) continue;
+        this.pending.delete(r.id);
+        p.resolve({ id: r.id, result: r.result, payload: Uint8Array.from(r.payload) });
+      }
+    });
+    sock.on('error', (e) => this.fail(e));
+    sock.on('close', () => this.fail(new SmafError('ECONNRESET', 'connection to smafd closed')));
+  }
+
+  static connect(path: string): Promise<SmafClient> {
+    return new Promise((resolve, reject) => {
+      const sock = createConnection(path);
+      sock.once('connect', () => {
+        sock.off('error', reject);
+        resolve(new SmafClient(sock));
+      });
+      sock.once('error', (e: NodeJS.ErrnoException) => {
+        reject(new SmafError(e.code === 'ENOENT' || e.code === 'ECONNREFUSED' ? 'ENOENT' : 'EIO', `cannot reach smafd at ${path}: ${e.code ?? e.message} (is smafd running? start it with "npm start")`));
+      });
+    });
+  }
+
+  private fail(e: Error): void {
+    if (!this.closedError) this.closedError = e;
+    for (const p of this.pending.values()) p.reject(this.closedError);
+    this.pending.clear();
+  }
+
+  /** Send a raw request; resolves with the raw response (negative results included). */
+  request(op: number, fd: number, body: Uint8Array = new Uint8Array(0)): Promise<Response> {
+    if (this.closedError) return Promise.reject(this.closedError);
+    const id = this.nextId++ >>> 0;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.sock.write(encodeRequest({ id, op, fd, payload: body }));
+    });
+  }
+
+  /** Send raw bytes on the socket (tests and fuzzers). */
+  writeRaw(bytes: Uint8Array): void {
+    this.sock.write(bytes);
+  }
+
+  /** A request whose negative result becomes a thrown SmafError. */
+  async call(op: number, fd: number, body?: Uint8Array): Promise<Response> {
+    const r = await this.request(op, fd, body);
+    if (r.result < 0) throw smafErrorFromErrno(-r.result, dec.decode(r.payload));
+    return r;
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.sock.destroyed) return resolve();
+      this.sock.once('close', () => resolve());
+      this.sock.end();
+    });
+  }
+
+  /** Drop the connection abruptly, as a crashing process would. */
+  destroy(): void {
+    this.sock.destroy();
+  }
+
+  // ---- ioctls on /dev/smaf -----------------------------------------------------------------
+
+  async create(length: number | bigint, options: { flags?: number; name?: string } = {}): Promise<number> {
+    const body = encodeStruct(SMAF_IOC_CREATE.struct, { length: BigInt(length), flags: options.flags ?? 2, name: encodeName(options.name ?? '', SMAF_NAME_LEN) });
+    const r = await this.call(SMAF_IOC_CREATE.number, DEVICE_FD, body);
+    return decodeStruct(SMAF_IOC_CREATE.struct, r.payload).fd as number;
+  }
+
+  async getSecure(fd: number): Promise<boolean> {
+    const r = await this.call(SMAF_IOC_GET_SECURE_FLAG.number, DEVICE_FD, encodeStruct(SMAF_IOC_GET_SECURE_FLAG.struct, { fd }));
+    return decodeStruct(SMAF_IOC_GET_SECURE_FLAG.struct, r.payload).secure === 1;
+  }
+
+  async setSecure(fd: number, secure: boolean): Promise<void> {
+    await this.call(SMAF_IOC_SET_SECURE_FLAG.number, DEVICE_FD, encodeStruct(SMAF_IOC_SET_SECURE_FLAG.struct, { fd, secure: secure ? 1 : 0 }));
+  }
+
+  async info(index: number): Promise<{ count: number; name: string }> {
+    const r = await this.call(SMAF_IOC_GET_INFO.number, DEVICE_FD, encodeStruct(SMAF_IOC_GET_INFO.struct, { index }));
+    const v = decodeStruct(SMAF_IOC_GET_INFO.struct, r.payload);
+    return { count: v.count as number, name: decodeName(v.name as Uint8Array) };
+  }
+
+  /** Every allocator name, in the order SMAF asks them. */
+  async allocators(): Promise<string[]> {
+    const first = await this.info(0);
+    const names = [first.name];
+    for (let i = 1; i < first.count; i++) names.push((await this.info(i)).name);
+    return names;
+  }
+
+  // ---- buffer fd ops -----------------------------------------------------------------------
+
+  async closeFd(fd: number): Promise<void> {
+    await this.call(Op.CLOSE, fd);
+  }
+
+  async dup(fd: number): Promise<number> {
+    return (await this.call(Op.DUP, fd)).result;
+  }
+
+  async attach(fd: number, device: string): Promise<number> {
+    return (await this.call(Op.ATTACH, fd, encodeName(device, 64))).result;
+  }
+
+  async detach(fd: number, attachment: number): Promise<void> {
+    await this.call(Op.DETACH, fd, payload(4, (v) => v.setUint32(0, attachment, true)));
+  }
+
+  async map(fd: number, attachment: number, direction: Direction = 0): Promise<DmaSegmentInfo[]> {
+    const r = await this.call(Op.MAP, fd, payload(8, (v) => { v.setUint32(0, attachment, true); v.setUint32(4, direction, true); }));
+    const v = new DataView(r.payload.buffer, r.payload.byteOffset, r.payload.byteLength);
+    return Array.from({ length: r.result }, (_, i) => ({ dma: v.getBigUint64(i * 16, true), length: v.getBigUint64(i * 16 + 8, true) }));
+  }
+
+  async unmap(fd: number, attachment: number): Promise<void> {
+    await this.call(Op.UNMAP, fd, payload(4, (v) => v.setUint32(0, attachment, true)));
+  }
+
+  async mmap(fd: number, offset: number | bigint, length: number | bigint, prot: number): Promise<number> {
+    return (await this.call(Op.MMAP, fd, payload(20, (v) => { v.setBigUint64(0, BigInt(offset), true); v.setBigUint64(8, BigInt(length), true); v.setUint32(16, prot, true); }))).result;
+  }
+
+  async munmap(fd: number, mapping: number): Promise<void> {
+    await this.call(Op.MUNMAP, fd, payload(4, (v) => v.setUint32(0, mapping, true)));
+  }
+
+  async read(fd: number, mapping: number, offset: number | bigint, length: number): Promise<Uint8Array> {
+    const r = await this.call(Op.READ, fd, payload(16, (v) => { v.setUint32(0, mapping, true); v.setBigUint64(4, BigInt(offset), true); v.setUint32(12, length, true); }));
+    return r.payload;
+  }
+
+  async write(fd: number, mapping: number, offset: number | bigint, data: Uint8Array): Promise<number> {
+    const body = payload(12 + data.length, (v, b) => { v.setUint32(0, mapping, true); v.setBigUint64(4, BigInt(offset), true); b.set(data, 12); });
+    return (await this.call(Op.WRITE, fd, body)).result;
+  }
+
+  async exportToken(fd: number): Promise<Uint8Array> {
+    return (await this.call(Op.EXPORT, fd)).payload;
+  }
+
+  async importToken(token: Uint8Array): Promise<number> {
+    return (await this.call(Op.IMPORT, DEVICE_FD, token)).result;
+  }
+
+  async stat(fd: number): Promise<BufferStat> {
+    const r = await this.call(Op.STAT, fd);
+    const v = new DataView(r.payload.buffer, r.payload.byteOffset, r.payload.byteLength);
+    const name = r.payload.subarray(16, 80);
+    return { size: v.getBigUint64(0, true), allocated: v.getUint32(8, true) === 1, secure: v.getUint32(12, true) === 1, allocator: decodeName(name) };
+  }
+
+  async dmaCopy(dstFd: number, dstAttachment: number, srcFd: number, srcAttachment: number, length: number | bigint, options: { transform?: number; srcOffset?: number | bigint; dstOffset?: number | bigint } = {}): Promise<number> {
+    const body = payload(40, (v) => {
+      v.setUint32(0, dstAttachment, true);
+      v.setInt32(4, srcFd, true);
+      v.setUint32(8, srcAttachment, true);
+      v.setUint32(12, options.transform ?? 0, true);
+      v.setBigUint64(16, BigInt(options.srcOffset ?? 0), true);
+      v.setBigUint64(24, BigInt(options.dstOffset ?? 0), true);
+      v.setBigUint64(32, BigInt(length), true);
+    });
+    return (await this.call(Op.DMA_COPY, dstFd, body)).result;
+  }
+
+  async dmaCrc(fd: number, attachment: number, offset: number | bigint, length: number | bigint): Promise<number> {
+    const r = await this.call(Op.DMA_CRC, fd, payload(24, (v) => { v.setUint32(0, attachment, true); v.setBigUint64(8, BigInt(offset), true); v.setBigUint64(16, BigInt(length), true); }));
+    return new DataView(r.payload.buffer, r.payload.byteOffset, 4).getUint32(0, true);
+  }
+
+  /** DMA_BUF_IOCTL_SYNC: flags READ 1 | WRITE 2, START 0 | END 4. */
+  async sync(fd: number, flags: number | bigint): Promise<void> {
+    await this.call(DMA_BUF_IOCTL_SYNC.number, fd, encodeStruct(DMA_BUF_IOCTL_SYNC.struct, { flags: BigInt(flags) }));
+  }
+
+  // ---- extensions --------------------------------------------------------------------------
+
+  async state(): Promise<DaemonState> {
+    return JSON.parse(dec.decode((await this.call(Op.X_STATE, DEVICE_FD)).payload)) as DaemonState;
+  }
+
+  async explainFd(fd: number): Promise<Explanation> {
+    return JSON.parse(dec.decode((await this.call(Op.X_EXPLAIN, fd, new Uint8Array(4))).payload)) as Explanation;
+  }
+
+  async explain(bufferId: number): Promise<Explanation> {
+    return JSON.parse(dec.decode((await this.call(Op.X_EXPLAIN, DEVICE_FD, payload(4, (v) => v.setUint32(0, bufferId, true)))).payload)) as Explanation;
+  }
+}

@@ -1,0 +1,61 @@
+/** smafd: the SMAF daemon. `npm start` runs it on the embedded default platform. */
+import { readFileSync } from 'node:fs';
+import { Command, Option } from 'commander';
+import { pino } from 'pino';
+import { toSmafError } from '../common/errors.ts';
+import { formatSize, parseSize } from '../common/units.ts';
+import { defaultPlatformSpec, parsePlatform } from '../platform/index.ts';
+import { createSmafSystem } from '../presets/default.ts';
+import { DEFAULT_LIMITS } from './context.ts';
+import { defaultSocketPath, SmafDaemon } from './server.ts';
+
+const size = (v: string): number => parseSize(v);
+const int = (v: string): number => {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`"${v}" is not a positive integer`);
+  return n;
+};
+
+export async function runSmafd(argv: string[]): Promise<void> {
+  const program = new Command('smafd')
+    .description('SMAF daemon: serves the /dev/smaf uapi on a Unix socket, on an emulated SoC')
+    .option('-s, --socket <path>', 'Unix socket path', defaultSocketPath())
+    .option('-p, --platform <file>', 'platform description (YAML or JSON); default: the embedded media SoC')
+    .option('-v, --verbose', 'log every decision (allocations, grants, denials, clients)')
+    .addOption(new Option('--max-client-bytes <size>', 'bytes one client may hold').default(DEFAULT_LIMITS.maxClientBytes).argParser(size))
+    .addOption(new Option('--max-client-buffers <n>', 'buffers one client may hold').default(DEFAULT_LIMITS.maxClientBuffers).argParser(int))
+    .addOption(new Option('--max-fds <n>', 'open fds per client').default(DEFAULT_LIMITS.maxFds).argParser(int))
+    .showHelpAfterError();
+  program.parse(argv);
+  const opts = program.opts<{ socket: string; platform?: string; verbose?: boolean; maxClientBytes: number; maxClientBuffers: number; maxFds: number }>();
+
+  const log = pino({ name: 'smafd', level: opts.verbose ? 'debug' : 'warn' }, pino.destination(2));
+  const spec = opts.platform ? parsePlatform(readFileSync(opts.platform, 'utf8'), opts.platform) : defaultPlatformSpec();
+  const { smaf, platform } = createSmafSystem(spec);
+  const daemon = new SmafDaemon({
+    socketPath: opts.socket,
+    smaf,
+    log,
+    limits: { ...DEFAULT_LIMITS, maxClientBytes: opts.maxClientBytes, maxClientBuffers: opts.maxClientBuffers, maxFds: opts.maxFds },
+  });
+  await daemon.start();
+  const out = (s: string) => process.stdout.write(`${s}\n`);
+  out(`smafd: platform "${platform.name}": ${platform.regions.map((r) => `${r.name} ${formatSize(r.size)} ${r.kind}`).join(', ')}`);
+  out(`smafd: devices ${platform.devices.map((d) => d.name).join(', ')}; allocators ${smaf.registry.allocators.map((a) => a.name).join(', ')}${smaf.secureModule ? `; secure module ${smaf.secureModule.name}` : ''}`);
+  out(`smafd: listening on ${daemon.socketPath} (mode 0660); try: SMAF_SOCKET=${daemon.socketPath} npx smaf info`);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    out(`smafd: ${signal}, shutting down`);
+    void daemon.stop().then(() => process.exit(0));
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+runSmafd(process.argv).catch((e: unknown) => {
+  const err = toSmafError(e);
+  process.stderr.write(`smafd: ${err.message}\n`);
+  process.exit(err.errno);
+});

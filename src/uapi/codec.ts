@@ -1,0 +1,91 @@
+/**
+ * Encode and decode uapi structs from the layout table. 64-bit fields are bigint; byte arrays
+ * are Uint8Array; malformed input throws RangeError/TypeError (converted to EINVAL at the boundary).
+ */
+import type { StructDef } from './abi.ts';
+
+export type StructValue = Record<string, bigint | number | Uint8Array>;
+
+export function decodeStruct(def: StructDef, bytes: Uint8Array): StructValue {
+  if (bytes.length !== def.size) throw new RangeError(`${def.name} is ${def.size} bytes, got ${bytes.length}`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out: StructValue = {};
+  for (const f of def.fields) {
+    switch (f.type) {
+      case 'u32': out[f.name] = view.getUint32(f.offset, true); break;
+      case 's32': out[f.name] = view.getInt32(f.offset, true); break;
+      case 'u64': out[f.name] = view.getBigUint64(f.offset, true); break;
+      case 'bytes': out[f.name] = bytes.slice(f.offset, f.offset + f.size); break;
+    }
+  }
+  return out;
+}
+
+export function encodeStruct(def: StructDef, value: Partial<StructValue>): Uint8Array {
+  const bytes = new Uint8Array(def.size);
+  const view = new DataView(bytes.buffer);
+  for (const f of def.fields) {
+    const v = value[f.name];
+    if (v === undefined) continue;
+    switch (f.type) {
+      case 'u32':
+      case 's32': {
+        if (typeof v !== 'number' || !Number.isInteger(v)) throw new TypeError(`${def.name}.${f.name} must be an integer`);
+        if (f.type === 'u32') view.setUint32(f.offset, v, true);
+        else view.setInt32(f.offset, v, true);
+        break;
+      }
+      case 'u64': {
+        const b = typeof v === 'bigint' ? v : typeof v === 'number' ? BigInt(v) : null;
+        if (b === null || b < 0n || b >= 2n ** 64n) throw new TypeError(`${def.name}.${f.name} must be a u64`);
+        view.setBigUint64(f.offset, b, true);
+        break;
+      }
+      case 'bytes': {
+        if (!(v instanceof Uint8Array) || v.length > f.size) throw new TypeError(`${def.name}.${f.name} must be at most ${f.size} bytes`);
+        bytes.set(v, f.offset);
+        break;
+      }
+    }
+  }
+  return bytes;
+}
+
+/** Bytes of a NUL-terminated string field. RangeError when the name does not fit with its NUL. */
+export function encodeName(name: string, size: number): Uint8Array {
+  const raw = new TextEncoder().encode(name);
+  if (raw.length >= size) throw new RangeError(`name "${name}" is longer than ${size - 1} bytes`);
+  if (raw.includes(0)) throw new RangeError('name contains a NUL byte');
+  const out = new Uint8Array(size);
+  out.set(raw);
+  return out;
+}
+
+/** A NUL-terminated string field; RangeError when there is no NUL or it is not UTF-8. */
+export function decodeName(bytes: Uint8Array): string {
+  const end = bytes.indexOf(0);
+  if (end < 0) throw new RangeError('name is not NUL-terminated');
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(0, end));
+  } catch {
+    throw new RangeError('name is not valid UTF-8');
+  }
+}
+
+/**
+ * Fit a caller's struct to ours as the kernel's dma-heap ioctl does: a smaller one is zero-filled,
+ * extra bytes of a larger one are ignored.
+ */
+export function fitStruct(def: StructDef, bytes: Uint8Array): Uint8Array {
+  if (bytes.length === def.size) return bytes;
+  const out = new Uint8Array(def.size);
+  out.set(bytes.subarray(0, Math.min(bytes.length, def.size)));
+  return out;
+}
+
+/** Non-zero reserved fields, by name. */
+export function nonZeroReserved(def: StructDef, bytes: Uint8Array): string[] {
+  return def.fields
+    .filter((f) => f.role === 'reserved' && bytes.subarray(f.offset, f.offset + f.size).some((b) => b !== 0))
+    .map((f) => f.name);
+}

@@ -1,0 +1,159 @@
+/**
+ * The smafd wire protocol: frames and the op table (design.md, "Wire protocol, exact").
+ * Request: u32 length | u32 request_id | u32 op | s32 fd | payload.
+ * Response: u32 length | u32 request_id | s32 result | payload.
+ * `length` counts the bytes after itself. All little-endian.
+ */
+
+export const MAX_FRAME = 16 * 1024 * 1024;
+export const REQUEST_HEADER = 12; // after the length field
+export const RESPONSE_HEADER = 8;
+export const DEVICE_FD = -1;
+
+export interface OpDef {
+  readonly op: number;
+  readonly name: string;
+  /** Fixed payload size, or null when variable. */
+  readonly payloadSize: number | null;
+  readonly payload: string;
+  readonly result: string;
+}
+
+export const Op = {
+  CLOSE: 1, DUP: 2, ATTACH: 3, DETACH: 4, MAP: 5, UNMAP: 6, MMAP: 7, MUNMAP: 8, READ: 9, WRITE: 10,
+  EXPORT: 11, IMPORT: 12, STAT: 13, DMA_COPY: 14, DMA_CRC: 15,
+  /** Extensions for tools (not in the kernel uapi): JSON introspection, like debugfs. */
+  X_STATE: 0x80, X_EXPLAIN: 0x81,
+} as const;
+
+export const OPS: readonly OpDef[] = [
+  { op: Op.CLOSE, name: 'CLOSE', payloadSize: 0, payload: '-', result: '0' },
+  { op: Op.DUP, name: 'DUP', payloadSize: 0, payload: '-', result: 'new fd' },
+  { op: Op.ATTACH, name: 'ATTACH', payloadSize: 64, payload: 'u8 device[64] (NUL-terminated name)', result: 'attachment id' },
+  { op: Op.DETACH, name: 'DETACH', payloadSize: 4, payload: 'u32 attachment', result: '0' },
+  { op: Op.MAP, name: 'MAP', payloadSize: 8, payload: 'u32 attachment, u32 direction (0 bidir, 1 to device, 2 from device)', result: 'count; then (u64 dma_addr, u64 length) per segment' },
+  { op: Op.UNMAP, name: 'UNMAP', payloadSize: 4, payload: 'u32 attachment', result: '0' },
+  { op: Op.MMAP, name: 'MMAP', payloadSize: 20, payload: 'u64 offset, u64 length, u32 prot (1 read, 2 write)', result: 'mapping id' },
+  { op: Op.MUNMAP, name: 'MUNMAP', payloadSize: 4, payload: 'u32 mapping', result: '0' },
+  { op: Op.READ, name: 'READ', payloadSize: 16, payload: 'u32 mapping, u64 offset, u32 length', result: 'bytes read; then the bytes' },
+  { op: Op.WRITE, name: 'WRITE', payloadSize: null, payload: 'u32 mapping, u64 offset, then the bytes', result: 'bytes written' },
+  { op: Op.EXPORT, name: 'EXPORT', payloadSize: 0, payload: '-', result: '0; then a 16-byte random token' },
+  { op: Op.IMPORT, name: 'IMPORT', payloadSize: 16, payload: '16-byte token (fd = -1)', result: 'new fd' },
+  { op: Op.STAT, name: 'STAT', payloadSize: 0, payload: '-', result: '0; then u64 size, u32 allocated, u32 secure, u8 allocator[64]' },
+  { op: Op.DMA_COPY, name: 'DMA_COPY', payloadSize: 40, payload: 'u32 dst_attachment, s32 src_fd, u32 src_attachment, u32 transform, u64 src_offset, u64 dst_offset, u64 length (fd = the destination buffer)', result: 'bytes copied' },
+  { op: Op.DMA_CRC, name: 'DMA_CRC', payloadSize: 24, payload: 'u32 attachment, u32 reserved, u64 offset, u64 length', result: '0; then u32 crc32 (IEEE) of the bytes' },
+  { op: Op.X_STATE, name: 'X_STATE', payloadSize: 0, payload: '- (fd = -1)', result: '0; then UTF-8 JSON: platform, allocators, regions, buffers, events (extension)' },
+  { op: Op.X_EXPLAIN, name: 'X_EXPLAIN', payloadSize: 4, payload: 'u32 buffer id (fd = -1), or u32 0 with a buffer fd', result: '0; then UTF-8 JSON explain of that buffer (extension)' },
+];
+
+export function opDef(op: number): OpDef | undefined {
+  return OPS.find((o) => o.op === op);
+}
+
+export interface Request {
+  readonly id: number;
+  readonly op: number;
+  readonly fd: number;
+  readonly payload: Uint8Array;
+}
+
+export interface Response {
+  readonly id: number;
+  readonly result: number;
+  readonly payload: Uint8Array;
+}
+
+export function encodeRequest(r: Request): Uint8Array {
+  const out = new Uint8Array(4 + REQUEST_HEADER + r.payload.length);
+  const v = new DataView(out.buffer);
+  v.setUint32(0, REQUEST_HEADER + r.payload.length, true);
+  v.setUint32(4, r.id >>> 0, true);
+  v.setUint32(8, r.op >>> 0, true);
+  v.setInt32(12, r.fd, true);
+  out.set(r.payload, 16);
+  return out;
+}
+
+export function encodeResponse(r: Response): Uint8Array {
+  const out = new Uint8Array(4 + RESPONSE_HEADER + r.payload.length);
+  const v = new DataView(out.buffer);
+  v.setUint32(0, RESPONSE_HEADER + r.payload.length, true);
+  v.setUint32(4, r.id >>> 0, true);
+  v.setInt32(8, r.result, true);
+  out.set(r.payload, 12);
+  return out;
+}
+
+/** Why a stream must be dropped: the frame cannot be delimited safely. */
+export class FrameError extends Error {
+  override readonly name = 'FrameError';
+}
+
+/**
+ * Splits a byte stream into frames. `push` returns the complete frames; throws FrameError for a
+ * length shorter than the header or longer than MAX_FRAME (the connection must then be closed).
+ */
+export class FrameReader {
+  private chunks: Uint8Array[] = [];
+  private buffered = 0;
+
+  constructor(private readonly header: number) {}
+
+  push(chunk: Uint8Array): Uint8Array[] {
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    const frames: Uint8Array[] = [];
+    for (;;) {
+      if (this.buffered < 4) break;
+      const head = this.peek(4);
+      const len = new DataView(head.buffer, head.byteOffset, 4).getUint32(0, true);
+      if (len < this.header) throw new FrameError(`frame length ${len} is shorter than its ${this.header}-byte header`);
+      if (len > MAX_FRAME) throw new FrameError(`frame length ${len} is over the ${MAX_FRAME}-byte limit`);
+      if (this.buffered < 4 + len) break;
+      frames.push(this.take(4 + len).subarray(4));
+    }
+    return frames;
+  }
+
+  /** Bytes received but not yet part of a complete frame. */
+  get pending(): number {
+    return this.buffered;
+  }
+
+  private peek(n: number): Uint8Array {
+    const first = this.chunks[0]!;
+    if (first.length >= n) return first.subarray(0, n);
+    return this.concat().subarray(0, n);
+  }
+
+  private concat(): Uint8Array {
+    if (this.chunks.length === 1) return this.chunks[0]!;
+    const all = new Uint8Array(this.buffered);
+    let o = 0;
+    for (const c of this.chunks) {
+      all.set(c, o);
+      o += c.length;
+    }
+    this.chunks = [all];
+    return all;
+  }
+
+  private take(n: number): Uint8Array {
+    const all = this.concat();
+    const out = all.subarray(0, n);
+    const rest = all.subarray(n);
+    this.chunks = rest.length ? [rest] : [];
+    this.buffered = rest.length;
+    return out;
+  }
+}
+
+export function parseRequest(frame: Uint8Array): Request {
+  const v = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+  return { id: v.getUint32(0, true), op: v.getUint32(4, true), fd: v.getInt32(8, true), payload: frame.subarray(REQUEST_HEADER) };
+}
+
+export function parseResponse(frame: Uint8Array): Response {
+  const v = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+  return { id: v.getUint32(0, true), result: v.getInt32(4, true), payload: frame.subarray(RESPONSE_HEADER) };
+}
