@@ -154,9 +154,29 @@ export function buildProgram(): Command {
 
   const demo = program.command('demo').description('built-in demonstrations');
   demo.command('camera').description('camera -> GPU -> display pipeline, in-process on the default platform').action(() => runCameraPipelineDemo(out));
-  demo.command('sdp').description('secure video path over the daemon: decrypt, decode, display; rogue accesses refused').action(async () => runScenarioCommand(g(), 'sdp'));
+  demo.command('sdp').description('secure video path over the daemon: decrypt, decode, display; rogue accesses refused').action(async () => {
+    await runScenarioCommand(g(), 'sdp');
+    if (!g().json) await printEvents(g(), ['denial'], 20, 'denials logged by smafd (firewall, secure module, attach checks):');
+  });
+
+  program
+    .command('events')
+    .description('the daemon\'s event log: allocations, grants, revocations, denials (newest last)')
+    .option('-k, --kind <kinds>', 'comma-separated kinds (allocate, release, grant, revoke, denial, migrate, tee...)')
+    .option('-l, --limit <n>', 'how many', '50')
+    .action(async (o: { kind?: string; limit: string }) => printEvents(g(), o.kind?.split(','), Number(o.limit)));
 
   return program;
+}
+
+async function printEvents(g: Globals, kinds: string[] | undefined, limit: number, title?: string): Promise<void> {
+  await withClient(g, async (c) => {
+    const events = (await c.state()).events.filter((e) => !kinds || kinds.includes(e.kind)).slice(-limit);
+    if (g.json) return out(JSON.stringify(events, null, 2));
+    if (title) out(`\n${title}`);
+    for (const e of events) out(`  #${e.seq} ${new Date(e.time).toISOString().slice(11, 23)} ${e.kind.padEnd(15)} ${e.actor.padEnd(15)} ${e.message}`);
+    if (events.length === 0) out('  (none)');
+  });
 }
 
 async function runScenarioCommand(g: Globals, file: string): Promise<void> {

@@ -2,6 +2,7 @@
  * Pipeline scenarios: a YAML script of steps (create, attach, map, write, read, share...) run
  * against smafd through SmafClient, possibly from several clients. Each step may expect an errno.
  */
+import crc32 from 'crc-32';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { SmafError, toSmafError } from '../common/errors.ts';
@@ -39,7 +40,7 @@ const stepSchema = z.union([
   z.strictObject({ stat: z.strictObject({ ...common, buffer: ident, expect: z.strictObject({ allocated: z.boolean().optional(), secure: z.boolean().optional(), allocator: z.string().optional() }).optional() }) }),
   z.strictObject({ explain: z.strictObject({ ...common, buffer: ident }) }),
   z.strictObject({ dma_copy: z.strictObject({ ...common, dst: ident, src: ident, length: size, transform: z.enum(['copy', 'decrypt']).default('copy'), src_offset: size.default(0), dst_offset: size.default(0) }) }),
-  z.strictObject({ dma_crc: z.strictObject({ ...common, attachment: ident, offset: size.default(0), length: size, as: ident.optional(), expect: z.union([z.number().int(), ident]).optional() }) }),
+  z.strictObject({ dma_crc: z.strictObject({ ...common, attachment: ident, offset: size.default(0), length: size, as: ident.optional(), expect: z.union([z.number().int(), ident]).optional(), expect_text_crc: z.string().optional() }) }),
   z.strictObject({ disconnect: z.strictObject({ client: ident, note: z.string().optional() }) }),
   z.strictObject({ say: z.string() }),
 ]);
@@ -273,7 +274,7 @@ export async function runScenario(scenario: Scenario, connect: () => Promise<Sma
       const a = need(attachments, s.attachment, 'attachment');
       const crc = await (await client(a.client)).dmaCrc(a.fd, a.id, s.offset, s.length);
       if (s.as) crcs.set(s.as, crc);
-      const want = typeof s.expect === 'string' ? need(crcs, s.expect, 'crc') : s.expect;
+      const want = s.expect_text_crc !== undefined ? crc32.str(s.expect_text_crc) >>> 0 : typeof s.expect === 'string' ? need(crcs, s.expect, 'crc') : s.expect;
       if (want !== undefined && want !== crc) throw new SmafError('EIO', `crc 0x${crc.toString(16)} differs from the expected 0x${want.toString(16)}`);
       return `${a.device} CRC of ${formatSize(s.length)}: 0x${crc.toString(16).padStart(8, '0')}${want !== undefined ? ' (as expected)' : ''}`;
     }

@@ -150,6 +150,7 @@ export class ClientSession {
         return { result: 0 };
       }
       case Op.READ: {
+        this.notSecure(buf, 'READ');
         const m = this.mapping(entry, u32(p, 0));
         const offset = safe(u64(p, 4), 'offset');
         const length = u32(p, 12);
@@ -159,6 +160,7 @@ export class ClientSession {
       }
       case Op.WRITE: {
         if (p.length < 12) throw new SmafError('EINVAL', `WRITE needs at least 12 payload bytes, got ${p.length}`);
+        this.notSecure(buf, 'WRITE');
         const m = this.mapping(entry, u32(p, 0));
         const offset = safe(u64(p, 4), 'offset');
         return { result: m.write(offset, p.subarray(12)) };
@@ -280,6 +282,11 @@ export class ClientSession {
       }
     }
     throw new SmafError('ENOTTY', `ioctl ${def.name} is not implemented`);
+  }
+
+  /** The normal world never reads or writes secure bytes, whatever it holds. */
+  private notSecure(buf: SmafBuffer, what: string): void {
+    if (buf.secure) throw new SmafError('EPERM', `${what} refused: buffer ${buf.id} is secure and never CPU-accessible`);
   }
 
   // ---- fd table ----------------------------------------------------------------------------

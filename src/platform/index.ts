@@ -10,3 +10,6 @@ export * from './memory.ts';
 export * from './platform.ts';
 export * from './region.ts';
 export * from './sg-table.ts';
+export * from './firewall.ts';
+export * from './sdp-ta.ts';
+export * from './tee.ts';

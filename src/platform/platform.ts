@@ -1,6 +1,9 @@
 /** An emulated SoC built from a PlatformSpec: memory, pools, devices, IOMMUs, bus and event log. */
 import { SmafError } from '../common/errors.ts';
 import { MemoryBus } from './bus.ts';
+import { SdpFirewall } from './firewall.ts';
+import { SdpTrustedApp } from './sdp-ta.ts';
+import { Tee } from './tee.ts';
 import { maskLimit, type Device } from './device.ts';
 import { EventLog } from './events.ts';
 import { Iommu } from './iommu.ts';
@@ -20,8 +23,15 @@ export class Platform {
   private readonly pools = new Map<string, AnyPool>();
   private readonly deviceMap = new Map<string, Device>();
   private readonly iommus = new Map<string, Iommu>();
+  /** The TEE, with the SDP trusted application registered when the platform has secure memory. */
+  readonly tee = new Tee();
+  readonly sdp: SdpTrustedApp | null = null;
 
-  constructor(spec: PlatformSpec, options: { eventCapacity?: number } = {}) {
+  /**
+   * `firewall: 'sdp'` (the default when the platform has a secure carveout) enforces the SDP TA's
+   * regions on the bus; 'permissive' leaves the bus open (tests of the bare core).
+   */
+  constructor(spec: PlatformSpec, options: { eventCapacity?: number; firewall?: 'sdp' | 'permissive' } = {}) {
     this.spec = spec;
     this.name = spec.name;
     this.pageSize = spec.pageSize;
@@ -39,6 +49,12 @@ export class Platform {
     for (const d of spec.devices) {
       this.deviceMap.set(d.name, d);
       if (d.iommu) this.iommus.set(d.name, new Iommu(d.name, maskLimit(d.dmaMask), spec.pageSize));
+    }
+    const secure = spec.memory.filter((r) => r.kind === 'secure-carveout');
+    if (secure.length > 0) {
+      this.sdp = new SdpTrustedApp(secure, this.deviceMap, spec.tee.sdpMaxRegions, this.events);
+      this.tee.register(this.sdp);
+      if ((options.firewall ?? 'sdp') === 'sdp') this.bus.setFirewall(new SdpFirewall(secure, this.sdp));
     }
   }
 

@@ -5,10 +5,13 @@
 import { createCarveoutAllocator, createCmaAllocator, createSecureCarveoutAllocator, createSystemAllocator } from '../allocators/index.ts';
 import { Smaf } from '../core/index.ts';
 import { defaultPlatformSpec, Platform, type PlatformSpec } from '../platform/index.ts';
+import { createOpteeSdpModule } from '../secure/optee-sdp.ts';
 
 export interface PresetOptions {
   /** Event log capacity (default 2000). */
   readonly eventCapacity?: number;
+  /** Register the optee-sdp secure module and its firewall when the platform has secure memory (default true). */
+  readonly secure?: boolean;
 }
 
 export interface SmafSystem {
@@ -30,8 +33,10 @@ export function registerPlatformAllocators(smaf: Smaf): void {
 
 /** A SMAF instance on a platform (the embedded default when none is given) with every allocator. */
 export function createSmafSystem(spec: PlatformSpec = defaultPlatformSpec(), options: PresetOptions = {}): SmafSystem {
-  const platform = new Platform(spec, options.eventCapacity !== undefined ? { eventCapacity: options.eventCapacity } : {});
+  const secure = options.secure ?? true;
+  const platform = new Platform(spec, { ...(options.eventCapacity !== undefined ? { eventCapacity: options.eventCapacity } : {}), firewall: secure ? 'sdp' : 'permissive' });
   const smaf = new Smaf(platform);
   registerPlatformAllocators(smaf);
+  if (secure && platform.sdp) smaf.registerSecureModule(createOpteeSdpModule(platform));
   return { platform, smaf };
 }

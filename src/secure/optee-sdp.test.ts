@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { isSmafError } from '../common/errors.ts';
+import { DmaDirection, dmaRead, dmaWrite } from '../core/index.ts';
+import { testPlatformSpec } from '../presets/fixtures.ts';
+import { createSmafSystem } from '../presets/default.ts';
+import { secureModuleContract } from './secure-contract.ts';
+
+function fixture() {
+  const { platform, smaf } = createSmafSystem(testPlatformSpec());
+  return { platform, smaf, module: smaf.secureModule!, reader: platform.device('disp'), writer: platform.device('dec') };
+}
+
+secureModuleContract('optee-sdp', fixture);
+
+test('a secure pipeline: the decrypter writes, the decoder reads and writes, the display reads', () => {
+  const { platform, smaf } = fixture();
+  const dev = (n: string) => platform.device(n);
+  const bits = smaf.create(8192);
+  bits.setSecure(true);
+  const crypto = bits.attach(dev('crypto'));
+  bits.map(crypto, DmaDirection.FROM_DEVICE);
+  assert.equal(bits.backing?.allocator, 'secure-carveout');
+  dmaWrite(crypto, 0, new TextEncoder().encode('clear'));
+  assert.throws(() => dmaRead(crypto, 0, 5), /EACCES|may read, not write|may write, not read/);
+  const dec = bits.attach(dev('dec'));
+  bits.map(dec, DmaDirection.TO_DEVICE);
+  assert.equal(new TextDecoder().decode(dmaRead(dec, 0, 5)), 'clear');
+  bits.unmap(dec);
+  assert.throws(() => platform.bus.read({ kind: 'device', device: dev('dec') }, bits.segments[0]!.phys, new Uint8Array(5)), (e) => isSmafError(e, 'EACCES'), 'revoked at unmap: the bus refuses');
+  assert.throws(() => platform.bus.read({ kind: 'device', device: dev('gpu') }, bits.segments[0]!.phys, new Uint8Array(5)), (e) => isSmafError(e, 'EACCES'), 'a rogue GPU read is refused');
+  const sink = bits.attach(dev('disp'));
+  assert.throws(() => bits.map(sink, DmaDirection.FROM_DEVICE), (e) => isSmafError(e, 'EPERM') && /sink \(disp\) may not write/.test(e.message));
+  assert.equal(sink.mapped, false);
+  bits.put();
+  assert.equal(platform.sdp!.status().regions.length, 0, 'release destroys the SDP region');
+});
+
+test('a full SDP region table fails the map with ENOSPC and rolls back; freeing one makes room', () => {
+  const { platform, smaf } = fixture();
+  const held = [];
+  for (let i = 0; i < 4; i++) {
+    const b = smaf.create(4096);
+    b.setSecure(true);
+    b.map(b.attach(platform.device('dec')));
+    held.push(b);
+  }
+  const extra = smaf.create(4096);
+  extra.setSecure(true);
+  const att = extra.attach(platform.device('dec'));
+  assert.throws(() => extra.map(att), (e) => isSmafError(e, 'ENOSPC') && /table is full/.test(e.message));
+  assert.equal(att.mapped, false);
+  held[0]!.put();
+  extra.map(att);
+  assert.equal(platform.sdp!.status().regions.length, 4);
+});
+
+test('secure memory is scrubbed before it returns to the carveout', () => {
+  const { platform, smaf } = fixture();
+  const b = smaf.create(4096);
+  b.setSecure(true);
+  const w = b.attach(platform.device('crypto'));
+  b.map(w, DmaDirection.FROM_DEVICE);
+  dmaWrite(w, 0, new Uint8Array(4096).fill(0x77));
+  const phys = b.segments[0]!.phys;
+  assert.ok(!platform.memory.isZero(phys, 4096));
+  b.put();
+  assert.ok(platform.memory.isZero(phys, 4096));
+});
