@@ -21,6 +21,10 @@ export default tseslint.config(
     },
   },
   {
+    files: ['src/web/client/**/*.js'],
+    languageOptions: { globals: { location: 'readonly', WebSocket: 'readonly', fetch: 'readonly', document: 'readonly', setTimeout: 'readonly' } },
+  },
+  {
     files: ['**/*.js', '**/*.mjs'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
   },

@@ -84,6 +84,8 @@ export interface ScenarioResult {
   readonly name: string;
   readonly ok: boolean;
   readonly steps: readonly StepResult[];
+  /** With `keepOpen`, the clients still connected (the caller closes them). */
+  readonly clients?: ReadonlyMap<string, SmafClient>;
 }
 
 interface Handle {
@@ -96,7 +98,12 @@ const PROT = { r: 1, w: 2, rw: 3 } as const;
 const ACCESS = { read: 1, write: 2, rw: 3 } as const;
 
 /** Run a scenario; `connect` opens a new client connection (one per client name). */
-export async function runScenario(scenario: Scenario, connect: () => Promise<SmafClient>, onStep?: (r: StepResult) => void): Promise<ScenarioResult> {
+export async function runScenario(
+  scenario: Scenario,
+  connect: () => Promise<SmafClient>,
+  onStep?: (r: StepResult) => void,
+  options: { keepOpen?: boolean } = {},
+): Promise<ScenarioResult> {
   const clients = new Map<string, SmafClient>();
   const buffers = new Map<string, Handle>();
   const attachments = new Map<string, Handle & { id: number; device: string }>();
@@ -147,9 +154,10 @@ export async function runScenario(scenario: Scenario, connect: () => Promise<Sma
       if (!ok) break;
     }
   } finally {
-    for (const c of clients.values()) await c.close();
+    if (!options.keepOpen) for (const c of clients.values()) await c.close();
   }
-  return { name: scenario.name, ok: results.every((r) => r.ok) && results.length === scenario.steps.length, steps: results };
+  const ok = results.every((r) => r.ok) && results.length === scenario.steps.length;
+  return { name: scenario.name, ok, steps: results, ...(options.keepOpen ? { clients } : {}) };
 
   async function runStep(step: Step, who: string): Promise<string> {
     if ('create' in step) {

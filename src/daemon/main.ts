@@ -8,6 +8,7 @@ import { defaultPlatformSpec, parsePlatform } from '../platform/index.ts';
 import { createSmafSystem } from '../presets/default.ts';
 import { DEFAULT_LIMITS } from './context.ts';
 import { defaultSocketPath, SmafDaemon } from './server.ts';
+import { startDashboard, type Dashboard } from '../web/server.ts';
 
 const size = (v: string): number => parseSize(v);
 const int = (v: string): number => {
@@ -22,12 +23,19 @@ export async function runSmafd(argv: string[]): Promise<void> {
     .option('-s, --socket <path>', 'Unix socket path', defaultSocketPath())
     .option('-p, --platform <file>', 'platform description (YAML or JSON); default: the embedded media SoC')
     .option('-v, --verbose', 'log every decision (allocations, grants, denials, clients)')
+    .option('--no-dashboard', 'do not serve the web dashboard')
+    .addOption(new Option('--dashboard-port <port>', 'dashboard port (0: any free port)').default(7070).argParser((v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`"${v}" is not a port`);
+      return n;
+    }))
+    .option('--dashboard-host <host>', 'dashboard address (keep it on localhost: the dashboard has no authentication)', '127.0.0.1')
     .addOption(new Option('--max-client-bytes <size>', 'bytes one client may hold').default(DEFAULT_LIMITS.maxClientBytes).argParser(size))
     .addOption(new Option('--max-client-buffers <n>', 'buffers one client may hold').default(DEFAULT_LIMITS.maxClientBuffers).argParser(int))
     .addOption(new Option('--max-fds <n>', 'open fds per client').default(DEFAULT_LIMITS.maxFds).argParser(int))
     .showHelpAfterError();
   program.parse(argv);
-  const opts = program.opts<{ socket: string; platform?: string; verbose?: boolean; maxClientBytes: number; maxClientBuffers: number; maxFds: number }>();
+  const opts = program.opts<{ dashboard: boolean; dashboardPort: number; dashboardHost: string; socket: string; platform?: string; verbose?: boolean; maxClientBytes: number; maxClientBuffers: number; maxFds: number }>();
 
   const log = pino({ name: 'smafd', level: opts.verbose ? 'debug' : 'warn' }, pino.destination(2));
   const spec = opts.platform ? parsePlatform(readFileSync(opts.platform, 'utf8'), opts.platform) : defaultPlatformSpec();
@@ -40,15 +48,26 @@ export async function runSmafd(argv: string[]): Promise<void> {
   });
   await daemon.start();
   const out = (s: string) => process.stdout.write(`${s}\n`);
+  let dashboard: Dashboard | null = null;
+  if (opts.dashboard) {
+    try {
+      dashboard = await startDashboard({ context: daemon.context, host: opts.dashboardHost, port: opts.dashboardPort });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw e;
+      out(`smafd: port ${opts.dashboardPort} is taken; serving the dashboard on a free port`);
+      dashboard = await startDashboard({ context: daemon.context, host: opts.dashboardHost, port: 0 });
+    }
+  }
   out(`smafd: platform "${platform.name}": ${platform.regions.map((r) => `${r.name} ${formatSize(r.size)} ${r.kind}`).join(', ')}`);
   out(`smafd: devices ${platform.devices.map((d) => d.name).join(', ')}; allocators ${smaf.registry.allocators.map((a) => a.name).join(', ')}${smaf.secureModule ? `; secure module ${smaf.secureModule.name}` : ''}`);
   out(`smafd: listening on ${daemon.socketPath} (mode 0660); try: SMAF_SOCKET=${daemon.socketPath} npx smaf info`);
+  out(dashboard ? `smafd: dashboard at ${dashboard.url}` : 'smafd: dashboard off');
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     out(`smafd: ${signal}, shutting down`);
-    void daemon.stop().then(() => process.exit(0));
+    void Promise.all([daemon.stop(), dashboard?.close()]).then(() => process.exit(0));
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));

@@ -141,8 +141,8 @@ export class ContiguousPool extends Pool {
 
 /**
  * System RAM as scattered pages. Nested reserved regions (CMA, carveouts) are excluded. Free pages
- * sit on a stack seeded in a scrambled 64 KiB-group order and returned LIFO, like a buddy allocator
- * after some uptime: allocations come back as several segments.
+ * sit on a stack seeded in a scrambled 64 KiB-group order (inside 8 MiB zones) and returned LIFO,
+ * like a buddy allocator after some uptime: allocations come back as several segments.
  */
 export class PagePool extends Pool {
   private readonly stack: Int32Array;
@@ -160,13 +160,18 @@ export class PagePool extends Pool {
     }
     const pages = this.bitmap.bits;
     this.stack = new Int32Array(pages);
+    // 64 KiB groups, scattered (bit-reversed order) inside 8 MiB zones, zones in address order:
+    // allocations come back as several segments, yet free memory does not shatter across all of RAM
     const group = 16;
+    const zone = 128;
     const groups = Math.ceil(pages / group);
-    const bits = Math.max(1, Math.ceil(Math.log2(groups)));
+    const bits = Math.log2(zone);
     const order: number[] = [];
-    for (let g = 0; g < 2 ** bits; g++) {
-      const r = reverseBits(g, bits);
-      if (r < groups) order.push(r);
+    for (let z = 0; z * zone < groups; z++) {
+      for (let g = 0; g < zone; g++) {
+        const r = z * zone + reverseBits(g, bits);
+        if (r < groups) order.push(r);
+      }
     }
     // pushed in reverse so the first pop is the first group of `order`
     for (let k = order.length - 1; k >= 0; k--) {

@@ -1,0 +1,166 @@
+// SMAF-TS dashboard (browser side): Preact + htm, fed by the daemon's WebSocket. Read-only.
+import htm from 'htm';
+import { h, render } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+
+const html = htm.bind(h);
+
+const COLORS = { 'secure-carveout': '#e5484d', system: '#3e9bff', 'smaf-cma': '#30c96b' };
+const PALETTE = ['#b57cff', '#ffb454', '#2ed3c6', '#ff7ab8', '#c3e85a'];
+function colorOf(name) {
+  if (COLORS[name]) return COLORS[name];
+  let h = 0;
+  for (const ch of name) h = (h * 31 + ch.charCodeAt(0)) >>> 0;
+  return PALETTE[h % PALETTE.length];
+}
+
+function size(n) {
+  const u = ['B', 'KiB', 'MiB', 'GiB'];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < u.length - 1) { v /= 1024; i++; }
+  return `${Number.isInteger(v) ? v : v.toFixed(1)} ${u[i]}`;
+}
+const hex = (n) => `0x${n.toString(16).padStart(8, '0')}`;
+const time = (t) => new Date(t).toISOString().slice(11, 23);
+
+function useDaemon() {
+  const [state, setState] = useState(null);
+  const [live, setLive] = useState(false);
+  useEffect(() => {
+    let ws;
+    let stopped = false;
+    const connect = () => {
+      ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`);
+      ws.onopen = () => setLive(true);
+      ws.onmessage = (m) => setState(JSON.parse(m.data));
+      ws.onclose = () => {
+        setLive(false);
+        if (!stopped) setTimeout(connect, 1000);
+      };
+    };
+    connect();
+    return () => { stopped = true; ws.close(); };
+  }, []);
+  return { state, live };
+}
+
+function Sparkline({ values, color }) {
+  if (values.length < 2) return html`<svg class="spark"></svg>`;
+  const max = Math.max(1, ...values);
+  const pts = values.map((v, i) => `${(i / (values.length - 1)) * 120},${22 - (v / max) * 20}`).join(' ');
+  return html`<svg class="spark" viewBox="0 0 120 24"><polyline points=${pts} fill="none" stroke=${color} stroke-width="1.5" /></svg>`;
+}
+
+function RegionBar({ region, regions }) {
+  const scale = (a) => ((a - region.base) / region.size) * 1000;
+  const nested = region.kind === 'system' ? regions.filter((r) => r.kind !== 'system' && r.base >= region.base && r.base + r.size <= region.base + region.size) : [];
+  const secure = region.kind === 'secure-carveout';
+  return html`<div class="region" data-testid=${`region-${region.name}`}>
+    <div class="label"><span><b>${region.name}</b> ${region.kind}${secure ? ' (secure)' : ''} · ${hex(region.base)} · ${size(region.size)}</span>
+      <span data-testid=${`region-usage-${region.name}`}>${size(region.inUse)} in use · largest free ${size(region.largestFree)} · ${region.occupancy.length} range${region.occupancy.length === 1 ? '' : 's'}</span></div>
+    <svg class="map" viewBox="0 0 1000 30" preserveAspectRatio="none">
+      <defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="3" height="6" fill="#3a1c20" /></pattern></defs>
+      ${secure ? html`<rect x="0" y="0" width="1000" height="30" fill="url(#hatch)" />` : null}
+      ${nested.map((n) => html`<rect x=${scale(n.base)} y="0" width=${(n.size / region.size) * 1000} height="30" fill="#2a3440"><title>${n.name} (${n.kind}) reserved inside ${region.name}</title></rect>`)}
+      ${region.occupancy.map((o) => html`<rect class="occ" data-buffer=${o.buffer} x=${scale(o.base)} y="3" width=${Math.max(0.8, (o.length / region.size) * 1000)} height="24" fill=${colorOf(o.allocator)}>
+        <title>buffer ${o.buffer} · ${size(o.length)} at ${hex(o.base)} · ${o.allocator}${o.secure ? ' · secure' : ''}${o.holders ? ` · held by ${o.holders}` : ''}</title></rect>`)}
+    </svg>
+  </div>`;
+}
+
+function MemoryMap({ state }) {
+  const holders = new Map(state.buffers.map((b) => [b.buffer, b.holders.join(', ') || 'core']));
+  const regions = state.regions.map((r) => ({ ...r, occupancy: r.occupancy.map((o) => ({ ...o, holders: holders.get(o.buffer) })) }));
+  const allocators = [...new Set(state.allocators.map((a) => a.name))];
+  return html`<section class="wide" data-testid="memory-map"><h2>Memory map (to scale per region)</h2>
+    <div class="legend">${allocators.map((a) => html`<span><span class="swatch" style=${`background:${colorOf(a)}`}></span>${a}</span>`)}
+      <span><span class="swatch" style="background:#2a3440"></span>reserved region</span><span><span class="swatch" style="background:#3a1c20"></span>secure memory</span></div>
+    ${regions.map((r) => html`<${RegionBar} region=${r} regions=${regions} />`)}
+  </section>`;
+}
+
+function Buffers({ state, selected, onSelect }) {
+  return html`<section data-testid="buffers"><h2>Buffers (${state.buffers.length})</h2>
+    ${state.buffers.length === 0 ? html`<p class="muted">no live buffer</p>` : html`<table>
+      <tr><th class="num">id</th><th class="num">size</th><th>memory</th><th>attachments</th><th class="num">cpu maps</th><th>held by</th></tr>
+      ${state.buffers.map((b) => html`<tr class=${`clickable${selected === b.buffer ? ' selected' : ''}`} data-testid=${`buffer-row-${b.buffer}`} onClick=${() => onSelect(b.buffer)}>
+        <td class="num">${b.buffer}</td><td class="num">${size(b.length)}</td>
+        <td>${b.allocated ? html`<span class="tag" style=${`border-left:3px solid ${colorOf(b.allocator)}`}>${b.allocator}</span>` : html`<span class="tag deferred">deferred</span>`}${b.secure ? html`<span class="tag secure">secure</span>` : null}</td>
+        <td>${b.attachments.map((a) => html`<span class=${`tag${a.mapped ? ' mapped' : ''}`}>${a.device}${a.mapped ? ' ✓' : ''}</span>`)}</td>
+        <td class="num">${b.cpuMappings}</td><td class="muted">${b.holders.join(', ') || '-'}</td></tr>`)}
+    </table>`}
+  </section>`;
+}
+
+function Explain({ id, version }) {
+  const [e, setE] = useState(null);
+  useEffect(() => {
+    if (id === null) return;
+    fetch(`/api/explain/${id}`).then((r) => r.json()).then(setE).catch(() => setE(null));
+  }, [id, version]);
+  if (id === null) return html`<section data-testid="explain"><h2>Explain</h2><p class="muted">click a buffer to see which allocators were asked, and why</p></section>`;
+  if (!e || e.error) return html`<section data-testid="explain"><h2>Explain buffer ${id}</h2><p class="muted">${e?.error ?? 'loading...'}</p></section>`;
+  const lines = [`buffer ${e.buffer}: ${size(e.length)}${e.secure ? ', secure' : ''}${e.nameHint ? `, asks for "${e.nameHint}"` : ''}`,
+    e.allocated ? `memory: ${e.allocator} in ${e.region}, ${e.segments.length} segment(s) from ${hex(e.segments[0].phys)}` : 'memory: none yet (deferred)'];
+  for (const d of e.decisions) {
+    lines.push(`decision at ${d.trigger} for [${d.devices.join(', ') || 'no device'}]: ${d.outcome === 'allocated' ? `allocated by ${d.allocator}` : `failed: ${d.error}`}`);
+    for (const c of d.candidates) lines.push(`  ${c.verdict.padEnd(9)} ${c.allocator} (ranking ${c.ranking}): ${c.reason}`);
+  }
+  return html`<section class="explain" data-testid="explain"><h2>Explain buffer ${id}</h2><pre>${lines.join('\n')}</pre></section>`;
+}
+
+function Stats({ state }) {
+  const hist = state.history ?? [];
+  return html`<section class="stats" data-testid="stats"><h2>Allocators</h2>
+    <table><tr><th>allocator</th><th class="num">rank</th><th class="num">in use</th><th class="num">peak</th><th class="num">allocs</th><th class="num">failures</th><th>in use over time</th></tr>
+    ${state.allocators.map((a) => html`<tr><td><span class="swatch" style=${`background:${colorOf(a.name)}`}></span>${a.name}</td><td class="num">${a.ranking}</td><td class="num">${size(a.bytesInUse)}</td><td class="num">${size(a.peak)}</td><td class="num">${a.allocations}</td><td class="num">${a.failures}</td>
+      <td><${Sparkline} values=${hist.map((s) => s.allocators[a.name]?.inUse ?? 0)} color=${colorOf(a.name)} /></td></tr>`)}
+    </table>
+    <h2 style="margin-top:12px">Regions</h2>
+    <table><tr><th>region</th><th class="num">in use</th><th class="num">peak</th><th class="num">largest free</th><th class="num">frag.</th><th class="num">failures</th><th>in use over time</th></tr>
+    ${state.regions.map((r) => html`<tr><td>${r.name}</td><td class="num">${size(r.inUse)}</td><td class="num">${size(r.peak)}</td><td class="num">${size(r.largestFree)}</td><td class="num">${(r.fragmentation * 100).toFixed(1)}%</td><td class="num">${r.failures}</td>
+      <td><${Sparkline} values=${hist.map((s) => s.regions[r.name]?.inUse ?? 0)} color="#4fb3ff" /></td></tr>`)}
+    </table></section>`;
+}
+
+const SECURITY_KINDS = ['denial', 'grant', 'revoke', 'tee', 'migrate', 'allocate-failed'];
+
+function Events({ state }) {
+  const events = state.events.filter((e) => SECURITY_KINDS.includes(e.kind)).slice().reverse();
+  const denials = state.eventCounts.denial ?? 0;
+  return html`<section data-testid="events"><h2>Firewall and secure module (${denials} denial${denials === 1 ? '' : 's'})</h2>
+    <div class="events">${events.length === 0 ? html`<p class="muted">no grant, revoke or denial yet</p>` : events.map((e) => html`<div class=${`ev ${e.kind}`} data-testid=${`event-${e.kind}`}><span class="t">${time(e.time)}</span><span class="k">${e.kind}</span> <b>${e.actor}</b> ${e.message}</div>`)}</div>
+  </section>`;
+}
+
+function Devices({ state }) {
+  return html`<section data-testid="devices"><h2>Devices</h2><table>
+    <tr><th>device</th><th>class</th><th class="num">DMA mask</th><th>IOMMU</th><th>secure</th><th class="num">max segment</th><th>bus</th></tr>
+    ${state.devices.map((d) => {
+      const c = state.bus[d.name];
+      return html`<tr><td><b>${d.name}</b> <span class="muted">${d.description ?? ''}</span></td><td>${d.class}</td><td class="num">${d.dmaMask} bit</td><td>${d.iommu ? 'yes' : 'no'}</td><td>${d.secure ? 'yes' : 'no'}</td><td class="num">${size(d.maxSegmentSize)}</td>
+        <td class="muted">${c ? `${size(c.bytesRead)} read, ${size(c.bytesWritten)} written${c.denials ? `, ${c.denials} denied` : ''}` : '-'}</td></tr>`;
+    })}
+  </table></section>`;
+}
+
+function App() {
+  const { state, live } = useDaemon();
+  const [selected, setSelected] = useState(null);
+  if (!state) return html`<p style="padding:16px">Connecting to smafd...</p>`;
+  const clients = state.clients.length;
+  return html`<header><h1>SMAF-TS</h1>
+      <span class="meta">platform <b>${state.platform.name}</b> · secure module <b>${state.secureModule ?? 'none'}</b> · firewall <b>${state.firewall}</b> · ${clients} client${clients === 1 ? '' : 's'} · ${state.buffers.length} buffer${state.buffers.length === 1 ? '' : 's'}</span>
+      <span class=${`live ${live ? 'on' : 'off'}`} data-testid="live">${live ? 'live' : 'disconnected'}</span></header>
+    <main>
+      <${MemoryMap} state=${state} />
+      <${Buffers} state=${state} selected=${selected} onSelect=${setSelected} />
+      <${Explain} id=${selected} version=${state.time} />
+      <${Stats} state=${state} />
+      <${Events} state=${state} />
+      <section class="wide" style="padding:0;border:none;background:none"><${Devices} state=${state} /></section>
+    </main>`;
+}
+
+render(html`<${App} />`, document.getElementById('app'));

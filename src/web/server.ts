@@ -1,0 +1,110 @@
+/**
+ * The dashboard: a read-only web view of smafd, served by Hono on localhost. The page (Preact +
+ * htm, bundled by esbuild at start, no CDN) receives the daemon's state over a WebSocket whenever
+ * it changes; `GET /api/state` serves the same JSON for scripts. Nothing here changes allocator state.
+ */
+import { fileURLToPath } from 'node:url';
+import { serve, upgradeWebSocket, type ServerType } from '@hono/node-server';
+import { build } from 'esbuild';
+import { Hono } from 'hono';
+import type { WSContext } from 'hono/ws';
+import { WebSocketServer } from 'ws';
+import { explain } from '../core/index.ts';
+import type { DaemonContext } from '../daemon/context.ts';
+import { StatsHistory } from './history.ts';
+import { INDEX_HTML } from './page.ts';
+
+export interface Dashboard {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+export interface DashboardOptions {
+  readonly context: DaemonContext;
+  readonly host?: string;
+  /** 0 picks a free port. */
+  readonly port?: number;
+  /** Minimum milliseconds between two pushes to the browsers. */
+  readonly throttleMs?: number;
+}
+
+let bundle: Promise<string> | null = null;
+
+/** The browser code, bundled once per process (Preact + htm + the app). */
+export function dashboardBundle(): Promise<string> {
+  bundle ??= build({
+    entryPoints: [fileURLToPath(new URL('./client/app.js', import.meta.url))],
+    bundle: true,
+    format: 'esm',
+    minify: true,
+    write: false,
+    target: 'es2022',
+    logLevel: 'silent',
+  }).then((r) => r.outputFiles[0]!.text);
+  return bundle;
+}
+
+export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
+  const ctx = o.context;
+  const history = new StatsHistory(ctx.smaf);
+  history.sample();
+  const sockets = new Set<WSContext>();
+  const payload = (): string => JSON.stringify({ ...ctx.state(), history: history.list() });
+  const js = await dashboardBundle();
+
+  const app = new Hono();
+  app.get('/', (c) => c.html(INDEX_HTML));
+  app.get('/app.js', (c) => c.body(js, 200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-cache' }));
+  app.get('/api/state', (c) => c.body(payload(), 200, { 'content-type': 'application/json' }));
+  app.get('/api/explain/:id', (c) => {
+    const id = Number(c.req.param('id'));
+    const buf = ctx.smaf.buffers.find((b) => b.id === id);
+    return buf ? c.json(explain(buf)) : c.json({ error: `no live buffer ${c.req.param('id')}` }, 404);
+  });
+  app.get(
+    '/ws',
+    upgradeWebSocket(() => ({
+      onOpen: (_e, ws) => {
+        sockets.add(ws);
+        ws.send(payload());
+      },
+      onClose: (_e, ws) => void sockets.delete(ws),
+    })),
+  );
+  app.all('*', (c) => c.text('the dashboard is read-only', c.req.method === 'GET' ? 404 : 405));
+
+  // push on change, at most every throttleMs
+  let timer: NodeJS.Timeout | null = null;
+  const push = (): void => {
+    timer = null;
+    history.sample();
+    if (sockets.size === 0) return;
+    const text = payload();
+    for (const ws of sockets) ws.send(text);
+  };
+  const unsubscribe = ctx.platform.events.subscribe(() => {
+    timer ??= setTimeout(push, o.throttleMs ?? 100);
+  });
+  const ticker = setInterval(() => history.sample(), 1000);
+  ticker.unref();
+
+  const wss = new WebSocketServer({ noServer: true });
+  const host = o.host ?? '127.0.0.1';
+  let server: ServerType | null = null;
+  const port = await new Promise<number>((resolve, reject) => {
+    server = serve({ fetch: app.fetch, hostname: host, port: o.port ?? 0, websocket: { server: wss } }, (info) => resolve(info.port));
+    server.once('error', reject);
+  });
+  return {
+    url: `http://${host}:${port}`,
+    close: async () => {
+      unsubscribe();
+      clearInterval(ticker);
+      if (timer) clearTimeout(timer);
+      for (const ws of sockets) ws.close();
+      wss.close();
+      const s = server as ServerType | null;
+      if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
+    },
+  };
+}

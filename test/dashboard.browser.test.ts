@@ -1,0 +1,98 @@
+/**
+ * The dashboard in a real headless Chromium: start smafd, run the SDP demo through the client
+ * (keeping its buffers), and check what a person would see; then release a buffer and watch it go.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import type { BrowserContext, Page } from 'playwright-core';
+import { parseScenario, runScenario } from '../src/cli/scenario.ts';
+import type { SmafClient } from '../src/client/client.ts';
+import { launchChromium } from './helpers/browser.ts';
+import { ROOT, startDaemon, type RunningDaemon } from './helpers/daemon.ts';
+
+let d: RunningDaemon;
+let browser: BrowserContext;
+let page: Page;
+let url: string;
+
+before(async () => {
+  d = await startDaemon(['--dashboard-port', '0']);
+  url = /dashboard at (http:\S+)/.exec(d.output())![1]!;
+  browser = await launchChromium();
+  page = await browser.newPage();
+});
+after(async () => {
+  await browser?.close();
+  await d?.stop();
+});
+
+test('the dashboard shows the SDP demo live: buffers, memory map occupancy, the GPU denial, and a release', async () => {
+  await page.goto(url);
+  await page.getByTestId('live').filter({ hasText: 'live' }).waitFor();
+  assert.match(await page.getByTestId('buffers').innerText(), /no live buffer/);
+
+  // the SDP demo up to its teardown, keeping the clients (and so the buffers) alive
+  const full = parseScenario(readFileSync(join(ROOT, 'scenarios/sdp.yaml'), 'utf8'));
+  const cut = full.steps.findIndex((s) => 'say' in s && /teardown/.test(s.say));
+  const result = await runScenario({ ...full, steps: full.steps.slice(0, cut) }, () => d.connect(), undefined, { keepOpen: true });
+  assert.equal(result.ok, true, JSON.stringify(result.steps.filter((s) => !s.ok)));
+  const main = result.clients!.get('main') as SmafClient;
+
+  // buffers: four (cipher, bitstream, frame, leak), two secure
+  await page.getByTestId('buffers').getByText('Buffers (4)').waitFor();
+  assert.equal(await page.locator('[data-testid^="buffer-row-"]').count(), 4);
+  assert.equal(await page.getByTestId('buffers').locator('.tag.secure').count(), 2);
+  assert.match(await page.getByTestId('buffers').innerText(), /secure-carveout/);
+
+  // memory map: the secure carveout holds two occupied ranges, drawn to scale, with hover text
+  await page.getByTestId('region-usage-sdp').filter({ hasText: '128 KiB in use' }).waitFor();
+  const sdpRects = page.getByTestId('region-sdp').locator('rect.occ');
+  assert.equal(await sdpRects.count(), 2);
+  assert.match((await sdpRects.first().locator('title').textContent()) ?? '', /buffer \d+ · 64 KiB at 0x7c0[01]0000 · secure-carveout · secure · held by client/);
+  const width = Number(await sdpRects.first().getAttribute('width'));
+  assert.ok(Math.abs(width - (64 / (31 * 1024)) * 1000) < 0.01, `64 KiB of 31 MiB drawn to scale (${width})`);
+  assert.ok((await page.getByTestId('region-cma').locator('rect.occ').count()) >= 1);
+
+  // the GPU's denied access, and the firewall's flow-rule denials
+  const events = page.getByTestId('events');
+  await events.getByText(/Cannot attach device "gpu" to buffer \d+: device "gpu" is not secure-capable/).waitFor();
+  assert.ok((await events.locator('[data-testid="event-denial"]').count()) >= 4);
+  assert.match(await events.innerText(), /firewall refused display write/);
+  assert.match(await events.innerText(), /grant\s+crypto/);
+
+  // click a buffer: explain shows the allocators asked and why
+  const frameRow = page.locator('[data-testid^="buffer-row-"]', { hasText: 'secure' }).last();
+  await frameRow.click();
+  await page.getByTestId('explain').getByText(/allocated secure-carveout \(ranking 20\)/).waitFor();
+  await page.locator('[data-testid^="buffer-row-"]').last().click();
+  await page.getByTestId('explain').getByText(/allocated smaf-cma \(ranking 0\)/).waitFor();
+  const why = await page.getByTestId('explain').innerText();
+  assert.match(why, /no-match\s+secure-carveout \(ranking 20\): only secure buffers come from the secure carveout/);
+  assert.match(why, /no-match\s+system \(ranking 10\): display has no IOMMU/);
+
+  await page.screenshot({ path: join(tmpdir(), 'smaf-dashboard-test.png'), fullPage: true });
+
+  // release the decrypted bitstream buffer (fd 4 of the main client): the page updates by itself
+  const before = await page.locator('[data-testid^="buffer-row-"]').count();
+  await main.closeFd(4);
+  await page.getByTestId('buffers').getByText(`Buffers (${before - 1})`).waitFor();
+  await page.getByTestId('region-usage-sdp').filter({ hasText: '64 KiB in use' }).waitFor();
+  assert.match(await events.innerText(), /revoke/);
+
+  for (const c of result.clients!.values()) await c.close();
+  await page.getByTestId('buffers').getByText('no live buffer').waitFor();
+  await page.getByTestId('region-usage-sdp').filter({ hasText: '0 B in use' }).waitFor();
+});
+
+test('GET /api/state serves the same state as JSON; the dashboard refuses to change anything', async () => {
+  const state = await (await fetch(`${url}/api/state`)).json() as { platform: { name: string }; regions: unknown[]; history: unknown[] };
+  assert.equal(state.platform.name, 'media-soc');
+  assert.equal(state.regions.length, 3);
+  assert.ok(Array.isArray(state.history));
+  for (const method of ['POST', 'PUT', 'DELETE']) assert.equal((await fetch(`${url}/api/state`, { method })).status, 405);
+  assert.equal((await fetch(`${url}/api/explain/424242`)).status, 404);
+  assert.match(url, /^http:\/\/127\.0\.0\.1:/, 'bound to localhost');
+});
