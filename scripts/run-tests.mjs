@@ -17,7 +17,7 @@ function collect(path) {
     .sort();
 }
 
-const files = (roots.length ? roots : ['src', 'test']).flatMap(collect);
+const files = (roots.length ? roots : ['src', 'test', 'bench']).flatMap(collect);
 if (files.length === 0) {
   console.error('no test files found');
   process.exit(1);

@@ -134,6 +134,21 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('doctor')
+    .description('verify the invariants of the running daemon (pools, scrubbed memory, secure world, references)')
+    .action(async () => {
+      await withClient(g(), async (c) => {
+        const r = await c.check();
+        if (g().json) out(JSON.stringify(r, null, 2));
+        else {
+          for (const ch of r.checks) out(`  ${ch.ok ? 'ok  ' : 'FAIL'} ${ch.name}: ${ch.detail}`);
+          out(r.ok ? 'all invariants hold' : 'INVARIANTS BROKEN');
+        }
+        if (!r.ok) throw new SmafError('EIO', 'the self-check found problems');
+      });
+    });
+
+  program
     .command('explain')
     .description('which allocators were asked for a buffer, what each answered and why')
     .argument('<buffer-id>', 'buffer id (as "smaf info --json" or the dashboard shows it)')

@@ -4,7 +4,7 @@
  */
 import { createConnection, type Socket } from 'node:net';
 import { SmafError, smafErrorFromErrno } from '../common/errors.ts';
-import type { Explanation } from '../core/index.ts';
+import type { Explanation, SelfCheckReport } from '../core/index.ts';
 import type { DaemonState } from '../daemon/state.ts';
 import {
   decodeName, decodeStruct, DEVICE_FD, DMA_BUF_IOCTL_SYNC, encodeName, encodeRequest, encodeStruct, FrameReader, Op,
@@ -235,6 +235,13 @@ export class SmafClient {
 
   async state(): Promise<DaemonState> {
     return JSON.parse(dec.decode((await this.call(Op.X_STATE, DEVICE_FD)).payload)) as DaemonState;
+  }
+
+  /** The daemon's self-check (never throws for failed checks: read `ok`). */
+  async check(): Promise<SelfCheckReport> {
+    const r = await this.request(Op.X_CHECK, DEVICE_FD);
+    if (r.result < 0 && r.result !== -5) throw smafErrorFromErrno(-r.result, dec.decode(r.payload));
+    return JSON.parse(dec.decode(r.payload)) as SelfCheckReport;
   }
 
   async explainFd(fd: number): Promise<Explanation> {

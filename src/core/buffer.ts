@@ -13,7 +13,6 @@ import {
 } from './contracts.ts';
 import { SMAF_RDWR, unsuitableReason, type Decision, type Smaf } from './smaf.ts';
 
-export const MAX_REFS = 2 ** 31 - 1;
 export const PROT_READ = 1;
 export const PROT_WRITE = 2;
 
@@ -183,7 +182,7 @@ export class SmafBuffer {
   /** Take a reference (dup, import). EOVERFLOW rather than wrap around. */
   get(): this {
     this.alive();
-    if (this.refs >= MAX_REFS) throw new SmafError('EOVERFLOW', `buffer ${this.id} has too many references (${MAX_REFS})`);
+    if (this.refs >= this.core.maxRefs) throw new SmafError('EOVERFLOW', `buffer ${this.id} has too many references (${this.core.maxRefs})`);
     this.refs++;
     return this;
   }

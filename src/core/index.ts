@@ -5,3 +5,4 @@ export * from './explain.ts';
 export * from './registry.ts';
 export * from './smaf.ts';
 export * from './dma.ts';
+export * from './self-check.ts';

@@ -6,7 +6,8 @@ import { SmafError } from '../common/errors.ts';
 import { formatSize } from '../common/units.ts';
 import { physLimit, type Device, type Platform, type RegionStats } from '../platform/index.ts';
 import { SmafBuffer } from './buffer.ts';
-import { isDecline, verdictOf, type Allocator, type Backing, type BufferInfo, type SecureModule } from './contracts.ts';
+import { isDecline, verdictOf, type Allocator, type Backing, type BufferInfo, type Decline, type SecureModule } from './contracts.ts';
+import { OwnedRanges } from './owned-ranges.ts';
 import { Registry, type AllocatorStats } from './registry.ts';
 
 /** O_RDWR and O_CLOEXEC: the only flags a buffer accepts. */
@@ -69,10 +70,16 @@ export class Smaf {
   readonly platform: Platform;
   readonly registry = new Registry();
   private readonly bufferMap = new Map<number, SmafBuffer>();
+  /** Physical ranges held by live buffers, whatever their allocators say. */
+  private readonly owned = new OwnedRanges();
   private nextId = 1;
 
-  constructor(platform: Platform) {
+  /** Most references a buffer may have (EOVERFLOW past it; never a wrap-around). */
+  readonly maxRefs: number;
+
+  constructor(platform: Platform, options: { maxRefs?: number } = {}) {
     this.platform = platform;
+    this.maxRefs = options.maxRefs ?? 2 ** 31 - 1;
   }
 
   get pageSize(): number {
@@ -168,14 +175,27 @@ export class Smaf {
     if (info.nameHint !== undefined && order.length === 0) fail('ENODEV', `allocator "${info.nameHint}" asked for at create is no longer registered`);
     let matched = false;
     for (const a of order) {
-      const v = verdictOf(a.match(info));
+      let v: { match: boolean; reason: string };
+      try {
+        v = verdictOf(a.match(info));
+      } catch (e) {
+        candidates.push({ allocator: a.name, ranking: a.ranking, verdict: 'rejected', reason: `match() threw: ${(e as Error).message}` });
+        continue;
+      }
       if (!v.match) {
         candidates.push({ allocator: a.name, ranking: a.ranking, verdict: 'no-match', reason: v.reason });
         continue;
       }
       matched = true;
       const stats = this.registry.stats(a.name);
-      const r = a.allocate(info, info.length);
+      let r: Backing | Decline;
+      try {
+        r = a.allocate(info, info.length);
+      } catch (e) {
+        stats.failures++;
+        candidates.push({ allocator: a.name, ranking: a.ranking, verdict: 'rejected', reason: `allocate() threw: ${(e as Error).message}` });
+        continue;
+      }
       if (isDecline(r)) {
         stats.declines++;
         stats.failures++;
@@ -184,11 +204,13 @@ export class Smaf {
       }
       const problem = this.checkBacking(r, info);
       if (problem) {
-        a.free(r);
+        // memory another buffer holds is not this allocator's to take back: never free it
+        if (!problem.foreign) a.free(r);
         stats.failures++;
-        candidates.push({ allocator: a.name, ranking: a.ranking, verdict: 'rejected', reason: `returned unusable memory: ${problem}` });
+        candidates.push({ allocator: a.name, ranking: a.ranking, verdict: 'rejected', reason: `returned unusable memory: ${problem.reason}` });
         continue;
       }
+      this.owned.add(r.segments);
       stats.allocations++;
       stats.buffersInUse++;
       stats.bytesInUse += info.length;
@@ -206,27 +228,30 @@ export class Smaf {
     return fail(matched ? 'ENOMEM' : 'ENODEV', `no memory for buffer ${info.id} (${formatSize(info.length)}${info.secure ? ', secure' : ''}, for ${devs}): ${why}`);
   }
 
-  /** Defence against a faulty allocator: the backing must be exactly what was asked and usable. */
-  private checkBacking(b: Backing, info: BufferInfo): string | null {
+  /** Defence against a faulty allocator: the backing must be exactly what was asked, free and usable. */
+  private checkBacking(b: Backing, info: BufferInfo): { reason: string; foreign?: true } | null {
+    if (!Array.isArray(b.segments) || b.segments.length === 0) return { reason: 'no segments' };
     let total = 0;
     for (const s of b.segments) {
-      if (s.phys % this.pageSize !== 0 || s.length % this.pageSize !== 0 || s.length <= 0) return 'segments are not page-aligned';
-      if (!this.platform.memory.contains(s.phys, s.length)) return 'segments outside physical memory';
+      if (!Number.isSafeInteger(s.phys) || !Number.isSafeInteger(s.length) || s.phys % this.pageSize !== 0 || s.length % this.pageSize !== 0 || s.length <= 0) return { reason: 'segments are not page-aligned' };
+      if (!this.platform.memory.contains(s.phys, s.length)) return { reason: 'segments outside physical memory', foreign: true };
       total += s.length;
     }
-    if (total !== info.length) return `length ${total} instead of ${info.length}`;
+    if (this.owned.conflicts(b.segments)) return { reason: 'memory already held by another buffer (or listed twice)', foreign: true };
+    if (total !== info.length) return { reason: `length ${total} instead of ${info.length}` };
     for (const d of info.devices) {
       const u = unsuitableReason(b, d, info.secure);
-      if (u) return u.reason;
+      if (u) return { reason: u.reason };
     }
     if (info.secure && b.segments.some((s) => this.platform.regionAt(s.phys)?.kind !== 'secure-carveout')) {
-      return 'a secure buffer must live in a secure carveout';
+      return { reason: 'a secure buffer must live in a secure carveout' };
     }
     return null;
   }
 
   /** @internal a backing goes back to its allocator (after revoke and scrub). */
   releaseBacking(b: Backing, length: number): void {
+    this.owned.remove(b.segments);
     const a = this.registry.allocator(b.allocator);
     if (!a) throw new SmafError('EIO', `allocator "${b.allocator}" vanished while backing a buffer`);
     a.free(b);

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { SmafError } from '../common/errors.ts';
 import { formatSize } from '../common/units.ts';
-import type { Smaf, SmafBuffer } from '../core/index.ts';
+import { selfCheck, type SelfCheckReport, type Smaf, type SmafBuffer } from '../core/index.ts';
 import type { Platform } from '../platform/index.ts';
 import { snapshot, type DaemonState } from './state.ts';
 
@@ -100,6 +100,7 @@ export class TokenTable {
 
 export interface SessionLike extends UsageSource {
   readonly id: number;
+  heldBuffers(): SmafBuffer[];
   readonly openFds: readonly number[];
   readonly requests: number;
   readonly connectedAt: number;
@@ -142,5 +143,24 @@ export class DaemonContext {
 
   state(): DaemonState {
     return snapshot(this);
+  }
+
+  /** The core's invariants plus the daemon's: every fd holds a live buffer, references add up. */
+  selfCheck(): SelfCheckReport {
+    const core = selfCheck(this.smaf);
+    const problems: string[] = [];
+    const refs = new Map<SmafBuffer, number>();
+    for (const s of this.sessions) {
+      for (const b of s.heldBuffers()) {
+        if (b.released) problems.push(`${s.label} holds an fd of released buffer ${b.id}`);
+        refs.set(b, (refs.get(b) ?? 0) + 1);
+      }
+    }
+    for (const b of this.smaf.buffers) {
+      const held = refs.get(b) ?? 0;
+      if (held !== b.refCount) problems.push(`buffer ${b.id} has ${b.refCount} references but ${held} open fds`);
+    }
+    const daemon = { name: 'fds and references add up', ok: problems.length === 0, detail: problems.length ? problems.slice(0, 10).join('; ') : `${this.sessions.size} clients, ${[...refs.values()].reduce((a, b) => a + b, 0)} fds` };
+    return { ok: core.ok && daemon.ok, checks: [...core.checks, daemon] };
   }
 }

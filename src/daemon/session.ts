@@ -83,6 +83,11 @@ export class ClientSession {
       case Op.X_STATE:
         if (req.fd !== DEVICE_FD) throw new SmafError('EINVAL', 'X_STATE goes to the device (fd -1)');
         return { result: 0, payload: enc.encode(JSON.stringify(this.ctx.state())) };
+      case Op.X_CHECK: {
+        if (req.fd !== DEVICE_FD) throw new SmafError('EINVAL', 'X_CHECK goes to the device (fd -1)');
+        const report = this.ctx.selfCheck();
+        return { result: report.ok ? 0 : -5, payload: enc.encode(JSON.stringify(report)) };
+      }
       case Op.X_EXPLAIN: {
         const buf = req.fd === DEVICE_FD ? this.ctx.smaf.buffer(u32(p, 0)) : this.entry(req.fd).buffer;
         return { result: 0, payload: enc.encode(JSON.stringify(explain(buf))) };
@@ -368,5 +373,10 @@ export class ClientSession {
 
   get openFds(): readonly number[] {
     return [...this.fds.keys()];
+  }
+
+  /** The buffers behind this client's fds (for the daemon's self-check). */
+  heldBuffers(): SmafBuffer[] {
+    return [...this.fds.values()].map((e) => e.buffer);
   }
 }

@@ -23,7 +23,9 @@ export interface SmafEvent {
 export type EventInput = Omit<SmafEvent, 'seq' | 'time'>;
 
 export class EventLog {
+  /** A circular buffer: `ring[(start + i) % capacity]` is the i-th oldest event. */
   private readonly ring: SmafEvent[] = [];
+  private start = 0;
   private seq = 0;
   private readonly listeners = new Set<(e: SmafEvent) => void>();
   readonly counts: Record<string, number> = {};
@@ -32,8 +34,11 @@ export class EventLog {
 
   emit(e: EventInput): SmafEvent {
     const event: SmafEvent = { seq: ++this.seq, time: Date.now(), ...e };
-    this.ring.push(event);
-    if (this.ring.length > this.capacity) this.ring.splice(0, this.ring.length - this.capacity);
+    if (this.ring.length < this.capacity) this.ring.push(event);
+    else {
+      this.ring[this.start] = event;
+      this.start = (this.start + 1) % this.capacity;
+    }
     this.counts[e.kind] = (this.counts[e.kind] ?? 0) + 1;
     for (const l of this.listeners) l(event);
     return event;
@@ -41,7 +46,8 @@ export class EventLog {
 
   /** Events, oldest first, optionally only those of some kinds or after a sequence number. */
   list(filter: { kinds?: readonly EventKind[]; after?: number; limit?: number } = {}): SmafEvent[] {
-    let out = this.ring.filter((e) => (filter.kinds ? filter.kinds.includes(e.kind) : true) && e.seq > (filter.after ?? 0));
+    const ordered = this.start === 0 ? this.ring : [...this.ring.slice(this.start), ...this.ring.slice(0, this.start)];
+    let out = ordered.filter((e) => (filter.kinds ? filter.kinds.includes(e.kind) : true) && e.seq > (filter.after ?? 0));
     if (filter.limit !== undefined) out = out.slice(-filter.limit);
     return out;
   }
