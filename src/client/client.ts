@@ -62,15 +62,28 @@ export class SmafClient {
     sock.on('close', () => this.fail(new SmafError('ECONNRESET', 'connection to smafd closed')));
   }
 
-  static connect(path: string): Promise<SmafClient> {
+  /** Connect to smafd; a full listen backlog (EAGAIN) is retried a few times, as a device open would block. */
+  static async connect(path: string, attempts = 6): Promise<SmafClient> {
+    for (let i = 1; ; i++) {
+      try {
+        return await SmafClient.connectOnce(path);
+      } catch (e) {
+        if ((e as { cause?: NodeJS.ErrnoException }).cause?.code !== 'EAGAIN' || i >= attempts) throw e;
+        await new Promise((r) => setTimeout(r, 20 * i));
+      }
+    }
+  }
+
+  private static connectOnce(path: string): Promise<SmafClient> {
     return new Promise((resolve, reject) => {
       const sock = createConnection(path);
       sock.once('connect', () => {
-        sock.off('error', reject);
+        sock.removeAllListeners('error');
         resolve(new SmafClient(sock));
       });
       sock.once('error', (e: NodeJS.ErrnoException) => {
-        reject(new SmafError(e.code === 'ENOENT' || e.code === 'ECONNREFUSED' ? 'ENOENT' : 'EIO', `cannot reach smafd at ${path}: ${e.code ?? e.message} (is smafd running? start it with "npm start")`));
+        const code = e.code === 'ENOENT' || e.code === 'ECONNREFUSED' ? 'ENOENT' : e.code === 'EAGAIN' ? 'EAGAIN' : 'EIO';
+        reject(new SmafError(code, `cannot reach smafd at ${path}: ${e.code ?? e.message} (is smafd running? start it with "npm start")`, { cause: e }));
       });
     });
   }

@@ -66,7 +66,7 @@ export class SmafDaemon {
     const server = createServer((sock) => this.accept(sock));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(path, () => {
+      server.listen({ path, backlog: 1024 }, () => {
         server.off('error', reject);
         resolve();
       });
