@@ -226,3 +226,50 @@ describe('connections and processes', () => {
     assert.match(r.stderr, /already serving/);
   });
 });
+
+describe('startup', () => {
+  test('--platform loads another platform; a bad platform file fails with EINVAL naming the field', async () => {
+    const other = await startDaemon(['--platform', 'platforms/camera-soc.yaml', '--no-dashboard']);
+    const oc = await other.connect();
+    assert.deepEqual(await oc.allocators(), ['carveout-isp-pool', 'system', 'smaf-cma']);
+    const fd = await oc.create(1 << 20);
+    await oc.map(fd, await oc.attach(fd, 'isp'), 2);
+    assert.equal((await oc.stat(fd)).allocator, 'carveout-isp-pool');
+    const fd2 = await oc.create(4096);
+    await assert.rejects(oc.map(fd2, await oc.attach(fd2, 'old-dma'), 0), (e) => isSmafError(e, 'ENODEV'), 'no region lies under a 31-bit mask');
+    await oc.close();
+    await other.stop();
+    const { spawnSync } = await import('node:child_process');
+    const { writeFileSync, mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const bad = join(mkdtempSync(join(tmpdir(), 'smaf-bad-')), 'bad.yaml');
+    writeFileSync(bad, 'memory:\n  - { name: ram, base: 0x1001, size: 1MiB, kind: system }\n');
+    const r = spawnSync(process.execPath, ['bin/smafd.js', '--platform', bad, '--socket', join(tmpdir(), `x-${process.pid}.sock`)], { encoding: 'utf8', timeout: 20_000 });
+    assert.equal(r.status, Errno.EINVAL);
+    assert.match(r.stderr, /memory\[0\]\.base: 0x00001001 is not aligned to the page size/);
+  });
+
+  test('a stale socket (its daemon died) is removed and replaced', async () => {
+    const { spawn } = await import('node:child_process');
+    const { mkdtempSync, existsSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const path = join(mkdtempSync(join(tmpdir(), 'smaf-stale-')), 'smaf.sock');
+    const dead = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(path)}, () => console.log('up'))`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise((r) => dead.stdout!.once('data', r));
+    dead.kill('SIGKILL');
+    await new Promise((r) => dead.once('exit', r));
+    assert.ok(existsSync(path), 'the killed server left its socket behind');
+    const { spawnSync } = await import('node:child_process');
+    const p = spawn(process.execPath, ['bin/smafd.js', '--socket', path, '--no-dashboard'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    p.stdout!.on('data', (x) => (out += x));
+    await eventually(async () => out, (o) => o.includes('listening on'), 20_000);
+    assert.match(out, /listening on/);
+    p.kill('SIGTERM');
+    await new Promise((r) => p.once('exit', r));
+    assert.equal(existsSync(path), false, 'a clean shutdown removes the socket');
+    void spawnSync;
+  });
+});

@@ -112,14 +112,18 @@ export class DaemonContext {
   private readonly holders = new Map<number, Set<SessionLike>>();
   readonly sessions = new Set<SessionLike>();
 
+  /** Whether debug logs are on (checked before building log objects on hot paths). */
+  readonly verbose: boolean;
+
   constructor(readonly smaf: Smaf, readonly log: Logger, limits: LimitSettings = DEFAULT_LIMITS) {
     this.limits = new Limits(limits);
+    this.verbose = log.isLevelEnabled('debug');
     smaf.platform.events.subscribe((e) => {
       if (e.kind === 'release' && e.buffer !== undefined) {
         this.tokens.forget(e.buffer);
         this.holders.delete(e.buffer);
       }
-      this.log.debug({ event: e.kind, actor: e.actor, buffer: e.buffer }, e.message);
+      if (this.verbose) this.log.debug({ event: e.kind, actor: e.actor, buffer: e.buffer }, e.message);
     });
   }
 

@@ -59,7 +59,7 @@ export class ClientSession {
     } catch (e) {
       const err = toSmafError(e);
       if (err.code === 'EIO') this.ctx.log.error({ client: this.id, op: req.op, err: (e as Error).stack }, 'internal error');
-      this.ctx.log.debug({ client: this.id, op: req.op, fd: req.fd, errno: err.code }, err.message);
+      if (this.ctx.verbose) this.ctx.log.debug({ client: this.id, op: req.op, fd: req.fd, errno: err.code }, err.message);
       return { id: req.id, result: -err.errno, payload: enc.encode(err.message) };
     }
   }
@@ -251,7 +251,7 @@ export class ClientSession {
         this.ctx.limits.checkCreate(this, length);
         const buf = smaf.create(length, { flags: v.flags as number, ...(name ? { name } : {}) });
         const fd = this.install(buf, () => buf.put());
-        this.ctx.log.debug({ client: this.id, fd, buffer: buf.id, length: buf.length }, 'created');
+        if (this.ctx.verbose) this.ctx.log.debug({ client: this.id, fd, buffer: buf.id, length: buf.length }, 'created');
         return encodeStruct(def.struct, { ...v, fd });
       }
       case 'SMAF_IOC_GET_SECURE_FLAG':

@@ -27,6 +27,18 @@ test('findZeroArea honours alignment and limit', () => {
   assert.equal(b.findZeroArea(16, 8, 0, 230), -1);
 });
 
+test('prevSet finds the last set bit, word-at-a-time', () => {
+  const b = new Bitmap(200);
+  b.set(5, 1);
+  b.set(40, 3);
+  b.set(130, 1);
+  assert.equal(b.prevSet(0, 200), 130);
+  assert.equal(b.prevSet(0, 130), 42);
+  assert.equal(b.prevSet(43, 130), -1);
+  assert.equal(b.prevSet(0, 6), 5);
+  assert.equal(b.prevSet(6, 40), -1);
+});
+
 test('largestClearRun', () => {
   const b = new Bitmap(96);
   assert.equal(b.largestClearRun(), 96);

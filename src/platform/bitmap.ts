@@ -1,7 +1,7 @@
 /**
- * A page bitmap (1 = in use) with word-at-a-time search, the algorithm of Linux's
+ * A page bitmap (1 = in use) with word-at-a-time search, after Linux's
  * bitmap_find_next_zero_area(): find the next zero bit, check the candidate window for a set bit
- * 32 pages at a time, and jump past it. Full words and empty words are skipped whole.
+ * 32 pages at a time (from its end), and jump past it. Full and empty words are skipped whole.
  */
 export class Bitmap {
   readonly bits: number;
@@ -73,6 +73,22 @@ export class Bitmap {
     return -1;
   }
 
+  /** Last set bit in [from, to), or -1, scanning words backwards. */
+  prevSet(from: number, to: number): number {
+    let i = to - 1;
+    while (i >= from) {
+      const w = i >>> 5;
+      const keep = i & 31;
+      const word = keep === 31 ? (this.words[w] as number) >>> 0 : ((this.words[w] as number) & ((1 << (keep + 1)) - 1)) >>> 0;
+      if (word !== 0) {
+        const r = (w << 5) + (31 - Math.clz32(word));
+        return r >= from ? r : -1;
+      }
+      i = (w << 5) - 1;
+    }
+    return -1;
+  }
+
   /** First clear bit in [from, to), or -1. */
   nextClear(from: number, to: number): number {
     let i = from;
@@ -102,7 +118,9 @@ export class Bitmap {
       const start = Math.ceil((zero + alignOffset) / align) * align - alignOffset;
       const end = start + n;
       if (end > limit) return -1;
-      const hit = this.nextSet(start, end);
+      // every window starting at or before the *last* set bit of this one contains that bit:
+      // jump past it (a Boyer-Moore-like skip; Linux jumps past the first one)
+      const hit = this.prevSet(start, end);
       if (hit < 0) return start;
       pos = hit + 1;
     }

@@ -61,12 +61,15 @@ export function encodeName(name: string, size: number): Uint8Array {
   return out;
 }
 
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
 /** A NUL-terminated string field; RangeError when there is no NUL or it is not UTF-8. */
 export function decodeName(bytes: Uint8Array): string {
   const end = bytes.indexOf(0);
   if (end < 0) throw new RangeError('name is not NUL-terminated');
+  if (end === 0) return '';
   try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(0, end));
+    return strictUtf8.decode(bytes.subarray(0, end));
   } catch {
     throw new RangeError('name is not valid UTF-8');
   }
