@@ -194,6 +194,29 @@ describe('connections and processes', () => {
     s.destroy();
   });
 
+  test('a client dying in the middle of a frame loses its buffers and nothing else', async () => {
+    const before = (await c.state()).regions.map((r) => [r.name, r.inUse]);
+    const s = createConnection(d.socket);
+    await new Promise((r) => s.once('connect', r));
+    const got: Buffer[] = [];
+    s.on('data', (b) => got.push(b));
+    const createFrame = encodeRequest({ id: 1, op: CREATE, fd: -1, payload: create((v) => v.setBigUint64(8, 1048576n, true)) });
+    s.write(createFrame);
+    await eventually(async () => Buffer.concat(got).length, (n) => n >= 140, 3000);
+    const fd = Buffer.concat(got).readInt32LE(12 + 24);
+    const mmap = new Uint8Array(20);
+    new DataView(mmap.buffer).setBigUint64(8, 4096n, true);
+    new DataView(mmap.buffer).setUint32(16, 3, true);
+    s.write(encodeRequest({ id: 2, op: 7, fd, payload: mmap }));
+    const write = encodeRequest({ id: 3, op: 10, fd, payload: new Uint8Array(12 + 4096) });
+    s.write(write.subarray(0, 1000)); // half a WRITE, then the process "dies"
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal((await c.state()).buffers.length, 1);
+    s.destroy();
+    const after = await eventually(() => c.state(), (st) => st.buffers.length === 0);
+    assert.deepEqual(after.regions.map((r) => [r.name, r.inUse]), before);
+  });
+
   test('export in one process, import in another', async () => {
     const fd = await c.create(4096);
     const m = await c.mmap(fd, 0, 4096, 3);

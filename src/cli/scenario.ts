@@ -5,19 +5,13 @@
 import crc32 from 'crc-32';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { sizeSchema } from '../common/schema.ts';
 import { SmafError, toSmafError } from '../common/errors.ts';
 import { formatExplanation } from '../core/explain.ts';
-import { formatSize, hex, parseSize } from '../common/units.ts';
+import { formatSize, hex } from '../common/units.ts';
 import type { SmafClient } from '../client/client.ts';
 
-const size = z.union([z.number(), z.string()]).transform((v, ctx) => {
-  try {
-    return parseSize(v);
-  } catch (e) {
-    ctx.addIssue({ code: 'custom', message: (e as Error).message });
-    return z.NEVER;
-  }
-});
+const size = sizeSchema;
 const ident = z.string().min(1).max(64);
 const common = { client: ident.optional(), expect_error: z.string().regex(/^E[A-Z]+$/).optional(), note: z.string().optional() };
 const direction = z.enum(['bidirectional', 'to-device', 'from-device']).default('bidirectional');

@@ -7,8 +7,9 @@
  */
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { sizeSchema } from '../common/schema.ts';
 import { SmafError } from '../common/errors.ts';
-import { hex, parseSize } from '../common/units.ts';
+import { hex } from '../common/units.ts';
 import { DEFAULT_MAX_SEGMENT_SIZE, DEFAULT_SEGMENT_BOUNDARY, type Device } from './device.ts';
 import { REGION_KINDS, type MemoryRegion } from './region.ts';
 
@@ -27,14 +28,7 @@ export interface PlatformSpec {
 
 const MAX_ADDRESS = 2 ** 52;
 
-const size = z.union([z.number(), z.string()]).transform((v, ctx) => {
-  try {
-    return parseSize(v);
-  } catch (e) {
-    ctx.addIssue({ code: 'custom', message: (e as Error).message });
-    return z.NEVER;
-  }
-});
+const size = sizeSchema;
 
 const name = z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/i, 'names are 1-63 characters: letters, digits, "_", "-", "."');
 

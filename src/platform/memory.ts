@@ -30,41 +30,8 @@ export class PhysicalMemory {
     }
   }
 
-  read(addr: number, dst: Uint8Array): void {
-    this.check(addr, dst.length);
-    let done = 0;
-    while (done < dst.length) {
-      const a = addr + done;
-      const idx = Math.floor(a / CHUNK_SIZE);
-      const off = a - idx * CHUNK_SIZE;
-      const n = Math.min(CHUNK_SIZE - off, dst.length - done);
-      const chunk = this.chunks.get(idx);
-      if (chunk) dst.set(chunk.subarray(off, off + n), done);
-      else dst.fill(0, done, done + n);
-      done += n;
-    }
-  }
-
-  write(addr: number, src: Uint8Array): void {
-    this.check(addr, src.length);
-    let done = 0;
-    while (done < src.length) {
-      const a = addr + done;
-      const idx = Math.floor(a / CHUNK_SIZE);
-      const off = a - idx * CHUNK_SIZE;
-      const n = Math.min(CHUNK_SIZE - off, src.length - done);
-      let chunk = this.chunks.get(idx);
-      if (!chunk) {
-        chunk = new Uint8Array(CHUNK_SIZE);
-        this.chunks.set(idx, chunk);
-      }
-      chunk.set(src.subarray(done, done + n), off);
-      done += n;
-    }
-  }
-
-  /** Zero a range: whole chunks are dropped (they read as zero), partial ones are cleared. */
-  zero(addr: number, len: number): void {
+  /** Visit [addr, addr+len) chunk by chunk: chunk index, offset in it, bytes, bytes done so far. */
+  private walk(addr: number, len: number, visit: (idx: number, off: number, n: number, done: number) => boolean | void): void {
     this.check(addr, len);
     let done = 0;
     while (done < len) {
@@ -72,13 +39,38 @@ export class PhysicalMemory {
       const idx = Math.floor(a / CHUNK_SIZE);
       const off = a - idx * CHUNK_SIZE;
       const n = Math.min(CHUNK_SIZE - off, len - done);
-      const chunk = this.chunks.get(idx);
-      if (chunk) {
-        if (n === CHUNK_SIZE) this.chunks.delete(idx);
-        else chunk.fill(0, off, off + n);
-      }
+      if (visit(idx, off, n, done) === false) return;
       done += n;
     }
+  }
+
+  read(addr: number, dst: Uint8Array): void {
+    this.walk(addr, dst.length, (idx, off, n, done) => {
+      const chunk = this.chunks.get(idx);
+      if (chunk) dst.set(chunk.subarray(off, off + n), done);
+      else dst.fill(0, done, done + n);
+    });
+  }
+
+  write(addr: number, src: Uint8Array): void {
+    this.walk(addr, src.length, (idx, off, n, done) => {
+      let chunk = this.chunks.get(idx);
+      if (!chunk) {
+        chunk = new Uint8Array(CHUNK_SIZE);
+        this.chunks.set(idx, chunk);
+      }
+      chunk.set(src.subarray(done, done + n), off);
+    });
+  }
+
+  /** Zero a range: whole chunks are dropped (they read as zero), partial ones are cleared. */
+  zero(addr: number, len: number): void {
+    this.walk(addr, len, (idx, off, n) => {
+      const chunk = this.chunks.get(idx);
+      if (!chunk) return;
+      if (n === CHUNK_SIZE) this.chunks.delete(idx);
+      else chunk.fill(0, off, off + n);
+    });
   }
 
   /** Copy between two physical ranges (used to migrate a backing). */
@@ -93,20 +85,15 @@ export class PhysicalMemory {
     }
   }
 
-  /** Whether any byte of the range is non-zero (for scrub checks in tests and self-checks). */
+  /** Whether every byte of the range is zero (scrub checks in tests and self-checks). */
   isZero(addr: number, len: number): boolean {
-    this.check(addr, len);
-    let done = 0;
-    while (done < len) {
-      const a = addr + done;
-      const idx = Math.floor(a / CHUNK_SIZE);
-      const off = a - idx * CHUNK_SIZE;
-      const n = Math.min(CHUNK_SIZE - off, len - done);
+    let zero = true;
+    this.walk(addr, len, (idx, off, n) => {
       const chunk = this.chunks.get(idx);
-      if (chunk) for (let i = off; i < off + n; i++) if (chunk[i] !== 0) return false;
-      done += n;
-    }
-    return true;
+      if (chunk) for (let i = off; i < off + n; i++) if (chunk[i] !== 0) return (zero = false);
+      return true;
+    });
+    return zero;
   }
 
   /** Bytes of host memory the emulation holds right now. */
