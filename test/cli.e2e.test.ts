@@ -53,10 +53,35 @@ test('run: the built-in camera and share scenarios pass', async () => {
   assert.ok(j.steps.some((s: { detail: string }) => /allocated smaf-cma/.test(s.detail)));
 });
 
-test('create --attach --map explains the choice', async () => {
+test('create --attach --map explains the choice, made once every device is attached', async () => {
   const r = await smaf(['create', '1MiB', '--attach', 'gpu,isp', '--map']);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /allocated\s+system \(ranking 10\): every attached device has an IOMMU/);
+  const mixed = await smaf(['create', '8MiB', '--attach', 'isp,display', '--map']);
+  assert.equal(mixed.code, 0, mixed.stderr);
+  assert.match(mixed.stdout, /decision at map by isp for \[isp, display\]: allocated by smaf-cma/);
+});
+
+test('a held buffer can be inspected and changed from another process by its token', async () => {
+  const { spawn } = await import('node:child_process');
+  const holder = spawn(process.execPath, [join(ROOT, 'bin/smaf.js'), '--socket', d.socket, 'create', '64KiB', '--hold'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  holder.stdout.on('data', (x) => (out += x));
+  const end = Date.now() + 20_000;
+  while (!/token [0-9a-f]{32}/.test(out) && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+  const token = /token ([0-9a-f]{32})/.exec(out)![1]!;
+  assert.match((await smaf(['stat', token])).stdout, /64 KiB, not allocated yet/);
+  assert.match((await smaf(['secure', 'get', token])).stdout, /not secure/);
+  assert.equal((await smaf(['secure', 'set', token, 'on'])).code, 0);
+  assert.match((await smaf(['secure', 'get', token])).stdout, /^secure/);
+  assert.equal((await smaf(['secure', 'set', token, 'maybe'])).code, Errno.EINVAL);
+  assert.equal((await smaf(['stat', 'nothex'])).code, Errno.EINVAL);
+  holder.kill('SIGINT');
+  await new Promise((r) => holder.once('exit', r));
+  assert.equal((await smaf(['stat', token])).code, Errno.ENOENT, 'the token died with the holder');
+  const doctor = await smaf(['doctor']);
+  assert.equal(doctor.code, 0);
+  assert.match(doctor.stdout, /all invariants hold/);
 });
 
 test('exit codes follow errno', async () => {

@@ -87,10 +87,10 @@ export function buildProgram(): Command {
       try {
         const fd = await c.create(BigInt(parseSize(length)), o.name ? { name: o.name } : {});
         if (o.secure) await c.setSecure(fd, true);
-        for (const d of o.attach ? o.attach.split(',').map((x) => x.trim()).filter(Boolean) : []) {
-          const att = await c.attach(fd, d);
-          if (o.map) await c.map(fd, att, 0);
-        }
+        // attach every device first, then map: the memory is chosen once all of them are known
+        const atts = [];
+        for (const d of o.attach ? o.attach.split(',').map((x) => x.trim()).filter(Boolean) : []) atts.push(await c.attach(fd, d));
+        if (o.map) for (const att of atts) await c.map(fd, att, 0);
         const e = await c.explainFd(fd);
         const token = o.hold ? Buffer.from(await c.exportToken(fd)).toString('hex') : undefined;
         if (g().json) out(JSON.stringify({ fd, token, explain: e }, null, 2));

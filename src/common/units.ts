@@ -25,16 +25,21 @@ export function parseSize(value: number | string): number {
   return n;
 }
 
+/** Human size: exact in the largest unit that divides it ("3040 KiB"), else one decimal ("4.0 GiB"). */
 export function formatSize(bytes: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let v = bytes;
   let i = 0;
-  while (v >= 1024 && i < units.length - 1 && v % 1024 === 0) { v /= 1024; i++; }
-  if (i === 0 && bytes >= 1024) {
-    while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
-    return `${v.toFixed(1)} ${units[i]}`;
+  while (v >= 1024 && i < units.length - 1 && v % 1024 === 0) {
+    v /= 1024;
+    i++;
   }
-  return `${v} ${units[i]}`;
+  if (v < 10240 || i === units.length - 1) return `${v} ${units[i]}`;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(1)} ${units[i]}`;
 }
 
 export function hex(n: number | bigint, width = 8): string {
