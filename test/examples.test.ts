@@ -1,0 +1,16 @@
+/** The README's quick tour is a real program: run it and check that it prints what the README shows. */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { ROOT } from './helpers/daemon.ts';
+
+test('examples/quick-tour.ts runs and prints the output quoted in the README', () => {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'examples/quick-tour.ts')], { encoding: 'utf8', cwd: ROOT });
+  assert.equal(r.status, 0, r.stderr);
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const quoted = /It prints:\n\n```\n([\s\S]*?)```/.exec(readme)![1]!;
+  for (const line of quoted.trim().split('\n')) assert.ok(r.stdout.includes(line.trim()), `README line not printed: ${line}`);
+  assert.match(r.stdout, /bytes in use: 0/);
+});
