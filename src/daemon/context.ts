@@ -123,7 +123,11 @@ export class DaemonContext {
         this.tokens.forget(e.buffer);
         this.holders.delete(e.buffer);
       }
-      if (this.verbose) this.log.debug({ event: e.kind, actor: e.actor, buffer: e.buffer }, e.message);
+      if (!this.verbose) return;
+      const decision = (e.kind === 'allocate' || e.kind === 'allocate-failed') && e.buffer !== undefined
+        ? smaf.buffers.find((b) => b.id === e.buffer)?.decisions.at(-1)
+        : undefined;
+      this.log.debug({ event: e.kind, actor: e.actor, buffer: e.buffer, ...(decision ? { asked: decision.candidates.map((c) => `${c.allocator}: ${c.verdict} (${c.reason})`) } : {}) }, e.message);
     });
   }
 
