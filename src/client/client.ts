@@ -100,7 +100,8 @@ export class SmafClient {
     const id = this.nextId++ >>> 0;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.sock.write(encodeRequest({ id, op, fd, payload: body }));
+      const frame = encodeRequest({ id, op, fd, payload: body });
+      this.sock.write(Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength));
     });
   }
 
