@@ -31,7 +31,8 @@ test('smaf demo sdp runs the whole secure video path and shows the refusals', as
   });
   assert.equal(r.code, 0, r.out);
   assert.match(r.out, /scenario passed/);
-  assert.match(r.out, /CRC of 54 B: 0x[0-9a-f]{8} \(as expected\)/);
+  assert.match(r.out, /CRC of 64 KiB: 0x[0-9a-f]{8} \(as expected\)/);
+  assert.match(r.out, /dma_crc .*refused as expected \(EINVAL\): on secure buffer \d+, a CRC covers whole pages/);
   assert.match(r.out, /denial\s+gpu\s+Cannot attach device "gpu"/);
   assert.match(r.out, /firewall refused display write/);
   const st = await c.state();
@@ -87,7 +88,8 @@ test('freed secure memory comes back scrubbed: a display CRC of the reused range
   await c.map(again, disp, 1);
   const st = await c.state();
   assert.equal(st.buffers.find((b) => b.secure)!.segments[0]!.phys, addr, 'the same secure page is reused');
-  assert.equal(await c.dmaCrc(again, disp, 0, 27), crc32(Buffer.alloc(27)));
+  assert.equal(await c.dmaCrc(again, disp, 0, 4096), crc32(Buffer.alloc(4096)));
+  for (const [off, len] of [[0, 27], [1, 4096], [4096, 0]] as const) await rejects(c.dmaCrc(again, disp, off, len), 'EINVAL');
   const normal = await c.create(4096);
   await c.mmap(normal, 0, 4096, 1);
   const st2 = await c.state();

@@ -276,7 +276,13 @@ export async function runScenario(
       const a = need(attachments, s.attachment, 'attachment');
       const crc = await (await client(a.client)).dmaCrc(a.fd, a.id, s.offset, s.length);
       if (s.as) crcs.set(s.as, crc);
-      const want = s.expect_text_crc !== undefined ? crc32.str(s.expect_text_crc) >>> 0 : typeof s.expect === 'string' ? need(crcs, s.expect, 'crc') : s.expect;
+      // the expected content: the text, then zeros up to the length (buffers start zeroed)
+      const padded = (t: string): Uint8Array => {
+        const b = new Uint8Array(s.length);
+        b.set(new TextEncoder().encode(t).subarray(0, s.length));
+        return b;
+      };
+      const want = s.expect_text_crc !== undefined ? crc32.buf(padded(s.expect_text_crc)) >>> 0 : typeof s.expect === 'string' ? need(crcs, s.expect, 'crc') : s.expect;
       if (want !== undefined && want !== crc) throw new SmafError('EIO', `crc 0x${crc.toString(16)} differs from the expected 0x${want.toString(16)}`);
       return `${a.device} CRC of ${formatSize(s.length)}: 0x${crc.toString(16).padStart(8, '0')}${want !== undefined ? ' (as expected)' : ''}`;
     }

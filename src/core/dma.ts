@@ -3,6 +3,7 @@
  * identity, so the firewall decides. The attachment must be mapped, and the mapping's direction
  * limits what the device may do (a to-device mapping is read by the device, never written).
  */
+import crc32 from 'crc-32';
 import { SmafError } from '../common/errors.ts';
 import { forEachPiece } from '../platform/index.ts';
 import type { Attachment } from './buffer.ts';
@@ -58,4 +59,24 @@ export function dmaCopy(dst: Attachment, dstOffset: number, src: Attachment, src
     dmaWrite(dst, dstOffset + done, bytes);
   }
   return length;
+}
+
+/**
+ * A display controller's CRC capture: the device reads [offset, offset+length) through the bus and
+ * returns its CRC-32 (IEEE), so the normal world can check content it may not read. On a secure
+ * buffer the range must be whole pages: a CRC of a few bytes (or of sliding windows) would reveal
+ * them, turning the capture into a read oracle.
+ */
+export function dmaCrc(att: Attachment, offset: number, length: number): number {
+  const page = att.buffer.core.pageSize;
+  if (att.buffer.secure && (offset % page !== 0 || length % page !== 0 || length === 0)) {
+    throw new SmafError('EINVAL', `on secure buffer ${att.buffer.id}, a CRC covers whole pages (offset and length multiples of ${page}): a CRC of a few bytes would reveal them`);
+  }
+  check(att, offset, length, false);
+  let crc = 0;
+  const chunk = 1 << 20;
+  for (let done = 0; done < length; done += chunk) {
+    crc = crc32.buf(dmaRead(att, offset + done, Math.min(chunk, length - done)), crc);
+  }
+  return crc >>> 0;
 }

@@ -3,10 +3,9 @@
  * logic (request in, response out), no sockets, so that tests and the fuzzer drive it directly.
  * A client that goes away is `close()`d: every fd it held is closed, exactly as a process exit.
  */
-import crc32 from 'crc-32';
 import { SmafError, toSmafError } from '../common/errors.ts';
 import {
-  dmaCopy, dmaRead, explain, type Attachment, type CpuMapping, type DmaDirection, type SmafBuffer,
+  dmaCopy, dmaCrc, explain, type Attachment, type CpuMapping, type DmaDirection, type SmafBuffer,
 } from '../core/index.ts';
 import {
   decodeName, decodeStruct, DMA_BUF_SYNC_END, DMA_BUF_SYNC_READ, DMA_BUF_SYNC_VALID, DMA_BUF_SYNC_WRITE, DEVICE_FD, encodeName,
@@ -194,16 +193,9 @@ export class ClientSession {
       case Op.DMA_CRC: {
         const att = this.attachment(entry, u32(p, 0));
         if (u32(p, 4) !== 0) throw new SmafError('EINVAL', 'DMA_CRC reserved field must be 0');
-        const offset = safe(u64(p, 8), 'offset');
-        const length = safe(u64(p, 16), 'length');
-        let crc = 0;
-        const chunk = 1 << 20;
-        if (length === 0) dmaRead(att, offset, 0);
-        for (let done = 0; done < length; done += chunk) {
-          crc = crc32.buf(dmaRead(att, offset + done, Math.min(chunk, length - done)), crc);
-        }
+        const crc = dmaCrc(att, safe(u64(p, 8), 'offset'), safe(u64(p, 16), 'length'));
         const out = new Uint8Array(4);
-        new DataView(out.buffer).setUint32(0, crc >>> 0, true);
+        new DataView(out.buffer).setUint32(0, crc, true);
         return { result: 0, payload: out };
       }
       default:

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isSmafError } from '../common/errors.ts';
-import { DmaDirection, dmaRead, dmaWrite } from '../core/index.ts';
+import crc32 from 'crc-32';
+import { DmaDirection, dmaCrc, dmaRead, dmaWrite } from '../core/index.ts';
 import { testPlatformSpec } from '../presets/fixtures.ts';
 import { createSmafSystem } from '../presets/default.ts';
 import { secureModuleContract } from './secure-contract.ts';
@@ -66,4 +67,22 @@ test('secure memory is scrubbed before it returns to the carveout', () => {
   assert.ok(!platform.memory.isZero(phys, 4096));
   b.put();
   assert.ok(platform.memory.isZero(phys, 4096));
+});
+
+test('a CRC capture of a secure buffer covers whole pages, so it is never a byte oracle', () => {
+  const { platform, smaf } = fixture();
+  const b = smaf.create(8192);
+  b.setSecure(true);
+  const w = b.attach(platform.device('crypto'));
+  b.map(w, DmaDirection.FROM_DEVICE);
+  dmaWrite(w, 0, new TextEncoder().encode('secret'));
+  const sink = b.attach(platform.device('disp'));
+  b.map(sink, DmaDirection.TO_DEVICE);
+  for (const [off, len] of [[0, 1], [3, 4096], [0, 100], [0, 0]] as const) {
+    assert.throws(() => dmaCrc(sink, off, len), (e) => isSmafError(e, 'EINVAL') && /whole pages/.test(e.message));
+  }
+  const page = new Uint8Array(4096);
+  page.set(new TextEncoder().encode('secret'));
+  assert.equal(dmaCrc(sink, 0, 4096), crc32.buf(page) >>> 0);
+  b.put();
 });
