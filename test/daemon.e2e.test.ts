@@ -106,16 +106,18 @@ describe('other ioctls and ops with raw bytes', () => {
     await expectErrno(raw(SMAF_IOC_GET_SECURE_FLAG.number, -1, create((v) => v.setInt32(8, fd, true), 64)), 'EBADF');
     await expectErrno(raw(1, fd, new Uint8Array(0)), 'EBADF');
   });
-  test('SET_SECURE_FLAG without a secure module: EINVAL (unless the daemon has one)', async () => {
+  test('SET_SECURE_FLAG sets the flag before memory exists, EBUSY after, EINVAL for a value other than 0/1', async () => {
     const fd = await c.create(4096);
-    const st = await c.state();
-    if (st.secureModule === null) await assert.rejects(c.setSecure(fd, true), (e) => isSmafError(e, 'EINVAL'));
-    else {
-      await c.setSecure(fd, true);
-      assert.equal(await c.getSecure(fd), true);
-    }
+    assert.equal(await c.getSecure(fd), false);
+    await expectErrno(raw(0xc0405302, -1, create((v) => { v.setInt32(8, fd, true); v.setUint32(16, 2, true); }, 64)), 'EINVAL', /0 or 1/);
+    await c.setSecure(fd, true);
+    assert.equal(await c.getSecure(fd), true);
+    await c.setSecure(fd, false);
+    await c.mmap(fd, 0, 4096, 1);
+    await assert.rejects(c.setSecure(fd, true), (e) => isSmafError(e, 'EBUSY'));
     await c.closeFd(fd);
   });
+
   test('ops with a wrong payload size: EINVAL; ops on fd -1: EBADF', async () => {
     const fd = await c.create(4096);
     await expectErrno(raw(5, fd, new Uint8Array(7)), 'EINVAL', /MAP takes 8/);
@@ -260,6 +262,8 @@ describe('startup', () => {
     assert.equal((await oc.stat(fd)).allocator, 'carveout-isp-pool');
     const fd2 = await oc.create(4096);
     await assert.rejects(oc.map(fd2, await oc.attach(fd2, 'old-dma'), 0), (e) => isSmafError(e, 'ENODEV'), 'no region lies under a 31-bit mask');
+    const fd3 = await oc.create(4096);
+    await assert.rejects(oc.setSecure(fd3, true), (e) => isSmafError(e, 'EINVAL') && /no secure module/.test(e.message), 'no secure carveout, so no secure module');
     await oc.close();
     await other.stop();
     const { spawnSync } = await import('node:child_process');
