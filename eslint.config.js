@@ -15,7 +15,7 @@ export default tseslint.config(
   },
   {
     files: ['src/core/**/*.ts', 'src/platform/**/*.ts', 'src/common/**/*.ts'],
-    ignores: ['**/*.test.ts', 'src/allocators/allocator-contract.ts'],
+    ignores: ['**/*.test.ts'],
     rules: {
       'no-restricted-imports': ['error', { patterns: [{ group: ['node:*'], message: 'core, platform and common run anywhere: no Node imports.' }] }],
     },

@@ -3,7 +3,7 @@
  * the errno the daemon sent. Requests may be pipelined; responses are matched by request id.
  */
 import { createConnection, type Socket } from 'node:net';
-import { SmafError, smafErrorFromErrno } from '../common/errors.ts';
+import { Errno, SmafError, smafErrorFromErrno } from '../common/errors.ts';
 import type { Explanation, SelfCheckReport } from '../core/index.ts';
 import type { DaemonState } from '../daemon/state.ts';
 import {
@@ -254,7 +254,7 @@ export class SmafClient {
   /** The daemon's self-check (never throws for failed checks: read `ok`). */
   async check(): Promise<SelfCheckReport> {
     const r = await this.request(Op.X_CHECK, DEVICE_FD);
-    if (r.result < 0 && r.result !== -5) throw smafErrorFromErrno(-r.result, dec.decode(r.payload));
+    if (r.result < 0 && r.result !== -Errno.EIO) throw smafErrorFromErrno(-r.result, dec.decode(r.payload));
     return JSON.parse(dec.decode(r.payload)) as SelfCheckReport;
   }
 

@@ -3,7 +3,7 @@
  * logic (request in, response out), no sockets, so that tests and the fuzzer drive it directly.
  * A client that goes away is `close()`d: every fd it held is closed, exactly as a process exit.
  */
-import { SmafError, toSmafError } from '../common/errors.ts';
+import { Errno, SmafError, toSmafError } from '../common/errors.ts';
 import {
   dmaCopy, dmaCrc, explain, type Attachment, type CpuMapping, type DmaDirection, type SmafBuffer,
 } from '../core/index.ts';
@@ -85,7 +85,7 @@ export class ClientSession {
       case Op.X_CHECK: {
         if (req.fd !== DEVICE_FD) throw new SmafError('EINVAL', 'X_CHECK goes to the device (fd -1)');
         const report = this.ctx.selfCheck();
-        return { result: report.ok ? 0 : -5, payload: enc.encode(JSON.stringify(report)) };
+        return { result: report.ok ? 0 : -Errno.EIO, payload: enc.encode(JSON.stringify(report)) };
       }
       case Op.X_EXPLAIN: {
         const buf = req.fd === DEVICE_FD ? this.ctx.smaf.buffer(u32(p, 0)) : this.entry(req.fd).buffer;

@@ -86,3 +86,22 @@ test('a CRC capture of a secure buffer covers whole pages, so it is never a byte
   assert.equal(dmaCrc(sink, 0, 4096), crc32.buf(page) >>> 0);
   b.put();
 });
+
+test('an SDP region lives only while a device holds a grant: refused grants and unmaps leave none', () => {
+  const { platform, smaf } = fixture();
+  const b = smaf.create(4096);
+  b.setSecure(true);
+  const sink = b.attach(platform.device('disp'));
+  assert.throws(() => b.map(sink, DmaDirection.FROM_DEVICE), (e) => isSmafError(e, 'EPERM'));
+  assert.equal(platform.sdp!.status().regions.length, 0, 'the region made for a refused grant is gone');
+  const dec = b.attach(platform.device('dec'));
+  b.map(dec, DmaDirection.TO_DEVICE);
+  b.map(sink, DmaDirection.TO_DEVICE);
+  assert.equal(platform.sdp!.status().regions.length, 1);
+  b.unmap(dec);
+  assert.equal(platform.sdp!.status().regions.length, 1, 'the display still holds it');
+  b.unmap(sink);
+  assert.equal(platform.sdp!.status().regions.length, 0, 'nobody holds it: the memory is no longer covered');
+  assert.throws(() => platform.bus.read({ kind: 'device', device: platform.device('dec') }, b.segments[0]!.phys, new Uint8Array(1)), (e) => isSmafError(e, 'EACCES'));
+  b.put();
+});

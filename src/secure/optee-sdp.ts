@@ -13,8 +13,11 @@ import {
 
 export interface OpteeSdpContext {
   readonly buffer: number;
-  /** SDP region id per segment base address. */
-  readonly regions: Map<number, number>;
+  /**
+   * SDP region per segment base address, with the number of grants it carries. A region lives
+   * only while some device holds a grant on it: memory that moves or is freed never stays covered.
+   */
+  readonly regions: Map<number, { id: number; grants: number }>;
 }
 
 /** Access a DMA direction needs: to-device = the device reads, from-device = it writes. */
@@ -39,11 +42,13 @@ export function createOpteeSdpModule(platform: Platform): SecureModule<OpteeSdpC
     if (r.code !== TeeResult.SUCCESS) throw new SmafError(ERRNO[r.code] ?? 'EIO', `${what}: the SDP TA says ${teeResultName(r.code)}: ${r.reason}`);
     return params;
   };
-  const update = (ctx: OpteeSdpContext, device: Device, addr: number, dir: DmaDirection, remove: boolean): void => {
-    const region = ctx.regions.get(addr);
-    if (region === undefined) throw new SmafError('ENOENT', `optee-sdp: no SDP region for ${hex(addr)} of buffer ${ctx.buffer}`);
+  const update = (region: number, device: Device, dir: DmaDirection, remove: boolean): void => {
     const access = sdpAccess(dir) | (remove ? SDP_REMOVE : 0);
     call(SdpCommand.UPDATE_REGION, [{ type: 'value', a: region, b: 0 }, { type: 'memref', data: new TextEncoder().encode(device.name) }, { type: 'value', a: access, b: 0 }], `${remove ? 'revoke' : 'grant'} ${device.name}`);
+  };
+  const destroy = (ctx: OpteeSdpContext, addr: number, id: number): void => {
+    ctx.regions.delete(addr);
+    call(SdpCommand.DESTROY_REGION, [{ type: 'value', a: id, b: 0 }], `destroy region ${id}`);
   };
   return {
     name: 'optee-sdp',
@@ -52,19 +57,29 @@ export function createOpteeSdpModule(platform: Platform): SecureModule<OpteeSdpC
       return { buffer: buffer.id, regions: new Map() };
     },
     destroyContext(ctx: OpteeSdpContext): void {
-      for (const region of ctx.regions.values()) call(SdpCommand.DESTROY_REGION, [{ type: 'value', a: region, b: 0 }], `destroy region ${region}`);
-      ctx.regions.clear();
+      for (const [addr, r] of [...ctx.regions]) destroy(ctx, addr, r.id);
     },
     grantAccess(ctx: OpteeSdpContext, device: Device, addr: number, size: number, dir: DmaDirection): void {
-      if (!ctx.regions.has(addr)) {
+      let region = ctx.regions.get(addr);
+      if (!region) {
         const out: TeeParam = { type: 'value', a: 0, b: 0 };
         call(SdpCommand.CREATE_REGION, [{ type: 'value', a: addr, b: size }, out], `create an SDP region for buffer ${ctx.buffer}`);
-        ctx.regions.set(addr, (out as { a: number }).a);
+        region = { id: (out as { a: number }).a, grants: 0 };
+        ctx.regions.set(addr, region);
       }
-      update(ctx, device, addr, dir, false);
+      try {
+        update(region.id, device, dir, false);
+      } catch (e) {
+        if (region.grants === 0) destroy(ctx, addr, region.id); // a region nobody may use does not stay
+        throw e;
+      }
+      region.grants++;
     },
     revokeAccess(ctx: OpteeSdpContext, device: Device, addr: number, _size: number, dir: DmaDirection): void {
-      update(ctx, device, addr, dir, true);
+      const region = ctx.regions.get(addr);
+      if (!region) throw new SmafError('ENOENT', `optee-sdp: no SDP region for ${hex(addr)} of buffer ${ctx.buffer}`);
+      update(region.id, device, dir, true);
+      if (--region.grants === 0) destroy(ctx, addr, region.id);
     },
     checkCpuAccess(ctx: OpteeSdpContext | null, buffer: BufferInfo, kind: CpuAccessKind, _mode: CpuAccessMode): void {
       if (buffer.secure || ctx !== null) throw new SmafError('EPERM', `optee-sdp: ${kind} of secure buffer ${buffer.id} refused: secure memory is never mapped for the normal world`);
