@@ -26,6 +26,7 @@ function tokenBytes(token: string): Uint8Array {
 async function withClient<T>(g: Globals, fn: (c: SmafClient) => Promise<T>): Promise<T> {
   const c = await SmafClient.connect(g.socket);
   try {
+    await c.hello();
     return await fn(c);
   } finally {
     await c.close();

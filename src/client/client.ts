@@ -9,7 +9,7 @@ import type { DaemonState } from '../daemon/state.ts';
 import {
   decodeName, decodeStruct, DEVICE_FD, DMA_BUF_IOCTL_SYNC, encodeName, encodeRequest, encodeStruct, FrameReader, Op,
   parseResponse, RESPONSE_HEADER, SMAF_IOC_CREATE, SMAF_IOC_GET_INFO, SMAF_IOC_GET_SECURE_FLAG, SMAF_IOC_SET_SECURE_FLAG,
-  SMAF_NAME_LEN, type Response,
+  SMAF_NAME_LEN, HELLO_SIZE, COMM_LEN, type Response,
 } from '../uapi/index.ts';
 
 export interface DmaSegmentInfo {
@@ -27,6 +27,12 @@ export interface BufferStat {
 export type Direction = 0 | 1 | 2;
 
 const dec = new TextDecoder();
+
+/** The command name a process goes by: the script's base name (`smaf`, `quick-tour.ts`), else `node`. */
+function defaultComm(): string {
+  const script = process.argv[1];
+  return (script ? script.split('/').pop()! : process.title).slice(0, COMM_LEN - 1) || 'node';
+}
 
 function payload(size: number, fill: (v: DataView, bytes: Uint8Array) => void): Uint8Array {
   const bytes = new Uint8Array(size);
@@ -243,6 +249,14 @@ export class SmafClient {
   /** DMA_BUF_IOCTL_SYNC: flags READ 1 | WRITE 2, START 0 | END 4. */
   async sync(fd: number, flags: number | bigint): Promise<void> {
     await this.call(DMA_BUF_IOCTL_SYNC.number, fd, encodeStruct(DMA_BUF_IOCTL_SYNC.struct, { flags: BigInt(flags) }));
+  }
+
+  /** HELLO: announce who this client is (pid and command name), shown by `smaf info` and the dashboard. */
+  async hello(pid: number = process.pid, comm: string = defaultComm()): Promise<void> {
+    const body = new Uint8Array(HELLO_SIZE);
+    new DataView(body.buffer).setUint32(0, pid, true);
+    body.set(new TextEncoder().encode(comm).subarray(0, COMM_LEN - 1), 8); // NUL-terminated: the last byte stays 0
+    await this.call(Op.HELLO, DEVICE_FD, body);
   }
 
   // ---- extensions --------------------------------------------------------------------------

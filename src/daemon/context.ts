@@ -100,6 +100,8 @@ export class TokenTable {
 
 export interface SessionLike extends UsageSource {
   readonly id: number;
+  readonly pid: number | null;
+  readonly comm: string | null;
   heldBuffers(): SmafBuffer[];
   readonly openFds: readonly number[];
   readonly requests: number;

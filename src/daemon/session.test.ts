@@ -124,3 +124,27 @@ test('use after close: every op on a closed fd is EBADF; a closed session answer
   c.close();
   assert.equal(c.handle(create(4096)).result, -Errno.EBADF);
 });
+
+test('HELLO records who the client says it is; its label shows it; a bad HELLO changes nothing', () => {
+  const { client, ctx } = setup();
+  const c = client();
+  const body = (pid: number, comm: string, reserved = 0) => {
+    const b = new Uint8Array(72);
+    new DataView(b.buffer).setUint32(0, pid, true);
+    new DataView(b.buffer).setUint32(4, reserved, true);
+    b.set(new TextEncoder().encode(comm), 8);
+    return b;
+  };
+  assert.equal(c.handle(req(Op.HELLO, -1, body(4242, 'gst-launch-1.0'))).result, 0);
+  assert.equal(c.label, `client ${c.id} (gst-launch-1.0, pid 4242)`);
+  assert.equal(ctx.state().clients[0]!.comm, 'gst-launch-1.0');
+  assert.equal(ctx.state().clients[0]!.pid, 4242);
+  assert.equal(c.handle(req(Op.HELLO, -1, body(1, 'x', 1))).result, -Errno.EINVAL);
+  assert.equal(c.handle(req(Op.HELLO, -1, new Uint8Array(71))).result, -Errno.EINVAL);
+  assert.equal(c.handle(req(Op.HELLO, -1, body(1, 'y'.repeat(64)))).result, -Errno.EINVAL); // no NUL
+  assert.equal(c.handle(req(Op.HELLO, 3, body(1, 'z'))).result, -Errno.EINVAL);
+  assert.equal(c.pid, 4242);
+  // control characters never reach a terminal
+  assert.equal(c.handle(req(Op.HELLO, -1, body(7, 'ev\x1b[2Jil'))).result, 0);
+  assert.equal(c.comm, 'ev?[2Jil');
+});

@@ -9,7 +9,7 @@ import {
 } from '../core/index.ts';
 import {
   decodeName, decodeStruct, DMA_BUF_SYNC_END, DMA_BUF_SYNC_READ, DMA_BUF_SYNC_VALID, DMA_BUF_SYNC_WRITE, DEVICE_FD, encodeName,
-  encodeStruct, findIoctl, fitStruct, iocSize, nonZeroReserved, Op, opDef, SMAF_NAME_LEN, type IoctlDef, type Request, type Response,
+  encodeStruct, findIoctl, fitStruct, COMM_LEN, iocSize, nonZeroReserved, Op, opDef, SMAF_NAME_LEN, type IoctlDef, type Request, type Response,
 } from '../uapi/index.ts';
 import type { DaemonContext } from './context.ts';
 
@@ -47,7 +47,16 @@ export class ClientSession {
   readonly connectedAt = Date.now();
   requests = 0;
 
-  constructor(readonly id: number, private readonly ctx: DaemonContext, readonly label = `client ${id}`) {}
+  /** What the client announced with HELLO (self-declared, not verified). */
+  pid: number | null = null;
+  comm: string | null = null;
+
+  constructor(readonly id: number, private readonly ctx: DaemonContext) {}
+
+  /** `client 7`, or `client 7 (gst-launch-1.0, pid 4242)` once it said hello. */
+  get label(): string {
+    return this.comm === null ? `client ${this.id}` : `client ${this.id} (${this.comm}, pid ${this.pid})`;
+  }
 
   /** Handle one request; never throws: errors become `-errno` with a message. */
   handle(req: Request): Response {
@@ -78,6 +87,19 @@ export class ClientSession {
         const buf = this.ctx.tokens.lookup(p);
         buf.get();
         return { result: this.install(buf, () => buf.put()) };
+      }
+      case Op.HELLO: {
+        if (req.fd !== DEVICE_FD) throw new SmafError('EINVAL', 'HELLO goes to the device (fd -1)');
+        if (u32(p, 4) !== 0) throw new SmafError('EINVAL', 'HELLO: reserved field must be 0');
+        let comm: string;
+        try {
+          comm = decodeName(p.subarray(8, 8 + COMM_LEN));
+        } catch (e) {
+          throw new SmafError('EINVAL', `HELLO: comm ${(e as Error).message}`);
+        }
+        this.pid = u32(p, 0);
+        this.comm = comm.replace(/[\x00-\x1f\x7f]/g, '?');
+        return { result: 0 };
       }
       case Op.X_STATE:
         if (req.fd !== DEVICE_FD) throw new SmafError('EINVAL', 'X_STATE goes to the device (fd -1)');

@@ -23,7 +23,7 @@ export interface DaemonState {
   readonly secureModule: string | null;
   readonly firewall: string;
   readonly buffers: readonly BufferView[];
-  readonly clients: readonly { id: number; label: string; fds: number; buffers: number; bytes: number; requests: number; connectedAt: number }[];
+  readonly clients: readonly { id: number; label: string; pid: number | null; comm: string | null; fds: number; buffers: number; bytes: number; requests: number; connectedAt: number }[];
   readonly limits: Record<string, number>;
   readonly events: readonly SmafEvent[];
   readonly eventCounts: Record<string, number>;
@@ -57,7 +57,7 @@ export function snapshot(ctx: DaemonContext, eventLimit = 200): DaemonState {
     secureModule: smaf.secureModule?.name ?? null,
     firewall: platform.bus.firewall.name,
     buffers,
-    clients: [...ctx.sessions].map((s) => ({ id: s.id, label: s.label, ...s.usage(), requests: s.requests, connectedAt: s.connectedAt })),
+    clients: [...ctx.sessions].map((s) => ({ id: s.id, label: s.label, pid: s.pid, comm: s.comm, ...s.usage(), requests: s.requests, connectedAt: s.connectedAt })),
     limits: { ...ctx.limits.settings },
     events: platform.events.list({ limit: eventLimit }),
     eventCounts: { ...platform.events.counts },

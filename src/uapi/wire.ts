@@ -9,6 +9,9 @@ export const MAX_FRAME = 16 * 1024 * 1024;
 export const REQUEST_HEADER = 12; // after the length field
 export const RESPONSE_HEADER = 8;
 export const DEVICE_FD = -1;
+/** HELLO's payload: u32 pid @0, u32 reserved @4, u8 comm[64] @8. */
+export const HELLO_SIZE = 72;
+export const COMM_LEN = 64;
 
 export interface OpDef {
   readonly op: number;
@@ -21,7 +24,7 @@ export interface OpDef {
 
 export const Op = {
   CLOSE: 1, DUP: 2, ATTACH: 3, DETACH: 4, MAP: 5, UNMAP: 6, MMAP: 7, MUNMAP: 8, READ: 9, WRITE: 10,
-  EXPORT: 11, IMPORT: 12, STAT: 13, DMA_COPY: 14, DMA_CRC: 15,
+  EXPORT: 11, IMPORT: 12, STAT: 13, DMA_COPY: 14, DMA_CRC: 15, HELLO: 16,
   /** Extensions for tools (not in the kernel uapi): JSON introspection, like debugfs. */
   X_STATE: 0x80, X_EXPLAIN: 0x81, X_CHECK: 0x82,
 } as const;
@@ -42,6 +45,7 @@ export const OPS: readonly OpDef[] = [
   { op: Op.STAT, name: 'STAT', payloadSize: 0, payload: '-', result: '0; then u64 size, u32 allocated, u32 secure, u8 allocator[64]' },
   { op: Op.DMA_COPY, name: 'DMA_COPY', payloadSize: 40, payload: 'u32 dst_attachment, s32 src_fd, u32 src_attachment, u32 transform, u64 src_offset, u64 dst_offset, u64 length (fd = the destination buffer)', result: 'bytes copied' },
   { op: Op.DMA_CRC, name: 'DMA_CRC', payloadSize: 24, payload: 'u32 attachment, u32 reserved, u64 offset, u64 length', result: '0; then u32 crc32 (IEEE) of the bytes' },
+  { op: Op.HELLO, name: 'HELLO', payloadSize: 72, payload: 'u32 pid, u32 reserved (0), u8 comm[64] (NUL-terminated command name) (fd = -1)', result: '0 (who this client says it is: shown by smaf info, ps and the dashboard; not verified)' },
   { op: Op.X_STATE, name: 'X_STATE', payloadSize: 0, payload: '- (fd = -1)', result: '0; then UTF-8 JSON: platform, allocators, regions, buffers, events (extension)' },
   { op: Op.X_CHECK, name: 'X_CHECK', payloadSize: 0, payload: '- (fd = -1)', result: '0 when every invariant holds, else -EIO; then UTF-8 JSON of the checks (extension)' },
   { op: Op.X_EXPLAIN, name: 'X_EXPLAIN', payloadSize: 4, payload: 'u32 buffer id (fd = -1), or u32 0 with a buffer fd', result: '0; then UTF-8 JSON explain of that buffer (extension)' },
