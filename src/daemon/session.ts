@@ -98,7 +98,7 @@ export class ClientSession {
           throw new SmafError('EINVAL', `HELLO: comm ${(e as Error).message}`);
         }
         this.pid = u32(p, 0);
-        this.comm = comm.replace(/[\x00-\x1f\x7f]/g, '?');
+        this.comm = [...comm].map((ch) => (ch < ' ' || ch === '\x7f' ? '?' : ch)).join('');
         return { result: 0 };
       }
       case Op.X_STATE:
