@@ -9,12 +9,16 @@ import { eventually, spawnTs, startDaemon, waitForLine, type RunningDaemon } fro
 
 let d: RunningDaemon;
 let c: SmafClient;
+/** The operator's view, to see other clients' buffers come and go. */
+let op: SmafClient;
 before(async () => {
   d = await startDaemon();
   c = await d.connect();
+  op = await d.admin();
 });
 after(async () => {
   await c?.close();
+  await op?.close();
   assert.equal(await d.stop(), 0, 'smafd exits cleanly on SIGTERM');
 });
 
@@ -197,7 +201,7 @@ describe('connections and processes', () => {
   });
 
   test('a client dying in the middle of a frame loses its buffers and nothing else', async () => {
-    const before = (await c.state()).regions.map((r) => [r.name, r.inUse]);
+    const before = (await op.state()).regions.map((r) => [r.name, r.inUse]);
     const s = createConnection(d.socket);
     await new Promise((r) => s.once('connect', r));
     const got: Buffer[] = [];
@@ -213,9 +217,9 @@ describe('connections and processes', () => {
     const write = encodeRequest({ id: 3, op: 10, fd, payload: new Uint8Array(12 + 4096) });
     s.write(write.subarray(0, 1000)); // half a WRITE, then the process "dies"
     await new Promise((r) => setTimeout(r, 50));
-    assert.equal((await c.state()).buffers.length, 1);
+    assert.equal((await op.state()).buffers.length, 1);
     s.destroy();
-    const after = await eventually(() => c.state(), (st) => st.buffers.length === 0);
+    const after = await eventually(() => op.state(), (st) => st.buffers.length === 0);
     assert.deepEqual(after.regions.map((r) => [r.name, r.inUse]), before);
   });
 
@@ -233,13 +237,13 @@ describe('connections and processes', () => {
   });
 
   test('a child killed while holding buffers leaves every region as free as before', async () => {
-    const before = (await c.state()).regions.map((r) => [r.name, r.inUse]);
+    const before = (await op.state()).regions.map((r) => [r.name, r.inUse]);
     const child = spawnTs('test/helpers/holder.ts', [d.socket, 'create', '6', String(256 * 1024)]);
     await waitForLine(child, /^ready /);
-    const during = await c.state();
+    const during = await op.state();
     assert.ok(during.regions.some((r) => r.inUse > 0), 'the child holds memory');
     child.kill('SIGKILL');
-    const after = await eventually(() => c.state(), (s) => s.buffers.length === 0);
+    const after = await eventually(() => op.state(), (s) => s.buffers.length === 0);
     assert.deepEqual(after.regions.map((r) => [r.name, r.inUse]), before);
     assert.equal(after.tokens, 0);
   });

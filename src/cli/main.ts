@@ -1,11 +1,12 @@
 /** `smaf`: the command-line tool of SMAF-TS. Exit codes follow errno (0 on success). */
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { SmafClient } from '../client/client.ts';
-import { Errno, SmafError, toSmafError } from '../common/errors.ts';
+import { Errno, isSmafError, SmafError, toSmafError } from '../common/errors.ts';
 import { formatSize, hex, parseSize } from '../common/units.ts';
 import { formatExplanation } from '../core/explain.ts';
-import { defaultSocketPath } from '../daemon/server.ts';
+import { adminSocketFor, defaultSocketPath } from '../uapi/socket-path.ts';
+import { printable } from '../common/printable.ts';
 import { runCameraPipelineDemo } from '../demo/camera-pipeline.ts';
 import { abiText, IOCTLS, OPS } from '../uapi/index.ts';
 import { parseScenario, runScenario, type StepResult } from './scenario.ts';
@@ -13,6 +14,8 @@ import { BUILTIN_SCENARIOS, builtinScenario } from './scenarios.ts';
 
 interface Globals {
   socket: string;
+  adminSocket?: string;
+  timeout: number;
   json?: boolean;
 }
 
@@ -23,8 +26,21 @@ function tokenBytes(token: string): Uint8Array {
   return Uint8Array.from(Buffer.from(token, 'hex'));
 }
 
-async function withClient<T>(g: Globals, fn: (c: SmafClient) => Promise<T>): Promise<T> {
-  const c = await SmafClient.connect(g.socket);
+/**
+ * Run `fn` with a connected client. `operator`: commands that show the whole daemon (info, events,
+ * doctor, explain) use the admin socket when this user can open it, else the client socket, where
+ * smafd shows only what this connection holds.
+ */
+async function withClient<T>(g: Globals, fn: (c: SmafClient) => Promise<T>, operator = false): Promise<T> {
+  let c: SmafClient | null = null;
+  if (operator) {
+    try {
+      c = await SmafClient.connect(g.adminSocket ?? adminSocketFor(g.socket), { timeoutMs: g.timeout });
+    } catch (e) {
+      if (!isSmafError(e, 'ENOENT') && !isSmafError(e, 'EACCES') && !isSmafError(e, 'EPERM')) throw e;
+    }
+  }
+  c ??= await SmafClient.connect(g.socket, { timeoutMs: g.timeout });
   try {
     await c.hello();
     return await fn(c);
@@ -43,6 +59,12 @@ export function buildProgram(): Command {
   const program = new Command('smaf')
     .description('SMAF-TS command line: talk to smafd (the /dev/smaf daemon)')
     .addOption(new Option('-s, --socket <path>', 'smafd socket').default(process.env.SMAF_SOCKET ?? defaultSocketPath()))
+    .addOption(new Option('--admin-socket <path>', "smafd's admin socket, for info, events, doctor and explain of every client's buffers (default: beside --socket)").env('SMAF_ADMIN_SOCKET'))
+    .addOption(new Option('--timeout <ms>', 'how long to wait for smafd to answer').default(10_000).env('SMAF_TIMEOUT').argParser((v) => {
+      const n = Number(v);
+      if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError(`"${v}" is not a positive number of milliseconds`);
+      return n;
+    }))
     .option('--json', 'machine-readable output')
     .showHelpAfterError()
     .exitOverride();
@@ -60,6 +82,7 @@ export function buildProgram(): Command {
       }
       await withClient(g(), async (c) => {
         const s = await c.state();
+        if (s.scope === 'own' && !g().json) out('(the admin socket is not reachable: showing only what this connection holds)');
         if (g().json) return out(JSON.stringify(s, null, 2));
         out(`platform ${s.platform.name} (page ${s.platform.pageSize}); secure module: ${s.secureModule ?? 'none'}; firewall: ${s.firewall}`);
         out('\nallocators (asked in this order):');
@@ -70,8 +93,8 @@ export function buildProgram(): Command {
         for (const d of s.devices) out(`  ${String(d.name).padEnd(8)} ${String(d.class).padEnd(10)} dma_mask ${d.dmaMask} ${d.iommu ? 'iommu' : 'no-iommu'}${d.secure ? ' secure' : ''} max_seg ${formatSize(d.maxSegmentSize as number)}${d.description ? `  (${d.description})` : ''}`);
         out(`\nlimits per client: ${Object.entries(s.limits).map(([k, v]) => `${k}=${/Bytes|Io/.test(k) ? formatSize(v) : v}`).join(', ')}`);
         out(`clients: ${s.clients.length ? s.clients.map((cl) => `${cl.label} (${cl.fds} fds, ${cl.buffers} buffers, ${formatSize(cl.bytes)})`).join('; ') : 'none'}`);
-        out(`buffers: ${s.buffers.length}, allocated ${s.buffers.filter((b) => b.allocated).length}; firewall denials: ${s.eventCounts.denial ?? 0}`);
-      });
+        out(`buffers: ${s.buffersTotal}, allocated ${s.buffers.filter((b) => b.allocated).length}${s.buffersTotal > s.buffers.length ? ` of the first ${s.buffers.length}` : ''}; firewall denials: ${s.eventCounts.denial ?? 0}`);
+      }, true);
     });
 
   program
@@ -84,7 +107,7 @@ export function buildProgram(): Command {
     .option('-m, --map', 'map for every attached device (allocates)')
     .option('--hold', 'keep the buffer until Ctrl-C and print an export token')
     .action(async (length: string, o: { name?: string; secure?: boolean; attach?: string; map?: boolean; hold?: boolean }) => {
-      const c = await SmafClient.connect(g().socket);
+      const c = await SmafClient.connect(g().socket, { timeoutMs: g().timeout });
       try {
         const fd = await c.create(BigInt(parseSize(length)), o.name ? { name: o.name } : {});
         if (o.secure) await c.setSecure(fd, true);
@@ -146,7 +169,7 @@ export function buildProgram(): Command {
           out(r.ok ? 'all invariants hold' : 'INVARIANTS BROKEN');
         }
         if (!r.ok) throw new SmafError('EIO', 'the self-check found problems');
-      });
+      }, true);
     });
 
   program
@@ -159,7 +182,7 @@ export function buildProgram(): Command {
       await withClient(g(), async (c) => {
         const e = await c.explain(n);
         out(g().json ? JSON.stringify(e, null, 2) : formatExplanation(e));
-      });
+      }, true);
     });
 
   program
@@ -192,7 +215,7 @@ async function printEvents(g: Globals, kinds: string[] | undefined, limit: numbe
     if (title) out(`\n${title}`);
     for (const e of events) out(`  #${e.seq} ${new Date(e.time).toISOString().slice(11, 23)} ${e.kind.padEnd(15)} ${e.actor.padEnd(15)} ${e.message}`);
     if (events.length === 0) out('  (none)');
-  });
+  }, true);
 }
 
 async function runScenarioCommand(g: Globals, file: string): Promise<void> {
@@ -200,7 +223,7 @@ async function runScenarioCommand(g: Globals, file: string): Promise<void> {
   const text = builtin ?? readFileSync(file, 'utf8');
   const scenario = parseScenario(text, builtin ? `built-in scenario "${file}"` : file);
   if (!g.json) out(`scenario: ${scenario.name}${scenario.description ? `\n  ${scenario.description.trim().split('\n').join('\n  ')}` : ''}`);
-  const result = await runScenario(scenario, () => SmafClient.connect(g.socket), g.json ? undefined : printStep);
+  const result = await runScenario(scenario, () => SmafClient.connect(g.socket, { timeoutMs: g.timeout }), g.json ? undefined : printStep);
   if (g.json) out(JSON.stringify(result, null, 2));
   else out(result.ok ? `\nscenario passed: ${result.steps.length} steps` : '\nscenario FAILED');
   if (!result.ok) {
@@ -216,7 +239,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : Errno.EINVAL;
     const err = toSmafError(e);
-    process.stderr.write(`smaf: ${err.code}: ${err.message}\n`);
+    process.stderr.write(`smaf: ${err.code}: ${printable(err.message)}\n`);
     return err.errno;
   }
 }

@@ -6,6 +6,7 @@ import { createConnection, type Socket } from 'node:net';
 import { Errno, SmafError, smafErrorFromErrno } from '../common/errors.ts';
 import type { Explanation, SelfCheckReport } from '../core/index.ts';
 import type { DaemonState } from '../daemon/state.ts';
+import { checkSocketOwner } from '../uapi/socket-path.ts';
 import {
   decodeName, decodeStruct, DEVICE_FD, DMA_BUF_IOCTL_SYNC, encodeName, encodeRequest, encodeStruct, FrameReader, Op,
   parseResponse, RESPONSE_HEADER, SMAF_IOC_CREATE, SMAF_IOC_GET_INFO, SMAF_IOC_GET_SECURE_FLAG, SMAF_IOC_SET_SECURE_FLAG,
@@ -40,13 +41,29 @@ function payload(size: number, fill: (v: DataView, bytes: Uint8Array) => void): 
   return bytes;
 }
 
+export interface ConnectOptions {
+  /** Milliseconds to wait for each answer (and for the connection) before giving up: ETIMEDOUT. */
+  readonly timeoutMs?: number;
+  /** Connection attempts when the listen backlog is full (EAGAIN). */
+  readonly attempts?: number;
+}
+
+/** How long a client waits for smafd by default. */
+export const DEFAULT_TIMEOUT_MS = 10_000;
+
+interface Pending {
+  resolve: (r: Response) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
 export class SmafClient {
   private nextId = 1;
-  private readonly pending = new Map<number, { resolve: (r: Response) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<number, Pending>();
   private readonly reader = new FrameReader(RESPONSE_HEADER);
   private closedError: Error | null = null;
 
-  private constructor(private readonly sock: Socket) {
+  private constructor(private readonly sock: Socket, private readonly timeoutMs: number) {
     sock.on('data', (chunk) => {
       let frames: Uint8Array[];
       try {
@@ -58,9 +75,16 @@ export class SmafClient {
       }
       for (const f of frames) {
         const r = parseResponse(f);
+        if (r.id === 0 && r.result < 0) {
+          // an unsolicited notice from smafd (e.g. too many clients): the connection is refused
+          this.fail(smafErrorFromErrno(-r.result, dec.decode(r.payload)));
+          sock.destroy();
+          return;
+        }
         const p = this.pending.get(r.id);
         if (!p) continue;
         this.pending.delete(r.id);
+        clearTimeout(p.timer);
         p.resolve({ id: r.id, result: r.result, payload: Uint8Array.from(r.payload) });
       }
     });
@@ -68,11 +92,17 @@ export class SmafClient {
     sock.on('close', () => this.fail(new SmafError('ECONNRESET', 'connection to smafd closed')));
   }
 
-  /** Connect to smafd; a full listen backlog (EAGAIN) is retried a few times, as a device open would block. */
-  static async connect(path: string, attempts = 6): Promise<SmafClient> {
+  /**
+   * Connect to smafd. Only a socket owned by this user or root is trusted (EPERM otherwise); a full
+   * listen backlog (EAGAIN) is retried a few times, as a device open would block.
+   */
+  static async connect(path: string, options: ConnectOptions = {}): Promise<SmafClient> {
+    checkSocketOwner(path);
+    const attempts = options.attempts ?? 6;
+    const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     for (let i = 1; ; i++) {
       try {
-        return await SmafClient.connectOnce(path);
+        return await SmafClient.connectOnce(path, timeoutMs);
       } catch (e) {
         if ((e as { cause?: NodeJS.ErrnoException }).cause?.code !== 'EAGAIN' || i >= attempts) throw e;
         await new Promise((r) => setTimeout(r, 20 * i));
@@ -80,14 +110,20 @@ export class SmafClient {
     }
   }
 
-  private static connectOnce(path: string): Promise<SmafClient> {
+  private static connectOnce(path: string, timeoutMs: number): Promise<SmafClient> {
     return new Promise((resolve, reject) => {
       const sock = createConnection(path);
+      const timer = setTimeout(() => {
+        sock.destroy();
+        reject(new SmafError('ETIMEDOUT', `smafd did not answer at ${path} within ${timeoutMs} ms`));
+      }, timeoutMs);
       sock.once('connect', () => {
+        clearTimeout(timer);
         sock.removeAllListeners('error');
-        resolve(new SmafClient(sock));
+        resolve(new SmafClient(sock, timeoutMs));
       });
       sock.once('error', (e: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
         const code = e.code === 'ENOENT' || e.code === 'ECONNREFUSED' ? 'ENOENT' : e.code === 'EAGAIN' ? 'EAGAIN' : 'EIO';
         reject(new SmafError(code, `cannot reach smafd at ${path}: ${e.code ?? e.message} (is smafd running? start it with "npm start")`, { cause: e }));
       });
@@ -96,16 +132,28 @@ export class SmafClient {
 
   private fail(e: Error): void {
     if (!this.closedError) this.closedError = e;
-    for (const p of this.pending.values()) p.reject(this.closedError);
+    for (const p of this.pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(this.closedError);
+    }
     this.pending.clear();
   }
 
-  /** Send a raw request; resolves with the raw response (negative results included). */
+  /**
+   * Send a raw request; resolves with the raw response (negative results included). Rejects with
+   * ETIMEDOUT when smafd does not answer in time (the connection is then dropped: a late answer
+   * could not be matched any more).
+   */
   request(op: number, fd: number, body: Uint8Array = new Uint8Array(0)): Promise<Response> {
     if (this.closedError) return Promise.reject(this.closedError);
-    const id = this.nextId++ >>> 0;
+    if (this.nextId > 0xffff_ffff) this.nextId = 1; // id 0 is smafd's, for unsolicited notices
+    const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
+      const timer = setTimeout(() => {
+        this.fail(new SmafError('ETIMEDOUT', `smafd did not answer within ${this.timeoutMs} ms (request ${id}, op ${op})`));
+        this.sock.destroy();
+      }, this.timeoutMs);
+      this.pending.set(id, { resolve, reject, timer });
       const frame = encodeRequest({ id, op, fd, payload: body });
       this.sock.write(Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength));
     });
@@ -123,10 +171,15 @@ export class SmafClient {
     return r;
   }
 
+  /** Close the connection; a peer that never finishes the shutdown is cut off after the timeout. */
   close(): Promise<void> {
     return new Promise((resolve) => {
       if (this.sock.destroyed) return resolve();
-      this.sock.once('close', () => resolve());
+      const timer = setTimeout(() => this.sock.destroy(), this.timeoutMs);
+      this.sock.once('close', () => {
+        clearTimeout(timer);
+        resolve();
+      });
       this.sock.end();
     });
   }
@@ -261,8 +314,13 @@ export class SmafClient {
 
   // ---- extensions --------------------------------------------------------------------------
 
-  async state(): Promise<DaemonState> {
-    return JSON.parse(dec.decode((await this.call(Op.X_STATE, DEVICE_FD)).payload)) as DaemonState;
+  /** X_STATE: one page of buffers (`offset`, at most `limit`); the operator's view on the admin socket. */
+  async state(page: { offset?: number; limit?: number } = {}): Promise<DaemonState> {
+    const body = page.offset === undefined && page.limit === undefined ? new Uint8Array(0) : payload(8, (v) => {
+      v.setUint32(0, page.offset ?? 0, true);
+      v.setUint32(4, page.limit ?? 200, true);
+    });
+    return JSON.parse(dec.decode((await this.call(Op.X_STATE, DEVICE_FD, body)).payload)) as DaemonState;
   }
 
   /** The daemon's self-check (never throws for failed checks: read `ok`). */

@@ -18,14 +18,17 @@ export const Errno = {
   EEXIST: 17,
   ENODEV: 19,
   EINVAL: 22,
+  ENFILE: 23,
   EMFILE: 24,
   ENOTTY: 25,
   ENOSPC: 28,
+  ENOTSOCK: 88,
   ERANGE: 34,
   ENOSYS: 38,
   EOVERFLOW: 75,
   EPROTO: 71,
   ECONNRESET: 104,
+  ETIMEDOUT: 110,
 } as const;
 
 export type ErrnoName = keyof typeof Errno;
@@ -70,14 +73,23 @@ export function smafErrorFromErrno(errno: number, message: string): SmafError {
   return err;
 }
 
+/** Whether an error is a bug (anything not raised as a SmafError), as opposed to a refusal. */
+export function isInternalError(e: unknown): boolean {
+  return !(e instanceof SmafError);
+}
+
 export function isSmafError(e: unknown, code?: ErrnoName): e is SmafError {
   return e instanceof SmafError && (code === undefined || e.code === code);
 }
 
-/** Convert anything thrown into a SmafError. Codec errors (RangeError/TypeError) become EINVAL. */
+/**
+ * Convert anything thrown into a SmafError. Input is validated at the boundary, where bad input
+ * raises EINVAL explicitly; anything else that was thrown (a TypeError "x is not a function", a
+ * RangeError from a codec on bytes nobody checked) is a bug: EIO, with the original as `cause` so
+ * that the daemon can log its stack. `isInternalError` tells the two apart.
+ */
 export function toSmafError(e: unknown): SmafError {
   if (e instanceof SmafError) return e;
-  if (e instanceof RangeError || e instanceof TypeError) return new SmafError('EINVAL', e.message, { cause: e });
   const message = e instanceof Error ? e.message : String(e);
   return new SmafError('EIO', `internal error: ${message}`, { cause: e });
 }

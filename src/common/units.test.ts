@@ -1,3 +1,4 @@
+import { isSmafError } from './errors.ts';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { formatSize, parseSize } from './units.ts';
@@ -9,7 +10,7 @@ test('parseSize reads what users write and refuses the rest', () => {
   assert.equal(parseSize('1_048_576'), 1 << 20);
   assert.equal(parseSize(4096), 4096);
   assert.throws(() => parseSize('12MiQ'), /unknown size suffix/);
-  assert.throws(() => parseSize('-1'), RangeError);
+  assert.throws(() => parseSize('-1'), (e) => isSmafError(e, 'EINVAL'));
   assert.throws(() => parseSize('1.5'), /whole number/);
   assert.throws(() => parseSize(2 ** 60), /below 2\^53/);
 });

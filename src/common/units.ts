@@ -1,11 +1,12 @@
 /** Sizes and addresses as users write them: 4096, "0x1000", "64MiB", "1 GiB", "512KiB". */
+import { SmafError } from './errors.ts';
 
 const SUFFIX: Readonly<Record<string, number>> = {
   '': 1, B: 1, K: 1024, KB: 1024, KIB: 1024, M: 1024 ** 2, MB: 1024 ** 2, MIB: 1024 ** 2,
   G: 1024 ** 3, GB: 1024 ** 3, GIB: 1024 ** 3, T: 1024 ** 4, TB: 1024 ** 4, TIB: 1024 ** 4,
 };
 
-/** Parse a size or address; throws RangeError with the reason. Results stay within 2^53. */
+/** Parse a size or address a user wrote; throws EINVAL with the reason. Results stay within 2^53. */
 export function parseSize(value: number | string): number {
   let n: number;
   if (typeof value === 'number') {
@@ -17,11 +18,11 @@ export function parseSize(value: number | string): number {
     if (hex) n = parseInt(hex[1] as string, 16);
     else if (dec) {
       const mult = SUFFIX[(dec[2] as string).toUpperCase()];
-      if (mult === undefined) throw new RangeError(`unknown size suffix "${dec[2]}" in "${value}" (use KiB, MiB, GiB)`);
+      if (mult === undefined) throw new SmafError('EINVAL', `unknown size suffix "${dec[2]}" in "${value}" (use KiB, MiB, GiB)`);
       n = Number(dec[1]) * mult;
-    } else throw new RangeError(`"${value}" is not a size (examples: 4096, 0x1000, 64MiB)`);
+    } else throw new SmafError('EINVAL', `"${value}" is not a size (examples: 4096, 0x1000, 64MiB)`);
   }
-  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`${String(value)} is not a whole number of bytes below 2^53`);
+  if (!Number.isSafeInteger(n) || n < 0) throw new SmafError('EINVAL', `${String(value)} is not a whole number of bytes below 2^53`);
   return n;
 }
 

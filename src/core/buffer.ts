@@ -13,6 +13,9 @@ import {
 } from './contracts.ts';
 import { SMAF_RDWR, unsuitableReason, type Decision, type Smaf } from './smaf.ts';
 
+/** Decisions `explain` keeps per buffer: the first and the latest ones. */
+export const MAX_DECISIONS = 16;
+
 export const PROT_READ = 1;
 export const PROT_WRITE = 2;
 
@@ -53,7 +56,8 @@ export class CpuMapping {
     readonly prot: number,
   ) {}
 
-  private check(offset: number, length: number, need: number): void {
+  /** EBADF (unmapped), EACCES (prot) or EINVAL (range) for an access of [offset, offset+length). */
+  check(offset: number, length: number, need: number): void {
     if (this.closed) throw new SmafError('EBADF', `mapping ${this.id} of buffer ${this.buffer.id} is unmapped`);
     if ((this.prot & need) === 0) {
       throw new SmafError('EACCES', `mapping ${this.id} of buffer ${this.buffer.id} does not allow ${need === PROT_READ ? 'reading' : 'writing'}`);
@@ -94,7 +98,9 @@ export class SmafBuffer {
   private nextAttachment = 0;
   private nextMapping = 0;
   private releasedFlag = false;
-  readonly decisions: Decision[] = [];
+  private sharedFlag = false;
+  private readonly decisionLog: Decision[] = [];
+  private decisionTotal = 0;
   readonly createdAt = Date.now();
 
   constructor(
@@ -106,6 +112,25 @@ export class SmafBuffer {
   ) {}
 
   // ---- state -------------------------------------------------------------------------------
+
+  /**
+   * Allocation decisions kept for `explain`: the first one and the latest ones, at most
+   * MAX_DECISIONS in all (a client repeating a refused map cannot grow them without bound).
+   */
+  get decisions(): readonly Decision[] {
+    return this.decisionLog;
+  }
+
+  /** How many decisions were ever taken (some may have been dropped from `decisions`). */
+  get decisionsTotal(): number {
+    return this.decisionTotal;
+  }
+
+  private recordDecision(d: Decision): void {
+    this.decisionTotal++;
+    if (this.decisionLog.length >= MAX_DECISIONS) this.decisionLog.splice(1, 1);
+    this.decisionLog.push(d);
+  }
 
   get secure(): boolean {
     return this.secureFlag;
@@ -172,7 +197,7 @@ export class SmafBuffer {
 
   private ensureBacking(trigger: string): Backing {
     if (!this.backingImpl) {
-      this.backingImpl = this.core.chooseBacking(this.info(), trigger, (d) => this.decisions.push(d));
+      this.backingImpl = this.core.chooseBacking(this.info(), trigger, (d) => this.recordDecision(d));
     }
     return this.backingImpl;
   }
@@ -194,12 +219,30 @@ export class SmafBuffer {
     if (this.refs === 0) this.release();
   }
 
+  // ---- sharing -----------------------------------------------------------------------------
+
+  /** Whether the buffer has been handed to someone else (exported): see `setSecure`. */
+  get shared(): boolean {
+    return this.sharedFlag;
+  }
+
+  /** The buffer has been exported (a token, an fd passed to another process). */
+  markShared(): void {
+    this.alive();
+    this.sharedFlag = true;
+  }
+
   // ---- secure flag -------------------------------------------------------------------------
 
-  /** Only before the buffer has memory (EBUSY after); secure needs a secure module (EINVAL). */
+  /**
+   * Only before the buffer has memory (EBUSY after); secure needs a secure module (EINVAL). Once the
+   * buffer has been exported, its secure flag can no longer be cleared (EPERM): the exporter made it
+   * secure for content it will put there, and an importer must not turn it into a CPU-visible buffer.
+   */
   setSecure(secure: boolean): void {
     this.alive();
     if (secure === this.secureFlag) return;
+    if (!secure && this.sharedFlag) throw new SmafError('EPERM', `cannot clear the secure flag of buffer ${this.id}: it has been exported, and only a buffer nobody else holds may become CPU-visible`);
     if (this.backingImpl) throw new SmafError('EBUSY', `cannot change the secure flag of buffer ${this.id}: it already has memory (${this.backingImpl.allocator})`);
     const module = this.core.secureModule;
     if (secure) {
@@ -244,7 +287,7 @@ export class SmafBuffer {
 
   private migrate(device: Device, why: string): void {
     const old = this.requireBacking();
-    const fresh = this.core.chooseBacking(this.info(device), `attach of ${device.name} (migration: ${why})`, (d) => this.decisions.push(d));
+    const fresh = this.core.chooseBacking(this.info(device), `attach of ${device.name} (migration: ${why})`, (d) => this.recordDecision(d));
     const mem = this.core.platform.memory;
     let off = 0;
     while (off < this.length) {
@@ -252,6 +295,7 @@ export class SmafBuffer {
       const dst = locate(fresh.segments, off);
       const n = Math.min(src.contiguous, dst.contiguous, this.length - off);
       mem.copy(dst.phys, src.phys, n);
+      this.core.platform.provenance.copied(dst.phys, src.phys, n);
       off += n;
     }
     this.scrubAndFree(old);
@@ -429,7 +473,10 @@ export class SmafBuffer {
 
   private scrubAndFree(b: Backing): void {
     const mem = this.core.platform.memory;
-    for (const s of b.segments) mem.zero(s.phys, s.length);
+    for (const s of b.segments) {
+      mem.zero(s.phys, s.length);
+      this.core.platform.provenance.cleared(s.phys, s.length);
+    }
     this.core.releaseBacking(b, this.length);
   }
 

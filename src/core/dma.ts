@@ -1,13 +1,29 @@
 /**
- * Device DMA on behalf of an attachment: every byte goes through the memory bus with the device's
- * identity, so the firewall decides. The attachment must be mapped, and the mapping's direction
- * limits what the device may do (a to-device mapping is read by the device, never written).
+ * Device DMA on behalf of an attachment. The device emits the DMA addresses its mapping gave it:
+ * for a device behind an IOMMU those are IOVAs, translated through the IOMMU's page table (an
+ * unmapped IOVA is an IOMMU fault: an event and EFAULT); otherwise they are physical. Every byte
+ * then goes through the memory bus with the device's identity, so the firewall decides. The
+ * mapping's direction limits what the device may do (a to-device mapping is read, never written).
+ *
+ * Large work is done in slices (`*Steps` generators yield after each one) so that the daemon can
+ * interleave other clients' requests; the plain functions run a job to its end.
+ *
+ * Provenance: each write into secure memory records whose data it is (see platform/provenance.ts),
+ * and a CRC is only computed over data of the principal that asks for it, so no observation of the
+ * normal world depends on bytes it did not supply itself.
  */
 import crc32 from 'crc-32';
 import { SmafError } from '../common/errors.ts';
-import { forEachPiece } from '../platform/index.ts';
+import { hex } from '../common/units.ts';
+import type { Device, DmaSegment, Platform } from '../platform/index.ts';
 import type { Attachment } from './buffer.ts';
 import { DmaDirection } from './contracts.ts';
+
+/** Bytes one slice of DMA work moves before the daemon may serve someone else. */
+export const DMA_SLICE = 1 << 20;
+
+/** Who asks for DMA in-process (tests, demos): a principal like any client. */
+export const LOCAL_PRINCIPAL = 'local';
 
 function check(att: Attachment, offset: number, length: number, write: boolean): void {
   if (att.detached || att.buffer.released) throw new SmafError('EINVAL', `attachment ${att.id} of "${att.device.name}" is gone`);
@@ -20,63 +36,144 @@ function check(att: Attachment, offset: number, length: number, write: boolean):
   }
 }
 
+/** Visit the DMA addresses of [offset, offset+length) of a mapping, piece by contiguous piece. */
+function forEachDmaPiece(segments: readonly DmaSegment[], offset: number, length: number, visit: (dma: number, n: number, done: number) => void): void {
+  let base = 0;
+  let done = 0;
+  for (const s of segments) {
+    if (done >= length) return;
+    const at = offset + done;
+    if (at < base + s.length) {
+      const n = Math.min(base + s.length - at, length - done);
+      visit(s.dma + (at - base), n, done);
+      done += n;
+    }
+    base += s.length;
+  }
+}
+
+/**
+ * The physical pieces the device reaches at [offset, offset+length) of its mapping: its DMA
+ * addresses, through its IOMMU's page table when it has one.
+ */
+function devicePieces(att: Attachment, offset: number, length: number, visit: (phys: number, n: number, done: number) => void): void {
+  const platform = att.buffer.core.platform;
+  const dev = att.device;
+  forEachDmaPiece(att.mapping!.segments, offset, length, (dma, n, done) => {
+    if (!dev.iommu) return visit(dma, n, done);
+    const fault = platform.iommu(dev).walk(dma, n, (phys, k, d) => visit(phys, k, done + d));
+    if (fault !== null) iommuFault(platform, dev, att, fault);
+  });
+}
+
+function iommuFault(platform: Platform, dev: Device, att: Attachment, iova: number): never {
+  const message = `IOMMU fault: "${dev.name}" accessed IOVA ${hex(iova)} (buffer ${att.buffer.id}), which its page table does not map`;
+  platform.events.emit({ kind: 'iommu-fault', actor: dev.name, buffer: att.buffer.id, addr: iova, message });
+  throw new SmafError('EFAULT', message);
+}
+
 /** The device reads [offset, offset+length) of its mapped buffer. */
 export function dmaRead(att: Attachment, offset: number, length: number): Uint8Array {
   check(att, offset, length, false);
   const out = new Uint8Array(length);
   const bus = att.buffer.core.platform.bus;
   const who = { kind: 'device', device: att.device } as const;
-  forEachPiece(att.buffer.requireBacking().segments, offset, length, (phys, n, done) => bus.read(who, phys, out.subarray(done, done + n)));
+  devicePieces(att, offset, length, (phys, n, done) => bus.read(who, phys, out.subarray(done, done + n)));
   return out;
 }
 
-/** The device writes `data` at `offset` of its mapped buffer. */
-export function dmaWrite(att: Attachment, offset: number, data: Uint8Array): number {
+/**
+ * The device writes `data` at `offset` of its mapped buffer, on behalf of `principal`; `from` is
+ * whose data the bytes are (by default the principal's own).
+ */
+export function dmaWrite(att: Attachment, offset: number, data: Uint8Array, principal = LOCAL_PRINCIPAL, from: ReadonlySet<string> = new Set([principal])): number {
   check(att, offset, data.length, true);
-  const bus = att.buffer.core.platform.bus;
+  const platform = att.buffer.core.platform;
   const who = { kind: 'device', device: att.device } as const;
-  forEachPiece(att.buffer.requireBacking().segments, offset, data.length, (phys, n, done) => bus.write(who, phys, data.subarray(done, done + n)));
+  devicePieces(att, offset, data.length, (phys, n, done) => {
+    platform.bus.write(who, phys, data.subarray(done, done + n));
+    // normal memory is readable by whoever holds it: only secure memory's provenance matters
+    if (platform.regionAt(phys)?.kind === 'secure-carveout') platform.provenance.written(phys, n, from);
+  });
   return data.length;
+}
+
+/** Whose data lies at [offset, offset+length) of the device's view of its mapped buffer. */
+function sourceLabel(att: Attachment, offset: number, length: number): Set<string> {
+  const provenance = att.buffer.core.platform.provenance;
+  const label = new Set<string>();
+  devicePieces(att, offset, length, (phys, n) => {
+    for (const who of provenance.labelOf(phys, n)) label.add(who);
+  });
+  return label;
 }
 
 /** Transforms a DMA engine can apply while copying. */
 export const DmaTransform = { COPY: 0, DECRYPT_XOR_5A: 1 } as const;
 
+/** Run a sliced job to its end. */
+export function runToEnd<T>(steps: Generator<unknown, T>): T {
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
 /**
- * Device-to-device copy by one device between two of its mappings, in chunks, through the bus.
- * transform 1 is the crypto engine's toy decryption (each byte XOR 0x5A).
+ * Device-to-device copy by one device between two of its mappings, slice by slice, through the bus.
+ * transform 1 is the crypto engine's toy decryption (each byte XOR 0x5A; its key is public, so its
+ * output is the requester's data). The copied bytes carry their source's provenance plus the
+ * principal that asked for the copy.
  */
-export function dmaCopy(dst: Attachment, dstOffset: number, src: Attachment, srcOffset: number, length: number, transform = 0): number {
+export function* dmaCopySteps(dst: Attachment, dstOffset: number, src: Attachment, srcOffset: number, length: number, transform = 0, principal = LOCAL_PRINCIPAL): Generator<void, number> {
   if (dst.device.name !== src.device.name) throw new SmafError('EINVAL', `both attachments must belong to the same device ("${dst.device.name}" vs "${src.device.name}")`);
   if (transform !== DmaTransform.COPY && transform !== DmaTransform.DECRYPT_XOR_5A) throw new SmafError('EINVAL', `unknown transform ${transform} (0 copy, 1 decrypt)`);
   check(src, srcOffset, length, false);
   check(dst, dstOffset, length, true);
-  const chunk = 1 << 20;
-  for (let done = 0; done < length; done += chunk) {
-    const n = Math.min(chunk, length - done);
+  for (let done = 0; done < length; done += DMA_SLICE) {
+    if (done > 0) yield;
+    const n = Math.min(DMA_SLICE, length - done);
+    const from = sourceLabel(src, srcOffset + done, n);
+    from.add(principal);
     const bytes = dmaRead(src, srcOffset + done, n);
     if (transform === DmaTransform.DECRYPT_XOR_5A) for (let i = 0; i < bytes.length; i++) bytes[i]! ^= 0x5a;
-    dmaWrite(dst, dstOffset + done, bytes);
+    dmaWrite(dst, dstOffset + done, bytes, principal, from);
   }
   return length;
 }
 
+export function dmaCopy(dst: Attachment, dstOffset: number, src: Attachment, srcOffset: number, length: number, transform = 0, principal = LOCAL_PRINCIPAL): number {
+  return runToEnd(dmaCopySteps(dst, dstOffset, src, srcOffset, length, transform, principal));
+}
+
 /**
  * A display controller's CRC capture: the device reads [offset, offset+length) through the bus and
- * returns its CRC-32 (IEEE), so the normal world can check content it may not read. On a secure
- * buffer the range must be whole pages: a CRC of a few bytes (or of sliding windows) would reveal
- * them, turning the capture into a read oracle.
+ * returns its CRC-32 (IEEE), so the normal world can check content it may not read. Refused (EACCES)
+ * when any page of the range holds data that is not the asking principal's own (another client's,
+ * or the secure world's): a CRC of it would reveal it. On a secure buffer the range must also be
+ * whole pages.
  */
-export function dmaCrc(att: Attachment, offset: number, length: number): number {
+export function* dmaCrcSteps(att: Attachment, offset: number, length: number, principal = LOCAL_PRINCIPAL): Generator<void, number> {
   const page = att.buffer.core.pageSize;
   if (att.buffer.secure && (offset % page !== 0 || length % page !== 0 || length === 0)) {
     throw new SmafError('EINVAL', `on secure buffer ${att.buffer.id}, a CRC covers whole pages (offset and length multiples of ${page}): a CRC of a few bytes would reveal them`);
   }
   check(att, offset, length, false);
+  const foreign = [...sourceLabel(att, offset, length)].filter((who) => who !== principal);
+  if (foreign.length > 0) {
+    const whose = foreign.map((w) => (w === 'tee' ? 'the secure world' : w)).sort().join(', ');
+    const message = `CRC of buffer ${att.buffer.id} refused for ${principal}: the range holds data of ${whose}, and a CRC would reveal it`;
+    att.buffer.core.platform.events.emit({ kind: 'denial', actor: att.device.name, buffer: att.buffer.id, message });
+    throw new SmafError('EACCES', message);
+  }
   let crc = 0;
-  const chunk = 1 << 20;
-  for (let done = 0; done < length; done += chunk) {
-    crc = crc32.buf(dmaRead(att, offset + done, Math.min(chunk, length - done)), crc);
+  for (let done = 0; done < length; done += DMA_SLICE) {
+    if (done > 0) yield;
+    crc = crc32.buf(dmaRead(att, offset + done, Math.min(DMA_SLICE, length - done)), crc);
   }
   return crc >>> 0;
+}
+
+export function dmaCrc(att: Attachment, offset: number, length: number, principal = LOCAL_PRINCIPAL): number {
+  return runToEnd(dmaCrcSteps(att, offset, length, principal));
 }

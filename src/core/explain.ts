@@ -11,12 +11,19 @@ export interface Explanation {
   readonly allocated: boolean;
   readonly allocator: string | null;
   readonly region: string | null;
+  /** The first MAX_EXPLAIN_SEGMENTS physical segments (a scattered buffer has one per page). */
   readonly segments: readonly { phys: number; length: number }[];
+  readonly segmentsTotal: number;
   readonly attachments: readonly { id: number; device: string; mapped: boolean; direction: number | null }[];
   readonly cpuMappings: number;
   readonly refs: number;
   readonly decisions: readonly Decision[];
+  /** Decisions taken in all; those between the first and the latest kept ones were dropped. */
+  readonly decisionsTotal: number;
 }
+
+/** Segments an explanation lists: enough to see the layout, bounded whatever the buffer. */
+export const MAX_EXPLAIN_SEGMENTS = 256;
 
 export function explain(buf: SmafBuffer): Explanation {
   const b = buf.backing;
@@ -28,11 +35,13 @@ export function explain(buf: SmafBuffer): Explanation {
     allocated: b !== null,
     allocator: b?.allocator ?? null,
     region: b?.region ?? null,
-    segments: (b?.segments ?? []).map((s) => ({ phys: s.phys, length: s.length })),
+    segments: (b?.segments ?? []).slice(0, MAX_EXPLAIN_SEGMENTS).map((s) => ({ phys: s.phys, length: s.length })),
+    segmentsTotal: b?.segments.length ?? 0,
     attachments: buf.attachments.map((a) => ({ id: a.id, device: a.device.name, mapped: a.mapped, direction: a.mapping?.direction ?? null })),
     cpuMappings: buf.cpuMappings.length,
     refs: buf.refCount,
     decisions: buf.decisions,
+    decisionsTotal: buf.decisionsTotal,
   };
 }
 
@@ -41,14 +50,16 @@ export function formatExplanation(e: Explanation): string {
   const lines: string[] = [];
   lines.push(`buffer ${e.buffer}: ${formatSize(e.length)}${e.secure ? ', secure' : ''}${e.nameHint ? `, asks for allocator "${e.nameHint}"` : ''}`);
   if (e.allocated) {
-    const segs = e.segments.length;
+    const segs = e.segmentsTotal;
     lines.push(`  memory: ${e.allocator} in region ${e.region}, ${segs} segment${segs > 1 ? 's' : ''}${segs > 0 ? ` starting at ${hex(e.segments[0]!.phys)}` : ''}`);
   } else lines.push('  memory: none yet (deferred until a device maps it or the CPU touches it)');
   lines.push(`  attachments: ${e.attachments.length ? e.attachments.map((a) => `${a.device}${a.mapped ? ' (mapped)' : ''}`).join(', ') : 'none'}`);
   if (e.decisions.length === 0) lines.push('  no allocation decision yet');
-  for (const d of e.decisions) {
+  const dropped = e.decisionsTotal - e.decisions.length;
+  e.decisions.forEach((d, i) => {
+    if (i === 1 && dropped > 0) lines.push(`  ... ${dropped} more decision${dropped > 1 ? 's' : ''} (only the first and the latest are kept)`);
     lines.push(`  decision at ${d.trigger} for [${d.devices.join(', ') || 'no device'}]${d.secure ? ' (secure)' : ''}: ${d.outcome === 'allocated' ? `allocated by ${d.allocator}` : `failed: ${d.error}`}`);
     for (const c of d.candidates) lines.push(`    ${c.verdict.padEnd(9)} ${c.allocator} (ranking ${c.ranking}): ${c.reason}`);
-  }
+  });
   return lines.join('\n');
 }

@@ -143,6 +143,11 @@ export class Smaf {
     return b;
   }
 
+  /** Live buffers (without building the list). */
+  get bufferCount(): number {
+    return this.bufferMap.size;
+  }
+
   get buffers(): readonly SmafBuffer[] {
     return [...this.bufferMap.values()];
   }
@@ -170,6 +175,13 @@ export class Smaf {
       if (insecure.length > 0) {
         fail('EPERM', `cannot allocate secure buffer ${info.id}: ${insecure.map((d) => `"${d.name}"`).join(', ')} ${insecure.length > 1 ? 'are' : 'is'} not secure-capable`);
       }
+    }
+    // a device behind an IOMMU must be able to map the whole buffer in its IOVA window
+    for (const d of info.devices) {
+      if (!d.iommu) continue;
+      const iommu = this.platform.iommu(d);
+      if (info.length > iommu.space) fail('ENOMEM', `"${d.name}" could never map buffer ${info.id}: ${formatSize(info.length)} is more than its ${d.dmaMask}-bit IOMMU's IOVA space (${formatSize(iommu.space)})`);
+      if (!iommu.canMap(info.length)) fail('ENOMEM', `"${d.name}" has no free IOVA range of ${formatSize(info.length)} for buffer ${info.id} (its IOMMU window holds ${iommu.mappedCount} mappings)`);
     }
     const order = info.nameHint !== undefined ? this.registry.allocators.filter((a) => a.name === info.nameHint) : this.registry.allocators;
     if (info.nameHint !== undefined && order.length === 0) fail('ENODEV', `allocator "${info.nameHint}" asked for at create is no longer registered`);

@@ -5,7 +5,7 @@ import { SmafError } from '../common/errors.ts';
 import { formatSize } from '../common/units.ts';
 import { selfCheck, type SelfCheckReport, type Smaf, type SmafBuffer } from '../core/index.ts';
 import type { Platform } from '../platform/index.ts';
-import { snapshot, type DaemonState } from './state.ts';
+import { snapshot, type DaemonState, type SnapshotOptions } from './state.ts';
 
 export interface LimitSettings {
   /** Open fds per client. */
@@ -19,6 +19,16 @@ export interface LimitSettings {
   readonly maxMappingsPerFd: number;
   /** Bytes one READ may return. */
   readonly maxIo: number;
+  /** Clients connected at once (both sockets), buffers alive and fds open in the whole daemon. */
+  readonly maxClients: number;
+  readonly maxBuffers: number;
+  readonly maxTotalFds: number;
+  /** Answer bytes queued for one connection before smafd stops reading its requests. */
+  readonly maxClientBacklog: number;
+  /** Bytes held for incomplete requests, all connections together. */
+  readonly maxPendingBytes: number;
+  /** Milliseconds a connection may leave a request half-sent before it is closed. */
+  readonly readTimeoutMs: number;
 }
 
 export const DEFAULT_LIMITS: LimitSettings = {
@@ -28,6 +38,28 @@ export const DEFAULT_LIMITS: LimitSettings = {
   maxAttachmentsPerFd: 64,
   maxMappingsPerFd: 256,
   maxIo: 16 * 1024 * 1024 - 64,
+  maxClients: 2048,
+  maxBuffers: 200_000,
+  maxTotalFds: 400_000,
+  maxClientBacklog: 64 * 1024 * 1024,
+  maxPendingBytes: 256 * 1024 * 1024,
+  readTimeoutMs: 30_000,
+};
+
+/** What every limit is called on the command line and in docs (`--max-fds` for maxFds...). */
+export const LIMIT_OPTIONS: Readonly<Record<keyof LimitSettings, string>> = {
+  maxFds: 'max-fds',
+  maxClientBytes: 'max-client-bytes',
+  maxClientBuffers: 'max-client-buffers',
+  maxAttachmentsPerFd: 'max-attachments-per-fd',
+  maxMappingsPerFd: 'max-mappings-per-fd',
+  maxIo: 'max-io',
+  maxClients: 'max-clients',
+  maxBuffers: 'max-buffers',
+  maxTotalFds: 'max-total-fds',
+  maxClientBacklog: 'max-client-backlog',
+  maxPendingBytes: 'max-pending-bytes',
+  readTimeoutMs: 'read-timeout',
 };
 
 interface UsageSource {
@@ -36,7 +68,10 @@ interface UsageSource {
 }
 
 export class Limits {
-  constructor(readonly settings: LimitSettings = DEFAULT_LIMITS) {}
+  /** fds open in the whole daemon. */
+  totalFds = 0;
+
+  constructor(readonly settings: LimitSettings = DEFAULT_LIMITS, private readonly liveBuffers: () => number = () => 0) {}
 
   get maxIo(): number {
     return this.settings.maxIo;
@@ -44,9 +79,12 @@ export class Limits {
 
   checkFds(s: UsageSource, open: number): void {
     if (open >= this.settings.maxFds) throw new SmafError('EMFILE', `${s.label} has ${open} fds open, the limit (max_fds) is ${this.settings.maxFds}`);
+    if (this.totalFds >= this.settings.maxTotalFds) throw new SmafError('ENFILE', `smafd has ${this.totalFds} fds open in all, the limit (max_total_fds) is ${this.settings.maxTotalFds}`);
   }
 
   checkCreate(s: UsageSource, length: bigint): void {
+    const live = this.liveBuffers();
+    if (live >= this.settings.maxBuffers) throw new SmafError('ENOMEM', `smafd holds ${live} buffers in all, the limit (max_buffers) is ${this.settings.maxBuffers}`);
     const u = s.usage();
     if (u.buffers >= this.settings.maxClientBuffers) {
       throw new SmafError('ENOMEM', `${s.label} holds ${u.buffers} buffers, the per-client limit (max_client_buffers) is ${this.settings.maxClientBuffers}`);
@@ -100,6 +138,8 @@ export class TokenTable {
 
 export interface SessionLike extends UsageSource {
   readonly id: number;
+  readonly admin: boolean;
+  holds(bufferId: number): boolean;
   readonly pid: number | null;
   readonly comm: string | null;
   heldBuffers(): SmafBuffer[];
@@ -117,8 +157,12 @@ export class DaemonContext {
   /** Whether debug logs are on (checked before building log objects on hot paths). */
   readonly verbose: boolean;
 
+  /** Bugs met while handling requests (each answered EIO), and the stacks already logged. */
+  internalErrors = 0;
+  private readonly loggedStacks = new Set<string>();
+
   constructor(readonly smaf: Smaf, readonly log: Logger, limits: LimitSettings = DEFAULT_LIMITS) {
-    this.limits = new Limits(limits);
+    this.limits = new Limits(limits, () => smaf.bufferCount);
     this.verbose = log.isLevelEnabled('debug');
     smaf.platform.events.subscribe((e) => {
       if (e.kind === 'release' && e.buffer !== undefined) {
@@ -151,8 +195,20 @@ export class DaemonContext {
     return [...(this.holders.get(bufferId) ?? [])].map((s) => s.label);
   }
 
-  state(): DaemonState {
-    return snapshot(this);
+  /**
+   * A request met a bug: it is answered EIO; the daemon goes on. Counted; each distinct stack is
+   * logged once (a client repeating the request cannot flood the log).
+   */
+  internalError(e: unknown, where: Record<string, unknown>): void {
+    this.internalErrors++;
+    const stack = e instanceof Error ? e.stack ?? e.message : String(e);
+    if (this.loggedStacks.has(stack)) return;
+    if (this.loggedStacks.size < 256) this.loggedStacks.add(stack);
+    this.log.error({ ...where, err: stack }, 'internal error while handling a request (answered EIO; smafd goes on)');
+  }
+
+  state(options: SnapshotOptions = {}): DaemonState {
+    return snapshot(this, options);
   }
 
   /** The core's invariants plus the daemon's: every fd holds a live buffer, references add up. */
@@ -171,6 +227,35 @@ export class DaemonContext {
       if (held !== b.refCount) problems.push(`buffer ${b.id} has ${b.refCount} references but ${held} open fds`);
     }
     const daemon = { name: 'fds and references add up', ok: problems.length === 0, detail: problems.length ? problems.slice(0, 10).join('; ') : `${this.sessions.size} clients, ${[...refs.values()].reduce((a, b) => a + b, 0)} fds` };
-    return { ok: core.ok && daemon.ok, checks: [...core.checks, daemon] };
+    const bugs = { name: 'no internal errors', ok: this.internalErrors === 0, detail: this.internalErrors === 0 ? 'none since start' : `${this.internalErrors} request(s) met a bug and were answered EIO (stacks in smafd's log)` };
+    const limits = this.limitUsage().map((l) => ({
+      name: `limit ${l.option}`,
+      ok: l.used < l.limit,
+      detail: `${l.used} of ${l.limit} (${Math.round((100 * l.used) / l.limit)} %)${l.note ? `, ${l.note}` : ''}`,
+    }));
+    const checks = [...core.checks, daemon, bugs, ...limits];
+    return { ok: core.ok && daemon.ok && bugs.ok, checks };
   }
+
+  /** How close each daemon-wide limit is (for `smaf doctor` and the dashboard). */
+  limitUsage(): { option: string; used: number; limit: number; note?: string }[] {
+    const s = this.limits.settings;
+    let worst = { bytes: 0, buffers: 0, fds: 0 };
+    for (const c of this.sessions) {
+      const u = c.usage();
+      worst = { bytes: Math.max(worst.bytes, u.bytes), buffers: Math.max(worst.buffers, u.buffers), fds: Math.max(worst.fds, u.fds) };
+    }
+    return [
+      { option: LIMIT_OPTIONS.maxClients, used: this.sessions.size, limit: s.maxClients },
+      { option: LIMIT_OPTIONS.maxBuffers, used: this.smaf.bufferCount, limit: s.maxBuffers },
+      { option: LIMIT_OPTIONS.maxTotalFds, used: this.limits.totalFds, limit: s.maxTotalFds },
+      { option: LIMIT_OPTIONS.maxClientBytes, used: worst.bytes, limit: s.maxClientBytes, note: 'the client holding most' },
+      { option: LIMIT_OPTIONS.maxClientBuffers, used: worst.buffers, limit: s.maxClientBuffers, note: 'the client holding most' },
+      { option: LIMIT_OPTIONS.maxFds, used: worst.fds, limit: s.maxFds, note: 'the client holding most' },
+      { option: LIMIT_OPTIONS.maxPendingBytes, used: this.pendingBytes, limit: s.maxPendingBytes, note: 'held for half-sent requests' },
+    ];
+  }
+
+  /** Bytes held for incomplete requests, all connections together (kept by the server). */
+  pendingBytes = 0;
 }

@@ -7,7 +7,9 @@ import { formatSize, parseSize } from '../common/units.ts';
 import { defaultPlatformSpec, parsePlatform } from '../platform/index.ts';
 import { createSmafSystem } from '../presets/default.ts';
 import { DEFAULT_LIMITS } from './context.ts';
-import { defaultSocketPath, SmafDaemon } from './server.ts';
+import { adminSocketFor, defaultSocketPath, SmafDaemon } from './server.ts';
+import { ensurePrivateDir } from '../uapi/socket-path.ts';
+import { dirname } from 'node:path';
 import { startDashboard, type Dashboard } from '../web/server.ts';
 
 const size = (v: string): number => parseSize(v);
@@ -21,6 +23,8 @@ export async function runSmafd(argv: string[]): Promise<void> {
   const program = new Command('smafd')
     .description('SMAF daemon: serves the /dev/smaf uapi on a Unix socket, on an emulated SoC')
     .option('-s, --socket <path>', 'Unix socket path', defaultSocketPath())
+    .option('--admin-socket <path>', "the operator's socket (mode 0600; sees every client's buffers); default: beside --socket, smaf-admin.sock")
+    .option('--no-admin-socket', 'serve no admin socket')
     .option('-p, --platform <file>', 'platform description (YAML or JSON); default: the embedded media SoC')
     .option('-v, --verbose', 'log every decision (allocations, grants, denials, clients)')
     .option('--no-dashboard', 'do not serve the web dashboard')
@@ -33,18 +37,35 @@ export async function runSmafd(argv: string[]): Promise<void> {
     .addOption(new Option('--max-client-bytes <size>', 'bytes one client may hold').default(DEFAULT_LIMITS.maxClientBytes).argParser(size))
     .addOption(new Option('--max-client-buffers <n>', 'buffers one client may hold').default(DEFAULT_LIMITS.maxClientBuffers).argParser(int))
     .addOption(new Option('--max-fds <n>', 'open fds per client').default(DEFAULT_LIMITS.maxFds).argParser(int))
+    .addOption(new Option('--max-clients <n>', 'clients connected at once').default(DEFAULT_LIMITS.maxClients).argParser(int))
+    .addOption(new Option('--max-buffers <n>', 'live buffers in the whole daemon').default(DEFAULT_LIMITS.maxBuffers).argParser(int))
+    .addOption(new Option('--max-total-fds <n>', 'open fds in the whole daemon').default(DEFAULT_LIMITS.maxTotalFds).argParser(int))
+    .addOption(new Option('--max-client-backlog <size>', 'answer bytes queued for one client before smafd stops reading it').default(DEFAULT_LIMITS.maxClientBacklog).argParser(size))
+    .addOption(new Option('--max-pending-bytes <size>', 'bytes of half-sent requests held, all clients together').default(DEFAULT_LIMITS.maxPendingBytes).argParser(size))
+    .addOption(new Option('--read-timeout <ms>', 'milliseconds a request may stay half-sent before its connection is closed').default(DEFAULT_LIMITS.readTimeoutMs).argParser(int))
     .showHelpAfterError();
   program.parse(argv);
-  const opts = program.opts<{ dashboard: boolean; dashboardPort: number; dashboardHost: string; socket: string; platform?: string; verbose?: boolean; maxClientBytes: number; maxClientBuffers: number; maxFds: number }>();
+  const opts = program.opts<{
+    dashboard: boolean; dashboardPort: number; dashboardHost: string; socket: string; adminSocket: string | boolean; platform?: string; verbose?: boolean;
+    maxClientBytes: number; maxClientBuffers: number; maxFds: number; maxClients: number; maxBuffers: number; maxTotalFds: number;
+    maxClientBacklog: number; maxPendingBytes: number; readTimeout: number;
+  }>();
 
   const log = pino({ name: 'smafd', level: opts.verbose ? 'debug' : 'warn' }, pino.destination(2));
   const spec = opts.platform ? parsePlatform(readFileSync(opts.platform, 'utf8'), opts.platform) : defaultPlatformSpec();
   const { smaf, platform } = createSmafSystem(spec);
+  // the default socket lives in a directory of our own (mode 0700), never one somebody else made
+  if (opts.socket === defaultSocketPath() && !process.env.XDG_RUNTIME_DIR) ensurePrivateDir(dirname(opts.socket));
+  const adminSocketPath = opts.adminSocket === false ? null : typeof opts.adminSocket === 'string' ? opts.adminSocket : adminSocketFor(opts.socket);
   const daemon = new SmafDaemon({
     socketPath: opts.socket,
+    adminSocketPath,
     smaf,
     log,
-    limits: { ...DEFAULT_LIMITS, maxClientBytes: opts.maxClientBytes, maxClientBuffers: opts.maxClientBuffers, maxFds: opts.maxFds },
+    limits: {
+      ...DEFAULT_LIMITS, maxClientBytes: opts.maxClientBytes, maxClientBuffers: opts.maxClientBuffers, maxFds: opts.maxFds, maxClients: opts.maxClients,
+      maxBuffers: opts.maxBuffers, maxTotalFds: opts.maxTotalFds, maxClientBacklog: opts.maxClientBacklog, maxPendingBytes: opts.maxPendingBytes, readTimeoutMs: opts.readTimeout,
+    },
   });
   await daemon.start();
   const out = (s: string) => process.stdout.write(`${s}\n`);
@@ -61,6 +82,7 @@ export async function runSmafd(argv: string[]): Promise<void> {
   out(`smafd: platform "${platform.name}": ${platform.regions.map((r) => `${r.name} ${formatSize(r.size)} ${r.kind}`).join(', ')}`);
   out(`smafd: devices ${platform.devices.map((d) => d.name).join(', ')}; allocators ${smaf.registry.allocators.map((a) => a.name).join(', ')}${smaf.secureModule ? `; secure module ${smaf.secureModule.name}` : ''}`);
   out(`smafd: listening on ${daemon.socketPath} (mode 0660); try: SMAF_SOCKET=${daemon.socketPath} npx smaf info`);
+  if (daemon.adminSocketPath) out(`smafd: operator's admin socket ${daemon.adminSocketPath} (mode 0600: every client's buffers)`);
   out(dashboard ? `smafd: dashboard at ${dashboard.url}` : 'smafd: dashboard off');
   let stopping = false;
   const stop = (signal: string) => {

@@ -3,9 +3,9 @@
  * logic (request in, response out), no sockets, so that tests and the fuzzer drive it directly.
  * A client that goes away is `close()`d: every fd it held is closed, exactly as a process exit.
  */
-import { Errno, SmafError, toSmafError } from '../common/errors.ts';
+import { Errno, isInternalError, SmafError, toSmafError } from '../common/errors.ts';
 import {
-  dmaCopy, dmaCrc, explain, type Attachment, type CpuMapping, type DmaDirection, type SmafBuffer,
+  DMA_SLICE, dmaCopySteps, dmaCrcSteps, explain, PROT_READ, PROT_WRITE, type Attachment, type CpuMapping, type DmaDirection, type SmafBuffer,
 } from '../core/index.ts';
 import {
   decodeName, decodeStruct, DMA_BUF_SYNC_END, DMA_BUF_SYNC_READ, DMA_BUF_SYNC_VALID, DMA_BUF_SYNC_WRITE, DEVICE_FD, encodeName,
@@ -20,7 +20,50 @@ interface FdEntry {
   readonly buffer: SmafBuffer;
   readonly attachments: Map<number, Attachment>;
   readonly mappings: Map<number, CpuMapping>;
-  syncDepth: number;
+}
+
+/** What an op answers: a result and its payload. */
+interface Outcome {
+  result: number;
+  payload?: Uint8Array;
+}
+
+/** An op's work: done at once, or sliced (a generator that yields between slices). */
+type Work = Outcome | Generator<void, Outcome>;
+
+function isSliced(w: Work): w is Generator<void, Outcome> {
+  return typeof (w as Generator<void, Outcome>).next === 'function';
+}
+
+/**
+ * A request whose work is sliced (large DMA, READ, WRITE): the daemon calls `step()` until it
+ * returns the response, and serves other clients in between.
+ */
+export interface SlicedRequest {
+  readonly request: Request;
+  step(): Response | null;
+}
+
+/** Reads [offset, offset+length) of a CPU mapping, one slice at a time. */
+function* readSteps(m: CpuMapping, offset: number, length: number): Generator<void, Outcome> {
+  const out = new Uint8Array(length);
+  for (let done = 0; done < length; done += DMA_SLICE) {
+    if (done > 0) yield;
+    out.set(m.read(offset + done, Math.min(DMA_SLICE, length - done)), done);
+  }
+  return { result: length, payload: out };
+}
+
+function* writeSteps(m: CpuMapping, offset: number, data: Uint8Array): Generator<void, Outcome> {
+  for (let done = 0; done < data.length; done += DMA_SLICE) {
+    if (done > 0) yield;
+    m.write(offset + done, data.subarray(done, done + DMA_SLICE));
+  }
+  return { result: data.length };
+}
+
+function* mapOutcome<T>(steps: Generator<void, T>, f: (v: T) => Outcome): Generator<void, Outcome> {
+  return f(yield* steps);
 }
 
 const enc = new TextEncoder();
@@ -41,9 +84,17 @@ function safe(v: bigint, what: string): number {
   return Number(v);
 }
 
+export interface SessionOptions {
+  /** Connected on the operator's admin socket: may see every client's buffers. */
+  readonly admin?: boolean;
+}
+
 export class ClientSession {
   private readonly fds = new Map<number, FdEntry>();
+  /** DMA_BUF_IOCTL_SYNC STARTs not yet ENDed, per dma-buf (not per fd, as in the kernel). */
+  private readonly cpuAccess = new Map<SmafBuffer, number>();
   private closed = false;
+  readonly admin: boolean;
   readonly connectedAt = Date.now();
   requests = 0;
 
@@ -51,28 +102,69 @@ export class ClientSession {
   pid: number | null = null;
   comm: string | null = null;
 
-  constructor(readonly id: number, private readonly ctx: DaemonContext) {}
+  constructor(readonly id: number, private readonly ctx: DaemonContext, options: SessionOptions = {}) {
+    this.admin = options.admin ?? false;
+  }
+
+  /** Whose data this client's DMA writes into secure memory (see platform/provenance.ts). */
+  get principal(): string {
+    return `client ${this.id}`;
+  }
 
   /** `client 7`, or `client 7 (gst-launch-1.0, pid 4242)` once it said hello. */
   get label(): string {
     return this.comm === null ? `client ${this.id}` : `client ${this.id} (${this.comm}, pid ${this.pid})`;
   }
 
-  /** Handle one request; never throws: errors become `-errno` with a message. */
+  /** Handle one request to its end; never throws: errors become `-errno` with a message. */
   handle(req: Request): Response {
-    this.requests++;
-    try {
-      const { result, payload } = this.dispatch(req);
-      return { id: req.id, result, payload: payload ?? new Uint8Array(0) };
-    } catch (e) {
-      const err = toSmafError(e);
-      if (err.code === 'EIO') this.ctx.log.error({ client: this.id, op: req.op, err: (e as Error).stack }, 'internal error');
-      if (this.ctx.verbose) this.ctx.log.debug({ client: this.id, op: req.op, fd: req.fd, errno: err.code }, err.message);
-      return { id: req.id, result: -err.errno, payload: enc.encode(err.message) };
+    const r = this.begin(req);
+    if ('id' in r) return r;
+    for (;;) {
+      const done = r.step();
+      if (done) return done;
     }
   }
 
-  private dispatch(req: Request): { result: number; payload?: Uint8Array } {
+  /**
+   * Start a request: the response, or a sliced request to `step()` until it answers. Never throws.
+   * A bug in the handling (anything not raised as a SmafError) becomes EIO for this request only,
+   * logged with its stack and counted (`smaf doctor`, the dashboard).
+   */
+  begin(req: Request): Response | SlicedRequest {
+    this.requests++;
+    let work: Work;
+    try {
+      work = this.dispatch(req);
+    } catch (e) {
+      return this.failure(req, e);
+    }
+    if (!isSliced(work)) return this.reply(req, work);
+    return {
+      request: req,
+      step: () => {
+        try {
+          const r = work.next();
+          return r.done ? this.reply(req, r.value) : null;
+        } catch (e) {
+          return this.failure(req, e);
+        }
+      },
+    };
+  }
+
+  private reply(req: Request, o: Outcome): Response {
+    return { id: req.id, result: o.result, payload: o.payload ?? new Uint8Array(0) };
+  }
+
+  private failure(req: Request, e: unknown): Response {
+    const err = toSmafError(e);
+    if (isInternalError(e)) this.ctx.internalError(e, { client: this.id, op: req.op });
+    if (this.ctx.verbose) this.ctx.log.debug({ client: this.id, op: req.op, fd: req.fd, errno: err.code }, err.message);
+    return { id: req.id, result: -err.errno, payload: enc.encode(err.message) };
+  }
+
+  private dispatch(req: Request): Work {
     if (this.closed) throw new SmafError('EBADF', 'session is closed');
     if (req.op >= 0x100) return this.ioctl(req);
     const def = opDef(req.op);
@@ -101,16 +193,21 @@ export class ClientSession {
         this.comm = [...comm].map((ch) => (ch < ' ' || ch === '\x7f' ? '?' : ch)).join('');
         return { result: 0 };
       }
-      case Op.X_STATE:
+      case Op.X_STATE: {
         if (req.fd !== DEVICE_FD) throw new SmafError('EINVAL', 'X_STATE goes to the device (fd -1)');
-        return { result: 0, payload: enc.encode(JSON.stringify(this.ctx.state())) };
+        if (p.length !== 0 && p.length !== 8) throw new SmafError('EINVAL', `X_STATE takes 0 or 8 payload bytes (u32 offset, u32 limit), got ${p.length}`);
+        const page = p.length === 8 ? { offset: u32(p, 0), limit: u32(p, 4) } : {};
+        const state = this.ctx.state({ ...page, viewer: this.admin ? null : this });
+        return { result: 0, payload: enc.encode(JSON.stringify(state)) };
+      }
       case Op.X_CHECK: {
         if (req.fd !== DEVICE_FD) throw new SmafError('EINVAL', 'X_CHECK goes to the device (fd -1)');
+        this.operatorOnly('X_CHECK (smaf doctor)');
         const report = this.ctx.selfCheck();
         return { result: report.ok ? 0 : -Errno.EIO, payload: enc.encode(JSON.stringify(report)) };
       }
       case Op.X_EXPLAIN: {
-        const buf = req.fd === DEVICE_FD ? this.ctx.smaf.buffer(u32(p, 0)) : this.entry(req.fd).buffer;
+        const buf = req.fd === DEVICE_FD ? this.visibleBuffer(u32(p, 0)) : this.entry(req.fd).buffer;
         return { result: 0, payload: enc.encode(JSON.stringify(explain(buf))) };
       }
     }
@@ -181,17 +278,19 @@ export class ClientSession {
         const offset = safe(u64(p, 4), 'offset');
         const length = u32(p, 12);
         if (length > this.ctx.limits.maxIo) throw new SmafError('EINVAL', `READ of ${length} bytes is over the ${this.ctx.limits.maxIo}-byte limit of one request`);
-        const bytes = m.read(offset, length);
-        return { result: bytes.length, payload: bytes };
+        m.check(offset, length, PROT_READ); // before any work
+        return readSteps(m, offset, length);
       }
       case Op.WRITE: {
         if (p.length < 12) throw new SmafError('EINVAL', `WRITE needs at least 12 payload bytes, got ${p.length}`);
         this.notSecure(buf, 'WRITE');
         const m = this.mapping(entry, u32(p, 0));
         const offset = safe(u64(p, 4), 'offset');
-        return { result: m.write(offset, p.subarray(12)) };
+        m.check(offset, p.length - 12, PROT_WRITE);
+        return writeSteps(m, offset, p.subarray(12));
       }
       case Op.EXPORT:
+        buf.markShared();
         return { result: 0, payload: this.ctx.tokens.export(buf) };
       case Op.STAT: {
         const out = new Uint8Array(80);
@@ -210,15 +309,18 @@ export class ClientSession {
         const srcOffset = safe(u64(p, 16), 'src_offset');
         const dstOffset = safe(u64(p, 24), 'dst_offset');
         const length = safe(u64(p, 32), 'length');
-        return { result: dmaCopy(dst, dstOffset, src, srcOffset, length, transform) };
+        const steps = dmaCopySteps(dst, dstOffset, src, srcOffset, length, transform, this.principal);
+        return mapOutcome(steps, (n) => ({ result: n }));
       }
       case Op.DMA_CRC: {
         const att = this.attachment(entry, u32(p, 0));
         if (u32(p, 4) !== 0) throw new SmafError('EINVAL', 'DMA_CRC reserved field must be 0');
-        const crc = dmaCrc(att, safe(u64(p, 8), 'offset'), safe(u64(p, 16), 'length'));
-        const out = new Uint8Array(4);
-        new DataView(out.buffer).setUint32(0, crc, true);
-        return { result: 0, payload: out };
+        const steps = dmaCrcSteps(att, safe(u64(p, 8), 'offset'), safe(u64(p, 16), 'length'), this.principal);
+        return mapOutcome(steps, (crc) => {
+          const out = new Uint8Array(4);
+          new DataView(out.buffer).setUint32(0, crc, true);
+          return { result: 0, payload: out };
+        });
       }
       default:
         throw new SmafError('ENOTTY', `op ${def.name} is not valid on a buffer fd`);
@@ -289,18 +391,39 @@ export class ClientSession {
           throw new SmafError('EINVAL', `DMA_BUF_IOCTL_SYNC: invalid flags 0x${flags.toString(16)} (READ 1 and/or WRITE 2, START 0 or END 4)`);
         }
         const mode = (flags & 3n) === 3n ? 'read-write' : (flags & 1n) === 1n ? 'read' : 'write';
+        // CPU access is tracked per dma-buf, as the kernel does: END may come on any fd of it
+        const depth = this.cpuAccess.get(entry.buffer) ?? 0;
         if ((flags & DMA_BUF_SYNC_END) !== 0n) {
-          if (entry.syncDepth === 0) throw new SmafError('EINVAL', 'DMA_BUF_IOCTL_SYNC END without START on this fd');
+          if (depth === 0) throw new SmafError('EINVAL', `DMA_BUF_IOCTL_SYNC END without START on buffer ${entry.buffer.id} (through any of this client's fds)`);
           entry.buffer.endCpuAccess(mode);
-          entry.syncDepth--;
+          if (depth === 1) this.cpuAccess.delete(entry.buffer);
+          else this.cpuAccess.set(entry.buffer, depth - 1);
         } else {
           entry.buffer.beginCpuAccess(mode);
-          entry.syncDepth++;
+          this.cpuAccess.set(entry.buffer, depth + 1);
         }
         return null;
       }
     }
     throw new SmafError('ENOTTY', `ioctl ${def.name} is not implemented`);
+  }
+
+  /** Introspection of everything is the operator's (the admin socket). */
+  private operatorOnly(what: string): void {
+    if (!this.admin) throw new SmafError('EPERM', `${what} shows every client's buffers: it is only answered on the operator's admin socket`);
+  }
+
+  /** A buffer by id, if this client may see it: one it holds an fd of, or any for the operator. */
+  private visibleBuffer(id: number): SmafBuffer {
+    if (this.admin) return this.ctx.smaf.buffer(id);
+    for (const e of this.fds.values()) if (e.buffer.id === id) return e.buffer;
+    throw new SmafError('ENOENT', `no buffer ${id} among those this client holds (the operator's admin socket explains any buffer)`);
+  }
+
+  /** Whether this client holds an fd of the buffer. */
+  holds(bufferId: number): boolean {
+    for (const e of this.fds.values()) if (e.buffer.id === bufferId) return true;
+    return false;
   }
 
   /** The normal world never reads or writes secure bytes, whatever it holds. */
@@ -341,13 +464,15 @@ export class ClientSession {
       undo();
       throw e;
     }
-    this.fds.set(fd, { fd, buffer: buf, attachments: new Map(), mappings: new Map(), syncDepth: 0 });
+    this.fds.set(fd, { fd, buffer: buf, attachments: new Map(), mappings: new Map() });
+    this.ctx.limits.totalFds++;
     this.ctx.noteHolder(buf, this);
     return fd;
   }
 
   private closeFd(entry: FdEntry): void {
     this.fds.delete(entry.fd);
+    this.ctx.limits.totalFds--;
     const buf = entry.buffer;
     if (!buf.released) {
       for (const m of entry.mappings.values()) if (!m.closed) buf.munmap(m);
@@ -356,11 +481,15 @@ export class ClientSession {
         if (a.mapped) buf.unmap(a);
         buf.detach(a);
       }
-      for (; entry.syncDepth > 0; entry.syncDepth--) buf.endCpuAccess('read-write');
     }
     entry.mappings.clear();
     entry.attachments.clear();
-    if (![...this.fds.values()].some((e) => e.buffer === buf)) this.ctx.dropHolder(buf, this);
+    if (![...this.fds.values()].some((e) => e.buffer === buf)) {
+      // the client's last fd of this dma-buf: CPU accesses it left open end with it
+      if (!buf.released) for (let n = this.cpuAccess.get(buf) ?? 0; n > 0; n--) buf.endCpuAccess('read-write');
+      this.cpuAccess.delete(buf);
+      this.ctx.dropHolder(buf, this);
+    }
     if (!buf.released) buf.put();
   }
 

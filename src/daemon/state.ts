@@ -1,10 +1,15 @@
-/** A JSON snapshot of everything smafd knows, for `smaf info`, the dashboard and scripts. Read-only. */
-import { explain, type Explanation } from '../core/index.ts';
-import type { SmafEvent, RegionStats } from '../platform/index.ts';
-import type { DaemonContext } from './context.ts';
+/**
+ * A JSON snapshot of what smafd knows, for `smaf info`, the dashboard and scripts. Read-only.
+ * The operator (admin socket, dashboard) sees every client's buffers; a client sees only the
+ * buffers it holds an fd of, and nothing about other clients. Buffers come in pages, so that a
+ * reply never passes the frame limit whatever the number of buffers.
+ */
+import { explain, type Explanation, type SmafBuffer } from '../core/index.ts';
+import type { MemoryRegion, RegionStats, SmafEvent } from '../platform/index.ts';
+import type { DaemonContext, SessionLike } from './context.ts';
 
 export interface RegionView extends RegionStats {
-  /** Occupied ranges with their owner, to scale on the memory map. */
+  /** Occupied ranges with their owner, to scale on the memory map (at most MAX_OCCUPANCY). */
   readonly occupancy: readonly { base: number; length: number; buffer: number; allocator: string; secure: boolean }[];
 }
 
@@ -14,42 +19,110 @@ export interface BufferView extends Omit<Explanation, 'decisions'> {
   readonly decisions: number;
 }
 
+export interface ClientView {
+  id: number;
+  label: string;
+  pid: number | null;
+  comm: string | null;
+  fds: number;
+  buffers: number;
+  bytes: number;
+  requests: number;
+  connectedAt: number;
+}
+
 export interface DaemonState {
   readonly time: number;
+  /** `all`: the operator's view; `own`: only what the asking client holds. */
+  readonly scope: 'all' | 'own';
   readonly platform: { name: string; pageSize: number };
   readonly regions: readonly RegionView[];
   readonly devices: readonly Record<string, unknown>[];
   readonly allocators: readonly Record<string, unknown>[];
   readonly secureModule: string | null;
   readonly firewall: string;
+  /** One page of the visible buffers: `buffersTotal` in all, this page starts at `offset`. */
   readonly buffers: readonly BufferView[];
-  readonly clients: readonly { id: number; label: string; pid: number | null; comm: string | null; fds: number; buffers: number; bytes: number; requests: number; connectedAt: number }[];
+  readonly buffersTotal: number;
+  readonly offset: number;
+  readonly clients: readonly ClientView[];
   readonly limits: Record<string, number>;
+  readonly limitUsage: readonly { option: string; used: number; limit: number; note?: string }[];
+  readonly internalErrors: number;
   readonly events: readonly SmafEvent[];
   readonly eventCounts: Record<string, number>;
   readonly bus: Record<string, unknown>;
   readonly tokens: number;
 }
 
-export function snapshot(ctx: DaemonContext, eventLimit = 200): DaemonState {
-  const { smaf, platform } = ctx;
-  const buffers = smaf.buffers.map((b): BufferView => {
-    const e = explain(b);
-    return { ...e, decisions: e.decisions.length, holders: ctx.holdersOf(b.id), createdAt: b.createdAt };
-  });
-  const regions = platform.regionStats().map((r): RegionView => {
-    const occupancy = [];
-    for (const b of smaf.buffers) {
-      for (const s of b.segments) {
-        if (platform.regionAt(s.phys)?.name === r.name) occupancy.push({ base: s.phys, length: s.length, buffer: b.id, allocator: b.backing!.allocator, secure: b.secure });
-      }
+export interface SnapshotOptions {
+  /** null or absent: the operator's view of everything. */
+  readonly viewer?: SessionLike | null;
+  readonly offset?: number;
+  readonly limit?: number;
+  readonly eventLimit?: number;
+}
+
+/** Buffers in one page of X_STATE (the reply stays far below the 16 MiB frame limit). */
+export const MAX_STATE_PAGE = 500;
+export const DEFAULT_STATE_PAGE = 200;
+/** Occupied ranges listed per region. */
+export const MAX_OCCUPANCY = 4096;
+
+/** Regions sorted by base, for finding the region of an address by binary search. */
+function regionFinder(regions: readonly MemoryRegion[]): (addr: number) => MemoryRegion | undefined {
+  // the most specific region wins (a carveout inside its DRAM), as Platform.regionAt does
+  const sorted = [...regions].sort((a, b) => a.base - b.base || (a.kind === 'system' ? 1 : 0) - (b.kind === 'system' ? 1 : 0));
+  const specific = sorted.filter((r) => r.kind !== 'system');
+  const system = sorted.filter((r) => r.kind === 'system');
+  const find = (list: MemoryRegion[], addr: number): MemoryRegion | undefined => {
+    let lo = 0;
+    let hi = list.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const r = list[mid]!;
+      if (addr < r.base) hi = mid - 1;
+      else if (addr >= r.base + r.size) lo = mid + 1;
+      else return r;
     }
-    occupancy.sort((a, b) => a.base - b.base);
-    return { ...r, occupancy };
+    return undefined;
+  };
+  return (addr) => find(specific, addr) ?? find(system, addr);
+}
+
+export function snapshot(ctx: DaemonContext, options: SnapshotOptions = {}): DaemonState {
+  const { smaf, platform } = ctx;
+  const viewer = options.viewer ?? null;
+  const visible: SmafBuffer[] = viewer ? smaf.buffers.filter((b) => viewer.holds(b.id)) : [...smaf.buffers];
+  const offset = Math.max(0, options.offset ?? 0);
+  const limit = Math.min(MAX_STATE_PAGE, Math.max(0, options.limit ?? DEFAULT_STATE_PAGE));
+  const buffers = visible.slice(offset, offset + limit).map((b): BufferView => {
+    const e = explain(b);
+    return { ...e, decisions: e.decisionsTotal, holders: viewer ? [] : ctx.holdersOf(b.id), createdAt: b.createdAt };
   });
+  // one pass over the visible buffers' segments, whatever the number of regions
+  const regionOf = regionFinder(platform.regions);
+  const occupancy = new Map<string, RegionView['occupancy'][number][]>();
+  for (const b of visible) {
+    for (const s of b.segments) {
+      const r = regionOf(s.phys);
+      if (!r) continue;
+      let list = occupancy.get(r.name);
+      if (!list) occupancy.set(r.name, (list = []));
+      if (list.length < MAX_OCCUPANCY) list.push({ base: s.phys, length: s.length, buffer: b.id, allocator: b.backing!.allocator, secure: b.secure });
+    }
+  }
+  const regions = platform.regionStats().map((r): RegionView => ({ ...r, occupancy: (occupancy.get(r.name) ?? []).sort((a, b) => a.base - b.base) }));
   const descriptions = new Map(smaf.registry.allocators.map((a) => [a.name, a.description ?? '']));
+  const visibleIds = new Set(visible.map((b) => b.id));
+  const eventLimit = options.eventLimit ?? 200;
+  const events = viewer
+    ? platform.events.list({}).filter((e) => e.buffer !== undefined && visibleIds.has(e.buffer)).slice(-eventLimit)
+    : platform.events.list({ limit: eventLimit });
+  const sessions = viewer ? [viewer] : [...ctx.sessions];
   return {
     time: Date.now(),
+    scope: viewer ? 'own' : 'all',
     platform: { name: platform.name, pageSize: platform.pageSize },
     regions,
     devices: platform.devices.map((d) => ({ ...d })),
@@ -57,11 +130,15 @@ export function snapshot(ctx: DaemonContext, eventLimit = 200): DaemonState {
     secureModule: smaf.secureModule?.name ?? null,
     firewall: platform.bus.firewall.name,
     buffers,
-    clients: [...ctx.sessions].map((s) => ({ id: s.id, label: s.label, pid: s.pid, comm: s.comm, ...s.usage(), requests: s.requests, connectedAt: s.connectedAt })),
+    buffersTotal: visible.length,
+    offset,
+    clients: sessions.map((s) => ({ id: s.id, label: s.label, pid: s.pid, comm: s.comm, ...s.usage(), requests: s.requests, connectedAt: s.connectedAt })),
     limits: { ...ctx.limits.settings },
-    events: platform.events.list({ limit: eventLimit }),
-    eventCounts: { ...platform.events.counts },
-    bus: platform.bus.stats(),
-    tokens: ctx.tokens.size,
+    limitUsage: viewer ? [] : ctx.limitUsage(),
+    internalErrors: viewer ? 0 : ctx.internalErrors,
+    events,
+    eventCounts: viewer ? {} : { ...platform.events.counts },
+    bus: viewer ? {} : platform.bus.stats(),
+    tokens: viewer ? 0 : ctx.tokens.size,
   };
 }

@@ -8,6 +8,7 @@ export * from './iommu.ts';
 export * from './loader.ts';
 export * from './memory.ts';
 export * from './platform.ts';
+export * from './provenance.ts';
 export * from './region.ts';
 export * from './sg-table.ts';
 export * from './firewall.ts';

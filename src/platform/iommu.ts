@@ -42,18 +42,69 @@ export class Iommu {
     this.mappings.splice(i, 1);
   }
 
+  /** The mapping that holds an IOVA (binary search: mappings are sorted by IOVA), or undefined. */
+  private find(iova: number): IovaMapping | undefined {
+    let lo = 0;
+    let hi = this.mappings.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const m = this.mappings[mid]!;
+      if (iova < m.iova) hi = mid - 1;
+      else if (iova >= m.iova + m.length) lo = mid + 1;
+      else return m;
+    }
+    return undefined;
+  }
+
   /** Physical address of an IOVA, or null when nothing is mapped there (an IOMMU fault). */
   translate(iova: number): number | null {
-    for (const m of this.mappings) {
-      if (iova >= m.iova && iova < m.iova + m.length) {
-        let off = iova - m.iova;
-        for (const s of m.segments) {
-          if (off < s.length) return s.phys + off;
+    let result: number | null = null;
+    this.walk(iova, 1, (phys) => (result = phys));
+    return result;
+  }
+
+  /**
+   * Translate [iova, iova+length) through the page table, visiting each physically contiguous piece.
+   * Returns null when every byte was translated, else the first IOVA with no mapping (a fault: the
+   * pieces before it have been visited).
+   */
+  walk(iova: number, length: number, visit: (phys: number, n: number, done: number) => void): number | null {
+    let done = 0;
+    while (done < length) {
+      const at = iova + done;
+      const m = this.find(at);
+      if (!m) return at;
+      let off = at - m.iova;
+      let left = Math.min(length - done, m.iova + m.length - at);
+      for (const s of m.segments) {
+        if (left === 0) break;
+        if (off >= s.length) {
           off -= s.length;
+          continue;
         }
+        const n = Math.min(s.length - off, left);
+        visit(s.phys + off, n, done);
+        done += n;
+        left -= n;
+        off = 0;
       }
     }
     return null;
+  }
+
+  /** Whether `length` bytes could be mapped now (the largest free IOVA range, guard pages included). */
+  canMap(length: number): boolean {
+    let candidate = IOVA_BASE;
+    for (const m of this.mappings) {
+      if (candidate + length <= m.iova) return true;
+      candidate = m.iova + m.length + this.pageSize;
+    }
+    return candidate + length - 1 <= this.limit;
+  }
+
+  /** The whole IOVA window this IOMMU can ever hand out, in bytes. */
+  get space(): number {
+    return Math.max(0, this.limit + 1 - IOVA_BASE);
   }
 
   get mappedCount(): number {

@@ -9,6 +9,7 @@ import { EventLog } from './events.ts';
 import { Iommu } from './iommu.ts';
 import type { PlatformSpec } from './loader.ts';
 import { PhysicalMemory } from './memory.ts';
+import { Provenance, SECURE_WORLD } from './provenance.ts';
 import { ContiguousPool, PagePool, type MemoryRegion, type RegionStats } from './region.ts';
 
 export type AnyPool = ContiguousPool | PagePool;
@@ -20,6 +21,8 @@ export class Platform {
   readonly memory: PhysicalMemory;
   readonly events: EventLog;
   readonly bus: MemoryBus;
+  /** Whose data each page of memory holds (what makes DMA_CRC safe: see provenance.ts). */
+  readonly provenance: Provenance;
   private readonly pools = new Map<string, AnyPool>();
   private readonly deviceMap = new Map<string, Device>();
   private readonly iommus = new Map<string, Iommu>();
@@ -38,6 +41,7 @@ export class Platform {
     this.memory = new PhysicalMemory(spec.memory);
     this.events = new EventLog(options.eventCapacity);
     this.bus = new MemoryBus(this.memory, this.events);
+    this.provenance = new Provenance(spec.pageSize);
     for (const r of spec.memory) {
       if (r.kind === 'system') {
         const nested = spec.memory.filter((o) => o.kind !== 'system' && o.base >= r.base && o.base + o.size <= r.base + r.size);
@@ -56,6 +60,16 @@ export class Platform {
       this.tee.register(this.sdp);
       if ((options.firewall ?? 'sdp') === 'sdp') this.bus.setFirewall(new SdpFirewall(secure, this.sdp));
     }
+  }
+
+  /**
+   * The secure world writes into memory (the TEE provisioning content or keys, a secure decoder with
+   * a key the normal world lacks): no firewall, and the bytes belong to the secure world, so nothing
+   * derived from them is ever observable by the normal world (not even as a CRC).
+   */
+  secureWorldWrite(addr: number, bytes: Uint8Array): void {
+    this.bus.write({ kind: 'secure-world', who: SECURE_WORLD }, addr, bytes);
+    this.provenance.written(addr, bytes.length, new Set([SECURE_WORLD]));
   }
 
   get regions(): readonly MemoryRegion[] {

@@ -46,9 +46,9 @@ export const OPS: readonly OpDef[] = [
   { op: Op.DMA_COPY, name: 'DMA_COPY', payloadSize: 40, payload: 'u32 dst_attachment, s32 src_fd, u32 src_attachment, u32 transform, u64 src_offset, u64 dst_offset, u64 length (fd = the destination buffer)', result: 'bytes copied' },
   { op: Op.DMA_CRC, name: 'DMA_CRC', payloadSize: 24, payload: 'u32 attachment, u32 reserved, u64 offset, u64 length', result: '0; then u32 crc32 (IEEE) of the bytes' },
   { op: Op.HELLO, name: 'HELLO', payloadSize: 72, payload: 'u32 pid, u32 reserved (0), u8 comm[64] (NUL-terminated command name) (fd = -1)', result: '0 (who this client says it is: shown by smaf info, ps and the dashboard; not verified)' },
-  { op: Op.X_STATE, name: 'X_STATE', payloadSize: 0, payload: '- (fd = -1)', result: '0; then UTF-8 JSON: platform, allocators, regions, buffers, events (extension)' },
-  { op: Op.X_CHECK, name: 'X_CHECK', payloadSize: 0, payload: '- (fd = -1)', result: '0 when every invariant holds, else -EIO; then UTF-8 JSON of the checks (extension)' },
-  { op: Op.X_EXPLAIN, name: 'X_EXPLAIN', payloadSize: 4, payload: 'u32 buffer id (fd = -1), or u32 0 with a buffer fd', result: '0; then UTF-8 JSON explain of that buffer (extension)' },
+  { op: Op.X_STATE, name: 'X_STATE', payloadSize: null, payload: '- or u32 offset, u32 limit (a page of buffers, at most 500) (fd = -1)', result: "0; then UTF-8 JSON: platform, allocators, regions, one page of buffers, events. A client sees only the buffers it holds; the admin socket sees all (extension)" },
+  { op: Op.X_CHECK, name: 'X_CHECK', payloadSize: 0, payload: '- (fd = -1)', result: '0 when every invariant holds, else -EIO; then UTF-8 JSON of the checks and of how close each limit is. Admin socket only, else -EPERM (extension)' },
+  { op: Op.X_EXPLAIN, name: 'X_EXPLAIN', payloadSize: 4, payload: 'u32 buffer id (fd = -1), or u32 0 with a buffer fd', result: '0; then UTF-8 JSON explain of that buffer: one this client holds (else -ENOENT), any on the admin socket (extension)' },
 ];
 
 export function opDef(op: number): OpDef | undefined {

@@ -5,6 +5,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SmafClient } from '../../src/client/client.ts';
+import type { BufferView } from '../../src/daemon/state.ts';
+import { adminSocketFor } from '../../src/uapi/socket-path.ts';
+
+/** Every buffer the client may see, page by page. */
+export async function allBuffers(c: SmafClient): Promise<BufferView[]> {
+  const out: BufferView[] = [];
+  for (;;) {
+    const st = await c.state({ offset: out.length, limit: 500 });
+    out.push(...st.buffers);
+    if (st.buffers.length === 0 || out.length >= st.buffersTotal) return out;
+  }
+}
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -13,6 +25,8 @@ export interface RunningDaemon {
   readonly proc: ChildProcess;
   readonly output: () => string;
   connect(): Promise<SmafClient>;
+  /** A client on the operator's admin socket (sees every client's buffers). */
+  admin(): Promise<SmafClient>;
   stop(): Promise<number | null>;
 }
 
@@ -42,6 +56,7 @@ export async function startDaemon(args: string[] = []): Promise<RunningDaemon> {
     proc,
     output: () => out,
     connect: () => SmafClient.connect(socket),
+    admin: () => SmafClient.connect(adminSocketFor(socket)),
     stop: () =>
       new Promise((resolve) => {
         if (proc.exitCode !== null) return resolve(proc.exitCode);

@@ -102,7 +102,7 @@ function Explain({ id, version }) {
   if (id === null) return html`<section data-testid="explain"><h2>Explain</h2><p class="muted">click a buffer to see which allocators were asked, and why</p></section>`;
   if (!e || e.error) return html`<section data-testid="explain"><h2>Explain buffer ${id}</h2><p class="muted">${e?.error ?? 'loading...'}</p></section>`;
   const lines = [`buffer ${e.buffer}: ${size(e.length)}${e.secure ? ', secure' : ''}${e.nameHint ? `, asks for "${e.nameHint}"` : ''}`,
-    e.allocated ? `memory: ${e.allocator} in ${e.region}, ${e.segments.length} segment(s) from ${hex(e.segments[0].phys)}` : 'memory: none yet (deferred)'];
+    e.allocated ? `memory: ${e.allocator} in ${e.region}, ${e.segmentsTotal ?? e.segments.length} segment(s) from ${hex(e.segments[0].phys)}` : 'memory: none yet (deferred)'];
   for (const d of e.decisions) {
     lines.push(`decision at ${d.trigger} for [${d.devices.join(', ') || 'no device'}]: ${d.outcome === 'allocated' ? `allocated by ${d.allocator}` : `failed: ${d.error}`}`);
     for (const c of d.candidates) lines.push(`  ${c.verdict.padEnd(9)} ${c.allocator} (ranking ${c.ranking}): ${c.reason}`);
