@@ -222,7 +222,7 @@ export class SmafDaemon {
   private turn(): void {
     this.turnScheduled = false;
     const deadline = performance.now() + TURN_MS;
-    let more = false;
+    let more: boolean;
     do {
       more = false;
       const ring = this.ring;
@@ -233,7 +233,7 @@ export class SmafDaemon {
         if (conn.hasWork) more = true;
         if (performance.now() >= deadline) {
           // the next turn starts after this connection
-          this.ring = [...ring.slice(i + 1), ...ring.slice(0, i + 1)];
+          this.ring = [...ring.slice(i + 1), ...ring.slice(0, i + 1)].filter((c) => !c.closed);
           if (more || this.ring.some((c) => c.hasWork)) this.schedule();
           return;
         }
