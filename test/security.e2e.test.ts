@@ -1,0 +1,299 @@
+/**
+ * Attacks on a real smafd with only what the protocol allows (issue 11 and 17): a client that
+ * pipelines huge READs without reading, half-sent frames, a client flood, introspection of other
+ * clients' buffers, the byte-by-byte CRC oracle on secure memory.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createConnection, type Socket } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import crc32 from 'crc-32';
+import type { SmafClient } from '../src/client/client.ts';
+import { Errno, isSmafError } from '../src/common/errors.ts';
+import { encodeRequest, Op, SMAF_IOC_CREATE } from '../src/uapi/index.ts';
+import { eventually, startDaemon, type RunningDaemon } from './helpers/daemon.ts';
+
+function rssBytes(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(m![1]) * 1024;
+}
+
+function open(path: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = createConnection(path);
+    s.once('connect', () => resolve(s));
+    s.once('error', reject);
+  });
+}
+
+/** Send one raw request on a socket and read its answer (the socket has no other traffic). */
+function ask(s: Socket, op: number, fd: number, payload: Uint8Array, id = 1): Promise<{ result: number; payload: Buffer }> {
+  return new Promise((resolve) => {
+    let got = Buffer.alloc(0);
+    const on = (b: Buffer) => {
+      got = Buffer.concat([got, b]);
+      if (got.length >= 4 && got.length >= 4 + got.readUInt32LE(0)) {
+        s.off('data', on);
+        resolve({ result: got.readInt32LE(8), payload: got.subarray(12, 4 + got.readUInt32LE(0)) });
+      }
+    };
+    s.on('data', on);
+    s.write(encodeRequest({ id, op, fd, payload }));
+  });
+}
+
+const createStruct = (length: bigint): Uint8Array => {
+  const b = new Uint8Array(128);
+  new DataView(b.buffer).setBigUint64(8, length, true);
+  return b;
+};
+
+describe('one client cannot take the daemon down', () => {
+  let d: RunningDaemon;
+  before(async () => {
+    d = await startDaemon(['--no-dashboard']);
+  });
+  after(async () => {
+    assert.equal(await d.stop(), 0);
+  });
+
+  test('300 pipelined 16 MiB READs that are never read: bounded RSS, a bystander keeps being served, all freed on disconnect', { timeout: 120_000 }, async () => {
+    const op = await d.admin();
+    const before = (await op.state()).regions.map((r) => [r.name, r.inUse]);
+    const attacker = await open(d.socket);
+    const len = 16n * 1024n * 1024n;
+    const created = await ask(attacker, SMAF_IOC_CREATE.number, -1, createStruct(len));
+    assert.equal(created.result, 0);
+    const fd = created.payload.readInt32LE(24);
+    const mmap = new Uint8Array(20);
+    new DataView(mmap.buffer).setBigUint64(8, len, true);
+    new DataView(mmap.buffer).setUint32(16, 1, true);
+    const mapped = await ask(attacker, Op.MMAP, fd, mmap, 2);
+    assert.equal(mapped.result, 0);
+    attacker.pause(); // never read another answer
+    const frames: Uint8Array[] = [];
+    for (let i = 0; i < 300; i++) {
+      const p = new Uint8Array(16);
+      const v = new DataView(p.buffer);
+      v.setUint32(0, mapped.result, true);
+      v.setUint32(12, 16 * 1024 * 1024 - 64, true);
+      frames.push(encodeRequest({ id: 10 + i, op: Op.READ, fd, payload: p }));
+    }
+    attacker.write(Buffer.concat(frames)); // 8,640 bytes: 300 requests of 16 MiB answers
+
+    const bystander = await d.connect();
+    const start = Date.now();
+    let served = 0;
+    let maxRss = 0;
+    let slowest = 0;
+    while (Date.now() - start < 4000) {
+      const t = performance.now();
+      const b = await bystander.create(4096);
+      await bystander.closeFd(b);
+      slowest = Math.max(slowest, performance.now() - t);
+      served++;
+      maxRss = Math.max(maxRss, rssBytes(d.proc.pid!));
+    }
+    assert.ok(served > 20, `the bystander was served ${served} times in 4 s`);
+    assert.ok(slowest < 2000, `no bystander request waited 2 s (slowest ${slowest.toFixed(0)} ms)`);
+    // 64 MiB of queued answers (--max-client-backlog) plus the socket's and Node's own: far from 4 GiB
+    assert.ok(maxRss < 400 * 1024 * 1024, `smafd RSS stayed bounded: ${(maxRss / 2 ** 20).toFixed(0)} MiB`);
+    assert.equal(d.proc.exitCode, null, 'smafd is alive');
+    attacker.destroy();
+    const after = await eventually(() => op.state(), (s) => s.buffersTotal === 0 && s.clients.length === 2);
+    assert.deepEqual(after.regions.map((r) => [r.name, r.inUse]), before);
+    await bystander.close();
+    await op.close();
+  });
+
+  test('a request left half-sent is cut off after --read-timeout; the daemon-wide budget for half-sent bytes closes the excess', { timeout: 60_000 }, async () => {
+    const t = await startDaemon(['--no-dashboard', '--read-timeout', '300', '--max-pending-bytes', '1MiB']);
+    try {
+      const s = await open(t.socket);
+      const frame = encodeRequest({ id: 1, op: Op.WRITE, fd: 3, payload: new Uint8Array(4096) });
+      s.write(frame.subarray(0, frame.length - 1)); // all but one byte
+      const t0 = Date.now();
+      await new Promise<void>((resolve) => s.once('close', () => resolve()));
+      assert.ok(Date.now() - t0 < 5000, 'closed by the read timeout');
+      // two connections announcing 16 MiB and sending 600 KiB each: the second passes the 1 MiB budget
+      const a = await open(t.socket);
+      const b = await open(t.socket);
+      const head = Buffer.alloc(16);
+      head.writeUInt32LE(16 * 1024 * 1024, 0);
+      const closedB = new Promise<void>((resolve) => b.once('close', () => resolve()));
+      a.write(Buffer.concat([head, Buffer.alloc(600 * 1024)]));
+      await new Promise((r) => setTimeout(r, 100));
+      b.write(Buffer.concat([head, Buffer.alloc(600 * 1024)]));
+      await closedB;
+      assert.equal(a.destroyed, false, 'the first stays within the budget');
+      const c = await t.connect();
+      assert.ok((await c.create(4096)) >= 3, 'others are served');
+      await c.close();
+      a.destroy();
+    } finally {
+      await t.stop();
+    }
+  });
+
+  test('past --max-clients a new client is refused with a clear EAGAIN, and served again once one leaves', { timeout: 60_000 }, async () => {
+    const t = await startDaemon(['--no-dashboard', '--max-clients', '3']);
+    try {
+      const held = [await t.connect(), await t.connect(), await t.connect()];
+      await held[2]!.create(4096); // all three are in
+      const late = await t.connect();
+      await assert.rejects(late.create(4096), (e) => isSmafError(e, 'EAGAIN') && /max_clients/.test(e.message));
+      await held[0]!.close();
+      const again = await eventually(async () => {
+        const c = await t.connect();
+        try {
+          await c.create(4096);
+          return c;
+        } catch {
+          return null;
+        }
+      }, (c) => c !== null);
+      assert.ok(again);
+      await again.close();
+      for (const c of held.slice(1)) await c.close();
+    } finally {
+      await t.stop();
+    }
+  });
+});
+
+describe('a client sees only what it holds', () => {
+  let d: RunningDaemon;
+  let alice: SmafClient;
+  let mallory: SmafClient;
+  let aliceFd: number;
+  let aliceBuffer: number;
+  before(async () => {
+    d = await startDaemon(['--no-dashboard']);
+    alice = await d.connect();
+    mallory = await d.connect();
+    aliceFd = await alice.create(8192);
+    const att = await alice.attach(aliceFd, 'vdec');
+    await alice.map(aliceFd, att);
+    aliceBuffer = (await alice.explainFd(aliceFd)).buffer;
+  });
+  after(async () => {
+    await alice.close();
+    await mallory.close();
+    assert.equal(await d.stop(), 0);
+  });
+
+  test("X_STATE shows a client its own buffers only: no other client's buffers, addresses, events or identity", async () => {
+    const mine = await mallory.create(4096);
+    const st = await mallory.state();
+    assert.equal(st.scope, 'own');
+    assert.deepEqual(st.buffers.map((b) => b.refs), [1]);
+    assert.equal(st.buffersTotal, 1);
+    assert.ok(st.regions.every((r) => r.occupancy.every((o) => o.buffer !== aliceBuffer)), 'no occupancy of alice');
+    assert.ok(st.events.every((e) => e.buffer !== aliceBuffer), 'no event of alice');
+    assert.equal(st.clients.length, 1, 'only itself among the clients');
+    assert.deepEqual(st.bus, {});
+    await mallory.closeFd(mine);
+  });
+
+  test("X_EXPLAIN of another client's buffer by id: ENOENT, exactly as for a buffer that does not exist", async () => {
+    await assert.rejects(mallory.explain(aliceBuffer), (e) => isSmafError(e, 'ENOENT'));
+    await assert.rejects(mallory.explain(999_999), (e) => isSmafError(e, 'ENOENT'));
+    assert.equal((await alice.explain(aliceBuffer)).buffer, aliceBuffer, 'the holder may');
+  });
+
+  test('X_CHECK (smaf doctor) is the operator’s: EPERM on the client socket, answered on the admin socket', async () => {
+    const r = await mallory.request(Op.X_CHECK, -1);
+    assert.equal(r.result, -Errno.EPERM);
+    const op = await d.admin();
+    assert.equal((await op.check()).ok, true);
+    const st = await op.state();
+    assert.equal(st.scope, 'all');
+    assert.ok(st.buffers.some((b) => b.buffer === aliceBuffer), 'the operator sees alice');
+    assert.ok((await op.explain(aliceBuffer)).allocated);
+    await op.close();
+  });
+
+  test('the admin socket is mode 0600, the client socket 0660', async () => {
+    const { statSync } = await import('node:fs');
+    assert.equal(statSync(d.socket).mode & 0o777, 0o660);
+    assert.equal(statSync(d.socket.replace(/smaf\.sock$/, 'smaf-admin.sock')).mode & 0o777, 0o600);
+  });
+});
+
+describe('DMA_CRC is no read oracle for secure memory', () => {
+  let d: RunningDaemon;
+  before(async () => {
+    d = await startDaemon(['--no-dashboard']);
+  });
+  after(async () => {
+    assert.equal(await d.stop(), 0);
+  });
+
+  /** The victim decrypts its content into a secure buffer and shares it (e.g. with a compositor). */
+  async function victimSecret(victim: SmafClient, secret: Uint8Array): Promise<string> {
+    const clear = await victim.create(4096);
+    const m = await victim.mmap(clear, 0, 4096, 3);
+    await victim.write(clear, m, 0, secret.map((b) => b ^ 0x5a)); // ciphertext, only in the victim's memory
+    const s = await victim.create(4096);
+    await victim.setSecure(s, true);
+    const cin = await victim.attach(clear, 'crypto');
+    const cout = await victim.attach(s, 'crypto');
+    await victim.map(clear, cin, 1);
+    await victim.map(s, cout, 2);
+    await victim.dmaCopy(s, cout, clear, cin, secret.length, { transform: 1 });
+    await victim.unmap(s, cout);
+    await victim.detach(s, cout);
+    return Buffer.from(await victim.exportToken(s)).toString('hex');
+  }
+
+  test("the byte-by-byte attack of issue 11 (copy to a fresh page, zero all but byte i, CRC, guess) learns nothing: the CRC is refused", async () => {
+    const victim = await d.connect();
+    const attacker = await d.connect();
+    const secret = new TextEncoder().encode('0123456789abcdefg'); // 17 bytes
+    const token = await victimSecret(victim, secret);
+    const S = await attacker.importToken(Uint8Array.from(Buffer.from(token, 'hex')));
+    const T = await attacker.create(4096);
+    await attacker.setSecure(T, true);
+    const zeros = await attacker.create(4096);
+    await attacker.mmap(zeros, 0, 4096, 1);
+    const vs = await attacker.attach(S, 'vdec');
+    const vt = await attacker.attach(T, 'vdec');
+    await attacker.map(S, vs, 1);
+    await attacker.map(T, vt, 2);
+    await attacker.dmaCopy(T, vt, S, vs, 4096); // secure -> secure is allowed
+    await attacker.unmap(T, vt);
+    await attacker.detach(T, vt);
+    const cz = await attacker.attach(zeros, 'crypto');
+    const ct = await attacker.attach(T, 'crypto');
+    await attacker.map(zeros, cz, 1);
+    await attacker.map(T, ct, 2);
+    const i = 0;
+    await attacker.dmaCopy(T, ct, zeros, cz, 4096 - i - 1, { dstOffset: i + 1 }); // zero everything after byte i
+    await attacker.unmap(T, ct);
+    await attacker.detach(T, ct);
+    const disp = await attacker.attach(T, 'display');
+    await attacker.map(T, disp, 1);
+    await assert.rejects(attacker.dmaCrc(T, disp, 0, 4096), (e) => isSmafError(e, 'EACCES') && /client \d+/.test(e.message));
+    // and on the victim's own buffer directly
+    const sd = await attacker.attach(S, 'display');
+    await attacker.map(S, sd, 1);
+    await assert.rejects(attacker.dmaCrc(S, sd, 0, 4096), (e) => isSmafError(e, 'EACCES'));
+    await attacker.close();
+    await victim.close();
+  });
+
+  test('the client that supplied the content may still check it by CRC (the SDP demo)', async () => {
+    const victim = await d.connect();
+    const secret = new TextEncoder().encode('a frame the player decrypted');
+    await victimSecret(victim, secret);
+    const st = await victim.state();
+    const fd = 3 + st.buffers.findIndex((b) => b.secure); // the secure buffer's fd (created second)
+    assert.ok(st.buffers[fd - 3]!.secure);
+    const disp = await victim.attach(fd, 'display');
+    await victim.map(fd, disp, 1);
+    const page = Buffer.alloc(4096);
+    Buffer.from(secret).copy(page);
+    assert.equal(await victim.dmaCrc(fd, disp, 0, 4096), crc32.buf(page) >>> 0);
+    await victim.close();
+  });
+});
