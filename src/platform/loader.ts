@@ -26,7 +26,19 @@ export interface PlatformSpec {
   readonly tee: TeeSpec;
 }
 
-const MAX_ADDRESS = 2 ** 52;
+/**
+ * Bounds no real SoC reaches, so that a hostile platform file cannot make the loader (or the pools
+ * it builds, whose page bitmaps are proportional to a region's size) take the machine's memory or
+ * minutes: physical addresses below 2^48 (arm64's largest), a region of at most 256 GiB, 1 TiB in all,
+ * 1,024 regions, 4,096 devices.
+ */
+export const PLATFORM_LIMITS = {
+  maxAddress: 2 ** 48,
+  maxRegionSize: 256 * 2 ** 30,
+  maxTotalSize: 2 ** 40,
+  maxRegions: 1024,
+  maxDevices: 4096,
+} as const;
 
 const size = sizeSchema;
 
@@ -55,8 +67,8 @@ const deviceSchema = z.strictObject({
 const platformSchema = z.strictObject({
   name: z.string().min(1).max(63).default('custom'),
   page_size: z.literal(4096).default(4096),
-  memory: z.array(regionSchema).min(1),
-  devices: z.array(deviceSchema).default([]),
+  memory: z.array(regionSchema).min(1).max(PLATFORM_LIMITS.maxRegions),
+  devices: z.array(deviceSchema).max(PLATFORM_LIMITS.maxDevices).default([]),
   tee: z.strictObject({ sdp_max_regions: z.number().int().min(1).max(1024).default(16) }).default({ sdp_max_regions: 16 }),
 });
 
@@ -74,21 +86,12 @@ function crossCheck(p: RawPlatform, ctx: z.RefinementCtx): void {
     seen.set(r.name, i);
     if (r.base % p.page_size !== 0) issue(['memory', i, 'base'], `${hex(r.base)} is not aligned to the page size (${p.page_size})`);
     if (r.size === 0 || r.size % p.page_size !== 0) issue(['memory', i, 'size'], `${r.size} is not a non-zero multiple of the page size (${p.page_size})`);
-    if (r.base + r.size > MAX_ADDRESS) issue(['memory', i], `region ends above 2^52, which this emulator does not address`);
+    if (r.base + r.size > PLATFORM_LIMITS.maxAddress) issue(['memory', i], `region ends above 2^48, the largest physical address of arm64`);
+    if (r.size > PLATFORM_LIMITS.maxRegionSize) issue(['memory', i, 'size'], `${hex(r.size)} is more than ${PLATFORM_LIMITS.maxRegionSize / 2 ** 30} GiB, the largest region this emulator models`);
   });
-  for (let i = 0; i < p.memory.length; i++) {
-    for (let j = i + 1; j < p.memory.length; j++) {
-      const a = p.memory[i]!;
-      const b = p.memory[j]!;
-      const overlap = a.base < b.base + b.size && b.base < a.base + a.size;
-      if (!overlap) continue;
-      const aSys = a.kind === 'system';
-      const bSys = b.kind === 'system';
-      const inside = (r: typeof a, outer: typeof a): boolean => r.base >= outer.base && r.base + r.size <= outer.base + outer.size;
-      if (aSys !== bSys && (aSys ? inside(b, a) : inside(a, b))) continue;
-      issue(['memory', j], `region "${b.name}" overlaps "${a.name}"` + (aSys !== bSys ? ' without lying inside it' : ''));
-    }
-  }
+  const total = p.memory.reduce((n, r) => n + r.size, 0);
+  if (total > PLATFORM_LIMITS.maxTotalSize) issue(['memory'], `the regions declare ${hex(total)} bytes in all, more than the 1 TiB this emulator models`);
+  checkOverlaps(p.memory, issue);
   const devs = new Map<string, number>();
   p.devices.forEach((d, i) => {
     if (devs.has(d.name)) issue(['devices', i, 'name'], `duplicate device name "${d.name}" (also devices[${devs.get(d.name)}])`);
@@ -98,11 +101,44 @@ function crossCheck(p: RawPlatform, ctx: z.RefinementCtx): void {
       if (!r) issue(['devices', i, 'memory_region'], `unknown region "${d.memory_region}"`);
       else if (r.kind !== 'carveout' && r.kind !== 'secure-carveout') issue(['devices', i, 'memory_region'], `region "${r.name}" is ${r.kind}, not a carveout`);
     }
-    if (d.segment_boundary !== undefined && (d.segment_boundary < p.page_size || (d.segment_boundary & (d.segment_boundary - 1)) !== 0) && d.segment_boundary < 2 ** 31) {
+    if (d.segment_boundary !== undefined && (d.segment_boundary < p.page_size || !isPowerOfTwo(d.segment_boundary))) {
       issue(['devices', i, 'segment_boundary'], `must be a power of two of at least ${p.page_size}`);
     }
     if (d.max_segment_size !== undefined && d.max_segment_size < p.page_size) issue(['devices', i, 'max_segment_size'], `must be at least the page size (${p.page_size})`);
   });
+}
+
+/** Exact for every safe integer (bit operators would truncate to 32 bits). */
+export function isPowerOfTwo(n: number): boolean {
+  if (!Number.isSafeInteger(n) || n <= 0) return false;
+  while (n % 2 === 0) n /= 2;
+  return n === 1;
+}
+
+type RawRegion = RawPlatform['memory'][number];
+
+/**
+ * System regions must not overlap each other, nor reserved regions each other; a reserved region
+ * that overlaps a system region lies inside it. A sweep over the regions sorted by base: each region
+ * is compared only with those still open where it starts (n log n, not n^2).
+ */
+function checkOverlaps(memory: readonly RawRegion[], issue: (path: PropertyKey[], message: string) => void): void {
+  const order = memory.map((r, i) => ({ r, i })).sort((a, b) => a.r.base - b.r.base || a.i - b.i);
+  let open: { r: RawRegion; i: number }[] = [];
+  for (const cur of order) {
+    open = open.filter((o) => o.r.base + o.r.size > cur.r.base);
+    for (const o of open) {
+      const [first, second] = o.i < cur.i ? [o, cur] : [cur, o];
+      const a = first.r;
+      const b = second.r;
+      const aSys = a.kind === 'system';
+      const bSys = b.kind === 'system';
+      const inside = (r: RawRegion, outer: RawRegion): boolean => r.base >= outer.base && r.base + r.size <= outer.base + outer.size;
+      if (aSys !== bSys && (aSys ? inside(b, a) : inside(a, b))) continue;
+      issue(['memory', second.i], `region "${b.name}" overlaps "${a.name}"` + (aSys !== bSys ? ' without lying inside it' : ''));
+    }
+    open.push(cur);
+  }
 }
 
 /** Validate an already-parsed object. Throws SmafError(EINVAL) listing every bad field. */

@@ -145,9 +145,13 @@ export class ContiguousPool extends Pool {
  * like a buddy allocator after some uptime: allocations come back as several segments.
  */
 export class PagePool extends Pool {
-  private readonly stack: Int32Array;
-  private top = 0;
+  /** Pages freed and not yet taken again (LIFO): grows with use, never with the region's size. */
+  private readonly returned: number[] = [];
+  /** Position in the scrambled sequence of pages never handed out yet, and how many remain. */
+  private cursor = 0;
+  private untouched: number;
   private readonly reserved: readonly { base: number; size: number }[];
+  private readonly groups: number;
 
   constructor(region: MemoryRegion, pageSize: number, reserved: readonly { base: number; size: number }[]) {
     super(region, pageSize);
@@ -158,28 +162,41 @@ export class PagePool extends Pool {
       this.bitmap.set(start, n);
       this.reservedPages += n;
     }
-    const pages = this.bitmap.bits;
-    this.stack = new Int32Array(pages);
-    // 64 KiB groups, scattered (bit-reversed order) inside 8 MiB zones, zones in address order:
-    // allocations come back as several segments, yet free memory does not shatter across all of RAM
-    const group = 16;
-    const zone = 128;
-    const groups = Math.ceil(pages / group);
-    const bits = Math.log2(zone);
-    const order: number[] = [];
-    for (let z = 0; z * zone < groups; z++) {
-      for (let g = 0; g < zone; g++) {
-        const r = z * zone + reverseBits(g, bits);
-        if (r < groups) order.push(r);
+    this.groups = Math.ceil(this.bitmap.bits / GROUP_PAGES);
+    this.untouched = this.bitmap.bits - this.reservedPages;
+  }
+
+  /**
+   * The k-th page of the never-used sequence: 64 KiB groups, scattered (bit-reversed order) inside
+   * 8 MiB zones, zones in address order, pages ascending in a group. Allocations come back as several
+   * segments, yet free memory does not shatter across all of RAM. Computed, not stored: -1 past the end.
+   */
+  private virtualPage(k: number): number {
+    for (;;) {
+      const slot = Math.floor(k / GROUP_PAGES);
+      const zone = Math.floor(slot / ZONE_GROUPS);
+      if (zone * ZONE_GROUPS >= this.groups) return -1;
+      const g = zone * ZONE_GROUPS + reverseBits(slot % ZONE_GROUPS, ZONE_BITS);
+      const p = g * GROUP_PAGES + (k % GROUP_PAGES);
+      if (g < this.groups && p < this.bitmap.bits) return p;
+      // a slot past the end of the last, partial zone or group: skip to the next slot
+      k = (slot + 1) * GROUP_PAGES;
+      this.cursor = k;
+    }
+  }
+
+  /** The next page never handed out (reserved pages skipped), or -1. */
+  private nextUntouched(): number {
+    while (this.untouched > 0) {
+      const p = this.virtualPage(this.cursor);
+      if (p < 0) return -1;
+      this.cursor++;
+      if (!this.bitmap.test(p)) {
+        this.untouched--;
+        return p;
       }
     }
-    // pushed in reverse so the first pop is the first group of `order`
-    for (let k = order.length - 1; k >= 0; k--) {
-      const g = order[k] as number;
-      for (let p = Math.min(pages, (g + 1) * group) - 1; p >= g * group; p--) {
-        if (!this.bitmap.test(p)) this.stack[this.top++] = p;
-      }
-    }
+    return -1;
   }
 
   protected override withoutReserved(ranges: Occupancy[]): Occupancy[] {
@@ -202,12 +219,12 @@ export class PagePool extends Pool {
   /** All-or-nothing: `bytes` as scattered pages (merged into segments), or null if not enough free. */
   allocate(bytes: number): SgSegment[] | null {
     const pages = bytes / this.pageSize;
-    if (pages > this.top) {
+    if (pages > this.freePages) {
       this.noteAlloc(false);
       return null;
     }
     const taken: number[] = [];
-    for (let i = 0; i < pages; i++) taken.push(this.stack[--this.top] as number);
+    for (let i = 0; i < pages; i++) taken.push(this.returned.length > 0 ? this.returned.pop()! : this.nextUntouched());
     const segs: SgSegment[] = [];
     for (const p of taken) {
       this.bitmap.set(p, 1);
@@ -224,14 +241,18 @@ export class PagePool extends Pool {
       const first = (seg.phys - this.region.base) / this.pageSize;
       const n = seg.length / this.pageSize;
       this.bitmap.clear(first, n);
-      for (let p = first + n - 1; p >= first; p--) this.stack[this.top++] = p;
+      for (let p = first + n - 1; p >= first; p--) this.returned.push(p);
     }
   }
 
   get freePages(): number {
-    return this.top;
+    return this.returned.length + this.untouched;
   }
 }
+
+const GROUP_PAGES = 16;
+const ZONE_GROUPS = 128;
+const ZONE_BITS = 7;
 
 function reverseBits(v: number, bits: number): number {
   let r = 0;
