@@ -11,6 +11,7 @@ import crc32 from 'crc-32';
 import type { SmafClient } from '../src/client/client.ts';
 import { Errno, isSmafError } from '../src/common/errors.ts';
 import { encodeRequest, Op, SMAF_IOC_CREATE } from '../src/uapi/index.ts';
+import { parseScenario, runScenario } from '../src/cli/scenario.ts';
 import { eventually, startDaemon, type RunningDaemon } from './helpers/daemon.ts';
 
 function rssBytes(pid: number): number {
@@ -157,6 +158,24 @@ describe('one client cannot take the daemon down', () => {
       for (const c of held.slice(1)) await c.close();
     } finally {
       await t.stop();
+    }
+  });
+});
+
+describe('hostile scenario files', () => {
+  test('a 5-line scenario filling 3900 MiB streams its WRITEs: the CLI never holds the fill', { timeout: 60_000 }, async () => {
+    const d = await startDaemon(['--no-dashboard']);
+    try {
+      const scenario = parseScenario(['name: evil', 'steps:', '  - create: { buffer: b, size: 64MiB }', '  - mmap: { buffer: b, as: m }', '  - write: { mapping: m, fill: { byte: 7, length: 3900MiB }, expect_error: EINVAL }'].join('\n'));
+      const before = process.memoryUsage().arrayBuffers;
+      let peak = before;
+      const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().arrayBuffers)), 5);
+      const r = await runScenario(scenario, () => d.connect());
+      clearInterval(timer);
+      assert.equal(r.ok, true, JSON.stringify(r.steps.at(-1)));
+      assert.ok(peak - before < 64 * 2 ** 20, `the CLI held ${((peak - before) / 2 ** 20).toFixed(0)} MiB at most`);
+    } finally {
+      await d.stop();
     }
   });
 });

@@ -90,6 +90,8 @@ interface Handle {
 const DIRS = { bidirectional: 0, 'to-device': 1, 'from-device': 2 } as const;
 const PROT = { r: 1, w: 2, rw: 3 } as const;
 const ACCESS = { read: 1, write: 2, rw: 3 } as const;
+/** Bytes of a `fill` sent per WRITE. */
+const FILL_PIECE = 1 << 20;
 
 /** Run a scenario; `connect` opens a new client connection (one per client name). */
 export async function runScenario(
@@ -208,8 +210,16 @@ export async function runScenario(
     if ('write' in step) {
       const s = step.write;
       const m = need(mappings, s.mapping, 'mapping');
-      const data = s.text !== undefined ? new TextEncoder().encode(s.text) : s.hex !== undefined ? Uint8Array.from(Buffer.from(s.hex, 'hex')) : s.fill ? new Uint8Array(s.fill.length).fill(s.fill.byte) : new Uint8Array(0);
-      const n = await (await client(m.client)).write(m.fd, m.id, s.offset, data);
+      const c = await client(m.client);
+      if (s.fill) {
+        // a fill is streamed in 1 MiB pieces: its length costs the CLI nothing
+        const piece = new Uint8Array(Math.min(s.fill.length, FILL_PIECE)).fill(s.fill.byte);
+        let n = 0;
+        while (n < s.fill.length) n += await c.write(m.fd, m.id, s.offset + n, piece.subarray(0, Math.min(piece.length, s.fill.length - n)));
+        return `wrote ${n} bytes at ${s.offset}`;
+      }
+      const data = s.text !== undefined ? new TextEncoder().encode(s.text) : s.hex !== undefined ? Uint8Array.from(Buffer.from(s.hex, 'hex')) : new Uint8Array(0);
+      const n = await c.write(m.fd, m.id, s.offset, data);
       return `wrote ${n} bytes at ${s.offset}`;
     }
     if ('read' in step) {

@@ -10,7 +10,7 @@ import { checkSocketOwner } from '../uapi/socket-path.ts';
 import {
   decodeName, decodeStruct, DEVICE_FD, DMA_BUF_IOCTL_SYNC, encodeName, encodeRequest, encodeStruct, FrameReader, Op,
   parseResponse, RESPONSE_HEADER, SMAF_IOC_CREATE, SMAF_IOC_GET_INFO, SMAF_IOC_GET_SECURE_FLAG, SMAF_IOC_SET_SECURE_FLAG,
-  SMAF_NAME_LEN, HELLO_SIZE, COMM_LEN, type Response,
+  SMAF_NAME_LEN, HELLO_SIZE, COMM_LEN, MAX_FRAME, REQUEST_HEADER, type Response,
 } from '../uapi/index.ts';
 
 export interface DmaSegmentInfo {
@@ -47,6 +47,9 @@ export interface ConnectOptions {
   /** Connection attempts when the listen backlog is full (EAGAIN). */
   readonly attempts?: number;
 }
+
+/** Bytes of data one WRITE frame carries (the frame limit less the headers). */
+const MAX_WRITE = MAX_FRAME - REQUEST_HEADER - 12;
 
 /** How long a client waits for smafd by default. */
 export const DEFAULT_TIMEOUT_MS = 10_000;
@@ -261,9 +264,16 @@ export class SmafClient {
     return r.payload;
   }
 
+  /** WRITE through a mapping; data longer than one frame holds goes as several WRITEs, in order. */
   async write(fd: number, mapping: number, offset: number | bigint, data: Uint8Array): Promise<number> {
-    const body = payload(12 + data.length, (v, b) => { v.setUint32(0, mapping, true); v.setBigUint64(4, BigInt(offset), true); b.set(data, 12); });
-    return (await this.call(Op.WRITE, fd, body)).result;
+    let done = 0;
+    do {
+      const piece = data.subarray(done, done + MAX_WRITE);
+      const at = BigInt(offset) + BigInt(done);
+      const body = payload(12 + piece.length, (v, b) => { v.setUint32(0, mapping, true); v.setBigUint64(4, at, true); b.set(piece, 12); });
+      done += (await this.call(Op.WRITE, fd, body)).result;
+    } while (done < data.length);
+    return done;
   }
 
   async exportToken(fd: number): Promise<Uint8Array> {

@@ -1,6 +1,6 @@
 /** smafd: the SMAF daemon. `npm start` runs it on the embedded default platform. */
 import { readFileSync } from 'node:fs';
-import { Command, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { pino } from 'pino';
 import { toSmafError } from '../common/errors.ts';
 import { formatSize, parseSize } from '../common/units.ts';
@@ -12,10 +12,16 @@ import { ensurePrivateDir } from '../uapi/socket-path.ts';
 import { dirname } from 'node:path';
 import { startDashboard, type Dashboard } from '../web/server.ts';
 
-const size = (v: string): number => parseSize(v);
+const size = (v: string): number => {
+  try {
+    return parseSize(v);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
+};
 const int = (v: string): number => {
   const n = Number(v);
-  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`"${v}" is not a positive integer`);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError(`"${v}" is not a positive integer`);
   return n;
 };
 
@@ -30,21 +36,28 @@ export async function runSmafd(argv: string[]): Promise<void> {
     .option('--no-dashboard', 'do not serve the web dashboard')
     .addOption(new Option('--dashboard-port <port>', 'dashboard port (0: any free port)').default(7070).argParser((v) => {
       const n = Number(v);
-      if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`"${v}" is not a port`);
+      if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`"${v}" is not a port`);
       return n;
     }))
     .option('--dashboard-host <host>', 'dashboard address (keep it on localhost: the dashboard has no authentication)', '127.0.0.1')
-    .addOption(new Option('--max-client-bytes <size>', 'bytes one client may hold').default(DEFAULT_LIMITS.maxClientBytes).argParser(size))
+    .addOption(new Option('--max-client-bytes <size>', 'bytes one client may hold').default(DEFAULT_LIMITS.maxClientBytes, formatSize(DEFAULT_LIMITS.maxClientBytes)).argParser(size))
     .addOption(new Option('--max-client-buffers <n>', 'buffers one client may hold').default(DEFAULT_LIMITS.maxClientBuffers).argParser(int))
     .addOption(new Option('--max-fds <n>', 'open fds per client').default(DEFAULT_LIMITS.maxFds).argParser(int))
     .addOption(new Option('--max-clients <n>', 'clients connected at once').default(DEFAULT_LIMITS.maxClients).argParser(int))
     .addOption(new Option('--max-buffers <n>', 'live buffers in the whole daemon').default(DEFAULT_LIMITS.maxBuffers).argParser(int))
     .addOption(new Option('--max-total-fds <n>', 'open fds in the whole daemon').default(DEFAULT_LIMITS.maxTotalFds).argParser(int))
-    .addOption(new Option('--max-client-backlog <size>', 'answer bytes queued for one client before smafd stops reading it').default(DEFAULT_LIMITS.maxClientBacklog).argParser(size))
-    .addOption(new Option('--max-pending-bytes <size>', 'bytes of half-sent requests held, all clients together').default(DEFAULT_LIMITS.maxPendingBytes).argParser(size))
+    .addOption(new Option('--max-client-backlog <size>', 'answer bytes queued for one client before smafd stops reading it').default(DEFAULT_LIMITS.maxClientBacklog, formatSize(DEFAULT_LIMITS.maxClientBacklog)).argParser(size))
+    .addOption(new Option('--max-pending-bytes <size>', 'bytes of half-sent requests held, all clients together').default(DEFAULT_LIMITS.maxPendingBytes, formatSize(DEFAULT_LIMITS.maxPendingBytes)).argParser(size))
     .addOption(new Option('--read-timeout <ms>', 'milliseconds a request may stay half-sent before its connection is closed').default(DEFAULT_LIMITS.readTimeoutMs).argParser(int))
-    .showHelpAfterError();
-  program.parse(argv);
+    .showHelpAfterError()
+    .exitOverride();
+  try {
+    program.parse(argv);
+  } catch (e) {
+    // usage errors (a bad option or value: commander printed which) exit EINVAL, like every smaf tool
+    if (e instanceof CommanderError) process.exit(e.exitCode === 0 ? 0 : 22);
+    throw e;
+  }
   const opts = program.opts<{
     dashboard: boolean; dashboardPort: number; dashboardHost: string; socket: string; adminSocket: string | boolean; platform?: string; verbose?: boolean;
     maxClientBytes: number; maxClientBuffers: number; maxFds: number; maxClients: number; maxBuffers: number; maxTotalFds: number;
@@ -79,11 +92,6 @@ export async function runSmafd(argv: string[]): Promise<void> {
       dashboard = await startDashboard({ context: daemon.context, host: opts.dashboardHost, port: 0 });
     }
   }
-  out(`smafd: platform "${platform.name}": ${platform.regions.map((r) => `${r.name} ${formatSize(r.size)} ${r.kind}`).join(', ')}`);
-  out(`smafd: devices ${platform.devices.map((d) => d.name).join(', ')}; allocators ${smaf.registry.allocators.map((a) => a.name).join(', ')}${smaf.secureModule ? `; secure module ${smaf.secureModule.name}` : ''}`);
-  out(`smafd: listening on ${daemon.socketPath} (mode 0660); try: SMAF_SOCKET=${daemon.socketPath} npx smaf info`);
-  if (daemon.adminSocketPath) out(`smafd: operator's admin socket ${daemon.adminSocketPath} (mode 0600: every client's buffers)`);
-  out(dashboard ? `smafd: dashboard at ${dashboard.url}` : 'smafd: dashboard off');
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -93,6 +101,11 @@ export async function runSmafd(argv: string[]): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  out(`smafd: platform "${platform.name}": ${platform.regions.map((r) => `${r.name} ${formatSize(r.size)} ${r.kind}`).join(', ')}`);
+  out(`smafd: devices ${platform.devices.map((d) => d.name).join(', ')}; allocators ${smaf.registry.allocators.map((a) => a.name).join(', ')}${smaf.secureModule ? `; secure module ${smaf.secureModule.name}` : ''}`);
+  out(`smafd: listening on ${daemon.socketPath} (mode 0660); try: SMAF_SOCKET=${daemon.socketPath} npx smaf info`);
+  if (daemon.adminSocketPath) out(`smafd: operator's admin socket ${daemon.adminSocketPath} (mode 0600: every client's buffers)`);
+  out(dashboard ? `smafd: dashboard at ${dashboard.url}` : 'smafd: dashboard off');
 }
 
 runSmafd(process.argv).catch((e: unknown) => {
