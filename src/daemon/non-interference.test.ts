@@ -1,0 +1,294 @@
+/**
+ * Non-interference (issue 11, section 2): nothing the normal world observes depends on the bytes of
+ * secure memory it did not supply. A victim puts a secret in secure memory twice over (the secure
+ * world writes one, the victim decrypts its own ciphertext into another) and shares both buffers
+ * with an attacker. fast-check then runs random sequences of every operation the protocol allows
+ * the attacker (create, secure flag, attach, map, DMA copy with both transforms at any offsets, CRC,
+ * mmap, READ, WRITE, SYNC, export/import, dup, close, STAT, explain, state) twice, identical but for
+ * the secret's bytes, and every answer the attacker gets must be identical in both runs.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { pino } from 'pino';
+import { createSmafSystem } from '../presets/default.ts';
+import {
+  DMA_BUF_IOCTL_SYNC, encodeName, encodeStruct, Op, SMAF_IOC_CREATE, SMAF_IOC_GET_SECURE_FLAG, SMAF_IOC_SET_SECURE_FLAG, type Request,
+} from '../uapi/index.ts';
+import { DaemonContext, DEFAULT_LIMITS } from './context.ts';
+import { ClientSession } from './session.ts';
+
+const DEVICES = ['vdec', 'display', 'crypto', 'gpu', 'isp'];
+
+type Action =
+  | { a: 'create'; pages: number }
+  | { a: 'secure'; fd: number; on: boolean }
+  | { a: 'getSecure'; fd: number }
+  | { a: 'attach'; fd: number; device: number }
+  | { a: 'detach'; att: number }
+  | { a: 'map'; att: number; dir: number }
+  | { a: 'unmap'; att: number }
+  | { a: 'copy'; dst: number; src: number; transform: number; srcOff: number; dstOff: number; len: number }
+  | { a: 'crc'; att: number; off: number; len: number }
+  | { a: 'mmap'; fd: number; prot: number }
+  | { a: 'read'; map: number; off: number; len: number }
+  | { a: 'write'; map: number; off: number; byte: number; len: number }
+  | { a: 'sync'; fd: number; flags: number }
+  | { a: 'share'; fd: number }
+  | { a: 'dup'; fd: number }
+  | { a: 'close'; fd: number }
+  | { a: 'stat'; fd: number }
+  | { a: 'explain'; fd: number }
+  | { a: 'state' };
+
+/** Indices into the attacker's fds, attachments and mappings: mostly the first few (the shared ones). */
+const ix = fc.oneof({ arbitrary: fc.nat({ max: 3 }), weight: 4 }, { arbitrary: fc.nat({ max: 15 }), weight: 1 });
+const off = fc.oneof(fc.constant(0), fc.nat({ max: 8192 }), fc.constantFrom(4095, 4096, 1, 17));
+const len = fc.oneof(fc.constantFrom(1, 17, 4096, 8192), fc.nat({ max: 9000 }));
+const action: fc.Arbitrary<Action> = fc.oneof(
+  fc.record({ a: fc.constant('create' as const), pages: fc.integer({ min: 1, max: 2 }) }),
+  fc.record({ a: fc.constant('secure' as const), fd: ix, on: fc.boolean() }),
+  fc.record({ a: fc.constant('getSecure' as const), fd: ix }),
+  { arbitrary: fc.record({ a: fc.constant('attach' as const), fd: ix, device: fc.nat({ max: DEVICES.length - 1 }) }), weight: 3 },
+  fc.record({ a: fc.constant('detach' as const), att: ix }),
+  { arbitrary: fc.record({ a: fc.constant('map' as const), att: ix, dir: fc.nat({ max: 2 }) }), weight: 3 },
+  fc.record({ a: fc.constant('unmap' as const), att: ix }),
+  { arbitrary: fc.record({ a: fc.constant('copy' as const), dst: ix, src: ix, transform: fc.nat({ max: 1 }), srcOff: off, dstOff: off, len }), weight: 3 },
+  { arbitrary: fc.record({ a: fc.constant('crc' as const), att: ix, off: fc.oneof({ arbitrary: fc.constantFrom(0, 4096), weight: 3 }, { arbitrary: off, weight: 1 }), len: fc.oneof({ arbitrary: fc.constant(4096), weight: 3 }, { arbitrary: len, weight: 1 }) }), weight: 4 },
+  fc.record({ a: fc.constant('mmap' as const), fd: ix, prot: fc.integer({ min: 1, max: 3 }) }),
+  { arbitrary: fc.record({ a: fc.constant('read' as const), map: ix, off: fc.nat({ max: 4096 }), len: fc.nat({ max: 4096 }) }), weight: 2 },
+  fc.record({ a: fc.constant('write' as const), map: ix, off: fc.nat({ max: 4096 }), byte: fc.nat({ max: 255 }), len: fc.nat({ max: 4096 }) }),
+  fc.record({ a: fc.constant('sync' as const), fd: ix, flags: fc.constantFrom(1, 2, 3, 5, 6, 7) }),
+  fc.record({ a: fc.constant('share' as const), fd: ix }),
+  fc.record({ a: fc.constant('dup' as const), fd: ix }),
+  fc.record({ a: fc.constant('close' as const), fd: ix }),
+  fc.record({ a: fc.constant('stat' as const), fd: ix }),
+  fc.record({ a: fc.constant('explain' as const), fd: ix }),
+  fc.record({ a: fc.constant('state' as const) }),
+);
+
+let rid = 1;
+const req = (op: number, fd: number, payload: Uint8Array = new Uint8Array(0)): Request => ({ id: rid++, op, fd, payload });
+function bytes(size: number, fill: (v: DataView) => void): Uint8Array {
+  const b = new Uint8Array(size);
+  fill(new DataView(b.buffer));
+  return b;
+}
+const fdOf = (p: Uint8Array) => new DataView(p.buffer, p.byteOffset).getInt32(24, true);
+
+/** Times, random tokens and sequence-independent noise removed: what remains is what was learnt. */
+function normalise(text: string): string {
+  return text.replace(/"(time|createdAt|connectedAt)":\d+/g, '"$1":0');
+}
+
+/** The victim's set-up: a secret written by the secure world, and one decrypted by the victim. */
+function world(secret: Uint8Array) {
+  const { smaf, platform } = createSmafSystem();
+  const ctx = new DaemonContext(smaf, pino({ level: 'silent' }), DEFAULT_LIMITS);
+  const victim = new ClientSession(1, ctx);
+  const attacker = new ClientSession(2, ctx);
+  ctx.sessions.add(victim);
+  ctx.sessions.add(attacker);
+  const create = (c: ClientSession) => fdOf(c.handle(req(SMAF_IOC_CREATE.number, -1, encodeStruct(SMAF_IOC_CREATE.struct, { length: 8192n, flags: 2 }))).payload);
+  const attach = (c: ClientSession, fd: number, dev: string) => c.handle(req(Op.ATTACH, fd, encodeName(dev, 64))).result;
+  const map = (c: ClientSession, fd: number, att: number, dir: number) => c.handle(req(Op.MAP, fd, bytes(8, (v) => { v.setUint32(0, att, true); v.setUint32(4, dir, true); })));
+  const setSecure = (c: ClientSession, fd: number) => c.handle(req(SMAF_IOC_SET_SECURE_FLAG.number, -1, encodeStruct(SMAF_IOC_SET_SECURE_FLAG.struct, { fd, secure: 1 })));
+  // 1. secure-world content
+  const s1 = create(victim);
+  setSecure(victim, s1);
+  map(victim, s1, attach(victim, s1, 'vdec'), 2);
+  platform.secureWorldWrite(smaf.buffers.find((b) => b.secure)!.segments[0]!.phys + 100, secret);
+  // 2. the victim's own content, decrypted by the crypto engine from its private ciphertext
+  const clear = create(victim);
+  const m = victim.handle(req(Op.MMAP, clear, bytes(20, (v) => { v.setBigUint64(8, 8192n, true); v.setUint32(16, 3, true); }))).result;
+  victim.handle(req(Op.WRITE, clear, (() => {
+    const p = new Uint8Array(12 + secret.length);
+    new DataView(p.buffer).setUint32(0, m, true);
+    p.set(secret.map((x) => x ^ 0x5a), 12);
+    return p;
+  })()));
+  const s2 = create(victim);
+  setSecure(victim, s2);
+  const cin = attach(victim, clear, 'crypto');
+  const cout = attach(victim, s2, 'crypto');
+  map(victim, clear, cin, 1);
+  map(victim, s2, cout, 2);
+  const copied = victim.handle(req(Op.DMA_COPY, s2, bytes(40, (v) => {
+    v.setUint32(0, cout, true);
+    v.setInt32(4, clear, true);
+    v.setUint32(8, cin, true);
+    v.setUint32(12, 1, true);
+    v.setBigUint64(32, BigInt(secret.length), true);
+  })));
+  assert.equal(copied.result, secret.length, 'the victim decrypted its content');
+  // both secure buffers are handed to the attacker (a compositor, say)
+  const fds = [s1, s2].map((fd) => attacker.handle(req(Op.IMPORT, -1, victim.handle(req(Op.EXPORT, fd)).payload)).result);
+  return { attacker, fds };
+}
+
+/** Run the attacker's actions; every answer it gets, in order. */
+function observe(secret: Uint8Array, actions: readonly Action[]): string[] {
+  const { attacker: c, fds: imported } = world(secret);
+  const fds = [...imported];
+  const atts: { fd: number; id: number }[] = [];
+  const maps: { fd: number; id: number }[] = [];
+  const seen: string[] = [];
+  const pick = <T>(list: readonly T[], i: number): T | undefined => (list.length ? list[i % list.length] : undefined);
+  const send = (r: Request): void => {
+    const res = c.handle(r);
+    // JSON answers lose their clocks; an export token is random; everything else is compared byte for byte
+    const json = r.op >= 0x80 && r.op < 0x100;
+    const text = r.op === Op.EXPORT && res.result >= 0 ? '<token>' : json ? normalise(new TextDecoder().decode(res.payload)) : Buffer.from(res.payload).toString('hex');
+    seen.push(`${r.op}:${res.result}:${text}`);
+    if (r.op === Op.EXPORT && res.result >= 0) {
+      const again = c.handle(req(Op.IMPORT, -1, res.payload));
+      seen.push(`import:${again.result}`);
+      if (again.result >= 0) fds.push(again.result);
+    }
+  };
+  for (const x of actions) {
+    switch (x.a) {
+      case 'create': {
+        const r = c.handle(req(SMAF_IOC_CREATE.number, -1, encodeStruct(SMAF_IOC_CREATE.struct, { length: BigInt(x.pages * 4096), flags: 2 })));
+        seen.push(`create:${r.result}`);
+        if (r.result === 0) fds.push(fdOf(r.payload));
+        break;
+      }
+      case 'secure': {
+        const fd = pick(fds, x.fd);
+        if (fd !== undefined) send(req(SMAF_IOC_SET_SECURE_FLAG.number, -1, encodeStruct(SMAF_IOC_SET_SECURE_FLAG.struct, { fd, secure: x.on ? 1 : 0 })));
+        break;
+      }
+      case 'getSecure': {
+        const fd = pick(fds, x.fd);
+        if (fd !== undefined) send(req(SMAF_IOC_GET_SECURE_FLAG.number, -1, encodeStruct(SMAF_IOC_GET_SECURE_FLAG.struct, { fd })));
+        break;
+      }
+      case 'attach': {
+        const fd = pick(fds, x.fd);
+        if (fd === undefined) break;
+        const r = c.handle(req(Op.ATTACH, fd, encodeName(DEVICES[x.device]!, 64)));
+        seen.push(`attach:${r.result}:${Buffer.from(r.payload).toString('hex')}`);
+        if (r.result >= 0) atts.push({ fd, id: r.result });
+        break;
+      }
+      case 'detach':
+      case 'unmap': {
+        const t = pick(atts, x.att);
+        if (t) send(req(x.a === 'detach' ? Op.DETACH : Op.UNMAP, t.fd, bytes(4, (v) => v.setUint32(0, t.id, true))));
+        break;
+      }
+      case 'map': {
+        const t = pick(atts, x.att);
+        if (t) send(req(Op.MAP, t.fd, bytes(8, (v) => { v.setUint32(0, t.id, true); v.setUint32(4, x.dir, true); })));
+        break;
+      }
+      case 'copy': {
+        const d = pick(atts, x.dst);
+        const s = pick(atts, x.src);
+        if (d && s) {
+          send(req(Op.DMA_COPY, d.fd, bytes(40, (v) => {
+            v.setUint32(0, d.id, true);
+            v.setInt32(4, s.fd, true);
+            v.setUint32(8, s.id, true);
+            v.setUint32(12, x.transform, true);
+            v.setBigUint64(16, BigInt(x.srcOff), true);
+            v.setBigUint64(24, BigInt(x.dstOff), true);
+            v.setBigUint64(32, BigInt(x.len), true);
+          })));
+        }
+        break;
+      }
+      case 'crc': {
+        const t = pick(atts, x.att);
+        if (t) send(req(Op.DMA_CRC, t.fd, bytes(24, (v) => { v.setUint32(0, t.id, true); v.setBigUint64(8, BigInt(x.off), true); v.setBigUint64(16, BigInt(x.len), true); })));
+        break;
+      }
+      case 'mmap': {
+        const fd = pick(fds, x.fd);
+        if (fd === undefined) break;
+        const r = c.handle(req(Op.MMAP, fd, bytes(20, (v) => { v.setBigUint64(8, 4096n, true); v.setUint32(16, x.prot, true); })));
+        seen.push(`mmap:${r.result}:${Buffer.from(r.payload).toString('hex')}`);
+        if (r.result >= 0) maps.push({ fd, id: r.result });
+        break;
+      }
+      case 'read': {
+        const m = pick(maps, x.map);
+        if (m) send(req(Op.READ, m.fd, bytes(16, (v) => { v.setUint32(0, m.id, true); v.setBigUint64(4, BigInt(x.off), true); v.setUint32(12, x.len, true); })));
+        break;
+      }
+      case 'write': {
+        const m = pick(maps, x.map);
+        if (m) {
+          const p = new Uint8Array(12 + x.len).fill(x.byte);
+          new DataView(p.buffer).setUint32(0, m.id, true);
+          new DataView(p.buffer).setBigUint64(4, BigInt(x.off), true);
+          send(req(Op.WRITE, m.fd, p));
+        }
+        break;
+      }
+      case 'sync': {
+        const fd = pick(fds, x.fd);
+        if (fd !== undefined) send(req(DMA_BUF_IOCTL_SYNC.number, fd, encodeStruct(DMA_BUF_IOCTL_SYNC.struct, { flags: BigInt(x.flags) })));
+        break;
+      }
+      case 'share':
+      case 'dup':
+      case 'close':
+      case 'stat': {
+        const fd = pick(fds, x.fd);
+        if (fd === undefined) break;
+        const op = { share: Op.EXPORT, dup: Op.DUP, close: Op.CLOSE, stat: Op.STAT }[x.a];
+        send(req(op, fd));
+        if (x.a === 'dup') fds.push(Number(seen.at(-1)!.split(':')[1]));
+        if (x.a === 'close') fds.splice(fds.indexOf(fd), 1);
+        break;
+      }
+      case 'explain': {
+        const fd = pick(fds, x.fd);
+        if (fd !== undefined) send(req(Op.X_EXPLAIN, fd, new Uint8Array(4)));
+        break;
+      }
+      case 'state':
+        send(req(Op.X_STATE, -1));
+        break;
+    }
+  }
+  return seen;
+}
+
+const secretArb = fc.uint8Array({ minLength: 32, maxLength: 32 });
+
+test('non-interference: every answer the attacker gets is the same whatever the secret bytes', { timeout: 300_000 }, () => {
+  const runs = process.env.SMAF_TEST_LONG ? 2000 : 300;
+  fc.assert(
+    fc.property(secretArb, secretArb, fc.array(action, { minLength: 1, maxLength: 40 }), (a, b, actions) => {
+      fc.pre(Buffer.compare(Buffer.from(a), Buffer.from(b)) !== 0);
+      assert.deepEqual(observe(a, actions), observe(b, actions));
+    }),
+    { numRuns: runs },
+  );
+});
+
+test('the attack sequence of issue 11 is among what the model runs, and it learns nothing', () => {
+  // copy the shared secure buffer to a fresh secure one with vdec, zero all but one byte with crypto, CRC with display
+  const attack: Action[] = [
+    { a: 'create', pages: 2 }, // fds[2]: T
+    { a: 'secure', fd: 2, on: true },
+    { a: 'create', pages: 2 }, // fds[3]: zeros
+    { a: 'attach', fd: 0, device: 0 }, { a: 'map', att: 0, dir: 1 }, // vdec reads S
+    { a: 'attach', fd: 2, device: 0 }, { a: 'map', att: 1, dir: 2 }, // vdec writes T
+    { a: 'copy', dst: 1, src: 0, transform: 0, srcOff: 0, dstOff: 0, len: 8192 },
+    { a: 'unmap', att: 1 }, { a: 'detach', att: 1 },
+    { a: 'attach', fd: 3, device: 2 }, { a: 'map', att: 2, dir: 1 }, // crypto reads zeros
+    { a: 'attach', fd: 2, device: 2 }, { a: 'map', att: 3, dir: 2 }, // crypto writes T
+    { a: 'copy', dst: 3, src: 2, transform: 0, srcOff: 0, dstOff: 101, len: 4095 },
+    { a: 'attach', fd: 2, device: 1 }, { a: 'map', att: 4, dir: 1 }, // display reads T
+    { a: 'crc', att: 4, off: 0, len: 4096 },
+  ];
+  const one = observe(new Uint8Array(32).fill(1), attack);
+  const two = observe(new Uint8Array(32).fill(2), attack);
+  assert.deepEqual(one, two);
+  assert.match(Buffer.from(one.at(-1)!.split(':')[2]!, 'hex').toString(), /^CRC of buffer \d+ refused for client 2: the range holds data of the secure world/);
+  assert.match(one.at(-1)!, /^15:-13:/);
+});
