@@ -88,11 +88,13 @@ test('the dashboard shows the SDP demo live: buffers, memory map occupancy, the 
 });
 
 test('GET /api/state serves the same state as JSON; the dashboard refuses to change anything', async () => {
-  const state = await (await fetch(`${url}/api/state`)).json() as { platform: { name: string }; regions: unknown[]; history: unknown[] };
+  const { origin, searchParams } = new URL(url);
+  const auth = { authorization: `Bearer ${searchParams.get('token')}` };
+  const state = await (await fetch(`${origin}/api/state`, { headers: auth })).json() as { platform: { name: string }; regions: unknown[]; history: unknown[] };
   assert.equal(state.platform.name, 'media-soc');
   assert.equal(state.regions.length, 3);
   assert.ok(Array.isArray(state.history));
-  for (const method of ['POST', 'PUT', 'DELETE']) assert.equal((await fetch(`${url}/api/state`, { method })).status, 405);
-  assert.equal((await fetch(`${url}/api/explain/424242`)).status, 404);
+  for (const method of ['POST', 'PUT', 'DELETE']) assert.equal((await fetch(`${origin}/api/state`, { method, headers: auth })).status, 405);
+  assert.equal((await fetch(`${origin}/api/explain/424242`, { headers: auth })).status, 404);
   assert.match(url, /^http:\/\/127\.0\.0\.1:/, 'bound to localhost');
 });

@@ -39,7 +39,7 @@ export async function runSmafd(argv: string[]): Promise<void> {
       if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`"${v}" is not a port`);
       return n;
     }))
-    .option('--dashboard-host <host>', 'dashboard address (keep it on localhost: the dashboard has no authentication)', '127.0.0.1')
+    .option('--dashboard-host <host>', 'dashboard address (anything but loopback makes it reachable from the network, token-protected but unencrypted)', '127.0.0.1')
     .addOption(new Option('--max-client-bytes <size>', 'bytes one client may hold').default(DEFAULT_LIMITS.maxClientBytes, formatSize(DEFAULT_LIMITS.maxClientBytes)).argParser(size))
     .addOption(new Option('--max-client-buffers <n>', 'buffers one client may hold').default(DEFAULT_LIMITS.maxClientBuffers).argParser(int))
     .addOption(new Option('--max-fds <n>', 'open fds per client').default(DEFAULT_LIMITS.maxFds).argParser(int))
@@ -105,7 +105,10 @@ export async function runSmafd(argv: string[]): Promise<void> {
   out(`smafd: devices ${platform.devices.map((d) => d.name).join(', ')}; allocators ${smaf.registry.allocators.map((a) => a.name).join(', ')}${smaf.secureModule ? `; secure module ${smaf.secureModule.name}` : ''}`);
   out(`smafd: listening on ${daemon.socketPath} (mode 0660); try: SMAF_SOCKET=${daemon.socketPath} npx smaf info`);
   if (daemon.adminSocketPath) out(`smafd: operator's admin socket ${daemon.adminSocketPath} (mode 0600: every client's buffers)`);
-  out(dashboard ? `smafd: dashboard at ${dashboard.url}` : 'smafd: dashboard off');
+  if (dashboard && !['127.0.0.1', 'localhost', '::1'].includes(opts.dashboardHost)) {
+    out(`smafd: WARNING: the dashboard listens on ${opts.dashboardHost}: anyone on that network who learns its token sees every client's buffers, over plain HTTP`);
+  }
+  out(dashboard ? `smafd: dashboard at ${dashboard.url} (the token in this URL is its password)` : 'smafd: dashboard off');
 }
 
 runSmafd(process.argv).catch((e: unknown) => {

@@ -8,14 +8,20 @@ import { serve, upgradeWebSocket, type ServerType } from '@hono/node-server';
 import { build } from 'esbuild';
 import { Hono } from 'hono';
 import type { WSContext } from 'hono/ws';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { randomBytes } from 'node:crypto';
+import { dashboardGuard } from './guard.ts';
 import { explain } from '../core/index.ts';
 import type { DaemonContext } from '../daemon/context.ts';
 import { StatsHistory } from './history.ts';
 import { INDEX_HTML } from './page.ts';
 
 export interface Dashboard {
+  /** The address to open, access token included. */
   readonly url: string;
+  readonly token: string;
+  /** WebSocket viewers connected now. */
+  readonly viewers: () => number;
   close(): Promise<void>;
 }
 
@@ -26,7 +32,18 @@ export interface DashboardOptions {
   readonly port?: number;
   /** Minimum milliseconds between two pushes to the browsers. */
   readonly throttleMs?: number;
+  /** The access token (default: 24 random bytes). */
+  readonly token?: string;
+  /** Slow-viewer thresholds (tests make them small). */
+  readonly slowViewerBytes?: number;
+  readonly slowViewerMs?: number;
 }
+
+/** Bytes a viewer may have unread before it gets no more updates, and the time it may stay so. */
+export const SLOW_VIEWER_BYTES = 4 * 1024 * 1024;
+export const SLOW_VIEWER_MS = 10_000;
+/** Largest message a browser may send us (it needs to send none). */
+export const WS_MAX_PAYLOAD = 4096;
 
 let bundle: Promise<string> | null = null;
 
@@ -52,7 +69,11 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
   const payload = (): string => JSON.stringify({ ...ctx.state(), history: history.list() });
   const js = await dashboardBundle();
 
+  const token = o.token ?? randomBytes(24).toString('base64url');
+  const host = o.host ?? '127.0.0.1';
+  let port = 0;
   const app = new Hono();
+  app.use('*', dashboardGuard({ token, host, port: () => port }));
   app.get('/', (c) => c.html(INDEX_HTML));
   app.get('/app.js', (c) => c.body(js, 200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-cache' }));
   app.get('/api/state', (c) => c.body(payload(), 200, { 'content-type': 'application/json' }));
@@ -68,19 +89,44 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
         sockets.add(ws);
         ws.send(payload());
       },
-      onClose: (_e, ws) => void sockets.delete(ws),
+      onClose: (_e, ws) => {
+        sockets.delete(ws);
+        behindSince.delete(ws);
+      },
     })),
   );
   app.all('*', (c) => c.text('the dashboard is read-only', c.req.method === 'GET' ? 404 : 405));
 
-  // push on change, at most every throttleMs
+  // push on change, at most every throttleMs; a viewer that does not read gets no more updates
+  // (it will get the latest state once it catches up), and is closed if it stays behind
   let timer: NodeJS.Timeout | null = null;
+  let retry: NodeJS.Timeout | null = null;
+  const behindSince = new Map<WSContext, number>();
   const push = (): void => {
     timer = null;
     history.sample();
     if (sockets.size === 0) return;
-    const text = payload();
-    for (const ws of sockets) ws.send(text);
+    let text: string | null = null;
+    const now = Date.now();
+    for (const ws of sockets) {
+      const raw = ws.raw as WebSocket | undefined;
+      if (raw && raw.bufferedAmount > (o.slowViewerBytes ?? SLOW_VIEWER_BYTES)) {
+        const since = behindSince.get(ws) ?? now;
+        behindSince.set(ws, since);
+        if (now - since > (o.slowViewerMs ?? SLOW_VIEWER_MS)) {
+          raw.terminate(); // a close frame would only queue behind what it did not read
+          sockets.delete(ws);
+          behindSince.delete(ws);
+        }
+        retry ??= setTimeout(() => {
+          retry = null;
+          push();
+        }, 1000); // try again when it may have caught up
+        continue;
+      }
+      behindSince.delete(ws);
+      ws.send((text ??= payload()));
+    }
   };
   const unsubscribe = ctx.platform.events.subscribe(() => {
     timer ??= setTimeout(push, o.throttleMs ?? 100);
@@ -88,19 +134,22 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
   const ticker = setInterval(() => history.sample(), 1000);
   ticker.unref();
 
-  const wss = new WebSocketServer({ noServer: true });
-  const host = o.host ?? '127.0.0.1';
+  const wss = new WebSocketServer({ noServer: true, maxPayload: WS_MAX_PAYLOAD });
   let server: ServerType | null = null;
-  const port = await new Promise<number>((resolve, reject) => {
+  port = await new Promise<number>((resolve, reject) => {
     server = serve({ fetch: app.fetch, hostname: host, port: o.port ?? 0, websocket: { server: wss } }, (info) => resolve(info.port));
     server.once('error', reject);
   });
+  const shown = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
   return {
-    url: `http://${host}:${port}`,
+    url: `http://${shown}:${port}/?token=${token}`,
+    token,
+    viewers: () => sockets.size,
     close: async () => {
       unsubscribe();
       clearInterval(ticker);
       if (timer) clearTimeout(timer);
+      if (retry) clearTimeout(retry);
       for (const ws of sockets) ws.close();
       wss.close();
       const s = server as ServerType | null;
