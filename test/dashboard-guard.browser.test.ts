@@ -143,7 +143,7 @@ test('in Chromium: without the token the page says 401; a page of another origin
     const evilPort = (evil.address() as { port: number }).port;
     const attacker = await browser.newPage();
     await attacker.goto(`http://127.0.0.1:${evilPort}/`);
-    const result = await attacker.evaluate(() => (window as unknown as { result: Promise<Record<string, unknown>> }).result);
+    const result = await attacker.evaluate(() => (globalThis as unknown as { result: Promise<Record<string, unknown>> }).result);
     assert.notEqual(result.fetch, 200, JSON.stringify(result));
     assert.equal(result.ws, 'refused');
   } finally {

@@ -72,7 +72,7 @@ export class SmafClient {
       try {
         frames = this.reader.push(chunk);
       } catch (e) {
-        this.fail(e as Error);
+        this.fail(new SmafError('EPROTO', `smafd sent a malformed answer (${(e as Error).message}): connection dropped`, { cause: e }));
         sock.destroy();
         return;
       }
@@ -91,7 +91,7 @@ export class SmafClient {
         p.resolve({ id: r.id, result: r.result, payload: Uint8Array.from(r.payload) });
       }
     });
-    sock.on('error', (e) => this.fail(e));
+    sock.on('error', (e: NodeJS.ErrnoException) => this.fail(new SmafError('ECONNRESET', `connection to smafd lost (${e.code ?? e.message})`, { cause: e })));
     sock.on('close', () => this.fail(new SmafError('ECONNRESET', 'connection to smafd closed')));
   }
 
@@ -127,7 +127,7 @@ export class SmafClient {
       });
       sock.once('error', (e: NodeJS.ErrnoException) => {
         clearTimeout(timer);
-        const code = e.code === 'ENOENT' || e.code === 'ECONNREFUSED' ? 'ENOENT' : e.code === 'EAGAIN' ? 'EAGAIN' : 'EIO';
+        const code = e.code === 'ENOENT' || e.code === 'ECONNREFUSED' || e.code === 'ENOTDIR' ? 'ENOENT' : e.code === 'EAGAIN' ? 'EAGAIN' : e.code === 'EACCES' ? 'EACCES' : 'EIO';
         reject(new SmafError(code, `cannot reach smafd at ${path}: ${e.code ?? e.message} (is smafd running? start it with "npm start")`, { cause: e }));
       });
     });

@@ -25,7 +25,24 @@ const int = (v: string): number => {
   return n;
 };
 
+/** fds kept for smafd's own use (sockets, dashboard, files) below the process limit. */
+const FD_RESERVE = 64;
+
+/** The soft limit on open files (`ulimit -n`), or null when it cannot be read. */
+function openFileLimit(): number | null {
+  try {
+    const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    return m && m[1] !== 'unlimited' ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
 export async function runSmafd(argv: string[]): Promise<void> {
+  // a reader of our output that went away (`smafd | head`) is no reason to stop serving
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+  });
   const program = new Command('smafd')
     .description('SMAF daemon: serves the /dev/smaf uapi on a Unix socket, on an emulated SoC')
     .option('-s, --socket <path>', 'Unix socket path', defaultSocketPath())
@@ -67,6 +84,13 @@ export async function runSmafd(argv: string[]): Promise<void> {
   const log = pino({ name: 'smafd', level: opts.verbose ? 'debug' : 'warn' }, pino.destination(2));
   const spec = opts.platform ? parsePlatform(readFileSync(opts.platform, 'utf8'), opts.platform) : defaultPlatformSpec();
   const { smaf, platform } = createSmafSystem(spec);
+  // every client costs an fd: never accept more clients than the process may open fds
+  const fdLimit = openFileLimit();
+  if (fdLimit !== null && opts.maxClients > fdLimit - FD_RESERVE) {
+    const clamped = Math.max(1, fdLimit - FD_RESERVE);
+    process.stdout.write(`smafd: --max-clients ${opts.maxClients} is more than this process's fd limit allows (ulimit -n ${fdLimit}); serving at most ${clamped} clients\n`);
+    opts.maxClients = clamped;
+  }
   // the default socket lives in a directory of our own (mode 0700), never one somebody else made
   if (opts.socket === defaultSocketPath() && !process.env.XDG_RUNTIME_DIR) ensurePrivateDir(dirname(opts.socket));
   const adminSocketPath = opts.adminSocket === false ? null : typeof opts.adminSocket === 'string' ? opts.adminSocket : adminSocketFor(opts.socket);
