@@ -5,6 +5,7 @@ import { SingleBar, Presets } from 'cli-progress';
 import Table from 'cli-table3';
 import { Command } from 'commander';
 import { benchCmaFit } from './cma-fit.ts';
+import { benchBystander } from './bystander.ts';
 import { benchDaemonRtt } from './daemon-rtt.ts';
 import { simulateCompatibility } from './deferred.ts';
 import { benchLifecycle } from './lifecycle.ts';
@@ -13,7 +14,7 @@ import { metric, type BenchContext, type Metric } from './metric.ts';
 
 const program = new Command('bench')
   .option('--quick', 'a short run (under a minute)')
-  .option('--only <groups>', 'comma-separated: daemon, lifecycle, cma, deferred, memory')
+  .option('--only <groups>', 'comma-separated: daemon, bystander, lifecycle, cma, deferred, memory')
   .option('--out <file>', 'results file', new URL('./results.json', import.meta.url).pathname)
   .parse(process.argv);
 const opts = program.opts<{ quick?: boolean; only?: string; out: string }>();
@@ -46,6 +47,7 @@ const groups: [string, () => Promise<Metric[]>][] = [
   }],
   ['memory', () => benchMemory(ctx)],
   ['daemon', () => benchDaemonRtt(ctx)],
+  ['bystander', () => benchBystander(ctx)],
 ];
 
 const started = Date.now();

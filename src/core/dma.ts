@@ -20,7 +20,7 @@ import type { Attachment } from './buffer.ts';
 import { DmaDirection } from './contracts.ts';
 
 /** Bytes one slice of DMA work moves before the daemon may serve someone else. */
-export const DMA_SLICE = 1 << 20;
+export const DMA_SLICE = 256 * 1024;
 
 /** Who asks for DMA in-process (tests, demos): a principal like any client. */
 export const LOCAL_PRINCIPAL = 'local';

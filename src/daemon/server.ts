@@ -37,7 +37,7 @@ export interface DaemonOptions {
 /** Requests parsed but not started, per connection, before smafd stops reading it. */
 const MAX_QUEUED_REQUESTS = 256;
 /** Milliseconds of work in one turn of the scheduler before it lets I/O in. */
-const TURN_MS = 4;
+const TURN_MS = 2;
 
 /** Whether something answers on a Unix socket path. */
 function socketIsLive(path: string): Promise<boolean> {
