@@ -1,10 +1,11 @@
 /** smafd: the SMAF daemon. `npm start` runs it on the embedded default platform. */
-import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { pino } from 'pino';
-import { toSmafError } from '../common/errors.ts';
+import { SmafError, toSmafError } from '../common/errors.ts';
 import { formatSize, parseSize } from '../common/units.ts';
-import { defaultPlatformSpec, parsePlatform } from '../platform/index.ts';
+import { defaultPlatformSpec } from '../platform/index.ts';
+import { parseCmaOption, type CmaRequest } from '../platform/devicetree/index.ts';
+import { loadPlatformFile } from '../platform-file/load.ts';
 import { createSmafSystem } from '../presets/default.ts';
 import { DEFAULT_LIMITS } from './context.ts';
 import { defaultSocketPath, SmafDaemon } from './server.ts';
@@ -21,7 +22,8 @@ export async function runSmafd(argv: string[]): Promise<void> {
   const program = new Command('smafd')
     .description('SMAF daemon: serves the /dev/smaf uapi on a Unix socket, on an emulated SoC')
     .option('-s, --socket <path>', 'Unix socket path', defaultSocketPath())
-    .option('-p, --platform <file>', 'platform description (YAML or JSON); default: the embedded media SoC')
+    .option('-p, --platform <file>', 'platform: YAML/JSON, a device tree (.dtb, .dts) or a device-tree overlay (.yaml with device_tree:); default: the embedded media SoC')
+    .addOption(new Option('--cma <size[@limit]>', 'default CMA pool of a device-tree platform (as the kernel\'s cma=): 64MiB below 4GiB unless given').argParser(parseCmaOption))
     .option('-v, --verbose', 'log every decision (allocations, grants, denials, clients)')
     .option('--no-dashboard', 'do not serve the web dashboard')
     .addOption(new Option('--dashboard-port <port>', 'dashboard port (0: any free port)').default(7070).argParser((v) => {
@@ -35,10 +37,11 @@ export async function runSmafd(argv: string[]): Promise<void> {
     .addOption(new Option('--max-fds <n>', 'open fds per client').default(DEFAULT_LIMITS.maxFds).argParser(int))
     .showHelpAfterError();
   program.parse(argv);
-  const opts = program.opts<{ dashboard: boolean; dashboardPort: number; dashboardHost: string; socket: string; platform?: string; verbose?: boolean; maxClientBytes: number; maxClientBuffers: number; maxFds: number }>();
+  const opts = program.opts<{ dashboard: boolean; dashboardPort: number; dashboardHost: string; socket: string; platform?: string; cma?: CmaRequest; verbose?: boolean; maxClientBytes: number; maxClientBuffers: number; maxFds: number }>();
 
   const log = pino({ name: 'smafd', level: opts.verbose ? 'debug' : 'warn' }, pino.destination(2));
-  const spec = opts.platform ? parsePlatform(readFileSync(opts.platform, 'utf8'), opts.platform) : defaultPlatformSpec();
+  if (opts.cma && !opts.platform) throw new SmafError('EINVAL', '--cma applies to a device-tree platform: give --platform board.dtb (or .dts, or an overlay)');
+  const spec = opts.platform ? loadPlatformFile(opts.platform, opts.cma ? { cma: opts.cma } : {}).spec : defaultPlatformSpec();
   const { smaf, platform } = createSmafSystem(spec);
   const daemon = new SmafDaemon({
     socketPath: opts.socket,
@@ -58,7 +61,8 @@ export async function runSmafd(argv: string[]): Promise<void> {
       dashboard = await startDashboard({ context: daemon.context, host: opts.dashboardHost, port: 0 });
     }
   }
-  out(`smafd: platform "${platform.name}": ${platform.regions.map((r) => `${r.name} ${formatSize(r.size)} ${r.kind}`).join(', ')}`);
+  const reserved = platform.regionsOfKind('reserved');
+  out(`smafd: platform "${platform.name}": ${platform.regions.filter((r) => r.kind !== 'reserved').map((r) => `${r.name} ${formatSize(r.size)} ${r.kind}`).join(', ')}${reserved.length ? `; ${reserved.length} reserved ranges (${formatSize(reserved.reduce((n, r) => n + r.size, 0))}, never handed out)` : ''}`);
   out(`smafd: devices ${platform.devices.map((d) => d.name).join(', ')}; allocators ${smaf.registry.allocators.map((a) => a.name).join(', ')}${smaf.secureModule ? `; secure module ${smaf.secureModule.name}` : ''}`);
   out(`smafd: listening on ${daemon.socketPath} (mode 0660); try: SMAF_SOCKET=${daemon.socketPath} npx smaf info`);
   out(dashboard ? `smafd: dashboard at ${dashboard.url}` : 'smafd: dashboard off');
