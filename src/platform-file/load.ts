@@ -1,12 +1,13 @@
 /**
  * Platform files from disk (Node side): a YAML/JSON platform, a device-tree blob (.dtb), a
  * device-tree source (.dts, compiled with `dtc`), or a YAML overlay (recognised by its
- * `device_tree:` key) naming a .dtb/.dts relative to itself. Bytes in, PlatformSpec out: the
+ * `device_tree:` key) naming a .dtb/.dts relative to itself (or, when it is not there, to
+ * $SMAF_DTB_DIR: where a distribution's kernel package put its .dtb files). Bytes in, PlatformSpec out: the
  * device-tree rules live in src/platform/devicetree/, this file only reads files and runs dtc.
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { basename, dirname, resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { SmafError } from '../common/errors.ts';
 import { validatePlatform, type PlatformSpec } from '../platform/index.ts';
@@ -48,7 +49,7 @@ export function loadPlatformFile(path: string, options: LoadOptions = {}): Loade
     throw new SmafError('EINVAL', `${path} is not a valid device-tree overlay:\n${checked.issues.map((i) => `  ${path}: ${i.path.map(String).join('.') || '(root)'}: ${i.message}`).join('\n')}`);
   }
   const overlay = checked.overlay;
-  const treePath = resolve(dirname(path), overlay.device_tree);
+  const treePath = locateTree(path, overlay.device_tree);
   const tree = treePath.endsWith('.dts') ? compileDts(treePath, options.dtc) : readBytes(treePath, `${path}: device_tree`);
   return fromTree(tree, treePath, 'overlay', overlay, path, options);
 }
@@ -68,6 +69,15 @@ function fromTree(bytes: Uint8Array, source: string, format: LoadedPlatform['for
     if (e instanceof RangeError || e instanceof TypeError) throw new SmafError('EINVAL', `${source}: ${e.message}`, { cause: e });
     throw e;
   }
+}
+
+/** The overlay's device_tree: relative to the overlay, else (not found there) to $SMAF_DTB_DIR. */
+function locateTree(overlayPath: string, tree: string): string {
+  const near = resolve(dirname(overlayPath), tree);
+  const dir = process.env.SMAF_DTB_DIR;
+  if (existsSync(near) || !dir || isAbsolute(tree)) return near;
+  const far = resolve(dir, tree);
+  return existsSync(far) ? far : near;
 }
 
 function isBlob(bytes: Uint8Array): boolean {

@@ -149,7 +149,7 @@ export function platformFromDeviceTree(fdt: Fdt, options: DtOptions = {}): DtPla
   const compatible = strings(root, 'compatible') ?? [];
 
   // ---- DRAM ----
-  let banks: { base: number; size: number; node?: string }[] = [];
+  let banks: { base: number; size: number; node?: string; from?: string }[] = [];
   const memoryNodes = root.children.filter((n) => stringProp(n, 'device_type') === 'memory' && isEnabled(n));
   for (const n of memoryNodes) {
     const pairs = regPairs(n, hasProp(n, 'linux,usable-memory') ? 'linux,usable-memory' : 'reg', rootCells.address, rootCells.size) ?? [];
@@ -164,7 +164,7 @@ export function platformFromDeviceTree(fdt: Fdt, options: DtOptions = {}): DtPla
   if (overlay?.dram) {
     const list = Array.isArray(overlay.dram) ? overlay.dram : [overlay.dram];
     const defaultBase = banks[0]?.base ?? unitAddress(memoryNodes[0]) ?? 0;
-    banks = list.map((b) => ({ base: b.base ?? defaultBase, size: b.size }));
+    banks = list.map((b) => ({ base: b.base ?? defaultBase, size: b.size, from: `"dram" of ${ovSource}` }));
     notes.push(`DRAM from ${ovSource}: ${banks.map((b) => `${formatSize(b.size)} at ${hex(b.base)}`).join(', ')}`);
   }
   const staticReservedEnd = (): number => {
@@ -176,7 +176,7 @@ export function platformFromDeviceTree(fdt: Fdt, options: DtOptions = {}): DtPla
   if (banks.length === 0) {
     const base = unitAddress(memoryNodes[0]) ?? 0;
     const size = Math.max(ASSUMED_DRAM_SIZE, Math.ceil((staticReservedEnd() - base) / GiB) * GiB);
-    banks.push({ base, size });
+    banks.push({ base, size, from: 'assumed: the tree gives no size' });
     notes.push(`the tree gives no DRAM size: assumed ${formatSize(size)} at ${hex(base)} (set "dram: { size: ... }" in an overlay)`);
   }
   // DRAM in whole pages
@@ -403,7 +403,7 @@ export function platformFromDeviceTree(fdt: Fdt, options: DtOptions = {}): DtPla
   }
 
   // ---- the document ----
-  const drams: DtRegionReport[] = banks.map((b, i) => ({ name: i === 0 ? 'dram' : `dram${i}`, kind: 'system', base: b.base, size: b.size, ...(b.node ? { node: b.node } : {}), why: b.node ? `DRAM (${b.node})` : 'DRAM (assumed or from the overlay)' }));
+  const drams: DtRegionReport[] = banks.map((b, i) => ({ name: i === 0 ? 'dram' : `dram${i}`, kind: 'system', base: b.base, size: b.size, ...(b.node ? { node: b.node } : {}), why: b.node ? `DRAM (${b.node})` : `DRAM (${b.from ?? 'assumed'})` }));
   const regions = [...drams, ...cmaRegions, ...poolRegions, ...secureRegions, ...reservedRanges];
   // names must be unique: a second "foo" becomes "foo-2"
   const seen = new Set<string>();
