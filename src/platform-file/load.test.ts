@@ -138,6 +138,9 @@ test('#address-cells = <2>: DRAM above 4 GiB, the default CMA pool placed below 
 test('--cma SIZE@LIMIT, the overlay\'s cma, and cma= bypassing the tree\'s default pool', () => {
   const s = loadPlatformFile(soc64, { cma: { size: 128 * MiB, limit: 0xc0000000 } }).spec;
   assert.deepEqual([region(s, 'cma')!.base, region(s, 'cma')!.size], [0xb8000000, 128 * MiB]);
+  // CMA rounds its size and base to a pageblock (2 MiB)
+  const odd = loadPlatformFile(soc64, { cma: { size: 3 * MiB } }).spec;
+  assert.deepEqual([region(odd, 'cma')!.base, region(odd, 'cma')!.size], [0xfec00000, 4 * MiB]);
   const bypass = loadPlatformFile(soc32, { cma: { size: 8 * MiB } });
   assert.equal(region(bypass.spec, 'linux,cma'), undefined);
   assert.equal(region(bypass.spec, 'cma')!.size, 8 * MiB);
