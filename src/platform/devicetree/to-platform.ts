@@ -452,7 +452,7 @@ export function platformFromDeviceTree(fdt: Fdt, options: DtOptions = {}): DtPla
     ...(overlay?.tee ? { tee: { sdp_max_regions: overlay.tee.sdp_max_regions } } : {}),
   };
   const checked = checkPlatform(doc);
-  if (!checked.ok) for (const issue of checked.issues) problems.push(describeIssue(issue, doc, deviceOrigins, regions, source, ovSource));
+  if (!checked.ok) for (const issue of checked.issues) problems.push(describeIssue(issue, deviceOrigins, regions, source, ovSource));
   if (problems.length > 0 || !checked.ok) {
     throw new DtError(problems, `${source}${options.overlaySource ? ` with ${options.overlaySource}` : ''} does not make a valid platform`);
   }
@@ -589,7 +589,7 @@ function dmaCoherent(node: FdtNode): boolean {
   return false;
 }
 
-function describeIssue(issue: PlatformIssue, doc: PlatformDoc, origins: readonly Master[], regions: readonly DtRegionReport[], source: string, ovSource: string): string {
+function describeIssue(issue: PlatformIssue, origins: readonly Master[], regions: readonly DtRegionReport[], source: string, ovSource: string): string {
   const [section, index, ...rest] = issue.path;
   if (section === 'devices' && typeof index === 'number') {
     const m = origins[index];
@@ -602,6 +602,5 @@ function describeIssue(issue: PlatformIssue, doc: PlatformDoc, origins: readonly
     const r = regions[index];
     return `${source}: ${r?.node ? `node ${r.node}` : `region "${r?.name}"`}${rest.length ? ` (${formatPlatformPath(rest)})` : ''}: ${issue.message}`;
   }
-  void doc;
   return `${source}: ${formatPlatformPath(issue.path)}: ${issue.message}`;
 }
