@@ -9,7 +9,10 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { convertPlatform } from '../src/cli/platform-command.ts';
 import { isSmafError } from '../src/common/errors.ts';
+import { parsePlatform } from '../src/platform/index.ts';
+import { loadPlatformFile } from '../src/platform-file/load.ts';
 import { ROOT, startDaemon } from './helpers/daemon.ts';
 
 const DTB_DIR = process.env.SMAF_DTB_DIR ?? '/work/dtbs';
@@ -81,6 +84,10 @@ test('real boards: smafd --platform board.dtb starts on each, and platform show 
     const d = await startDaemon(['--no-dashboard', '--platform', join(DTB_DIR, board)]);
     assert.match(d.output(), /listening on/, board);
     await d.stop();
+  }
+  for (const board of [...BOARDS.map((b) => join(DTB_DIR, b)), join(ROOT, 'platforms/db845c.yaml'), join(ROOT, 'platforms/khadas-vim3.yaml')]) {
+    const loaded = loadPlatformFile(board);
+    assert.deepEqual(parsePlatform(convertPlatform(board, loaded), 'converted'), loaded.spec, `convert round trip of ${board}`);
   }
   const vim3 = JSON.parse((await smaf(['--json', 'platform', 'show', join(DTB_DIR, BOARDS[1]!)])).out);
   const cma = vim3.platform.memory.find((r: { kind: string }) => r.kind === 'cma');
