@@ -71,7 +71,7 @@ test('smaf platform show and convert work without a daemon; a malformed blob is 
   assert.match(show.out, /video-codec@aa00000 +30-bit +IOMMU/);
   const json = JSON.parse((await smaf(['--json', 'platform', 'show', join(ROOT, 'test/fixtures/devicetree/soc64.dts')])).out);
   assert.equal(json.format, 'dts');
-  assert.equal(json.report.devices.length, 3);
+  assert.equal(json.report.devices.length, 5);
   const dir = mkdtempSync(join(tmpdir(), 'smaf-dt-e2e-'));
   writeFileSync(join(dir, 'bad.dtb'), Uint8Array.from([0xde, 0xad, 0xbe, 0xef, ...new Array(60).fill(0)]));
   const bad = await smaf(['platform', 'show', join(dir, 'bad.dtb')]);

@@ -99,6 +99,17 @@ test('dma-ranges limits what a device reaches, and the mask follows the window (
   const sub = s64.devices.find((d) => d.node === '/soc@0/sub/dma@1000')!;
   assert.equal(sub.dmaRanges, undefined);
   assert.equal(sub.dmaMask, 32);
+  // nested windows translate through every bus up to the CPU
+  const isp = s64.devices.find((d) => d.name === 'isp@3000')!;
+  assert.deepEqual(isp.dmaRanges, [{ cpu: 0x90000000, bus: 0, size: 0x10000000 }]);
+  assert.equal(isp.dmaMask, 28);
+  assert.equal(physLimit({ ...isp, iommu: false }), 0x9fffffff);
+  // a 3 GiB window: a 32-bit mask, yet neither the IOMMU nor direct DMA may pass the window's end
+  const npu = s64.devices.find((d) => d.name === 'npu@2000')!;
+  assert.equal(npu.dmaMask, 32);
+  assert.equal(physLimit({ ...npu, iommu: false }), 0x13fffffff);
+  assert.equal(new Platform(s64).iommu(npu).limit, 0xbfffffff);
+  assert.equal(new Platform(s64).iommu(sub).limit, 0xffffffff);
 });
 
 test('the deferred allocation picks memory every attached real device can reach', () => {
@@ -131,7 +142,7 @@ test('#address-cells = <2>: DRAM above 4 GiB, the default CMA pool placed below 
   assert.equal(cma.base, 0xfb000000, 'top-down below the no-map tz range at 0xff000000');
   assert.equal(cma.size, 64 * MiB);
   assert.equal(region(spec, 'disabled-fw@90000000'), undefined, 'a disabled reserved-memory node is ignored');
-  assert.deepEqual(spec.devices.map((d) => d.name), ['video-codec@aa00000', '/soc@0/dma@1000', '/soc@0/sub/dma@1000']);
+  assert.deepEqual(spec.devices.map((d) => d.name), ['npu@2000', 'video-codec@aa00000', '/soc@0/dma@1000', 'isp@3000', '/soc@0/sub/dma@1000']);
   assert.ok(dt!.report.notes.length === 0, dt!.report.notes.join('; '));
 });
 

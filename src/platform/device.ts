@@ -63,6 +63,16 @@ export function physLimit(dev: Device): number {
   return limit;
 }
 
+/**
+ * Highest IOVA (inclusive) an IOMMU may give the device: its mask, and the end of its bus windows
+ * (the kernel's bus_dma_limit applies to IOVA allocation too).
+ */
+export function iovaLimit(dev: Device): number {
+  const mask = maskLimit(dev.dmaMask);
+  if (!dev.dmaRanges || dev.dmaRanges.length === 0) return mask;
+  return Math.min(mask, Math.max(...dev.dmaRanges.map((r) => r.bus + r.size - 1)));
+}
+
 export function describeDevice(dev: Device): string {
   const parts = [`${dev.dmaMask}-bit DMA`, dev.iommu ? 'IOMMU' : 'no IOMMU'];
   if (dev.secure) parts.push('secure-capable');

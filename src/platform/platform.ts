@@ -4,7 +4,7 @@ import { MemoryBus } from './bus.ts';
 import { SdpFirewall } from './firewall.ts';
 import { SdpTrustedApp } from './sdp-ta.ts';
 import { Tee } from './tee.ts';
-import { maskLimit, type Device } from './device.ts';
+import { iovaLimit, type Device } from './device.ts';
 import { EventLog } from './events.ts';
 import { Iommu } from './iommu.ts';
 import type { PlatformSpec } from './loader.ts';
@@ -47,7 +47,7 @@ export class Platform {
     }
     for (const d of spec.devices) {
       this.deviceMap.set(d.name, d);
-      if (d.iommu) this.iommus.set(d.name, new Iommu(d.name, maskLimit(d.dmaMask), spec.pageSize));
+      if (d.iommu) this.iommus.set(d.name, new Iommu(d.name, iovaLimit(d), spec.pageSize));
     }
     // a device-tree path names its device too, and so does the node name when an alias replaced it
     for (const d of spec.devices) {
