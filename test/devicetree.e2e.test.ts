@@ -85,7 +85,7 @@ test('real boards: smafd --platform board.dtb starts on each, and platform show 
     assert.match(d.output(), /listening on/, board);
     await d.stop();
   }
-  for (const board of [...BOARDS.map((b) => join(DTB_DIR, b)), join(ROOT, 'platforms/db845c.yaml'), join(ROOT, 'platforms/khadas-vim3.yaml')]) {
+  for (const board of [...BOARDS.map((b) => join(DTB_DIR, b)), join(ROOT, 'platforms/db845c.yaml'), join(ROOT, 'platforms/khadas-vim3.yaml'), join(ROOT, 'platforms/rockpro64.yaml')]) {
     const loaded = loadPlatformFile(board);
     assert.deepEqual(parsePlatform(convertPlatform(board, loaded), 'converted'), loaded.spec, `convert round trip of ${board}`);
   }
@@ -122,6 +122,10 @@ test('real board: DragonBoard 845c with its overlay runs the decoder -> display/
     assert.equal(demo.code, 0, demo.out);
     assert.match(demo.out, /scenario passed/);
     assert.match(demo.out, /memory from secure-carveout/);
+    const share = await smaf(['--socket', d.socket, 'run', 'share']);
+    assert.equal(share.code, 0, share.out);
+    const doctor = await smaf(['--socket', d.socket, 'doctor']);
+    assert.match(doctor.out, /all invariants hold/);
   } finally {
     await c.close();
     await d.stop();

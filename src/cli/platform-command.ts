@@ -31,8 +31,8 @@ export function formatPlatform(file: string, loaded: LoadedPlatform): string {
     const reach = d.iommu ? `IOMMU, IOVA below ${hex(2 ** d.dmaMask)}` : `direct, reaches ${hex(physLimit(d))}`;
     const extra = [d.class !== 'generic' ? d.class : '', d.secure ? 'secure' : '', d.memoryRegion ? `pool ${d.memoryRegion}` : '', d.dmaCoherent ? 'dma-coherent' : ''].filter(Boolean).join(', ');
     lines.push(`  ${d.name.padEnd(dw)}  ${String(d.dmaMask).padStart(2)}-bit  ${reach}${extra ? `  [${extra}]` : ''}`);
-    if (d.node && d.node !== d.name) lines.push(`  ${''.padEnd(dw)}  ${d.node}${rep ? ` (${rep.compatible || 'no compatible'}; from ${rep.why})` : ''}`);
-    else if (rep) lines.push(`  ${''.padEnd(dw)}  ${rep.compatible || 'no compatible'}; from ${rep.why}`);
+    if (d.node && d.node !== d.name) lines.push(`  ${''.padEnd(dw)}  ${d.node}${rep ? ` (${rep.compatible || 'no compatible'}; ${rep.why})` : ''}`);
+    else if (rep) lines.push(`  ${''.padEnd(dw)}  ${rep.compatible || 'no compatible'}; ${rep.why}`);
   }
   if (dt?.report.skipped.length) {
     lines.push('\nskipped:');
