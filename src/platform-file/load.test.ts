@@ -9,7 +9,8 @@ import { DmaDirection } from '../core/index.ts';
 import { parsePlatform, physLimit, Platform } from '../platform/index.ts';
 import { createSmafSystem } from '../presets/default.ts';
 import { convertPlatform } from '../cli/platform-command.ts';
-import { loadPlatformFile } from './load.ts';
+import { parseFdt, platformFromDeviceTree } from '../platform/devicetree/index.ts';
+import { compileDts, loadPlatformFile } from './load.ts';
 
 const FIXTURES = fileURLToPath(new URL('../../test/fixtures/devicetree/', import.meta.url));
 const soc32 = join(FIXTURES, 'soc32.dts');
@@ -209,6 +210,14 @@ test('convert: loading the YAML it prints gives the same platform', () => {
   }
 });
 
+test('more DRAM than the emulator models is refused with the way out, not an out-of-memory crash', () => {
+  const dir = tmp();
+  writeFileSync(join(dir, 'big.dts'), '/dts-v1/;\n/ { #address-cells = <2>; #size-cells = <2>;\n memory@0 { device_type = "memory"; reg = <0x0 0x0 0x100 0x0>; };\n};\n');
+  assert.throws(() => loadPlatformFile(join(dir, 'big.dts')), (e) => isSmafError(e, 'EINVAL') && /1 TiB of DRAM is more than the 64 GiB this emulator models; give a smaller "dram:"/.test(e.message));
+  writeFileSync(join(dir, 'ov.yaml'), 'device_tree: big.dts\ndram: { size: 1GiB }\n');
+  assert.equal(loadPlatformFile(join(dir, 'ov.yaml')).spec.memory[0]!.size, 1024 * MiB);
+});
+
 test('a missing dtc is a clear error naming Debian\'s device-tree-compiler', () => {
   assert.throws(() => loadPlatformFile(soc32, { dtc: '/nonexistent/dtc' }), (e) => isSmafError(e, 'ENOENT') && /device-tree-compiler/.test(e.message));
   const dir = tmp();
@@ -226,4 +235,26 @@ test('malformed blobs from disk are EINVAL with the file name; a YAML platform r
   assert.equal(loadPlatformFile(y).format, 'platform');
   assert.throws(() => loadPlatformFile(y, { cma: { size: MiB } }), (e) => isSmafError(e, 'EINVAL') && /--cma applies to device-tree platforms/.test(e.message));
   assert.throws(() => loadPlatformFile(join(dir, 'none.dtb')), (e) => isSmafError(e, 'ENOENT'));
+});
+
+test('corrupted real blobs: an EINVAL-class error or a platform, never a crash, a hang or an internal error', () => {
+  const good = compileDts(soc32);
+  let seed = 7;
+  const rnd = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  let rejected = 0;
+  for (let i = 0; i < 400; i++) {
+    const b = good.slice();
+    for (let k = 0; k <= rnd(3); k++) b[rnd(b.length)] = rnd(256);
+    try {
+      new Platform(platformFromDeviceTree(parseFdt(b), { source: 'fuzz.dtb' }).spec);
+    } catch (e) {
+      assert.ok(e instanceof RangeError || e instanceof TypeError, `unexpected ${String(e)}`);
+      assert.doesNotMatch((e as Error).message, /Cannot read|undefined|is not a function|of null/, 'an internal error leaked');
+      rejected++;
+    }
+  }
+  assert.ok(rejected > 50, `${rejected} corruptions rejected`);
 });

@@ -36,6 +36,8 @@ export const DEFAULT_CMA_LIMIT = 4 * GiB;
 export const CMA_MIN_ALIGNMENT = 2 * MiB;
 /** When the tree leaves DRAM to the boot loader and the overlay does not say. */
 export const ASSUMED_DRAM_SIZE = 2 * GiB;
+/** DRAM the emulator models at most (one bit and one stack slot per page: 64 GiB is 16 M pages). */
+export const MAX_EMULATED_DRAM = 64 * GiB;
 /** The kernel's default DMA mask for platform devices. */
 export const DEFAULT_DMA_BITS = 32;
 const MAX_NAME = 63;
@@ -185,6 +187,10 @@ export function platformFromDeviceTree(fdt: Fdt, options: DtOptions = {}): DtPla
     const end = Math.floor((b.base + b.size) / pageSize) * pageSize;
     return { ...b, base, size: end - base };
   }).filter((b) => b.size > 0).sort((a, b) => a.base - b.base);
+  const totalDram = banks.reduce((n, b) => n + b.size, 0);
+  if (totalDram > MAX_EMULATED_DRAM) {
+    throw new DtError([`${source}: ${formatSize(totalDram)} of DRAM is more than the ${formatSize(MAX_EMULATED_DRAM)} this emulator models; give a smaller "dram:" in an overlay`], `${source} does not make a valid platform`);
+  }
   const memblock = new Memblock(banks, pageSize);
 
   // ---- reserved memory ----
