@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 import { test } from 'node:test';
 import { convertPlatform } from '../src/cli/platform-command.ts';
 import { isSmafError } from '../src/common/errors.ts';
@@ -114,6 +115,12 @@ test('real board: DragonBoard 845c with its overlay runs the decoder -> display/
     assert.equal(await c.dmaCopy(out, oa, fd, atts[0]!, 10), 10);
     const om = await c.mmap(out, 0, 4096, 1);
     assert.equal(new TextDecoder().decode(await c.read(out, om, 0, 10)), 'frame 0001');
+    // the GPU copies the decoded frame back at an offset; the display checks it by CRC
+    const og = await c.attach(out, 'gpu');
+    await c.map(out, og, 0);
+    assert.equal(await c.dmaCopy(fd, atts[2]!, out, og, 10, { dstOffset: 4096 }), 10);
+    assert.equal(await c.dmaCrc(fd, atts[1]!, 4096, 10), crc32(new TextEncoder().encode('frame 0001')));
+    assert.equal((await c.explainFd(fd)).allocator, 'system', 'every attached master is behind the SMMU: scattered pages');
     const st = await c.state();
     assert.ok(st.regions.some((r) => r.name === 'tz@86200000' && r.kind === 'reserved'));
     await c.closeFd(fd);
