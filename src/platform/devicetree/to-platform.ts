@@ -271,7 +271,8 @@ export function platformFromDeviceTree(fdt: Fdt, options: DtOptions = {}): DtPla
 
   // ---- DMA masters ----
   const poolByNode = new Map<FdtNode, Pending>();
-  for (const p of livePending) if (p.compatible.includes('shared-dma-pool') && !poolByNode.has(p.node)) poolByNode.set(p.node, p);
+  // the default CMA pool stays everyone's even when a device names it
+  for (const p of livePending) if (p.compatible.includes('shared-dma-pool') && !p.cmaDefault && !poolByNode.has(p.node)) poolByNode.set(p.node, p);
   const overlayByNode = new Map<string, { key: string; dev: OverlayDevice }>();
   const overlayByName = new Map<string, OverlayDevice>();
   for (const [key, dev] of Object.entries(overlay?.devices ?? {})) {
@@ -311,13 +312,13 @@ export function platformFromDeviceTree(fdt: Fdt, options: DtOptions = {}): DtPla
       else iommu = true;
       why.push('iommus');
     }
-    let pool: Pending | undefined;
-    for (const ph of cells(n, 'memory-region') ?? []) {
-      const target = byPhandle.get(ph);
-      const p = target ? poolByNode.get(target) : undefined;
-      if (p && !pool) pool = p;
-    }
+    const pools = (cells(n, 'memory-region') ?? []).flatMap((ph) => {
+      const p = poolByNode.get(byPhandle.get(ph) as FdtNode);
+      return p ? [p] : [];
+    });
+    const pool = pools[0];
     if (pool) why.push(`memory-region ${pool.node.path}`);
+    if (pools.length > 1) notes.push(`${n.path}: names ${pools.length} DMA pools; the first (${pool!.node.path}) becomes its pool, the others are classified as if no device named them`);
     const ov = overlayByNode.get(n.path);
     if (ov) why.push(`named by ${ovSource}`);
     if (why.length === 0) continue;
@@ -492,7 +493,8 @@ function enabledWithParents(n: FdtNode): boolean {
 
 function describeOwner(p: Pending): string {
   const base = p.node.name.split('@')[0]!;
-  if (/secmon|tz|trust|optee|bl31|atf|hyp|qtee|tee/i.test(base)) return `secure world firmware (${base})`;
+  if (/secmon|tz|trust|optee|bl31|atf|qtee|tee/i.test(base)) return `secure world firmware (${base})`;
+  if (/hyp|xen|gunyah/i.test(base)) return `hypervisor (${base})`;
   if (/rproc|adsp|cdsp|mpss|modem|wlan|venus|slpi|ipa|dsp|mcu|m4|remoteproc|pil/i.test(base)) return `remote processor memory (${base})`;
   if (/ramoops|pstore/i.test(base)) return `crash log (${base})`;
   return base;
