@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -90,6 +90,10 @@ test('real boards: smafd --platform board.dtb starts on each, and platform show 
     const loaded = loadPlatformFile(board);
     assert.deepEqual(parsePlatform(convertPlatform(board, loaded), 'converted'), loaded.spec, `convert round trip of ${board}`);
   }
+  // the README's "Your own SoC" shows this very output
+  const shown = (await smaf(['platform', 'show', join(DTB_DIR, BOARDS[1]!)])).out.replaceAll(`${DTB_DIR}/`, '/work/dtbs/').trim();
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  assert.ok(readme.includes(shown), `README block out of date; smaf platform show prints:\n${shown}`);
   const vim3 = JSON.parse((await smaf(['--json', 'platform', 'show', join(DTB_DIR, BOARDS[1]!)])).out);
   const cma = vim3.platform.memory.find((r: { kind: string }) => r.kind === 'cma');
   assert.equal(cma.name, 'linux,cma');
