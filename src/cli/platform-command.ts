@@ -15,6 +15,7 @@ export function formatPlatform(file: string, loaded: LoadedPlatform): string {
   const { spec, dt } = loaded;
   const lines: string[] = [];
   lines.push(`platform "${spec.name}" from ${file} (${loaded.format === 'platform' ? 'YAML platform' : loaded.format === 'overlay' ? 'device tree + overlay' : `device tree, ${loaded.format}`})`);
+  if (loaded.treeFile && loaded.format === 'overlay') lines.push(`  device tree: ${loaded.treeFile}`);
   if (dt?.report.compatible.length) lines.push(`  compatible: ${dt.report.compatible.join(', ')}`);
   const why = new Map((dt?.report.regions ?? []).map((r) => [r.name, r.why]));
   const pools = spec.memory.filter((r) => r.kind !== 'reserved');

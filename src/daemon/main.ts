@@ -41,7 +41,8 @@ export async function runSmafd(argv: string[]): Promise<void> {
 
   const log = pino({ name: 'smafd', level: opts.verbose ? 'debug' : 'warn' }, pino.destination(2));
   if (opts.cma && !opts.platform) throw new SmafError('EINVAL', '--cma applies to a device-tree platform: give --platform board.dtb (or .dts, or an overlay)');
-  const spec = opts.platform ? loadPlatformFile(opts.platform, opts.cma ? { cma: opts.cma } : {}).spec : defaultPlatformSpec();
+  const loaded = opts.platform ? loadPlatformFile(opts.platform, opts.cma ? { cma: opts.cma } : {}) : null;
+  const spec = loaded?.spec ?? defaultPlatformSpec();
   const { smaf, platform } = createSmafSystem(spec);
   const daemon = new SmafDaemon({
     socketPath: opts.socket,
@@ -62,8 +63,9 @@ export async function runSmafd(argv: string[]): Promise<void> {
     }
   }
   const reserved = platform.regionsOfKind('reserved');
-  out(`smafd: platform "${platform.name}": ${platform.regions.filter((r) => r.kind !== 'reserved').map((r) => `${r.name} ${formatSize(r.size)} ${r.kind}`).join(', ')}${reserved.length ? `; ${reserved.length} reserved ranges (${formatSize(reserved.reduce((n, r) => n + r.size, 0))}, never handed out)` : ''}`);
-  out(`smafd: devices ${platform.devices.map((d) => d.name).join(', ')}; allocators ${smaf.registry.allocators.map((a) => a.name).join(', ')}${smaf.secureModule ? `; secure module ${smaf.secureModule.name}` : ''}`);
+  out(`smafd: platform "${platform.name}": ${platform.regions.filter((r) => r.kind !== 'reserved').map((r) => `${r.name} ${formatSize(r.size)} ${r.kind}`).join(', ')}${reserved.length ? `; ${reserved.length} reserved range${reserved.length === 1 ? '' : 's'} (${formatSize(reserved.reduce((n, r) => n + r.size, 0))}, never handed out)` : ''}`);
+  out(`smafd: devices ${platform.devices.map((d) => d.name).join(', ') || 'none (a device tree marks DMA masters with iommus or memory-region; name others in an overlay)'}; allocators ${smaf.registry.allocators.map((a) => a.name).join(', ')}${smaf.secureModule ? `; secure module ${smaf.secureModule.name}` : ''}`);
+  for (const note of loaded?.dt?.report.notes ?? []) out(`smafd: note: ${note}`);
   out(`smafd: listening on ${daemon.socketPath} (mode 0660); try: SMAF_SOCKET=${daemon.socketPath} npx smaf info`);
   out(dashboard ? `smafd: dashboard at ${dashboard.url}` : 'smafd: dashboard off');
   let stopping = false;

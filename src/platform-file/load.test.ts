@@ -191,6 +191,7 @@ test('overlay errors name the overlay path and the device-tree path of every bad
   bad('devices:\n  nosuch: { secure: true }\n', /devices\.nosuch: no DMA master .* is called "nosuch"/);
   bad('devices:\n  vdec: { node: /soc/vpu@2000000, memory_region: "linux,cma" }\n', /devices\.vdec\.memory_region \(node \/soc\/vpu@2000000\): region "linux,cma" is cma, not a carveout/);
   bad('secure_carveout: { size: 4GiB }\n', /secure_carveout: no free 4 GiB/);
+  bad('secure_carveout: { size: 4MiB, base: 0x48000000 }\n', /node \/reserved-memory\/secmon@48000000: region "secmon@48000000" overlaps "sdp" \(.*board\.yaml: secure_carveout\)/);
 });
 
 test('names longer than ATTACH\'s 63 bytes are refused at load with the path', () => {

@@ -19,6 +19,8 @@ export interface LoadedPlatform {
   readonly format: 'platform' | 'dtb' | 'dts' | 'overlay';
   /** For device-tree platforms: the YAML-shaped document and the report of what was understood. */
   readonly dt?: DtPlatform;
+  /** The .dtb/.dts the platform was read from (for an overlay: the one it names). */
+  readonly treeFile?: string;
 }
 
 export interface LoadOptions {
@@ -63,7 +65,7 @@ function fromTree(bytes: Uint8Array, source: string, format: LoadedPlatform['for
       ...(overlaySource ? { overlaySource } : {}),
       ...(options.cma ? { cma: options.cma } : {}),
     });
-    return { spec: dt.spec, format, dt };
+    return { spec: dt.spec, format, dt, treeFile: source };
   } catch (e) {
     if (e instanceof DtError) throw new SmafError('EINVAL', e.message, { cause: e });
     if (e instanceof RangeError || e instanceof TypeError) throw new SmafError('EINVAL', `${source}: ${e.message}`, { cause: e });

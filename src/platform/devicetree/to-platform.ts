@@ -608,7 +608,12 @@ function describeIssue(issue: PlatformIssue, origins: readonly Master[], regions
   }
   if (section === 'memory' && typeof index === 'number') {
     const r = regions[index];
-    return `${source}: ${r?.node ? `node ${r.node}` : `region "${r?.name}"`}${rest.length ? ` (${formatPlatformPath(rest)})` : ''}: ${issue.message}`;
+    const field = rest.length ? ` (${formatPlatformPath(rest)})` : '';
+    const origin = (x: DtRegionReport | undefined): string => (x?.kind === 'secure-carveout' ? `${ovSource}: secure_carveout` : x?.node ? `${source}: node ${x.node}` : `${source}: region "${x?.name}"`);
+    // an overlap names the other region: say where that one comes from too
+    const other = /overlaps "([^"]+)"/.exec(issue.message)?.[1];
+    const otherRegion = other !== undefined ? regions.find((x) => x.name === other) : undefined;
+    return `${origin(r)}${field}: ${issue.message}${otherRegion ? ` (${origin(otherRegion)})` : ''}`;
   }
   return `${source}: ${formatPlatformPath(issue.path)}: ${issue.message}`;
 }
