@@ -24,6 +24,7 @@ import { formatSize, hex } from '../../common/units.ts';
 import { physLimit as physLimitOf } from '../device.ts';
 import { checkPlatform, formatPlatformPath, type PlatformIssue, type PlatformSpec } from '../loader.ts';
 import { type Fdt, type FdtNode, childCells, findPath, hasProp, isEnabled, phandles, regPairs, stringProp, strings, walk, cells, joinCells } from './fdt.ts';
+import { bitsFor, dmaCoherent, dmaWindows } from './dma-ranges.ts';
 import { Memblock } from './memblock.ts';
 import type { CmaRequest, DtOverlay, OverlayDevice } from './overlay.ts';
 
@@ -500,11 +501,6 @@ function describeOwner(p: Pending): string {
   return base;
 }
 
-/** Number of address bits needed for `end` (ilog2(end) + 1). */
-function bitsFor(end: number): number {
-  return end <= 0 ? 1 : Math.floor(Math.log2(end)) + 1;
-}
-
 function placeDynamic(p: Pending, rootCells: { address: number; size: number }, memblock: Memblock, pageSize: number): { base: number; size: number } | string {
   const sizeCells = cells(p.node, 'size') ?? [];
   if (sizeCells.length !== rootCells.size) return `"size" is ${sizeCells.length} cells, the root's #size-cells is ${rootCells.size}`;
@@ -528,73 +524,6 @@ function placeDynamic(p: Pending, rootCells: { address: number; size: number }, 
   }
   const base = memblock.allocate(size, align, 0, 0);
   return base === null ? `no free ${formatSize(size)} of DRAM` : { base, size };
-}
-
-interface Window {
-  cpu: number;
-  bus: number;
-  size: number;
-}
-
-/** of_dma_get_range(): the DMA windows of a device, in CPU addresses, or none (no limit). */
-export function dmaWindows(node: FdtNode): { windows?: Window[]; note?: string } {
-  let n: FdtNode | null = node;
-  let found = false;
-  let prop: Uint8Array | undefined;
-  while (n) {
-    prop = n.props.get('dma-ranges');
-    if (prop && prop.length > 0) break;
-    if (found && !prop) return {};
-    found = true;
-    n = n.parent;
-  }
-  if (!n || !prop || prop.length === 0) return {};
-  const bus = n;
-  const child = childCells(bus);
-  const parentAddr = bus.parent ? childCells(bus.parent).address : 2;
-  const c = cells(bus, 'dma-ranges')!;
-  const stride = child.address + parentAddr + child.size;
-  if (c.length % stride !== 0) return { note: `${bus.path}: dma-ranges has ${c.length} cells, not a multiple of ${stride}: ignored` };
-  const windows: Window[] = [];
-  for (let i = 0; i < c.length; i += stride) {
-    const busAddr = Number(joinCells(c, i, child.address));
-    const parent = Number(joinCells(c, i + child.address, parentAddr));
-    const size = Number(joinCells(c, i + child.address + parentAddr, child.size));
-    const cpu = translateUp(bus, parent);
-    if (cpu === undefined || size === 0) continue;
-    windows.push({ cpu, bus: busAddr, size });
-  }
-  return windows.length > 0 ? { windows } : { note: `${bus.path}: no dma-ranges window translates to CPU addresses: ignored` };
-}
-
-/** An address in `bus.parent`'s space -> a CPU address, through the ancestors' dma-ranges (missing or empty: 1:1). */
-function translateUp(bus: FdtNode, addr: number): number | undefined {
-  let a = addr;
-  for (let p = bus.parent; p && p.parent; p = p.parent) {
-    const prop = p.props.get('dma-ranges');
-    if (!prop || prop.length === 0) continue;
-    const child = childCells(p);
-    const pa = childCells(p.parent).address;
-    const c = cells(p, 'dma-ranges')!;
-    const stride = child.address + pa + child.size;
-    if (c.length % stride !== 0) return undefined;
-    let hit: number | undefined;
-    for (let i = 0; i < c.length && hit === undefined; i += stride) {
-      const from = Number(joinCells(c, i, child.address));
-      const to = Number(joinCells(c, i + child.address, pa));
-      const size = Number(joinCells(c, i + child.address + pa, child.size));
-      if (a >= from && a < from + size) hit = to + (a - from);
-    }
-    if (hit === undefined) return undefined;
-    a = hit;
-  }
-  return a;
-}
-
-/** of_dma_is_coherent(): `dma-coherent` on the node or a DMA parent. */
-function dmaCoherent(node: FdtNode): boolean {
-  for (let n: FdtNode | null = node; n; n = n.parent) if (hasProp(n, 'dma-coherent')) return true;
-  return false;
 }
 
 function describeIssue(issue: PlatformIssue, origins: readonly Master[], regions: readonly DtRegionReport[], source: string, ovSource: string): string {
