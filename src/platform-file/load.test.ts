@@ -205,7 +205,7 @@ test('names longer than ATTACH\'s 63 bytes are refused at load with the path', (
 });
 
 test('convert: loading the YAML it prints gives the same platform', () => {
-  for (const file of [soc32, soc64, overlay('secure_carveout: { size: 8MiB }\ndevices:\n  vdec: { node: /soc/vpu@2000000, class: decoder, secure: true }\n')]) {
+  for (const file of [soc32, soc64, fileURLToPath(new URL('../../platforms/camera-soc.yaml', import.meta.url)), overlay('secure_carveout: { size: 8MiB }\ndevices:\n  vdec: { node: /soc/vpu@2000000, class: decoder, secure: true }\n')]) {
     const loaded = loadPlatformFile(file);
     assert.deepEqual(parsePlatform(convertPlatform(file, loaded), 'converted'), loaded.spec, file);
   }
