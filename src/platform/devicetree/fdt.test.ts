@@ -93,7 +93,7 @@ test('bad magic, truncation and out-of-range offsets are clear errors', () => {
   malformed(patch(12, good.length + 100), /strings block .* lies outside/);
   malformed(patch(36, 0x7fffffff), /structure block .* lies outside/);
   malformed(patch(20, 3), /version 3 is older than 16/);
-  malformed(patch(16, Math.floor((good.length - 8) / 8) * 8), /no terminating entry|unknown token|outside/);
+  malformed(patch(16, Math.floor((good.length - 8) / 8) * 8), /no terminating entry/);
   malformed(patch(16, 44), /not 8-byte aligned/);
 });
 
