@@ -9,6 +9,7 @@ import { adminSocketFor, defaultSocketPath } from '../uapi/socket-path.ts';
 import { printable } from '../common/printable.ts';
 import { runCameraPipelineDemo } from '../demo/camera-pipeline.ts';
 import { abiText, IOCTLS, OPS } from '../uapi/index.ts';
+import { registerPlatformCommands } from './platform-command.ts';
 import { parseScenario, runScenario, type StepResult } from './scenario.ts';
 import { BUILTIN_SCENARIOS, builtinScenario } from './scenarios.ts';
 
@@ -88,7 +89,9 @@ export function buildProgram(): Command {
         out('\nallocators (asked in this order):');
         for (const a of s.allocators) out(`  ${String(a.name).padEnd(18)} ranking ${String(a.ranking).padStart(3)}  in use ${formatSize(a.bytesInUse as number).padStart(9)}  peak ${formatSize(a.peak as number).padStart(9)}  allocations ${a.allocations}  failures ${a.failures}\n      ${a.description}`);
         out('\nregions:');
-        for (const r of s.regions) out(`  ${r.name.padEnd(14)} ${r.kind.padEnd(15)} ${hex(r.base)} ${formatSize(r.size).padStart(8)}  in use ${formatSize(r.inUse).padStart(9)}  largest free ${formatSize(r.largestFree).padStart(9)}  fragmentation ${(r.fragmentation * 100).toFixed(1)}%`);
+        for (const r of s.regions) out(r.kind === 'reserved'
+          ? `  ${r.name.padEnd(14)} ${r.kind.padEnd(15)} ${hex(r.base)} ${formatSize(r.size).padStart(8)}  never handed out${r.description ? `: ${r.description}` : ''}`
+          : `  ${r.name.padEnd(14)} ${r.kind.padEnd(15)} ${hex(r.base)} ${formatSize(r.size).padStart(8)}  in use ${formatSize(r.inUse).padStart(9)}  largest free ${formatSize(r.largestFree).padStart(9)}  fragmentation ${(r.fragmentation * 100).toFixed(1)}%`);
         out('\ndevices:');
         for (const d of s.devices) out(`  ${String(d.name).padEnd(8)} ${String(d.class).padEnd(10)} dma_mask ${d.dmaMask} ${d.iommu ? 'iommu' : 'no-iommu'}${d.secure ? ' secure' : ''} max_seg ${formatSize(d.maxSegmentSize as number)}${d.description ? `  (${d.description})` : ''}`);
         out(`\nlimits per client: ${Object.entries(s.limits).map(([k, v]) => `${k}=${/Bytes|Io/.test(k) ? formatSize(v) : v}`).join(', ')}`);
@@ -190,6 +193,8 @@ export function buildProgram(): Command {
     .description('run a pipeline scenario (YAML: create, attach, map, write, read, share...)')
     .argument('<scenario>', 'a scenario file, or the name of a built-in one: ' + BUILTIN_SCENARIOS.join(', '))
     .action(async (file: string) => runScenarioCommand(g(), file));
+
+  registerPlatformCommands(program, () => g().json === true);
 
   const demo = program.command('demo').description('built-in demonstrations');
   demo.command('camera').description('camera -> GPU -> display pipeline, in-process on the default platform').action(() => runCameraPipelineDemo(out));

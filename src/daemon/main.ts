@@ -2,9 +2,11 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { pino } from 'pino';
-import { toSmafError } from '../common/errors.ts';
+import { SmafError, toSmafError } from '../common/errors.ts';
 import { formatSize, parseSize } from '../common/units.ts';
-import { defaultPlatformSpec, parsePlatform } from '../platform/index.ts';
+import { defaultPlatformSpec } from '../platform/index.ts';
+import { parseCmaOption, type CmaRequest } from '../platform/devicetree/index.ts';
+import { loadPlatformFile } from '../platform-file/load.ts';
 import { createSmafSystem } from '../presets/default.ts';
 import { DEFAULT_LIMITS } from './context.ts';
 import { adminSocketFor, defaultSocketPath, SmafDaemon } from './server.ts';
@@ -48,7 +50,8 @@ export async function runSmafd(argv: string[]): Promise<void> {
     .option('-s, --socket <path>', 'Unix socket path', defaultSocketPath())
     .option('--admin-socket <path>', "the operator's socket (mode 0600; sees every client's buffers); default: beside --socket, smaf-admin.sock")
     .option('--no-admin-socket', 'serve no admin socket')
-    .option('-p, --platform <file>', 'platform description (YAML or JSON); default: the embedded media SoC')
+    .option('-p, --platform <file>', 'platform: YAML/JSON, a device tree (.dtb, .dts) or a device-tree overlay (.yaml with device_tree:); default: the embedded media SoC')
+    .addOption(new Option('--cma <size[@limit]>', 'default CMA pool of a device-tree platform (as the kernel\'s cma=): 64MiB below 4GiB unless given').argParser(parseCmaOption))
     .option('-v, --verbose', 'log every decision (allocations, grants, denials, clients)')
     .option('--no-dashboard', 'do not serve the web dashboard')
     .addOption(new Option('--dashboard-port <port>', 'dashboard port (0: any free port)').default(7070).argParser((v) => {
@@ -76,13 +79,15 @@ export async function runSmafd(argv: string[]): Promise<void> {
     throw e;
   }
   const opts = program.opts<{
-    dashboard: boolean; dashboardPort: number; dashboardHost: string; socket: string; adminSocket: string | boolean; platform?: string; verbose?: boolean;
+    dashboard: boolean; dashboardPort: number; dashboardHost: string; socket: string; adminSocket: string | boolean; platform?: string; cma?: CmaRequest; verbose?: boolean;
     maxClientBytes: number; maxClientBuffers: number; maxFds: number; maxClients: number; maxBuffers: number; maxTotalFds: number;
     maxClientBacklog: number; maxPendingBytes: number; readTimeout: number;
   }>();
 
   const log = pino({ name: 'smafd', level: opts.verbose ? 'debug' : 'warn' }, pino.destination(2));
-  const spec = opts.platform ? parsePlatform(readFileSync(opts.platform, 'utf8'), opts.platform) : defaultPlatformSpec();
+  if (opts.cma && !opts.platform) throw new SmafError('EINVAL', '--cma applies to a device-tree platform: give --platform board.dtb (or .dts, or an overlay)');
+  const loaded = opts.platform ? loadPlatformFile(opts.platform, opts.cma ? { cma: opts.cma } : {}) : null;
+  const spec = loaded?.spec ?? defaultPlatformSpec();
   const { smaf, platform } = createSmafSystem(spec);
   // every client costs an fd: never accept more clients than the process may open fds
   const fdLimit = openFileLimit();
@@ -125,8 +130,10 @@ export async function runSmafd(argv: string[]): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
-  out(`smafd: platform "${platform.name}": ${platform.regions.map((r) => `${r.name} ${formatSize(r.size)} ${r.kind}`).join(', ')}`);
-  out(`smafd: devices ${platform.devices.map((d) => d.name).join(', ')}; allocators ${smaf.registry.allocators.map((a) => a.name).join(', ')}${smaf.secureModule ? `; secure module ${smaf.secureModule.name}` : ''}`);
+  const reserved = platform.regionsOfKind('reserved');
+  out(`smafd: platform "${platform.name}": ${platform.regions.filter((r) => r.kind !== 'reserved').map((r) => `${r.name} ${formatSize(r.size)} ${r.kind}`).join(', ')}${reserved.length ? `; ${reserved.length} reserved range${reserved.length === 1 ? '' : 's'} (${formatSize(reserved.reduce((n, r) => n + r.size, 0))}, never handed out)` : ''}`);
+  out(`smafd: devices ${platform.devices.map((d) => d.name).join(', ') || 'none (a device tree marks DMA masters with iommus or memory-region; name others in an overlay)'}; allocators ${smaf.registry.allocators.map((a) => a.name).join(', ')}${smaf.secureModule ? `; secure module ${smaf.secureModule.name}` : ''}`);
+  for (const note of loaded?.dt?.report.notes ?? []) out(`smafd: note: ${note}`);
   out(`smafd: listening on ${daemon.socketPath} (mode 0660); try: SMAF_SOCKET=${daemon.socketPath} npx smaf info`);
   if (daemon.adminSocketPath) out(`smafd: operator's admin socket ${daemon.adminSocketPath} (mode 0600: every client's buffers)`);
   if (dashboard && !['127.0.0.1', 'localhost', '::1'].includes(opts.dashboardHost)) {

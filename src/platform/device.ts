@@ -22,6 +22,21 @@ export interface Device {
   /** A carveout region reserved for this device (device tree `memory-region`). */
   readonly memoryRegion?: string;
   readonly description?: string;
+  /** Device-tree node path (`/soc@0/video-codec@aa00000`); accepted wherever a device name is. */
+  readonly node?: string;
+  /** `dma-coherent` in the device tree: the device snoops CPU caches (recorded, not emulated). */
+  readonly dmaCoherent?: boolean;
+  /**
+   * Bus windows from the parents' `dma-ranges`: the device reaches CPU address `cpu + x` by emitting
+   * bus address `bus + x`, for x < size. Absent: the bus maps CPU addresses 1:1 and without limit.
+   */
+  readonly dmaRanges?: readonly DmaRange[];
+}
+
+export interface DmaRange {
+  readonly cpu: number;
+  readonly bus: number;
+  readonly size: number;
 }
 
 export const DEFAULT_MAX_SEGMENT_SIZE = 2 ** 32 - 4096;
@@ -37,12 +52,31 @@ export function maskLimit(bits: number): number {
  * because a SMAF buffer may be used for streaming and coherent DMA alike.
  */
 export function physLimit(dev: Device): number {
-  return maskLimit(Math.min(dev.dmaMask, dev.coherentDmaMask));
+  const mask = maskLimit(Math.min(dev.dmaMask, dev.coherentDmaMask));
+  if (!dev.dmaRanges || dev.dmaRanges.length === 0) return mask;
+  // the mask limits bus addresses; a window maps them to CPU addresses (the kernel's bus_dma_limit)
+  let limit = -1;
+  for (const r of dev.dmaRanges) {
+    const busEnd = Math.min(r.bus + r.size - 1, mask);
+    if (busEnd >= r.bus) limit = Math.max(limit, r.cpu + (busEnd - r.bus));
+  }
+  return limit;
+}
+
+/**
+ * Highest IOVA (inclusive) an IOMMU may give the device: its mask, and the end of its bus windows
+ * (the kernel's bus_dma_limit applies to IOVA allocation too).
+ */
+export function iovaLimit(dev: Device): number {
+  const mask = maskLimit(dev.dmaMask);
+  if (!dev.dmaRanges || dev.dmaRanges.length === 0) return mask;
+  return Math.min(mask, Math.max(...dev.dmaRanges.map((r) => r.bus + r.size - 1)));
 }
 
 export function describeDevice(dev: Device): string {
   const parts = [`${dev.dmaMask}-bit DMA`, dev.iommu ? 'IOMMU' : 'no IOMMU'];
   if (dev.secure) parts.push('secure-capable');
   if (dev.memoryRegion) parts.push(`bound to "${dev.memoryRegion}"`);
+  if (dev.dmaRanges) parts.push(`reaches up to 0x${physLimit(dev).toString(16)}`);
   return `${dev.name} (${dev.class}; ${parts.join(', ')})`;
 }

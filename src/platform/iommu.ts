@@ -17,7 +17,8 @@ export const IOVA_BASE = 0x10_0000;
 export class Iommu {
   private readonly mappings: IovaMapping[] = [];
 
-  constructor(readonly deviceName: string, private readonly limit: number, private readonly pageSize: number) {}
+  /** `limit`: the highest IOVA (inclusive) this IOMMU hands out for the device. */
+  constructor(readonly deviceName: string, readonly limit: number, private readonly pageSize: number) {}
 
   /** Map segments at a fresh IOVA; returns the IOVA. ENOMEM when the IOVA space is exhausted. */
   map(segments: readonly SgSegment[]): number {

@@ -3,14 +3,17 @@
  * ("memory[1].base: ..."). Rules: unique names; page-aligned bases and sizes; system regions do not
  * overlap each other, reserved regions (cma, carveouts) do not overlap each other and, when they
  * overlap a system region, lie entirely inside it (reserved-memory carved out of DRAM); a device's
- * memory_region names a carveout.
+ * memory_region names a carveout. `reserved` regions (firmware, secure monitor: never handed out) may
+ * overlap each other and straddle DRAM; nothing else may overlap them. Device-tree platforms use the
+ * same model (src/platform/devicetree/): `node`, `dma_ranges`, `dma_coherent` and region
+ * `description`s come from there, so a converted tree loads back as the same platform.
  */
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { sizeSchema } from '../common/schema.ts';
 import { SmafError } from '../common/errors.ts';
 import { hex } from '../common/units.ts';
-import { DEFAULT_MAX_SEGMENT_SIZE, DEFAULT_SEGMENT_BOUNDARY, type Device } from './device.ts';
+import { DEFAULT_MAX_SEGMENT_SIZE, DEFAULT_SEGMENT_BOUNDARY, type Device, type DmaRange } from './device.ts';
 import { REGION_KINDS, type MemoryRegion } from './region.ts';
 
 export interface TeeSpec {
@@ -42,17 +45,24 @@ export const PLATFORM_LIMITS = {
 
 const size = sizeSchema;
 
-const name = z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/i, 'names are 1-63 characters: letters, digits, "_", "-", "."');
+const name = z.string().regex(/^[a-z0-9][a-z0-9_.,+@-]{0,62}$/i, 'names are 1-63 characters: letters, digits, "_", "-", ".", ",", "+", "@"');
+/** A device name may also be a device-tree path (when two nodes share a name). */
+const deviceName = z.union([name, z.string().regex(/^(\/[a-z0-9][a-z0-9_.,+@-]*)+$/i, 'a device-tree path').max(63, 'longer than the 63 bytes ATTACH carries')]);
+const nodePath = z.string().regex(/^\/([a-z0-9][a-z0-9_.,+@-]*(\/[a-z0-9][a-z0-9_.,+@-]*)*)?$/i, 'a device-tree path such as /soc@0/video-codec@aa00000').max(1024);
 
 const regionSchema = z.strictObject({
   name,
   base: size,
   size,
   kind: z.enum(REGION_KINDS as [string, ...string[]]),
+  description: z.string().max(200).optional(),
+  node: nodePath.optional(),
 });
 
+const dmaRangeSchema = z.strictObject({ cpu: size, bus: size, size });
+
 const deviceSchema = z.strictObject({
-  name,
+  name: deviceName,
   class: z.string().min(1).max(32).default('generic'),
   dma_mask: z.number().int().min(12).max(64),
   coherent_dma_mask: z.number().int().min(12).max(64).optional(),
@@ -62,6 +72,9 @@ const deviceSchema = z.strictObject({
   secure: z.boolean().default(false),
   memory_region: name.optional(),
   description: z.string().max(200).optional(),
+  node: nodePath.optional(),
+  dma_coherent: z.boolean().optional(),
+  dma_ranges: z.array(dmaRangeSchema).min(1).max(64).optional(),
 });
 
 const platformSchema = z.strictObject({
@@ -89,7 +102,7 @@ function crossCheck(p: RawPlatform, ctx: z.RefinementCtx): void {
     if (r.base + r.size > PLATFORM_LIMITS.maxAddress) issue(['memory', i], `region ends above 2^48, the largest physical address of arm64`);
     if (r.size > PLATFORM_LIMITS.maxRegionSize) issue(['memory', i, 'size'], `${hex(r.size)} is more than ${PLATFORM_LIMITS.maxRegionSize / 2 ** 30} GiB, the largest region this emulator models`);
   });
-  const total = p.memory.reduce((n, r) => n + r.size, 0);
+  const total = p.memory.reduce((n, r) => n + (r.kind === 'reserved' ? 0 : r.size), 0);
   if (total > PLATFORM_LIMITS.maxTotalSize) issue(['memory'], `the regions declare ${hex(total)} bytes in all, more than the 1 TiB this emulator models`);
   checkOverlaps(p.memory, issue);
   const devs = new Map<string, number>();
@@ -105,6 +118,19 @@ function crossCheck(p: RawPlatform, ctx: z.RefinementCtx): void {
       issue(['devices', i, 'segment_boundary'], `must be a power of two of at least ${p.page_size}`);
     }
     if (d.max_segment_size !== undefined && d.max_segment_size < p.page_size) issue(['devices', i, 'max_segment_size'], `must be at least the page size (${p.page_size})`);
+    if (d.node !== undefined) {
+      const other = devs.get(d.node);
+      if (other !== undefined && other !== i) issue(['devices', i, 'node'], `"${d.node}" is also the name of devices[${other}]`);
+    }
+    d.dma_ranges?.forEach((r, k) => {
+      if (r.size === 0) issue(['devices', i, 'dma_ranges', k, 'size'], 'an empty DMA window');
+    });
+  });
+  const nodes = new Map<string, number>();
+  p.devices.forEach((d, i) => {
+    if (d.node === undefined) return;
+    if (nodes.has(d.node)) issue(['devices', i, 'node'], `node ${d.node} is already devices[${nodes.get(d.node)}]`);
+    nodes.set(d.node, i);
   });
 }
 
@@ -133,6 +159,10 @@ function checkOverlaps(memory: readonly RawRegion[], issue: (path: PropertyKey[]
       const b = second.r;
       const aSys = a.kind === 'system';
       const bSys = b.kind === 'system';
+      const aRes = a.kind === 'reserved';
+      const bRes = b.kind === 'reserved';
+      // reserved ranges only describe: they may overlap each other and straddle DRAM
+      if ((aRes && bRes) || (aRes && bSys) || (bRes && aSys)) continue;
       const inside = (r: RawRegion, outer: RawRegion): boolean => r.base >= outer.base && r.base + r.size <= outer.base + outer.size;
       if (aSys !== bSys && (aSys ? inside(b, a) : inside(a, b))) continue;
       issue(['memory', second.i], `region "${b.name}" overlaps "${a.name}"` + (aSys !== bSys ? ' without lying inside it' : ''));
@@ -141,18 +171,40 @@ function checkOverlaps(memory: readonly RawRegion[], issue: (path: PropertyKey[]
   }
 }
 
+export interface PlatformIssue {
+  /** Where in the platform document: ['devices', 2, 'dma_mask']. */
+  readonly path: readonly PropertyKey[];
+  readonly message: string;
+}
+
+/** Validate an already-parsed object; every bad field is listed (for loaders that map paths back to their own sources). */
+export function checkPlatform(input: unknown): { ok: true; spec: PlatformSpec } | { ok: false; issues: PlatformIssue[] } {
+  const result = platformSchema.superRefine(crossCheck).safeParse(input);
+  if (!result.success) return { ok: false, issues: result.error.issues.map((i) => ({ path: i.path, message: i.message })) };
+  return { ok: true, spec: toSpec(result.data) };
+}
+
+export { formatPath as formatPlatformPath };
+
 /** Validate an already-parsed object. Throws SmafError(EINVAL) listing every bad field. */
 export function validatePlatform(input: unknown, source = 'platform'): PlatformSpec {
-  const result = platformSchema.superRefine(crossCheck).safeParse(input);
-  if (!result.success) {
-    const lines = result.error.issues.map((i) => `  ${formatPath(i.path)}: ${i.message}`);
+  const checked = checkPlatform(input);
+  if (!checked.ok) {
+    const lines = checked.issues.map((i) => `  ${formatPath(i.path)}: ${i.message}`);
     throw new SmafError('EINVAL', `${source} is not a valid platform:\n${lines.join('\n')}`);
   }
-  const p = result.data;
+  return checked.spec;
+}
+
+function toSpec(p: RawPlatform): PlatformSpec {
   return {
     name: p.name,
     pageSize: p.page_size,
-    memory: p.memory.map((r) => ({ name: r.name, base: r.base, size: r.size, kind: r.kind as MemoryRegion['kind'] })),
+    memory: p.memory.map((r): MemoryRegion => ({
+      name: r.name, base: r.base, size: r.size, kind: r.kind as MemoryRegion['kind'],
+      ...(r.description !== undefined ? { description: r.description } : {}),
+      ...(r.node !== undefined ? { node: r.node } : {}),
+    })),
     devices: p.devices.map((d): Device => ({
       name: d.name,
       class: d.class,
@@ -164,6 +216,9 @@ export function validatePlatform(input: unknown, source = 'platform'): PlatformS
       secure: d.secure,
       ...(d.memory_region !== undefined ? { memoryRegion: d.memory_region } : {}),
       ...(d.description !== undefined ? { description: d.description } : {}),
+      ...(d.node !== undefined ? { node: d.node } : {}),
+      ...(d.dma_coherent !== undefined ? { dmaCoherent: d.dma_coherent } : {}),
+      ...(d.dma_ranges !== undefined ? { dmaRanges: d.dma_ranges.map((r): DmaRange => ({ cpu: r.cpu, bus: r.bus, size: r.size })) } : {}),
     })),
     tee: { sdpMaxRegions: p.tee.sdp_max_regions },
   };

@@ -4,13 +4,13 @@ import { MemoryBus } from './bus.ts';
 import { SdpFirewall } from './firewall.ts';
 import { SdpTrustedApp } from './sdp-ta.ts';
 import { Tee } from './tee.ts';
-import { maskLimit, type Device } from './device.ts';
+import { iovaLimit, type Device } from './device.ts';
 import { EventLog } from './events.ts';
 import { Iommu } from './iommu.ts';
 import type { PlatformSpec } from './loader.ts';
 import { PhysicalMemory } from './memory.ts';
 import { Provenance, SECURE_WORLD } from './provenance.ts';
-import { ContiguousPool, PagePool, type MemoryRegion, type RegionStats } from './region.ts';
+import { ContiguousPool, PagePool, reservedRegionStats, type MemoryRegion, type RegionStats } from './region.ts';
 
 export type AnyPool = ContiguousPool | PagePool;
 
@@ -44,15 +44,21 @@ export class Platform {
     this.provenance = new Provenance(spec.pageSize);
     for (const r of spec.memory) {
       if (r.kind === 'system') {
-        const nested = spec.memory.filter((o) => o.kind !== 'system' && o.base >= r.base && o.base + o.size <= r.base + r.size);
-        this.pools.set(r.name, new PagePool(r, spec.pageSize, nested));
-      } else {
+        this.pools.set(r.name, new PagePool(r, spec.pageSize, carvedOut(r, spec.memory)));
+      } else if (r.kind !== 'reserved') {
         this.pools.set(r.name, new ContiguousPool(r, spec.pageSize));
       }
     }
     for (const d of spec.devices) {
       this.deviceMap.set(d.name, d);
-      if (d.iommu) this.iommus.set(d.name, new Iommu(d.name, maskLimit(d.dmaMask), spec.pageSize));
+      if (d.iommu) this.iommus.set(d.name, new Iommu(d.name, iovaLimit(d), spec.pageSize));
+    }
+    // a device-tree path names its device too, and so does the node name when an alias replaced it
+    for (const d of spec.devices) {
+      if (d.node === undefined) continue;
+      if (!this.deviceMap.has(d.node)) this.deviceMap.set(d.node, d);
+      const nodeName = d.node.slice(d.node.lastIndexOf('/') + 1);
+      if (nodeName && !this.deviceMap.has(nodeName) && spec.devices.filter((o) => o.node?.endsWith(`/${nodeName}`)).length === 1) this.deviceMap.set(nodeName, d);
     }
     const secure = spec.memory.filter((r) => r.kind === 'secure-carveout');
     if (secure.length > 0) {
@@ -80,10 +86,10 @@ export class Platform {
     return this.spec.devices;
   }
 
-  /** A device by name; ENODEV names the devices that exist. */
+  /** A device by name, or by its device-tree path; ENODEV names the devices that exist. */
   device(name: string): Device {
     const d = this.deviceMap.get(name);
-    if (!d) throw new SmafError('ENODEV', `no device "${name}" on platform ${this.name} (devices: ${[...this.deviceMap.keys()].join(', ')})`);
+    if (!d) throw new SmafError('ENODEV', `no device "${name}" on platform ${this.name} (devices: ${this.spec.devices.map((x) => x.name).join(', ')})`);
     return d;
   }
 
@@ -136,8 +142,9 @@ export class Platform {
     return Math.max(...[...this.pools.values()].map((p) => p.capacity));
   }
 
+  /** Statistics of every region, in the platform's order (reserved ranges included, with nothing to hand out). */
   regionStats(): RegionStats[] {
-    return [...this.pools.values()].map((p) => p.stats());
+    return this.spec.memory.map((r) => this.pools.get(r.name)?.stats() ?? reservedRegionStats(r));
   }
 
   /** Total bytes in use in all pools (for leak checks). */
@@ -146,4 +153,23 @@ export class Platform {
     for (const p of this.pools.values()) n += p.inUse;
     return n;
   }
+}
+
+/**
+ * The parts of a system region that other regions take (CMA, carveouts, reserved ranges), clipped
+ * to it and merged: a reserved range may straddle the end of DRAM or overlap another reserved range.
+ */
+function carvedOut(system: MemoryRegion, all: readonly MemoryRegion[]): { base: number; size: number }[] {
+  const end = system.base + system.size;
+  const parts = all
+    .filter((o) => o.kind !== 'system' && o.base < end && o.base + o.size > system.base)
+    .map((o) => ({ base: Math.max(o.base, system.base), end: Math.min(o.base + o.size, end) }))
+    .sort((a, b) => a.base - b.base);
+  const merged: { base: number; end: number }[] = [];
+  for (const p of parts) {
+    const last = merged[merged.length - 1];
+    if (last && p.base <= last.end) last.end = Math.max(last.end, p.end);
+    else merged.push({ ...p });
+  }
+  return merged.map((m) => ({ base: m.base, size: m.end - m.base }));
 }

@@ -6,14 +6,22 @@ import { Bitmap } from './bitmap.ts';
 import type { SgSegment } from './sg-table.ts';
 import { mergeSegments } from './sg-table.ts';
 
-export type RegionKind = 'system' | 'cma' | 'carveout' | 'secure-carveout';
-export const REGION_KINDS: readonly RegionKind[] = ['system', 'cma', 'carveout', 'secure-carveout'];
+/**
+ * `reserved`: memory no allocator may hand out (firmware, secure monitor, remote processors: the
+ * device tree's `no-map` and other reserved-memory ranges). It has no pool; it is shown, never used.
+ */
+export type RegionKind = 'system' | 'cma' | 'carveout' | 'secure-carveout' | 'reserved';
+export const REGION_KINDS: readonly RegionKind[] = ['system', 'cma', 'carveout', 'secure-carveout', 'reserved'];
 
 export interface MemoryRegion {
   readonly name: string;
   readonly base: number;
   readonly size: number;
   readonly kind: RegionKind;
+  /** Why the region exists (a reserved range's owner, a pool's origin in the device tree). */
+  readonly description?: string;
+  /** Device-tree node the region comes from. */
+  readonly node?: string;
 }
 
 export interface RegionStats {
@@ -31,6 +39,17 @@ export interface RegionStats {
   readonly fragmentation: number;
   readonly allocations: number;
   readonly failures: number;
+  /** The region's description, when it has one (why a reserved range is reserved). */
+  readonly description?: string;
+}
+
+/** Statistics of a reserved region: nothing can ever be handed out of it. */
+export function reservedRegionStats(region: MemoryRegion): RegionStats {
+  return {
+    name: region.name, kind: region.kind, base: region.base, size: region.size,
+    capacity: 0, inUse: 0, peak: 0, free: 0, largestFree: 0, fragmentation: 0, allocations: 0, failures: 0,
+    ...(region.description !== undefined ? { description: region.description } : {}),
+  };
 }
 
 /** Occupied ranges of a pool, for the memory map. */
@@ -77,6 +96,7 @@ abstract class Pool {
       capacity: this.capacity, inUse: this.inUse, peak: this.peakPages * this.pageSize, free, largestFree,
       fragmentation: free === 0 ? 0 : 1 - largestFree / free,
       allocations: this.allocations, failures: this.failures,
+      ...(this.region.description !== undefined ? { description: this.region.description } : {}),
     };
   }
 

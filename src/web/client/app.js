@@ -54,7 +54,9 @@ function Sparkline({ values, color }) {
 
 function RegionBar({ region, regions }) {
   const scale = (a) => ((a - region.base) / region.size) * 1000;
-  const nested = region.kind === 'system' ? regions.filter((r) => r.kind !== 'system' && r.base >= region.base && r.base + r.size <= region.base + region.size) : [];
+  // regions carved out of this DRAM bank (reserved ranges may straddle its ends: clipped)
+  const nested = region.kind === 'system' ? regions.filter((r) => r.kind !== 'system' && r.base < region.base + region.size && r.base + r.size > region.base)
+    .map((r) => ({ ...r, base: Math.max(r.base, region.base), size: Math.min(r.base + r.size, region.base + region.size) - Math.max(r.base, region.base) })) : [];
   const secure = region.kind === 'secure-carveout';
   return html`<div class="region" data-testid=${`region-${region.name}`}>
     <div class="label"><span><b>${region.name}</b> ${region.kind}${secure ? ' (secure)' : ''} · ${hex(region.base)} · ${size(region.size)}</span>
@@ -62,7 +64,7 @@ function RegionBar({ region, regions }) {
     <svg class="map" viewBox="0 0 1000 30" preserveAspectRatio="none">
       <defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="3" height="6" fill="#3a1c20" /></pattern></defs>
       ${secure ? html`<rect x="0" y="0" width="1000" height="30" fill="url(#hatch)" />` : null}
-      ${nested.map((n) => html`<rect x=${scale(n.base)} y="0" width=${(n.size / region.size) * 1000} height="30" fill="#2a3440"><title>${n.name} (${n.kind}) reserved inside ${region.name}</title></rect>`)}
+      ${nested.map((n) => html`<rect x=${scale(n.base)} y="0" width=${Math.max(0.8, (n.size / region.size) * 1000)} height="30" fill=${n.kind === 'reserved' ? '#4a3a1a' : '#2a3440'} data-testid=${n.kind === 'reserved' ? `reserved-${n.name}` : undefined}><title>${n.name} (${n.kind}) ${hex(n.base)} · ${size(n.size)} inside ${region.name}${n.description ? `: ${n.description}` : ''}</title></rect>`)}
       ${region.occupancy.map((o) => html`<rect class="occ" data-buffer=${o.buffer} x=${scale(o.base)} y="3" width=${Math.max(0.8, (o.length / region.size) * 1000)} height="24" fill=${colorOf(o.allocator)}>
         <title>buffer ${o.buffer} · ${size(o.length)} at ${hex(o.base)} · ${o.allocator}${o.secure ? ' · secure' : ''}${o.holders ? ` · held by ${o.holders}` : ''}</title></rect>`)}
     </svg>
@@ -73,10 +75,12 @@ function MemoryMap({ state }) {
   const holders = new Map(state.buffers.map((b) => [b.buffer, b.holders.join(', ') || 'core']));
   const regions = state.regions.map((r) => ({ ...r, occupancy: r.occupancy.map((o) => ({ ...o, holders: holders.get(o.buffer) })) }));
   const allocators = [...new Set(state.allocators.map((a) => a.name))];
+  const reserved = regions.filter((r) => r.kind === 'reserved');
   return html`<section class="wide" data-testid="memory-map"><h2>Memory map (to scale per region)</h2>
     <div class="legend">${allocators.map((a) => html`<span><span class="swatch" style=${`background:${colorOf(a)}`}></span>${a}</span>`)}
-      <span><span class="swatch" style="background:#2a3440"></span>reserved region</span><span><span class="swatch" style="background:#3a1c20"></span>secure memory</span></div>
-    ${regions.map((r) => html`<${RegionBar} region=${r} regions=${regions} />`)}
+      <span><span class="swatch" style="background:#2a3440"></span>pool carved out of DRAM</span><span><span class="swatch" style="background:#4a3a1a"></span>reserved (never handed out)</span><span><span class="swatch" style="background:#3a1c20"></span>secure memory</span></div>
+    ${regions.filter((r) => r.kind !== 'reserved').map((r) => html`<${RegionBar} region=${r} regions=${regions} />`)}
+    ${reserved.length ? html`<p class="muted" data-testid="reserved-ranges">${reserved.length} reserved range${reserved.length === 1 ? '' : 's'} (${size(reserved.reduce((n, r) => n + r.size, 0))}) never handed out: ${reserved.map((r) => `${r.name} ${hex(r.base)} ${size(r.size)}`).join(' · ')}</p>` : null}
   </section>`;
 }
 
@@ -119,7 +123,7 @@ function Stats({ state }) {
     </table>
     <h2 style="margin-top:12px">Regions</h2>
     <table><tr><th>region</th><th class="num">in use</th><th class="num">peak</th><th class="num">largest free</th><th class="num">frag.</th><th class="num">failures</th><th>in use over time</th></tr>
-    ${state.regions.map((r) => html`<tr><td>${r.name}</td><td class="num">${size(r.inUse)}</td><td class="num">${size(r.peak)}</td><td class="num">${size(r.largestFree)}</td><td class="num">${(r.fragmentation * 100).toFixed(1)}%</td><td class="num">${r.failures}</td>
+    ${state.regions.filter((r) => r.kind !== 'reserved').map((r) => html`<tr><td>${r.name}</td><td class="num">${size(r.inUse)}</td><td class="num">${size(r.peak)}</td><td class="num">${size(r.largestFree)}</td><td class="num">${(r.fragmentation * 100).toFixed(1)}%</td><td class="num">${r.failures}</td>
       <td><${Sparkline} values=${hist.map((s) => s.regions[r.name]?.inUse ?? 0)} color="#4fb3ff" /></td></tr>`)}
     </table></section>`;
 }

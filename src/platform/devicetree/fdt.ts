@@ -1,0 +1,285 @@
+/**
+ * A strict reader of flattened device tree blobs (the `.dtb` format of the devicetree
+ * specification, v0.4 chapter 5): header, memory reservation block, structure block, strings.
+ *
+ * Every offset and length is checked against the blob before it is used, so a truncated or
+ * corrupted blob gives a RangeError that says what is wrong and where, never an out-of-range read,
+ * a crash or a hang: the structure block is read in one forward pass (each token advances the
+ * cursor by at least 4 bytes) and nesting is bounded.
+ */
+
+export const FDT_MAGIC = 0xd00dfeed;
+const FDT_BEGIN_NODE = 1;
+const FDT_END_NODE = 2;
+const FDT_PROP = 3;
+const FDT_NOP = 4;
+const FDT_END = 9;
+const HEADER_SIZE = 40;
+/** dtc rejects deeper trees long before this; a bound keeps a hostile blob from exhausting the stack. */
+export const MAX_DEPTH = 64;
+
+export interface FdtNode {
+  /** Node name with its unit address (`video-codec@aa00000`); "" for the root. */
+  readonly name: string;
+  /** Full path (`/soc@0/video-codec@aa00000`); "/" for the root. */
+  readonly path: string;
+  readonly parent: FdtNode | null;
+  readonly props: ReadonlyMap<string, Uint8Array>;
+  readonly children: readonly FdtNode[];
+}
+
+export interface FdtReservation {
+  readonly address: bigint;
+  readonly size: bigint;
+}
+
+export interface Fdt {
+  readonly version: number;
+  readonly bootCpu: number;
+  readonly root: FdtNode;
+  /** The memory reservation block (`/memreserve/` in a .dts). */
+  readonly reservations: readonly FdtReservation[];
+}
+
+interface MutableNode {
+  name: string;
+  path: string;
+  parent: MutableNode | null;
+  props: Map<string, Uint8Array>;
+  children: MutableNode[];
+}
+
+function fail(message: string): never {
+  throw new RangeError(`malformed device tree blob: ${message}`);
+}
+
+const hexOff = (n: number): string => `0x${n.toString(16)}`;
+
+/** Parse a .dtb. Throws RangeError("malformed device tree blob: ...") on any inconsistency. */
+export function parseFdt(bytes: Uint8Array): Fdt {
+  if (bytes.length < HEADER_SIZE) fail(`${bytes.length} bytes is shorter than the ${HEADER_SIZE}-byte header (truncated?)`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const magic = view.getUint32(0);
+  if (magic !== FDT_MAGIC) fail(`bad magic ${hexOff(magic)} (expected 0xd00dfeed): not a .dtb`);
+  const totalSize = view.getUint32(4);
+  const offStruct = view.getUint32(8);
+  const offStrings = view.getUint32(12);
+  const offRsvmap = view.getUint32(16);
+  const version = view.getUint32(20);
+  const lastCompVersion = view.getUint32(24);
+  const bootCpu = view.getUint32(28);
+  const sizeStrings = view.getUint32(32);
+  if (version < 16) fail(`version ${version} is older than 16, the oldest this reader supports`);
+  if (lastCompVersion > 17) fail(`last compatible version ${lastCompVersion} is newer than 17`);
+  if (totalSize > bytes.length) fail(`header says ${totalSize} bytes but the file has ${bytes.length} (truncated)`);
+  if (totalSize < HEADER_SIZE) fail(`total size ${totalSize} is smaller than the header`);
+  const sizeStruct = version >= 17 ? view.getUint32(36) : totalSize - offStruct;
+  const block = (what: string, off: number, size: number): void => {
+    if (off < HEADER_SIZE || off > totalSize || size > totalSize - off) fail(`${what} block ${hexOff(off)}+${hexOff(size)} lies outside the blob (${totalSize} bytes)`);
+  };
+  block('structure', offStruct, sizeStruct);
+  block('strings', offStrings, sizeStrings);
+  block('memory reservation', offRsvmap, 0);
+  if (offStruct % 4 !== 0) fail(`structure block offset ${hexOff(offStruct)} is not 4-byte aligned`);
+  if (offRsvmap % 8 !== 0) fail(`memory reservation block offset ${hexOff(offRsvmap)} is not 8-byte aligned`);
+
+  // memory reservation block: (u64 address, u64 size) pairs up to a (0, 0) terminator
+  const reservations: FdtReservation[] = [];
+  for (let off = offRsvmap; ; off += 16) {
+    if (off + 16 > totalSize) fail(`memory reservation block at ${hexOff(offRsvmap)} has no terminating entry`);
+    const address = view.getBigUint64(off);
+    const size = view.getBigUint64(off + 8);
+    if (address === 0n && size === 0n) break;
+    reservations.push({ address, size });
+  }
+
+  const stringAt = (nameoff: number, where: number): string => {
+    if (nameoff >= sizeStrings) fail(`property name offset ${hexOff(nameoff)} at ${hexOff(where)} is outside the strings block (${sizeStrings} bytes)`);
+    const start = offStrings + nameoff;
+    const end = bytes.indexOf(0, start);
+    if (end < 0 || end >= offStrings + sizeStrings) fail(`property name at strings offset ${hexOff(nameoff)} is not NUL-terminated inside the strings block`);
+    return decodeAscii(bytes.subarray(start, end), `property name at ${hexOff(where)}`);
+  };
+
+  const end = offStruct + sizeStruct;
+  let pos = offStruct;
+  const u32 = (): number => {
+    if (pos + 4 > end) fail(`structure block ends in the middle of a token at ${hexOff(pos)} (truncated)`);
+    const v = view.getUint32(pos);
+    pos += 4;
+    return v;
+  };
+  const align4 = (n: number): number => (n + 3) & ~3;
+
+  let root: MutableNode | null = null;
+  let current: MutableNode | null = null;
+  let depth = 0;
+  let finished = false;
+  while (!finished) {
+    const at = pos;
+    const token = u32();
+    switch (token) {
+      case FDT_BEGIN_NODE: {
+        if (root && !current) fail(`a second root node at ${hexOff(at)}`);
+        const nul = bytes.indexOf(0, pos);
+        if (nul < 0 || nul >= end) fail(`node name at ${hexOff(pos)} is not NUL-terminated inside the structure block`);
+        const name = decodeAscii(bytes.subarray(pos, nul), `node name at ${hexOff(pos)}`);
+        if (!current && name !== '') fail(`the root node has a name ("${name}")`);
+        if (current && name === '') fail(`an unnamed node under ${current.path} at ${hexOff(at)}`);
+        if (current && name.includes('/')) fail(`node name "${name}" under ${current.path} contains "/"`);
+        pos = align4(nul + 1);
+        if (pos > end) fail(`node "${name}" runs past the structure block`);
+        if (++depth > MAX_DEPTH) fail(`nodes nested deeper than ${MAX_DEPTH} levels at ${hexOff(at)}`);
+        const path = current ? (current.path === '/' ? `/${name}` : `${current.path}/${name}`) : '/';
+        const node: MutableNode = { name, path, parent: current, props: new Map(), children: [] };
+        if (current) {
+          if (current.children.some((c) => c.name === name)) fail(`duplicate node ${path}`);
+          current.children.push(node);
+        } else root = node;
+        current = node;
+        break;
+      }
+      case FDT_END_NODE:
+        if (!current) fail(`END_NODE without a node at ${hexOff(at)}`);
+        current = current.parent;
+        depth--;
+        break;
+      case FDT_PROP: {
+        if (!current) fail(`property outside any node at ${hexOff(at)}`);
+        const len = u32();
+        const nameoff = u32();
+        if (len > end - pos) fail(`property at ${hexOff(at)} in ${current.path} claims ${len} bytes, past the end of the structure block`);
+        const name = stringAt(nameoff, at);
+        if (current.props.has(name)) fail(`duplicate property "${name}" in ${current.path}`);
+        current.props.set(name, bytes.slice(pos, pos + len));
+        pos = align4(pos + len);
+        if (pos > end) fail(`property "${name}" in ${current.path} runs past the structure block`);
+        break;
+      }
+      case FDT_NOP:
+        break;
+      case FDT_END:
+        if (!root) fail('the structure block has no root node');
+        if (current) fail(`END before node ${current.path} was closed (truncated?)`);
+        finished = true;
+        break;
+      default:
+        fail(`unknown token ${hexOff(token)} at ${hexOff(at)}`);
+    }
+  }
+  return { version, bootCpu, root: root as FdtNode, reservations };
+}
+
+function decodeAscii(b: Uint8Array, what: string): string {
+  let s = '';
+  for (const c of b) {
+    if (c < 0x20 || c > 0x7e) fail(`${what} holds a non-printable byte 0x${c.toString(16)}`);
+    s += String.fromCharCode(c);
+  }
+  return s;
+}
+
+// ---- property readers (big-endian cells, strings, phandles) ----
+
+/** The property as u32 cells; RangeError when its length is not a multiple of 4. */
+export function cells(node: FdtNode, prop: string): number[] | undefined {
+  const v = node.props.get(prop);
+  if (v === undefined) return undefined;
+  if (v.length % 4 !== 0) throw new RangeError(`${node.path}: property "${prop}" is ${v.length} bytes, not a whole number of cells`);
+  const view = new DataView(v.buffer, v.byteOffset, v.byteLength);
+  const out: number[] = [];
+  for (let i = 0; i < v.length; i += 4) out.push(view.getUint32(i));
+  return out;
+}
+
+export function u32Prop(node: FdtNode, prop: string): number | undefined {
+  const c = cells(node, prop);
+  if (c === undefined) return undefined;
+  if (c.length !== 1) throw new RangeError(`${node.path}: property "${prop}" should be one cell, is ${c.length}`);
+  return c[0];
+}
+
+/** A NUL-separated string list (`compatible`, `status`). */
+export function strings(node: FdtNode, prop: string): string[] | undefined {
+  const v = node.props.get(prop);
+  if (v === undefined) return undefined;
+  const parts: string[] = [];
+  let start = 0;
+  for (let i = 0; i < v.length; i++) {
+    if (v[i] === 0) {
+      parts.push(new TextDecoder().decode(v.subarray(start, i)));
+      start = i + 1;
+    }
+  }
+  if (start < v.length) parts.push(new TextDecoder().decode(v.subarray(start)));
+  return parts;
+}
+
+export function stringProp(node: FdtNode, prop: string): string | undefined {
+  return strings(node, prop)?.[0];
+}
+
+export function hasProp(node: FdtNode, prop: string): boolean {
+  return node.props.has(prop);
+}
+
+/** Join `n` cells (1 or 2, as #address-cells/#size-cells say) into a bigint. */
+export function joinCells(c: readonly number[], at: number, n: number): bigint {
+  let v = 0n;
+  for (let i = 0; i < n; i++) v = (v << 32n) | BigInt(c[at + i] ?? 0);
+  return v;
+}
+
+/** `#address-cells` / `#size-cells` that a node gives its children (defaults 2 and 1, as the spec says). */
+export function childCells(node: FdtNode): { address: number; size: number } {
+  const address = u32Prop(node, '#address-cells') ?? 2;
+  const size = u32Prop(node, '#size-cells') ?? 1;
+  if (address > 3) throw new RangeError(`${node.path}: #address-cells = <${address}> is more than 3`);
+  if (size > 2) throw new RangeError(`${node.path}: #size-cells = <${size}> is more than 2`);
+  return { address, size };
+}
+
+/** (address, size) pairs of a `reg`-like property, read with the parent's cell counts. */
+export function regPairs(node: FdtNode, prop: string, addressCells: number, sizeCells: number): { address: bigint; size: bigint }[] | undefined {
+  const c = cells(node, prop);
+  if (c === undefined) return undefined;
+  const stride = addressCells + sizeCells;
+  if (stride === 0 || c.length % stride !== 0) {
+    throw new RangeError(`${node.path}: "${prop}" has ${c.length} cells, not a multiple of #address-cells + #size-cells = ${addressCells} + ${sizeCells}`);
+  }
+  const out = [];
+  for (let i = 0; i < c.length; i += stride) out.push({ address: joinCells(c, i, addressCells), size: joinCells(c, i + addressCells, sizeCells) });
+  return out;
+}
+
+/** Available as the kernel's of_device_is_available: no status, "okay" or "ok". */
+export function isEnabled(node: FdtNode): boolean {
+  const s = stringProp(node, 'status');
+  return s === undefined || s === 'okay' || s === 'ok';
+}
+
+/** Every node of the tree, depth first, parents before children. */
+export function* walk(node: FdtNode): Generator<FdtNode> {
+  yield node;
+  for (const c of node.children) yield* walk(c);
+}
+
+/** Map of phandle -> node (`phandle` or the legacy `linux,phandle`). */
+export function phandles(root: FdtNode): Map<number, FdtNode> {
+  const map = new Map<number, FdtNode>();
+  for (const n of walk(root)) {
+    const p = u32Prop(n, 'phandle') ?? u32Prop(n, 'linux,phandle');
+    if (p !== undefined && p !== 0 && p !== 0xffffffff) map.set(p, n);
+  }
+  return map;
+}
+
+export function findPath(root: FdtNode, path: string): FdtNode | undefined {
+  if (path === '/') return root;
+  let n: FdtNode | undefined = root;
+  for (const part of path.split('/').filter(Boolean)) {
+    n = n.children.find((c) => c.name === part) ?? n.children.find((c) => c.name.split('@')[0] === part && !part.includes('@'));
+    if (!n) return undefined;
+  }
+  return n;
+}
