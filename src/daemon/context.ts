@@ -103,6 +103,8 @@ export interface SessionLike extends UsageSource {
   readonly pid: number | null;
   readonly comm: string | null;
   heldBuffers(): SmafBuffer[];
+  /** Each open fd: its buffer and how many CPU mappings and attachments it has (for `smaf ps`). */
+  holdings(): readonly { readonly fd: number; readonly buffer: SmafBuffer; readonly mappings: number; readonly attachments: number }[];
   readonly openFds: readonly number[];
   readonly requests: number;
   readonly connectedAt: number;

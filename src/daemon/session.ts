@@ -9,9 +9,11 @@ import {
 } from '../core/index.ts';
 import {
   decodeName, decodeStruct, DMA_BUF_SYNC_END, DMA_BUF_SYNC_READ, DMA_BUF_SYNC_VALID, DMA_BUF_SYNC_WRITE, DEVICE_FD, encodeName,
-  encodeStruct, findIoctl, fitStruct, COMM_LEN, iocSize, nonZeroReserved, Op, opDef, SMAF_NAME_LEN, type IoctlDef, type Request, type Response,
+  encodeStruct, findIoctl, fitStruct, COMM_LEN, DMA_BUF_NAME_LEN, iocSize, nonZeroReserved, Op, opDef, SMAF_NAME_LEN, type IoctlDef, type Request, type Response,
 } from '../uapi/index.ts';
 import type { DaemonContext } from './context.ts';
+import { heaps } from './heaps.ts';
+import { processes } from './processes.ts';
 
 export const FIRST_FD = 3;
 
@@ -104,6 +106,12 @@ export class ClientSession {
       case Op.X_STATE:
         if (req.fd !== DEVICE_FD) throw new SmafError('EINVAL', 'X_STATE goes to the device (fd -1)');
         return { result: 0, payload: enc.encode(JSON.stringify(this.ctx.state())) };
+      case Op.X_PS:
+        if (req.fd !== DEVICE_FD) throw new SmafError('EINVAL', 'X_PS goes to the device (fd -1)');
+        return { result: 0, payload: enc.encode(JSON.stringify(processes(this.ctx))) };
+      case Op.X_HEAPS:
+        if (req.fd !== DEVICE_FD) throw new SmafError('EINVAL', 'X_HEAPS goes to the device (fd -1)');
+        return { result: 0, payload: enc.encode(JSON.stringify(heaps(this.ctx.smaf))) };
       case Op.X_CHECK: {
         if (req.fd !== DEVICE_FD) throw new SmafError('EINVAL', 'X_CHECK goes to the device (fd -1)');
         const report = this.ctx.selfCheck();
@@ -190,6 +198,16 @@ export class ClientSession {
         const m = this.mapping(entry, u32(p, 0));
         const offset = safe(u64(p, 4), 'offset');
         return { result: m.write(offset, p.subarray(12)) };
+      }
+      case Op.SET_NAME: {
+        let name: string;
+        try {
+          name = decodeName(p);
+        } catch (e) {
+          throw new SmafError('EINVAL', `SET_NAME: ${(e as Error).message} (at most ${DMA_BUF_NAME_LEN - 1} bytes)`);
+        }
+        buf.setLabel([...name].map((ch) => (ch < ' ' || ch === '\x7f' ? '?' : ch)).join(''));
+        return { result: 0 };
       }
       case Op.EXPORT:
         return { result: 0, payload: this.ctx.tokens.export(buf) };
@@ -387,6 +405,10 @@ export class ClientSession {
 
   get openFds(): readonly number[] {
     return [...this.fds.keys()];
+  }
+
+  holdings(): { fd: number; buffer: SmafBuffer; mappings: number; attachments: number }[] {
+    return [...this.fds.values()].map((e) => ({ fd: e.fd, buffer: e.buffer, mappings: e.mappings.size, attachments: e.attachments.size }));
   }
 
   /** The buffers behind this client's fds (for the daemon's self-check). */
