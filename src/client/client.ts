@@ -281,7 +281,6 @@ export class SmafClient {
   async heaps(): Promise<HeapInfo[]> {
     return JSON.parse(dec.decode((await this.call(Op.X_HEAPS, DEVICE_FD)).payload)) as HeapInfo[];
   }
---
 
   async state(): Promise<DaemonState> {
     return JSON.parse(dec.decode((await this.call(Op.X_STATE, DEVICE_FD)).payload)) as DaemonState;
