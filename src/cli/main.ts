@@ -8,6 +8,8 @@ import { formatExplanation } from '../core/explain.ts';
 import { defaultSocketPath } from '../daemon/server.ts';
 import { runCameraPipelineDemo } from '../demo/camera-pipeline.ts';
 import { abiText, IOCTLS, OPS } from '../uapi/index.ts';
+import { execProgram } from './exec.ts';
+import { formatProcesses } from './ps.ts';
 import { parseScenario, runScenario, type StepResult } from './scenario.ts';
 import { BUILTIN_SCENARIOS, builtinScenario } from './scenarios.ts';
 
@@ -181,6 +183,28 @@ export function buildProgram(): Command {
     .option('-k, --kind <kinds>', 'comma-separated kinds (allocate, release, grant, revoke, denial, migrate, tee...)')
     .option('-l, --limit <n>', 'how many', '50')
     .action(async (o: { kind?: string; limit: string }) => printEvents(g(), o.kind?.split(','), Number(o.limit)));
+
+  program
+    .command('ps')
+    .description('every client process and the dma-bufs it holds: size, name, allocator, mapped; totals per process and per allocator')
+    .action(async () => {
+      await withClient(g(), async (c) => {
+        const r = await c.ps();
+        out(g().json ? JSON.stringify(r, null, 2) : formatProcesses(r));
+      });
+    });
+
+  program
+    .command('exec')
+    .description('run a dynamically linked program with /dev/smaf and /dev/dma_heap served by smafd (smaf exec -- PROGRAM ARGS...)')
+    .option('--heaps <list>', 'heaps to show: names (linux,cma,system), default, protected, all; repeatable', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--debug', 'log every intercepted call to stderr (SMAF_PRELOAD_DEBUG=1)')
+    .argument('<program>')
+    .argument('[args...]')
+    .action(async (prog: string, args: string[], o: { heaps?: string[]; debug?: boolean }) => {
+      const code = await execProgram(prog, args, { socket: g().socket, ...(o.heaps ? { heaps: o.heaps } : {}), debug: Boolean(o.debug) });
+      process.exit(code);
+    });
 
   return program;
 }
