@@ -10,7 +10,7 @@ export function formatProcesses(r: ProcessReport): string {
     for (const b of p.buffers) {
       const name = b.name === null ? '' : ` "${b.name}"`;
       const where = b.allocator ?? `deferred${b.nameHint ? ` (asks ${b.nameHint})` : ''}`;
-      lines.push(`           buffer ${String(b.buffer).padEnd(5)} ${formatSize(b.size).padStart(10)}  ${where}${b.secure ? ', secure' : ''}${b.mapped ? ', mapped' : ''}${name}; smafd fd ${b.fds.join(",")}${b.sharedBy > 1 ? `; shared by ${b.sharedBy} processes` : ''}`);
+      lines.push(`           buffer ${String(b.buffer).padEnd(5)} ${formatSize(b.size).padStart(10)}  ${where}${b.secure ? ', secure' : ''}${b.mapped ? ', mapped' : ''}${name}; smafd fd ${b.fds.join(',')}${b.sharedBy > 1 ? `; shared by ${b.sharedBy} processes` : ''}`);
     }
   }
   if (r.processes.length === 0) lines.push('  (no client)');
