@@ -108,7 +108,7 @@ static int role_exec(int fd, int cloexec_fd)
 {
 	CHECK(fcntl(cloexec_fd, F_GETFD) == -1 && errno == EBADF, "exec: the O_CLOEXEC buffer fd was closed by exec");
 	CHECK(lseek(fd, 0, SEEK_END) == SIZE, "exec: the inherited fd %d is a %d-byte dma-buf", fd, SIZE);
-	CHECK(daemon_mismatches(fd, 2) == 0, "exec: a new process image reads the pattern written before exec");
+	CHECK(daemon_mismatches(fd, 6) == 0, "exec: a new process image reads the pattern written before exec");
 	CHECK(write_pattern(fd, 3) == 0, "exec: writes its own pattern");
 	return check_done();
 }
@@ -141,12 +141,25 @@ int main(int argc, char **argv)
 	pid_t pid = fork();
 	if (pid == 0) {
 		int ok = daemon_mismatches(fd, 1) == 0 && write_pattern(fd, 2) == 0;
+		close(fd); /* the child's close drops the child's reference only */
 		_exit(ok ? 0 : 1);
 	}
 	int status;
 	waitpid(pid, &status, 0);
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "fork: the child read the parent's pattern and wrote its own through its own mapping");
 	CHECK(daemon_mismatches(fd, 2) == 0, "fork: after SYNC the parent sees the child's bytes in the emulated memory");
+
+	/* a normal exit is an implicit munmap: writes with no SYNC END still reach the emulated memory */
+	pid = fork();
+	if (pid == 0) {
+		unsigned char *p = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (p == MAP_FAILED)
+			_exit(1);
+		fill(p, 6);
+		exit(0);
+	}
+	waitpid(pid, &status, 0);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0 && daemon_mismatches(fd, 6) == 0, "exit: a child's unsynced writes reach the emulated memory when it exits");
 
 	/* exec: the fd (no O_CLOEXEC) survives into a new image; an O_CLOEXEC one does not */
 	int cl = alloc(heap, O_RDWR | O_CLOEXEC);

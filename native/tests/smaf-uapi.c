@@ -112,7 +112,25 @@ int main(void)
 	CHECK(op != MAP_FAILED, "mmap 5000 bytes of it");
 	if (op != MAP_FAILED) {
 		memset(op, 0x11, 5000);
-		CHECK(op[4999] == 0x11 && munmap(op, 5000) == 0, "write all 5000 bytes, munmap");
+		CHECK(op[4999] == 0x11 && munmap(op, 5000) == 0, "write all 5000 bytes (no SYNC), munmap");
+	}
+	/* munmap pushed the bytes: scribble over a new mapping, SYNC START brings them back */
+	op = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, odd, 0);
+	if (op != MAP_FAILED) {
+		memset(op, 0, 8192);
+		struct { uint64_t flags; } rd = { SMAF_DMA_BUF_SYNC_READ };
+		CHECK(ioctl(odd, SMAF_DMA_BUF_IOCTL_SYNC, &rd) == 0 && op[0] == 0x11 && op[4999] == 0x11 && op[5000] == 0, "munmap wrote the CPU's bytes to the emulated memory");
+		rd.flags |= SMAF_DMA_BUF_SYNC_END;
+		ioctl(odd, SMAF_DMA_BUF_IOCTL_SYNC, &rd);
+		/* msync does too */
+		memset(op, 0x22, 100);
+		CHECK(msync(op, 8192, MS_SYNC) == 0, "msync");
+		memset(op, 0, 100);
+		rd.flags = SMAF_DMA_BUF_SYNC_READ;
+		CHECK(ioctl(odd, SMAF_DMA_BUF_IOCTL_SYNC, &rd) == 0 && op[0] == 0x22 && op[99] == 0x22 && op[100] == 0x11, "msync wrote the CPU's bytes to the emulated memory");
+		rd.flags |= SMAF_DMA_BUF_SYNC_END;
+		ioctl(odd, SMAF_DMA_BUF_IOCTL_SYNC, &rd);
+		munmap(op, 8192);
 	}
 	CHECK_ERRNO((long)(intptr_t)mmap(NULL, 3 * 4096, PROT_READ, MAP_SHARED, odd, 0) == -1 ? -1 : 0, EINVAL, "mmap past the end of the buffer: EINVAL");
 	close(odd);
