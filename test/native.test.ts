@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -214,6 +214,22 @@ describe('smaf exec', () => {
     const after = await eventually(() => c.state(), (s) => s.buffers.length === 0);
     assert.deepEqual(after.regions.map((x) => ({ name: x.name, inUse: x.inUse })), before);
     assert.equal((await c.check()).ok, true, 'the daemon self-check holds');
+  });
+
+  test('the README example: a frame from linux,cma, named, seen by smafd while the program holds it', async () => {
+    const src = join(ROOT, 'examples/camera-frame.c');
+    assert.ok(readFileSync(join(ROOT, 'README.md'), 'utf8').includes(readFileSync(src, 'utf8')), 'the README quotes examples/camera-frame.c as it is');
+    runCompiler(['-Wall', '-Wextra', '-Werror', '-o', exe('camera-frame'), src]);
+    const p = smafExec(['--', exe('camera-frame'), '2']);
+    const done = finished(p);
+    await line(p, /^dma-buf fd \d+: 3110400 bytes from linux,cma/m);
+    const b = (await c.state()).buffers.find((x) => x.label === 'camera-frame');
+    assert.ok(b, 'the dashboard state lists the named frame');
+    assert.equal(b.allocator, 'smaf-cma');
+    assert.equal(b.length, 3112960);
+    assert.equal(b.cpuMappings, 1);
+    assert.equal((await done).code, 0);
+    await noBuffersLeft();
   });
 
   test('no daemon: smaf exec says so and exits ENOENT, without running the program', async () => {

@@ -73,6 +73,7 @@ export function buildProgram(): Command {
         out(`\nlimits per client: ${Object.entries(s.limits).map(([k, v]) => `${k}=${/Bytes|Io/.test(k) ? formatSize(v) : v}`).join(', ')}`);
         out(`clients: ${s.clients.length ? s.clients.map((cl) => `${cl.label} (${cl.fds} fds, ${cl.buffers} buffers, ${formatSize(cl.bytes)})`).join('; ') : 'none'}`);
         out(`buffers: ${s.buffers.length}, allocated ${s.buffers.filter((b) => b.allocated).length}; firewall denials: ${s.eventCounts.denial ?? 0}`);
+        for (const b of s.buffers.filter((x) => x.label !== null)) out(`  buffer ${b.buffer} "${b.label}": ${formatSize(b.length)}${b.allocator ? ` from ${b.allocator}` : ', no memory yet'}`);
       });
     });
 
