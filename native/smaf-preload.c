@@ -146,6 +146,8 @@ static int g_nobj;
 static struct mapping g_map[MAX_MAPPINGS];
 static int g_nmap;
 static int g_sock = -1;
+static ino_t g_sock_ino;    /* to recognise our socket before closing it */
+static pid_t g_sock_pid;    /* the process the connection belongs to */
 static uint32_t g_next_id = 1;
 static dev_t g_memfd_dev;
 static bool g_debug;
@@ -193,10 +195,12 @@ static void ensure_init(void) { pthread_once(&g_once, init); }
 
 /* ---- the socket ----------------------------------------------------------------------------- */
 
+/* sendmsg with MSG_NOSIGNAL: a daemon that went away is EIO for the caller, never a SIGPIPE. */
 static int write_all(int fd, struct iovec *iov, int n)
 {
 	while (n > 0) {
-		ssize_t w = writev(fd, iov, n);
+		struct msghdr m = { .msg_iov = iov, .msg_iovlen = (size_t)n };
+		ssize_t w = sendmsg(fd, &m, MSG_NOSIGNAL);
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
@@ -230,11 +234,29 @@ static int read_all(int fd, void *buf, size_t n)
 	return 0;
 }
 
+/* Close our socket, if the fd is still our socket (a program may have closed or reused it). */
 static void drop_connection(void)
 {
-	if (g_sock >= 0)
+	struct stat st;
+	if (g_sock >= 0 && real_fstat(g_sock, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_ino == g_sock_ino)
 		real_close(g_sock);
 	g_sock = -1;
+}
+
+/*
+ * A connection made by another process: a vfork child (shared memory, its own pid) must neither
+ * talk on its parent's connection nor drop the parent's references.
+ */
+static bool foreign(void) { return g_sock >= 0 && getpid() != g_sock_pid; }
+
+/* The program closes or dup2s over our socket's fd: move the socket out of its way first. */
+static void protect_socket(int fd)
+{
+	if (fd < 0 || fd != g_sock || foreign())
+		return;
+	int moved = fcntl(g_sock, F_DUPFD_CLOEXEC, fd + 1);
+	if (moved >= 0)
+		g_sock = moved;
 }
 
 static int rpc_locked(uint32_t op, int32_t fd, const void *a, size_t na, const void *b, size_t nb, void *out, size_t cap, size_t *got);
@@ -263,7 +285,22 @@ static int connect_locked(void)
 		debug("cannot reach smafd at %s: %s", g_socket_path, strerror(e));
 		return -ENXIO;
 	}
+	/* out of the program's way: fds from 3 up stay what the program expects */
+	int high = fcntl(s, F_DUPFD_CLOEXEC, 1000);
+	if (high < 0)
+		high = fcntl(s, F_DUPFD_CLOEXEC, 100);
+	if (high >= 0) {
+		real_close(s);
+		s = high;
+	}
+	struct stat sst;
+	if (real_fstat(s, &sst) != 0) {
+		real_close(s);
+		return -EIO;
+	}
 	g_sock = s;
+	g_sock_ino = sst.st_ino;
+	g_sock_pid = getpid();
 	uint8_t hello[SMAF_HELLO_SIZE] = { 0 };
 	uint32_t pid = (uint32_t)getpid();
 	memcpy(hello, &pid, 4);
@@ -287,6 +324,8 @@ static int connect_locked(void)
  */
 static int rpc_locked(uint32_t op, int32_t fd, const void *a, size_t na, const void *b, size_t nb, void *out, size_t cap, size_t *got)
 {
+	if (foreign())
+		return -EIO;
 	if (g_sock < 0) {
 		int c = connect_locked();
 		if (c < 0)
@@ -1230,6 +1269,8 @@ EXPORT off64_t lseek64(int fd, off64_t off, int whence)
 /* After fd was closed (or replaced): drop the buffer if nothing of it is left here. Lock held. */
 static void after_close_locked(struct object *o)
 {
+	if (foreign())
+		return;
 	if (o->kind != K_BUFFER) {
 		if (!still_open(o))
 			o->kind = K_FREE;
@@ -1243,6 +1284,7 @@ EXPORT int close(int fd)
 {
 	ensure_init();
 	lock();
+	protect_socket(fd);
 	struct object *o = lookup_locked(fd);
 	int r = real_close(fd);
 	int e = errno;
@@ -1259,6 +1301,8 @@ static int dup_onto(int oldfd, int newfd, int flags, bool three)
 {
 	ensure_init();
 	lock();
+	if (oldfd != newfd)
+		protect_socket(newfd);
 	struct object *o = oldfd != newfd ? lookup_locked(newfd) : NULL;
 	int r = three ? real_dup3(oldfd, newfd, flags) : real_dup2(oldfd, newfd);
 	int e = errno;

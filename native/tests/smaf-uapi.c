@@ -182,11 +182,21 @@ int main(void)
 	CHECK_ERRNO(ioctl(smaf_fd, _IOWR('S', 9, struct smaf_info), &info), ENOTTY, "an unknown /dev/smaf ioctl: ENOTTY");
 	CHECK_ERRNO(ioctl(devnull, SMAF_IOC_CREATE, &info), ENOTTY, "a SMAF ioctl on another fd passes through: the kernel's ENOTTY");
 	CHECK_ERRNO(mmap(NULL, 4096, PROT_READ, MAP_SHARED, smaf_fd, 0) == MAP_FAILED ? -1 : 0, ENODEV, "mmap of /dev/smaf: ENODEV");
-	close(d1);
-	close(d2);
-	close(d3);
+	/* a program that closes every fd it does not know (daemons do) must not cut the library off */
+	for (int i = 3; i < 1200; i++)
+		if (i != d4 && i != smaf_fd)
+			close(i);
+	sync.flags = SMAF_DMA_BUF_SYNC_READ;
+	CHECK(ioctl(d4, SMAF_DMA_BUF_IOCTL_SYNC, &sync) == 0, "after closing every other fd from 3 to 1199, the buffer still answers");
+	sync.flags |= SMAF_DMA_BUF_SYNC_END;
+	ioctl(d4, SMAF_DMA_BUF_IOCTL_SYNC, &sync);
+	int lowest = 3;
+	while (fcntl(lowest, F_GETFD) != -1)
+		lowest++;
+	int again = create(4096, SMAF_RDWR, NULL);
+	CHECK(again == lowest, "and the next buffer gets the lowest free fd (%d): the library's socket stays out of the way", lowest);
+	close(again);
 	close(d4);
-	close(devnull);
 	close(smaf_fd);
 	return check_done();
 }
