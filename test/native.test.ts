@@ -21,13 +21,13 @@ import { SMAF_CLOEXEC, SMAF_RDWR } from '../src/core/smaf.ts';
 import { eventually, ROOT, startDaemon, type RunningDaemon } from './helpers/daemon.ts';
 
 const BIN = mkdtempSync(join(tmpdir(), 'smaf-native-test-'));
-const PROGRAMS = ['smaf-uapi', 'dma-heap', 'share', 'device', 'wire-dump'];
+const PROGRAMS = ['smaf-uapi', 'dma-heap', 'share', 'device', 'threads', 'wire-dump'];
 const exe = (name: string): string => join(BIN, name);
 
 let d: RunningDaemon;
 let c: SmafClient;
 before(async () => {
-  for (const p of PROGRAMS) runCompiler([...C_FLAGS, '-o', exe(p), join(NATIVE_DIR, 'tests', `${p}.c`)]);
+  for (const p of PROGRAMS) runCompiler([...C_FLAGS, '-pthread', '-o', exe(p), join(NATIVE_DIR, 'tests', `${p}.c`)]);
   d = await startDaemon(['--no-dashboard']);
   c = await d.connect();
 });
@@ -44,7 +44,8 @@ interface Run {
 }
 
 function smafExec(args: readonly string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
-  return spawn(process.execPath, [join(ROOT, 'bin/smaf.js'), '--socket', d.socket, 'exec', ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  // a hung program fails its test instead of hanging the suite (smaf exec forwards the SIGTERM)
+  return spawn(process.execPath, [join(ROOT, 'bin/smaf.js'), '--socket', d.socket, 'exec', ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env }, timeout: 120_000 });
 }
 
 function finished(p: ChildProcess): Promise<Run> {
@@ -157,6 +158,11 @@ describe('smaf exec', () => {
   test('fork, exec and SCM_RIGHTS: every process that holds the fd reaches the buffer', async () => {
     await cTest([exe('share'), 'linux,cma'], 12);
     await cTest([exe('share'), 'system'], 12);
+    await noBuffersLeft();
+  });
+
+  test('threads: six threads allocating, mapping and syncing at once each get their own bytes back', async () => {
+    await cTest([exe('threads'), 'system'], 1);
     await noBuffersLeft();
   });
 
