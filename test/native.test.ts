@@ -238,6 +238,15 @@ describe('smaf exec', () => {
     await noBuffersLeft();
   });
 
+  test('a static binary: smaf exec warns that it cannot reach it, and runs it', async () => {
+    runCompiler(['-static', '-o', exe('static-hello'), join(NATIVE_DIR, 'tests', 'hello.c')]);
+    const r = await finished(smafExec(['--', exe('static-hello')]));
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /static-hello is statically linked: the preload library cannot reach it/);
+    const dyn = await finished(smafExec(['--', 'true']));
+    assert.doesNotMatch(dyn.stderr, /statically linked/);
+  });
+
   test('no daemon: smaf exec says so and exits ENOENT, without running the program', async () => {
     const p = spawn(process.execPath, [join(ROOT, 'bin/smaf.js'), '--socket', join(BIN, 'nobody.sock'), 'exec', '--', 'touch', join(BIN, 'ran')], { stdio: ['ignore', 'pipe', 'pipe'] });
     const r = await finished(p);

@@ -4,9 +4,9 @@
  * umockdev-run and faketime run theirs: LD_PRELOAD of the library built from native/.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, closeSync, constants as fsConstants, mkdtempSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { constants } from 'node:os';
 import { SmafClient } from '../client/client.ts';
 import { SmafError } from '../common/errors.ts';
@@ -57,9 +57,49 @@ export function writeHeapDir(heaps: readonly HeapInfo[]): string {
   return dir;
 }
 
+/** The file a command name runs (PATH lookup as execvp does), or null. */
+function resolveProgram(program: string): string | null {
+  const candidates = program.includes('/') ? [program] : (process.env.PATH ?? '').split(delimiter).filter(Boolean).map((d) => join(d, program));
+  for (const c of candidates) {
+    try {
+      accessSync(c, fsConstants.X_OK);
+      return c;
+    } catch {
+      // next
+    }
+  }
+  return null;
+}
+
+/**
+ * Whether a file is a statically linked ELF executable (no PT_INTERP program header): the dynamic
+ * loader never runs for it, so LD_PRELOAD cannot reach it.
+ */
+export function isStaticElf(file: string): boolean {
+  const head = Buffer.alloc(4096);
+  let n: number;
+  const fd = openSync(file, 'r');
+  try {
+    n = readSync(fd, head, 0, head.length, 0);
+  } finally {
+    closeSync(fd);
+  }
+  if (n < 64 || head.readUInt32BE(0) !== 0x7f454c46 || head[4] !== 2 || head[5] !== 1) return false; // ELF64 little-endian only
+  const phoff = Number(head.readBigUInt64LE(0x20));
+  const phentsize = head.readUInt16LE(0x36);
+  const phnum = head.readUInt16LE(0x38);
+  if (phoff + phentsize * phnum > n) return false; // cannot tell: assume dynamic
+  for (let i = 0; i < phnum; i++) if (head.readUInt32LE(phoff + i * phentsize) === 3 /* PT_INTERP */) return false;
+  return true;
+}
+
 /** Run the program; resolves with its exit code (128 + signal number if a signal ended it). */
 export async function execProgram(program: string, args: readonly string[], o: ExecOptions): Promise<number> {
   const lib = ensurePreload();
+  const file = resolveProgram(program);
+  if (file && isStaticElf(file)) {
+    process.stderr.write(`smaf exec: ${program} is statically linked: the preload library cannot reach it, so /dev/smaf and /dev/dma_heap do not exist for it (link it dynamically)\n`);
+  }
   let heaps: HeapInfo[];
   const c = await SmafClient.connect(o.socket).catch((e: unknown) => {
     throw new SmafError('ENOENT', `smafd does not answer at ${o.socket} (${(e as Error).message.replace(/^cannot reach smafd at \S+: /, '')}); start it with "npm start", or name its socket with --socket`);
