@@ -2,8 +2,8 @@
  * shim.frame_cycle_ratio: a C program under `smaf exec` writes a 1080p NV12 frame (3,110,400 bytes)
  * into a dma-buf through its mapping, bracketed by DMA_BUF_IOCTL_SYNC START/END, frame after frame;
  * the ratio is its time per frame over the same memset on plain memory in the same run (goal <= 2x).
- * Every SYNC START copies the frame from smafd's emulated memory into the memfd and every SYNC END
- * copies it back, over the socket: that is what this figure measures (docs/c-programs.md).
+ * Every SYNC END copies the frame into smafd's emulated memory over the socket (a write-only START
+ * copies nothing when no one else wrote the buffer): that is what this figure measures.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -49,7 +49,7 @@ export async function benchShim(ctx: BenchContext): Promise<Metric[]> {
       if (!r.coherent) throw new Error(`frame-cycle on ${heap}: the emulated memory does not hold the last frame`);
       const name = heap === 'linux,cma' ? 'shim.frame_cycle_ratio' : 'shim.frame_cycle_ratio.system';
       out.push(metric(name, r.dmabuf_ns / 1000, r.plain_ns / 1000, 'µs/frame',
-        `1080p NV12 frame written through a ${heap} dma-buf mapping with SYNC START/END (two 3 MB copies over the socket per frame) vs memset on plain memory (goal: within 2x)`));
+        `1080p NV12 frame written through a ${heap} dma-buf mapping with SYNC START/END, write only (one 3 MB copy over the socket per frame) vs memset on plain memory (goal: within 2x)`));
     }
     return out;
   } finally {

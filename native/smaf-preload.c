@@ -130,6 +130,7 @@ struct object {
 	int32_t map_id;       /* the daemon's CPU mapping, -1 while this process maps nothing */
 	void *shadow;         /* the library's own shared view of the memfd (data pages) */
 	int nmaps;            /* program mappings alive */
+	int32_t gen_seen;     /* smafd's write generation when the memfd last matched it, -1 unknown */
 };
 
 struct mapping {
@@ -392,6 +393,7 @@ static struct object *new_obj(enum kind k, dev_t dev, ino_t ino)
 			g_obj[i].ino = ino;
 			g_obj[i].dfd = -1;
 			g_obj[i].map_id = -1;
+			g_obj[i].gen_seen = -1;
 			if (i >= g_nobj)
 				g_nobj = i + 1;
 			return &g_obj[i];
@@ -575,6 +577,40 @@ static int push_locked(struct object *o, uint64_t off, uint64_t len)
 	return 0;
 }
 
+/* smafd's write generation of the buffer (GENERATION op), or -1. */
+static int32_t generation_locked(struct object *o)
+{
+	int r = rpc_locked(SMAF_OP_GENERATION, o->dfd, NULL, 0, NULL, 0, NULL, 0, NULL);
+	return r < 0 ? -1 : r;
+}
+
+/*
+ * SYNC START: the memfd gets smafd's bytes. A write-only access (no DMA_BUF_SYNC_READ) skips the
+ * copy when nothing wrote the buffer through smafd since the memfd last matched it: like the
+ * kernel's begin_cpu_access for DMA_TO_DEVICE, it has nothing to invalidate. Lock held.
+ */
+static int sync_in_locked(struct object *o, bool write_only)
+{
+	int32_t g = generation_locked(o);
+	if (write_only && g >= 0 && g == o->gen_seen)
+		return 0;
+	int r = pull_locked(o, 0, o->length);
+	o->gen_seen = r == 0 ? g : -1;
+	return r;
+}
+
+/* SYNC END with WRITE, msync, munmap: smafd gets the memfd's bytes of [off, off+len). Lock held. */
+static int sync_out_locked(struct object *o, uint64_t off, uint64_t len, bool whole)
+{
+	int32_t g0 = whole ? generation_locked(o) : -1;
+	int r = push_locked(o, off, len);
+	uint32_t chunks = (uint32_t)((len + IO_CHUNK - 1) / IO_CHUNK);
+	int32_t g1 = whole && r == 0 ? generation_locked(o) : -1;
+	/* only our own writes in between: the memfd and smafd match at g1 */
+	o->gen_seen = g0 >= 0 && g1 >= 0 && g1 == (int32_t)(((uint32_t)g0 + chunks) & 0x7fffffff) ? g1 : -1;
+	return r;
+}
+
 static struct smaf_token_page *token_page(struct object *o, int fd, void **base)
 {
 	void *p = real_mmap(NULL, SMAF_TOKEN_PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)o->length);
@@ -622,7 +658,7 @@ static int cpu_map_locked(struct object *o, int fd)
 	if (!tp)
 		return -errno;
 	if (!tp->cpu_live) {
-		r = pull_locked(o, 0, o->length);
+		r = sync_in_locked(o, false);
 		if (r == 0)
 			tp->cpu_live = 1;
 	}
@@ -841,13 +877,13 @@ static int buffer_ioctl_locked(struct object *o, unsigned long cmd, void *arg)
 		if (cpu_view && (r = daemon_map_locked(o)) < 0)
 			return fail(-r);
 		if (end && (flags & SMAF_DMA_BUF_SYNC_WRITE) && cpu_view && !(flags & ~7ull)) {
-			if ((r = push_locked(o, 0, o->length)) < 0)
+			if ((r = sync_out_locked(o, 0, o->length, true)) < 0)
 				return fail(-r);
 		}
 		r = rpc_locked(c, o->dfd, &flags, 8, NULL, 0, NULL, 0, NULL);
 		if (r < 0)
 			return fail(-r);
-		if (!end && cpu_view && (r = pull_locked(o, 0, o->length)) < 0)
+		if (!end && cpu_view && (r = sync_in_locked(o, !(flags & SMAF_DMA_BUF_SYNC_READ))) < 0)
 			return fail(-r);
 		return 0;
 	}
@@ -1391,7 +1427,7 @@ static int flush_range_locked(uintptr_t a, size_t len)
 		if (end > o->length)
 			end = o->length;
 		if (r == 0 && end > off)
-			r = push_locked(o, off, end - off);
+			r = sync_out_locked(o, off, end - off, false);
 		if (r < 0)
 			err = r;
 	}

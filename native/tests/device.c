@@ -83,7 +83,14 @@ int main(int argc, char **argv)
 	char line[64];
 	CHECK(fgets(line, sizeof line, stdin) && !strncmp(line, "check", 5), "the test says check");
 	memset(p + 4096, 0, 32); /* stale CPU bytes: SYNC START must replace them with the device's */
+	/* a write-only bracket after a device wrote: START must still copy in, or END would push the
+	 * stale bytes over the device's */
+	CHECK(sync_buf(fd, SMAF_DMA_BUF_SYNC_WRITE) == 0, "SYNC START (write only) after the device wrote");
+	memcpy(p + 8000, "CPU", 3);
+	CHECK(sync_buf(fd, SMAF_DMA_BUF_SYNC_WRITE | SMAF_DMA_BUF_SYNC_END) == 0, "write 3 bytes at 8000, SYNC END");
+	memset(p + 4096, 0, 32);
 	CHECK(sync_buf(fd, SMAF_DMA_BUF_SYNC_READ) == 0, "SYNC START (read)");
+	CHECK(!memcmp(p + 8000, "CPU", 3), "the CPU's own bytes reached smafd");
 	CHECK(!memcmp(p + 4096, "hello from the GPU", 18), "the CPU sees what the device wrote at 4096: \"%.18s\"", (const char *)p + 4096);
 	CHECK(p[0] == 'h' && p[SIZE - 1] == (unsigned char)((SIZE - 1) * 3), "and its own bytes around it");
 	sync_buf(fd, SMAF_DMA_BUF_SYNC_READ | SMAF_DMA_BUF_SYNC_END);

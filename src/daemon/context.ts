@@ -5,6 +5,7 @@ import { SmafError } from '../common/errors.ts';
 import { formatSize } from '../common/units.ts';
 import { selfCheck, type SelfCheckReport, type Smaf, type SmafBuffer } from '../core/index.ts';
 import type { Platform } from '../platform/index.ts';
+import { WriteGenerations } from './generations.ts';
 import { snapshot, type DaemonState } from './state.ts';
 
 export interface LimitSettings {
@@ -112,6 +113,7 @@ export interface SessionLike extends UsageSource {
 
 export class DaemonContext {
   readonly tokens = new TokenTable();
+  readonly generations = new WriteGenerations();
   readonly limits: Limits;
   private readonly holders = new Map<number, Set<SessionLike>>();
   readonly sessions = new Set<SessionLike>();

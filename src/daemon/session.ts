@@ -197,7 +197,9 @@ export class ClientSession {
         this.notSecure(buf, 'WRITE');
         const m = this.mapping(entry, u32(p, 0));
         const offset = safe(u64(p, 4), 'offset');
-        return { result: m.write(offset, p.subarray(12)) };
+        const written = m.write(offset, p.subarray(12));
+        this.ctx.generations.bump(buf);
+        return { result: written };
       }
       case Op.SET_NAME: {
         let name: string;
@@ -209,6 +211,8 @@ export class ClientSession {
         buf.setLabel([...name].map((ch) => (ch < ' ' || ch === '\x7f' ? '?' : ch)).join(''));
         return { result: 0 };
       }
+      case Op.GENERATION:
+        return { result: this.ctx.generations.get(buf) };
       case Op.EXPORT:
         return { result: 0, payload: this.ctx.tokens.export(buf) };
       case Op.STAT: {
@@ -228,7 +232,9 @@ export class ClientSession {
         const srcOffset = safe(u64(p, 16), 'src_offset');
         const dstOffset = safe(u64(p, 24), 'dst_offset');
         const length = safe(u64(p, 32), 'length');
-        return { result: dmaCopy(dst, dstOffset, src, srcOffset, length, transform) };
+        const copied = dmaCopy(dst, dstOffset, src, srcOffset, length, transform);
+        this.ctx.generations.bump(buf);
+        return { result: copied };
       }
       case Op.DMA_CRC: {
         const att = this.attachment(entry, u32(p, 0));

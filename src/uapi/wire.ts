@@ -29,6 +29,8 @@ export const Op = {
   EXPORT: 11, IMPORT: 12, STAT: 13, DMA_COPY: 14, DMA_CRC: 15, HELLO: 16,
   /** What DMA_BUF_SET_NAME_A/_B do on a dma-buf fd (the kernel's ioctl carries a pointer: the wire carries the bytes). */
   SET_NAME: 17,
+  /** How many times the buffer's bytes were written through smafd (a CPU copy is still fresh if unchanged). */
+  GENERATION: 18,
   /** Extensions for tools (not in the kernel uapi): JSON introspection, like debugfs. */
   X_STATE: 0x80, X_EXPLAIN: 0x81, X_CHECK: 0x82,
   /** Per-process accounting (`smaf ps`, like Android's dmabuf_dump) and the dma-heaps (`smaf exec`). */
@@ -53,6 +55,7 @@ export const OPS: readonly OpDef[] = [
   { op: Op.DMA_CRC, name: 'DMA_CRC', payloadSize: 24, payload: 'u32 attachment, u32 reserved, u64 offset, u64 length', result: '0; then u32 crc32 (IEEE) of the bytes' },
   { op: Op.HELLO, name: 'HELLO', payloadSize: 72, payload: 'u32 pid, u32 reserved (0), u8 comm[64] (NUL-terminated command name) (fd = -1)', result: '0 (who this client says it is: shown by smaf info, ps and the dashboard; not verified)' },
   { op: Op.SET_NAME, name: 'SET_NAME', payloadSize: DMA_BUF_NAME_LEN, payload: 'u8 name[32] (NUL-terminated, at most 31 bytes; DMA_BUF_SET_NAME)', result: '0 (the name shows in explain, state, ps, the dashboard and the event log)' },
+  { op: Op.GENERATION, name: 'GENERATION', payloadSize: 0, payload: '-', result: 'the write generation of the buffer: WRITEs and DMA writes into it so far, modulo 2^31 (unchanged = a CPU copy taken at that generation is still current)' },
   { op: Op.X_STATE, name: 'X_STATE', payloadSize: 0, payload: '- (fd = -1)', result: '0; then UTF-8 JSON: platform, allocators, regions, buffers, events (extension)' },
   { op: Op.X_CHECK, name: 'X_CHECK', payloadSize: 0, payload: '- (fd = -1)', result: '0 when every invariant holds, else -EIO; then UTF-8 JSON of the checks (extension)' },
   { op: Op.X_PS, name: 'X_PS', payloadSize: 0, payload: '- (fd = -1)', result: '0; then UTF-8 JSON: every client process (pid, comm), the buffers it holds (size, name, allocator, mapped), totals per process and per allocator (extension, operator)' },
