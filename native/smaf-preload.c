@@ -9,8 +9,9 @@
  *   buffer is then imported with the export token its memfd carries in a trailing page.
  * - ioctls on them become requests to smafd on one Unix socket per process (HELLO first).
  * - The memfd is the CPU's view of the buffer. Bytes move between it and the emulated memory at
- *   the first mmap (daemon -> memfd), DMA_BUF_IOCTL_SYNC START (daemon -> memfd), SYNC END with
- *   WRITE, msync and munmap of a writable shared mapping, and normal exit (memfd -> daemon).
+ *   the first mmap (daemon -> memfd), DMA_BUF_IOCTL_SYNC START (daemon -> memfd; a write-only
+ *   START skips it while smafd's write generation shows nothing new), SYNC END with WRITE, msync
+ *   and munmap of a writable shared mapping, and normal exit (memfd -> daemon).
  * - Everything else passes through untouched, errno included.
  *
  * Rules of the house (style.md): one table of intercepted calls, each resolved once with
