@@ -10,11 +10,12 @@ import { benchDaemonRtt } from './daemon-rtt.ts';
 import { simulateCompatibility } from './deferred.ts';
 import { benchLifecycle } from './lifecycle.ts';
 import { benchMemory } from './memory.ts';
+import { benchShim } from './shim.ts';
 import { metric, type BenchContext, type Metric } from './metric.ts';
 
 const program = new Command('bench')
   .option('--quick', 'a short run (under a minute)')
-  .option('--only <groups>', 'comma-separated: daemon, bystander, lifecycle, cma, deferred, memory')
+  .option('--only <groups>', 'comma-separated: daemon, bystander, lifecycle, cma, deferred, memory, shim')
   .option('--out <file>', 'results file', new URL('./results.json', import.meta.url).pathname)
   .parse(process.argv);
 const opts = program.opts<{ quick?: boolean; only?: string; out: string }>();
@@ -48,6 +49,7 @@ const groups: [string, () => Promise<Metric[]>][] = [
   ['memory', () => benchMemory(ctx)],
   ['daemon', () => benchDaemonRtt(ctx)],
   ['bystander', () => benchBystander(ctx)],
+  ['shim', () => benchShim(ctx)],
 ];
 
 const started = Date.now();

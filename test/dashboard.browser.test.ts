@@ -87,6 +87,18 @@ test('the dashboard shows the SDP demo live: buffers, memory map occupancy, the 
   await page.getByTestId('region-usage-sdp').filter({ hasText: '0 B in use' }).waitFor();
 });
 
+test('a buffer named with DMA_BUF_SET_NAME shows its name in the buffer list and in explain', async () => {
+  const c = await d.connect();
+  const fd = await c.create(8192);
+  await c.setName(fd, 'camera-frame');
+  const id = (await c.explainFd(fd)).buffer;
+  await page.getByTestId(`buffer-name-${id}`).filter({ hasText: 'camera-frame' }).waitFor();
+  await page.getByTestId(`buffer-row-${id}`).click();
+  await page.getByTestId('explain').getByText(`buffer ${id} "camera-frame"`).waitFor();
+  await c.close();
+  await page.getByTestId('buffers').getByText('no live buffer').waitFor();
+});
+
 test('GET /api/state serves the same state as JSON; the dashboard refuses to change anything', async () => {
   const { origin, searchParams } = new URL(url);
   const auth = { authorization: `Bearer ${searchParams.get('token')}` };

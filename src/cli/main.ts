@@ -10,6 +10,8 @@ import { printable } from '../common/printable.ts';
 import { runCameraPipelineDemo } from '../demo/camera-pipeline.ts';
 import { abiText, IOCTLS, OPS } from '../uapi/index.ts';
 import { registerPlatformCommands } from './platform-command.ts';
+import { execProgram } from './exec.ts';
+import { formatProcesses } from './ps.ts';
 import { parseScenario, runScenario, type StepResult } from './scenario.ts';
 import { BUILTIN_SCENARIOS, builtinScenario } from './scenarios.ts';
 
@@ -97,6 +99,7 @@ export function buildProgram(): Command {
         out(`\nlimits per client: ${Object.entries(s.limits).map(([k, v]) => `${k}=${/Bytes|Io/.test(k) ? formatSize(v) : v}`).join(', ')}`);
         out(`clients: ${s.clients.length ? s.clients.map((cl) => `${cl.label} (${cl.fds} fds, ${cl.buffers} buffers, ${formatSize(cl.bytes)})`).join('; ') : 'none'}`);
         out(`buffers: ${s.buffersTotal}, allocated ${s.buffers.filter((b) => b.allocated).length}${s.buffersTotal > s.buffers.length ? ` of the first ${s.buffers.length}` : ''}; firewall denials: ${s.eventCounts.denial ?? 0}`);
+        for (const b of s.buffers.filter((x) => x.label !== null)) out(`  buffer ${b.buffer} "${b.label}": ${formatSize(b.length)}${b.allocator ? ` from ${b.allocator}` : ', no memory yet'}`);
       }, true);
     });
 
@@ -209,6 +212,28 @@ export function buildProgram(): Command {
     .option('-k, --kind <kinds>', 'comma-separated kinds (allocate, release, grant, revoke, denial, migrate, tee...)')
     .option('-l, --limit <n>', 'how many', '50')
     .action(async (o: { kind?: string; limit: string }) => printEvents(g(), o.kind?.split(','), Number(o.limit)));
+
+  program
+    .command('ps')
+    .description('every client process and the dma-bufs it holds: size, name, allocator, mapped; totals per process and per allocator')
+    .action(async () => {
+      await withClient(g(), async (c) => {
+        const r = await c.ps();
+        out(g().json ? JSON.stringify(r, null, 2) : formatProcesses(r));
+      }, true);
+    });
+
+  program
+    .command('exec')
+    .description('run a dynamically linked program with /dev/smaf and /dev/dma_heap served by smafd (smaf exec -- PROGRAM ARGS...)')
+    .option('--heaps <list>', 'heaps to show: names (linux,cma,system), default, protected, all; repeatable', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--debug', 'log every intercepted call to stderr (SMAF_PRELOAD_DEBUG=1)')
+    .argument('<program>')
+    .argument('[args...]')
+    .action(async (prog: string, args: string[], o: { heaps?: string[]; debug?: boolean }) => {
+      const code = await execProgram(prog, args, { socket: g().socket, ...(o.heaps ? { heaps: o.heaps } : {}), debug: Boolean(o.debug) });
+      process.exit(code);
+    });
 
   return program;
 }

@@ -5,12 +5,14 @@
 import { createConnection, type Socket } from 'node:net';
 import { Errno, SmafError, smafErrorFromErrno } from '../common/errors.ts';
 import type { Explanation, SelfCheckReport } from '../core/index.ts';
+import type { HeapInfo } from '../daemon/heaps.ts';
+import type { ProcessReport } from '../daemon/processes.ts';
 import type { DaemonState } from '../daemon/state.ts';
 import { checkSocketOwner } from '../uapi/socket-path.ts';
 import {
   decodeName, decodeStruct, DEVICE_FD, DMA_BUF_IOCTL_SYNC, encodeName, encodeRequest, encodeStruct, FrameReader, Op,
   parseResponse, RESPONSE_HEADER, SMAF_IOC_CREATE, SMAF_IOC_GET_INFO, SMAF_IOC_GET_SECURE_FLAG, SMAF_IOC_SET_SECURE_FLAG,
-  SMAF_NAME_LEN, HELLO_SIZE, COMM_LEN, MAX_FRAME, REQUEST_HEADER, type Response,
+  SMAF_NAME_LEN, HELLO_SIZE, COMM_LEN, DMA_BUF_NAME_LEN, MAX_FRAME, REQUEST_HEADER, type Response,
 } from '../uapi/index.ts';
 
 export interface DmaSegmentInfo {
@@ -322,7 +324,26 @@ export class SmafClient {
     await this.call(Op.HELLO, DEVICE_FD, body);
   }
 
+  /** SET_NAME (DMA_BUF_SET_NAME): name a buffer for tools; at most 31 bytes. */
+  async setName(fd: number, name: string): Promise<void> {
+    const body = new Uint8Array(DMA_BUF_NAME_LEN);
+    const bytes = new TextEncoder().encode(name);
+    if (bytes.length >= DMA_BUF_NAME_LEN) throw new SmafError('EINVAL', `name "${name}" is ${bytes.length} bytes, at most ${DMA_BUF_NAME_LEN - 1}`);
+    body.set(bytes);
+    await this.call(Op.SET_NAME, fd, body);
+  }
+
   // ---- extensions --------------------------------------------------------------------------
+
+  /** X_PS: every client process and the buffers it holds (operator view; `smaf ps`). */
+  async ps(): Promise<ProcessReport> {
+    return JSON.parse(dec.decode((await this.call(Op.X_PS, DEVICE_FD)).payload)) as ProcessReport;
+  }
+
+  /** X_HEAPS: the dma-heaps `/dev/dma_heap/` shows under `smaf exec`. */
+  async heaps(): Promise<HeapInfo[]> {
+    return JSON.parse(dec.decode((await this.call(Op.X_HEAPS, DEVICE_FD)).payload)) as HeapInfo[];
+  }
 
   /** X_STATE: one page of buffers (`offset`, at most `limit`); the operator's view on the admin socket. */
   async state(page: { offset?: number; limit?: number } = {}): Promise<DaemonState> {

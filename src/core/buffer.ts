@@ -99,6 +99,7 @@ export class SmafBuffer {
   private nextMapping = 0;
   private releasedFlag = false;
   private sharedFlag = false;
+  private labelValue: string | null = null;
   private readonly decisionLog: Decision[] = [];
   private decisionTotal = 0;
   readonly createdAt = Date.now();
@@ -146,6 +147,18 @@ export class SmafBuffer {
 
   get released(): boolean {
     return this.releasedFlag;
+  }
+
+  /** A name for tools (DMA_BUF_SET_NAME): shown by explain, state and the event log; null until set. */
+  get label(): string | null {
+    return this.labelValue;
+  }
+
+  /** Name the buffer, as DMA_BUF_SET_NAME does (the caller validates length and bytes). */
+  setLabel(label: string): void {
+    this.alive();
+    this.labelValue = label;
+    this.core.platform.events.emit({ kind: 'name', actor: 'cpu', buffer: this.id, message: `buffer ${this.id} named "${label}"` });
   }
 
   get refCount(): number {
@@ -500,7 +513,7 @@ export class SmafBuffer {
     this.secureCtx = null;
     this.releasedFlag = true;
     this.core.forget(this);
-    this.core.platform.events.emit({ kind: 'release', actor: 'core', buffer: this.id, length: this.length, message: `buffer ${this.id} released${b ? `: ${formatSize(this.length)} scrubbed and returned to ${b.allocator}` : ' (never allocated)'}` });
+    this.core.platform.events.emit({ kind: 'release', actor: 'core', buffer: this.id, length: this.length, message: `buffer ${this.id}${this.labelValue === null ? '' : ` ("${this.labelValue}")`} released${b ? `: ${formatSize(this.length)} scrubbed and returned to ${b.allocator}` : ' (never allocated)'}` });
   }
 
   /** Physical segments (for inspection and tests); empty before allocation. */

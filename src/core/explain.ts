@@ -8,6 +8,8 @@ export interface Explanation {
   readonly length: number;
   readonly secure: boolean;
   readonly nameHint: string | null;
+  /** The name given with DMA_BUF_SET_NAME, if any. */
+  readonly label: string | null;
   readonly allocated: boolean;
   readonly allocator: string | null;
   readonly region: string | null;
@@ -32,6 +34,7 @@ export function explain(buf: SmafBuffer): Explanation {
     length: buf.length,
     secure: buf.secure,
     nameHint: buf.nameHint ?? null,
+    label: buf.label,
     allocated: b !== null,
     allocator: b?.allocator ?? null,
     region: b?.region ?? null,
@@ -48,7 +51,7 @@ export function explain(buf: SmafBuffer): Explanation {
 /** Human-readable explain, as `smaf explain` prints it. */
 export function formatExplanation(e: Explanation): string {
   const lines: string[] = [];
-  lines.push(`buffer ${e.buffer}: ${formatSize(e.length)}${e.secure ? ', secure' : ''}${e.nameHint ? `, asks for allocator "${e.nameHint}"` : ''}`);
+  lines.push(`buffer ${e.buffer}${e.label ? ` "${e.label}"` : ''}: ${formatSize(e.length)}${e.secure ? ', secure' : ''}${e.nameHint ? `, asks for allocator "${e.nameHint}"` : ''}`);
   if (e.allocated) {
     const segs = e.segmentsTotal;
     lines.push(`  memory: ${e.allocator} in region ${e.region}, ${segs} segment${segs > 1 ? 's' : ''}${segs > 0 ? ` starting at ${hex(e.segments[0]!.phys)}` : ''}`);

@@ -5,6 +5,7 @@ import { SmafError } from '../common/errors.ts';
 import { formatSize } from '../common/units.ts';
 import { selfCheck, type SelfCheckReport, type Smaf, type SmafBuffer } from '../core/index.ts';
 import type { Platform } from '../platform/index.ts';
+import { WriteGenerations } from './generations.ts';
 import { snapshot, type DaemonState, type SnapshotOptions } from './state.ts';
 
 export interface LimitSettings {
@@ -143,6 +144,8 @@ export interface SessionLike extends UsageSource {
   readonly pid: number | null;
   readonly comm: string | null;
   heldBuffers(): SmafBuffer[];
+  /** Each open fd: its buffer and how many CPU mappings and attachments it has (for `smaf ps`). */
+  holdings(): readonly { readonly fd: number; readonly buffer: SmafBuffer; readonly mappings: number; readonly attachments: number }[];
   readonly openFds: readonly number[];
   readonly requests: number;
   readonly connectedAt: number;
@@ -150,6 +153,7 @@ export interface SessionLike extends UsageSource {
 
 export class DaemonContext {
   readonly tokens = new TokenTable();
+  readonly generations = new WriteGenerations();
   readonly limits: Limits;
   private readonly holders = new Map<number, Set<SessionLike>>();
   readonly sessions = new Set<SessionLike>();

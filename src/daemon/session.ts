@@ -9,9 +9,11 @@ import {
 } from '../core/index.ts';
 import {
   decodeName, decodeStruct, DMA_BUF_SYNC_END, DMA_BUF_SYNC_READ, DMA_BUF_SYNC_VALID, DMA_BUF_SYNC_WRITE, DEVICE_FD, encodeName,
-  encodeStruct, findIoctl, fitStruct, COMM_LEN, iocSize, nonZeroReserved, Op, opDef, SMAF_NAME_LEN, type IoctlDef, type Request, type Response,
+  encodeStruct, findIoctl, fitStruct, COMM_LEN, DMA_BUF_NAME_LEN, iocSize, nonZeroReserved, Op, opDef, SMAF_NAME_LEN, type IoctlDef, type Request, type Response,
 } from '../uapi/index.ts';
 import type { DaemonContext } from './context.ts';
+import { heaps } from './heaps.ts';
+import { processes } from './processes.ts';
 
 export const FIRST_FD = 3;
 
@@ -200,6 +202,13 @@ export class ClientSession {
         const state = this.ctx.state({ ...page, viewer: this.admin ? null : this });
         return { result: 0, payload: enc.encode(JSON.stringify(state)) };
       }
+      case Op.X_PS:
+        if (req.fd !== DEVICE_FD) throw new SmafError('EINVAL', 'X_PS goes to the device (fd -1)');
+        this.operatorOnly('X_PS (smaf ps)');
+        return { result: 0, payload: enc.encode(JSON.stringify(processes(this.ctx))) };
+      case Op.X_HEAPS:
+        if (req.fd !== DEVICE_FD) throw new SmafError('EINVAL', 'X_HEAPS goes to the device (fd -1)');
+        return { result: 0, payload: enc.encode(JSON.stringify(heaps(this.ctx.smaf))) };
       case Op.X_CHECK: {
         if (req.fd !== DEVICE_FD) throw new SmafError('EINVAL', 'X_CHECK goes to the device (fd -1)');
         this.operatorOnly('X_CHECK (smaf doctor)');
@@ -287,8 +296,20 @@ export class ClientSession {
         const m = this.mapping(entry, u32(p, 0));
         const offset = safe(u64(p, 4), 'offset');
         m.check(offset, p.length - 12, PROT_WRITE);
-        return writeSteps(m, offset, p.subarray(12));
+        return this.bumping(buf, writeSteps(m, offset, p.subarray(12)));
       }
+      case Op.SET_NAME: {
+        let name: string;
+        try {
+          name = decodeName(p);
+        } catch (e) {
+          throw new SmafError('EINVAL', `SET_NAME: ${(e as Error).message} (at most ${DMA_BUF_NAME_LEN - 1} bytes)`);
+        }
+        buf.setLabel([...name].map((ch) => (ch < ' ' || ch === '\x7f' ? '?' : ch)).join(''));
+        return { result: 0 };
+      }
+      case Op.GENERATION:
+        return { result: this.ctx.generations.get(buf) };
       case Op.EXPORT:
         buf.markShared();
         return { result: 0, payload: this.ctx.tokens.export(buf) };
@@ -310,7 +331,7 @@ export class ClientSession {
         const dstOffset = safe(u64(p, 24), 'dst_offset');
         const length = safe(u64(p, 32), 'length');
         const steps = dmaCopySteps(dst, dstOffset, src, srcOffset, length, transform, this.principal);
-        return mapOutcome(steps, (n) => ({ result: n }));
+        return this.bumping(buf, mapOutcome(steps, (n) => ({ result: n })));
       }
       case Op.DMA_CRC: {
         const att = this.attachment(entry, u32(p, 0));
@@ -406,6 +427,19 @@ export class ClientSession {
       }
     }
     throw new SmafError('ENOTTY', `ioctl ${def.name} is not implemented`);
+  }
+
+  /**
+   * Work that writes into a buffer moves its write generation before and after (a CPU copy taken
+   * while the slices run is stale too), even when it fails part-way.
+   */
+  private *bumping(buf: SmafBuffer, steps: Generator<void, Outcome>): Generator<void, Outcome> {
+    this.ctx.generations.bump(buf);
+    try {
+      return yield* steps;
+    } finally {
+      this.ctx.generations.bump(buf);
+    }
   }
 
   /** Introspection of everything is the operator's (the admin socket). */
@@ -516,6 +550,10 @@ export class ClientSession {
 
   get openFds(): readonly number[] {
     return [...this.fds.keys()];
+  }
+
+  holdings(): { fd: number; buffer: SmafBuffer; mappings: number; attachments: number }[] {
+    return [...this.fds.values()].map((e) => ({ fd: e.fd, buffer: e.buffer, mappings: e.mappings.size, attachments: e.attachments.size }));
   }
 
   /** The buffers behind this client's fds (for the daemon's self-check). */

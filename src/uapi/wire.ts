@@ -12,6 +12,8 @@ export const DEVICE_FD = -1;
 /** HELLO's payload: u32 pid @0, u32 reserved @4, u8 comm[64] @8. */
 export const HELLO_SIZE = 72;
 export const COMM_LEN = 64;
+/** SET_NAME's payload: the kernel's DMA_BUF_NAME_LEN, NUL included (so at most 31 name bytes). */
+export const DMA_BUF_NAME_LEN = 32;
 
 export interface OpDef {
   readonly op: number;
@@ -25,8 +27,14 @@ export interface OpDef {
 export const Op = {
   CLOSE: 1, DUP: 2, ATTACH: 3, DETACH: 4, MAP: 5, UNMAP: 6, MMAP: 7, MUNMAP: 8, READ: 9, WRITE: 10,
   EXPORT: 11, IMPORT: 12, STAT: 13, DMA_COPY: 14, DMA_CRC: 15, HELLO: 16,
+  /** What DMA_BUF_SET_NAME_A/_B do on a dma-buf fd (the kernel's ioctl carries a pointer: the wire carries the bytes). */
+  SET_NAME: 17,
+  /** How many times the buffer's bytes were written through smafd (a CPU copy is still fresh if unchanged). */
+  GENERATION: 18,
   /** Extensions for tools (not in the kernel uapi): JSON introspection, like debugfs. */
   X_STATE: 0x80, X_EXPLAIN: 0x81, X_CHECK: 0x82,
+  /** Per-process accounting (`smaf ps`, like Android's dmabuf_dump) and the dma-heaps (`smaf exec`). */
+  X_PS: 0x88, X_HEAPS: 0x89,
 } as const;
 
 export const OPS: readonly OpDef[] = [
@@ -46,9 +54,13 @@ export const OPS: readonly OpDef[] = [
   { op: Op.DMA_COPY, name: 'DMA_COPY', payloadSize: 40, payload: 'u32 dst_attachment, s32 src_fd, u32 src_attachment, u32 transform, u64 src_offset, u64 dst_offset, u64 length (fd = the destination buffer)', result: 'bytes copied' },
   { op: Op.DMA_CRC, name: 'DMA_CRC', payloadSize: 24, payload: 'u32 attachment, u32 reserved, u64 offset, u64 length', result: '0; then u32 crc32 (IEEE) of the bytes' },
   { op: Op.HELLO, name: 'HELLO', payloadSize: 72, payload: 'u32 pid, u32 reserved (0), u8 comm[64] (NUL-terminated command name) (fd = -1)', result: '0 (who this client says it is: shown by smaf info, ps and the dashboard; not verified)' },
+  { op: Op.SET_NAME, name: 'SET_NAME', payloadSize: DMA_BUF_NAME_LEN, payload: 'u8 name[32] (NUL-terminated, at most 31 bytes; DMA_BUF_SET_NAME)', result: '0 (the name shows in explain, state, ps, the dashboard and the event log)' },
+  { op: Op.GENERATION, name: 'GENERATION', payloadSize: 0, payload: '-', result: 'the write generation of the buffer: WRITEs and DMA writes into it so far, modulo 2^31 (unchanged = a CPU copy taken at that generation is still current)' },
   { op: Op.X_STATE, name: 'X_STATE', payloadSize: null, payload: '- or u32 offset, u32 limit (a page of buffers, at most 500) (fd = -1)', result: "0; then UTF-8 JSON: platform, allocators, regions, one page of buffers, events. A client sees only the buffers it holds; the admin socket sees all (extension)" },
   { op: Op.X_CHECK, name: 'X_CHECK', payloadSize: 0, payload: '- (fd = -1)', result: '0 when every invariant holds, else -EIO; then UTF-8 JSON of the checks and of how close each limit is. Admin socket only, else -EPERM (extension)' },
   { op: Op.X_EXPLAIN, name: 'X_EXPLAIN', payloadSize: 4, payload: 'u32 buffer id (fd = -1), or u32 0 with a buffer fd', result: '0; then UTF-8 JSON explain of that buffer: one this client holds (else -ENOENT), any on the admin socket (extension)' },
+  { op: Op.X_PS, name: 'X_PS', payloadSize: 0, payload: '- (fd = -1)', result: '0; then UTF-8 JSON: every client process (pid, comm), the buffers it holds (size, name, allocator, mapped), totals per process and per allocator. Admin socket only, else -EPERM (extension, operator)' },
+  { op: Op.X_HEAPS, name: 'X_HEAPS', payloadSize: 0, payload: '- (fd = -1)', result: '0; then UTF-8 JSON: the dma-heaps /dev/dma_heap shows (name, allocator, secure) (extension)' },
 ];
 
 export function opDef(op: number): OpDef | undefined {

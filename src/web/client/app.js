@@ -89,7 +89,7 @@ function Buffers({ state, selected, onSelect }) {
     ${state.buffers.length === 0 ? html`<p class="muted">no live buffer</p>` : html`<table>
       <tr><th class="num">id</th><th class="num">size</th><th>memory</th><th>attachments</th><th class="num">cpu maps</th><th>held by</th></tr>
       ${state.buffers.map((b) => html`<tr class=${`clickable${selected === b.buffer ? ' selected' : ''}`} data-testid=${`buffer-row-${b.buffer}`} onClick=${() => onSelect(b.buffer)}>
-        <td class="num">${b.buffer}</td><td class="num">${size(b.length)}</td>
+        <td class="num">${b.buffer}${b.label ? html` <span class="tag name" data-testid=${`buffer-name-${b.buffer}`}>${b.label}</span>` : null}</td><td class="num">${size(b.length)}</td>
         <td>${b.allocated ? html`<span class="tag" style=${`border-left:3px solid ${colorOf(b.allocator)}`}>${b.allocator}</span>` : html`<span class="tag deferred">deferred</span>`}${b.secure ? html`<span class="tag secure">secure</span>` : null}</td>
         <td>${b.attachments.map((a) => html`<span class=${`tag${a.mapped ? ' mapped' : ''}`}>${a.device}${a.mapped ? ' ✓' : ''}</span>`)}</td>
         <td class="num">${b.cpuMappings}</td><td class="muted">${b.holders.join(', ') || '-'}</td></tr>`)}
@@ -105,7 +105,7 @@ function Explain({ id, version }) {
   }, [id, version]);
   if (id === null) return html`<section data-testid="explain"><h2>Explain</h2><p class="muted">click a buffer to see which allocators were asked, and why</p></section>`;
   if (!e || e.error) return html`<section data-testid="explain"><h2>Explain buffer ${id}</h2><p class="muted">${e?.error ?? 'loading...'}</p></section>`;
-  const lines = [`buffer ${e.buffer}: ${size(e.length)}${e.secure ? ', secure' : ''}${e.nameHint ? `, asks for "${e.nameHint}"` : ''}`,
+  const lines = [`buffer ${e.buffer}${e.label ? ` "${e.label}"` : ''}: ${size(e.length)}${e.secure ? ', secure' : ''}${e.nameHint ? `, asks for "${e.nameHint}"` : ''}`,
     e.allocated ? `memory: ${e.allocator} in ${e.region}, ${e.segmentsTotal ?? e.segments.length} segment(s) from ${hex(e.segments[0].phys)}` : 'memory: none yet (deferred)'];
   for (const d of e.decisions) {
     lines.push(`decision at ${d.trigger} for [${d.devices.join(', ') || 'no device'}]: ${d.outcome === 'allocated' ? `allocated by ${d.allocator}` : `failed: ${d.error}`}`);

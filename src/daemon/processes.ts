@@ -1,0 +1,84 @@
+/**
+ * Per-process accounting of dma-buf memory, as Android's `dmabuf_dump` reports it: every client
+ * process (pid and command name as announced with HELLO), the buffers it holds with size, name,
+ * allocator and whether it maps them, and totals per process and per allocator. `smaf ps` prints it.
+ *
+ * It shows every client's holdings: an operator's view. It is a function of the daemon context so
+ * that the caller decides who may see it (the privilege model gates it at the op).
+ */
+import type { DaemonContext } from './context.ts';
+
+export interface ProcessBuffer {
+  readonly buffer: number;
+  readonly size: number;
+  /** The DMA_BUF_SET_NAME name, if any. */
+  readonly name: string | null;
+  /** The allocator whose memory backs it, or null while the choice is deferred. */
+  readonly allocator: string | null;
+  /** The allocator asked for at create (the heap), if any. */
+  readonly nameHint: string | null;
+  readonly secure: boolean;
+  /** The fds of this process that refer to it. */
+  readonly fds: readonly number[];
+  /** Whether this process has a CPU mapping of it. */
+  readonly mapped: boolean;
+  /** How many processes hold it (1 = this one only). */
+  readonly sharedBy: number;
+}
+
+export interface ProcessView {
+  readonly client: number;
+  readonly pid: number | null;
+  readonly comm: string | null;
+  readonly buffers: readonly ProcessBuffer[];
+  /** Bytes of the distinct buffers this process holds; `mappedBytes` of those it maps. */
+  readonly totals: { readonly buffers: number; readonly bytes: number; readonly mappedBytes: number };
+}
+
+export interface ProcessReport {
+  readonly processes: readonly ProcessView[];
+  /** Distinct buffers held by any process, per allocator (`(deferred)` for no memory yet). */
+  readonly allocators: readonly { readonly allocator: string; readonly buffers: number; readonly bytes: number }[];
+  readonly total: { readonly buffers: number; readonly bytes: number };
+}
+
+export const DEFERRED = '(deferred)';
+
+export function processes(ctx: DaemonContext): ProcessReport {
+  const holders = new Map<number, number>();
+  const sessions = [...ctx.sessions].sort((a, b) => a.id - b.id);
+  for (const s of sessions) for (const id of new Set(s.holdings().map((h) => h.buffer.id))) holders.set(id, (holders.get(id) ?? 0) + 1);
+
+  const distinct = new Map<number, { allocator: string; bytes: number }>();
+  const views = sessions.map((s): ProcessView => {
+    const byBuffer = new Map<number, { fds: number[]; mapped: boolean; buf: ReturnType<typeof s.holdings>[number]['buffer'] }>();
+    for (const h of s.holdings()) {
+      const e = byBuffer.get(h.buffer.id) ?? { fds: [], mapped: false, buf: h.buffer };
+      e.fds.push(h.fd);
+      e.mapped ||= h.mappings > 0;
+      byBuffer.set(h.buffer.id, e);
+    }
+    const buffers = [...byBuffer.values()].sort((a, b) => a.buf.id - b.buf.id).map(({ fds, mapped, buf }): ProcessBuffer => {
+      const allocator = buf.backing?.allocator ?? null;
+      distinct.set(buf.id, { allocator: allocator ?? DEFERRED, bytes: buf.length });
+      return { buffer: buf.id, size: buf.length, name: buf.label, allocator, nameHint: buf.nameHint ?? null, secure: buf.secure, fds: fds.sort((a, b) => a - b), mapped, sharedBy: holders.get(buf.id) ?? 1 };
+    });
+    return {
+      client: s.id,
+      pid: s.pid,
+      comm: s.comm,
+      buffers,
+      totals: { buffers: buffers.length, bytes: buffers.reduce((n, b) => n + b.size, 0), mappedBytes: buffers.filter((b) => b.mapped).reduce((n, b) => n + b.size, 0) },
+    };
+  });
+
+  const perAllocator = new Map<string, { buffers: number; bytes: number }>();
+  for (const { allocator, bytes } of distinct.values()) {
+    const t = perAllocator.get(allocator) ?? { buffers: 0, bytes: 0 };
+    t.buffers++;
+    t.bytes += bytes;
+    perAllocator.set(allocator, t);
+  }
+  const allocators = [...perAllocator.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([allocator, t]) => ({ allocator, ...t }));
+  return { processes: views, allocators, total: { buffers: distinct.size, bytes: [...distinct.values()].reduce((n, d) => n + d.bytes, 0) } };
+}

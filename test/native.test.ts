@@ -1,0 +1,264 @@
+/**
+ * Unmodified C programs under `smaf exec` (issue 16): the C tests of native/tests, built with the
+ * system's gcc, run against a real smafd; the Node side checks what only a second party can see
+ * (a device's view of the C program's bytes, `smaf ps`, regions after a SIGKILL).
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import CRC32 from 'crc-32';
+import { C_FLAGS, NATIVE_DIR, runCompiler } from '../src/cli/preload.ts';
+import type { SmafClient } from '../src/client/client.ts';
+import type { ProcessReport } from '../src/daemon/processes.ts';
+import {
+  COMM_LEN, DEVICE_FD, DMA_BUF_IOCTL_SYNC, DMA_BUF_NAME_LEN, DMA_BUF_SYNC_END, DMA_BUF_SYNC_READ, DMA_BUF_SYNC_WRITE, HELLO_SIZE, IOCTLS,
+  MAX_FRAME, Op, opDef, REQUEST_HEADER, RESPONSE_HEADER, SMAF_NAME_LEN, smafCreateData, smafInfo, smafSecureFlag, type StructDef,
+} from '../src/uapi/index.ts';
+import { SMAF_CLOEXEC, SMAF_RDWR } from '../src/core/smaf.ts';
+import { eventually, ROOT, startDaemon, type RunningDaemon } from './helpers/daemon.ts';
+
+const BIN = mkdtempSync(join(tmpdir(), 'smaf-native-test-'));
+const PROGRAMS = ['smaf-uapi', 'dma-heap', 'share', 'device', 'threads', 'wire-dump'];
+const exe = (name: string): string => join(BIN, name);
+
+let d: RunningDaemon;
+/** The operator's client (admin socket): it sees the C programs' buffers as well as its own. */
+let c: SmafClient;
+before(async () => {
+  for (const p of PROGRAMS) runCompiler([...C_FLAGS, '-pthread', '-o', exe(p), join(NATIVE_DIR, 'tests', `${p}.c`)]);
+  d = await startDaemon(['--no-dashboard']);
+  c = await d.admin();
+});
+after(async () => {
+  await c?.close();
+  await d?.stop();
+  rmSync(BIN, { recursive: true, force: true });
+});
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function smafExec(args: readonly string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+  // a hung program fails its test instead of hanging the suite (smaf exec forwards the SIGTERM)
+  return spawn(process.execPath, [join(ROOT, 'bin/smaf.js'), '--socket', d.socket, 'exec', ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env }, timeout: 120_000 });
+}
+
+function finished(p: ChildProcess): Promise<Run> {
+  let stdout = '';
+  let stderr = '';
+  p.stdout!.on('data', (b) => (stdout += b));
+  p.stderr!.on('data', (b) => (stderr += b));
+  return new Promise((resolve) => p.once('close', (code) => resolve({ code, stdout, stderr })));
+}
+
+function line(p: ChildProcess, re: RegExp, timeoutMs = 30_000): Promise<RegExpMatchArray> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const timer = setTimeout(() => reject(new Error(`no line matching ${re}; got:\n${buf}`)), timeoutMs);
+    const on = (b: Buffer): void => {
+      buf += b;
+      const m = buf.match(re);
+      if (m) {
+        clearTimeout(timer);
+        p.stdout!.off('data', on);
+        resolve(m);
+      }
+    };
+    p.stdout!.on('data', on);
+  });
+}
+
+/** Run a C test program under smaf exec: it must exit 0 with at least `min` checks and none failed. */
+async function cTest(args: readonly string[], min: number): Promise<Run> {
+  const r = await finished(smafExec(args));
+  const failed = r.stdout.split('\n').filter((l) => l.startsWith('not ok'));
+  assert.deepEqual(failed, [], `failed checks:\n${failed.join('\n')}\nstderr:\n${r.stderr}`);
+  // the last summary is the program's own (processes it exec'd print theirs before it)
+  const m = [...r.stdout.matchAll(/^(\d+) checks, 0 failed$/gm)].at(-1);
+  assert.ok(m, `no summary line; exit ${r.code}\n${r.stdout}\n${r.stderr}`);
+  assert.ok(Number(m[1]) >= min, `only ${m[1]} checks ran (expected at least ${min})`);
+  assert.equal(r.code, 0, r.stderr);
+  return r;
+}
+
+/** The process exited: every buffer it held is gone from smafd. */
+async function noBuffersLeft(): Promise<void> {
+  const s = await eventually(() => c.state(), (st) => st.buffers.length === 0);
+  assert.deepEqual(s.buffers.map((b) => b.buffer), [], 'every buffer is released when the program is gone');
+}
+
+describe('smaf-wire.h agrees with src/uapi', () => {
+  test('every op number, frame size, ioctl number, struct size and offset', () => {
+    const r = spawnSync(exe('wire-dump'), { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const c2 = new Map(r.stdout.trim().split('\n').map((l) => [l.slice(0, l.lastIndexOf(' ')), Number(l.slice(l.lastIndexOf(' ') + 1))]));
+    const expect = (name: string, value: number): void => assert.equal(c2.get(name), value, `${name} in smaf-wire.h`);
+    expect('SMAF_WIRE_MAX_FRAME', MAX_FRAME);
+    expect('SMAF_WIRE_REQUEST_HEADER', REQUEST_HEADER);
+    expect('SMAF_WIRE_RESPONSE_HEADER', RESPONSE_HEADER);
+    expect('SMAF_WIRE_DEVICE_FD', DEVICE_FD);
+    for (const [name, op] of Object.entries(Op)) expect(`SMAF_OP_${name}`, op);
+    const size = (op: number): number => opDef(op)!.payloadSize!;
+    expect('SMAF_HELLO_SIZE', HELLO_SIZE);
+    expect('SMAF_HELLO_SIZE', size(Op.HELLO));
+    expect('SMAF_COMM_LEN', COMM_LEN);
+    expect('SMAF_MMAP_SIZE', size(Op.MMAP));
+    expect('SMAF_MUNMAP_SIZE', size(Op.MUNMAP));
+    expect('SMAF_READ_SIZE', size(Op.READ));
+    expect('SMAF_TOKEN_LEN', size(Op.IMPORT));
+    expect('SMAF_SET_NAME_SIZE', size(Op.SET_NAME));
+    expect('SMAF_DMA_BUF_NAME_LEN', DMA_BUF_NAME_LEN);
+    expect('SMAF_NAME_LEN', SMAF_NAME_LEN);
+    expect('SMAF_RDWR', SMAF_RDWR);
+    expect('SMAF_CLOEXEC', SMAF_CLOEXEC);
+    for (const io of IOCTLS) expect(io.name === 'DMA_BUF_IOCTL_SYNC' ? 'SMAF_DMA_BUF_IOCTL_SYNC' : io.name, io.number);
+    expect('SMAF_DMA_BUF_IOCTL_SYNC', DMA_BUF_IOCTL_SYNC.number);
+    expect('SMAF_DMA_BUF_SYNC_READ', Number(DMA_BUF_SYNC_READ));
+    expect('SMAF_DMA_BUF_SYNC_WRITE', Number(DMA_BUF_SYNC_WRITE));
+    expect('SMAF_DMA_BUF_SYNC_END', Number(DMA_BUF_SYNC_END));
+    const structs: [string, StructDef][] = [['smaf_create_data', smafCreateData], ['smaf_secure_flag', smafSecureFlag], ['smaf_info', smafInfo]];
+    for (const [cName, def] of structs) {
+      expect(`sizeof(struct ${cName})`, def.size);
+      for (const f of def.fields) expect(`${cName}.${f.name}`, f.offset);
+    }
+    const field = (def: StructDef, name: string): number => def.fields.find((f) => f.name === name)!.offset;
+    expect('SMAF_CREATE_FD_OFFSET', field(smafCreateData, 'fd'));
+    expect('SMAF_CREATE_FLAGS_OFFSET', field(smafCreateData, 'flags'));
+    expect('SMAF_SECURE_FD_OFFSET', field(smafSecureFlag, 'fd'));
+  });
+});
+
+describe('smaf exec', () => {
+  test('/dev/smaf: the v8 ioctls byte for byte, real dma-buf fds, mmap, secure, SET_NAME', async () => {
+    await cTest([exe('smaf-uapi')], 50);
+    await noBuffersLeft();
+  });
+
+  test('/dev/dma_heap: every heap, protected ones included with --heaps all', async () => {
+    await cTest(['--heaps', 'all', '--', exe('dma-heap'), 'smaf', 'system', 'linux,cma', 'protected,secure-carveout'], 70);
+    await noBuffersLeft();
+  });
+
+  test('by default /dev/dma_heap lists the non-secure heaps only; an unmodified ls sees them', async () => {
+    const r = await finished(smafExec(['--', 'ls', '/dev/dma_heap']));
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.stdout.trim().split('\n').sort(), ['linux,cma', 'smaf', 'system']);
+    const all = await finished(smafExec(['--heaps', 'linux,cma,protected', '--', 'ls', '/dev/dma_heap']));
+    assert.deepEqual(all.stdout.trim().split('\n').sort(), ['linux,cma', 'protected,secure-carveout']);
+    const bad = await finished(smafExec(['--heaps', 'ion', '--', 'ls']));
+    assert.equal(bad.code, 22);
+    assert.match(bad.stderr, /no heap named "ion"/);
+  });
+
+  test('fork, exec and SCM_RIGHTS: every process that holds the fd reaches the buffer', async () => {
+    await cTest([exe('share'), 'linux,cma'], 12);
+    await cTest([exe('share'), 'system'], 12);
+    await noBuffersLeft();
+  });
+
+  test('threads: six threads allocating, mapping and syncing at once each get their own bytes back', async () => {
+    await cTest([exe('threads'), 'system'], 1);
+    await noBuffersLeft();
+  });
+
+  test('a device sees what the C program wrote, the C program sees what a device wrote; smaf ps shows it', async () => {
+    const p = smafExec([exe('device')]);
+    const done = finished(p);
+    const token = Uint8Array.from(Buffer.from((await line(p, /^token ([0-9a-f]{32})$/m))[1]!, 'hex'));
+
+    // smaf ps: the C process, announced by the library, holding its named, mapped buffer
+    const ps = JSON.parse(spawnSync(process.execPath, [join(ROOT, 'bin/smaf.js'), '--socket', d.socket, '--json', 'ps'], { encoding: 'utf8' }).stdout) as ProcessReport;
+    const proc = ps.processes.find((x) => x.comm === 'device');
+    assert.ok(proc, `the C process is listed: ${JSON.stringify(ps.processes.map((x) => x.comm))}`);
+    assert.ok(proc.pid !== null && proc.pid > 0);
+    assert.deepEqual(proc.buffers.map((b) => ({ size: b.size, name: b.name, allocator: b.allocator, mapped: b.mapped })), [{ size: 65536, name: 'c-frame', allocator: 'smaf-cma', mapped: true }]);
+    assert.deepEqual(proc.totals, { buffers: 1, bytes: 65536, mappedBytes: 65536 });
+    assert.ok(ps.allocators.some((a) => a.allocator === 'smaf-cma' && a.bytes >= 65536));
+
+    // a device attached through the daemon reads the C program's bytes (DMA through the bus)
+    const fd = await c.importToken(token);
+    const gpu = await c.attach(fd, 'gpu');
+    await c.map(fd, gpu, 0);
+    const expected = new Uint8Array(65536).map((_, i) => (i * 3) & 0xff);
+    expected.set(new TextEncoder().encode('hello from C'));
+    assert.equal(await c.dmaCrc(fd, gpu, 0, 65536), CRC32.buf(expected) >>> 0, 'the device reads exactly what the C program wrote');
+    assert.equal((await c.explainFd(fd)).label, 'c-frame', 'the name shows in explain');
+
+    // and writes bytes the C program then reads after SYNC START
+    const src = await c.create(4096);
+    const srcGpu = await c.attach(src, 'gpu');
+    await c.map(src, srcGpu, 0);
+    const m = await c.mmap(src, 0, 4096, 3);
+    await c.write(src, m, 0, new TextEncoder().encode('hello from the GPU'));
+    assert.equal(await c.dmaCopy(fd, gpu, src, srcGpu, 18, { dstOffset: 4096 }), 18);
+    p.stdin!.write('check\n');
+    const r = await done;
+    assert.doesNotMatch(r.stdout, /^not ok/m, r.stdout);
+    assert.match(r.stdout, /the CPU sees what the device wrote at 4096/);
+    assert.equal(r.code, 0, r.stderr);
+    await c.closeFd(src);
+    await c.closeFd(fd);
+    await noBuffersLeft();
+  });
+
+  test('a C program killed with SIGKILL leaves every region as free as before', async () => {
+    const before = (await c.state()).regions.map((r) => ({ name: r.name, inUse: r.inUse }));
+    const p = smafExec(['--', exe('device'), '--hold', 'smaf', 'system', 'linux,cma']);
+    const done = finished(p);
+    const pid = Number((await line(p, /^ready (\d+)$/m))[1]);
+    const held = await c.state();
+    assert.ok(held.buffers.length >= 10, `the program holds its buffers (${held.buffers.length})`);
+    assert.ok(held.regions.some((r, i) => r.inUse > before[i]!.inUse), 'and their memory');
+    process.kill(pid, 'SIGKILL');
+    const r = await done;
+    assert.equal(r.code, 137, 'smaf exec exits as the program did (128 + SIGKILL)');
+    const after = await eventually(() => c.state(), (s) => s.buffers.length === 0);
+    assert.deepEqual(after.regions.map((x) => ({ name: x.name, inUse: x.inUse })), before);
+    assert.equal((await c.check()).ok, true, 'the daemon self-check holds');
+  });
+
+  test('the README example: a frame from linux,cma, named, seen by smafd while the program holds it', async () => {
+    const src = join(ROOT, 'examples/camera-frame.c');
+    assert.ok(readFileSync(join(ROOT, 'README.md'), 'utf8').includes(readFileSync(src, 'utf8')), 'the README quotes examples/camera-frame.c as it is');
+    runCompiler(['-Wall', '-Wextra', '-Werror', '-o', exe('camera-frame'), src]);
+    const p = smafExec(['--', exe('camera-frame'), '2']);
+    const done = finished(p);
+    await line(p, /^dma-buf fd \d+: 3110400 bytes from linux,cma/m);
+    const b = (await c.state()).buffers.find((x) => x.label === 'camera-frame');
+    assert.ok(b, 'the dashboard state lists the named frame');
+    assert.equal(b.allocator, 'smaf-cma');
+    assert.equal(b.length, 3112960);
+    assert.equal(b.cpuMappings, 1);
+    assert.equal((await done).code, 0);
+    await noBuffersLeft();
+  });
+
+  test('a static binary: smaf exec warns that it cannot reach it, and runs it', async () => {
+    runCompiler(['-static', '-o', exe('static-hello'), join(NATIVE_DIR, 'tests', 'hello.c')]);
+    const r = await finished(smafExec(['--', exe('static-hello')]));
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /static-hello is statically linked: the preload library cannot reach it/);
+    const dyn = await finished(smafExec(['--', 'true']));
+    assert.doesNotMatch(dyn.stderr, /statically linked/);
+  });
+
+  test('no daemon: smaf exec says so and exits ENOENT, without running the program', async () => {
+    const p = spawn(process.execPath, [join(ROOT, 'bin/smaf.js'), '--socket', join(BIN, 'nobody.sock'), 'exec', '--', 'touch', join(BIN, 'ran')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const r = await finished(p);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /smafd does not answer at .*nobody\.sock.*npm start/);
+    assert.equal(spawnSync('test', ['-e', join(BIN, 'ran')]).status, 1, 'the program did not run');
+  });
+
+  test('no C compiler: a message naming the package to install', async () => {
+    const r = await finished(smafExec(['--', 'true'], { CC: join(BIN, 'no-such-cc'), SMAF_CACHE_DIR: join(BIN, 'cache') }));
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /no C compiler .*apt-get install build-essential/);
+  });
+});
