@@ -159,19 +159,30 @@ export function* dmaCrcSteps(att: Attachment, offset: number, length: number, pr
     throw new SmafError('EINVAL', `on secure buffer ${att.buffer.id}, a CRC covers whole pages (offset and length multiples of ${page}): a CRC of a few bytes would reveal them`);
   }
   check(att, offset, length, false);
-  const foreign = [...sourceLabel(att, offset, length)].filter((who) => who !== principal);
-  if (foreign.length > 0) {
-    const whose = foreign.map((w) => (w === 'tee' ? 'the secure world' : w)).sort().join(', ');
-    const message = `CRC of buffer ${att.buffer.id} refused for ${principal}: the range holds data of ${whose}, and a CRC would reveal it`;
-    att.buffer.core.platform.events.emit({ kind: 'denial', actor: att.device.name, buffer: att.buffer.id, message });
-    throw new SmafError('EACCES', message);
-  }
+  refuseForeign(att, offset, length, principal);
   let crc = 0;
   for (let done = 0; done < length; done += DMA_SLICE) {
-    if (done > 0) yield;
-    crc = crc32.buf(dmaRead(att, offset + done, Math.min(DMA_SLICE, length - done)), crc);
+    if (done > 0) {
+      yield;
+      check(att, offset + done, 0, false);
+    }
+    const n = Math.min(DMA_SLICE, length - done);
+    // labels are checked again right before each slice is read: between two slices other clients
+    // run, and may have written into the range since the first check
+    refuseForeign(att, offset + done, n, principal);
+    crc = crc32.buf(dmaRead(att, offset + done, n), crc);
   }
   return crc >>> 0;
+}
+
+/** EACCES (and a denial event) when [offset, offset+length) holds data that is not `principal`'s. */
+function refuseForeign(att: Attachment, offset: number, length: number, principal: string): void {
+  const foreign = [...sourceLabel(att, offset, length)].filter((who) => who !== principal);
+  if (foreign.length === 0) return;
+  // who else's data it is stays out of the message: that would tell one client about another
+  const message = `CRC of buffer ${att.buffer.id} refused: the range holds data that ${principal} did not supply, and a CRC would reveal it`;
+  att.buffer.core.platform.events.emit({ kind: 'denial', actor: att.device.name, buffer: att.buffer.id, message });
+  throw new SmafError('EACCES', message);
 }
 
 export function dmaCrc(att: Attachment, offset: number, length: number, principal = LOCAL_PRINCIPAL): number {
