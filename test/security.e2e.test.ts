@@ -107,30 +107,75 @@ describe('one client cannot take the daemon down', () => {
     await op.close();
   });
 
-  test('a request left half-sent is cut off after --read-timeout; the daemon-wide budget for half-sent bytes closes the excess', { timeout: 60_000 }, async () => {
-    const t = await startDaemon(['--no-dashboard', '--read-timeout', '300', '--max-pending-bytes', '1MiB']);
+  test('a request left half-sent is cut off after --read-timeout, even when it trickles; the half-sent budget closes the largest holder, not the next client', { timeout: 60_000 }, async () => {
+    const t = await startDaemon(['--no-dashboard', '--read-timeout', '400', '--max-pending-bytes', '24MiB']);
     try {
       const s = await open(t.socket);
       const frame = encodeRequest({ id: 1, op: Op.WRITE, fd: 3, payload: new Uint8Array(4096) });
-      s.write(frame.subarray(0, frame.length - 1)); // all but one byte
+      s.write(frame.subarray(0, 100));
+      const trickle = setInterval(() => s.write(frame.subarray(100, 101)), 50); // keeps sending, never finishes
       const t0 = Date.now();
       await new Promise<void>((resolve) => s.once('close', () => resolve()));
-      assert.ok(Date.now() - t0 < 5000, 'closed by the read timeout');
-      // two connections announcing 16 MiB and sending 600 KiB each: the second passes the 1 MiB budget
-      const a = await open(t.socket);
-      const b = await open(t.socket);
+      clearInterval(trickle);
+      assert.ok(Date.now() - t0 < 5000, 'closed by the read timeout despite the trickle');
+      // two attackers announce 16 MiB each (held as soon as announced); a client with a 4 MiB WRITE on its way is not the one closed
       const head = Buffer.alloc(16);
       head.writeUInt32LE(16 * 1024 * 1024, 0);
-      const closedB = new Promise<void>((resolve) => b.once('close', () => resolve()));
-      a.write(Buffer.concat([head, Buffer.alloc(600 * 1024)]));
+      const a = await open(t.socket);
+      a.write(head);
+      const victim = await open(t.socket);
+      const write = encodeRequest({ id: 5, op: Op.WRITE, fd: 3, payload: new Uint8Array(12 + 4 * 1024 * 1024) });
+      victim.write(write.subarray(0, 1024));
       await new Promise((r) => setTimeout(r, 100));
-      b.write(Buffer.concat([head, Buffer.alloc(600 * 1024)]));
-      await closedB;
-      assert.equal(a.destroyed, false, 'the first stays within the budget');
-      const c = await t.connect();
-      assert.ok((await c.create(4096)) >= 3, 'others are served');
-      await c.close();
-      a.destroy();
+      const closedA = new Promise<void>((resolve) => a.once('close', () => resolve()));
+      const b = await open(t.socket);
+      b.write(head);
+      await closedA; // 16 + 4 + 16 MiB > 24 MiB: the largest holder goes first
+      const answered = new Promise<number>((resolve) => victim.once('data', (d: Buffer) => resolve(d.readInt32LE(8))));
+      victim.write(write.subarray(1024));
+      assert.equal(await answered, -Errno.EBADF, 'the victim was answered (fd 3 does not exist)');
+      b.destroy();
+      victim.destroy();
+    } finally {
+      await t.stop();
+    }
+  });
+
+  test('the answers queued for all clients together are bounded: the connection with most unread answers is closed', { timeout: 120_000 }, async () => {
+    const t = await startDaemon(['--no-dashboard', '--max-total-backlog', '96MiB']);
+    try {
+      const attackers: Socket[] = [];
+      for (let k = 0; k < 3; k++) {
+        const s = await open(t.socket);
+        const created = await ask(s, SMAF_IOC_CREATE.number, -1, createStruct(16n * 1024n * 1024n));
+        const fd = created.payload.readInt32LE(24);
+        const mmap = new Uint8Array(20);
+        new DataView(mmap.buffer).setBigUint64(8, 16n * 1024n * 1024n, true);
+        new DataView(mmap.buffer).setUint32(16, 1, true);
+        const m = (await ask(s, Op.MMAP, fd, mmap, 2)).result;
+        s.pause();
+        const frames = [];
+        for (let i = 0; i < 100; i++) {
+          const p = new Uint8Array(16);
+          new DataView(p.buffer).setUint32(0, m, true);
+          new DataView(p.buffer).setUint32(12, 16 * 1024 * 1024 - 64, true);
+          frames.push(encodeRequest({ id: 10 + i, op: Op.READ, fd, payload: p }));
+        }
+        s.write(Buffer.concat(frames));
+        attackers.push(s);
+      }
+      const bystander = await t.connect();
+      let maxRss = 0;
+      const end = Date.now() + 4000;
+      while (Date.now() < end) {
+        await bystander.closeFd(await bystander.create(4096));
+        maxRss = Math.max(maxRss, rssBytes(t.proc.pid!));
+      }
+      // the attackers do not read, so they cannot see the close: smafd's log says it
+      assert.match(t.output(), /max_total_backlog/, 'a non-reading connection was closed');
+      assert.ok(maxRss < 450 * 1024 * 1024, `smafd RSS stayed bounded with three non-readers: ${(maxRss / 2 ** 20).toFixed(0)} MiB`);
+      for (const s of attackers) s.destroy();
+      await bystander.close();
     } finally {
       await t.stop();
     }

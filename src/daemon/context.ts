@@ -20,12 +20,16 @@ export interface LimitSettings {
   readonly maxMappingsPerFd: number;
   /** Bytes one READ may return. */
   readonly maxIo: number;
+  /** Secure buffers one client may have mapped at once (each takes a region of the SDP table). */
+  readonly maxClientSecureMaps: number;
   /** Clients connected at once (both sockets), buffers alive and fds open in the whole daemon. */
   readonly maxClients: number;
   readonly maxBuffers: number;
   readonly maxTotalFds: number;
   /** Answer bytes queued for one connection before smafd stops reading its requests. */
   readonly maxClientBacklog: number;
+  /** Answer bytes queued for all connections together; past it the one with most is closed. */
+  readonly maxTotalBacklog: number;
   /** Bytes held for incomplete requests, all connections together. */
   readonly maxPendingBytes: number;
   /** Milliseconds a connection may leave a request half-sent before it is closed. */
@@ -39,10 +43,12 @@ export const DEFAULT_LIMITS: LimitSettings = {
   maxAttachmentsPerFd: 64,
   maxMappingsPerFd: 256,
   maxIo: 16 * 1024 * 1024 - 64,
+  maxClientSecureMaps: 8,
   maxClients: 2048,
   maxBuffers: 200_000,
   maxTotalFds: 400_000,
   maxClientBacklog: 64 * 1024 * 1024,
+  maxTotalBacklog: 256 * 1024 * 1024,
   maxPendingBytes: 256 * 1024 * 1024,
   readTimeoutMs: 30_000,
 };
@@ -55,10 +61,12 @@ export const LIMIT_OPTIONS: Readonly<Record<keyof LimitSettings, string>> = {
   maxAttachmentsPerFd: 'max-attachments-per-fd',
   maxMappingsPerFd: 'max-mappings-per-fd',
   maxIo: 'max-io',
+  maxClientSecureMaps: 'max-client-secure-maps',
   maxClients: 'max-clients',
   maxBuffers: 'max-buffers',
   maxTotalFds: 'max-total-fds',
   maxClientBacklog: 'max-client-backlog',
+  maxTotalBacklog: 'max-total-backlog',
   maxPendingBytes: 'max-pending-bytes',
   readTimeoutMs: 'read-timeout',
 };
@@ -97,6 +105,13 @@ export class Limits {
 
   checkAttachments(s: UsageSource, n: number): void {
     if (n >= this.settings.maxAttachmentsPerFd) throw new SmafError('ENOMEM', `${s.label}: ${n} attachments on one fd, the limit (max_attachments_per_fd) is ${this.settings.maxAttachmentsPerFd}`);
+  }
+
+  /** A secure buffer mapped takes a region of the platform's small SDP table: a client gets a share. */
+  checkSecureMaps(s: UsageSource, mapped: Set<unknown>, already: boolean): void {
+    if (!already && mapped.size >= this.settings.maxClientSecureMaps) {
+      throw new SmafError('ENOSPC', `${s.label} has ${mapped.size} secure buffers mapped, the per-client limit (max_client_secure_maps) is ${this.settings.maxClientSecureMaps}: the SDP region table is shared by every client`);
+    }
   }
 
   checkMappings(s: UsageSource, n: number): void {

@@ -63,10 +63,12 @@ export async function runSmafd(argv: string[]): Promise<void> {
     .addOption(new Option('--max-client-bytes <size>', 'bytes one client may hold').default(DEFAULT_LIMITS.maxClientBytes, formatSize(DEFAULT_LIMITS.maxClientBytes)).argParser(size))
     .addOption(new Option('--max-client-buffers <n>', 'buffers one client may hold').default(DEFAULT_LIMITS.maxClientBuffers).argParser(int))
     .addOption(new Option('--max-fds <n>', 'open fds per client').default(DEFAULT_LIMITS.maxFds).argParser(int))
+    .addOption(new Option('--max-client-secure-maps <n>', 'secure buffers one client may have mapped at once (the SDP region table is shared)').default(DEFAULT_LIMITS.maxClientSecureMaps).argParser(int))
     .addOption(new Option('--max-clients <n>', 'clients connected at once').default(DEFAULT_LIMITS.maxClients).argParser(int))
     .addOption(new Option('--max-buffers <n>', 'live buffers in the whole daemon').default(DEFAULT_LIMITS.maxBuffers).argParser(int))
     .addOption(new Option('--max-total-fds <n>', 'open fds in the whole daemon').default(DEFAULT_LIMITS.maxTotalFds).argParser(int))
     .addOption(new Option('--max-client-backlog <size>', 'answer bytes queued for one client before smafd stops reading it').default(DEFAULT_LIMITS.maxClientBacklog, formatSize(DEFAULT_LIMITS.maxClientBacklog)).argParser(size))
+    .addOption(new Option('--max-total-backlog <size>', 'answer bytes queued for all clients together; past it the client with most unread is disconnected').default(DEFAULT_LIMITS.maxTotalBacklog, formatSize(DEFAULT_LIMITS.maxTotalBacklog)).argParser(size))
     .addOption(new Option('--max-pending-bytes <size>', 'bytes of half-sent requests held, all clients together').default(DEFAULT_LIMITS.maxPendingBytes, formatSize(DEFAULT_LIMITS.maxPendingBytes)).argParser(size))
     .addOption(new Option('--read-timeout <ms>', 'milliseconds a request may stay half-sent before its connection is closed').default(DEFAULT_LIMITS.readTimeoutMs).argParser(int))
     .showHelpAfterError()
@@ -80,8 +82,8 @@ export async function runSmafd(argv: string[]): Promise<void> {
   }
   const opts = program.opts<{
     dashboard: boolean; dashboardPort: number; dashboardHost: string; socket: string; adminSocket: string | boolean; platform?: string; cma?: CmaRequest; verbose?: boolean;
-    maxClientBytes: number; maxClientBuffers: number; maxFds: number; maxClients: number; maxBuffers: number; maxTotalFds: number;
-    maxClientBacklog: number; maxPendingBytes: number; readTimeout: number;
+    maxClientBytes: number; maxClientBuffers: number; maxFds: number; maxClientSecureMaps: number; maxClients: number; maxBuffers: number; maxTotalFds: number;
+    maxClientBacklog: number; maxTotalBacklog: number; maxPendingBytes: number; readTimeout: number;
   }>();
 
   const log = pino({ name: 'smafd', level: opts.verbose ? 'debug' : 'warn' }, pino.destination(2));
@@ -105,8 +107,8 @@ export async function runSmafd(argv: string[]): Promise<void> {
     smaf,
     log,
     limits: {
-      ...DEFAULT_LIMITS, maxClientBytes: opts.maxClientBytes, maxClientBuffers: opts.maxClientBuffers, maxFds: opts.maxFds, maxClients: opts.maxClients,
-      maxBuffers: opts.maxBuffers, maxTotalFds: opts.maxTotalFds, maxClientBacklog: opts.maxClientBacklog, maxPendingBytes: opts.maxPendingBytes, readTimeoutMs: opts.readTimeout,
+      ...DEFAULT_LIMITS, maxClientBytes: opts.maxClientBytes, maxClientBuffers: opts.maxClientBuffers, maxFds: opts.maxFds, maxClientSecureMaps: opts.maxClientSecureMaps, maxClients: opts.maxClients,
+      maxBuffers: opts.maxBuffers, maxTotalFds: opts.maxTotalFds, maxClientBacklog: opts.maxClientBacklog, maxTotalBacklog: opts.maxTotalBacklog, maxPendingBytes: opts.maxPendingBytes, readTimeoutMs: opts.readTimeout,
     },
   });
   await daemon.start();

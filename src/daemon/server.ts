@@ -167,26 +167,46 @@ export class SmafDaemon {
       conn.sock.destroy();
       return;
     }
-    // half-sent requests: a daemon-wide budget, and an idle timeout per connection
+    // half-sent requests: a daemon-wide budget (the largest holders go first), a timeout per frame
     const pending = conn.reader.pending;
     ctx.pendingBytes += pending - conn.pendingCounted;
     conn.pendingCounted = pending;
-    if (ctx.pendingBytes > this.limits.maxPendingBytes) {
-      ctx.log.warn({ client: conn.session.id, pending, total: ctx.pendingBytes }, 'too many bytes of half-sent requests held (max_pending_bytes): closing this connection');
-      conn.sock.destroy();
-      return;
-    }
+    this.enforcePendingBudget();
+    if (conn.closed || conn.sock.destroyed) return;
     this.armPartialTimer(conn);
     for (const f of frames) conn.queue.push(parseRequest(f));
     this.updateReading(conn);
     if (frames.length > 0) this.schedule();
   }
 
-  /** Close a connection that leaves a request half-sent for longer than the read timeout. */
+  /**
+   * While all connections together hold more than `maxPendingBytes` for half-sent requests, close
+   * the one holding most: whoever fills the budget pays for it, not the client that comes next.
+   */
+  private enforcePendingBudget(): void {
+    const ctx = this.context;
+    while (ctx.pendingBytes > this.limits.maxPendingBytes) {
+      let worst: Connection | null = null;
+      for (const c of this.connections) if (!c.closed && (!worst || c.pendingCounted > worst.pendingCounted)) worst = c;
+      if (!worst) return;
+      ctx.log.warn({ client: worst.session.id, pending: worst.pendingCounted, total: ctx.pendingBytes }, 'too many bytes held for half-sent requests (max_pending_bytes): closing the connection that holds most');
+      worst.sock.destroy();
+      this.drop(worst);
+    }
+  }
+
+  /**
+   * Close a connection that leaves a request half-sent for longer than the read timeout. The clock
+   * starts with the frame and is not reset by a trickle of bytes; only while smafd itself is not
+   * reading the connection (its answers are not drained) does it stop.
+   */
   private armPartialTimer(conn: Connection): void {
-    if (conn.partialTimer) clearTimeout(conn.partialTimer);
-    conn.partialTimer = null;
-    if (conn.reader.pending === 0 || !conn.reading || conn.closed) return;
+    if (conn.reader.pending === 0 || !conn.reading || conn.closed) {
+      if (conn.partialTimer) clearTimeout(conn.partialTimer);
+      conn.partialTimer = null;
+      return;
+    }
+    if (conn.partialTimer) return; // already counting for this frame
     conn.partialTimer = setTimeout(() => {
       this.context.log.warn({ client: conn.session.id, pending: conn.reader.pending }, `request left half-sent for ${this.limits.readTimeoutMs} ms (read_timeout): closing this connection`);
       conn.sock.destroy();
@@ -201,11 +221,12 @@ export class SmafDaemon {
     if (want && !conn.reading) {
       conn.reading = true;
       conn.sock.resume();
+      this.armPartialTimer(conn);
     } else if (!want && conn.reading) {
       conn.reading = false;
       conn.sock.pause();
+      this.armPartialTimer(conn);
     }
-    this.armPartialTimer(conn);
   }
 
   private schedule(): void {
@@ -221,6 +242,7 @@ export class SmafDaemon {
    */
   private turn(): void {
     this.turnScheduled = false;
+    this.enforceBacklogBudget();
     const deadline = performance.now() + TURN_MS;
     let more: boolean;
     do {
@@ -239,6 +261,24 @@ export class SmafDaemon {
         }
       }
     } while (more);
+  }
+
+  /**
+   * Answers queued for clients that do not read them: at most `maxTotalBacklog` bytes for all
+   * connections together; past it, the connection with most unread answers is closed.
+   */
+  private enforceBacklogBudget(): void {
+    let total = 0;
+    for (const c of this.connections) total += c.sock.writableLength;
+    while (total > this.limits.maxTotalBacklog) {
+      let worst: Connection | null = null;
+      for (const c of this.connections) if (!c.closed && (!worst || c.sock.writableLength > worst.sock.writableLength)) worst = c;
+      if (!worst) return;
+      total -= worst.sock.writableLength;
+      this.context.log.warn({ client: worst.session.id, queued: worst.sock.writableLength, total }, 'too many unread answers queued in all (max_total_backlog): closing the connection with most');
+      worst.sock.destroy();
+      this.drop(worst);
+    }
   }
 
   private unit(conn: Connection): void {

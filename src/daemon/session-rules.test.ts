@@ -160,3 +160,25 @@ test('global limits: buffers and fds of the whole daemon, with the option to rai
   assert.equal(dup.result, -Errno.ENFILE);
   assert.match(new TextDecoder().decode(dup.payload), /max_total_fds/);
 });
+
+test('one client cannot take the whole SDP region table: secure buffers mapped per client are limited (ENOSPC)', () => {
+  const { client } = setup({ maxClientSecureMaps: 2 });
+  const hog = client();
+  const other = client();
+  const secureMapped = (c: ClientSession, device = 'vdec') => {
+    const fd = fdOf(c.handle(create(4096)));
+    assert.equal(c.handle(secure(fd, true)).result, 0);
+    const att = c.handle(req(Op.ATTACH, fd, encodeName(device, 64))).result;
+    return { fd, r: c.handle(req(Op.MAP, fd, u32(att, 2))) };
+  };
+  const first = secureMapped(hog);
+  assert.ok(first.r.result > 0);
+  assert.ok(secureMapped(hog).r.result > 0);
+  const third = secureMapped(hog);
+  assert.equal(third.r.result, -Errno.ENOSPC);
+  assert.match(new TextDecoder().decode(third.r.payload), /max_client_secure_maps/);
+  // another device on a buffer already mapped takes no new region: allowed
+  const disp = hog.handle(req(Op.ATTACH, first.fd, encodeName('display', 64))).result;
+  assert.ok(hog.handle(req(Op.MAP, first.fd, u32(disp, 1))).result > 0);
+  assert.ok(secureMapped(other).r.result > 0, 'the other client still gets its share');
+});

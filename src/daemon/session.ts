@@ -251,6 +251,7 @@ export class ClientSession {
         const att = this.attachment(entry, u32(p, 0));
         const dir = u32(p, 4);
         if (dir > 2) throw new SmafError('EINVAL', `invalid direction ${dir} (0 bidirectional, 1 to device, 2 from device)`);
+        if (buf.secure) this.ctx.limits.checkSecureMaps(this, this.secureBuffersMapped(), this.secureBuffersMapped().has(buf));
         const segs = buf.map(att, dir as DmaDirection);
         const out = new Uint8Array(segs.length * 16);
         const v = new DataView(out.buffer);
@@ -452,6 +453,16 @@ export class ClientSession {
     if (this.admin) return this.ctx.smaf.buffer(id);
     for (const e of this.fds.values()) if (e.buffer.id === id) return e.buffer;
     throw new SmafError('ENOENT', `no buffer ${id} among those this client holds (the operator's admin socket explains any buffer)`);
+  }
+
+  /** Secure buffers this client has mapped for some device (each holds a region of the SDP table). */
+  private secureBuffersMapped(): Set<SmafBuffer> {
+    const out = new Set<SmafBuffer>();
+    for (const e of this.fds.values()) {
+      if (!e.buffer.secure) continue;
+      for (const a of e.attachments.values()) if (a.mapped) out.add(e.buffer);
+    }
+    return out;
   }
 
   /** Whether this client holds an fd of the buffer. */

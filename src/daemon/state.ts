@@ -93,7 +93,8 @@ function regionFinder(regions: readonly MemoryRegion[]): (addr: number) => Memor
 export function snapshot(ctx: DaemonContext, options: SnapshotOptions = {}): DaemonState {
   const { smaf, platform } = ctx;
   const viewer = options.viewer ?? null;
-  const visible: SmafBuffer[] = viewer ? smaf.buffers.filter((b) => viewer.holds(b.id)) : [...smaf.buffers];
+  // a client's view costs what it holds, never what the whole daemon holds
+  const visible: SmafBuffer[] = viewer ? [...new Set(viewer.heldBuffers())].sort((a, b) => a.id - b.id) : [...smaf.buffers];
   const offset = Math.max(0, options.offset ?? 0);
   const limit = Math.min(MAX_STATE_PAGE, Math.max(0, options.limit ?? DEFAULT_STATE_PAGE));
   const buffers = visible.slice(offset, offset + limit).map((b): BufferView => {

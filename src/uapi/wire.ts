@@ -109,59 +109,81 @@ export class FrameError extends Error {
 /**
  * Splits a byte stream into frames. `push` returns the complete frames; throws FrameError for a
  * length shorter than the header or longer than MAX_FRAME (the connection must then be closed).
+ *
+ * Memory is proportional to the frame being received, whatever the pieces it arrives in: once its
+ * length is known, one buffer of that size is filled (so 16 MiB in 1-byte pieces is copied once and
+ * holds no per-piece objects), and frames that arrive whole are handed out as views of the chunk.
  */
 export class FrameReader {
-  private chunks: Uint8Array[] = [];
-  private buffered = 0;
+  /** Up to 3 bytes of a length field split across chunks. */
+  private head = new Uint8Array(4);
+  private headLen = 0;
+  /** The frame being filled (length field excluded), and how much of it has arrived. */
+  private partial: Uint8Array | null = null;
+  private filled = 0;
 
   constructor(private readonly header: number) {}
 
   push(chunk: Uint8Array): Uint8Array[] {
-    this.chunks.push(chunk);
-    this.buffered += chunk.length;
     const frames: Uint8Array[] = [];
-    for (;;) {
-      if (this.buffered < 4) break;
-      const head = this.peek(4);
-      const len = new DataView(head.buffer, head.byteOffset, 4).getUint32(0, true);
-      if (len < this.header) throw new FrameError(`frame length ${len} is shorter than its ${this.header}-byte header`);
-      if (len > MAX_FRAME) throw new FrameError(`frame length ${len} is over the ${MAX_FRAME}-byte limit`);
-      if (this.buffered < 4 + len) break;
-      frames.push(this.take(4 + len).subarray(4));
+    let at = 0;
+    while (at < chunk.length) {
+      if (this.partial) {
+        const n = Math.min(this.partial.length - this.filled, chunk.length - at);
+        this.partial.set(chunk.subarray(at, at + n), this.filled);
+        this.filled += n;
+        at += n;
+        if (this.filled === this.partial.length) {
+          frames.push(this.partial);
+          this.partial = null;
+        }
+        continue;
+      }
+      if (this.headLen === 0 && chunk.length - at >= 4) {
+        const len = new DataView(chunk.buffer, chunk.byteOffset + at, 4).getUint32(0, true);
+        this.validate(len);
+        if (chunk.length - at >= 4 + len) {
+          frames.push(chunk.subarray(at + 4, at + 4 + len)); // whole in this chunk: a view, no copy
+          at += 4 + len;
+          continue;
+        }
+        this.partial = new Uint8Array(len);
+        this.filled = 0;
+        at += 4;
+        continue;
+      }
+      // a length field split across chunks
+      const n = Math.min(4 - this.headLen, chunk.length - at);
+      this.head.set(chunk.subarray(at, at + n), this.headLen);
+      this.headLen += n;
+      at += n;
+      if (this.headLen === 4) {
+        const len = new DataView(this.head.buffer).getUint32(0, true);
+        this.validate(len);
+        this.headLen = 0;
+        this.partial = new Uint8Array(len);
+        this.filled = 0;
+      }
     }
     return frames;
   }
 
-  /** Bytes received but not yet part of a complete frame. */
+  private validate(len: number): void {
+    if (len < this.header) throw new FrameError(`frame length ${len} is shorter than its ${this.header}-byte header`);
+    if (len > MAX_FRAME) throw new FrameError(`frame length ${len} is over the ${MAX_FRAME}-byte limit`);
+  }
+
+  /**
+   * Memory held for an incomplete frame: the whole buffer of a frame whose length has arrived (it is
+   * allocated when the length arrives), or the bytes of a split length field.
+   */
   get pending(): number {
-    return this.buffered;
+    return this.partial ? this.partial.length : this.headLen;
   }
 
-  private peek(n: number): Uint8Array {
-    const first = this.chunks[0]!;
-    if (first.length >= n) return first.subarray(0, n);
-    return this.concat().subarray(0, n);
-  }
-
-  private concat(): Uint8Array {
-    if (this.chunks.length === 1) return this.chunks[0]!;
-    const all = new Uint8Array(this.buffered);
-    let o = 0;
-    for (const c of this.chunks) {
-      all.set(c, o);
-      o += c.length;
-    }
-    this.chunks = [all];
-    return all;
-  }
-
-  private take(n: number): Uint8Array {
-    const all = this.concat();
-    const out = all.subarray(0, n);
-    const rest = all.subarray(n);
-    this.chunks = rest.length ? [rest] : [];
-    this.buffered = rest.length;
-    return out;
+  /** Bytes of the incomplete frame that have arrived. */
+  get received(): number {
+    return this.partial ? this.filled : this.headLen;
   }
 }
 
