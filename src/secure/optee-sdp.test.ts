@@ -5,11 +5,22 @@ import crc32 from 'crc-32';
 import { DmaDirection, dmaCrc, dmaRead, dmaWrite } from '../core/index.ts';
 import { testPlatformSpec } from '../presets/fixtures.ts';
 import { createSmafSystem } from '../presets/default.ts';
-import { secureModuleContract } from './secure-contract.ts';
+import type { Platform } from '../platform/index.ts';
+import { secureModuleContract, type SecureFixture } from './secure-contract.ts';
 
-function fixture() {
+function fixture(): SecureFixture & { platform: Platform } {
   const { platform, smaf } = createSmafSystem(testPlatformSpec());
-  return { platform, smaf, module: smaf.secureModule!, reader: platform.device('disp'), writer: platform.device('dec') };
+  return {
+    platform,
+    smaf,
+    module: smaf.secureModule!,
+    reader: platform.device('disp'),
+    writer: platform.device('dec'),
+    refused: { device: platform.device('disp'), dir: DmaDirection.FROM_DEVICE }, // a sink may not write
+    // the module's effect is the TA's region table, as the firewall enforces it on the bus
+    allows: (device, addr, access) => platform.bus.firewall.check({ kind: 'device', device }, addr, 1, access) === null,
+    grantsHeld: () => platform.sdp!.status().regions.reduce((n, r) => n + Object.keys(r.devices).length, 0),
+  };
 }
 
 secureModuleContract('optee-sdp', fixture);

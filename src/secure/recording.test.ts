@@ -1,19 +1,29 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createSecureCarveoutAllocator } from '../allocators/index.ts';
-import { Smaf } from '../core/index.ts';
-import { Platform } from '../platform/index.ts';
+import { DmaDirection, Smaf } from '../core/index.ts';
+import { Platform, type Device } from '../platform/index.ts';
 import { testPlatformSpec } from '../presets/fixtures.ts';
 import { createRecordingSecureModule } from './recording.ts';
-import { secureModuleContract } from './secure-contract.ts';
+import { secureModuleContract, type BusAccess } from './secure-contract.ts';
 
 function fixture() {
   const platform = new Platform(testPlatformSpec());
   const smaf = new Smaf(platform);
   smaf.registerAllocator(createSecureCarveoutAllocator(platform));
-  const module = createRecordingSecureModule();
+  const module = createRecordingSecureModule({ refuseDevices: ['crypto'] });
   smaf.registerSecureModule(module);
-  return { platform, smaf, module, reader: platform.device('disp'), writer: platform.device('dec') };
+  return {
+    platform,
+    smaf,
+    module,
+    reader: platform.device('disp'),
+    writer: platform.device('dec'),
+    refused: { device: platform.device('crypto'), dir: DmaDirection.FROM_DEVICE },
+    // the module's effect is its own record of the grants it holds
+    allows: (device: Device, addr: number, access: BusAccess) => module.mayAccess(device.name, addr, access),
+    grantsHeld: () => module.held.size,
+  };
 }
 
 secureModuleContract('recording', fixture);
