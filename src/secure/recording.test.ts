@@ -37,3 +37,20 @@ test('the recording module keeps nothing after the contract flows', () => {
   assert.equal(f.module.held.size, 0);
   assert.equal(f.module.liveContexts.size, 0);
 });
+
+test('the recording module keeps two grants of one device apart (a device attached and mapped twice)', () => {
+  const f = fixture();
+  const b = f.smaf.create(4096);
+  b.setSecure(true);
+  const write = b.attach(f.writer);
+  const read = b.attach(f.writer);
+  b.map(write, DmaDirection.FROM_DEVICE);
+  b.map(read, DmaDirection.TO_DEVICE);
+  const addr = b.segments[0]!.phys;
+  assert.equal(f.module.held.size, 2);
+  b.unmap(write);
+  assert.deepEqual([f.allows(f.writer, addr, 'read'), f.allows(f.writer, addr, 'write')], [true, false], 'the read grant stays, the write grant went');
+  b.unmap(read);
+  assert.equal(f.module.held.size, 0);
+  b.put();
+});

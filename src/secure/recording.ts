@@ -28,7 +28,7 @@ export interface RecordingOptions {
 
 export interface RecordingSecureModule extends SecureModule<RecordingContext> {
   readonly calls: RecordedCall[];
-  /** Grants held now, as "ctx:device:addr:size". */
+  /** Grants held now, as "ctx:device:addr:size#n" (n tells apart two grants of one device, mapped twice). */
   readonly held: Set<string>;
   /**
    * What this module's world allows now: whether `device` may `access` the byte at `addr`, from
@@ -42,6 +42,7 @@ export interface RecordingSecureModule extends SecureModule<RecordingContext> {
 export function createRecordingSecureModule(options: RecordingOptions = {}, name = 'recording'): RecordingSecureModule {
   let nextCtx = 1;
   let grantsAsked = 0;
+  let grantSerial = 0;
   const calls: RecordedCall[] = [];
   const held = new Set<string>();
   const grants = new Map<string, { device: string; addr: number; size: number; dir: DmaDirection }>();
@@ -79,13 +80,17 @@ export function createRecordingSecureModule(options: RecordingOptions = {}, name
         calls.push({ op: 'refused', ctx: ctx.id, device: device.name, addr, size, dir });
         throw new SmafError('EPERM', `recording module refuses grant #${index} to ${device.name}`);
       }
-      held.add(key(ctx, device, addr, size));
-      grants.set(key(ctx, device, addr, size), { device: device.name, addr, size, dir });
+      const k = `${key(ctx, device, addr, size)}#${grantSerial++}`;
+      held.add(k);
+      grants.set(k, { device: device.name, addr, size, dir });
       calls.push({ op: 'grant', ctx: ctx.id, device: device.name, addr, size, dir });
     },
     revokeAccess(ctx: RecordingContext, device: Device, addr: number, size: number, dir: DmaDirection): void {
-      if (!held.delete(key(ctx, device, addr, size))) throw new Error(`revoke of a grant never made: ${key(ctx, device, addr, size)}`);
-      grants.delete(key(ctx, device, addr, size));
+      const base = `${key(ctx, device, addr, size)}#`;
+      const k = [...grants].find(([g, v]) => g.startsWith(base) && v.dir === dir)?.[0];
+      if (k === undefined) throw new Error(`revoke of a grant never made: ${base.slice(0, -1)} (${dir})`);
+      held.delete(k);
+      grants.delete(k);
       calls.push({ op: 'revoke', ctx: ctx.id, device: device.name, addr, size, dir });
     },
     checkCpuAccess(ctx: RecordingContext | null, buffer: BufferInfo, kind: CpuAccessKind, mode: CpuAccessMode): void {
