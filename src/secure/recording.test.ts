@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createSecureCarveoutAllocator } from '../allocators/index.ts';
+import { isSmafError } from '../common/errors.ts';
 import { DmaDirection, Smaf } from '../core/index.ts';
 import { Platform, type Device } from '../platform/index.ts';
 import { testPlatformSpec } from '../presets/fixtures.ts';
@@ -53,4 +54,28 @@ test('the recording module keeps two grants of one device apart (a device attach
   b.unmap(read);
   assert.equal(f.module.held.size, 0);
   b.put();
+});
+
+test('the recording module records what it was asked, and catches misuse', () => {
+  const m = createRecordingSecureModule();
+  assert.equal(m.description, 'records every call; refuses on request (tests)');
+  const info = (id: number, secure: boolean) => ({ id, length: 4096, secure, nameHint: undefined, devices: [] });
+  const a = m.createContext(info(7, true));
+  const b = m.createContext(info(8, true));
+  assert.deepEqual([a, b], [{ id: 1, buffer: 7, destroyed: false }, { id: 2, buffer: 8, destroyed: false }]);
+  m.destroyContext(a);
+  assert.throws(() => m.destroyContext(a), /^Error: context 1 destroyed twice$/);
+  assert.deepEqual(m.calls, [{ op: 'create', ctx: 1, buffer: 7 }, { op: 'create', ctx: 2, buffer: 8 }, { op: 'destroy', ctx: 1, buffer: 7 }]);
+  assert.deepEqual([...m.liveContexts], [2]);
+  const platform = new Platform(testPlatformSpec());
+  assert.throws(() => m.revokeAccess(b, platform.device('dec'), 0x1000, 4096, DmaDirection.TO_DEVICE), /revoke of a grant never made: 2:dec:4096:4096 \(1\)/);
+  m.checkCpuAccess(null, info(9, false), 'mmap', 'read');
+  assert.throws(() => m.checkCpuAccess(b, info(8, true), 'vmap', 'write'), (e) => isSmafError(e, 'EPERM') && (e as Error).message === 'secure buffers are not CPU-accessible');
+  m.options = { refuseCpu: true };
+  assert.throws(() => m.checkCpuAccess(null, info(9, false), 'mmap', 'read'), (e) => isSmafError(e, 'EPERM') && (e as Error).message === 'CPU access refused by the recording module');
+  assert.deepEqual(m.calls.filter((c) => c.op === 'cpu'), [
+    { op: 'cpu', ctx: null, buffer: 9, kind: 'mmap', mode: 'read', allowed: true },
+    { op: 'cpu', ctx: 2, buffer: 8, kind: 'vmap', mode: 'write', allowed: false },
+    { op: 'cpu', ctx: null, buffer: 9, kind: 'mmap', mode: 'read', allowed: false },
+  ]);
 });
