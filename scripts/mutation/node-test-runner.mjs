@@ -7,8 +7,8 @@
 // and each mutant run only switches Stryker's active mutant and calls the covering tests again,
 // stopping at the first failure. Per-test coverage comes from Stryker's instrumentation
 // (`__stryker__.currentTestId`). Limits: tests use only `describe`, `test`/`it` (optionally with
-// options `{ skip, todo }`); test files run once at import, so module-level (static) mutants are
-// reported as static and run in a fresh worker (reloadEnvironment: false).
+// options `{ skip, todo }`); test files are imported once, at the first run, so a module-level
+// (static) mutant runs in a fresh worker that imports them with the mutant already active.
 import { readdirSync, statSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { register } from 'node:module';
@@ -56,7 +56,9 @@ class NodeTestInProcessRunner {
   constructor(options, log) {
     this.log = log;
     this.roots = options.nodeTest?.testFiles ?? ['src'];
+    this.files = [];
     this.tests = [];
+    this.loaded = false;
   }
 
   capabilities() {
@@ -65,18 +67,26 @@ class NodeTestInProcessRunner {
 
   async init() {
     register(new URL('./node-test-shim-hooks.mjs', import.meta.url));
-    const files = [...new Set(this.roots.flatMap(collect))];
+    this.files = [...new Set(this.roots.flatMap(collect))];
+  }
+
+  /**
+   * Imports every test file once (registering its tests). Deferred to the first run so that a
+   * static mutant (module-level code, e.g. a policy table) can be active while the code loads:
+   * Stryker starts a fresh worker for each one, as we cannot reload ES modules.
+   */
+  async load() {
+    if (this.loaded) return;
+    this.loaded = true;
     const registry = (globalThis.__smafNodeTestRegistry = { tests: [], file: '', stack: [] });
     const ns = namespace();
-    const savedTestId = ns.currentTestId;
     ns.currentTestId = undefined; // module-level code is static coverage
-    for (const file of files) {
+    for (const file of this.files) {
       registry.file = file;
       await import(pathToFileURL(resolve(file)).href);
     }
-    ns.currentTestId = savedTestId;
     this.tests = registry.tests;
-    this.log.info(`node-test runner: ${this.tests.length} tests in ${files.length} files, in process`);
+    this.log.debug(`node-test runner: ${this.tests.length} tests in ${this.files.length} files, in process`);
   }
 
   async runTests(tests, { bail, perTest }) {
@@ -112,20 +122,26 @@ class NodeTestInProcessRunner {
     ns.activeMutant = undefined;
     ns.hitCount = undefined;
     ns.hitLimit = undefined;
+    await this.load();
     const tests = await this.runTests(this.tests, { bail: false, perTest: options.coverageAnalysis === 'perTest' });
     return { status: DryRunStatus.Complete, tests, mutantCoverage: ns.mutantCoverage };
   }
 
   async mutantRun(options) {
     const ns = namespace();
-    const filter = options.testFilter ? new Set(options.testFilter) : null;
-    const tests = filter ? this.tests.filter((t) => filter.has(t.id)) : this.tests;
-    ns.activeMutant = options.activeMutant.id;
     ns.hitLimit = options.hitLimit;
     ns.hitCount = options.hitLimit === undefined ? undefined : 0;
-    ns.mutantCoverage = { static: {}, perTest: {} }; // not needed during mutant runs
     let results;
     try {
+      if (options.mutantActivation === 'static') {
+        if (this.loaded) throw new Error('a static mutant needs a fresh worker (reloadEnvironment: false)');
+        ns.activeMutant = options.activeMutant.id;
+      }
+      await this.load();
+      ns.activeMutant = options.activeMutant.id;
+      ns.mutantCoverage = { static: {}, perTest: {} }; // not needed during mutant runs
+      const filter = options.testFilter ? new Set(options.testFilter) : null;
+      const tests = filter ? this.tests.filter((t) => filter.has(t.id)) : this.tests;
       results = await this.runTests(tests, { bail: !options.disableBail, perTest: false });
     } finally {
       ns.activeMutant = undefined;

@@ -284,4 +284,10 @@ test('CPU access is logged with its kind and size', () => {
     ['cpu', b.id, `cpu vmap of buffer ${b.id} (8 KiB)`],
   ]);
   assert.deepEqual(b.cpuMappings.map((m) => m.kind), ['mmap', 'vmap']);
+  const v = smaf.create(4096);
+  const vm = v.vmap();
+  assert.deepEqual(v.decisions.map((d) => d.trigger), ['vmap by cpu']);
+  v.put();
+  assert.equal(vm.closed, true, 'release closes every CPU mapping');
+  assert.throws(() => vm.read(0, 1), fails('EBADF', `mapping 0 of buffer ${v.id} is unmapped`));
 });

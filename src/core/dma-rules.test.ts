@@ -96,10 +96,10 @@ test('the decrypt transform XORs every byte with 0x5A; other transforms and devi
   const dst = smaf.create(8192);
   const s = src.attach(dev('crypto'));
   const d = dst.attach(dev('crypto'));
-  src.map(s);
   dst.map(d);
   const data = pattern(6000);
-  dmaWrite(s, 0, data);
+  src.vmap().write(0, data);
+  src.map(s, DmaDirection.TO_DEVICE); // the source is only read
   assert.equal(dmaCopy(d, 0, s, 0, 6000, DmaTransform.DECRYPT_XOR_5A), 6000);
   assert.deepEqual(dmaRead(d, 0, 6000), data.map((x) => x ^ 0x5a));
   dmaCopy(d, 0, s, 0, 6000, DmaTransform.COPY);

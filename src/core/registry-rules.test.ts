@@ -38,6 +38,10 @@ test('allocators are asked by ranking, highest first, then by name', () => {
   for (const [name, ranking] of [['m', 5], ['b', 5], ['z', 10], ['a', -1], ['c', 5]] as const) r.registerAllocator({ ...ok, name, ranking });
   assert.deepEqual(r.allocators.map((a) => a.name), ['z', 'b', 'c', 'm', 'a']);
   assert.equal(r.allocator('c')?.ranking, 5);
+  const same = new Registry();
+  const names = ['h', 'g', 'f', 'e', 'd', 'c', 'b', 'a', 'k', 'j', 'i'];
+  for (const name of names) same.registerAllocator({ ...ok, name, ranking: 1 });
+  assert.deepEqual(same.allocators.map((a) => a.name), [...names].sort());
   assert.equal(r.allocator('nope'), undefined);
   assert.deepEqual(r.allStats().map((s) => [s.name, s.ranking, s.allocations, s.bytesInUse]), [['z', 10, 0, 0], ['b', 5, 0, 0], ['c', 5, 0, 0], ['m', 5, 0, 0], ['a', -1, 0, 0]]);
 });

@@ -79,6 +79,14 @@ test('allocator statistics that do not add up are reported, ten at most then a c
     many.registerAllocator({ ...fake, name: `f${String(i).padStart(2, '0')}` });
     many.registry.stats(`f${String(i).padStart(2, '0')}`).bytesInUse = 1;
   }
+  const { smaf: ten } = system();
+  for (let i = 0; i < 10; i++) {
+    ten.registerAllocator({ ...fake, name: `t${i}` });
+    ten.registry.stats(`t${i}`).bytesInUse = 1;
+  }
+  const tenDetail = failures(selfCheck(ten))['allocator statistics add up']!;
+  assert.equal(tenDetail.split('; ').length, 10);
+  assert.doesNotMatch(tenDetail, /more\)$/, 'exactly ten: nothing left to count');
   const detail = failures(selfCheck(many))['allocator statistics add up']!;
   assert.equal(detail.split('; ').length, 10);
   assert.match(detail, /^f00: 1 bytes in use by its stats, 0 by its buffers; f01: .*; f09: 1 bytes in use by its stats, 0 by its buffers \(\+2 more\)$/);

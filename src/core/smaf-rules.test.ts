@@ -34,6 +34,8 @@ test('create: flags, lengths and allocator names are checked with messages that 
   for (const length of [-1, 1.5, NaN, -1n]) {
     assert.throws(() => smaf.create(length), fails('EINVAL', `invalid length ${String(length)}: must be a whole number of bytes`), String(length));
   }
+  assert.throws(() => smaf.create(0), fails('EINVAL', 'invalid length 0: a buffer needs at least one byte'));
+  assert.throws(() => smaf.create(0n), fails('EINVAL', 'invalid length 0: a buffer needs at least one byte'));
   const largest = platform.largestRegion;
   assert.equal(smaf.create(largest).length, largest, 'exactly the largest region fits');
   assert.throws(() => smaf.create(largest + 1), fails('ENOMEM', `cannot create a buffer of ${largest + 1} bytes: the largest region holds ${largest / 2 ** 20} MiB`));
@@ -87,6 +89,12 @@ test('without a matching allocator: ENODEV, every candidate with its reason, log
   assert.match(failed[0]!.message, new RegExp(`^buffer ${b.id}: no memory for buffer ${b.id} `));
   const none = bare().smaf.create(4096);
   assert.throws(() => none.vmap(), fails('ENODEV', `no memory for buffer ${none.id} (4 KiB, for no device): no allocator is registered`));
+  const lone = bare();
+  lone.smaf.registerSecureModule(createRecordingSecureModule());
+  const sec = lone.smaf.create(4096);
+  sec.setSecure(true);
+  sec.attach(lone.dev('dec'));
+  assert.throws(() => sec.map(sec.attach(lone.dev('disp'))), fails('ENODEV', `no memory for buffer ${sec.id} (4 KiB, secure, for dec, disp): no allocator is registered`));
 });
 
 test('a name asked for at create that is gone by allocation time fails with ENODEV', () => {
@@ -182,6 +190,19 @@ test('a secure buffer outside the secure carveout is refused even if every devic
   assert.equal(b.backing?.allocator, 'secure-carveout');
   assert.equal(b.decisions.at(-1)!.candidates[0]!.reason, 'returned unusable memory: a secure buffer must live in a secure carveout');
   assert.equal(freed.length, 1);
+});
+
+test('a secure buffer with one segment outside the secure carveout is refused too', () => {
+  const { smaf, platform, dev } = system();
+  smaf.registerSecureModule(createRecordingSecureModule());
+  const sdp = platform.contiguousPool('sdp');
+  const cma = platform.contiguousPool('cma');
+  smaf.registerAllocator(rogue(() => ({ allocator: 'rogue', region: 'sdp', segments: [{ phys: sdp.allocate(4096, 4096, Number.MAX_SAFE_INTEGER)!, length: 4096 }, { phys: cma.allocate(4096, 4096, Number.MAX_SAFE_INTEGER)!, length: 4096 }] }), platform, []));
+  const b = smaf.create(8192);
+  b.setSecure(true);
+  b.map(b.attach(dev('sec-mmu')));
+  assert.equal(b.decisions.at(-1)!.candidates[0]!.reason, 'returned unusable memory: a secure buffer must live in a secure carveout');
+  assert.equal(b.backing?.allocator, 'secure-carveout');
 });
 
 test('a match() that throws is a rejected candidate, not a failure of the buffer', () => {

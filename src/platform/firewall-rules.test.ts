@@ -68,3 +68,14 @@ test('the flow rule: a device holding read access may read normal memory but not
   assert.equal(fw.check(device('disp'), 0x40000000, 16, 'write'), `disp holds read access to secure region ${id}: protected content may only flow secure -> secure`);
   assert.equal(fw.check(device('dec'), 0x40000000, 16, 'write'), null, 'another device is not bound by it');
 });
+
+test('with two secure carveouts, the CPU is shut out of both', () => {
+  const spec = testPlatformSpec();
+  const platform = new Platform({ ...spec, memory: [...spec.memory, { name: 'sdp2', base: 0x50000000, size: 0x100000, kind: 'secure-carveout' }] });
+  const fw = platform.bus.firewall;
+  for (const name of ['sdp', 'sdp2']) {
+    const r = platform.region(name);
+    assert.equal(fw.check(CPU, r.base, 1, 'read'), 'secure memory is never accessible to the normal world CPU', name);
+  }
+  assert.equal(fw.check(CPU, 0x40000000, 1, 'read'), null);
+});

@@ -95,6 +95,11 @@ test('UPDATE_REGION counts grants per access and forgets a device when it holds 
   assert.deepEqual(devices(id), {}, 'no access left: the device is gone from the region');
   ok('dec', SDP_READ | SDP_WRITE);
   assert.deepEqual(devices(id), { dec: { reads: 1, writes: 1 } });
+  ok('dec', SDP_READ | SDP_REMOVE);
+  assert.deepEqual(devices(id), { dec: { reads: 0, writes: 1 } }, 'a write grant alone keeps the device in the region');
+  const readGone = update(id, 'dec', SDP_READ | SDP_REMOVE);
+  assert.deepEqual([readGone.code, readGone.reason], [TeeResult.ERROR_ITEM_NOT_FOUND, `dec holds no such access to region ${id}`]);
+  ok('dec', SDP_READ);
   const noRead = update(id, 'disp', SDP_READ | SDP_REMOVE);
   assert.deepEqual([noRead.code, noRead.reason], [TeeResult.ERROR_ITEM_NOT_FOUND, `disp holds no such access to region ${id}`]);
   ok('dec', SDP_READ | SDP_WRITE | SDP_REMOVE);

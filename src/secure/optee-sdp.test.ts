@@ -95,6 +95,7 @@ test('a CRC capture of a secure buffer covers whole pages, so it is never a byte
   const page = new Uint8Array(4096);
   page.set(new TextEncoder().encode('secret'));
   assert.equal(dmaCrc(sink, 0, 4096), crc32.buf(page) >>> 0);
+  assert.equal(dmaCrc(sink, 4096, 4096), crc32.buf(new Uint8Array(4096)) >>> 0, 'the second page, at a page offset');
   b.put();
 });
 

@@ -49,9 +49,13 @@ test('the recording module keeps two grants of one device apart (a device attach
   b.map(read, DmaDirection.TO_DEVICE);
   const addr = b.segments[0]!.phys;
   assert.equal(f.module.held.size, 2);
-  b.unmap(write);
-  assert.deepEqual([f.allows(f.writer, addr, 'read'), f.allows(f.writer, addr, 'write')], [true, false], 'the read grant stays, the write grant went');
   b.unmap(read);
+  assert.deepEqual([f.allows(f.writer, addr, 'read'), f.allows(f.writer, addr, 'write')], [false, true], 'the write grant stays, the read grant went');
+  b.unmap(write);
+  const both = b.attach(f.writer);
+  b.map(both, DmaDirection.BIDIRECTIONAL);
+  assert.deepEqual([f.allows(f.writer, addr, 'read'), f.allows(f.writer, addr, 'write')], [true, true], 'bidirectional: both');
+  b.unmap(both);
   assert.equal(f.module.held.size, 0);
   b.put();
 });
