@@ -227,6 +227,9 @@ describe('connections and processes', () => {
     const child = spawnTs('test/helpers/holder.ts', [d.socket, 'import', token, '13']);
     const line = await waitForLine(child, /^read /);
     assert.equal(Buffer.from(line.slice(5), 'hex').toString(), 'cross-process');
+    // the child prints before it disconnects: until it has gone, its imported fd keeps the buffer
+    if (child.exitCode === null) await new Promise((r) => child.once('exit', r));
+    await eventually(() => c.state(), (s) => s.clients.length === 1, 10_000, 'the importing child to disconnect');
     await c.closeFd(fd);
     const r = await raw(12, -1, Uint8Array.from(Buffer.from(token, 'hex')));
     assert.equal(r.result, -Errno.ENOENT, 'the token dies with the buffer');
