@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'src/web/static/vendor/', 'docs/'] },
+  { ignores: ['node_modules/', '.stryker-tmp/', 'reports/', 'dist/', 'src/web/static/vendor/', 'docs/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -11,7 +11,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { parseScenario, runScenario } from '../src/cli/scenario.ts';
 import type { SmafClient } from '../src/client/client.ts';
 import { launchChromium } from './helpers/browser.ts';
-import { ROOT, startDaemon, type RunningDaemon } from './helpers/daemon.ts';
+import { eventually, ROOT, startDaemon, type RunningDaemon } from './helpers/daemon.ts';
 
 let d: RunningDaemon;
 let browser: BrowserContext;
@@ -20,7 +20,9 @@ let url: string;
 
 before(async () => {
   d = await startDaemon(['--dashboard-port', '0']);
-  url = /dashboard at (http:\S+)/.exec(d.output())![1]!;
+  // startDaemon returns at "listening on"; the dashboard line is a separate write that may come later
+  const out = await eventually(async () => d.output(), (o) => /dashboard at http:\S+/.test(o), 10_000, 'the dashboard URL in the output');
+  url = /dashboard at (http:\S+)/.exec(out)![1]!;
   browser = await launchChromium();
   page = await browser.newPage();
 });

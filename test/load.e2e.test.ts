@@ -28,7 +28,7 @@ test('1,024 connections that share buffers and die abruptly leave every region a
   assert.ok(all.every((b) => b.refs === 3), 'each buffer: its creator, an importer and a dup');
   assert.ok((await c.check()).ok);
   for (const p of children) p.kill('SIGKILL');
-  const after = await eventually(() => c.state(), (s) => s.buffersTotal === 0 && s.clients.length === 1, 60_000);
+  const after = await eventually(() => c.state(), (s) => s.buffersTotal === 0 && s.clients.length === 1, 60_000, 'every killed client to be gone with its buffers');
   assert.equal(after.buffers.length, 0);
   assert.deepEqual(after.regions.map((r) => [r.name, r.inUse, r.largestFree]), start);
   assert.equal(after.tokens, 0);

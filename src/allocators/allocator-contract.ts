@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { isSmafError } from '../common/errors.ts';
-import type { Smaf, SmafBuffer } from '../core/index.ts';
+import { verdictOf, type Smaf, type SmafBuffer } from '../core/index.ts';
 import { maskLimit, physLimit, type Device, type Platform } from '../platform/index.ts';
 
 export interface AllocatorFixture {
@@ -121,6 +121,16 @@ export function allocatorContract(label: string, make: () => AllocatorFixture): 
       const end = f.platform.regionStats().find((r) => r.name === f.region)!;
       assert.equal(end.inUse, before.inUse, 'every page is back');
       assert.equal(end.largestFree, before.largestFree);
+    });
+
+    test('serves only its own kind of buffer: a secure allocator no normal buffer, the others no secure one', () => {
+      const f = make();
+      const a = f.smaf.registry.allocator(f.allocator)!;
+      const info = (secure: boolean) => ({ id: 1, length: 4096, secure, nameHint: undefined, devices: f.devices });
+      assert.equal(verdictOf(a.match(info(f.secure))).match, true, 'its own kind matches (else this test proves nothing)');
+      const other = verdictOf(a.match(info(!f.secure)));
+      assert.equal(other.match, false, f.secure ? 'a normal buffer in secure memory' : 'a secure buffer in normal memory');
+      assert.match(other.reason, /secure/);
     });
 
     test('stats add up', () => {

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Smaf } from '../core/index.ts';
+import { isSmafError } from '../common/errors.ts';
+import { Smaf, verdictOf } from '../core/index.ts';
 import { Platform } from '../platform/index.ts';
 import { testPlatformSpec } from '../presets/fixtures.ts';
+import { createRecordingSecureModule } from '../secure/recording.ts';
 import { allocatorContract } from './allocator-contract.ts';
 import { createCmaAllocator } from './cma.ts';
 import { cmaAlignment } from './contiguous.ts';
@@ -37,7 +39,17 @@ test('smaf-cma only hands out the part of the pool under the mask', () => {
   assert.throws(() => b.map(b.attach(f.platform.device('legacy'))), /below 0x0fffffff/);
 });
 
-test('smaf-cma refuses secure buffers', () => {
+test('smaf-cma refuses secure buffers, says why, and the core then finds no allocator', () => {
   const f = fixture('cma', ['dec']);
-  assert.equal(f.smaf.registry.allocator('smaf-cma')!.match({ id: 1, length: 4096, secure: true, nameHint: undefined, devices: [] }) !== true, true);
+  const cma = f.smaf.registry.allocator('smaf-cma')!;
+  const info = (secure: boolean) => ({ id: 1, length: 4096, secure, nameHint: undefined, devices: [f.platform.device('dec')] });
+  assert.equal(verdictOf(cma.match(info(false))).match, true, 'the same buffer, not secure, matches');
+  assert.deepEqual(verdictOf(cma.match(info(true))), { match: false, reason: 'secure buffers live in a secure carveout, not in CMA' });
+  f.smaf.registerSecureModule(createRecordingSecureModule());
+  const b = f.smaf.create(4096);
+  b.setSecure(true);
+  assert.throws(() => b.map(b.attach(f.platform.device('dec'))), (e) => isSmafError(e, 'ENODEV'));
+  assert.equal(b.allocated, false);
+  assert.deepEqual(b.decisions.at(-1)!.candidates.map((c) => [c.allocator, c.verdict]), [['smaf-cma', 'no-match']]);
+  assert.equal(f.platform.regionStats().find((r) => r.name === 'cma')!.inUse, 0);
 });

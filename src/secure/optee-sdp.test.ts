@@ -5,11 +5,22 @@ import crc32 from 'crc-32';
 import { DmaDirection, dmaCrc, dmaRead, dmaWrite } from '../core/index.ts';
 import { testPlatformSpec } from '../presets/fixtures.ts';
 import { createSmafSystem } from '../presets/default.ts';
-import { secureModuleContract } from './secure-contract.ts';
+import type { Platform } from '../platform/index.ts';
+import { secureModuleContract, type SecureFixture } from './secure-contract.ts';
 
-function fixture() {
+function fixture(): SecureFixture & { platform: Platform } {
   const { platform, smaf } = createSmafSystem(testPlatformSpec());
-  return { platform, smaf, module: smaf.secureModule!, reader: platform.device('disp'), writer: platform.device('dec') };
+  return {
+    platform,
+    smaf,
+    module: smaf.secureModule!,
+    reader: platform.device('disp'),
+    writer: platform.device('dec'),
+    refused: { device: platform.device('disp'), dir: DmaDirection.FROM_DEVICE }, // a sink may not write
+    // the module's effect is the TA's region table, as the firewall enforces it on the bus
+    allows: (device, addr, access) => platform.bus.firewall.check({ kind: 'device', device }, addr, 1, access) === null,
+    grantsHeld: () => platform.sdp!.status().regions.reduce((n, r) => n + Object.keys(r.devices).length, 0),
+  };
 }
 
 secureModuleContract('optee-sdp', fixture);
@@ -84,6 +95,7 @@ test('a CRC capture of a secure buffer covers whole pages, so it is never a byte
   const page = new Uint8Array(4096);
   page.set(new TextEncoder().encode('secret'));
   assert.equal(dmaCrc(sink, 0, 4096), crc32.buf(page) >>> 0);
+  assert.equal(dmaCrc(sink, 4096, 4096), crc32.buf(new Uint8Array(4096)) >>> 0, 'the second page, at a page offset');
   b.put();
 });
 

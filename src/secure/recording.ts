@@ -3,7 +3,7 @@
  * told to refuse a given grant (to test rollback) or CPU access. A fake that records, not a mock.
  */
 import { SmafError } from '../common/errors.ts';
-import type { BufferInfo, CpuAccessKind, CpuAccessMode, DmaDirection, SecureModule } from '../core/index.ts';
+import { DmaDirection, type BufferInfo, type CpuAccessKind, type CpuAccessMode, type SecureModule } from '../core/index.ts';
 import type { Device } from '../platform/index.ts';
 
 export interface RecordingContext {
@@ -28,8 +28,13 @@ export interface RecordingOptions {
 
 export interface RecordingSecureModule extends SecureModule<RecordingContext> {
   readonly calls: RecordedCall[];
-  /** Grants held now, as "ctx:device:addr:size". */
+  /** Grants held now, as "ctx:device:addr:size#n" (n tells apart two grants of one device, mapped twice). */
   readonly held: Set<string>;
+  /**
+   * What this module's world allows now: whether `device` may `access` the byte at `addr`, from
+   * the grants it holds (to-device = read, from-device = write, bidirectional = both).
+   */
+  mayAccess(device: string, addr: number, access: 'read' | 'write'): boolean;
   readonly liveContexts: Set<number>;
   options: RecordingOptions;
 }
@@ -37,8 +42,10 @@ export interface RecordingSecureModule extends SecureModule<RecordingContext> {
 export function createRecordingSecureModule(options: RecordingOptions = {}, name = 'recording'): RecordingSecureModule {
   let nextCtx = 1;
   let grantsAsked = 0;
+  let grantSerial = 0;
   const calls: RecordedCall[] = [];
   const held = new Set<string>();
+  const grants = new Map<string, { device: string; addr: number; size: number; dir: DmaDirection }>();
   const liveContexts = new Set<number>();
   const key = (ctx: RecordingContext, d: Device, addr: number, size: number): string => `${ctx.id}:${d.name}:${addr}:${size}`;
   const m: RecordingSecureModule = {
@@ -48,6 +55,13 @@ export function createRecordingSecureModule(options: RecordingOptions = {}, name
     held,
     liveContexts,
     options,
+    mayAccess(device: string, addr: number, access: 'read' | 'write'): boolean {
+      const need = access === 'read' ? DmaDirection.TO_DEVICE : DmaDirection.FROM_DEVICE;
+      for (const g of grants.values()) {
+        if (g.device === device && addr >= g.addr && addr < g.addr + g.size && (g.dir === DmaDirection.BIDIRECTIONAL || g.dir === need)) return true;
+      }
+      return false;
+    },
     createContext(buffer: BufferInfo): RecordingContext {
       const ctx = { id: nextCtx++, buffer: buffer.id, destroyed: false };
       liveContexts.add(ctx.id);
@@ -66,11 +80,17 @@ export function createRecordingSecureModule(options: RecordingOptions = {}, name
         calls.push({ op: 'refused', ctx: ctx.id, device: device.name, addr, size, dir });
         throw new SmafError('EPERM', `recording module refuses grant #${index} to ${device.name}`);
       }
-      held.add(key(ctx, device, addr, size));
+      const k = `${key(ctx, device, addr, size)}#${grantSerial++}`;
+      held.add(k);
+      grants.set(k, { device: device.name, addr, size, dir });
       calls.push({ op: 'grant', ctx: ctx.id, device: device.name, addr, size, dir });
     },
     revokeAccess(ctx: RecordingContext, device: Device, addr: number, size: number, dir: DmaDirection): void {
-      if (!held.delete(key(ctx, device, addr, size))) throw new Error(`revoke of a grant never made: ${key(ctx, device, addr, size)}`);
+      const base = `${key(ctx, device, addr, size)}#`;
+      const k = [...grants].find(([g, v]) => g.startsWith(base) && v.dir === dir)?.[0];
+      if (k === undefined) throw new Error(`revoke of a grant never made: ${base.slice(0, -1)} (${dir})`);
+      held.delete(k);
+      grants.delete(k);
       calls.push({ op: 'revoke', ctx: ctx.id, device: device.name, addr, size, dir });
     },
     checkCpuAccess(ctx: RecordingContext | null, buffer: BufferInfo, kind: CpuAccessKind, mode: CpuAccessMode): void {

@@ -92,12 +92,26 @@ export function waitForLine(proc: ChildProcess, re: RegExp, timeoutMs = 20_000):
   });
 }
 
-/** Poll until `check` passes or time runs out. */
-export async function eventually<T>(fn: () => Promise<T>, check: (v: T) => boolean, timeoutMs = 10_000): Promise<T> {
+/**
+ * Poll `fn` until `check` accepts its value, and return that value. On timeout it throws, naming
+ * what was awaited and the last value seen: a condition that never held is a failure, not a result.
+ */
+export async function eventually<T>(fn: () => Promise<T>, check: (v: T) => boolean, timeoutMs = 10_000, what = 'a condition'): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
-    if (check(v) || Date.now() > end) return v;
+    if (check(v)) return v;
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last value: ${describeValue(v)}`);
     await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function describeValue(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > 2000 ? `${v.slice(0, 2000)}...` : v);
+  try {
+    const s = JSON.stringify(v);
+    return s === undefined ? String(v) : s.length > 2000 ? `${s.slice(0, 2000)}...` : s;
+  } catch {
+    return String(v);
   }
 }

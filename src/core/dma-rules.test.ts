@@ -1,0 +1,128 @@
+/** Device DMA on normal buffers: what a mapping allows, ranges, copies in chunks, transforms, CRCs. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import crc32 from 'crc-32';
+import { isSmafError, type ErrnoName } from '../common/errors.ts';
+import { Platform } from '../platform/index.ts';
+import { registerPlatformAllocators } from '../presets/default.ts';
+import { testPlatformSpec } from '../presets/fixtures.ts';
+import { DmaDirection } from './contracts.ts';
+import { dmaCopy, dmaCrc, dmaRead, dmaWrite, DmaTransform } from './dma.ts';
+import { Smaf } from './smaf.ts';
+
+const fails = (code: ErrnoName, message: string) => (e: unknown) => isSmafError(e, code) && (e as Error).message === message;
+
+function system() {
+  const platform = new Platform(testPlatformSpec());
+  const smaf = new Smaf(platform);
+  registerPlatformAllocators(smaf);
+  return { platform, smaf, dev: (n: string) => platform.device(n) };
+}
+
+function pattern(n: number, seed = 1): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = (i * 31 + seed * 7 + (i >> 12)) & 0xff;
+  return out;
+}
+
+test('a device reads and writes exactly the range it asks for', () => {
+  const { smaf, dev } = system();
+  const b = smaf.create(3 * 4096);
+  const att = b.attach(dev('dec'));
+  b.map(att, DmaDirection.BIDIRECTIONAL);
+  const data = pattern(5000);
+  assert.equal(dmaWrite(att, 4000, data), 5000);
+  assert.deepEqual(dmaRead(att, 4000, 5000), data);
+  assert.deepEqual(dmaRead(att, 3999, 1), Uint8Array.of(0), 'the byte before is untouched');
+  assert.deepEqual(dmaRead(att, 9000, 1), Uint8Array.of(0), 'the byte after is untouched');
+  assert.deepEqual(dmaRead(att, 12287, 1), Uint8Array.of(0), 'the last byte can be read');
+  assert.equal(dmaRead(att, 12288, 0).length, 0, 'an empty range at the end is fine');
+});
+
+test('the direction of a mapping limits the device: to-device reads only, from-device writes only', () => {
+  const { smaf, dev } = system();
+  const b = smaf.create(4096);
+  const r = b.attach(dev('dec'));
+  const w = b.attach(dev('disp'));
+  b.map(r, DmaDirection.TO_DEVICE);
+  b.map(w, DmaDirection.FROM_DEVICE);
+  assert.throws(() => dmaWrite(r, 0, Uint8Array.of(1)), fails('EACCES', `"dec" mapped buffer ${b.id} to-device: it may read, not write`));
+  assert.throws(() => dmaRead(w, 0, 1), fails('EACCES', `"disp" mapped buffer ${b.id} from-device: it may write, not read`));
+  dmaWrite(w, 0, Uint8Array.of(9));
+  assert.deepEqual(dmaRead(r, 0, 1), Uint8Array.of(9));
+});
+
+test('DMA needs a live, mapped attachment and a range inside the buffer', () => {
+  const { smaf, dev } = system();
+  const b = smaf.create(8192);
+  const att = b.attach(dev('dec'));
+  assert.throws(() => dmaRead(att, 0, 1), fails('EINVAL', `buffer ${b.id} is not mapped for "dec"`));
+  b.map(att);
+  for (const [off, len] of [[-1, 1], [0, -1], [8192, 1], [8000, 193], [0.5, 1], [0, 1.5], [2 ** 53, 1], [1, 2 ** 53]]) {
+    assert.throws(() => dmaRead(att, off!, len!), fails('EINVAL', `range ${off}+${len} leaves buffer ${b.id} (8192 bytes)`), `${off}+${len}`);
+  }
+  assert.throws(() => dmaWrite(att, 8191, Uint8Array.of(1, 2)), fails('EINVAL', `range 8191+2 leaves buffer ${b.id} (8192 bytes)`));
+  b.unmap(att);
+  b.detach(att);
+  assert.throws(() => dmaRead(att, 0, 1), fails('EINVAL', `attachment ${att.id} of "dec" is gone`));
+  const c = smaf.create(4096);
+  const ca = c.attach(dev('dec'));
+  c.map(ca);
+  c.put();
+  assert.throws(() => dmaWrite(ca, 0, Uint8Array.of(1)), fails('EINVAL', `attachment ${ca.id} of "dec" is gone`));
+});
+
+test('a copy moves every byte of a multi-MiB range, at any offsets, in chunks', () => {
+  const { smaf, dev } = system();
+  const size = 3 * 1024 * 1024;
+  const src = smaf.create(size);
+  const dst = smaf.create(size);
+  const s = src.attach(dev('dec'));
+  const d = dst.attach(dev('dec'));
+  src.map(s, DmaDirection.BIDIRECTIONAL);
+  dst.map(d, DmaDirection.FROM_DEVICE);
+  const data = pattern(size - 8192, 3);
+  dmaWrite(s, 4096, data);
+  const len = 2.5 * 1024 * 1024 + 17;
+  assert.equal(dmaCopy(d, 100, s, 4096 + 3, len), len);
+  const check = dst.vmap().read(0, size);
+  assert.deepEqual(check.subarray(100, 100 + len), data.subarray(3, 3 + len));
+  assert.ok(check.subarray(0, 100).every((x) => x === 0) && check.subarray(100 + len).every((x) => x === 0), 'nothing outside the range is written');
+});
+
+test('the decrypt transform XORs every byte with 0x5A; other transforms and devices are refused', () => {
+  const { smaf, dev } = system();
+  const src = smaf.create(8192);
+  const dst = smaf.create(8192);
+  const s = src.attach(dev('crypto'));
+  const d = dst.attach(dev('crypto'));
+  dst.map(d);
+  const data = pattern(6000);
+  src.vmap().write(0, data);
+  src.map(s, DmaDirection.TO_DEVICE); // the source is only read
+  assert.equal(dmaCopy(d, 0, s, 0, 6000, DmaTransform.DECRYPT_XOR_5A), 6000);
+  assert.deepEqual(dmaRead(d, 0, 6000), data.map((x) => x ^ 0x5a));
+  dmaCopy(d, 0, s, 0, 6000, DmaTransform.COPY);
+  assert.deepEqual(dmaRead(d, 0, 6000), data);
+  assert.throws(() => dmaCopy(d, 0, s, 0, 1, 2), fails('EINVAL', 'unknown transform 2 (0 copy, 1 decrypt)'));
+  const other = dst.attach(dev('dec'));
+  dst.map(other);
+  assert.throws(() => dmaCopy(other, 0, s, 0, 1), fails('EINVAL', 'both attachments must belong to the same device ("dec" vs "crypto")'));
+  assert.throws(() => dmaCopy(d, 8000, s, 0, 193), fails('EINVAL', `range 8000+193 leaves buffer ${dst.id} (8192 bytes)`));
+  assert.throws(() => dmaCopy(d, 0, s, 8000, 193), fails('EINVAL', `range 8000+193 leaves buffer ${src.id} (8192 bytes)`));
+});
+
+test('a CRC capture of a normal buffer covers any range, across chunks', () => {
+  const { smaf, dev } = system();
+  const size = 2 * 1024 * 1024 + 8192;
+  const b = smaf.create(size);
+  const att = b.attach(dev('disp'));
+  b.map(att, DmaDirection.BIDIRECTIONAL);
+  const data = pattern(size, 5);
+  dmaWrite(att, 0, data);
+  assert.equal(dmaCrc(att, 0, size), crc32.buf(data) >>> 0);
+  assert.equal(dmaCrc(att, 13, 1 << 20), crc32.buf(data.subarray(13, 13 + (1 << 20))) >>> 0);
+  assert.equal(dmaCrc(att, 5, 3), crc32.buf(data.subarray(5, 8)) >>> 0, 'a few bytes of a normal buffer are not secret');
+  assert.equal(dmaCrc(att, 0, 0), 0);
+  assert.throws(() => dmaCrc(att, size - 1, 2), fails('EINVAL', `range ${size - 1}+2 leaves buffer ${b.id} (${size} bytes)`));
+});

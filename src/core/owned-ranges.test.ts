@@ -1,0 +1,43 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { OwnedRanges } from './owned-ranges.ts';
+
+test('overlaps: touching ranges do not overlap, any shared byte does', () => {
+  const o = new OwnedRanges();
+  assert.equal(o.size, 0);
+  assert.equal(o.overlaps(0, 1 << 30), false, 'nothing owned yet');
+  o.add([{ phys: 0x3000, length: 0x1000 }, { phys: 0x1000, length: 0x1000 }]);
+  o.add([{ phys: 0x8000, length: 0x2000 }]);
+  assert.equal(o.size, 3);
+  const cases: [number, number, boolean][] = [
+    [0x0000, 0x1000, false], [0x0000, 0x1001, true], [0x1fff, 1, true], [0x2000, 0x1000, false], [0x2fff, 1, false],
+    [0x2fff, 2, true], [0x3fff, 1, true], [0x4000, 0x4000, false], [0x4000, 0x4001, true], [0x9fff, 1, true],
+    [0xa000, 0x1000, false], [0x0, 0x100000, true], [0x1800, 0x10, true], [0x8800, 0x10, true],
+  ];
+  for (const [phys, length, expected] of cases) assert.equal(o.overlaps(phys, length), expected, `0x${phys.toString(16)}+0x${length.toString(16)}`);
+});
+
+test('conflicts: with owned ranges, or between the segments of one list', () => {
+  const o = new OwnedRanges();
+  o.add([{ phys: 0x10000, length: 0x1000 }]);
+  assert.equal(o.conflicts([{ phys: 0x3000, length: 0x1000 }, { phys: 0x1000, length: 0x1000 }]), false);
+  assert.equal(o.conflicts([{ phys: 0x3000, length: 0x1000 }, { phys: 0x2000, length: 0x1001 }]), true, 'listed out of order, overlapping');
+  assert.equal(o.conflicts([{ phys: 0x1000, length: 0x1000 }, { phys: 0x1000, length: 0x1000 }]), true, 'listed twice');
+  assert.equal(o.conflicts([{ phys: 0x1000, length: 0x1000 }, { phys: 0x10fff, length: 1 }]), true, 'one segment is owned');
+  assert.equal(o.conflicts([]), false);
+});
+
+test('remove takes out exactly the recorded range, and refuses one that is not recorded', () => {
+  const o = new OwnedRanges();
+  o.add([{ phys: 0x1000, length: 0x1000 }, { phys: 0x5000, length: 0x2000 }, { phys: 0x3000, length: 0x1000 }]);
+  assert.throws(() => o.remove([{ phys: 0x5000, length: 0x1000 }]), /^Error: owned range 0x5000\+4096 is not recorded$/);
+  assert.throws(() => o.remove([{ phys: 0x4000, length: 0x1000 }]), /owned range 0x4000\+4096 is not recorded/);
+  assert.throws(() => o.remove([{ phys: 0x9000, length: 0x1000 }]), /not recorded/);
+  o.remove([{ phys: 0x3000, length: 0x1000 }]);
+  assert.equal(o.size, 2);
+  assert.equal(o.overlaps(0x3000, 0x1000), false);
+  assert.equal(o.overlaps(0x1000, 1), true);
+  assert.equal(o.overlaps(0x6fff, 1), true);
+  o.remove([{ phys: 0x1000, length: 0x1000 }, { phys: 0x5000, length: 0x2000 }]);
+  assert.equal(o.size, 0);
+});
