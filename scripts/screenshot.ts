@@ -7,7 +7,7 @@ import { launchChromium } from '../test/helpers/browser.ts';
 import { ROOT, startDaemon } from '../test/helpers/daemon.ts';
 
 const d = await startDaemon(['--dashboard-port', '0']);
-const url = /dashboard at (http:\S+)/.exec(d.output())![1]!;
+const url = d.dashboardUrl!;
 const full = parseScenario(readFileSync(join(ROOT, 'scenarios/sdp.yaml'), 'utf8'));
 const cut = full.steps.findIndex((s) => 'say' in s && /teardown/.test(s.say));
 const sdp = await runScenario({ ...full, steps: full.steps.slice(0, cut) }, () => d.connect(), undefined, { keepOpen: true });

@@ -20,7 +20,8 @@ let url: string;
 
 before(async () => {
   d = await startDaemon(['--dashboard-port', '0']);
-  url = /dashboard at (http:\S+)/.exec(d.output())![1]!;
+  assert.ok(d.dashboardUrl, d.output());
+  url = d.dashboardUrl;
   browser = await launchChromium();
   page = await browser.newPage();
 });

@@ -10,6 +10,7 @@ import { runCameraPipelineDemo } from '../demo/camera-pipeline.ts';
 import { abiText, IOCTLS, OPS } from '../uapi/index.ts';
 import { parseScenario, runScenario, type StepResult } from './scenario.ts';
 import { BUILTIN_SCENARIOS, builtinScenario } from './scenarios.ts';
+import { onClosedPipe } from '../common/stdio.ts';
 
 interface Globals {
   socket: string;
@@ -221,4 +222,5 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+onClosedPipe();
 process.exitCode = await main(process.argv);

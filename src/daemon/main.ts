@@ -9,6 +9,7 @@ import { createSmafSystem } from '../presets/default.ts';
 import { DEFAULT_LIMITS } from './context.ts';
 import { defaultSocketPath, SmafDaemon } from './server.ts';
 import { startDashboard, type Dashboard } from '../web/server.ts';
+import { onClosedPipe } from '../common/stdio.ts';
 
 const size = (v: string): number => parseSize(v);
 const int = (v: string): number => {
@@ -73,6 +74,7 @@ export async function runSmafd(argv: string[]): Promise<void> {
   process.on('SIGTERM', () => stop('SIGTERM'));
 }
 
+onClosedPipe(null); // a closed stdout never stops the daemon
 runSmafd(process.argv).catch((e: unknown) => {
   const err = toSmafError(e);
   process.stderr.write(`smafd: ${err.message}\n`);
