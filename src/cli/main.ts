@@ -9,6 +9,7 @@ import { defaultSocketPath } from '../daemon/server.ts';
 import { runCameraPipelineDemo } from '../demo/camera-pipeline.ts';
 import { abiText, IOCTLS, OPS } from '../uapi/index.ts';
 import { parseScenario, runScenario, type StepResult } from './scenario.ts';
+import { addOperatorCommands, printEvents } from './operator-commands.ts';
 import { BUILTIN_SCENARIOS, builtinScenario } from './scenarios.ts';
 import { onClosedPipe } from '../common/stdio.ts';
 
@@ -172,28 +173,15 @@ export function buildProgram(): Command {
   const demo = program.command('demo').description('built-in demonstrations');
   demo.command('camera').description('camera -> GPU -> display pipeline, in-process on the default platform').action(() => runCameraPipelineDemo(out));
   demo.command('sdp').description('secure video path over the daemon: decrypt, decode, display; rogue accesses refused').action(async () => {
+    // only this run's denials, not those of earlier runs
+    const before = await withClient(g(), async (c) => (await c.events({ newest: true, limit: 1 })).events[0]?.seq ?? 0);
     await runScenarioCommand(g(), 'sdp');
-    if (!g().json) await printEvents(g(), ['denial'], 20, 'denials logged by smafd (firewall, secure module, attach checks):');
+    if (!g().json) await withClient(g(), (c) => printEvents(c, g(), { kinds: ['denial'], after: before }, 50, 'denials logged by smafd during this run (firewall, secure module, attach checks):'));
   });
 
-  program
-    .command('events')
-    .description('the daemon\'s event log: allocations, grants, revocations, denials (newest last)')
-    .option('-k, --kind <kinds>', 'comma-separated kinds (allocate, release, grant, revoke, denial, migrate, tee...)')
-    .option('-l, --limit <n>', 'how many', '50')
-    .action(async (o: { kind?: string; limit: string }) => printEvents(g(), o.kind?.split(','), Number(o.limit)));
+  addOperatorCommands(program, g, (fn) => withClient(g(), fn));
 
   return program;
-}
-
-async function printEvents(g: Globals, kinds: string[] | undefined, limit: number, title?: string): Promise<void> {
-  await withClient(g, async (c) => {
-    const events = (await c.state()).events.filter((e) => !kinds || kinds.includes(e.kind)).slice(-limit);
-    if (g.json) return out(JSON.stringify(events, null, 2));
-    if (title) out(`\n${title}`);
-    for (const e of events) out(`  #${e.seq} ${new Date(e.time).toISOString().slice(11, 23)} ${e.kind.padEnd(15)} ${e.actor.padEnd(15)} ${e.message}`);
-    if (events.length === 0) out('  (none)');
-  });
 }
 
 async function runScenarioCommand(g: Globals, file: string): Promise<void> {
@@ -201,7 +189,12 @@ async function runScenarioCommand(g: Globals, file: string): Promise<void> {
   const text = builtin ?? readFileSync(file, 'utf8');
   const scenario = parseScenario(text, builtin ? `built-in scenario "${file}"` : file);
   if (!g.json) out(`scenario: ${scenario.name}${scenario.description ? `\n  ${scenario.description.trim().split('\n').join('\n  ')}` : ''}`);
-  const result = await runScenario(scenario, () => SmafClient.connect(g.socket), g.json ? undefined : printStep);
+  const connect = async (): Promise<SmafClient> => {
+    const c = await SmafClient.connect(g.socket);
+    await c.hello(); // each client of the scenario says who it is
+    return c;
+  };
+  const result = await runScenario(scenario, connect, g.json ? undefined : printStep);
   if (g.json) out(JSON.stringify(result, null, 2));
   else out(result.ok ? `\nscenario passed: ${result.steps.length} steps` : '\nscenario FAILED');
   if (!result.ok) {

@@ -5,11 +5,13 @@
 import { createConnection, type Socket } from 'node:net';
 import { Errno, SmafError, smafErrorFromErrno } from '../common/errors.ts';
 import type { Explanation, SelfCheckReport } from '../core/index.ts';
+import type { JournalEvent } from '../daemon/journal.ts';
 import type { DaemonState } from '../daemon/state.ts';
+import type { ChromeTrace } from '../daemon/trace.ts';
 import {
   decodeName, decodeStruct, DEVICE_FD, DMA_BUF_IOCTL_SYNC, encodeName, encodeRequest, encodeStruct, FrameReader, Op,
   parseResponse, RESPONSE_HEADER, SMAF_IOC_CREATE, SMAF_IOC_GET_INFO, SMAF_IOC_GET_SECURE_FLAG, SMAF_IOC_SET_SECURE_FLAG,
-  SMAF_NAME_LEN, HELLO_SIZE, COMM_LEN, type Response,
+  SMAF_NAME_LEN, HELLO_SIZE, COMM_LEN, encodeEventQuery, type EventPage, type EventQuery, type Response,
 } from '../uapi/index.ts';
 
 export interface DmaSegmentInfo {
@@ -270,6 +272,17 @@ export class SmafClient {
     const r = await this.request(Op.X_CHECK, DEVICE_FD);
     if (r.result < 0 && r.result !== -Errno.EIO) throw smafErrorFromErrno(-r.result, dec.decode(r.payload));
     return JSON.parse(dec.decode(r.payload)) as SelfCheckReport;
+  }
+
+  /** One page of the daemon's journal, filtered there (X_EVENTS). */
+  async events(query: Partial<EventQuery> = {}): Promise<EventPage<JournalEvent>> {
+    return JSON.parse(dec.decode((await this.call(Op.X_EVENTS, DEVICE_FD, encodeEventQuery(query))).payload)) as EventPage<JournalEvent>;
+  }
+
+  /** The journal as Chrome trace-event JSON (X_TRACE); `sinceMs` 0 for all of it. */
+  async trace(sinceMs = 0): Promise<ChromeTrace> {
+    const body = payload(8, (v) => v.setBigUint64(0, BigInt(sinceMs), true));
+    return JSON.parse(dec.decode((await this.call(Op.X_TRACE, DEVICE_FD, body)).payload)) as ChromeTrace;
   }
 
   async explainFd(fd: number): Promise<Explanation> {

@@ -12,6 +12,7 @@ import {
   encodeStruct, findIoctl, fitStruct, COMM_LEN, iocSize, nonZeroReserved, Op, opDef, SMAF_NAME_LEN, type IoctlDef, type Request, type Response,
 } from '../uapi/index.ts';
 import type { DaemonContext } from './context.ts';
+import { operatorOp } from './operator-ops.ts';
 
 export const FIRST_FD = 3;
 
@@ -62,7 +63,7 @@ export class ClientSession {
   handle(req: Request): Response {
     this.requests++;
     try {
-      const { result, payload } = this.dispatch(req);
+      const { result, payload } = this.ctx.journal.actAs(this, () => this.dispatch(req));
       return { id: req.id, result, payload: payload ?? new Uint8Array(0) };
     } catch (e) {
       const err = toSmafError(e);
@@ -109,6 +110,9 @@ export class ClientSession {
         const report = this.ctx.selfCheck();
         return { result: report.ok ? 0 : -Errno.EIO, payload: enc.encode(JSON.stringify(report)) };
       }
+      case Op.X_EVENTS:
+      case Op.X_TRACE:
+        return operatorOp(this.ctx, req);
       case Op.X_EXPLAIN: {
         const buf = req.fd === DEVICE_FD ? this.ctx.smaf.buffer(u32(p, 0)) : this.entry(req.fd).buffer;
         return { result: 0, payload: enc.encode(JSON.stringify(explain(buf))) };
@@ -367,6 +371,11 @@ export class ClientSession {
   /** The client is gone: close every fd it held, as a process exit does. Idempotent. */
   close(): void {
     if (this.closed) return;
+    this.ctx.journal.actAs(this, () => this.closeAll());
+    this.closed = true;
+  }
+
+  private closeAll(): void {
     for (const entry of [...this.fds.values()]) {
       try {
         this.closeFd(entry);
@@ -374,7 +383,6 @@ export class ClientSession {
         this.ctx.log.error({ client: this.id, fd: entry.fd, err: (e as Error).message }, 'cleanup of an fd failed');
       }
     }
-    this.closed = true;
   }
 
   /** Usage of this client, for limits and `smaf info`. */

@@ -26,7 +26,7 @@ export const Op = {
   CLOSE: 1, DUP: 2, ATTACH: 3, DETACH: 4, MAP: 5, UNMAP: 6, MMAP: 7, MUNMAP: 8, READ: 9, WRITE: 10,
   EXPORT: 11, IMPORT: 12, STAT: 13, DMA_COPY: 14, DMA_CRC: 15, HELLO: 16,
   /** Extensions for tools (not in the kernel uapi): JSON introspection, like debugfs. */
-  X_STATE: 0x80, X_EXPLAIN: 0x81, X_CHECK: 0x82,
+  X_STATE: 0x80, X_EXPLAIN: 0x81, X_CHECK: 0x82, X_EVENTS: 0x83, X_TRACE: 0x84,
 } as const;
 
 export const OPS: readonly OpDef[] = [
@@ -48,6 +48,8 @@ export const OPS: readonly OpDef[] = [
   { op: Op.HELLO, name: 'HELLO', payloadSize: 72, payload: 'u32 pid, u32 reserved (0), u8 comm[64] (NUL-terminated command name) (fd = -1)', result: '0 (who this client says it is: shown by smaf info, ps and the dashboard; not verified)' },
   { op: Op.X_STATE, name: 'X_STATE', payloadSize: 0, payload: '- (fd = -1)', result: '0; then UTF-8 JSON: platform, allocators, regions, buffers, events (extension)' },
   { op: Op.X_CHECK, name: 'X_CHECK', payloadSize: 0, payload: '- (fd = -1)', result: '0 when every invariant holds, else -EIO; then UTF-8 JSON of the checks (extension)' },
+  { op: Op.X_EVENTS, name: 'X_EVENTS', payloadSize: 40, payload: 'u64 after (sequence number; 0 = oldest kept), u64 since (ms since the epoch; 0 = any), u32 kinds (bit mask in the order of EVENT_KINDS; 0 = all), u32 limit (1..1000), u32 client (0 = any), u32 buffer (0 = any), u32 flags (1 = the newest `limit`), u32 reserved (0) (fd = -1)', result: 'number of events; then UTF-8 JSON {events, matched, more, next, oldest}: filtered and paged over the whole journal (extension)' },
+  { op: Op.X_TRACE, name: 'X_TRACE', payloadSize: 8, payload: 'u64 since (ms since the epoch; 0 = the whole journal) (fd = -1)', result: '0; then UTF-8 Chrome trace-event JSON of the journal (Perfetto, chrome://tracing) (extension)' },
   { op: Op.X_EXPLAIN, name: 'X_EXPLAIN', payloadSize: 4, payload: 'u32 buffer id (fd = -1), or u32 0 with a buffer fd', result: '0; then UTF-8 JSON explain of that buffer (extension)' },
 ];
 
