@@ -63,13 +63,12 @@ export async function fetchEvents(c: SmafClient, query: Partial<EventQuery>, lim
 }
 
 export function formatEvents(events: readonly JournalEvent[]): string[] {
+  const who = (e: JournalEvent): string => e.clientLabel ?? 'smafd';
   const seqWidth = Math.max(1, ...events.map((e) => String(e.seq).length));
+  const whoWidth = Math.max(5, ...events.map((e) => who(e).length));
   const actorWidth = Math.max(5, ...events.map((e) => e.actor.length));
   const kindWidth = Math.max(...EVENT_KINDS.map((k) => k.length));
-  return events.map((e) => {
-    const who = e.clientLabel ?? 'smafd';
-    return `  #${String(e.seq).padStart(seqWidth)} ${new Date(e.time).toISOString().slice(11, 23)} ${e.kind.padEnd(kindWidth)} ${e.actor.padEnd(actorWidth)} ${who}: ${e.message}`;
-  });
+  return events.map((e) => `  #${String(e.seq).padStart(seqWidth)} ${new Date(e.time).toISOString().slice(11, 23)} ${who(e).padEnd(whoWidth)} ${e.kind.padEnd(kindWidth)} ${e.actor.padEnd(actorWidth)} ${e.message}`);
 }
 
 export async function printEvents(c: SmafClient, g: OperatorGlobals, query: Partial<EventQuery>, limit: number, title?: string): Promise<void> {
