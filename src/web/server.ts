@@ -12,6 +12,7 @@ import { WebSocketServer } from 'ws';
 import { explain } from '../core/index.ts';
 import type { DaemonContext } from '../daemon/context.ts';
 import { StatsHistory } from './history.ts';
+import { mountOperatorRoutes } from './operator-routes.ts';
 import { INDEX_HTML } from './page.ts';
 
 export interface Dashboard {
@@ -71,6 +72,7 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
       onClose: (_e, ws) => void sockets.delete(ws),
     })),
   );
+  const operator = mountOperatorRoutes(app, ctx);
   app.all('*', (c) => c.text('the dashboard is read-only', c.req.method === 'GET' ? 404 : 405));
 
   // push on change, at most every throttleMs
@@ -99,6 +101,7 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
     url: `http://${host}:${port}`,
     close: async () => {
       unsubscribe();
+      operator.close();
       clearInterval(ticker);
       if (timer) clearTimeout(timer);
       for (const ws of sockets) ws.close();
