@@ -52,7 +52,7 @@ test('the dashboard shows the SDP demo live: buffers, memory map occupancy, the 
   await page.getByTestId('region-usage-sdp').filter({ hasText: '128 KiB in use' }).waitFor();
   const sdpRects = page.getByTestId('region-sdp').locator('rect.occ');
   assert.equal(await sdpRects.count(), 2);
-  assert.match((await sdpRects.first().locator('title').textContent()) ?? '', /buffer \d+ · 64 KiB at 0x7c0[01]0000 · secure-carveout · secure · held by client/);
+  assert.match((await sdpRects.first().getAttribute('aria-label')) ?? '', /buffer \d+ · 64 KiB at 0x7c0[01]0000 · secure-carveout · secure · held by client/);
   const width = Number(await sdpRects.first().getAttribute('width'));
   assert.ok(Math.abs(width - (64 / (31 * 1024)) * 1000) < 0.01, `64 KiB of 31 MiB drawn to scale (${width})`);
   assert.ok((await page.getByTestId('region-cma').locator('rect.occ').count()) >= 1);
