@@ -9,6 +9,7 @@ import { defaultSocketPath } from '../daemon/server.ts';
 import { runCameraPipelineDemo } from '../demo/camera-pipeline.ts';
 import { abiText, IOCTLS, OPS } from '../uapi/index.ts';
 import { parseScenario, runScenario, type StepResult } from './scenario.ts';
+import { jsonError, packageVersion, parseDirections } from './cli-support.ts';
 import { addOperatorCommands, printEvents } from './operator-commands.ts';
 import { BUILTIN_SCENARIOS, builtinScenario } from './scenarios.ts';
 import { onClosedPipe } from '../common/stdio.ts';
@@ -45,7 +46,8 @@ export function buildProgram(): Command {
   const program = new Command('smaf')
     .description('SMAF-TS command line: talk to smafd (the /dev/smaf daemon)')
     .addOption(new Option('-s, --socket <path>', 'smafd socket').default(process.env.SMAF_SOCKET ?? defaultSocketPath()))
-    .option('--json', 'machine-readable output')
+    .option('--json', 'machine-readable output (errors too: {"error": {code, errno, message}} on stdout)')
+    .version(packageVersion(), '-V, --version')
     .showHelpAfterError()
     .exitOverride();
   const g = (): Globals => program.opts<Globals>();
@@ -83,23 +85,29 @@ export function buildProgram(): Command {
     .option('-n, --name <allocator>', 'ask for one allocator by name')
     .option('--secure', 'set the secure flag before any memory exists')
     .option('-a, --attach <devices>', 'comma-separated devices to attach')
-    .option('-m, --map', 'map for every attached device (allocates)')
+    .option('-m, --map', 'map for every attached device (allocates); needs --attach')
+    .option('-d, --direction <dir>', 'DMA direction of the maps: bidirectional, to-device or from-device, for all or per device (isp=from-device,display=to-device)')
     .option('--hold', 'keep the buffer until Ctrl-C and print an export token')
-    .action(async (length: string, o: { name?: string; secure?: boolean; attach?: string; map?: boolean; hold?: boolean }) => {
+    .action(async (length: string, o: { name?: string; secure?: boolean; attach?: string; map?: boolean; hold?: boolean; direction?: string }) => {
+      const devices = o.attach ? o.attach.split(',').map((x) => x.trim()).filter(Boolean) : [];
+      if (o.map && devices.length === 0) throw new SmafError('EINVAL', '--map maps the buffer for its attached devices: give them with --attach (e.g. --attach isp,display --map)');
+      if (o.direction !== undefined && !o.map) throw new SmafError('EINVAL', '--direction applies to the maps: add --map');
+      const directions = parseDirections(o.direction, devices);
       const c = await SmafClient.connect(g().socket);
       try {
         const fd = await c.create(BigInt(parseSize(length)), o.name ? { name: o.name } : {});
         if (o.secure) await c.setSecure(fd, true);
         // attach every device first, then map: the memory is chosen once all of them are known
         const atts = [];
-        for (const d of o.attach ? o.attach.split(',').map((x) => x.trim()).filter(Boolean) : []) atts.push(await c.attach(fd, d));
-        if (o.map) for (const att of atts) await c.map(fd, att, 0);
+        for (const d of devices) atts.push(await c.attach(fd, d));
+        if (o.map) for (const [i, att] of atts.entries()) await c.map(fd, att, directions.get(devices[i]!) ?? 0);
         const e = await c.explainFd(fd);
         const token = o.hold ? Buffer.from(await c.exportToken(fd)).toString('hex') : undefined;
         if (g().json) out(JSON.stringify({ fd, token, explain: e }, null, 2));
         else {
           out(formatExplanation(e));
           if (token) out(`token ${token} (import it with "smaf stat ${token}"); holding the buffer until Ctrl-C`);
+          else out(`(buffer ${e.buffer} is released when this command exits, as a process's fds close; --hold keeps it)`);
         }
         if (o.hold) await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
       } finally {
@@ -186,7 +194,15 @@ export function buildProgram(): Command {
 
 async function runScenarioCommand(g: Globals, file: string): Promise<void> {
   const builtin = builtinScenario(file);
-  const text = builtin ?? readFileSync(file, 'utf8');
+  let text = builtin;
+  if (text === undefined) {
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      throw new SmafError('ENOENT', `no scenario file "${file}", and it is not a built-in scenario (built-in: ${BUILTIN_SCENARIOS.join(', ')})`);
+    }
+  }
   const scenario = parseScenario(text, builtin ? `built-in scenario "${file}"` : file);
   if (!g.json) out(`scenario: ${scenario.name}${scenario.description ? `\n  ${scenario.description.trim().split('\n').join('\n  ')}` : ''}`);
   const connect = async (): Promise<SmafClient> => {
@@ -208,9 +224,15 @@ export async function main(argv: string[]): Promise<number> {
     await buildProgram().parseAsync(argv);
     return 0;
   } catch (e) {
-    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : Errno.EINVAL;
+    const json = argv.includes('--json');
+    if (e instanceof CommanderError) {
+      if (e.exitCode === 0) return 0;
+      if (json) out(jsonError(new SmafError('EINVAL', e.message.replace(/^error: /, ''))));
+      return Errno.EINVAL;
+    }
     const err = toSmafError(e);
-    process.stderr.write(`smaf: ${err.code}: ${err.message}\n`);
+    if (json) out(jsonError(err));
+    else process.stderr.write(`smaf: ${err.code}: ${err.message}\n`);
     return err.errno;
   }
 }

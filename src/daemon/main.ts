@@ -1,8 +1,9 @@
 /** smafd: the SMAF daemon. `npm start` runs it on the embedded default platform. */
 import { readFileSync } from 'node:fs';
-import { Command, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { pino } from 'pino';
-import { toSmafError } from '../common/errors.ts';
+import { Errno, SmafError, toSmafError } from '../common/errors.ts';
+import { packageVersion } from './version.ts';
 import { formatSize, parseSize } from '../common/units.ts';
 import { defaultPlatformSpec, parsePlatform } from '../platform/index.ts';
 import { createSmafSystem } from '../presets/default.ts';
@@ -34,12 +35,32 @@ export async function runSmafd(argv: string[]): Promise<void> {
     .addOption(new Option('--max-client-bytes <size>', 'bytes one client may hold').default(DEFAULT_LIMITS.maxClientBytes).argParser(size))
     .addOption(new Option('--max-client-buffers <n>', 'buffers one client may hold').default(DEFAULT_LIMITS.maxClientBuffers).argParser(int))
     .addOption(new Option('--max-fds <n>', 'open fds per client').default(DEFAULT_LIMITS.maxFds).argParser(int))
-    .showHelpAfterError();
-  program.parse(argv);
+    .version(packageVersion(), '-V, --version')
+    .showHelpAfterError()
+    .exitOverride();
+  try {
+    program.parse(argv);
+  } catch (e) {
+    // usage errors are EINVAL, as for smaf; --help and --version end with 0
+    if (e instanceof CommanderError) process.exit(e.exitCode === 0 ? 0 : Errno.EINVAL);
+    throw e;
+  }
   const opts = program.opts<{ dashboard: boolean; dashboardPort: number; dashboardHost: string; socket: string; platform?: string; verbose?: boolean; maxClientBytes: number; maxClientBuffers: number; maxFds: number }>();
 
   const log = pino({ name: 'smafd', level: opts.verbose ? 'debug' : 'warn' }, pino.destination(2));
-  const spec = opts.platform ? parsePlatform(readFileSync(opts.platform, 'utf8'), opts.platform) : defaultPlatformSpec();
+  let platformText: string | undefined;
+  if (opts.platform) {
+    try {
+      platformText = readFileSync(opts.platform, 'utf8');
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new SmafError(code === 'ENOENT' ? 'ENOENT' : code === 'EACCES' ? 'EACCES' : 'EIO', `cannot read the platform file "${opts.platform}": ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+    }
+  }
+  const spec = opts.platform && platformText !== undefined ? parsePlatform(platformText, opts.platform) : defaultPlatformSpec();
+  if (opts.dashboard && !/^(127\.\d+\.\d+\.\d+|::1|localhost)$/.test(opts.dashboardHost)) {
+    process.stderr.write(`smafd: warning: the dashboard on ${opts.dashboardHost} is reachable from the network, and it has no authentication\n`);
+  }
   const { smaf, platform } = createSmafSystem(spec);
   const daemon = new SmafDaemon({
     socketPath: opts.socket,
@@ -55,7 +76,11 @@ export async function runSmafd(argv: string[]): Promise<void> {
       dashboard = await startDashboard({ context: daemon.context, host: opts.dashboardHost, port: opts.dashboardPort });
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw e;
-      out(`smafd: port ${opts.dashboardPort} is taken; serving the dashboard on a free port`);
+      if (program.getOptionValueSource('dashboardPort') === 'cli') {
+        await daemon.stop();
+        throw new SmafError('EBUSY', `dashboard port ${opts.dashboardPort} on ${opts.dashboardHost} is taken (--dashboard-port 0 picks a free one)`);
+      }
+      out(`smafd: the default dashboard port ${opts.dashboardPort} is taken; serving the dashboard on a free port`);
       dashboard = await startDashboard({ context: daemon.context, host: opts.dashboardHost, port: 0 });
     }
   }
