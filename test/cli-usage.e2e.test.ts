@@ -1,11 +1,12 @@
 /** The CLI's usage contract: exit codes, JSON errors, --version, create's options, smafd's start-up errors. */
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Errno } from '../src/common/errors.ts';
 import { packageVersion } from '../src/daemon/version.ts';
 import { runBin } from './helpers/cli.ts';
-import { startDaemon, type RunningDaemon } from './helpers/daemon.ts';
+import { ROOT, startDaemon, type RunningDaemon } from './helpers/daemon.ts';
 
 let d: RunningDaemon;
 before(async () => {
@@ -78,4 +79,24 @@ test('smafd: a missing platform file is ENOENT; an explicit dashboard port that 
   const output = open.output();
   await open.stop();
   assert.match(output, /warning: the dashboard on 0\.0\.0\.0 is reachable from the network, and it has no authentication/);
+});
+
+test('create 1920x1080:NV12 --align 64 prints the planes and creates one buffer holding them; scenarios take frames too', async () => {
+  const r = await smaf('create', '1366x768:NV12', '--align', '64');
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /frame 1366x768 NV12, strides aligned to 64: 1622016 bytes \(1584 KiB\) in one buffer/);
+  assert.match(r.stdout, /plane Y\s+offset\s+0\s+stride\s+1408\s+rows\s+768\s+size\s+1081344/);
+  assert.match(r.stdout, /plane CbCr\s+offset\s+1081344\s+stride\s+1408\s+rows\s+384\s+size\s+540672/);
+  assert.match(r.stdout, /buffer \d+: 1584 KiB/);
+  const bad = await smaf('create', '1920x1080:NV21');
+  assert.equal(bad.code, Errno.EINVAL);
+  assert.match(bad.stderr, /unknown pixel format "NV21" \(known: NV12, NV16, P010, YUYV, RGBA8888\)/);
+  assert.equal((await smaf('create', '1920x1080:NV12', '--align', '48')).code, Errno.EINVAL);
+  const cam = await smaf('run', 'camera');
+  assert.equal(cam.code, 0, cam.stderr);
+  assert.match(cam.stdout, /fd \d+: a 1920x1080:NV12 frame, 3110400 bytes \(3040 KiB in pages\), no memory yet/);
+  const typo = await smaf('run', join(ROOT, 'test/fixtures/bad-scenario.yaml'));
+  assert.equal(typo.code, Errno.EINVAL);
+  assert.match(typo.stderr, /steps\[0\]: unknown action "craete" \(did you mean create\?\)/);
+  assert.match(typo.stderr, /steps\[1\]\.create\.size: unknown size suffix "XB"/);
 });

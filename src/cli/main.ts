@@ -10,7 +10,9 @@ import { runCameraPipelineDemo } from '../demo/camera-pipeline.ts';
 import { abiText, IOCTLS, OPS } from '../uapi/index.ts';
 import { parseScenario, runScenario, type StepResult } from './scenario.ts';
 import { jsonError, packageVersion, parseDirections } from './cli-support.ts';
-import { addOperatorCommands, printEvents } from './operator-commands.ts';
+import { addOperatorCommands, parseCount, printEvents } from './operator-commands.ts';
+import { formatFrameLayout } from './frame-text.ts';
+import { frameLayout, isFrameSpec } from '../common/pixel-format.ts';
 import { BUILTIN_SCENARIOS, builtinScenario } from './scenarios.ts';
 import { onClosedPipe } from '../common/stdio.ts';
 
@@ -81,21 +83,24 @@ export function buildProgram(): Command {
   program
     .command('create')
     .description('create a buffer, optionally make it secure, attach and map devices; --hold keeps it alive')
-    .argument('<length>', 'bytes (4096, 0x1000, 8MiB)')
+    .argument('<length>', 'bytes (4096, 0x1000, 8MiB) or a frame WIDTHxHEIGHT:FORMAT (1920x1080:NV12; NV12, NV16, P010, YUYV, RGBA8888)')
+    .option('--align <bytes>', 'stride alignment of a frame\'s planes (a power of two)', '1')
     .option('-n, --name <allocator>', 'ask for one allocator by name')
     .option('--secure', 'set the secure flag before any memory exists')
     .option('-a, --attach <devices>', 'comma-separated devices to attach')
     .option('-m, --map', 'map for every attached device (allocates); needs --attach')
     .option('-d, --direction <dir>', 'DMA direction of the maps: bidirectional, to-device or from-device, for all or per device (isp=from-device,display=to-device)')
     .option('--hold', 'keep the buffer until Ctrl-C and print an export token')
-    .action(async (length: string, o: { name?: string; secure?: boolean; attach?: string; map?: boolean; hold?: boolean; direction?: string }) => {
+    .action(async (length: string, o: { name?: string; secure?: boolean; attach?: string; map?: boolean; hold?: boolean; direction?: string; align: string }) => {
+      const frame = isFrameSpec(length) ? frameLayout(length, parseCount(o.align, '--align')) : null;
       const devices = o.attach ? o.attach.split(',').map((x) => x.trim()).filter(Boolean) : [];
       if (o.map && devices.length === 0) throw new SmafError('EINVAL', '--map maps the buffer for its attached devices: give them with --attach (e.g. --attach isp,display --map)');
       if (o.direction !== undefined && !o.map) throw new SmafError('EINVAL', '--direction applies to the maps: add --map');
       const directions = parseDirections(o.direction, devices);
       const c = await SmafClient.connect(g().socket);
       try {
-        const fd = await c.create(BigInt(parseSize(length)), o.name ? { name: o.name } : {});
+        const fd = await c.create(BigInt(frame ? frame.size : parseSize(length)), o.name ? { name: o.name } : {});
+        if (frame && !g().json) out(formatFrameLayout(frame));
         if (o.secure) await c.setSecure(fd, true);
         // attach every device first, then map: the memory is chosen once all of them are known
         const atts = [];
@@ -103,7 +108,7 @@ export function buildProgram(): Command {
         if (o.map) for (const [i, att] of atts.entries()) await c.map(fd, att, directions.get(devices[i]!) ?? 0);
         const e = await c.explainFd(fd);
         const token = o.hold ? Buffer.from(await c.exportToken(fd)).toString('hex') : undefined;
-        if (g().json) out(JSON.stringify({ fd, token, explain: e }, null, 2));
+        if (g().json) out(JSON.stringify({ fd, token, ...(frame ? { frame } : {}), explain: e }, null, 2));
         else {
           out(formatExplanation(e));
           if (token) out(`token ${token} (import it with "smaf stat ${token}"); holding the buffer until Ctrl-C`);

@@ -5,6 +5,7 @@
 import { createConnection, type Socket } from 'node:net';
 import { Errno, SmafError, smafErrorFromErrno } from '../common/errors.ts';
 import type { Explanation, SelfCheckReport } from '../core/index.ts';
+import { frameLayout, type FrameLayout } from '../common/pixel-format.ts';
 import type { JournalEvent } from '../daemon/journal.ts';
 import type { DaemonState } from '../daemon/state.ts';
 import type { ChromeTrace } from '../daemon/trace.ts';
@@ -144,6 +145,13 @@ export class SmafClient {
     const body = encodeStruct(SMAF_IOC_CREATE.struct, { length: BigInt(length), flags: options.flags ?? 2, name: encodeName(options.name ?? '', SMAF_NAME_LEN) });
     const r = await this.call(SMAF_IOC_CREATE.number, DEVICE_FD, body);
     return decodeStruct(SMAF_IOC_CREATE.struct, r.payload).fd as number;
+  }
+
+  /** One buffer holding every plane of a frame (`1920x1080:NV12`, strides aligned to `align`). */
+  async createFrame(spec: string, options: { align?: number; flags?: number; name?: string } = {}): Promise<{ fd: number; layout: FrameLayout }> {
+    const layout = frameLayout(spec, options.align ?? 1);
+    const { align: _align, ...rest } = options;
+    return { fd: await this.create(layout.size, rest), layout };
   }
 
   async getSecure(fd: number): Promise<boolean> {
