@@ -1,7 +1,7 @@
 // Takes the dashboard screenshots in docs/: smafd on the default platform, the SDP demo and a
 // camera pipeline running, at desktop (1440x900) and phone (390x844) sizes; and the timeline of an
 // exported SDP trace. Run with `npm run screenshot` (needs Debian's Chromium at /usr/bin/chromium).
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseScenario, runScenario } from '../src/cli/scenario.ts';
 import type { SmafClient } from '../src/client/client.ts';
@@ -43,8 +43,34 @@ for (const [name, viewport] of [['dashboard', { width: 1440, height: 900 }], ['d
   await page.screenshot({ path: join(ROOT, `docs/${name}.png`), fullPage: true });
   await page.close();
 }
-await browser.close();
 for (const c of sdp.clients!.values()) await c.close();
 await cam.close();
 await d.stop();
-console.log('docs/dashboard.png and docs/dashboard-phone.png written');
+
+// a whole SDP run on a fresh daemon: its exported trace (docs/sdp-trace.json, for ui.perfetto.dev)
+// and the dashboard's own timeline of the same journal (no trace viewer works offline here)
+const d2 = await startDaemon(['--dashboard-port', '0']);
+const connect2 = async (): Promise<SmafClient> => {
+  const c = await d2.connect();
+  await c.hello(4242, 'sdp-player');
+  return c;
+};
+const run = await runScenario(full, connect2);
+if (!run.ok) throw new Error('sdp scenario failed');
+const c2 = await d2.connect();
+writeFileSync(join(ROOT, 'docs/sdp-trace.json'), `${JSON.stringify(await c2.trace(0), null, 1)}\n`);
+await c2.close();
+const page = await browser.newPage();
+await page.setViewportSize({ width: 1440, height: 900 });
+await page.goto(d2.dashboardUrl!);
+await page.getByTestId('live').filter({ hasText: 'live' }).waitFor();
+const timeline = page.getByTestId('timeline');
+await timeline.getByTestId('span-all').click();
+await timeline.getByTestId('follow').uncheck();
+const bars = timeline.locator('[data-testid^="tl-bar-"]');
+await bars.nth(2).click();
+await page.waitForTimeout(300);
+await timeline.screenshot({ path: join(ROOT, 'docs/sdp-timeline.png') });
+await browser.close();
+await d2.stop();
+console.log('docs/dashboard.png, docs/dashboard-phone.png, docs/sdp-trace.json and docs/sdp-timeline.png written');

@@ -63,8 +63,10 @@ export function Timeline({ events, now, colorOf, size }) {
   const track = useRef(null);
   const all = lives(events);
   const first = all.length ? Math.min(...all.map((b) => b.start)) : now - 1000;
-  const t1 = follow ? now : end;
-  const t0 = span === 0 ? Math.min(first, t1 - 100) : t1 - span;
+  // "all": from the first event to the last (to now while a buffer lives)
+  const last = all.length ? Math.max(...all.map((b) => (b.released ?? now))) : now;
+  const t1 = span === 0 ? last + (last - first) * 0.02 : follow ? now : end;
+  const t0 = span === 0 ? Math.min(first, t1 - 5) : t1 - span;
   const width = t1 - t0;
   const pct = (t) => ((Math.min(Math.max(t, t0), t1) - t0) / width) * 100;
   const visible = all.filter((b) => b.start <= t1 && (b.released ?? t1) >= t0).slice(-MAX_ROWS);
@@ -137,6 +139,6 @@ export function Timeline({ events, now, colorOf, size }) {
       <ul>${sel.events.map((e) => html`<li><span class="t">${new Date(e.time).toISOString().slice(11, 23)}</span> <span class=${`k ${e.kind}`}>${e.kind}</span> ${e.clientLabel ? html`<span class="muted">[${e.clientLabel}]</span> ` : null}${e.message}${e.latencyUs !== undefined ? html` <span class="muted">(allocators took ${e.latencyUs} µs)</span>` : null}</li>`)}</ul>`
       : html`<span class="muted">hover, tap or focus (Tab) a bar for the buffer's whole story</span>`}</div>
     <div class="legend"><span><span class="swatch" style="background:#39424d"></span>no memory yet</span><span><span class="swatch tl-map-swatch"></span>DMA mapped</span>
-      <span><span class="swatch" style="background:var(--bad)"></span>denial</span><span><span class="swatch" style="background:var(--ok)"></span>grant</span><span><span class="swatch" style="background:var(--warn)"></span>revoke</span><span><span class="swatch" style="background:var(--accent)"></span>CPU access</span></div>
+      <span><span class="swatch" style="background:#fff;box-shadow:0 0 0 1px var(--bad)"></span>denial</span><span><span class="swatch" style="background:var(--ok)"></span>grant</span><span><span class="swatch" style="background:var(--warn)"></span>revoke</span><span><span class="swatch" style="background:var(--accent)"></span>CPU access</span></div>
   </section>`;
 }
