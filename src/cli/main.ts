@@ -12,6 +12,7 @@ import { parseScenario, runScenario, type StepResult } from './scenario.ts';
 import { jsonError, packageVersion, parseDirections } from './cli-support.ts';
 import { addOperatorCommands, parseCount, printEvents } from './operator-commands.ts';
 import { formatFrameLayout } from './frame-text.ts';
+import { stepPrompter, type PaceOptions } from './pace.ts';
 import { frameLayout, isFrameSpec } from '../common/pixel-format.ts';
 import { BUILTIN_SCENARIOS, builtinScenario } from './scenarios.ts';
 import { onClosedPipe } from '../common/stdio.ts';
@@ -181,14 +182,19 @@ export function buildProgram(): Command {
     .command('run')
     .description('run a pipeline scenario (YAML: create, attach, map, write, read, share...)')
     .argument('<scenario>', 'a scenario file, or the name of a built-in one: ' + BUILTIN_SCENARIOS.join(', '))
-    .action(async (file: string) => runScenarioCommand(g(), file));
+    .option('--step', 'wait for Enter before each step (watch it on the dashboard)')
+    .option('--hold', 'keep the clients (and their buffers) after the last step, until Ctrl-C')
+    .action(async (file: string, o: PaceOptions) => runScenarioCommand(g(), file, o));
 
   const demo = program.command('demo').description('built-in demonstrations');
   demo.command('camera').description('camera -> GPU -> display pipeline, in-process on the default platform').action(() => runCameraPipelineDemo(out));
-  demo.command('sdp').description('secure video path over the daemon: decrypt, decode, display; rogue accesses refused').action(async () => {
+  demo.command('sdp').description('secure video path over the daemon: decrypt, decode, display; rogue accesses refused')
+    .option('--step', 'wait for Enter before each step (watch it on the dashboard)')
+    .option('--hold', 'keep the clients (and their buffers) after the last step, until Ctrl-C')
+    .action(async (o: PaceOptions) => {
     // only this run's denials, not those of earlier runs
     const before = await withClient(g(), async (c) => (await c.events({ newest: true, limit: 1 })).events[0]?.seq ?? 0);
-    await runScenarioCommand(g(), 'sdp');
+    await runScenarioCommand(g(), 'sdp', o);
     if (!g().json) await withClient(g(), (c) => printEvents(c, g(), { kinds: ['denial'], after: before }, 50, 'denials logged by smafd during this run (firewall, secure module, attach checks):'));
   });
 
@@ -197,7 +203,7 @@ export function buildProgram(): Command {
   return program;
 }
 
-async function runScenarioCommand(g: Globals, file: string): Promise<void> {
+async function runScenarioCommand(g: Globals, file: string, pace: PaceOptions = {}): Promise<void> {
   const builtin = builtinScenario(file);
   let text = builtin;
   if (text === undefined) {
@@ -215,7 +221,17 @@ async function runScenarioCommand(g: Globals, file: string): Promise<void> {
     await c.hello(); // each client of the scenario says who it is
     return c;
   };
-  const result = await runScenario(scenario, connect, g.json ? undefined : printStep);
+  const stepper = pace.step ? stepPrompter() : null;
+  const result = await runScenario(scenario, connect, g.json ? undefined : printStep, {
+    keepOpen: pace.hold === true,
+    ...(stepper ? { beforeStep: stepper.before } : {}),
+  });
+  stepper?.close();
+  if (pace.hold && result.clients) {
+    process.stderr.write(`smaf: holding ${result.clients.size} client${result.clients.size === 1 ? '' : 's'} and their buffers until Ctrl-C\n`);
+    await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+    for (const c of result.clients.values()) await c.close();
+  }
   if (g.json) out(JSON.stringify(result, null, 2));
   else out(result.ok ? `\nscenario passed: ${result.steps.length} steps` : '\nscenario FAILED');
   if (!result.ok) {

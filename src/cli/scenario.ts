@@ -117,7 +117,7 @@ export async function runScenario(
   scenario: Scenario,
   connect: () => Promise<SmafClient>,
   onStep?: (r: StepResult) => void,
-  options: { keepOpen?: boolean } = {},
+  options: { keepOpen?: boolean; beforeStep?: (index: number, action: string) => Promise<void> } = {},
 ): Promise<ScenarioResult> {
   const clients = new Map<string, SmafClient>();
   const buffers = new Map<string, Handle>();
@@ -151,6 +151,7 @@ export async function runScenario(
       }
       const args = (step as Record<string, { client?: string; expect_error?: string; note?: string }>)[action]!;
       const who = args.client ?? 'main';
+      await options.beforeStep?.(index, action);
       let detail = '';
       let errno: string | undefined;
       try {
