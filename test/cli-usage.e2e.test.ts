@@ -100,3 +100,17 @@ test('create 1920x1080:NV12 --align 64 prints the planes and creates one buffer 
   assert.match(typo.stderr, /steps\[0\]: unknown action "craete" \(did you mean create\?\)/);
   assert.match(typo.stderr, /steps\[1\]\.create\.size: unknown size suffix "XB"/);
 });
+
+test('info: one aligned line per client, with its command name and pid', async () => {
+  const { SmafClient } = await import('../src/client/client.ts');
+  const held = await SmafClient.connect(d.socket);
+  await held.hello(31337, 'gst-launch-1.0');
+  await held.create(1 << 20);
+  const r = await smaf('info');
+  await held.close();
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.slice(r.stdout.indexOf('\nclients:')).split('\n').filter((l) => /^ {2}client \d+/.test(l));
+  assert.ok(lines.length >= 2, r.stdout);
+  assert.ok(lines.some((l) => /client \d+ \(gst-launch-1\.0, pid 31337\)\s+1 fds\s+1 buffers\s+1 MiB$/.test(l)), lines.join('\n'));
+  assert.equal(new Set(lines.map((l) => l.indexOf(' fds'))).size, 1, 'columns aligned');
+});

@@ -76,7 +76,9 @@ export function buildProgram(): Command {
         out('\ndevices:');
         for (const d of s.devices) out(`  ${String(d.name).padEnd(8)} ${String(d.class).padEnd(10)} dma_mask ${d.dmaMask} ${d.iommu ? 'iommu' : 'no-iommu'}${d.secure ? ' secure' : ''} max_seg ${formatSize(d.maxSegmentSize as number)}${d.description ? `  (${d.description})` : ''}`);
         out(`\nlimits per client: ${Object.entries(s.limits).map(([k, v]) => `${k}=${/Bytes|Io/.test(k) ? formatSize(v) : v}`).join(', ')}`);
-        out(`clients: ${s.clients.length ? s.clients.map((cl) => `${cl.label} (${cl.fds} fds, ${cl.buffers} buffers, ${formatSize(cl.bytes)})`).join('; ') : 'none'}`);
+        out(`\nclients: ${s.clients.length ? '' : 'none'}`);
+        const labelWidth = Math.max(0, ...s.clients.map((cl) => cl.label.length));
+        for (const cl of s.clients) out(`  ${cl.label.padEnd(labelWidth)}  ${String(cl.fds).padStart(4)} fds  ${String(cl.buffers).padStart(4)} buffers  ${formatSize(cl.bytes).padStart(9)}`);
         out(`buffers: ${s.buffers.length}, allocated ${s.buffers.filter((b) => b.allocated).length}; firewall denials: ${s.eventCounts.denial ?? 0}`);
       });
     });
