@@ -22,7 +22,7 @@ export default tseslint.config(
   },
   {
     files: ['src/web/client/**/*.js'],
-    languageOptions: { globals: { location: 'readonly', WebSocket: 'readonly', fetch: 'readonly', document: 'readonly', setTimeout: 'readonly' } },
+    languageOptions: { globals: { location: 'readonly', WebSocket: 'readonly', fetch: 'readonly', document: 'readonly', setTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly' } },
   },
   {
     files: ['**/*.js', '**/*.mjs'],

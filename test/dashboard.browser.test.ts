@@ -11,7 +11,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { parseScenario, runScenario } from '../src/cli/scenario.ts';
 import type { SmafClient } from '../src/client/client.ts';
 import { launchChromium } from './helpers/browser.ts';
-import { eventually, ROOT, startDaemon, type RunningDaemon } from './helpers/daemon.ts';
+import { ROOT, startDaemon, type RunningDaemon } from './helpers/daemon.ts';
 
 let d: RunningDaemon;
 let browser: BrowserContext;
@@ -20,9 +20,8 @@ let url: string;
 
 before(async () => {
   d = await startDaemon(['--dashboard-port', '0']);
-  // startDaemon returns at "listening on"; the dashboard line is a separate write that may come later
-  const out = await eventually(async () => d.output(), (o) => /dashboard at http:\S+/.test(o), 10_000, 'the dashboard URL in the output');
-  url = /dashboard at (http:\S+)/.exec(out)![1]!;
+  assert.ok(d.dashboardUrl, d.output());
+  url = d.dashboardUrl;
   browser = await launchChromium();
   page = await browser.newPage();
 });
@@ -53,7 +52,7 @@ test('the dashboard shows the SDP demo live: buffers, memory map occupancy, the 
   await page.getByTestId('region-usage-sdp').filter({ hasText: '128 KiB in use' }).waitFor();
   const sdpRects = page.getByTestId('region-sdp').locator('rect.occ');
   assert.equal(await sdpRects.count(), 2);
-  assert.match((await sdpRects.first().locator('title').textContent()) ?? '', /buffer \d+ · 64 KiB at 0x7c0[01]0000 · secure-carveout · secure · held by client/);
+  assert.match((await sdpRects.first().getAttribute('aria-label')) ?? '', /buffer \d+ · 64 KiB at 0x7c0[01]0000 · secure-carveout · secure · held by client/);
   const width = Number(await sdpRects.first().getAttribute('width'));
   assert.ok(Math.abs(width - (64 / (31 * 1024)) * 1000) < 0.01, `64 KiB of 31 MiB drawn to scale (${width})`);
   assert.ok((await page.getByTestId('region-cma').locator('rect.occ').count()) >= 1);

@@ -13,7 +13,13 @@ import { registerPlatformCommands } from './platform-command.ts';
 import { execProgram } from './exec.ts';
 import { formatProcesses } from './ps.ts';
 import { parseScenario, runScenario, type StepResult } from './scenario.ts';
+import { jsonError, packageVersion, parseDirections } from './cli-support.ts';
+import { addOperatorCommands, parseCount, printEvents } from './operator-commands.ts';
+import { formatFrameLayout } from './frame-text.ts';
+import { stepPrompter, type PaceOptions } from './pace.ts';
+import { frameLayout, isFrameSpec } from '../common/pixel-format.ts';
 import { BUILTIN_SCENARIOS, builtinScenario } from './scenarios.ts';
+import { onClosedPipe } from '../common/stdio.ts';
 
 interface Globals {
   socket: string;
@@ -68,7 +74,8 @@ export function buildProgram(): Command {
       if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError(`"${v}" is not a positive number of milliseconds`);
       return n;
     }))
-    .option('--json', 'machine-readable output')
+    .option('--json', 'machine-readable output (errors too: {"error": {code, errno, message}} on stdout)')
+    .version(packageVersion(), '-V, --version')
     .showHelpAfterError()
     .exitOverride();
   const g = (): Globals => program.opts<Globals>();
@@ -97,7 +104,9 @@ export function buildProgram(): Command {
         out('\ndevices:');
         for (const d of s.devices) out(`  ${String(d.name).padEnd(8)} ${String(d.class).padEnd(10)} dma_mask ${d.dmaMask} ${d.iommu ? 'iommu' : 'no-iommu'}${d.secure ? ' secure' : ''} max_seg ${formatSize(d.maxSegmentSize as number)}${d.description ? `  (${d.description})` : ''}`);
         out(`\nlimits per client: ${Object.entries(s.limits).map(([k, v]) => `${k}=${/Bytes|Io/.test(k) ? formatSize(v) : v}`).join(', ')}`);
-        out(`clients: ${s.clients.length ? s.clients.map((cl) => `${cl.label} (${cl.fds} fds, ${cl.buffers} buffers, ${formatSize(cl.bytes)})`).join('; ') : 'none'}`);
+        out(`\nclients: ${s.clients.length ? '' : 'none'}`);
+        const labelWidth = Math.max(0, ...s.clients.map((cl) => cl.label.length));
+        for (const cl of s.clients) out(`  ${cl.label.padEnd(labelWidth)}  ${String(cl.fds).padStart(4)} fds  ${String(cl.buffers).padStart(4)} buffers  ${formatSize(cl.bytes).padStart(9)}`);
         out(`buffers: ${s.buffersTotal}, allocated ${s.buffers.filter((b) => b.allocated).length}${s.buffersTotal > s.buffers.length ? ` of the first ${s.buffers.length}` : ''}; firewall denials: ${s.eventCounts.denial ?? 0}`);
         for (const b of s.buffers.filter((x) => x.label !== null)) out(`  buffer ${b.buffer} "${b.label}": ${formatSize(b.length)}${b.allocator ? ` from ${b.allocator}` : ', no memory yet'}`);
       }, true);
@@ -106,27 +115,36 @@ export function buildProgram(): Command {
   program
     .command('create')
     .description('create a buffer, optionally make it secure, attach and map devices; --hold keeps it alive')
-    .argument('<length>', 'bytes (4096, 0x1000, 8MiB)')
+    .argument('<length>', 'bytes (4096, 0x1000, 8MiB) or a frame WIDTHxHEIGHT:FORMAT (1920x1080:NV12; NV12, NV16, P010, YUYV, RGBA8888)')
+    .option('--align <bytes>', 'stride alignment of a frame\'s planes (a power of two)', '1')
     .option('-n, --name <allocator>', 'ask for one allocator by name')
     .option('--secure', 'set the secure flag before any memory exists')
     .option('-a, --attach <devices>', 'comma-separated devices to attach')
-    .option('-m, --map', 'map for every attached device (allocates)')
+    .option('-m, --map', 'map for every attached device (allocates); needs --attach')
+    .option('-d, --direction <dir>', 'DMA direction of the maps: bidirectional, to-device or from-device, for all or per device (isp=from-device,display=to-device)')
     .option('--hold', 'keep the buffer until Ctrl-C and print an export token')
-    .action(async (length: string, o: { name?: string; secure?: boolean; attach?: string; map?: boolean; hold?: boolean }) => {
+    .action(async (length: string, o: { name?: string; secure?: boolean; attach?: string; map?: boolean; hold?: boolean; direction?: string; align: string }) => {
+      const frame = isFrameSpec(length) ? frameLayout(length, parseCount(o.align, '--align')) : null;
+      const devices = o.attach ? o.attach.split(',').map((x) => x.trim()).filter(Boolean) : [];
+      if (o.map && devices.length === 0) throw new SmafError('EINVAL', '--map maps the buffer for its attached devices: give them with --attach (e.g. --attach isp,display --map)');
+      if (o.direction !== undefined && !o.map) throw new SmafError('EINVAL', '--direction applies to the maps: add --map');
+      const directions = parseDirections(o.direction, devices);
       const c = await SmafClient.connect(g().socket, { timeoutMs: g().timeout });
       try {
-        const fd = await c.create(BigInt(parseSize(length)), o.name ? { name: o.name } : {});
+        const fd = await c.create(BigInt(frame ? frame.size : parseSize(length)), o.name ? { name: o.name } : {});
+        if (frame && !g().json) out(formatFrameLayout(frame));
         if (o.secure) await c.setSecure(fd, true);
         // attach every device first, then map: the memory is chosen once all of them are known
         const atts = [];
-        for (const d of o.attach ? o.attach.split(',').map((x) => x.trim()).filter(Boolean) : []) atts.push(await c.attach(fd, d));
-        if (o.map) for (const att of atts) await c.map(fd, att, 0);
+        for (const d of devices) atts.push(await c.attach(fd, d));
+        if (o.map) for (const [i, att] of atts.entries()) await c.map(fd, att, directions.get(devices[i]!) ?? 0);
         const e = await c.explainFd(fd);
         const token = o.hold ? Buffer.from(await c.exportToken(fd)).toString('hex') : undefined;
-        if (g().json) out(JSON.stringify({ fd, token, explain: e }, null, 2));
+        if (g().json) out(JSON.stringify({ fd, token, ...(frame ? { frame } : {}), explain: e }, null, 2));
         else {
           out(formatExplanation(e));
           if (token) out(`token ${token} (import it with "smaf stat ${token}"); holding the buffer until Ctrl-C`);
+          else out(`(buffer ${e.buffer} is released when this command exits, as a process's fds close; --hold keeps it)`);
         }
         if (o.hold) await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
       } finally {
@@ -195,23 +213,25 @@ export function buildProgram(): Command {
     .command('run')
     .description('run a pipeline scenario (YAML: create, attach, map, write, read, share...)')
     .argument('<scenario>', 'a scenario file, or the name of a built-in one: ' + BUILTIN_SCENARIOS.join(', '))
-    .action(async (file: string) => runScenarioCommand(g(), file));
+    .option('--step', 'wait for Enter before each step (watch it on the dashboard)')
+    .option('--hold', 'keep the clients (and their buffers) after the last step, until Ctrl-C')
+    .action(async (file: string, o: PaceOptions) => runScenarioCommand(g(), file, o));
 
   registerPlatformCommands(program, () => g().json === true);
 
   const demo = program.command('demo').description('built-in demonstrations');
   demo.command('camera').description('camera -> GPU -> display pipeline, in-process on the default platform').action(() => runCameraPipelineDemo(out));
-  demo.command('sdp').description('secure video path over the daemon: decrypt, decode, display; rogue accesses refused').action(async () => {
-    await runScenarioCommand(g(), 'sdp');
-    if (!g().json) await printEvents(g(), ['denial'], 20, 'denials logged by smafd (firewall, secure module, attach checks):');
+  demo.command('sdp').description('secure video path over the daemon: decrypt, decode, display; rogue accesses refused')
+    .option('--step', 'wait for Enter before each step (watch it on the dashboard)')
+    .option('--hold', 'keep the clients (and their buffers) after the last step, until Ctrl-C')
+    .action(async (o: PaceOptions) => {
+    // only this run's denials, not those of earlier runs
+    const before = await withClient(g(), async (c) => (await c.events({ newest: true, limit: 1 })).events[0]?.seq ?? 0);
+    await runScenarioCommand(g(), 'sdp', o);
+    if (!g().json) await withClient(g(), (c) => printEvents(c, g(), { kinds: ['denial'], after: before }, 50, 'denials logged by smafd during this run (firewall, secure module, attach checks):'));
   });
 
-  program
-    .command('events')
-    .description('the daemon\'s event log: allocations, grants, revocations, denials (newest last)')
-    .option('-k, --kind <kinds>', 'comma-separated kinds (allocate, release, grant, revoke, denial, migrate, tee...)')
-    .option('-l, --limit <n>', 'how many', '50')
-    .action(async (o: { kind?: string; limit: string }) => printEvents(g(), o.kind?.split(','), Number(o.limit)));
+  addOperatorCommands(program, g, (fn) => withClient(g(), fn));
 
   program
     .command('ps')
@@ -238,22 +258,35 @@ export function buildProgram(): Command {
   return program;
 }
 
-async function printEvents(g: Globals, kinds: string[] | undefined, limit: number, title?: string): Promise<void> {
-  await withClient(g, async (c) => {
-    const events = (await c.state()).events.filter((e) => !kinds || kinds.includes(e.kind)).slice(-limit);
-    if (g.json) return out(JSON.stringify(events, null, 2));
-    if (title) out(`\n${title}`);
-    for (const e of events) out(`  #${e.seq} ${new Date(e.time).toISOString().slice(11, 23)} ${e.kind.padEnd(15)} ${e.actor.padEnd(15)} ${e.message}`);
-    if (events.length === 0) out('  (none)');
-  }, true);
-}
-
-async function runScenarioCommand(g: Globals, file: string): Promise<void> {
+async function runScenarioCommand(g: Globals, file: string, pace: PaceOptions = {}): Promise<void> {
   const builtin = builtinScenario(file);
-  const text = builtin ?? readFileSync(file, 'utf8');
+  let text = builtin;
+  if (text === undefined) {
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      throw new SmafError('ENOENT', `no scenario file "${file}", and it is not a built-in scenario (built-in: ${BUILTIN_SCENARIOS.join(', ')})`);
+    }
+  }
   const scenario = parseScenario(text, builtin ? `built-in scenario "${file}"` : file);
   if (!g.json) out(`scenario: ${scenario.name}${scenario.description ? `\n  ${scenario.description.trim().split('\n').join('\n  ')}` : ''}`);
-  const result = await runScenario(scenario, () => SmafClient.connect(g.socket, { timeoutMs: g.timeout }), g.json ? undefined : printStep);
+  const connect = async (): Promise<SmafClient> => {
+    const c = await SmafClient.connect(g.socket, { timeoutMs: g.timeout });
+    await c.hello(); // each client of the scenario says who it is
+    return c;
+  };
+  const stepper = pace.step ? stepPrompter() : null;
+  const result = await runScenario(scenario, connect, g.json ? undefined : printStep, {
+    keepOpen: pace.hold === true,
+    ...(stepper ? { beforeStep: stepper.before } : {}),
+  });
+  stepper?.close();
+  if (pace.hold && result.clients) {
+    process.stderr.write(`smaf: holding ${result.clients.size} client${result.clients.size === 1 ? '' : 's'} and their buffers until Ctrl-C\n`);
+    await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+    for (const c of result.clients.values()) await c.close();
+  }
   if (g.json) out(JSON.stringify(result, null, 2));
   else out(result.ok ? `\nscenario passed: ${result.steps.length} steps` : '\nscenario FAILED');
   if (!result.ok) {
@@ -267,11 +300,18 @@ export async function main(argv: string[]): Promise<number> {
     await buildProgram().parseAsync(argv);
     return 0;
   } catch (e) {
-    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : Errno.EINVAL;
+    const json = argv.includes('--json');
+    if (e instanceof CommanderError) {
+      if (e.exitCode === 0) return 0;
+      if (json) out(jsonError(new SmafError('EINVAL', e.message.replace(/^error: /, ''))));
+      return Errno.EINVAL;
+    }
     const err = toSmafError(e);
-    process.stderr.write(`smaf: ${err.code}: ${printable(err.message)}\n`);
+    if (json) out(jsonError(err));
+    else process.stderr.write(`smaf: ${err.code}: ${printable(err.message)}\n`);
     return err.errno;
   }
 }
 
+onClosedPipe();
 process.exitCode = await main(process.argv);

@@ -8,16 +8,30 @@ import { z } from 'zod';
 import { sizeSchema } from '../common/schema.ts';
 import { SmafError, toSmafError } from '../common/errors.ts';
 import { formatExplanation } from '../core/explain.ts';
-import { formatSize, hex } from '../common/units.ts';
+import { stepIssues } from './scenario-errors.ts';
+import { formatSize, hex, parseSize } from '../common/units.ts';
+import { frameLayout, isFrameSpec } from '../common/pixel-format.ts';
 import type { SmafClient } from '../client/client.ts';
 
 const size = sizeSchema;
+/** A create's size: bytes, or a frame (1920x1080:NV12) whose planes one buffer holds (with `align`). */
+const bufferSize = z.union([z.number(), z.string()]);
+function frameSize<T extends { size: number | string; align?: number | undefined }>(v: T, ctx: z.RefinementCtx): Omit<T, 'size'> & { size: number; frame?: string } {
+  try {
+    if (typeof v.size === 'string' && isFrameSpec(v.size)) return { ...v, size: frameLayout(v.size, v.align ?? 1).size, frame: v.size };
+    if (v.align !== undefined) throw new RangeError('align applies to a frame size (WIDTHxHEIGHT:FORMAT)');
+    return { ...v, size: parseSize(v.size) };
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', path: ['size'], message: (e as Error).message });
+    return z.NEVER;
+  }
+}
 const ident = z.string().min(1).max(64);
 const common = { client: ident.optional(), expect_error: z.string().regex(/^E[A-Z]+$/).optional(), note: z.string().optional() };
 const direction = z.enum(['bidirectional', 'to-device', 'from-device']).default('bidirectional');
 
-const stepSchema = z.union([
-  z.strictObject({ create: z.strictObject({ ...common, buffer: ident, size, name: z.string().optional(), flags: z.number().int().optional(), secure: z.boolean().optional() }) }),
+const stepVariants = [
+  z.strictObject({ create: z.strictObject({ ...common, buffer: ident, size: bufferSize, align: z.number().int().optional(), name: z.string().optional(), flags: z.number().int().optional(), secure: z.boolean().optional() }).transform(frameSize) }),
   z.strictObject({ secure: z.strictObject({ ...common, buffer: ident, on: z.boolean().default(true) }) }),
   z.strictObject({ attach: z.strictObject({ ...common, buffer: ident, device: z.string(), as: ident }) }),
   z.strictObject({ detach: z.strictObject({ ...common, attachment: ident }) }),
@@ -37,7 +51,9 @@ const stepSchema = z.union([
   z.strictObject({ dma_crc: z.strictObject({ ...common, attachment: ident, offset: size.default(0), length: size, as: ident.optional(), expect: z.union([z.number().int(), ident]).optional(), expect_text_crc: z.string().optional() }) }),
   z.strictObject({ disconnect: z.strictObject({ client: ident, note: z.string().optional() }) }),
   z.strictObject({ say: z.string() }),
-]);
+] as const;
+const stepSchema = z.union(stepVariants);
+const ACTIONS = stepVariants.map((v) => Object.keys(v.shape)[0]!);
 
 export const scenarioSchema = z.strictObject({
   name: z.string().min(1),
@@ -57,7 +73,12 @@ export function parseScenario(text: string, source = 'scenario'): Scenario {
   }
   const r = scenarioSchema.safeParse(doc);
   if (!r.success) {
-    const lines = r.error.issues.slice(0, 8).map((i) => `  ${i.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '')}: ${i.message}`);
+    // a step that failed: checked again against its own action, for the field and the problem
+    const steps = (doc as { steps?: unknown } | null)?.steps;
+    const issues = r.error.issues.flatMap((i) => (i.path.length === 2 && i.path[0] === 'steps' && typeof i.path[1] === 'number' && Array.isArray(steps)
+      ? stepIssues(steps[i.path[1]], i.path[1], stepVariants, ACTIONS)
+      : [i]));
+    const lines = issues.slice(0, 8).map((i) => `  ${i.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '')}: ${i.message}`);
     throw new SmafError('EINVAL', `${source} is not a valid scenario:\n${lines.join('\n')}`);
   }
   return r.data;
@@ -98,7 +119,7 @@ export async function runScenario(
   scenario: Scenario,
   connect: () => Promise<SmafClient>,
   onStep?: (r: StepResult) => void,
-  options: { keepOpen?: boolean } = {},
+  options: { keepOpen?: boolean; beforeStep?: (index: number, action: string) => Promise<void> } = {},
 ): Promise<ScenarioResult> {
   const clients = new Map<string, SmafClient>();
   const buffers = new Map<string, Handle>();
@@ -132,6 +153,7 @@ export async function runScenario(
       }
       const args = (step as Record<string, { client?: string; expect_error?: string; note?: string }>)[action]!;
       const who = args.client ?? 'main';
+      await options.beforeStep?.(index, action);
       let detail = '';
       let errno: string | undefined;
       try {
@@ -162,7 +184,8 @@ export async function runScenario(
       const fd = await c.create(s.size, { ...(s.flags !== undefined ? { flags: s.flags } : {}), ...(s.name ? { name: s.name } : {}) });
       buffers.set(s.buffer, { client: who, fd });
       if (s.secure) await c.setSecure(fd, true);
-      return `fd ${fd}: ${formatSize(s.size)}${s.secure ? ', secure' : ''}, no memory yet`;
+      const what = s.frame ? `a ${s.frame} frame, ${s.size} bytes (${formatSize(Math.ceil(s.size / 4096) * 4096)} in pages)` : formatSize(s.size);
+      return `fd ${fd}: ${what}${s.secure ? ', secure' : ''}, no memory yet`;
     }
     if ('secure' in step) {
       const b = need(buffers, step.secure.buffer, 'buffer');

@@ -7,12 +7,15 @@ import { Errno, SmafError, smafErrorFromErrno } from '../common/errors.ts';
 import type { Explanation, SelfCheckReport } from '../core/index.ts';
 import type { HeapInfo } from '../daemon/heaps.ts';
 import type { ProcessReport } from '../daemon/processes.ts';
+import { frameLayout, type FrameLayout } from '../common/pixel-format.ts';
+import type { JournalEvent } from '../daemon/journal.ts';
 import type { DaemonState } from '../daemon/state.ts';
+import type { ChromeTrace } from '../daemon/trace.ts';
 import { checkSocketOwner } from '../uapi/socket-path.ts';
 import {
   decodeName, decodeStruct, DEVICE_FD, DMA_BUF_IOCTL_SYNC, encodeName, encodeRequest, encodeStruct, FrameReader, Op,
   parseResponse, RESPONSE_HEADER, SMAF_IOC_CREATE, SMAF_IOC_GET_INFO, SMAF_IOC_GET_SECURE_FLAG, SMAF_IOC_SET_SECURE_FLAG,
-  SMAF_NAME_LEN, HELLO_SIZE, COMM_LEN, DMA_BUF_NAME_LEN, MAX_FRAME, REQUEST_HEADER, type Response,
+  SMAF_NAME_LEN, HELLO_SIZE, COMM_LEN, DMA_BUF_NAME_LEN, MAX_FRAME, REQUEST_HEADER, encodeEventQuery, type EventPage, type EventQuery, type Response,
 } from '../uapi/index.ts';
 
 export interface DmaSegmentInfo {
@@ -202,6 +205,13 @@ export class SmafClient {
     return decodeStruct(SMAF_IOC_CREATE.struct, r.payload).fd as number;
   }
 
+  /** One buffer holding every plane of a frame (`1920x1080:NV12`, strides aligned to `align`). */
+  async createFrame(spec: string, options: { align?: number; flags?: number; name?: string } = {}): Promise<{ fd: number; layout: FrameLayout }> {
+    const layout = frameLayout(spec, options.align ?? 1);
+    const { align: _align, ...rest } = options;
+    return { fd: await this.create(layout.size, rest), layout };
+  }
+
   async getSecure(fd: number): Promise<boolean> {
     const r = await this.call(SMAF_IOC_GET_SECURE_FLAG.number, DEVICE_FD, encodeStruct(SMAF_IOC_GET_SECURE_FLAG.struct, { fd }));
     return decodeStruct(SMAF_IOC_GET_SECURE_FLAG.struct, r.payload).secure === 1;
@@ -359,6 +369,17 @@ export class SmafClient {
     const r = await this.request(Op.X_CHECK, DEVICE_FD);
     if (r.result < 0 && r.result !== -Errno.EIO) throw smafErrorFromErrno(-r.result, dec.decode(r.payload));
     return JSON.parse(dec.decode(r.payload)) as SelfCheckReport;
+  }
+
+  /** One page of the daemon's journal, filtered there (X_EVENTS). */
+  async events(query: Partial<EventQuery> = {}): Promise<EventPage<JournalEvent>> {
+    return JSON.parse(dec.decode((await this.call(Op.X_EVENTS, DEVICE_FD, encodeEventQuery(query))).payload)) as EventPage<JournalEvent>;
+  }
+
+  /** The journal as Chrome trace-event JSON (X_TRACE); `sinceMs` 0 for all of it. */
+  async trace(sinceMs = 0): Promise<ChromeTrace> {
+    const body = payload(8, (v) => v.setBigUint64(0, BigInt(sinceMs), true));
+    return JSON.parse(dec.decode((await this.call(Op.X_TRACE, DEVICE_FD, body)).payload)) as ChromeTrace;
   }
 
   async explainFd(fd: number): Promise<Explanation> {

@@ -20,7 +20,9 @@ test('formatSize is exact when it can be, short when it cannot', () => {
   assert.equal(formatSize(4096), '4 KiB');
   assert.equal(formatSize(3040 * 1024), '3040 KiB');
   assert.equal(formatSize(31 << 20), '31 MiB');
-  assert.equal(formatSize(2 ** 32 - 4096), '4.0 GiB');
+  assert.equal(formatSize(2 ** 32 - 4096), '4 GiB');
+  assert.equal(formatSize(2 ** 32 - 1), '4 GiB');
+  assert.equal(formatSize(16.5 * 1024 * 1024 + 1), '16.5 MiB');
   assert.equal(formatSize(1000), '1000 B');
-  assert.equal(formatSize(16 * 1024 * 1024 - 64), '16.0 MiB');
+  assert.equal(formatSize(16 * 1024 * 1024 - 64), '16 MiB');
 });

@@ -26,7 +26,10 @@ export function parseSize(value: number | string): number {
   return n;
 }
 
-/** Human size: exact in the largest unit that divides it ("3040 KiB"), else one decimal ("4.0 GiB"). */
+/**
+ * Human size: exact in the largest unit that divides it ("3040 KiB"), else to one decimal without a
+ * trailing ".0" ("15.9 MiB"; 2^32 - 4096 bytes is "4 GiB", as 1 GiB beside it): one format everywhere.
+ */
 export function formatSize(bytes: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let v = bytes;
@@ -40,7 +43,7 @@ export function formatSize(bytes: number): string {
     v /= 1024;
     i++;
   }
-  return `${v.toFixed(1)} ${units[i]}`;
+  return `${v.toFixed(1).replace(/\.0$/, '')} ${units[i]}`;
 }
 
 export function hex(n: number | bigint, width = 8): string {

@@ -36,6 +36,8 @@ export interface Decision {
   readonly segments?: number;
   readonly candidates: readonly Candidate[];
   readonly error?: string;
+  /** How long the allocators took to decide (and allocate), in microseconds. */
+  readonly elapsedUs?: number;
 }
 
 export interface CreateOptions {
@@ -164,9 +166,11 @@ export class Smaf {
    */
   chooseBacking(info: BufferInfo, trigger: string, record: (d: Decision) => void): Backing {
     const candidates: Candidate[] = [];
+    const t0 = performance.now();
+    const elapsedUs = (): number => Math.round((performance.now() - t0) * 1000);
     const base = { time: Date.now(), trigger, devices: info.devices.map((d) => d.name), secure: info.secure };
     const fail = (code: 'EPERM' | 'ENODEV' | 'ENOMEM', message: string): never => {
-      record({ ...base, outcome: 'failed', candidates, error: `${code}: ${message}` });
+      record({ ...base, outcome: 'failed', candidates, error: `${code}: ${message}`, elapsedUs: elapsedUs() });
       this.platform.events.emit({ kind: 'allocate-failed', actor: 'core', buffer: info.id, length: info.length, message: `buffer ${info.id}: ${message}` });
       throw new SmafError(code, message);
     };
@@ -228,7 +232,7 @@ export class Smaf {
       stats.bytesInUse += info.length;
       stats.peak = Math.max(stats.peak, stats.bytesInUse);
       candidates.push({ allocator: a.name, ranking: a.ranking, verdict: 'allocated', reason: v.reason });
-      record({ ...base, outcome: 'allocated', allocator: a.name, region: r.region, segments: r.segments.length, candidates });
+      record({ ...base, outcome: 'allocated', allocator: a.name, region: r.region, segments: r.segments.length, candidates, elapsedUs: elapsedUs() });
       this.platform.events.emit({
         kind: 'allocate', actor: a.name, buffer: info.id, addr: r.segments[0]?.phys, length: info.length,
         message: `buffer ${info.id}: ${formatSize(info.length)} from ${a.name} (region ${r.region}, ${r.segments.length} segment${r.segments.length > 1 ? 's' : ''}) at ${trigger}`,

@@ -6,6 +6,7 @@ import { formatSize } from '../common/units.ts';
 import { selfCheck, type SelfCheckReport, type Smaf, type SmafBuffer } from '../core/index.ts';
 import type { Platform } from '../platform/index.ts';
 import { WriteGenerations } from './generations.ts';
+import { EventJournal } from './journal.ts';
 import { snapshot, type DaemonState, type SnapshotOptions } from './state.ts';
 
 export interface LimitSettings {
@@ -172,6 +173,8 @@ export class DaemonContext {
   readonly limits: Limits;
   private readonly holders = new Map<number, Set<SessionLike>>();
   readonly sessions = new Set<SessionLike>();
+  /** The event log with clients, regions and allocators: X_EVENTS, X_TRACE, the timeline, /metrics. */
+  readonly journal: EventJournal;
 
   /** Whether debug logs are on (checked before building log objects on hot paths). */
   readonly verbose: boolean;
@@ -183,6 +186,7 @@ export class DaemonContext {
   constructor(readonly smaf: Smaf, readonly log: Logger, limits: LimitSettings = DEFAULT_LIMITS) {
     this.limits = new Limits(limits, () => smaf.bufferCount);
     this.verbose = log.isLevelEnabled('debug');
+    this.journal = new EventJournal(smaf, smaf.platform.events);
     smaf.platform.events.subscribe((e) => {
       if (e.kind === 'release' && e.buffer !== undefined) {
         this.tokens.forget(e.buffer);

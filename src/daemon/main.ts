@@ -1,8 +1,10 @@
 /** smafd: the SMAF daemon. `npm start` runs it on the embedded default platform. */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { pino } from 'pino';
 import { SmafError, toSmafError } from '../common/errors.ts';
+import { Errno } from '../common/errors.ts';
+import { packageVersion } from './version.ts';
 import { formatSize, parseSize } from '../common/units.ts';
 import { defaultPlatformSpec } from '../platform/index.ts';
 import { parseCmaOption, type CmaRequest } from '../platform/devicetree/index.ts';
@@ -13,6 +15,7 @@ import { adminSocketFor, defaultSocketPath, SmafDaemon } from './server.ts';
 import { ensurePrivateDir } from '../uapi/socket-path.ts';
 import { dirname } from 'node:path';
 import { startDashboard, type Dashboard } from '../web/server.ts';
+import { onClosedPipe } from '../common/stdio.ts';
 
 const size = (v: string): number => {
   try {
@@ -71,13 +74,14 @@ export async function runSmafd(argv: string[]): Promise<void> {
     .addOption(new Option('--max-total-backlog <size>', 'answer bytes queued for all clients together; past it the client with most unread is disconnected').default(DEFAULT_LIMITS.maxTotalBacklog, formatSize(DEFAULT_LIMITS.maxTotalBacklog)).argParser(size))
     .addOption(new Option('--max-pending-bytes <size>', 'bytes of half-sent requests held, all clients together').default(DEFAULT_LIMITS.maxPendingBytes, formatSize(DEFAULT_LIMITS.maxPendingBytes)).argParser(size))
     .addOption(new Option('--read-timeout <ms>', 'milliseconds a request may stay half-sent before its connection is closed').default(DEFAULT_LIMITS.readTimeoutMs).argParser(int))
+    .version(packageVersion(), '-V, --version')
     .showHelpAfterError()
     .exitOverride();
   try {
     program.parse(argv);
   } catch (e) {
     // usage errors (a bad option or value: commander printed which) exit EINVAL, like every smaf tool
-    if (e instanceof CommanderError) process.exit(e.exitCode === 0 ? 0 : 22);
+    if (e instanceof CommanderError) process.exit(e.exitCode === 0 ? 0 : Errno.EINVAL);
     throw e;
   }
   const opts = program.opts<{
@@ -88,6 +92,7 @@ export async function runSmafd(argv: string[]): Promise<void> {
 
   const log = pino({ name: 'smafd', level: opts.verbose ? 'debug' : 'warn' }, pino.destination(2));
   if (opts.cma && !opts.platform) throw new SmafError('EINVAL', '--cma applies to a device-tree platform: give --platform board.dtb (or .dts, or an overlay)');
+  if (opts.platform && !existsSync(opts.platform)) throw new SmafError('ENOENT', `cannot read the platform file "${opts.platform}": no such file`);
   const loaded = opts.platform ? loadPlatformFile(opts.platform, opts.cma ? { cma: opts.cma } : {}) : null;
   const spec = loaded?.spec ?? defaultPlatformSpec();
   const { smaf, platform } = createSmafSystem(spec);
@@ -119,7 +124,11 @@ export async function runSmafd(argv: string[]): Promise<void> {
       dashboard = await startDashboard({ context: daemon.context, host: opts.dashboardHost, port: opts.dashboardPort });
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw e;
-      out(`smafd: port ${opts.dashboardPort} is taken; serving the dashboard on a free port`);
+      if (program.getOptionValueSource('dashboardPort') === 'cli') {
+        await daemon.stop();
+        throw new SmafError('EBUSY', `dashboard port ${opts.dashboardPort} on ${opts.dashboardHost} is taken (--dashboard-port 0 picks a free one)`);
+      }
+      out(`smafd: the default dashboard port ${opts.dashboardPort} is taken; serving the dashboard on a free port`);
       dashboard = await startDashboard({ context: daemon.context, host: opts.dashboardHost, port: 0 });
     }
   }
@@ -144,6 +153,7 @@ export async function runSmafd(argv: string[]): Promise<void> {
   out(dashboard ? `smafd: dashboard at ${dashboard.url} (the token in this URL is its password)` : 'smafd: dashboard off');
 }
 
+onClosedPipe(null); // a closed stdout never stops the daemon
 runSmafd(process.argv).catch((e: unknown) => {
   const err = toSmafError(e);
   process.stderr.write(`smafd: ${err.message}\n`);

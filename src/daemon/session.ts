@@ -14,6 +14,7 @@ import {
 import type { DaemonContext } from './context.ts';
 import { heaps } from './heaps.ts';
 import { processes } from './processes.ts';
+import { operatorOp } from './operator-ops.ts';
 
 export const FIRST_FD = 3;
 
@@ -136,17 +137,20 @@ export class ClientSession {
   begin(req: Request): Response | SlicedRequest {
     this.requests++;
     let work: Work;
+    // the journal records this client as the one acting, through every slice of its work
+    const journal = this.ctx.journal;
     try {
-      work = this.dispatch(req);
+      work = journal.actAs(this, () => this.dispatch(req));
     } catch (e) {
       return this.failure(req, e);
     }
     if (!isSliced(work)) return this.reply(req, work);
+    const steps = work;
     return {
       request: req,
       step: () => {
         try {
-          const r = work.next();
+          const r = journal.actAs(this, () => steps.next());
           return r.done ? this.reply(req, r.value) : null;
         } catch (e) {
           return this.failure(req, e);
@@ -215,6 +219,11 @@ export class ClientSession {
         const report = this.ctx.selfCheck();
         return { result: report.ok ? 0 : -Errno.EIO, payload: enc.encode(JSON.stringify(report)) };
       }
+      case Op.X_EVENTS:
+      case Op.X_TRACE:
+        if (req.op === Op.X_TRACE) this.operatorOnly('X_TRACE (smaf trace export)');
+        // a client sees the events of the buffers it holds; the operator sees all
+        return operatorOp(this.ctx, req, this.admin ? null : (bufferId) => this.holds(bufferId));
       case Op.X_EXPLAIN: {
         const buf = req.fd === DEVICE_FD ? this.visibleBuffer(u32(p, 0)) : this.entry(req.fd).buffer;
         return { result: 0, payload: enc.encode(JSON.stringify(explain(buf))) };
@@ -541,6 +550,11 @@ export class ClientSession {
   /** The client is gone: close every fd it held, as a process exit does. Idempotent. */
   close(): void {
     if (this.closed) return;
+    this.ctx.journal.actAs(this, () => this.closeAll());
+    this.closed = true;
+  }
+
+  private closeAll(): void {
     for (const entry of [...this.fds.values()]) {
       try {
         this.closeFd(entry);
@@ -548,7 +562,6 @@ export class ClientSession {
         this.ctx.log.error({ client: this.id, fd: entry.fd, err: (e as Error).message }, 'cleanup of an fd failed');
       }
     }
-    this.closed = true;
   }
 
   /** Usage of this client, for limits and `smaf info`. */

@@ -3,3 +3,4 @@ export * from './abi.ts';
 export * from './codec.ts';
 export * from './wire.ts';
 export * from './docs.ts';
+export * from './events.ts';

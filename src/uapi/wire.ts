@@ -32,7 +32,7 @@ export const Op = {
   /** How many times the buffer's bytes were written through smafd (a CPU copy is still fresh if unchanged). */
   GENERATION: 18,
   /** Extensions for tools (not in the kernel uapi): JSON introspection, like debugfs. */
-  X_STATE: 0x80, X_EXPLAIN: 0x81, X_CHECK: 0x82,
+  X_STATE: 0x80, X_EXPLAIN: 0x81, X_CHECK: 0x82, X_EVENTS: 0x83, X_TRACE: 0x84,
   /** Per-process accounting (`smaf ps`, like Android's dmabuf_dump) and the dma-heaps (`smaf exec`). */
   X_PS: 0x88, X_HEAPS: 0x89,
 } as const;
@@ -58,6 +58,8 @@ export const OPS: readonly OpDef[] = [
   { op: Op.GENERATION, name: 'GENERATION', payloadSize: 0, payload: '-', result: 'the write generation of the buffer: WRITEs and DMA writes into it so far, modulo 2^31 (unchanged = a CPU copy taken at that generation is still current)' },
   { op: Op.X_STATE, name: 'X_STATE', payloadSize: null, payload: '- or u32 offset, u32 limit (a page of buffers, at most 500) (fd = -1)', result: "0; then UTF-8 JSON: platform, allocators, regions, one page of buffers, events. A client sees only the buffers it holds; the admin socket sees all (extension)" },
   { op: Op.X_CHECK, name: 'X_CHECK', payloadSize: 0, payload: '- (fd = -1)', result: '0 when every invariant holds, else -EIO; then UTF-8 JSON of the checks and of how close each limit is. Admin socket only, else -EPERM (extension)' },
+  { op: Op.X_EVENTS, name: 'X_EVENTS', payloadSize: 40, payload: 'u64 after (sequence number; 0 = oldest kept), u64 since (ms since the epoch; 0 = any), u32 kinds (bit mask in the order of EVENT_KINDS; 0 = all), u32 limit (1..1000), u32 client (0 = any), u32 buffer (0 = any), u32 flags (1 = the newest `limit`), u32 reserved (0) (fd = -1)', result: 'number of events; then UTF-8 JSON {events, matched, more, next, oldest}: filtered and paged over the whole journal; on the client socket, only the events of buffers this connection holds (extension)' },
+  { op: Op.X_TRACE, name: 'X_TRACE', payloadSize: 8, payload: 'u64 since (ms since the epoch; 0 = the whole journal) (fd = -1)', result: '0; then UTF-8 Chrome trace-event JSON of the journal (Perfetto, chrome://tracing). Admin socket only, else -EPERM (extension)' },
   { op: Op.X_EXPLAIN, name: 'X_EXPLAIN', payloadSize: 4, payload: 'u32 buffer id (fd = -1), or u32 0 with a buffer fd', result: '0; then UTF-8 JSON explain of that buffer: one this client holds (else -ENOENT), any on the admin socket (extension)' },
   { op: Op.X_PS, name: 'X_PS', payloadSize: 0, payload: '- (fd = -1)', result: '0; then UTF-8 JSON: every client process (pid, comm), the buffers it holds (size, name, allocator, mapped), totals per process and per allocator. Admin socket only, else -EPERM (extension, operator)' },
   { op: Op.X_HEAPS, name: 'X_HEAPS', payloadSize: 0, payload: '- (fd = -1)', result: '0; then UTF-8 JSON: the dma-heaps /dev/dma_heap shows (name, allocator, secure) (extension)' },

@@ -5,6 +5,7 @@ export const INDEX_HTML = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>SMAF-TS dashboard</title>
+<link rel="icon" href="data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'%3E%3Crect width='16' height='16' rx='3' fill='%230f1419'/%3E%3Crect x='2' y='4' width='5' height='8' fill='%2330c96b'/%3E%3Crect x='8' y='4' width='6' height='8' fill='%23e5484d'/%3E%3C/svg%3E">
 <style>
   :root { --bg:#0f1419; --panel:#171e26; --line:#2a3440; --text:#d7dee6; --dim:#8a97a6; --accent:#4fb3ff; --bad:#ff5c5c; --ok:#3ddc84; --warn:#ffb454; }
   * { box-sizing: border-box; }
@@ -39,6 +40,36 @@ export const INDEX_HTML = `<!doctype html>
   .muted { color:var(--dim); }
   .spark { width:120px; height:24px; vertical-align:middle; }
   .stats td { font-variant-numeric: tabular-nums; }
+  .scroll { overflow-x:auto; max-width:100%; }
+  tr.clickable:focus-visible, .tl-bar:focus-visible, rect.occ:focus-visible, .chip:focus-visible { outline:2px solid var(--accent); outline-offset:1px; }
+  .tip { font-size:12px; min-height:1.4em; margin-top:3px; overflow-wrap:anywhere; }
+  .spark-box { display:inline-flex; flex-direction:column; gap:1px; } .spark-scale { font-size:10px; white-space:nowrap; }
+  .chips, .tl-controls { display:flex; flex-wrap:wrap; gap:6px; align-items:center; margin-bottom:8px; }
+  .chip { background:#1e2832; color:var(--text); border:1px solid var(--line); border-radius:12px; padding:2px 9px; font:inherit; font-size:12px; cursor:pointer; text-decoration:none; }
+  .chip.on { background:#203244; border-color:var(--accent); }
+  .chip.denial.on { border-color:var(--bad); } .chip.grant.on { border-color:var(--ok); } .chip.revoke.on { border-color:var(--warn); }
+  .meter-box { white-space:nowrap; font-variant-numeric: tabular-nums; } .meter { display:inline-block; width:60px; height:8px; background:#0b1016; border:1px solid var(--line); border-radius:4px; vertical-align:middle; overflow:hidden; } .meter span { display:block; height:100%; }
+  .tl { border:1px solid var(--line); border-radius:4px; background:#0b1016; padding:4px 6px; max-height:420px; overflow:auto; touch-action:pan-y; }
+  .tl-axis, .tl-row { display:flex; align-items:center; min-height:18px; }
+  .tl-label { flex:0 0 130px; font-size:12px; white-space:nowrap; overflow:hidden; text-overflow:ellipsis; }
+  .tl-track { position:relative; flex:1 1 auto; height:18px; min-width:0; }
+  .tl-axis .tl-track { border-bottom:1px solid var(--line); }
+  .tick { position:absolute; top:1px; transform:translateX(-50%); font-size:10px; color:var(--dim); white-space:nowrap; font-variant-numeric: tabular-nums; }
+  .tl-group-name { font-size:11px; color:var(--dim); text-transform:uppercase; letter-spacing:.8px; margin:6px 0 2px; }
+  .tl-bar { position:absolute; top:3px; height:10px; padding:0; border:none; background:none; cursor:pointer; overflow:hidden; border-radius:2px; }
+  .tl-bar .seg { position:absolute; top:0; bottom:0; left:0; background:#39424d; } .tl-bar.selected { outline:2px solid #fff; }
+  .tl-map { position:absolute; top:14px; height:3px; background:#9fd6ff; border-radius:1px; pointer-events:none; } .tl-map-swatch { background:#9fd6ff; }
+  .tl-mark { position:absolute; top:1px; width:3px; height:14px; margin-left:-1px; pointer-events:none; border-radius:1px; }
+  .tl-mark.deny { background:#fff; box-shadow:0 0 0 1px #000, 0 0 0 2px var(--bad); } .tl-mark.grant { background:var(--ok); } .tl-mark.revoke { background:var(--warn); } .tl-mark.cpu { background:var(--accent); } .tl-mark.att { background:#6b7785; width:1px; }
+  .tl-detail { font-size:12px; margin:6px 0; max-height:160px; overflow:auto; } .tl-detail ul { margin:4px 0; padding-left:18px; } .tl-detail .t { color:var(--dim); font-variant-numeric: tabular-nums; }
+  .tl-detail .k.denial { color:var(--bad); } .tl-detail .k.grant { color:var(--ok); }
+  @media (max-width: 900px) {
+    main { grid-template-columns: minmax(0,1fr); padding:8px; gap:8px; }
+    header { flex-wrap:wrap; gap:6px 12px; position:static; }
+    .region .label { flex-direction:column; }
+    .tl-label { flex-basis:84px; }
+    .tick:nth-child(even) { display:none; }
+  }
 </style>
 </head>
 <body>

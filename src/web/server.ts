@@ -14,6 +14,7 @@ import { dashboardGuard } from './guard.ts';
 import { explain } from '../core/index.ts';
 import type { DaemonContext } from '../daemon/context.ts';
 import { StatsHistory } from './history.ts';
+import { mountOperatorRoutes } from './operator-routes.ts';
 import { INDEX_HTML } from './page.ts';
 
 export interface Dashboard {
@@ -39,11 +40,8 @@ export interface DashboardOptions {
   readonly slowViewerMs?: number;
 }
 
-/** Bytes a viewer may have unread before it gets no more updates, and the time it may stay so. */
-export const SLOW_VIEWER_BYTES = 4 * 1024 * 1024;
-export const SLOW_VIEWER_MS = 10_000;
-/** Largest message a browser may send us (it needs to send none). */
-export const WS_MAX_PAYLOAD = 4096;
+export { SLOW_VIEWER_BYTES, SLOW_VIEWER_MS, WS_MAX_PAYLOAD } from './limits.ts';
+import { SLOW_VIEWER_BYTES, SLOW_VIEWER_MS, WS_MAX_PAYLOAD } from './limits.ts';
 
 let bundle: Promise<string> | null = null;
 
@@ -95,6 +93,7 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
       },
     })),
   );
+  const operator = mountOperatorRoutes(app, ctx);
   app.all('*', (c) => c.text('the dashboard is read-only', c.req.method === 'GET' ? 404 : 405));
 
   // push on change, at most every throttleMs; a viewer that does not read gets no more updates
@@ -147,6 +146,7 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
     viewers: () => sockets.size,
     close: async () => {
       unsubscribe();
+      operator.close();
       clearInterval(ticker);
       if (timer) clearTimeout(timer);
       if (retry) clearTimeout(retry);

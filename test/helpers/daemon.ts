@@ -24,6 +24,8 @@ export interface RunningDaemon {
   readonly socket: string;
   readonly proc: ChildProcess;
   readonly output: () => string;
+  /** The dashboard's URL (null with --no-dashboard). */
+  readonly dashboardUrl: string | null;
   connect(): Promise<SmafClient>;
   /** A client on the operator's admin socket (sees every client's buffers). */
   admin(): Promise<SmafClient>;
@@ -37,10 +39,13 @@ export async function startDaemon(args: string[] = []): Promise<RunningDaemon> {
   let out = '';
   proc.stdout!.on('data', (d) => (out += d));
   proc.stderr!.on('data', (d) => (out += d));
+  // smafd prints its socket, then its dashboard line: wait for what we read, a whole line, as the
+  // two may arrive in separate chunks
+  const ready = /^smafd: dashboard (?:at (http:\S+)|off)\n/m;
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`smafd did not start:\n${out}`)), 20_000);
     const check = () => {
-      if (out.includes('listening on')) {
+      if (ready.test(out)) {
         clearTimeout(timer);
         resolve();
       }
@@ -55,6 +60,7 @@ export async function startDaemon(args: string[] = []): Promise<RunningDaemon> {
     socket,
     proc,
     output: () => out,
+    dashboardUrl: ready.exec(out)?.[1] ?? null,
     connect: () => SmafClient.connect(socket),
     admin: () => SmafClient.connect(adminSocketFor(socket)),
     stop: () =>

@@ -1,0 +1,32 @@
+/** `--step` and `--hold` for `smaf run` and `smaf demo sdp`: watch a pipeline step by step. */
+import { createInterface } from 'node:readline';
+
+export interface PaceOptions {
+  readonly step?: boolean;
+  readonly hold?: boolean;
+}
+
+/** Before each step, prompt on stderr and wait for Enter on stdin (at the end of stdin: go on). */
+export function stepPrompter(): { before: (index: number, action: string) => Promise<void>; close: () => void } {
+  const rl = createInterface({ input: process.stdin, terminal: false });
+  const lines: string[] = [];
+  const waiting: (() => void)[] = [];
+  let ended = false;
+  rl.on('line', (l) => {
+    const w = waiting.shift();
+    if (w) w();
+    else lines.push(l);
+  });
+  rl.on('close', () => {
+    ended = true;
+    for (const w of waiting.splice(0)) w();
+  });
+  return {
+    before: (index, action) => {
+      process.stderr.write(`smaf: step ${index + 1} (${action}): press Enter to run it\n`);
+      if (lines.shift() !== undefined || ended) return Promise.resolve();
+      return new Promise((resolve) => waiting.push(resolve));
+    },
+    close: () => rl.close(),
+  };
+}

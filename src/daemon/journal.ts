@@ -1,0 +1,157 @@
+/**
+ * The daemon's journal: the platform's events, each annotated with what an operator needs to see
+ * a buffer's whole life after it is gone: which client caused it, which region and allocator hold
+ * the buffer, who created it, how long the allocators took, and a microsecond timestamp. Bounded
+ * (a ring), filtered and paged here, on the daemon, over everything it keeps.
+ */
+import type { Smaf } from '../core/index.ts';
+import type { EventLog, SmafEvent } from '../platform/index.ts';
+import type { EventPage, EventQuery } from '../uapi/index.ts';
+
+export interface JournalEvent extends SmafEvent {
+  /** Microseconds since the epoch (high resolution: buffers of a pipeline live for milliseconds). */
+  readonly us: number;
+  /** The client whose request caused the event (absent: the daemon itself). */
+  readonly client?: number;
+  readonly clientLabel?: string;
+  /** The client that created the buffer. */
+  readonly owner?: number;
+  readonly ownerLabel?: string;
+  readonly size?: number;
+  readonly region?: string;
+  readonly allocator?: string;
+  readonly secure?: boolean;
+  /** allocate / allocate-failed: how long the allocators took, in microseconds. */
+  readonly latencyUs?: number;
+}
+
+/** Who is acting while the daemon handles a request. */
+export interface Actor {
+  readonly id: number;
+  readonly label: string;
+}
+
+interface BufferFacts {
+  owner?: Actor;
+  size?: number;
+  region?: string;
+  allocator?: string;
+  secure?: boolean;
+}
+
+/** Events kept: a full trace of them stays well under the 16 MiB frame limit. */
+export const JOURNAL_CAPACITY = 10_000;
+
+export class EventJournal {
+  private readonly ring: JournalEvent[] = [];
+  private start = 0;
+  private readonly facts = new Map<number, BufferFacts>();
+  private readonly listeners = new Set<(e: JournalEvent) => void>();
+  private acting: Actor | null = null;
+  /** performance.now() and the epoch in µs at the same instant: a monotonic clock in epoch µs. */
+  private readonly originUs = Date.now() * 1000 - performance.now() * 1000;
+  readonly unsubscribe: () => void;
+
+  constructor(private readonly smaf: Smaf, events: EventLog, private readonly capacity = JOURNAL_CAPACITY) {
+    this.unsubscribe = events.subscribe((e) => this.record(e));
+  }
+
+  /** Run `fn` on behalf of a client: events it causes carry its id and label. */
+  actAs<T>(actor: Actor, fn: () => T): T {
+    const previous = this.acting;
+    this.acting = actor;
+    try {
+      return fn();
+    } finally {
+      this.acting = previous;
+    }
+  }
+
+  nowUs(): number {
+    return Math.round(this.originUs + performance.now() * 1000);
+  }
+
+  private record(e: SmafEvent): void {
+    const actor = this.acting;
+    let facts: BufferFacts | undefined;
+    let latencyUs: number | undefined;
+    if (e.buffer !== undefined) {
+      facts = this.facts.get(e.buffer);
+      if (!facts) this.facts.set(e.buffer, (facts = {}));
+      const live = this.live(e.buffer);
+      if (e.kind === 'create') {
+        if (actor) facts.owner = actor;
+        facts.size = e.length;
+      }
+      if (live) {
+        facts.secure = live.secure;
+        if (e.kind === 'allocate' || e.kind === 'allocate-failed' || e.kind === 'migrate') {
+          const d = live.decisions.at(-1);
+          latencyUs = d?.elapsedUs;
+          if (d?.outcome === 'allocated') {
+            facts.region = d.region;
+            facts.allocator = d.allocator;
+          }
+        }
+      }
+    }
+    const event: JournalEvent = {
+      ...e,
+      us: this.nowUs(),
+      ...(actor ? { client: actor.id, clientLabel: actor.label } : {}),
+      ...(facts?.owner ? { owner: facts.owner.id, ownerLabel: facts.owner.label } : {}),
+      ...(facts?.size !== undefined ? { size: facts.size } : {}),
+      ...(facts?.region !== undefined ? { region: facts.region, allocator: facts.allocator } : {}),
+      ...(facts?.secure !== undefined ? { secure: facts.secure } : {}),
+      ...(latencyUs !== undefined ? { latencyUs } : {}),
+    };
+    if (e.kind === 'release' && e.buffer !== undefined) this.facts.delete(e.buffer);
+    if (this.ring.length < this.capacity) this.ring.push(event);
+    else {
+      this.ring[this.start] = event;
+      this.start = (this.start + 1) % this.capacity;
+    }
+    for (const l of this.listeners) l(event);
+  }
+
+  private live(id: number): ReturnType<Smaf['buffer']> | undefined {
+    try {
+      return this.smaf.buffer(id);
+    } catch {
+      return undefined; // released already
+    }
+  }
+
+  /** Every event kept, oldest first. */
+  all(): JournalEvent[] {
+    return this.start === 0 ? [...this.ring] : [...this.ring.slice(this.start), ...this.ring.slice(0, this.start)];
+  }
+
+  get oldest(): number {
+    return this.ring[this.start]?.seq ?? 0;
+  }
+
+  get lastSeq(): number {
+    return this.ring.length ? this.ring[(this.start + this.ring.length - 1) % this.ring.length]!.seq : 0;
+  }
+
+  /** One page of the events that match, over the whole journal. */
+  /** The events matching a query (and `may`, when given: what the asker may see), paged. */
+  query(q: EventQuery, may?: (e: JournalEvent) => boolean): EventPage<JournalEvent> {
+    const matching = this.all().filter((e) =>
+      (may === undefined || may(e))
+      && e.seq > q.after
+      && (q.since === 0 || e.time >= q.since)
+      && (q.kinds.length === 0 || q.kinds.includes(e.kind))
+      && (q.client === 0 || e.client === q.client)
+      && (q.buffer === 0 || e.buffer === q.buffer));
+    const events = q.newest ? matching.slice(-q.limit) : matching.slice(0, q.limit);
+    const more = !q.newest && matching.length > q.limit;
+    return { events, matched: matching.length, more, next: events.at(-1)?.seq ?? q.after, oldest: this.oldest };
+  }
+
+  subscribe(listener: (e: JournalEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+}

@@ -1,0 +1,144 @@
+// The timeline: every buffer's life over time (create, memory from which allocator in which
+// region, DMA maps, grants, CPU access, denials, release), per region or per client, zoomable.
+// Fed by the journal's event stream; buffers stay visible after release while in the window.
+import htm from 'htm';
+import { h } from 'preact';
+import { useEffect, useRef, useState } from 'preact/hooks';
+
+const html = htm.bind(h);
+
+export const SPANS = [
+  { label: '100 ms', ms: 100 }, { label: '1 s', ms: 1000 }, { label: '10 s', ms: 10_000 },
+  { label: '1 min', ms: 60_000 }, { label: '10 min', ms: 600_000 }, { label: 'all', ms: 0 },
+];
+const MARKS = { denial: 'deny', grant: 'grant', revoke: 'revoke', 'cpu-access': 'cpu', 'allocate-failed': 'deny', attach: 'att', detach: 'att' };
+const MAX_ROWS = 150;
+
+/** Buffers' lives from journal events (ms times, with sub-ms precision from `us`). */
+export function lives(events) {
+  const byId = new Map();
+  for (const e of events) {
+    if (e.buffer === undefined) continue;
+    const t = e.us / 1000;
+    let b = byId.get(e.buffer);
+    if (!b) byId.set(e.buffer, (b = { id: e.buffer, start: t, created: null, allocated: null, released: null, maps: [], marks: [], events: [] }));
+    b.events.push(e);
+    if (e.kind === 'create') b.created = t;
+    if (e.kind === 'allocate' && b.allocated === null) b.allocated = t;
+    if (e.kind === 'release') b.released = t;
+    if (e.size !== undefined) b.size = e.size;
+    if (e.region) b.region = e.region;
+    if (e.allocator) b.allocator = e.allocator;
+    if (e.ownerLabel) b.owner = e.ownerLabel;
+    if (e.secure !== undefined) b.secure = e.secure;
+    if (e.kind === 'map') b.maps.push({ device: e.actor, start: t, end: null });
+    if (e.kind === 'unmap') {
+      const m = b.maps.find((x) => x.device === e.actor && x.end === null);
+      if (m) m.end = t;
+    }
+    if (MARKS[e.kind]) b.marks.push({ t, kind: MARKS[e.kind], e });
+  }
+  return [...byId.values()];
+}
+
+function niceStep(spanMs) {
+  const raw = spanMs / 6;
+  const pow = 10 ** Math.floor(Math.log10(raw));
+  for (const m of [1, 2, 5, 10]) if (m * pow >= raw) return m * pow;
+  return 10 * pow;
+}
+
+function clock(t, step) {
+  const d = new Date(t);
+  const s = d.toISOString().slice(11, 23);
+  return step >= 1000 ? s.slice(0, 8) : s;
+}
+
+export function Timeline({ events, now, colorOf, size }) {
+  const [span, setSpan] = useState(10_000);
+  const [follow, setFollow] = useState(true);
+  const [end, setEnd] = useState(now);
+  const [group, setGroup] = useState('region');
+  const [selected, setSelected] = useState(null);
+  const track = useRef(null);
+  const all = lives(events);
+  const first = all.length ? Math.min(...all.map((b) => b.start)) : now - 1000;
+  // "all": from the first event to the last (to now while a buffer lives)
+  const last = all.length ? Math.max(...all.map((b) => (b.released ?? now))) : now;
+  const t1 = span === 0 ? last + (last - first) * 0.02 : follow ? now : end;
+  const t0 = span === 0 ? Math.min(first, t1 - 5) : t1 - span;
+  const width = t1 - t0;
+  const pct = (t) => ((Math.min(Math.max(t, t0), t1) - t0) / width) * 100;
+  const visible = all.filter((b) => b.start <= t1 && (b.released ?? t1) >= t0).slice(-MAX_ROWS);
+  const keyOf = (b) => (group === 'region' ? (b.region ? `region ${b.region}` : 'no memory yet') : (b.owner ?? 'smafd'));
+  const groups = new Map();
+  for (const b of visible) {
+    const k = keyOf(b);
+    if (!groups.has(k)) groups.set(k, []);
+    groups.get(k).push(b);
+  }
+  const step = niceStep(width);
+  const ticks = [];
+  for (let t = Math.ceil(t0 / step) * step; t <= t1; t += step) ticks.push(t);
+
+  const zoom = (factor) => {
+    const cur = span === 0 ? width : span;
+    setSpan(Math.max(5, Math.round(cur * factor)));
+  };
+  const pan = (dir) => {
+    setFollow(false);
+    setEnd(t1 + dir * width * 0.5);
+  };
+  useEffect(() => {
+    const el = track.current;
+    if (!el) return undefined;
+    const onWheel = (ev) => {
+      ev.preventDefault();
+      zoom(ev.deltaY > 0 ? 1.5 : 1 / 1.5);
+    };
+    el.addEventListener('wheel', onWheel, { passive: false });
+    return () => el.removeEventListener('wheel', onWheel);
+  });
+
+  const sel = selected === null ? null : all.find((b) => b.id === selected);
+  const describe = (b) => `buffer ${b.id}${b.size ? ` · ${size(b.size)}` : ''}${b.allocator ? ` · ${b.allocator} in ${b.region}` : ' · no memory yet'}${b.secure ? ' · secure' : ''}${b.owner ? ` · created by ${b.owner}` : ''}${b.released !== null ? ' · released' : ' · live'}`;
+  return html`<section class="wide" data-testid="timeline"><h2>Timeline (${visible.length} buffer${visible.length === 1 ? '' : 's'} in view)</h2>
+    <div class="tl-controls">
+      <span class="muted">span</span>${SPANS.map((s) => html`<button class=${`chip${span === s.ms ? ' on' : ''}`} aria-pressed=${span === s.ms} data-testid=${`span-${s.label}`} onClick=${() => setSpan(s.ms)}>${s.label}</button>`)}
+      <button class="chip" aria-label="zoom in" data-testid="zoom-in" onClick=${() => zoom(1 / 2)}>+</button><button class="chip" aria-label="zoom out" data-testid="zoom-out" onClick=${() => zoom(2)}>−</button>
+      <button class="chip" aria-label="earlier" onClick=${() => pan(-1)}>◀</button><button class="chip" aria-label="later" onClick=${() => pan(1)}>▶</button>
+      <label class="chip"><input type="checkbox" checked=${follow} data-testid="follow" onChange=${(ev) => { setFollow(ev.target.checked); setEnd(t1); }} /> follow live</label>
+      <span class="muted">group by</span>
+      ${['region', 'client'].map((g) => html`<button class=${`chip${group === g ? ' on' : ''}`} aria-pressed=${group === g} data-testid=${`group-${g}`} onClick=${() => setGroup(g)}>${g}</button>`)}
+      <a class="chip" href="/api/trace.json" download data-testid="download-trace">download trace (Perfetto)</a>
+    </div>
+    <div class="tl" ref=${track}>
+      <div class="tl-axis" data-testid="timeline-axis"><div class="tl-label muted">${(width / 1000).toFixed(width < 1000 ? 3 : 1)} s shown</div><div class="tl-track">
+        ${ticks.map((t) => html`<span class="tick" style=${`left:${pct(t)}%`}>${clock(t, step)}</span>`)}</div></div>
+      ${visible.length === 0 ? html`<p class="muted">no buffer in this window: widen the span (buffers stay here after release)</p>` : null}
+      ${[...groups].map(([name, rows]) => html`<div class="tl-group" data-testid="timeline-group"><div class="tl-group-name">${name}</div>
+        ${rows.map((b) => {
+          const from = b.created ?? b.start;
+          const to = b.released ?? t1;
+          const alloc = b.allocated ?? to;
+          return html`<div class="tl-row" data-testid=${`tl-row-${b.id}`}>
+            <div class="tl-label">buffer ${b.id}${b.size ? html` <span class="muted">${size(b.size)}</span>` : null}</div>
+            <div class="tl-track">
+              <button class=${`tl-bar${selected === b.id ? ' selected' : ''}`} data-testid=${`tl-bar-${b.id}`} aria-label=${describe(b)}
+                style=${`left:${pct(from)}%;width:max(3px, ${pct(to) - pct(from)}%)`}
+                onClick=${() => setSelected(b.id)} onFocus=${() => setSelected(b.id)} onMouseEnter=${() => setSelected(b.id)}>
+                <span class="seg deferred" style=${`width:${to > from ? ((alloc - from) / (to - from)) * 100 : 0}%`}></span>
+                ${b.allocated !== null ? html`<span class="seg" style=${`left:${to > from ? ((alloc - from) / (to - from)) * 100 : 0}%;right:0;background:${colorOf(b.allocator ?? '')}`}></span>` : null}
+              </button>
+              ${b.maps.map((m) => html`<span class="tl-map" style=${`left:${pct(m.start)}%;width:max(2px, ${pct(m.end ?? to) - pct(m.start)}%)`}></span>`)}
+              ${b.marks.filter((m) => m.t >= t0 && m.t <= t1).map((m) => html`<span class=${`tl-mark ${m.kind}`} data-testid=${`tl-mark-${m.kind}`} style=${`left:${pct(m.t)}%`}></span>`)}
+            </div></div>`;
+        })}</div>`)}
+    </div>
+    <div class="tl-detail" data-testid="timeline-detail" aria-live="polite">${sel ? html`<b>${describe(sel)}</b>
+      <ul>${sel.events.map((e) => html`<li><span class="t">${new Date(e.time).toISOString().slice(11, 23)}</span> <span class=${`k ${e.kind}`}>${e.kind}</span> ${e.clientLabel ? html`<span class="muted">[${e.clientLabel}]</span> ` : null}${e.message}${e.latencyUs !== undefined ? html` <span class="muted">(allocators took ${e.latencyUs} µs)</span>` : null}</li>`)}</ul>`
+      : html`<span class="muted">hover, tap or focus (Tab) a bar for the buffer's whole story</span>`}</div>
+    <div class="legend"><span><span class="swatch" style="background:#39424d"></span>no memory yet</span><span><span class="swatch tl-map-swatch"></span>DMA mapped</span>
+      <span><span class="swatch" style="background:#fff;box-shadow:0 0 0 1px var(--bad)"></span>denial</span><span><span class="swatch" style="background:var(--ok)"></span>grant</span><span><span class="swatch" style="background:var(--warn)"></span>revoke</span><span><span class="swatch" style="background:var(--accent)"></span>CPU access</span></div>
+  </section>`;
+}

@@ -1,0 +1,108 @@
+/**
+ * The operator's routes of the dashboard, mounted by server.ts: the journal as a stream of events
+ * over `/ws/events` (a backlog, then only new events, batched: never whole snapshots), paged
+ * `/api/events`, the trace download `/api/trace.json`, and Prometheus `/metrics`.
+ */
+import { upgradeWebSocket } from '@hono/node-server';
+import type { Hono } from 'hono';
+import type { WSContext } from 'hono/ws';
+import { SmafError } from '../common/errors.ts';
+import type { DaemonContext } from '../daemon/context.ts';
+import type { JournalEvent } from '../daemon/journal.ts';
+import { traceOf } from '../daemon/operator-ops.ts';
+import { EVENT_KINDS, isEventKind, X_EVENTS_MAX_LIMIT, type EventQuery } from '../uapi/index.ts';
+import type { WebSocket } from 'ws';
+import { SLOW_VIEWER_BYTES } from './limits.ts';
+import { createMetrics } from './metrics.ts';
+
+/** Events a new viewer receives at once (its window then slides as new ones come). */
+export const EVENT_BACKLOG = 2000;
+
+export interface OperatorRoutes {
+  close(): void;
+}
+
+function intParam(v: string | undefined, name: string, min: number, max: number, fallback: number): number {
+  if (v === undefined || v === '') return fallback;
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n < min || n > max) throw new SmafError('EINVAL', `${name}: "${v}" is not a whole number within ${min}..${max}`);
+  return n;
+}
+
+export function mountOperatorRoutes(app: Hono, ctx: DaemonContext, options: { batchMs?: number } = {}): OperatorRoutes {
+  const metrics = createMetrics(ctx);
+  const viewers = new Set<WSContext>();
+  let batch: JournalEvent[] = [];
+  let timer: NodeJS.Timeout | null = null;
+  const flush = (): void => {
+    timer = null;
+    const text = JSON.stringify({ type: 'events', events: batch, now: Date.now() });
+    batch = [];
+    for (const ws of viewers) {
+      // events cannot be skipped like state snapshots: a viewer this far behind is dropped (it
+      // reconnects and gets the backlog), so nobody can make smafd queue events without bound
+      const raw = ws.raw as WebSocket | undefined;
+      if (raw && raw.bufferedAmount > SLOW_VIEWER_BYTES) {
+        raw.terminate();
+        viewers.delete(ws);
+        continue;
+      }
+      ws.send(text);
+    }
+  };
+  const unsubscribe = ctx.journal.subscribe((e) => {
+    if (viewers.size === 0) return;
+    batch.push(e);
+    timer ??= setTimeout(flush, options.batchMs ?? 50);
+  });
+
+  app.get(
+    '/ws/events',
+    upgradeWebSocket(() => ({
+      onOpen: (_e, ws) => {
+        viewers.add(ws);
+        ws.send(JSON.stringify({ type: 'backlog', events: ctx.journal.all().slice(-EVENT_BACKLOG), now: Date.now() }));
+      },
+      onClose: (_e, ws) => void viewers.delete(ws),
+    })),
+  );
+
+  app.get('/api/events', (c) => {
+    try {
+      const kinds = (c.req.query('kind') ?? '').split(',').filter(Boolean);
+      const bad = kinds.filter((k) => !isEventKind(k));
+      if (bad.length) throw new SmafError('EINVAL', `kind: unknown ${bad.join(', ')} (valid: ${EVENT_KINDS.join(', ')})`);
+      const q: EventQuery = {
+        kinds: kinds.filter(isEventKind),
+        after: intParam(c.req.query('after'), 'after', 0, Number.MAX_SAFE_INTEGER, 0),
+        since: intParam(c.req.query('since'), 'since', 0, Number.MAX_SAFE_INTEGER, 0),
+        limit: intParam(c.req.query('limit'), 'limit', 1, X_EVENTS_MAX_LIMIT, 100),
+        client: intParam(c.req.query('client'), 'client', 0, 2 ** 32 - 1, 0),
+        buffer: intParam(c.req.query('buffer'), 'buffer', 0, 2 ** 32 - 1, 0),
+        newest: c.req.query('newest') === '1',
+      };
+      return c.json(ctx.journal.query(q));
+    } catch (e) {
+      return c.json({ error: (e as Error).message }, 400);
+    }
+  });
+
+  app.get('/api/trace.json', (c) => {
+    const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+    return c.body(JSON.stringify(traceOf(ctx)), 200, {
+      'content-type': 'application/json',
+      'content-disposition': `attachment; filename="smaf-trace-${stamp}.json"`,
+    });
+  });
+
+  app.get('/metrics', async (c) => c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }));
+
+  return {
+    close: () => {
+      unsubscribe();
+      metrics.close();
+      if (timer) clearTimeout(timer);
+      for (const ws of viewers) ws.close();
+    },
+  };
+}
