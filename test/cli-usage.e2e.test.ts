@@ -78,7 +78,7 @@ test('smafd: a missing platform file is ENOENT; an explicit dashboard port that 
   const open = await startDaemon(['--dashboard-host', '0.0.0.0', '--dashboard-port', '0']);
   const output = open.output();
   await open.stop();
-  assert.match(output, /warning: the dashboard on 0\.0\.0\.0 is reachable from the network, and it has no authentication/);
+  assert.match(output, /WARNING: the dashboard listens on 0\.0\.0\.0: anyone on that network who learns its token sees every client.s buffers, over plain HTTP/);
 });
 
 test('create 1920x1080:NV12 --align 64 prints the planes and creates one buffer holding them; scenarios take frames too', async () => {

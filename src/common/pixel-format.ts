@@ -5,6 +5,7 @@
  * them out: NV12/NV16 (8-bit Y plane, interleaved CbCr plane, 4:2:0 / 4:2:2), P010 (16-bit
  * samples, 10 bits used, 4:2:0), YUYV (packed 4:2:2), RGBA8888 (packed, 4 bytes per pixel).
  */
+import { SmafError } from './errors.ts';
 import { alignUp } from './units.ts';
 
 interface PlaneDef {
@@ -58,16 +59,16 @@ export function isFrameSpec(s: string): boolean {
 /** Layout of `WIDTHxHEIGHT:FORMAT` with strides (and plane offsets) aligned to `align` bytes. */
 export function frameLayout(spec: string, align = 1): FrameLayout {
   const m = FRAME.exec(spec.trim());
-  if (!m) throw new RangeError(`"${spec}" is not a frame (WIDTHxHEIGHT:FORMAT, e.g. 1920x1080:NV12)`);
+  if (!m) throw new SmafError('EINVAL', `"${spec}" is not a frame (WIDTHxHEIGHT:FORMAT, e.g. 1920x1080:NV12)`);
   const width = Number(m[1]);
   const height = Number(m[2]);
   const format = m[3]!.toUpperCase();
   const def = PIXEL_FORMATS[format];
-  if (!def) throw new RangeError(`unknown pixel format "${m[3]}" (known: ${Object.keys(PIXEL_FORMATS).join(', ')})`);
-  if (!Number.isInteger(align) || align < 1 || (align & (align - 1)) !== 0 || align > 4096) throw new RangeError(`alignment ${align} is not a power of two from 1 to 4096`);
-  if (width < 1 || height < 1 || width > 65536 || height > 65536) throw new RangeError(`frame ${width}x${height}: width and height must be 1..65536`);
+  if (!def) throw new SmafError('EINVAL', `unknown pixel format "${m[3]}" (known: ${Object.keys(PIXEL_FORMATS).join(', ')})`);
+  if (!Number.isInteger(align) || align < 1 || (align & (align - 1)) !== 0 || align > 4096) throw new SmafError('EINVAL', `alignment ${align} is not a power of two from 1 to 4096`);
+  if (width < 1 || height < 1 || width > 65536 || height > 65536) throw new SmafError('EINVAL', `frame ${width}x${height}: width and height must be 1..65536`);
   if (width % def.widthMultiple || height % def.heightMultiple) {
-    throw new RangeError(`${format} subsamples chroma: width must be a multiple of ${def.widthMultiple} and height of ${def.heightMultiple} (got ${width}x${height})`);
+    throw new SmafError('EINVAL', `${format} subsamples chroma: width must be a multiple of ${def.widthMultiple} and height of ${def.heightMultiple} (got ${width}x${height})`);
   }
   let offset = 0;
   const planes = def.planes.map((p): PlaneLayout => {

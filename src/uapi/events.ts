@@ -2,6 +2,7 @@
  * X_EVENTS, the daemon's event log over the wire: filtered and paged on the daemon, over the whole
  * log it keeps (not a client-side window). Its request struct and the event kinds' bit numbers.
  */
+import { SmafError } from '../common/errors.ts';
 import type { EventKind } from '../platform/index.ts';
 
 /** Every event kind, in bit order for X_EVENTS' `kinds` mask (bit i = EVENT_KINDS[i]). */
@@ -70,20 +71,20 @@ export function encodeEventQuery(q: Partial<EventQuery>): Uint8Array {
 
 /** Decode and validate; throws RangeError naming the field (the daemon answers EINVAL). */
 export function decodeEventQuery(p: Uint8Array): EventQuery {
-  if (p.length !== X_EVENTS_SIZE) throw new RangeError(`X_EVENTS takes ${X_EVENTS_SIZE} payload bytes, got ${p.length}`);
+  if (p.length !== X_EVENTS_SIZE) throw new SmafError('EINVAL', `X_EVENTS takes ${X_EVENTS_SIZE} payload bytes, got ${p.length}`);
   const v = new DataView(p.buffer, p.byteOffset, p.byteLength);
   const big = (o: number, name: string): number => {
     const x = v.getBigUint64(o, true);
-    if (x > BigInt(Number.MAX_SAFE_INTEGER)) throw new RangeError(`X_EVENTS: ${name} ${x} is out of range`);
+    if (x > BigInt(Number.MAX_SAFE_INTEGER)) throw new SmafError('EINVAL', `X_EVENTS: ${name} ${x} is out of range`);
     return Number(x);
   };
   const mask = v.getUint32(16, true);
-  if (mask >>> EVENT_KINDS.length !== 0) throw new RangeError(`X_EVENTS: kinds mask 0x${mask.toString(16)} has bits above ${EVENT_KINDS.length - 1} (kinds: ${EVENT_KINDS.join(', ')})`);
+  if (mask >>> EVENT_KINDS.length !== 0) throw new SmafError('EINVAL', `X_EVENTS: kinds mask 0x${mask.toString(16)} has bits above ${EVENT_KINDS.length - 1} (kinds: ${EVENT_KINDS.join(', ')})`);
   const limit = v.getUint32(20, true);
-  if (limit < 1 || limit > X_EVENTS_MAX_LIMIT) throw new RangeError(`X_EVENTS: limit ${limit} is not within 1..${X_EVENTS_MAX_LIMIT}`);
+  if (limit < 1 || limit > X_EVENTS_MAX_LIMIT) throw new SmafError('EINVAL', `X_EVENTS: limit ${limit} is not within 1..${X_EVENTS_MAX_LIMIT}`);
   const flags = v.getUint32(32, true);
-  if ((flags & ~X_EVENTS_NEWEST) !== 0) throw new RangeError(`X_EVENTS: unknown flags 0x${flags.toString(16)} (1 = newest)`);
-  if (v.getUint32(36, true) !== 0) throw new RangeError('X_EVENTS: reserved field must be 0');
+  if ((flags & ~X_EVENTS_NEWEST) !== 0) throw new SmafError('EINVAL', `X_EVENTS: unknown flags 0x${flags.toString(16)} (1 = newest)`);
+  if (v.getUint32(36, true) !== 0) throw new SmafError('EINVAL', 'X_EVENTS: reserved field must be 0');
   return {
     after: big(0, 'after'),
     since: big(8, 'since'),

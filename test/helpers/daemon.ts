@@ -41,7 +41,7 @@ export async function startDaemon(args: string[] = []): Promise<RunningDaemon> {
   proc.stderr!.on('data', (d) => (out += d));
   // smafd prints its socket, then its dashboard line: wait for what we read, a whole line, as the
   // two may arrive in separate chunks
-  const ready = /^smafd: dashboard (?:at (http:\S+)|off)\n/m;
+  const ready = /^smafd: dashboard (?:at (http:\S+)|off)[^\n]*\n/m;
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`smafd did not start:\n${out}`)), 20_000);
     const check = () => {
