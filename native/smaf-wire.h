@@ -37,6 +37,8 @@
 #define SMAF_OP_X_STATE 0x80
 #define SMAF_OP_X_EXPLAIN 0x81
 #define SMAF_OP_X_CHECK 0x82
+#define SMAF_OP_X_EVENTS 0x83
+#define SMAF_OP_X_TRACE 0x84
 #define SMAF_OP_X_PS 0x88
 #define SMAF_OP_X_HEAPS 0x89
 

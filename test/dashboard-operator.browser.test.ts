@@ -21,6 +21,9 @@ import { ROOT, startDaemon, type RunningDaemon } from './helpers/daemon.ts';
 let d: RunningDaemon;
 let browser: BrowserContext;
 let url: string;
+/** Scripts reach the dashboard with its token as a bearer (the page has it as a cookie). */
+let auth: Record<string, string>;
+let base: string;
 
 const scenario = (name: string) => parseScenario(readFileSync(join(ROOT, `scenarios/${name}.yaml`), 'utf8'));
 const connect = (comm: string) => async (): Promise<SmafClient> => {
@@ -33,6 +36,8 @@ before(async () => {
   d = await startDaemon(['--dashboard-port', '0']);
   assert.ok(d.dashboardUrl, d.output());
   url = d.dashboardUrl;
+  auth = { authorization: `Bearer ${new URL(url).searchParams.get('token')}` };
+  base = new URL(url).origin;
   browser = await launchChromium();
 });
 after(async () => {
@@ -62,7 +67,7 @@ test('desktop: a camera run\'s millisecond buffers stay on the timeline after re
   await page.getByTestId('buffers').getByText('no live buffer').waitFor();
   const timeline = page.getByTestId('timeline');
   // every buffer of the run is on the timeline though none is alive
-  const state = await (await fetch(`${url}/api/events?kind=create&limit=100`)).json() as { events: { buffer: number }[] };
+  const state = await (await fetch(`${base}/api/events?kind=create&limit=100`, { headers: auth })).json() as { events: { buffer: number }[] };
   assert.ok(state.events.length >= 1);
   for (const e of state.events) await timeline.getByTestId(`tl-bar-${e.buffer}`).waitFor();
   const groups = await timeline.locator('.tl-group-name').allInnerTexts();
@@ -107,7 +112,7 @@ test('desktop: clients with pid and command against their limits; the firewall p
   assert.ok((await clients.locator('[role="meter"]').count()) >= 2);
 
   const events = page.getByTestId('events');
-  const counts = await (await fetch(`${url}/api/state`)).json() as { eventCounts: Record<string, number> };
+  const counts = await (await fetch(`${base}/api/state`, { headers: auth })).json() as { eventCounts: Record<string, number> };
   await events.getByTestId('count-denial').filter({ hasText: String(counts.eventCounts.denial) }).waitFor();
   assert.equal(await events.getByTestId('count-grant').innerText(), String(counts.eventCounts.grant));
   assert.ok((await events.getByTestId('event-denial').count()) >= 4);
@@ -128,7 +133,7 @@ test('desktop: clients with pid and command against their limits; the firewall p
 
   // the trace download is valid trace-event JSON
   const href = await page.getByTestId('download-trace').getAttribute('href');
-  const res = await fetch(new URL(href!, url));
+  const res = await fetch(new URL(href!, base), { headers: auth });
   assert.match(res.headers.get('content-disposition') ?? '', /attachment; filename="smaf-trace-.*\.json"/);
   assert.deepEqual(checkChromeTrace(await res.json()), []);
   for (const c of run.clients!.values()) await c.close();
@@ -163,7 +168,7 @@ test('phone (390x844): one column, nothing wider than the screen, tables scroll 
 });
 
 test('the event stream sends a backlog, then only new events; /metrics has every documented name', async () => {
-  const ws = new WebSocket(`${url.replace('http', 'ws')}/ws/events`);
+  const ws = new WebSocket(`${base.replace('http', 'ws')}/ws/events`, { headers: { ...auth, origin: base } });
   const messages: { type: string; events: { seq: number; kind: string }[] }[] = [];
   ws.on('message', (m) => messages.push(JSON.parse(String(m))));
   await new Promise((r) => ws.once('open', r));
@@ -185,7 +190,7 @@ test('the event stream sends a backlog, then only new events; /metrics has every
   ws.close();
   await c.close();
 
-  const text = await (await fetch(`${url}/metrics`)).text();
+  const text = await (await fetch(`${base}/metrics`, { headers: auth })).text();
   for (const m of METRIC_DOCS) {
     assert.match(text, new RegExp(`^# HELP ${m.name} `, 'm'), m.name);
     assert.match(text, new RegExp(`^# TYPE ${m.name} ${m.type}$`, 'm'), m.name);

@@ -42,6 +42,12 @@ test('the dashboard shows the SDP demo live: buffers, memory map occupancy, the 
   assert.equal(result.ok, true, JSON.stringify(result.steps.filter((s) => !s.ok)));
   const main = result.clients!.get('main') as SmafClient;
 
+  // how close the daemon is to its limits, and whether a request met a bug
+  const health = await page.getByTestId('health').innerText();
+  assert.match(health, /internal errors: 0/);
+  assert.match(health, /--max-clients/);
+  assert.match(health, /--max-pending-bytes/);
+
   // buffers: four (cipher, bitstream, frame, leak), two secure
   await page.getByTestId('buffers').getByText('Buffers (4)').waitFor();
   assert.equal(await page.locator('[data-testid^="buffer-row-"]').count(), 4);

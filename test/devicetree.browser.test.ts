@@ -14,7 +14,7 @@ test('reserved-memory ranges of a device tree appear on the memory map with thei
   const d = await startDaemon(['--dashboard-port', '0', '--platform', ov]);
   const browser = await launchChromium();
   try {
-    const url = /dashboard at (http:\S+)/.exec(d.output())![1]!;
+    const url = d.dashboardUrl!;
     const page = await browser.newPage();
     await page.goto(url);
     await page.getByTestId('live').filter({ hasText: 'live' }).waitFor();
@@ -22,7 +22,7 @@ test('reserved-memory ranges of a device tree appear on the memory map with thei
     await list.waitFor();
     assert.match(await list.innerText(), /4 reserved ranges .* never handed out: .*secmon@48000000 0x48000000 1 MiB/);
     const rect = page.getByTestId('region-dram').getByTestId('reserved-secmon@48000000');
-    assert.match((await rect.locator('title').textContent()) ?? '', /secmon@48000000 \(reserved\) 0x48000000 · 1 MiB inside dram: no-map: secure world firmware/);
+    assert.match((await rect.getAttribute('aria-label')) ?? '', /secmon@48000000 \(reserved\) 0x48000000 · 1 MiB inside dram: no-map: secure world firmware/);
     assert.equal(await page.getByTestId('region-secmon@48000000').count(), 0, 'a reserved range is not drawn as a pool of its own');
     assert.equal(await page.getByTestId('region-vpu-pool@4c000000').count(), 1, 'a device pool is');
   } finally {

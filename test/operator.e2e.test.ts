@@ -24,7 +24,7 @@ test('events: bad --limit, --kind, --since, --client are usage errors (exit 22) 
     [['-l', 'abc'], /--limit: "abc" is not a positive whole number/],
     [['-l', '0'], /--limit: "0"/],
     [['-l', '-5'], /--limit: "-5"/],
-    [['-k', 'bogus'], /unknown event kind "bogus" \(valid: create, allocate, .*denial, tee\)/],
+    [['-k', 'bogus'], /unknown event kind "bogus" \(valid: create, allocate, .*denial, tee, iommu-fault, name\)/],
     [['-k', 'denial,nope'], /"nope"/],
     [['--since', 'yesterday'], /--since: "yesterday" is not a time/],
     [['--client', 'x'], /--client: "x"/],

@@ -226,12 +226,12 @@ export function buildProgram(): Command {
     .option('--hold', 'keep the clients (and their buffers) after the last step, until Ctrl-C')
     .action(async (o: PaceOptions) => {
     // only this run's denials, not those of earlier runs
-    const before = await withClient(g(), async (c) => (await c.events({ newest: true, limit: 1 })).events[0]?.seq ?? 0);
+    const before = await withClient(g(), async (c) => (await c.events({ newest: true, limit: 1 })).events[0]?.seq ?? 0, true);
     await runScenarioCommand(g(), 'sdp', o);
-    if (!g().json) await withClient(g(), (c) => printEvents(c, g(), { kinds: ['denial'], after: before }, 50, 'denials logged by smafd during this run (firewall, secure module, attach checks):'));
+    if (!g().json) await withClient(g(), (c) => printEvents(c, g(), { kinds: ['denial'], after: before }, 50, 'denials logged by smafd during this run (firewall, secure module, attach checks):'), true);
   });
 
-  addOperatorCommands(program, g, (fn) => withClient(g(), fn));
+  addOperatorCommands(program, g, (fn) => withClient(g(), fn, true)); // events and traces: the operator's view when it can
 
   program
     .command('ps')

@@ -207,6 +207,12 @@ function Clients({ state }) {
         <td><${Meter} value=${c.buffers} max=${l.maxClientBuffers} format=${String} /></td><td><${Meter} value=${c.bytes} max=${l.maxClientBytes} format=${size} /></td>
         <td class="num">${c.fds} / ${l.maxFds}</td><td class="num">${c.requests}</td><td class="num">${ago(c.connectedAt)}</td></tr>`)}
     </table></div>`}
+    <div data-testid="health"><h2>Daemon limits and health</h2>
+      <p class=${state.internalErrors ? 'bad' : 'muted'}>internal errors: ${state.internalErrors ?? 0}${state.internalErrors ? ' (requests answered EIO: see smafd\'s log)' : ''}</p>
+      <div class="scroll"><table><tr><th>limit</th><th>used</th></tr>
+      ${(state.limitUsage ?? []).map((u) => html`<tr><td>--${u.option}${u.note ? html` <span class="muted">(${u.note})</span>` : null}</td>
+        <td><${Meter} value=${u.used} max=${u.limit} format=${/bytes|backlog/.test(u.option) ? size : String} /></td></tr>`)}
+      </table></div></div>
   </section>`;
 }
 
