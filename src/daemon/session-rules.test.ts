@@ -9,9 +9,10 @@ import { pino } from 'pino';
 import { Errno } from '../common/errors.ts';
 import { MAX_DECISIONS } from '../core/index.ts';
 import { createSmafSystem } from '../presets/default.ts';
-import { DMA_BUF_IOCTL_SYNC, encodeName, encodeStruct, MAX_FRAME, Op, SMAF_IOC_CREATE, SMAF_IOC_SET_SECURE_FLAG, type Request } from '../uapi/index.ts';
+import { DMA_BUF_IOCTL_SYNC, encodeName, encodeStruct, MAX_FRAME, Op, SMAF_IOC_SET_SECURE_FLAG } from '../uapi/index.ts';
 import { DaemonContext, DEFAULT_LIMITS, type LimitSettings } from './context.ts';
 import { ClientSession } from './session.ts';
+import { create, fdOf, req, u32 } from './session-fixtures.ts';
 
 function setup(limits: Partial<LimitSettings> = {}) {
   const { smaf, platform } = createSmafSystem();
@@ -27,15 +28,6 @@ function setup(limits: Partial<LimitSettings> = {}) {
   return { smaf, platform, ctx, client, lines };
 }
 
-let rid = 1;
-const req = (op: number, fd: number, payload: Uint8Array = new Uint8Array(0)): Request => ({ id: rid++, op, fd, payload });
-const u32 = (...v: number[]) => {
-  const b = new Uint8Array(v.length * 4);
-  v.forEach((x, i) => new DataView(b.buffer).setUint32(i * 4, x, true));
-  return b;
-};
-const create = (len: number) => req(SMAF_IOC_CREATE.number, -1, encodeStruct(SMAF_IOC_CREATE.struct, { length: BigInt(len), flags: 2 }));
-const fdOf = (r: { payload: Uint8Array }) => new DataView(r.payload.buffer, r.payload.byteOffset).getInt32(24, true);
 const sync = (fd: number, flags: bigint) => req(DMA_BUF_IOCTL_SYNC.number, fd, encodeStruct(DMA_BUF_IOCTL_SYNC.struct, { flags }));
 const secure = (fd: number, on: boolean) => req(SMAF_IOC_SET_SECURE_FLAG.number, -1, encodeStruct(SMAF_IOC_SET_SECURE_FLAG.struct, { fd, secure: on ? 1 : 0 }));
 const json = (r: { payload: Uint8Array }) => JSON.parse(new TextDecoder().decode(r.payload)) as Record<string, unknown>;

@@ -7,9 +7,10 @@ import { test } from 'node:test';
 import { pino } from 'pino';
 import { Errno } from '../common/errors.ts';
 import { createSmafSystem } from '../presets/default.ts';
-import { encodeName, encodeStruct, Op, SMAF_IOC_CREATE, type Request } from '../uapi/index.ts';
+import { encodeName, Op, type Request } from '../uapi/index.ts';
 import { DaemonContext, DEFAULT_LIMITS, type LimitSettings } from './context.ts';
 import { ClientSession } from './session.ts';
+import { create, fdOf, req, u32 } from './session-fixtures.ts';
 
 function setup(limits: Partial<LimitSettings> = {}) {
   const { smaf, platform } = createSmafSystem();
@@ -23,15 +24,6 @@ function setup(limits: Partial<LimitSettings> = {}) {
   return { smaf, platform, ctx, client };
 }
 
-let rid = 1;
-const req = (op: number, fd: number, payload: Uint8Array = new Uint8Array(0)): Request => ({ id: rid++, op, fd, payload });
-const u32 = (...v: number[]) => {
-  const b = new Uint8Array(v.length * 4);
-  v.forEach((x, i) => new DataView(b.buffer).setUint32(i * 4, x, true));
-  return b;
-};
-const create = (len: number) => req(SMAF_IOC_CREATE.number, -1, encodeStruct(SMAF_IOC_CREATE.struct, { length: BigInt(len), flags: 2 }));
-const fdOf = (r: { payload: Uint8Array }) => new DataView(r.payload.buffer, r.payload.byteOffset).getInt32(24, true);
 
 test('an fd table that is full fails CREATE, DUP and IMPORT with EMFILE and drops the reference exactly once', () => {
   const { smaf, client, ctx } = setup({ maxFds: 2 });

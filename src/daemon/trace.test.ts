@@ -13,14 +13,8 @@ import { operatorOp, traceOf } from './operator-ops.ts';
 import { ClientSession } from './session.ts';
 import { checkChromeTrace } from './trace-check.ts';
 import type { TraceEvent } from './trace.ts';
+import { req, u32 } from './session-fixtures.ts';
 
-let rid = 1;
-const req = (op: number, fd: number, payload: Uint8Array = new Uint8Array(0)): Request => ({ id: rid++, op, fd, payload });
-const u32 = (...v: number[]) => {
-  const b = new Uint8Array(v.length * 4);
-  v.forEach((x, i) => new DataView(b.buffer).setUint32(i * 4, x, true));
-  return b;
-};
 
 function setup() {
   const { smaf } = createSmafSystem();

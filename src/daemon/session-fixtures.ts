@@ -1,0 +1,20 @@
+/** Raw requests for the tests that drive ClientSession without a socket (one definition for all). */
+import { encodeStruct, SMAF_IOC_CREATE, type Request } from '../uapi/index.ts';
+
+let rid = 1;
+
+/** A request with a fresh id. */
+export const req = (op: number, fd: number, payload: Uint8Array = new Uint8Array(0)): Request => ({ id: rid++, op, fd, payload });
+
+/** Little-endian u32 fields, back to back. */
+export function u32(...v: number[]): Uint8Array {
+  const b = new Uint8Array(v.length * 4);
+  v.forEach((x, i) => new DataView(b.buffer).setUint32(i * 4, x, true));
+  return b;
+}
+
+/** SMAF_IOC_CREATE of `len` bytes (O_RDWR). */
+export const create = (len: number): Request => req(SMAF_IOC_CREATE.number, -1, encodeStruct(SMAF_IOC_CREATE.struct, { length: BigInt(len), flags: 2 }));
+
+/** The fd a CREATE answer carries in its struct. */
+export const fdOf = (r: { payload: Uint8Array }): number => new DataView(r.payload.buffer, r.payload.byteOffset).getInt32(24, true);
