@@ -272,19 +272,34 @@ describe('secure buffers', () => {
     assert.equal(rec.calls.filter((c) => c.op === 'cpu').length, 4, 'non-secure buffers are checked too');
   });
 
-  test('a secure buffer with a device that is not secure-capable is never allocated', () => {
+  test('a device that is not secure-capable is refused at attach, with or without memory, and logged as a denial', () => {
     const { smaf, dev, platform } = system();
     smaf.registerSecureModule(createRecordingSecureModule());
+    const denials = () => platform.events.list({ kinds: ['denial'] }).map((e) => e.message);
     const b = smaf.create(4096);
     b.setSecure(true);
     b.attach(dev('dec'));
-    const g = b.attach(dev('gpu'));
-    assert.throws(() => b.map(g), errno('EPERM', /"gpu" is not secure-capable/));
-    assert.equal(platform.bytesInUse, 0);
-    const c = smaf.create(4096);
-    c.setSecure(true);
-    c.map(c.attach(dev('dec')));
-    assert.throws(() => c.attach(dev('gpu')), errno('EPERM', /not secure-capable/));
+    assert.throws(() => b.attach(dev('gpu')), errno('EPERM', /^Cannot attach device "gpu" to buffer \d+: device "gpu" is not secure-capable and the buffer is secure$/));
+    assert.equal(b.attachments.length, 1, 'the refused device is not attached');
+    assert.equal(platform.bytesInUse, 0, 'no memory was allocated for the refusal');
+    assert.deepEqual(denials(), [`Cannot attach device "gpu" to buffer ${b.id}: device "gpu" is not secure-capable and the buffer is secure`]);
+    b.map(b.attachments[0]!);
+    assert.throws(() => b.attach(dev('gpu')), errno('EPERM', /not secure-capable/));
+    assert.equal(denials().length, 2);
+  });
+
+  test('a buffer with a device that is not secure-capable cannot become secure until that device detaches', () => {
+    const { smaf, dev, platform } = system();
+    smaf.registerSecureModule(createRecordingSecureModule());
+    const b = smaf.create(4096);
+    b.attach(dev('dec'));
+    const gpu = b.attach(dev('gpu'));
+    assert.throws(() => b.setSecure(true), errno('EPERM', /^cannot make buffer \d+ secure: device "gpu" is attached and is not secure-capable \(detach it first\)$/));
+    assert.equal(b.secure, false);
+    assert.equal(platform.events.list({ kinds: ['denial'] }).length, 1);
+    b.detach(gpu);
+    b.setSecure(true);
+    assert.equal(b.secure, true);
   });
 });
 

@@ -260,6 +260,8 @@ export class SmafBuffer {
     const module = this.core.secureModule;
     if (secure) {
       if (!module) throw new SmafError('EINVAL', `cannot make buffer ${this.id} secure: no secure module is registered`);
+      const plain = [...this.attachmentMap.values()].find((a) => !a.device.secure);
+      if (plain) this.deny(plain.device.name, `cannot make buffer ${this.id} secure: device "${plain.device.name}" is attached and is not secure-capable (detach it first)`);
       this.secureCtx = module.createContext(this.info());
     } else if (module && this.secureCtx !== null) {
       module.destroyContext(this.secureCtx);
@@ -276,15 +278,14 @@ export class SmafBuffer {
    */
   attach(device: Device): Attachment {
     this.alive();
+    const head = `Cannot attach device "${device.name}" to buffer ${this.id}`;
+    // secure capability is checked here, with or without memory: a device that may never touch
+    // secure memory is refused at attach, not later at map (one rule, one place)
+    if (this.secureFlag && !device.secure) this.deny(device.name, `${head}: device "${device.name}" is not secure-capable and the buffer is secure`);
     const backing = this.backingImpl;
     if (backing) {
       const problem = unsuitableReason(backing, device, this.secureFlag);
       if (problem) {
-        const head = `Cannot attach device "${device.name}" to buffer ${this.id}`;
-        if (problem.code === 'EPERM') {
-          this.core.platform.events.emit({ kind: 'denial', actor: device.name, buffer: this.id, message: `${head}: ${problem.reason}` });
-          throw new SmafError('EPERM', `${head}: ${problem.reason}`);
-        }
         const pins = this.pinnedBy();
         if (pins.length > 0) {
           throw new SmafError('EBUSY', `${head}: ${problem.reason}; the memory cannot move while the buffer has ${pins.join(' and ')}`);
@@ -296,6 +297,12 @@ export class SmafBuffer {
     this.attachmentMap.set(att.id, att);
     this.core.platform.events.emit({ kind: 'attach', actor: device.name, buffer: this.id, message: `${device.name} attached to buffer ${this.id}` });
     return att;
+  }
+
+  /** A refusal on security grounds: logged as a denial, then EPERM. */
+  private deny(actor: string, message: string): never {
+    this.core.platform.events.emit({ kind: 'denial', actor, buffer: this.id, message });
+    throw new SmafError('EPERM', message);
   }
 
   private migrate(device: Device, why: string): void {
