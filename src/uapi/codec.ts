@@ -44,7 +44,9 @@ export function encodeStruct<S extends StructDef>(def: S, value: Partial<StructV
       }
       case 'bytes':
       case 'char': {
-        if (!(v instanceof Uint8Array) || v.length > f.size) throw new TypeError(`${def.name}.${f.name} must be at most ${f.size} bytes`);
+        // a string may be shorter than its field (the rest is NUL); raw bytes (a token) fill it exactly
+        const fits = v instanceof Uint8Array && (f.type === 'char' ? v.length <= f.size : v.length === f.size);
+        if (!fits) throw new TypeError(`${def.name}.${f.name} must be ${f.type === 'char' ? 'at most' : 'exactly'} ${f.size} bytes`);
         bytes.set(v, f.offset);
         break;
       }
