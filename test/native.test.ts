@@ -128,9 +128,9 @@ describe('smaf-wire.h agrees with src/uapi', () => {
       for (const f of def.fields) expect(`${cName}.${f.name}`, f.offset);
     }
     const field = (def: StructDef, name: string): number => def.fields.find((f) => f.name === name)!.offset;
-    expect('SMAF_CREATE_FD_OFFSET', field(smafCreateData, 'fd'));
-    expect('SMAF_CREATE_FLAGS_OFFSET', field(smafCreateData, 'flags'));
-    expect('SMAF_SECURE_FD_OFFSET', field(smafSecureFlag, 'fd'));
+    expect('SMAF_CREATE_DATA_FD_OFFSET', field(smafCreateData, 'fd'));
+    expect('SMAF_CREATE_DATA_FLAGS_OFFSET', field(smafCreateData, 'flags'));
+    expect('SMAF_SECURE_FLAG_FD_OFFSET', field(smafSecureFlag, 'fd'));
   });
 });
 

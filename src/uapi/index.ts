@@ -7,3 +7,5 @@ export * from './op-codec.ts';
 export * from './replies.ts';
 export * from './docs.ts';
 export * from './events.ts';
+export * from './c-header.ts';
+export * from './native-abi.ts';
