@@ -9,15 +9,17 @@ import type { FieldDef, OpRow, StructDef } from '../../src/uapi/index.ts';
 type FieldValue = number | bigint | Uint8Array;
 type Value = Record<string, FieldValue>;
 
-/** Plausible values for fields by name (the fuzzer's hints), else the whole range of the type. */
-export type FieldHints = Readonly<Record<string, fc.Arbitrary<FieldValue>>>;
+/** Plausible values for some fields (the fuzzer's hints, by name and type); others get their whole range. */
+export type FieldHints = (f: FieldDef) => fc.Arbitrary<FieldValue> | undefined;
+
+const noHints: FieldHints = () => undefined;
 
 const MAX = { u32: 2 ** 32 - 1, s32: 2 ** 31 - 1, u64: 2n ** 64n - 1n } as const;
 
 /** Any value of a field's type (reserved fields: 0 unless `anyReserved`). */
-export function fieldArb(f: FieldDef, hints: FieldHints = {}, anyReserved = false): fc.Arbitrary<FieldValue> {
+export function fieldArb(f: FieldDef, hints: FieldHints = noHints, anyReserved = false): fc.Arbitrary<FieldValue> {
   if (f.role === 'reserved' && !anyReserved) return f.type === 'u64' ? fc.constant(0n) : f.type === 'bytes' || f.type === 'char' ? fc.constant(new Uint8Array(f.size)) : fc.constant(0);
-  const hint = hints[f.name];
+  const hint = hints(f);
   if (hint) return hint;
   switch (f.type) {
     case 'u32': return fc.integer({ min: 0, max: MAX.u32 });
@@ -44,7 +46,7 @@ export function structArb(s: StructDef, field: (f: FieldDef) => fc.Arbitrary<Fie
 }
 
 /** A valid request value of the row (what a handler receives): reserved fields 0, any tail. */
-export function requestArb(row: OpRow, hints: FieldHints = {}): fc.Arbitrary<object | null> {
+export function requestArb(row: OpRow, hints: FieldHints = noHints): fc.Arbitrary<object | null> {
   const q = row.request;
   if (q.kind === 'none') return fc.constant({});
   const value = structArb(q.struct, (f) => fieldArb(f, hints));
