@@ -326,11 +326,11 @@ _Static_assert(offsetof(struct smaf_info, reserved1) == 20, "smaf_info.reserved1
 _Static_assert(offsetof(struct smaf_info, name) == 24, "smaf_info.name");
 _Static_assert(offsetof(struct smaf_info, reserved2) == 88, "smaf_info.reserved2");
 
-struct dma_buf_sync {
+struct smaf_dma_buf_sync {
 	uint64_t flags;
 };
-_Static_assert(sizeof(struct dma_buf_sync) == 8, "dma_buf_sync: size");
-_Static_assert(offsetof(struct dma_buf_sync, flags) == 0, "dma_buf_sync.flags");
+_Static_assert(sizeof(struct smaf_dma_buf_sync) == 8, "smaf_dma_buf_sync: size");
+_Static_assert(offsetof(struct smaf_dma_buf_sync, flags) == 0, "smaf_dma_buf_sync.flags");
 
 /* offsets the library rewrites (fds travel as the daemon's numbers on the wire) */
 #define SMAF_CREATE_DATA_VERSION_OFFSET 0u
@@ -348,7 +348,7 @@ _Static_assert(offsetof(struct dma_buf_sync, flags) == 0, "dma_buf_sync.flags");
 #define SMAF_INFO_INDEX_OFFSET 8u
 #define SMAF_INFO_COUNT_OFFSET 16u
 #define SMAF_INFO_NAME_OFFSET 24u
-#define DMA_BUF_SYNC_FLAGS_OFFSET 0u
+#define SMAF_DMA_BUF_SYNC_FLAGS_OFFSET 0u
 
 /* ---- dma-buf and dma-heap (the kernel's numbers, include/uapi/linux/dma-buf.h, dma-heap.h) ----- */
 #define SMAF_DMA_BUF_BASE 'b'

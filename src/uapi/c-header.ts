@@ -25,8 +25,12 @@ function cField(f: FieldDef): string {
   return `\t${C_TYPES[f.type]} ${f.name};`;
 }
 
+/** Every C name carries the smaf_ prefix (no clash with the kernel's struct dma_buf_sync). */
+const cName = (s: StructDef): string => (s.name.startsWith('smaf_') ? s.name : `smaf_${s.name}`);
+
 /** The struct, then asserts of its size and of every offset. */
-export function cStruct(s: StructDef): string {
+export function cStruct(def: StructDef): string {
+  const s = { ...def, name: cName(def) };
   const attr = s.packed ? ' __attribute__((packed))' : '';
   const asserts = [
     `_Static_assert(sizeof(struct ${s.name}) == ${s.size}, "${s.name}: size");`,
@@ -57,7 +61,7 @@ function opLines(row: OpRow, seen: Set<StructDef>): string[] {
 
 function ioctlSection(): string[] {
   const offsets = IOCTLS.flatMap((d) => d.struct.fields.filter((f) => f.role !== 'reserved')
-    .map((f) => define(`${d.struct.name.toUpperCase()}_${f.name.toUpperCase()}_OFFSET`, `${f.offset}u`)));
+    .map((f) => define(`${cName(d.struct).toUpperCase()}_${f.name.toUpperCase()}_OFFSET`, `${f.offset}u`)));
   return [
     section("/dev/smaf ioctls (magic 'S'), v8 ABI, and DMA_BUF_IOCTL_SYNC"),
     define('SMAF_IOC_MAGIC', "'S'"),
