@@ -32,6 +32,8 @@ export interface HandlerSession extends SessionLike {
   readonly principal: string;
   pid: number | null;
   comm: string | null;
+  /** DMA_BUF_IOCTL_SYNC STARTs not yet ENDed, per dma-buf (not per fd, as in the kernel). */
+  readonly cpuAccess: Map<SmafBuffer, number>;
   /** EPERM unless on the operator's admin socket. */
   operatorOnly(what: string): void;
   entry(fd: number): FdEntry;

@@ -5,11 +5,9 @@
  */
 import { isInternalError, SmafError, toSmafError } from '../common/errors.ts';
 import type { Attachment, CpuMapping, SmafBuffer } from '../core/index.ts';
-import {
-  decodeName, decodeStruct, DMA_BUF_SYNC_END, DMA_BUF_SYNC_READ, DMA_BUF_SYNC_VALID, DMA_BUF_SYNC_WRITE, DEVICE_FD, encodeName,
-  encodeStruct, findIoctl, fitStruct, iocSize, nonZeroReserved, opRow, SMAF_NAME_LEN, type IoctlDef, type Request, type Response,
-} from '../uapi/index.ts';
+import { DEVICE_FD, opRow, type Request, type Response } from '../uapi/index.ts';
 import type { DaemonContext } from './context.ts';
+import { runIoctl } from './ioctl-handlers.ts';
 import { runOp, type Outcome } from './op-handlers.ts';
 import { isSliced, type FdEntry, type HandlerSession, type Work } from './op-types.ts';
 
@@ -34,7 +32,7 @@ export interface SessionOptions {
 export class ClientSession implements HandlerSession {
   private readonly fds = new Map<number, FdEntry>();
   /** DMA_BUF_IOCTL_SYNC STARTs not yet ENDed, per dma-buf (not per fd, as in the kernel). */
-  private readonly cpuAccess = new Map<SmafBuffer, number>();
+  readonly cpuAccess = new Map<SmafBuffer, number>();
   private closed = false;
   readonly admin: boolean;
   readonly connectedAt = Date.now();
@@ -112,91 +110,10 @@ export class ClientSession implements HandlerSession {
   /** An ioctl number goes to the ioctl table, anything else to its row of the op table. */
   private dispatch(req: Request): Work<Outcome> {
     if (this.closed) throw new SmafError('EBADF', 'session is closed');
-    if (req.op >= 0x100) return this.ioctl(req);
+    if (req.op >= 0x100) return runIoctl(this, req);
     const row = opRow(req.op);
     if (!row) throw new SmafError('ENOTTY', `unknown op ${req.op}`);
     return runOp(this, row, req);
-  }
-
-  // ---- ioctls ------------------------------------------------------------------------------
-
-  private ioctl(req: Request): Outcome {
-    const def = findIoctl(req.op);
-    if (!def) throw new SmafError('ENOTTY', `unknown ioctl 0x${req.op.toString(16)}`);
-    const size = iocSize(req.op);
-    if (req.payload.length !== size) throw new SmafError('EINVAL', `ioctl 0x${req.op.toString(16)} carries ${size} bytes (_IOC_SIZE), payload has ${req.payload.length}`);
-    if (def.target === 'device' && req.fd !== DEVICE_FD) {
-      this.entry(req.fd); // EBADF first for a bad fd, as the kernel would
-      throw new SmafError('ENOTTY', `${def.name} is an ioctl of /dev/smaf (fd -1), not of a buffer fd`);
-    }
-    const data = fitStruct(def.struct, req.payload);
-    const reserved = nonZeroReserved(def.struct, data);
-    if (reserved.length) throw new SmafError('EINVAL', `${def.name}: reserved field${reserved.length > 1 ? 's' : ''} ${reserved.join(', ')} must be zero`);
-    const v = decodeStruct(def.struct, data);
-    if ('version' in v && v.version !== 0n) throw new SmafError('EINVAL', `${def.name}: unknown version ${v.version} (only 0)`);
-    const out = this.ioctlAct(def, req, v);
-    if (out === null) return { result: 0, payload: new Uint8Array(0) };
-    // copy out what the caller's struct holds; its extra bytes come back untouched
-    const reply = new Uint8Array(size);
-    reply.set(req.payload);
-    reply.set(out.subarray(0, Math.min(size, out.length)));
-    return { result: 0, payload: reply };
-  }
-
-  private ioctlAct(def: IoctlDef, req: Request, v: Record<string, bigint | number | Uint8Array>): Uint8Array | null {
-    const smaf = this.ctx.smaf;
-    switch (def.name) {
-      case 'SMAF_IOC_CREATE': {
-        if (v.fd !== 0) throw new SmafError('EINVAL', `SMAF_IOC_CREATE: fd must be 0 on input, got ${v.fd}`);
-        let name: string;
-        try {
-          name = decodeName(v.name as Uint8Array);
-        } catch (e) {
-          throw new SmafError('EINVAL', `SMAF_IOC_CREATE: name ${(e as Error).message}`);
-        }
-        const length = v.length as bigint;
-        this.ctx.limits.checkCreate(this, length);
-        const buf = smaf.create(length, { flags: v.flags as number, ...(name ? { name } : {}) });
-        const fd = this.install(buf, () => buf.put());
-        if (this.ctx.verbose) this.ctx.log.debug({ client: this.id, fd, buffer: buf.id, length: buf.length }, 'created');
-        return encodeStruct(def.struct, { ...v, fd });
-      }
-      case 'SMAF_IOC_GET_SECURE_FLAG':
-      case 'SMAF_IOC_SET_SECURE_FLAG': {
-        const entry = this.entry(v.fd as number);
-        if (def.name === 'SMAF_IOC_GET_SECURE_FLAG') return encodeStruct(def.struct, { ...v, secure: entry.buffer.secure ? 1 : 0 });
-        if (v.secure !== 0 && v.secure !== 1) throw new SmafError('EINVAL', `SMAF_IOC_SET_SECURE_FLAG: secure must be 0 or 1, got ${v.secure}`);
-        entry.buffer.setSecure(v.secure === 1);
-        return encodeStruct(def.struct, v);
-      }
-      case 'SMAF_IOC_GET_INFO': {
-        const list = smaf.registry.allocators;
-        const index = v.index as number;
-        if (index >= list.length) throw new SmafError('EINVAL', `SMAF_IOC_GET_INFO: index ${index} out of range (${list.length} allocators)`);
-        return encodeStruct(def.struct, { ...v, count: list.length, name: encodeName(list[index]!.name, SMAF_NAME_LEN) });
-      }
-      case 'DMA_BUF_IOCTL_SYNC': {
-        const entry = this.entry(req.fd);
-        const flags = v.flags as bigint;
-        if ((flags & ~DMA_BUF_SYNC_VALID) !== 0n || (flags & (DMA_BUF_SYNC_READ | DMA_BUF_SYNC_WRITE)) === 0n) {
-          throw new SmafError('EINVAL', `DMA_BUF_IOCTL_SYNC: invalid flags 0x${flags.toString(16)} (READ 1 and/or WRITE 2, START 0 or END 4)`);
-        }
-        const mode = (flags & 3n) === 3n ? 'read-write' : (flags & 1n) === 1n ? 'read' : 'write';
-        // CPU access is tracked per dma-buf, as the kernel does: END may come on any fd of it
-        const depth = this.cpuAccess.get(entry.buffer) ?? 0;
-        if ((flags & DMA_BUF_SYNC_END) !== 0n) {
-          if (depth === 0) throw new SmafError('EINVAL', `DMA_BUF_IOCTL_SYNC END without START on buffer ${entry.buffer.id} (through any of this client's fds)`);
-          entry.buffer.endCpuAccess(mode);
-          if (depth === 1) this.cpuAccess.delete(entry.buffer);
-          else this.cpuAccess.set(entry.buffer, depth - 1);
-        } else {
-          entry.buffer.beginCpuAccess(mode);
-          this.cpuAccess.set(entry.buffer, depth + 1);
-        }
-        return null;
-      }
-    }
-    throw new SmafError('ENOTTY', `ioctl ${def.name} is not implemented`);
   }
 
   /**

@@ -124,36 +124,38 @@ export function iocSize(cmd: number): number {
 
 export type IoctlTarget = 'device' | 'buffer';
 
-export interface IoctlDef {
-  readonly name: string;
+export interface IoctlDef<N extends string = string, S extends StructDef = StructDef> {
+  readonly name: N;
   readonly magic: string;
   readonly nr: number;
   readonly dir: 'R' | 'W' | 'RW';
-  readonly struct: StructDef;
+  readonly struct: S;
   /** `device`: on /dev/smaf (fd -1); `buffer`: on a buffer fd. */
   readonly target: IoctlTarget;
   readonly number: number;
   readonly doc: string;
 }
 
-function ioctl(name: string, magic: string, nr: number, dir: 'R' | 'W' | 'RW', s: StructDef, target: IoctlTarget, doc: string): IoctlDef {
+function ioctl<const N extends string, S extends StructDef>(name: N, magic: string, nr: number, dir: 'R' | 'W' | 'RW', s: S, target: IoctlTarget, doc: string): IoctlDef<N, S> {
   const d = dir === 'RW' ? IOC_READ | IOC_WRITE : dir === 'R' ? IOC_READ : IOC_WRITE;
   return { name, magic, nr, dir, struct: s, target, number: ioc(d, magic.charCodeAt(0), nr, s.size), doc };
 }
 
-export const IOCTLS: readonly IoctlDef[] = [
-  ioctl('SMAF_IOC_CREATE', 'S', 0, 'RW', smafCreateData, 'device', 'create a buffer (no memory yet); returns its fd'),
-  ioctl('SMAF_IOC_GET_SECURE_FLAG', 'S', 1, 'RW', smafSecureFlag, 'device', 'read the secure flag of a buffer fd'),
-  ioctl('SMAF_IOC_SET_SECURE_FLAG', 'S', 2, 'RW', smafSecureFlag, 'device', 'set the secure flag (only before the buffer has memory)'),
-  ioctl('SMAF_IOC_GET_INFO', 'S', 3, 'RW', smafInfo, 'device', 'allocator count and the name of allocator `index`'),
-  ioctl('DMA_BUF_IOCTL_SYNC', 'b', 0, 'W', dmaBufSync, 'buffer', 'bracket CPU access (begin/end_cpu_access)'),
-];
+export const SMAF_IOC_CREATE = ioctl('SMAF_IOC_CREATE', 'S', 0, 'RW', smafCreateData, 'device', 'create a buffer (no memory yet); returns its fd');
+export const SMAF_IOC_GET_SECURE_FLAG = ioctl('SMAF_IOC_GET_SECURE_FLAG', 'S', 1, 'RW', smafSecureFlag, 'device', 'read the secure flag of a buffer fd');
+export const SMAF_IOC_SET_SECURE_FLAG = ioctl('SMAF_IOC_SET_SECURE_FLAG', 'S', 2, 'RW', smafSecureFlag, 'device', 'set the secure flag (only before the buffer has memory)');
+export const SMAF_IOC_GET_INFO = ioctl('SMAF_IOC_GET_INFO', 'S', 3, 'RW', smafInfo, 'device', 'allocator count and the name of allocator `index`');
+export const DMA_BUF_IOCTL_SYNC = ioctl('DMA_BUF_IOCTL_SYNC', 'b', 0, 'W', dmaBufSync, 'buffer', 'bracket CPU access (begin/end_cpu_access)');
 
-export const SMAF_IOC_CREATE = IOCTLS[0]!;
-export const SMAF_IOC_GET_SECURE_FLAG = IOCTLS[1]!;
-export const SMAF_IOC_SET_SECURE_FLAG = IOCTLS[2]!;
-export const SMAF_IOC_GET_INFO = IOCTLS[3]!;
-export const DMA_BUF_IOCTL_SYNC = IOCTLS[4]!;
+/** The ioctl table: one row per ioctl (the daemon's handlers are keyed by its names). */
+export const IOCTLS = [SMAF_IOC_CREATE, SMAF_IOC_GET_SECURE_FLAG, SMAF_IOC_SET_SECURE_FLAG, SMAF_IOC_GET_INFO, DMA_BUF_IOCTL_SYNC] as const;
+export type IoctlRow = (typeof IOCTLS)[number];
+export type IoctlName = IoctlRow['name'];
+export type IoctlOf<K extends IoctlName> = Extract<IoctlRow, { name: K }>;
+
+export function ioctlNamed<K extends IoctlName>(name: K): IoctlOf<K> {
+  return IOCTLS.find((d): d is IoctlOf<K> => d.name === name)!;
+}
 
 export const DMA_BUF_SYNC_READ = 1n;
 export const DMA_BUF_SYNC_WRITE = 2n;
@@ -165,6 +167,6 @@ export const DMA_BUF_SYNC_VALID = DMA_BUF_SYNC_READ | DMA_BUF_SYNC_WRITE | DMA_B
  * Find the ioctl a command number asks for, as the kernel's dma-heap does: by type and nr; the size
  * encoded in the command may differ from ours (older or newer callers).
  */
-export function findIoctl(cmd: number): IoctlDef | undefined {
+export function findIoctl(cmd: number): IoctlRow | undefined {
   return IOCTLS.find((d) => iocType(cmd) === d.magic.charCodeAt(0) && iocNr(cmd) === d.nr && iocDir(cmd) === iocDir(d.number));
 }
