@@ -5,8 +5,13 @@
  * The smoke steps are a record over every op name: a new row without a step does not compile.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import type { SmafClient } from '../src/client/client.ts';
+import { SmafClient } from '../src/client/client.ts';
+import { isSmafError } from '../src/common/errors.ts';
 import { encodeName, eventQueryStruct, OP_TABLE, type OpName } from '../src/uapi/index.ts';
 import { startDaemon, type RunningDaemon } from './helpers/daemon.ts';
 
@@ -93,4 +98,36 @@ test('every op of the table, over the socket: the daemon accepts the request and
     done.push(name);
   }
   assert.deepEqual(done.sort(), OP_TABLE.map((r) => r.name).sort(), 'every row was exercised');
+});
+
+test('a daemon whose reply does not fit the row: EPROTO naming the op, never a crash later', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'smaf-bad-replies-'));
+  const path = join(dir, 'smaf.sock');
+  // answers every request with a reply of the wrong shape for its op
+  const replies = new Map<number, Buffer>([[0x80, Buffer.from('{"time": "soon"}')], [5, Buffer.alloc(8)], [13, Buffer.alloc(79)], [0x89, Buffer.from('not json')]]);
+  const server = createServer((s) => {
+    s.on('data', (b) => {
+      const id = b.readUInt32LE(4);
+      const op = b.readUInt32LE(8);
+      const payload = replies.get(op) ?? Buffer.alloc(0);
+      const head = Buffer.alloc(12);
+      head.writeUInt32LE(8 + payload.length, 0);
+      head.writeUInt32LE(id, 4);
+      head.writeInt32LE(op === 5 ? 1 : 0, 8);
+      s.write(Buffer.concat([head, payload]));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(path, () => resolve()));
+  const bad = await SmafClient.connect(path, { timeoutMs: 2000 });
+  try {
+    const eproto = (re: RegExp) => (e: unknown) => isSmafError(e, 'EPROTO') && re.test((e as Error).message);
+    await assert.rejects(bad.state(), eproto(/malformed X_STATE reply: time: /));
+    await assert.rejects(bad.map(3, 0), eproto(/malformed MAP reply: 1 entries of 16 bytes expected, got 8/));
+    await assert.rejects(bad.stat(3), eproto(/malformed STAT reply/));
+    await assert.rejects(bad.heaps(), eproto(/malformed X_HEAPS reply: not JSON/));
+  } finally {
+    bad.destroy();
+    server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
