@@ -8,8 +8,7 @@ import {
   decodeName, decodeStruct, DEVICE_FD, DMA_BUF_SYNC_END, DMA_BUF_SYNC_READ, DMA_BUF_SYNC_VALID, DMA_BUF_SYNC_WRITE, encodeName, encodeStruct,
   findIoctl, fitStruct, iocSize, ioctlNamed, nonZeroReserved, SMAF_NAME_LEN, type IoctlName, type IoctlOf, type Request, type StructValue,
 } from '../uapi/index.ts';
-import type { Outcome } from './op-handlers.ts';
-import type { HandlerSession } from './op-types.ts';
+import type { HandlerSession, Outcome } from './op-types.ts';
 
 /** What an ioctl copies out (the struct, updated), or null when it copies nothing out. */
 type IoctlHandler<K extends IoctlName> = (s: HandlerSession, fd: number, v: StructValue<IoctlOf<K>['struct']>) => StructValue<IoctlOf<K>['struct']> | null;

@@ -6,19 +6,13 @@
 import { Errno, SmafError } from '../common/errors.ts';
 import { DMA_SLICE, dmaCopySteps, dmaCrcSteps, explain, PROT_READ, PROT_WRITE, type CpuMapping, type DmaDirection } from '../core/index.ts';
 import {
-  decodeName, decodeOpRequest, DEVICE_FD, encodeName, encodeOpReply, eventQueryFrom, MAX_FRAME, RESPONSE_HEADER,
+  decodeName, decodeOpRequest, DEVICE_FD, DMA_BUF_NAME_LEN, encodeName, encodeOpReply, eventQueryFrom, MAX_FRAME, RESPONSE_HEADER,
   opRowNamed, type OpName, type OpTableRow, type Reply, type Request, type RowOf,
 } from '../uapi/index.ts';
 import { heaps } from './heaps.ts';
 import { eventsPage, traceOf } from './operator-ops.ts';
-import { isSliced, mapWork, type HandlerSession, type OpCall, type OpHandler, type OpHandlers, type Work } from './op-types.ts';
+import { isSliced, mapWork, type HandlerSession, type OpCall, type OpHandler, type OpHandlers, type Outcome, type Work } from './op-types.ts';
 import { processes } from './processes.ts';
-
-/** What the dispatcher answers: a result and its payload bytes. */
-export interface Outcome {
-  result: number;
-  payload: Uint8Array;
-}
 
 /** Reads [offset, offset+length) of a CPU mapping, one slice at a time. */
 function* readSteps(m: CpuMapping, offset: number, length: number): Generator<void, { result: number; payload: Uint8Array }> {
@@ -45,11 +39,11 @@ function safe(v: bigint, what: string): number {
 }
 
 /** A NUL-terminated name field, or EINVAL saying what is wrong with it. */
-function name(bytes: Uint8Array, what: string): string {
+function name(bytes: Uint8Array, what: string, note = ''): string {
   try {
     return decodeName(bytes);
   } catch (e) {
-    throw new SmafError('EINVAL', `${what}${(e as Error).message}`);
+    throw new SmafError('EINVAL', `${what}${(e as Error).message}${note}`);
   }
 }
 
@@ -129,7 +123,7 @@ const bufferOps = {
     return { result: 0 };
   },
   SET_NAME: ({ entry, value }) => {
-    entry.buffer.setLabel(printable(name(value.name, 'SET_NAME: ').concat()));
+    entry.buffer.setLabel(printable(name(value.name, 'SET_NAME: ', ` (at most ${DMA_BUF_NAME_LEN - 1} bytes)`)));
     return { result: 0 };
   },
   GENERATION: ({ session: s, entry }) => ({ result: s.ctx.generations.get(entry.buffer) }),

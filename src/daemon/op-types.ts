@@ -14,6 +14,12 @@ export interface FdEntry {
   readonly mappings: Map<number, CpuMapping>;
 }
 
+/** What the dispatcher answers: a result and its payload bytes. */
+export interface Outcome {
+  result: number;
+  payload: Uint8Array;
+}
+
 /** An op's work: done at once, or sliced (a generator that yields between slices). */
 export type Work<T> = T | Generator<void, T>;
 

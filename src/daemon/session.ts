@@ -1,6 +1,7 @@
 /**
- * One client of smafd: its fd table and the handling of every op of the wire protocol. Pure
- * logic (request in, response out), no sockets, so that tests and the fuzzer drive it directly.
+ * One client of smafd: its fd table, and each request dispatched through the uapi tables to its
+ * handler (op-handlers.ts, ioctl-handlers.ts). Pure logic (request in, response out), no sockets,
+ * so that tests and the fuzzer drive it directly.
  * A client that goes away is `close()`d: every fd it held is closed, exactly as a process exit.
  */
 import { isInternalError, SmafError, toSmafError } from '../common/errors.ts';
@@ -8,8 +9,8 @@ import type { Attachment, CpuMapping, SmafBuffer } from '../core/index.ts';
 import { DEVICE_FD, opRow, type Request, type Response } from '../uapi/index.ts';
 import type { DaemonContext } from './context.ts';
 import { runIoctl } from './ioctl-handlers.ts';
-import { runOp, type Outcome } from './op-handlers.ts';
-import { isSliced, type FdEntry, type HandlerSession, type Work } from './op-types.ts';
+import { runOp } from './op-handlers.ts';
+import { isSliced, type FdEntry, type HandlerSession, type Outcome, type Work } from './op-types.ts';
 
 export const FIRST_FD = 3;
 
