@@ -52,7 +52,7 @@
 
 /* ATTACH: attach a platform device to the buffer */
 struct smaf_attach_in {
-	char device[64];
+	char device[64];  /* device name, NUL-terminated */
 };
 _Static_assert(sizeof(struct smaf_attach_in) == 64, "smaf_attach_in: size");
 _Static_assert(offsetof(struct smaf_attach_in, device) == 0, "smaf_attach_in.device");
@@ -60,7 +60,7 @@ _Static_assert(offsetof(struct smaf_attach_in, device) == 0, "smaf_attach_in.dev
 
 /* DETACH: detach a device */
 struct smaf_attachment_in {
-	uint32_t attachment;
+	uint32_t attachment;  /* attachment id (from ATTACH) */
 };
 _Static_assert(sizeof(struct smaf_attachment_in) == 4, "smaf_attachment_in: size");
 _Static_assert(offsetof(struct smaf_attachment_in, attachment) == 0, "smaf_attachment_in.attachment");
@@ -68,16 +68,16 @@ _Static_assert(offsetof(struct smaf_attachment_in, attachment) == 0, "smaf_attac
 
 /* MAP: map the buffer for the device (allocates on first need) */
 struct smaf_map_in {
-	uint32_t attachment;
-	uint32_t direction;
+	uint32_t attachment;  /* attachment id */
+	uint32_t direction;  /* 0 bidirectional, 1 to device, 2 from device */
 };
 _Static_assert(sizeof(struct smaf_map_in) == 8, "smaf_map_in: size");
 _Static_assert(offsetof(struct smaf_map_in, attachment) == 0, "smaf_map_in.attachment");
 _Static_assert(offsetof(struct smaf_map_in, direction) == 4, "smaf_map_in.direction");
 #define SMAF_MAP_SIZE 8u
 struct smaf_map_segment {
-	uint64_t dma_addr;
-	uint64_t length;
+	uint64_t dma_addr;  /* address the device uses */
+	uint64_t length;  /* bytes */
 };
 _Static_assert(sizeof(struct smaf_map_segment) == 16, "smaf_map_segment: size");
 _Static_assert(offsetof(struct smaf_map_segment, dma_addr) == 0, "smaf_map_segment.dma_addr");
@@ -89,9 +89,9 @@ _Static_assert(offsetof(struct smaf_map_segment, length) == 8, "smaf_map_segment
 
 /* MMAP: a CPU mapping of [offset, offset+length) */
 struct smaf_mmap_in {
-	uint64_t offset;
-	uint64_t length;
-	uint32_t prot;
+	uint64_t offset;  /* bytes into the buffer */
+	uint64_t length;  /* bytes, > 0 */
+	uint32_t prot;  /* 1 read | 2 write */
 } __attribute__((packed));
 _Static_assert(sizeof(struct smaf_mmap_in) == 20, "smaf_mmap_in: size");
 _Static_assert(offsetof(struct smaf_mmap_in, offset) == 0, "smaf_mmap_in.offset");
@@ -101,7 +101,7 @@ _Static_assert(offsetof(struct smaf_mmap_in, prot) == 16, "smaf_mmap_in.prot");
 
 /* MUNMAP: drop a CPU mapping */
 struct smaf_mapping_in {
-	uint32_t mapping;
+	uint32_t mapping;  /* mapping id (from MMAP) */
 };
 _Static_assert(sizeof(struct smaf_mapping_in) == 4, "smaf_mapping_in: size");
 _Static_assert(offsetof(struct smaf_mapping_in, mapping) == 0, "smaf_mapping_in.mapping");
@@ -109,9 +109,9 @@ _Static_assert(offsetof(struct smaf_mapping_in, mapping) == 0, "smaf_mapping_in.
 
 /* READ: read through a mapping */
 struct smaf_read_in {
-	uint32_t mapping;
-	uint64_t offset;
-	uint32_t length;
+	uint32_t mapping;  /* mapping id */
+	uint64_t offset;  /* bytes into the mapping */
+	uint32_t length;  /* bytes to read */
 } __attribute__((packed));
 _Static_assert(sizeof(struct smaf_read_in) == 16, "smaf_read_in: size");
 _Static_assert(offsetof(struct smaf_read_in, mapping) == 0, "smaf_read_in.mapping");
@@ -121,8 +121,8 @@ _Static_assert(offsetof(struct smaf_read_in, length) == 12, "smaf_read_in.length
 
 /* WRITE: write through a mapping */
 struct smaf_write_in {
-	uint32_t mapping;
-	uint64_t offset;
+	uint32_t mapping;  /* mapping id */
+	uint64_t offset;  /* bytes into the mapping */
 } __attribute__((packed));
 _Static_assert(sizeof(struct smaf_write_in) == 12, "smaf_write_in: size");
 _Static_assert(offsetof(struct smaf_write_in, mapping) == 0, "smaf_write_in.mapping");
@@ -131,7 +131,7 @@ _Static_assert(offsetof(struct smaf_write_in, offset) == 4, "smaf_write_in.offse
 
 /* IMPORT: an fd of the buffer a token names */
 struct smaf_import_in {
-	uint8_t token[16];
+	uint8_t token[16];  /* the token EXPORT gave */
 };
 _Static_assert(sizeof(struct smaf_import_in) == 16, "smaf_import_in: size");
 _Static_assert(offsetof(struct smaf_import_in, token) == 0, "smaf_import_in.token");
@@ -139,10 +139,10 @@ _Static_assert(offsetof(struct smaf_import_in, token) == 0, "smaf_import_in.toke
 
 /* STAT: size, state and allocator of the buffer */
 struct smaf_stat_out {
-	uint64_t size;
-	uint32_t allocated;
-	uint32_t secure;
-	char allocator[64];
+	uint64_t size;  /* bytes (page multiple) */
+	uint32_t allocated;  /* 1 once it has memory */
+	uint32_t secure;  /* 0 or 1 */
+	char allocator[64];  /* allocator name, NUL-terminated; empty while deferred */
 };
 _Static_assert(sizeof(struct smaf_stat_out) == 80, "smaf_stat_out: size");
 _Static_assert(offsetof(struct smaf_stat_out, size) == 0, "smaf_stat_out.size");
@@ -153,13 +153,13 @@ _Static_assert(offsetof(struct smaf_stat_out, allocator) == 16, "smaf_stat_out.a
 
 /* DMA_COPY: the device of the attachments copies (fd = the destination buffer) */
 struct smaf_dma_copy_in {
-	uint32_t dst_attachment;
-	int32_t src_fd;
-	uint32_t src_attachment;
-	uint32_t transform;
-	uint64_t src_offset;
-	uint64_t dst_offset;
-	uint64_t length;
+	uint32_t dst_attachment;  /* attachment of the destination (this fd) */
+	int32_t src_fd;  /* source buffer fd */
+	uint32_t src_attachment;  /* attachment of the source, same device */
+	uint32_t transform;  /* 0 copy, 1 toy decryption (XOR 0x5A) */
+	uint64_t src_offset;  /* bytes */
+	uint64_t dst_offset;  /* bytes */
+	uint64_t length;  /* bytes */
 };
 _Static_assert(sizeof(struct smaf_dma_copy_in) == 40, "smaf_dma_copy_in: size");
 _Static_assert(offsetof(struct smaf_dma_copy_in, dst_attachment) == 0, "smaf_dma_copy_in.dst_attachment");
@@ -173,10 +173,10 @@ _Static_assert(offsetof(struct smaf_dma_copy_in, length) == 32, "smaf_dma_copy_i
 
 /* DMA_CRC: the device computes the CRC of a range (display CRC capture) */
 struct smaf_dma_crc_in {
-	uint32_t attachment;
-	uint32_t reserved;
-	uint64_t offset;
-	uint64_t length;
+	uint32_t attachment;  /* attachment id */
+	uint32_t reserved;  /* reserved, must be 0 */
+	uint64_t offset;  /* bytes */
+	uint64_t length;  /* bytes */
 };
 _Static_assert(sizeof(struct smaf_dma_crc_in) == 24, "smaf_dma_crc_in: size");
 _Static_assert(offsetof(struct smaf_dma_crc_in, attachment) == 0, "smaf_dma_crc_in.attachment");
@@ -185,7 +185,7 @@ _Static_assert(offsetof(struct smaf_dma_crc_in, offset) == 8, "smaf_dma_crc_in.o
 _Static_assert(offsetof(struct smaf_dma_crc_in, length) == 16, "smaf_dma_crc_in.length");
 #define SMAF_DMA_CRC_SIZE 24u
 struct smaf_dma_crc_out {
-	uint32_t crc32;
+	uint32_t crc32;  /* CRC-32 (IEEE) of the bytes */
 };
 _Static_assert(sizeof(struct smaf_dma_crc_out) == 4, "smaf_dma_crc_out: size");
 _Static_assert(offsetof(struct smaf_dma_crc_out, crc32) == 0, "smaf_dma_crc_out.crc32");
@@ -193,9 +193,9 @@ _Static_assert(offsetof(struct smaf_dma_crc_out, crc32) == 0, "smaf_dma_crc_out.
 
 /* HELLO: who this client says it is (shown by smaf info, ps and the dashboard; not verified) */
 struct smaf_hello_in {
-	uint32_t pid;
-	uint32_t reserved;
-	char comm[64];
+	uint32_t pid;  /* process id (self-declared, not verified) */
+	uint32_t reserved;  /* reserved, must be 0 */
+	char comm[64];  /* command name, NUL-terminated */
 };
 _Static_assert(sizeof(struct smaf_hello_in) == 72, "smaf_hello_in: size");
 _Static_assert(offsetof(struct smaf_hello_in, pid) == 0, "smaf_hello_in.pid");
@@ -205,7 +205,7 @@ _Static_assert(offsetof(struct smaf_hello_in, comm) == 8, "smaf_hello_in.comm");
 
 /* SET_NAME: DMA_BUF_SET_NAME: the name shows in explain, state, ps, the dashboard and the event log */
 struct smaf_set_name_in {
-	char name[32];
+	char name[32];  /* NUL-terminated, at most 31 bytes */
 };
 _Static_assert(sizeof(struct smaf_set_name_in) == 32, "smaf_set_name_in: size");
 _Static_assert(offsetof(struct smaf_set_name_in, name) == 0, "smaf_set_name_in.name");
@@ -213,8 +213,8 @@ _Static_assert(offsetof(struct smaf_set_name_in, name) == 0, "smaf_set_name_in.n
 
 /* X_STATE: a client sees only the buffers it holds; the admin socket sees all (extension) */
 struct smaf_state_in {
-	uint32_t offset;
-	uint32_t limit;
+	uint32_t offset;  /* first buffer of the page */
+	uint32_t limit;  /* buffers in the page, at most 500 */
 };
 _Static_assert(sizeof(struct smaf_state_in) == 8, "smaf_state_in: size");
 _Static_assert(offsetof(struct smaf_state_in, offset) == 0, "smaf_state_in.offset");
@@ -223,7 +223,7 @@ _Static_assert(offsetof(struct smaf_state_in, limit) == 4, "smaf_state_in.limit"
 
 /* X_EXPLAIN: one buffer this client holds (else ENOENT), any on the admin socket (extension) */
 struct smaf_explain_in {
-	uint32_t buffer;
+	uint32_t buffer;  /* buffer id with fd -1; 0 with a buffer fd */
 };
 _Static_assert(sizeof(struct smaf_explain_in) == 4, "smaf_explain_in: size");
 _Static_assert(offsetof(struct smaf_explain_in, buffer) == 0, "smaf_explain_in.buffer");
@@ -231,14 +231,14 @@ _Static_assert(offsetof(struct smaf_explain_in, buffer) == 0, "smaf_explain_in.b
 
 /* X_EVENTS: filtered and paged over the whole journal; on the client socket, only the events of buffers this connection holds (extension) */
 struct smaf_events_in {
-	uint64_t after;
-	uint64_t since;
-	uint32_t kinds;
-	uint32_t limit;
-	uint32_t client;
-	uint32_t buffer;
-	uint32_t flags;
-	uint32_t reserved;
+	uint64_t after;  /* sequence number; 0 = oldest kept */
+	uint64_t since;  /* ms since the epoch; 0 = any */
+	uint32_t kinds;  /* bit mask in the order of EVENT_KINDS; 0 = all */
+	uint32_t limit;  /* 1..1000 */
+	uint32_t client;  /* client id; 0 = any */
+	uint32_t buffer;  /* buffer id; 0 = any */
+	uint32_t flags;  /* 1 = the newest `limit` */
+	uint32_t reserved;  /* reserved, must be 0 */
 };
 _Static_assert(sizeof(struct smaf_events_in) == 40, "smaf_events_in: size");
 _Static_assert(offsetof(struct smaf_events_in, after) == 0, "smaf_events_in.after");
@@ -253,7 +253,7 @@ _Static_assert(offsetof(struct smaf_events_in, reserved) == 36, "smaf_events_in.
 
 /* X_TRACE: Perfetto, chrome://tracing (extension) */
 struct smaf_trace_in {
-	uint64_t since;
+	uint64_t since;  /* ms since the epoch; 0 = the whole journal */
 };
 _Static_assert(sizeof(struct smaf_trace_in) == 8, "smaf_trace_in: size");
 _Static_assert(offsetof(struct smaf_trace_in, since) == 0, "smaf_trace_in.since");
@@ -275,14 +275,14 @@ _Static_assert(offsetof(struct smaf_trace_in, since) == 0, "smaf_trace_in.since"
 #define SMAF_DMA_BUF_SYNC_END 4u
 
 struct smaf_create_data {
-	uint64_t version;
-	uint64_t length;
-	uint32_t flags;
-	uint32_t reserved0;
-	int32_t fd;
-	uint32_t reserved1;
-	char name[64];
-	uint8_t reserved2[32];
+	uint64_t version;  /* structure version, must be 0 */
+	uint64_t length;  /* buffer length in bytes (rounded up to the page size) */
+	uint32_t flags;  /* SMAF_RDWR (0x2) | SMAF_CLOEXEC (0x80000) */
+	uint32_t reserved0;  /* reserved, must be 0 */
+	int32_t fd;  /* the new buffer fd (must be 0 on input) */
+	uint32_t reserved1;  /* reserved, must be 0 */
+	char name[64];  /* allocator name hint, NUL-terminated; empty = any */
+	uint8_t reserved2[32];  /* reserved, must be 0 */
 };
 _Static_assert(sizeof(struct smaf_create_data) == 128, "smaf_create_data: size");
 _Static_assert(offsetof(struct smaf_create_data, version) == 0, "smaf_create_data.version");
@@ -295,11 +295,11 @@ _Static_assert(offsetof(struct smaf_create_data, name) == 32, "smaf_create_data.
 _Static_assert(offsetof(struct smaf_create_data, reserved2) == 96, "smaf_create_data.reserved2");
 
 struct smaf_secure_flag {
-	uint64_t version;
-	int32_t fd;
-	uint32_t reserved0;
-	uint32_t secure;
-	uint8_t reserved1[44];
+	uint64_t version;  /* structure version, must be 0 */
+	int32_t fd;  /* buffer fd */
+	uint32_t reserved0;  /* reserved, must be 0 */
+	uint32_t secure;  /* 0 or 1 (out for GET, in for SET) */
+	uint8_t reserved1[44];  /* reserved, must be 0 */
 };
 _Static_assert(sizeof(struct smaf_secure_flag) == 64, "smaf_secure_flag: size");
 _Static_assert(offsetof(struct smaf_secure_flag, version) == 0, "smaf_secure_flag.version");
@@ -309,13 +309,13 @@ _Static_assert(offsetof(struct smaf_secure_flag, secure) == 16, "smaf_secure_fla
 _Static_assert(offsetof(struct smaf_secure_flag, reserved1) == 20, "smaf_secure_flag.reserved1");
 
 struct smaf_info {
-	uint64_t version;
-	uint32_t index;
-	uint32_t reserved0;
-	uint32_t count;
-	uint32_t reserved1;
-	char name[64];
-	uint8_t reserved2[40];
+	uint64_t version;  /* structure version, must be 0 */
+	uint32_t index;  /* allocator index, 0..count-1 */
+	uint32_t reserved0;  /* reserved, must be 0 */
+	uint32_t count;  /* number of allocators */
+	uint32_t reserved1;  /* reserved, must be 0 */
+	char name[64];  /* allocator name, NUL-terminated */
+	uint8_t reserved2[40];  /* reserved, must be 0 */
 };
 _Static_assert(sizeof(struct smaf_info) == 128, "smaf_info: size");
 _Static_assert(offsetof(struct smaf_info, version) == 0, "smaf_info.version");
@@ -327,7 +327,7 @@ _Static_assert(offsetof(struct smaf_info, name) == 24, "smaf_info.name");
 _Static_assert(offsetof(struct smaf_info, reserved2) == 88, "smaf_info.reserved2");
 
 struct smaf_dma_buf_sync {
-	uint64_t flags;
+	uint64_t flags;  /* DMA_BUF_SYNC_READ 1 | WRITE 2, START 0 | END 4 */
 };
 _Static_assert(sizeof(struct smaf_dma_buf_sync) == 8, "smaf_dma_buf_sync: size");
 _Static_assert(offsetof(struct smaf_dma_buf_sync, flags) == 0, "smaf_dma_buf_sync.flags");
@@ -359,10 +359,10 @@ _Static_assert(offsetof(struct smaf_dma_buf_sync, flags) == 0, "smaf_dma_buf_syn
 #define SMAF_DMA_HEAP_IOC_MAGIC 'H'
 #define SMAF_DMA_HEAP_IOCTL_ALLOC 0xC0184800u
 struct smaf_dma_heap_allocation_data {
-	uint64_t len;
-	uint32_t fd;
-	uint32_t fd_flags;
-	uint64_t heap_flags;
+	uint64_t len;  /* bytes to allocate */
+	uint32_t fd;  /* the dma-buf fd */
+	uint32_t fd_flags;  /* O_RDWR | O_CLOEXEC */
+	uint64_t heap_flags;  /* must be 0 */
 };
 _Static_assert(sizeof(struct smaf_dma_heap_allocation_data) == 24, "smaf_dma_heap_allocation_data: size");
 _Static_assert(offsetof(struct smaf_dma_heap_allocation_data, len) == 0, "smaf_dma_heap_allocation_data.len");
@@ -376,11 +376,11 @@ _Static_assert(offsetof(struct smaf_dma_heap_allocation_data, heap_flags) == 16,
 #define SMAF_TOKEN_PAGE 4096u
 #define SMAF_TOKEN_MAGIC "SMAFTOK1"
 struct smaf_token_page {
-	char magic[8];
-	uint64_t length;
-	uint8_t token[16];
-	uint32_t cpu_live;
-	uint32_t reserved;
+	char magic[8];  /* TOKEN_MAGIC, not NUL-terminated */
+	uint64_t length;  /* the buffer's length (page multiple) */
+	uint8_t token[16];  /* the export token */
+	uint32_t cpu_live;  /* 1 once the memfd holds the CPU view (set at the first mmap) */
+	uint32_t reserved;  /* reserved, 0 */
 };
 _Static_assert(sizeof(struct smaf_token_page) == 40, "smaf_token_page: size");
 _Static_assert(offsetof(struct smaf_token_page, magic) == 0, "smaf_token_page.magic");

@@ -20,9 +20,8 @@ const define = (name: string, value: string | number, comment?: string): string 
 const section = (title: string): string => `\n/* ---- ${title} ${'-'.repeat(Math.max(4, 90 - title.length))} */`;
 
 function cField(f: FieldDef): string {
-  if (f.type === 'char') return `\tchar ${f.name}[${f.size}];`;
-  if (f.type === 'bytes') return `\tuint8_t ${f.name}[${f.size}];`;
-  return `\t${C_TYPES[f.type]} ${f.name};`;
+  const decl = f.type === 'char' ? `char ${f.name}[${f.size}]` : f.type === 'bytes' ? `uint8_t ${f.name}[${f.size}]` : `${C_TYPES[f.type]} ${f.name}`;
+  return `\t${decl};  /* ${f.role === 'reserved' ? 'reserved, ' : ''}${f.doc.replace(/\*\//g, '* /')} */`;
 }
 
 /** Every C name carries the smaf_ prefix (no clash with the kernel's struct dma_buf_sync). */
