@@ -122,6 +122,37 @@ class Conn {
   }
 }
 
+/** What the daemon answered: every result a known errno, new fds kept for later frames. */
+class Stats {
+  answered = 0;
+  succeeded = 0;
+  readonly ok = new Set<number>();
+  readonly sent = new Set<number>();
+
+  record(f: { op: number; payload: Uint8Array }, r: { result: number; payload: Uint8Array }, held: number[]): void {
+    assert.ok(r.result >= 0 || KNOWN_ERRNOS.has(-r.result as never), `result ${r.result} for op 0x${f.op.toString(16)}`);
+    if (r.result >= 3 && (f.op === opRowNamed('DUP').op || f.op === opRowNamed('IMPORT').op)) held.push(r.result);
+    if (f.op >= 0x100 && (f.op & 0xffff) === 0x5300 && r.result === 0 && f.payload.length >= 28) { // a CREATE, of any struct size
+      const fd = new DataView(r.payload.buffer, r.payload.byteOffset, r.payload.byteLength).getInt32(24, true);
+      if (fd >= 3) held.push(fd);
+    }
+    this.answered++;
+    if (r.result >= 0) {
+      this.succeeded++;
+      this.ok.add(f.op);
+    }
+  }
+
+  /** The generated frames reach real work, in every op that should succeed at least once. */
+  check(): void {
+    assert.ok(this.succeeded > FRAMES * 0.05, `the fuzzer reaches real work: ${this.succeeded} successes`);
+    for (const op of [SMAF_IOC_CREATE.number, ...(['ATTACH', 'MAP', 'MMAP', 'DUP', 'STAT', 'EXPORT'] as const).map((n) => opRowNamed(n).op)]) assert.ok(this.ok.has(op), `op 0x${op.toString(16)} succeeded at least once`);
+    for (const row of OP_TABLE) assert.ok(this.sent.has(row.op), `${row.name} was fuzzed`);
+    const okRows = OP_TABLE.filter((r) => this.ok.has(r.op)).map((r) => r.name);
+    assert.ok(okRows.length >= 10, `the generated frames reach real work in most ops; succeeded: ${okRows.join(' ')}`);
+  }
+}
+
 test(`${FRAMES} fuzzed frames: every well-formed frame gets an answer, the daemon stays up and consistent`, { timeout: 600_000 }, async () => {
   const rand = prng(0x5eed);
   const int = (n: number) => Math.floor(rand() * n);
@@ -129,10 +160,7 @@ test(`${FRAMES} fuzzed frames: every well-formed frame gets an answer, the daemo
   const fdFor = (aim: Frame['aim'], held: number[]): number => (aim === 'bad' ? pick([-2, 0, 1, 2, 999, 0x7fffffff]) : aim === 'held' && held.length ? pick(held) : -1);
   const conns = await Promise.all(Array.from({ length: 4 }, () => Conn.open(d.socket)));
   const fds: number[][] = conns.map(() => []);
-  let answered = 0;
-  let succeeded = 0;
-  const opsOk = new Set<number>();
-  const opsSent = new Set<number>();
+  const stats = new Stats();
   let id = 1;
   const batch = 200;
   for (let sent = 0; sent < FRAMES; sent += batch) {
@@ -143,23 +171,13 @@ test(`${FRAMES} fuzzed frames: every well-formed frame gets an answer, the daemo
       for (let k = 0; k < batch / conns.length; k++) {
         const t = sample[ci * (batch / conns.length) + k]!;
         const f = { op: t.op, fd: fdFor(t.aim, fds[ci]!), payload: t.payload };
-        opsSent.add(f.op);
+        stats.sent.add(f.op);
         // SMAF_IOC_GET/SET_SECURE_FLAG name their buffer in the struct: aim it at a held fd too
         if (f.payload.length === 64 && (f.op & 0xff00) === 0x5300 && fds[ci]!.length && rand() < 0.7) new DataView(f.payload.buffer).setInt32(8, pick(fds[ci]!), true);
         const rid = id++;
         waits.push(new Promise((resolve) => {
           c.pending.set(rid, (r) => {
-            assert.ok(r.result >= 0 || KNOWN_ERRNOS.has(-r.result as never), `result ${r.result} for op 0x${f.op.toString(16)}`);
-            if (r.result >= 3 && (f.op === opRowNamed('DUP').op || f.op === opRowNamed('IMPORT').op)) fds[ci]!.push(r.result);
-            if (f.op >= 0x100 && r.result === 0 && f.payload.length >= 28 && (f.op & 0xffff) === 0x5300) {
-              const fd = new DataView(r.payload.buffer, r.payload.byteOffset, r.payload.byteLength).getInt32(24, true);
-              if (fd >= 3) fds[ci]!.push(fd);
-            }
-            answered++;
-            if (r.result >= 0) {
-              succeeded++;
-              opsOk.add(f.op);
-            }
+            stats.record(f, r, fds[ci]!);
             resolve();
           });
         }));
@@ -175,14 +193,14 @@ test(`${FRAMES} fuzzed frames: every well-formed frame gets an answer, the daemo
       }
     }
   }
-  assert.equal(answered, Math.ceil(FRAMES / batch) * batch);
-  assert.ok(succeeded > FRAMES * 0.05, `the fuzzer reaches real work: ${succeeded} successes`);
-  for (const op of [SMAF_IOC_CREATE.number, ...(['ATTACH', 'MAP', 'MMAP', 'DUP', 'STAT', 'EXPORT'] as const).map((n) => opRowNamed(n).op)]) assert.ok(opsOk.has(op), `op 0x${op.toString(16)} succeeded at least once`);
+  assert.equal(stats.answered, Math.ceil(FRAMES / batch) * batch);
+  stats.check();
   assert.ok(conns.every((c) => !c.closed), 'well-formed frames never close a connection');
-  for (const row of OP_TABLE) assert.ok(opsSent.has(row.op), `${row.name} was fuzzed`);
-  const okRows = OP_TABLE.filter((r) => opsOk.has(r.op)).map((r) => r.name);
-  assert.ok(okRows.length >= 10, `the generated frames reach real work in most ops; succeeded: ${okRows.join(' ')}`);
+  await malformedAndConsistent(conns);
+});
 
+/** Malformed frames close only their own connection; once every client is gone, all is back. */
+async function malformedAndConsistent(conns: readonly Conn[]): Promise<void> {
   // malformed frames close only their own connection
   for (const bad of [0, 4, 11, 16 * 1024 * 1024 + 1, 2 ** 32 - 1]) {
     const victim = await Conn.open(d.socket);
@@ -202,4 +220,4 @@ test(`${FRAMES} fuzzed frames: every well-formed frame gets an answer, the daemo
   assert.equal(st.buffers.length, 0);
   assert.ok(st.regions.every((r) => r.inUse === 0), 'all memory back after the fuzzing clients went away');
   await checker.close();
-});
+}
