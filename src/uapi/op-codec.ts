@@ -43,7 +43,8 @@ const dec = new TextDecoder();
 
 function checkReserved(row: OpRow, s: StructDef, bytes: Uint8Array): void {
   const bad = nonZeroReserved(s, bytes);
-  if (bad.length) throw new SmafError('EINVAL', `${row.name}: reserved field ${bad.join(', ')} must be 0`);
+  // a field named just `reserved` is not named twice in the message
+  if (bad.length) throw new SmafError('EINVAL', `${row.name}: reserved field${bad.join() === 'reserved' ? '' : ` ${bad.join(', ')}`} must be 0`);
 }
 
 /** Decode a request payload; EINVAL naming the op when its length or a reserved field is wrong. */
