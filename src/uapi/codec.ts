@@ -6,6 +6,8 @@ import type { StructDef, StructValue } from './abi.ts';
 
 type AnyValue = Record<string, bigint | number | Uint8Array>;
 
+const U64_MAX = 2n ** 64n - 1n;
+
 export function decodeStruct<S extends StructDef>(def: S, bytes: Uint8Array): StructValue<S> {
   if (bytes.length !== def.size) throw new RangeError(`${def.name} is ${def.size} bytes, got ${bytes.length}`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -38,7 +40,7 @@ export function encodeStruct<S extends StructDef>(def: S, value: Partial<StructV
       }
       case 'u64': {
         const b = typeof v === 'bigint' ? v : typeof v === 'number' ? BigInt(v) : null;
-        if (b === null || b < 0n || b >= 2n ** 64n) throw new TypeError(`${def.name}.${f.name} must be a u64`);
+        if (b === null || b < 0n || b > U64_MAX) throw new TypeError(`${def.name}.${f.name} must be a u64`);
         view.setBigUint64(f.offset, b, true);
         break;
       }

@@ -195,7 +195,8 @@ export function opRow(op: number): OpTableRow | undefined {
   return byNumber.get(op);
 }
 
-/** The row of an op name (typed: `opRowNamed('MAP').reply`). */
+const byName = new Map<OpName, OpTableRow>(OP_TABLE.map((r) => [r.name, r]));
+/** The row of an op name (typed: `opRowNamed('MAP').reply`); a map lookup, it is on every request. */
 export function opRowNamed<K extends OpName>(name: K): RowOf<K> {
-  return OP_TABLE.find((r): r is RowOf<K> => r.name === name)!;
+  return byName.get(name) as RowOf<K>; // the map holds each row under its own name
 }
