@@ -718,7 +718,7 @@ static void child_after_fork(void)
  */
 static int adopt_buffer_locked(int32_t dfd, bool cloexec)
 {
-	uint8_t st[SMAF_STAT_SIZE];
+	uint8_t st[SMAF_STAT_REPLY_SIZE];
 	uint8_t token[SMAF_TOKEN_LEN];
 	size_t got = 0;
 	int r = rpc_locked(SMAF_OP_STAT, dfd, NULL, 0, NULL, 0, st, sizeof st, &got);
@@ -791,26 +791,26 @@ static int device_ioctl_locked(unsigned long cmd, void *arg)
 	memcpy(data, arg, size);
 	int32_t user_fd = 0;
 	bool secure_ioctl = _IOC_NR(c) == 1 || _IOC_NR(c) == 2;
-	if (secure_ioctl && size >= SMAF_SECURE_FD_OFFSET + 4) {
-		memcpy(&user_fd, data + SMAF_SECURE_FD_OFFSET, 4);
+	if (secure_ioctl && size >= SMAF_SECURE_FLAG_FD_OFFSET + 4) {
+		memcpy(&user_fd, data + SMAF_SECURE_FLAG_FD_OFFSET, 4);
 		int32_t dfd = daemon_fd_of(user_fd);
-		memcpy(data + SMAF_SECURE_FD_OFFSET, &dfd, 4);
+		memcpy(data + SMAF_SECURE_FLAG_FD_OFFSET, &dfd, 4);
 	}
 	size_t got = 0;
 	int r = rpc_locked(c, SMAF_WIRE_DEVICE_FD, data, size, NULL, 0, data, size, &got);
 	if (r < 0)
 		return fail(-r);
-	if (secure_ioctl && size >= SMAF_SECURE_FD_OFFSET + 4)
-		memcpy(data + SMAF_SECURE_FD_OFFSET, &user_fd, 4);
-	if (_IOC_NR(c) == 0 && size >= SMAF_CREATE_FD_OFFSET + 4) {
+	if (secure_ioctl && size >= SMAF_SECURE_FLAG_FD_OFFSET + 4)
+		memcpy(data + SMAF_SECURE_FLAG_FD_OFFSET, &user_fd, 4);
+	if (_IOC_NR(c) == 0 && size >= SMAF_CREATE_DATA_FD_OFFSET + 4) {
 		int32_t dfd;
 		uint32_t flags = 0;
-		memcpy(&dfd, data + SMAF_CREATE_FD_OFFSET, 4);
-		memcpy(&flags, data + SMAF_CREATE_FLAGS_OFFSET, 4);
+		memcpy(&dfd, data + SMAF_CREATE_DATA_FD_OFFSET, 4);
+		memcpy(&flags, data + SMAF_CREATE_DATA_FLAGS_OFFSET, 4);
 		int fd = adopt_buffer_locked(dfd, flags & SMAF_CLOEXEC);
 		if (fd < 0)
 			return fail(-fd);
-		memcpy(data + SMAF_CREATE_FD_OFFSET, &fd, 4);
+		memcpy(data + SMAF_CREATE_DATA_FD_OFFSET, &fd, 4);
 	}
 	memcpy(arg, data, got < size ? got : size);
 	return 0;

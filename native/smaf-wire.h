@@ -1,21 +1,21 @@
 /*
  * smaf-wire.h: the C side of the smafd wire protocol and of the uapi structs the preload library
- * speaks (docs/protocol.md). Until the wire table is generated from src/uapi (a later issue), this
- * header is written by hand; test/native.test.ts compiles native/tests/wire-dump.c against it and
- * checks every number and size against src/uapi, so the two cannot drift.
+ * speaks (docs/protocol.md). GENERATED from src/uapi by `npm run docs` (src/uapi/c-header.ts):
+ * do not edit; test/c-header.test.ts fails when this file is stale.
  */
 #ifndef SMAF_WIRE_H
 #define SMAF_WIRE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
-/* ---- frames (all little-endian) ------------------------------------------------------------ */
-#define SMAF_WIRE_MAX_FRAME (16u * 1024u * 1024u)
+/* ---- frames (all little-endian) ---------------------------------------------------------------- */
+#define SMAF_WIRE_MAX_FRAME 16777216u
 #define SMAF_WIRE_REQUEST_HEADER 12u  /* u32 request_id, u32 op, s32 fd (after the u32 length) */
 #define SMAF_WIRE_RESPONSE_HEADER 8u  /* u32 request_id, s32 result */
 #define SMAF_WIRE_DEVICE_FD (-1)
 
-/* ---- ops ------------------------------------------------------------------------------------ */
+/* ---- ops --------------------------------------------------------------------------------------- */
 #define SMAF_OP_CLOSE 1
 #define SMAF_OP_DUP 2
 #define SMAF_OP_ATTACH 3
@@ -42,97 +42,352 @@
 #define SMAF_OP_X_PS 0x88
 #define SMAF_OP_X_HEAPS 0x89
 
-/* payload sizes of the fixed-size ops the library sends */
-#define SMAF_HELLO_SIZE 72u        /* u32 pid, u32 reserved, u8 comm[64] */
+/* ---- op payloads (packed, little-endian) ------------------------------------------------------- */
 #define SMAF_COMM_LEN 64u
-#define SMAF_MMAP_SIZE 20u         /* u64 offset, u64 length, u32 prot */
-#define SMAF_MUNMAP_SIZE 4u        /* u32 mapping */
-#define SMAF_READ_SIZE 16u         /* u32 mapping, u64 offset, u32 length */
-#define SMAF_WRITE_HEADER 12u      /* u32 mapping, u64 offset, then the bytes */
-#define SMAF_TOKEN_LEN 16u         /* EXPORT's answer, IMPORT's payload */
-#define SMAF_STAT_SIZE 80u         /* u64 size, u32 allocated, u32 secure, u8 allocator[64] */
-#define SMAF_SET_NAME_SIZE 32u     /* u8 name[DMA_BUF_NAME_LEN] */
+#define SMAF_DEVICE_NAME_LEN 64u
+#define SMAF_TOKEN_LEN 16u  /* EXPORT's answer, IMPORT's payload */
+#define SMAF_DMA_BUF_NAME_LEN 32u
 #define SMAF_PROT_READ 1u
 #define SMAF_PROT_WRITE 2u
 
-/* ---- /dev/smaf ioctls (magic 'S'), v8 ABI --------------------------------------------------- */
+/* ATTACH: attach a platform device to the buffer */
+struct smaf_attach_in {
+	char device[64];  /* device name, NUL-terminated */
+};
+_Static_assert(sizeof(struct smaf_attach_in) == 64, "smaf_attach_in: size");
+_Static_assert(offsetof(struct smaf_attach_in, device) == 0, "smaf_attach_in.device");
+#define SMAF_ATTACH_SIZE 64u
+
+/* DETACH: detach a device */
+struct smaf_attachment_in {
+	uint32_t attachment;  /* attachment id (from ATTACH) */
+};
+_Static_assert(sizeof(struct smaf_attachment_in) == 4, "smaf_attachment_in: size");
+_Static_assert(offsetof(struct smaf_attachment_in, attachment) == 0, "smaf_attachment_in.attachment");
+#define SMAF_DETACH_SIZE 4u
+
+/* MAP: map the buffer for the device (allocates on first need) */
+struct smaf_map_in {
+	uint32_t attachment;  /* attachment id */
+	uint32_t direction;  /* 0 bidirectional, 1 to device, 2 from device */
+};
+_Static_assert(sizeof(struct smaf_map_in) == 8, "smaf_map_in: size");
+_Static_assert(offsetof(struct smaf_map_in, attachment) == 0, "smaf_map_in.attachment");
+_Static_assert(offsetof(struct smaf_map_in, direction) == 4, "smaf_map_in.direction");
+#define SMAF_MAP_SIZE 8u
+struct smaf_map_segment {
+	uint64_t dma_addr;  /* address the device uses */
+	uint64_t length;  /* bytes */
+};
+_Static_assert(sizeof(struct smaf_map_segment) == 16, "smaf_map_segment: size");
+_Static_assert(offsetof(struct smaf_map_segment, dma_addr) == 0, "smaf_map_segment.dma_addr");
+_Static_assert(offsetof(struct smaf_map_segment, length) == 8, "smaf_map_segment.length");
+#define SMAF_MAP_REPLY_SIZE 16u  /* each of `result` entries */
+
+/* UNMAP: unmap (the secure module revokes the grants) */
+#define SMAF_UNMAP_SIZE 4u
+
+/* MMAP: a CPU mapping of [offset, offset+length) */
+struct smaf_mmap_in {
+	uint64_t offset;  /* bytes into the buffer */
+	uint64_t length;  /* bytes, > 0 */
+	uint32_t prot;  /* 1 read | 2 write */
+} __attribute__((packed));
+_Static_assert(sizeof(struct smaf_mmap_in) == 20, "smaf_mmap_in: size");
+_Static_assert(offsetof(struct smaf_mmap_in, offset) == 0, "smaf_mmap_in.offset");
+_Static_assert(offsetof(struct smaf_mmap_in, length) == 8, "smaf_mmap_in.length");
+_Static_assert(offsetof(struct smaf_mmap_in, prot) == 16, "smaf_mmap_in.prot");
+#define SMAF_MMAP_SIZE 20u
+
+/* MUNMAP: drop a CPU mapping */
+struct smaf_mapping_in {
+	uint32_t mapping;  /* mapping id (from MMAP) */
+};
+_Static_assert(sizeof(struct smaf_mapping_in) == 4, "smaf_mapping_in: size");
+_Static_assert(offsetof(struct smaf_mapping_in, mapping) == 0, "smaf_mapping_in.mapping");
+#define SMAF_MUNMAP_SIZE 4u
+
+/* READ: read through a mapping */
+struct smaf_read_in {
+	uint32_t mapping;  /* mapping id */
+	uint64_t offset;  /* bytes into the mapping */
+	uint32_t length;  /* bytes to read */
+} __attribute__((packed));
+_Static_assert(sizeof(struct smaf_read_in) == 16, "smaf_read_in: size");
+_Static_assert(offsetof(struct smaf_read_in, mapping) == 0, "smaf_read_in.mapping");
+_Static_assert(offsetof(struct smaf_read_in, offset) == 4, "smaf_read_in.offset");
+_Static_assert(offsetof(struct smaf_read_in, length) == 12, "smaf_read_in.length");
+#define SMAF_READ_SIZE 16u
+
+/* WRITE: write through a mapping */
+struct smaf_write_in {
+	uint32_t mapping;  /* mapping id */
+	uint64_t offset;  /* bytes into the mapping */
+} __attribute__((packed));
+_Static_assert(sizeof(struct smaf_write_in) == 12, "smaf_write_in: size");
+_Static_assert(offsetof(struct smaf_write_in, mapping) == 0, "smaf_write_in.mapping");
+_Static_assert(offsetof(struct smaf_write_in, offset) == 4, "smaf_write_in.offset");
+#define SMAF_WRITE_HEADER 12u  /* then the bytes */
+
+/* IMPORT: an fd of the buffer a token names */
+struct smaf_import_in {
+	uint8_t token[16];  /* the token EXPORT gave */
+};
+_Static_assert(sizeof(struct smaf_import_in) == 16, "smaf_import_in: size");
+_Static_assert(offsetof(struct smaf_import_in, token) == 0, "smaf_import_in.token");
+#define SMAF_IMPORT_SIZE 16u
+
+/* STAT: size, state and allocator of the buffer */
+struct smaf_stat_out {
+	uint64_t size;  /* bytes (page multiple) */
+	uint32_t allocated;  /* 1 once it has memory */
+	uint32_t secure;  /* 0 or 1 */
+	char allocator[64];  /* allocator name, NUL-terminated; empty while deferred */
+};
+_Static_assert(sizeof(struct smaf_stat_out) == 80, "smaf_stat_out: size");
+_Static_assert(offsetof(struct smaf_stat_out, size) == 0, "smaf_stat_out.size");
+_Static_assert(offsetof(struct smaf_stat_out, allocated) == 8, "smaf_stat_out.allocated");
+_Static_assert(offsetof(struct smaf_stat_out, secure) == 12, "smaf_stat_out.secure");
+_Static_assert(offsetof(struct smaf_stat_out, allocator) == 16, "smaf_stat_out.allocator");
+#define SMAF_STAT_REPLY_SIZE 80u
+
+/* DMA_COPY: the device of the attachments copies (fd = the destination buffer) */
+struct smaf_dma_copy_in {
+	uint32_t dst_attachment;  /* attachment of the destination (this fd) */
+	int32_t src_fd;  /* source buffer fd */
+	uint32_t src_attachment;  /* attachment of the source, same device */
+	uint32_t transform;  /* 0 copy, 1 toy decryption (XOR 0x5A) */
+	uint64_t src_offset;  /* bytes */
+	uint64_t dst_offset;  /* bytes */
+	uint64_t length;  /* bytes */
+};
+_Static_assert(sizeof(struct smaf_dma_copy_in) == 40, "smaf_dma_copy_in: size");
+_Static_assert(offsetof(struct smaf_dma_copy_in, dst_attachment) == 0, "smaf_dma_copy_in.dst_attachment");
+_Static_assert(offsetof(struct smaf_dma_copy_in, src_fd) == 4, "smaf_dma_copy_in.src_fd");
+_Static_assert(offsetof(struct smaf_dma_copy_in, src_attachment) == 8, "smaf_dma_copy_in.src_attachment");
+_Static_assert(offsetof(struct smaf_dma_copy_in, transform) == 12, "smaf_dma_copy_in.transform");
+_Static_assert(offsetof(struct smaf_dma_copy_in, src_offset) == 16, "smaf_dma_copy_in.src_offset");
+_Static_assert(offsetof(struct smaf_dma_copy_in, dst_offset) == 24, "smaf_dma_copy_in.dst_offset");
+_Static_assert(offsetof(struct smaf_dma_copy_in, length) == 32, "smaf_dma_copy_in.length");
+#define SMAF_DMA_COPY_SIZE 40u
+
+/* DMA_CRC: the device computes the CRC of a range (display CRC capture) */
+struct smaf_dma_crc_in {
+	uint32_t attachment;  /* attachment id */
+	uint32_t reserved;  /* reserved, must be 0 */
+	uint64_t offset;  /* bytes */
+	uint64_t length;  /* bytes */
+};
+_Static_assert(sizeof(struct smaf_dma_crc_in) == 24, "smaf_dma_crc_in: size");
+_Static_assert(offsetof(struct smaf_dma_crc_in, attachment) == 0, "smaf_dma_crc_in.attachment");
+_Static_assert(offsetof(struct smaf_dma_crc_in, reserved) == 4, "smaf_dma_crc_in.reserved");
+_Static_assert(offsetof(struct smaf_dma_crc_in, offset) == 8, "smaf_dma_crc_in.offset");
+_Static_assert(offsetof(struct smaf_dma_crc_in, length) == 16, "smaf_dma_crc_in.length");
+#define SMAF_DMA_CRC_SIZE 24u
+struct smaf_dma_crc_out {
+	uint32_t crc32;  /* CRC-32 (IEEE) of the bytes */
+};
+_Static_assert(sizeof(struct smaf_dma_crc_out) == 4, "smaf_dma_crc_out: size");
+_Static_assert(offsetof(struct smaf_dma_crc_out, crc32) == 0, "smaf_dma_crc_out.crc32");
+#define SMAF_DMA_CRC_REPLY_SIZE 4u
+
+/* HELLO: who this client says it is (shown by smaf info, ps and the dashboard; not verified) */
+struct smaf_hello_in {
+	uint32_t pid;  /* process id (self-declared, not verified) */
+	uint32_t reserved;  /* reserved, must be 0 */
+	char comm[64];  /* command name, NUL-terminated */
+};
+_Static_assert(sizeof(struct smaf_hello_in) == 72, "smaf_hello_in: size");
+_Static_assert(offsetof(struct smaf_hello_in, pid) == 0, "smaf_hello_in.pid");
+_Static_assert(offsetof(struct smaf_hello_in, reserved) == 4, "smaf_hello_in.reserved");
+_Static_assert(offsetof(struct smaf_hello_in, comm) == 8, "smaf_hello_in.comm");
+#define SMAF_HELLO_SIZE 72u
+
+/* SET_NAME: DMA_BUF_SET_NAME: the name shows in explain, state, ps, the dashboard and the event log */
+struct smaf_set_name_in {
+	char name[32];  /* NUL-terminated, at most 31 bytes */
+};
+_Static_assert(sizeof(struct smaf_set_name_in) == 32, "smaf_set_name_in: size");
+_Static_assert(offsetof(struct smaf_set_name_in, name) == 0, "smaf_set_name_in.name");
+#define SMAF_SET_NAME_SIZE 32u
+
+/* X_STATE: a client sees only the buffers it holds; the admin socket sees all (extension) */
+struct smaf_state_in {
+	uint32_t offset;  /* first buffer of the page */
+	uint32_t limit;  /* buffers in the page, at most 500 */
+};
+_Static_assert(sizeof(struct smaf_state_in) == 8, "smaf_state_in: size");
+_Static_assert(offsetof(struct smaf_state_in, offset) == 0, "smaf_state_in.offset");
+_Static_assert(offsetof(struct smaf_state_in, limit) == 4, "smaf_state_in.limit");
+#define SMAF_X_STATE_SIZE 8u  /* or no payload */
+
+/* X_EXPLAIN: one buffer this client holds (else ENOENT), any on the admin socket (extension) */
+struct smaf_explain_in {
+	uint32_t buffer;  /* buffer id with fd -1; 0 with a buffer fd */
+};
+_Static_assert(sizeof(struct smaf_explain_in) == 4, "smaf_explain_in: size");
+_Static_assert(offsetof(struct smaf_explain_in, buffer) == 0, "smaf_explain_in.buffer");
+#define SMAF_X_EXPLAIN_SIZE 4u
+
+/* X_EVENTS: filtered and paged over the whole journal; on the client socket, only the events of buffers this connection holds (extension) */
+struct smaf_events_in {
+	uint64_t after;  /* sequence number; 0 = oldest kept */
+	uint64_t since;  /* ms since the epoch; 0 = any */
+	uint32_t kinds;  /* bit mask in the order of EVENT_KINDS; 0 = all */
+	uint32_t limit;  /* 1..1000 */
+	uint32_t client;  /* client id; 0 = any */
+	uint32_t buffer;  /* buffer id; 0 = any */
+	uint32_t flags;  /* 1 = the newest `limit` */
+	uint32_t reserved;  /* reserved, must be 0 */
+};
+_Static_assert(sizeof(struct smaf_events_in) == 40, "smaf_events_in: size");
+_Static_assert(offsetof(struct smaf_events_in, after) == 0, "smaf_events_in.after");
+_Static_assert(offsetof(struct smaf_events_in, since) == 8, "smaf_events_in.since");
+_Static_assert(offsetof(struct smaf_events_in, kinds) == 16, "smaf_events_in.kinds");
+_Static_assert(offsetof(struct smaf_events_in, limit) == 20, "smaf_events_in.limit");
+_Static_assert(offsetof(struct smaf_events_in, client) == 24, "smaf_events_in.client");
+_Static_assert(offsetof(struct smaf_events_in, buffer) == 28, "smaf_events_in.buffer");
+_Static_assert(offsetof(struct smaf_events_in, flags) == 32, "smaf_events_in.flags");
+_Static_assert(offsetof(struct smaf_events_in, reserved) == 36, "smaf_events_in.reserved");
+#define SMAF_X_EVENTS_SIZE 40u
+
+/* X_TRACE: Perfetto, chrome://tracing (extension) */
+struct smaf_trace_in {
+	uint64_t since;  /* ms since the epoch; 0 = the whole journal */
+};
+_Static_assert(sizeof(struct smaf_trace_in) == 8, "smaf_trace_in: size");
+_Static_assert(offsetof(struct smaf_trace_in, since) == 0, "smaf_trace_in.since");
+#define SMAF_X_TRACE_SIZE 8u
+
+
+/* ---- /dev/smaf ioctls (magic 'S'), v8 ABI, and DMA_BUF_IOCTL_SYNC ------------------------------ */
 #define SMAF_IOC_MAGIC 'S'
-#define SMAF_IOC_CREATE 0xC0805300u
-#define SMAF_IOC_GET_SECURE_FLAG 0xC0405301u
-#define SMAF_IOC_SET_SECURE_FLAG 0xC0405302u
-#define SMAF_IOC_GET_INFO 0xC0805303u
+#define SMAF_IOC_CREATE 0xC0805300u  /* create a buffer (no memory yet); returns its fd */
+#define SMAF_IOC_GET_SECURE_FLAG 0xC0405301u  /* read the secure flag of a buffer fd */
+#define SMAF_IOC_SET_SECURE_FLAG 0xC0405302u  /* set the secure flag (only before the buffer has memory) */
+#define SMAF_IOC_GET_INFO 0xC0805303u  /* allocator count and the name of allocator `index` */
+#define SMAF_DMA_BUF_IOCTL_SYNC 0x40086200u  /* bracket CPU access (begin/end_cpu_access) */
 #define SMAF_RDWR 0x2u
 #define SMAF_CLOEXEC 0x80000u
 #define SMAF_NAME_LEN 64u
-
-struct smaf_create_data {
-	uint64_t version;
-	uint64_t length;
-	uint32_t flags;
-	uint32_t reserved0;
-	int32_t fd;
-	uint32_t reserved1;
-	char name[SMAF_NAME_LEN];
-	uint8_t reserved2[32];
-};
-
-struct smaf_secure_flag {
-	uint64_t version;
-	int32_t fd;
-	uint32_t reserved0;
-	uint32_t secure;
-	uint8_t reserved1[44];
-};
-
-struct smaf_info {
-	uint64_t version;
-	uint32_t index;
-	uint32_t reserved0;
-	uint32_t count;
-	uint32_t reserved1;
-	char name[SMAF_NAME_LEN];
-	uint8_t reserved2[40];
-};
-
-/* offsets the library rewrites (fds travel as the daemon's numbers on the wire) */
-#define SMAF_CREATE_FLAGS_OFFSET 16u
-#define SMAF_CREATE_FD_OFFSET 24u
-#define SMAF_SECURE_FD_OFFSET 8u
-
-/* ---- dma-buf and dma-heap (the kernel's numbers, include/uapi/linux/dma-buf.h, dma-heap.h) --- */
-#define SMAF_DMA_BUF_BASE 'b'
-#define SMAF_DMA_BUF_IOCTL_SYNC 0x40086200u
-#define SMAF_DMA_BUF_SET_NAME_A 0x40046201u
-#define SMAF_DMA_BUF_SET_NAME_B 0x40086201u
-#define SMAF_DMA_BUF_IOCTL_EXPORT_SYNC_FILE 0xC0086202u
-#define SMAF_DMA_BUF_IOCTL_IMPORT_SYNC_FILE 0x40086203u
-#define SMAF_DMA_BUF_NAME_LEN 32u
 #define SMAF_DMA_BUF_SYNC_READ 1u
 #define SMAF_DMA_BUF_SYNC_WRITE 2u
 #define SMAF_DMA_BUF_SYNC_END 4u
 
+struct smaf_create_data {
+	uint64_t version;  /* structure version, must be 0 */
+	uint64_t length;  /* buffer length in bytes (rounded up to the page size) */
+	uint32_t flags;  /* SMAF_RDWR (0x2) | SMAF_CLOEXEC (0x80000) */
+	uint32_t reserved0;  /* reserved, must be 0 */
+	int32_t fd;  /* the new buffer fd (must be 0 on input) */
+	uint32_t reserved1;  /* reserved, must be 0 */
+	char name[64];  /* allocator name hint, NUL-terminated; empty = any */
+	uint8_t reserved2[32];  /* reserved, must be 0 */
+};
+_Static_assert(sizeof(struct smaf_create_data) == 128, "smaf_create_data: size");
+_Static_assert(offsetof(struct smaf_create_data, version) == 0, "smaf_create_data.version");
+_Static_assert(offsetof(struct smaf_create_data, length) == 8, "smaf_create_data.length");
+_Static_assert(offsetof(struct smaf_create_data, flags) == 16, "smaf_create_data.flags");
+_Static_assert(offsetof(struct smaf_create_data, reserved0) == 20, "smaf_create_data.reserved0");
+_Static_assert(offsetof(struct smaf_create_data, fd) == 24, "smaf_create_data.fd");
+_Static_assert(offsetof(struct smaf_create_data, reserved1) == 28, "smaf_create_data.reserved1");
+_Static_assert(offsetof(struct smaf_create_data, name) == 32, "smaf_create_data.name");
+_Static_assert(offsetof(struct smaf_create_data, reserved2) == 96, "smaf_create_data.reserved2");
+
+struct smaf_secure_flag {
+	uint64_t version;  /* structure version, must be 0 */
+	int32_t fd;  /* buffer fd */
+	uint32_t reserved0;  /* reserved, must be 0 */
+	uint32_t secure;  /* 0 or 1 (out for GET, in for SET) */
+	uint8_t reserved1[44];  /* reserved, must be 0 */
+};
+_Static_assert(sizeof(struct smaf_secure_flag) == 64, "smaf_secure_flag: size");
+_Static_assert(offsetof(struct smaf_secure_flag, version) == 0, "smaf_secure_flag.version");
+_Static_assert(offsetof(struct smaf_secure_flag, fd) == 8, "smaf_secure_flag.fd");
+_Static_assert(offsetof(struct smaf_secure_flag, reserved0) == 12, "smaf_secure_flag.reserved0");
+_Static_assert(offsetof(struct smaf_secure_flag, secure) == 16, "smaf_secure_flag.secure");
+_Static_assert(offsetof(struct smaf_secure_flag, reserved1) == 20, "smaf_secure_flag.reserved1");
+
+struct smaf_info {
+	uint64_t version;  /* structure version, must be 0 */
+	uint32_t index;  /* allocator index, 0..count-1 */
+	uint32_t reserved0;  /* reserved, must be 0 */
+	uint32_t count;  /* number of allocators */
+	uint32_t reserved1;  /* reserved, must be 0 */
+	char name[64];  /* allocator name, NUL-terminated */
+	uint8_t reserved2[40];  /* reserved, must be 0 */
+};
+_Static_assert(sizeof(struct smaf_info) == 128, "smaf_info: size");
+_Static_assert(offsetof(struct smaf_info, version) == 0, "smaf_info.version");
+_Static_assert(offsetof(struct smaf_info, index) == 8, "smaf_info.index");
+_Static_assert(offsetof(struct smaf_info, reserved0) == 12, "smaf_info.reserved0");
+_Static_assert(offsetof(struct smaf_info, count) == 16, "smaf_info.count");
+_Static_assert(offsetof(struct smaf_info, reserved1) == 20, "smaf_info.reserved1");
+_Static_assert(offsetof(struct smaf_info, name) == 24, "smaf_info.name");
+_Static_assert(offsetof(struct smaf_info, reserved2) == 88, "smaf_info.reserved2");
+
+struct smaf_dma_buf_sync {
+	uint64_t flags;  /* DMA_BUF_SYNC_READ 1 | WRITE 2, START 0 | END 4 */
+};
+_Static_assert(sizeof(struct smaf_dma_buf_sync) == 8, "smaf_dma_buf_sync: size");
+_Static_assert(offsetof(struct smaf_dma_buf_sync, flags) == 0, "smaf_dma_buf_sync.flags");
+
+/* offsets the library rewrites (fds travel as the daemon's numbers on the wire) */
+#define SMAF_CREATE_DATA_VERSION_OFFSET 0u
+#define SMAF_CREATE_DATA_LENGTH_OFFSET 8u
+#define SMAF_CREATE_DATA_FLAGS_OFFSET 16u
+#define SMAF_CREATE_DATA_FD_OFFSET 24u
+#define SMAF_CREATE_DATA_NAME_OFFSET 32u
+#define SMAF_SECURE_FLAG_VERSION_OFFSET 0u
+#define SMAF_SECURE_FLAG_FD_OFFSET 8u
+#define SMAF_SECURE_FLAG_SECURE_OFFSET 16u
+#define SMAF_SECURE_FLAG_VERSION_OFFSET 0u
+#define SMAF_SECURE_FLAG_FD_OFFSET 8u
+#define SMAF_SECURE_FLAG_SECURE_OFFSET 16u
+#define SMAF_INFO_VERSION_OFFSET 0u
+#define SMAF_INFO_INDEX_OFFSET 8u
+#define SMAF_INFO_COUNT_OFFSET 16u
+#define SMAF_INFO_NAME_OFFSET 24u
+#define SMAF_DMA_BUF_SYNC_FLAGS_OFFSET 0u
+
+/* ---- dma-buf and dma-heap (the kernel's numbers, include/uapi/linux/dma-buf.h, dma-heap.h) ----- */
+#define SMAF_DMA_BUF_BASE 'b'
+#define SMAF_DMA_BUF_SET_NAME_A 0x40046201u
+#define SMAF_DMA_BUF_SET_NAME_B 0x40086201u
+#define SMAF_DMA_BUF_IOCTL_EXPORT_SYNC_FILE 0xC0086202u
+#define SMAF_DMA_BUF_IOCTL_IMPORT_SYNC_FILE 0x40086203u
 #define SMAF_DMA_HEAP_IOC_MAGIC 'H'
 #define SMAF_DMA_HEAP_IOCTL_ALLOC 0xC0184800u
 struct smaf_dma_heap_allocation_data {
-	uint64_t len;
-	uint32_t fd;
-	uint32_t fd_flags;
-	uint64_t heap_flags;
+	uint64_t len;  /* bytes to allocate */
+	uint32_t fd;  /* the dma-buf fd */
+	uint32_t fd_flags;  /* O_RDWR | O_CLOEXEC */
+	uint64_t heap_flags;  /* must be 0 */
 };
+_Static_assert(sizeof(struct smaf_dma_heap_allocation_data) == 24, "smaf_dma_heap_allocation_data: size");
+_Static_assert(offsetof(struct smaf_dma_heap_allocation_data, len) == 0, "smaf_dma_heap_allocation_data.len");
+_Static_assert(offsetof(struct smaf_dma_heap_allocation_data, fd) == 8, "smaf_dma_heap_allocation_data.fd");
+_Static_assert(offsetof(struct smaf_dma_heap_allocation_data, fd_flags) == 12, "smaf_dma_heap_allocation_data.fd_flags");
+_Static_assert(offsetof(struct smaf_dma_heap_allocation_data, heap_flags) == 16, "smaf_dma_heap_allocation_data.heap_flags");
 
-/* ---- what a dma-buf memfd carries (docs/c-programs.md) -------------------------------------
- * A buffer of `length` bytes is a sealed memfd of length + SMAF_TOKEN_PAGE bytes named
- * SMAF_MEMFD_BUFFER; the page after the data holds this trailer. Whoever holds the fd can read
- * it and import the buffer (what holding a dma-buf fd already allows); nothing else carries it. */
+/* ---- what a dma-buf memfd carries (docs/c-programs.md) ----------------------------------------- */
+/* A buffer of `length` bytes is a sealed memfd of length + SMAF_TOKEN_PAGE bytes named
+ * SMAF_MEMFD_BUFFER; the page after the data holds struct smaf_token_page. */
 #define SMAF_TOKEN_PAGE 4096u
 #define SMAF_TOKEN_MAGIC "SMAFTOK1"
 struct smaf_token_page {
-	char magic[8];
-	uint64_t length;            /* the buffer's length (page multiple) */
-	uint8_t token[SMAF_TOKEN_LEN];
-	uint32_t cpu_live;          /* 1 once the memfd holds the CPU view (set at the first mmap) */
-	uint32_t reserved;
+	char magic[8];  /* TOKEN_MAGIC, not NUL-terminated */
+	uint64_t length;  /* the buffer's length (page multiple) */
+	uint8_t token[16];  /* the export token */
+	uint32_t cpu_live;  /* 1 once the memfd holds the CPU view (set at the first mmap) */
+	uint32_t reserved;  /* reserved, 0 */
 };
+_Static_assert(sizeof(struct smaf_token_page) == 40, "smaf_token_page: size");
+_Static_assert(offsetof(struct smaf_token_page, magic) == 0, "smaf_token_page.magic");
+_Static_assert(offsetof(struct smaf_token_page, length) == 8, "smaf_token_page.length");
+_Static_assert(offsetof(struct smaf_token_page, token) == 16, "smaf_token_page.token");
+_Static_assert(offsetof(struct smaf_token_page, cpu_live) == 32, "smaf_token_page.cpu_live");
+_Static_assert(offsetof(struct smaf_token_page, reserved) == 36, "smaf_token_page.reserved");
 #define SMAF_MEMFD_DEVICE "smaf:/dev/smaf"
 #define SMAF_MEMFD_HEAP_PREFIX "smaf-heap:"
 #define SMAF_MEMFD_BUFFER "smaf-dmabuf"

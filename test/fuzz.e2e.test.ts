@@ -1,16 +1,23 @@
 /**
- * A wire fuzzer against a running smafd: random and mutated frames (boundary lengths, wrong struct
- * sizes, bad fds, reserved bits, garbage names), pipelined. The daemon never crashes, answers every
+ * A wire fuzzer against a running smafd, its frames generated from the uapi tables: for every op row
+ * and every ioctl, valid requests (with plausible values for ids, lengths and names), boundary
+ * requests (every field at its edges, reserved fields included) and garbage payloads of wrong
+ * lengths; plus unknown op numbers, bad fds, pipelined. The daemon never crashes, answers every
  * well-formed frame with a result, closes only a connection that sends a malformed frame, and its
  * invariants hold afterwards. SMAF_TEST_LONG=1 (npm run test:long) sends 100,000 frames.
  */
 import assert from 'node:assert/strict';
 import { createConnection, type Socket } from 'node:net';
 import { after, before, test } from 'node:test';
+import fc from 'fast-check';
 import { prng } from '../bench/deferred.ts';
 import { Errno } from '../src/common/errors.ts';
-import { encodeName, encodeRequest, FrameReader, ioc, IOCTLS, Op, OPS, parseResponse } from '../src/uapi/index.ts';
+import {
+  encodeName, encodeOpRequest, encodeRequest, encodeStruct, FrameReader, ioc, IOCTLS, OP_TABLE, opRowNamed, parseResponse,
+  SMAF_IOC_CREATE, type FieldDef, type IoctlDef, type OpRow, type OpTableRow,
+} from '../src/uapi/index.ts';
 import { startDaemon, type RunningDaemon } from './helpers/daemon.ts';
+import { boundaryRequestArb, fieldArb, garbagePayloadArb, requestArb, structArb, type FieldHints } from './helpers/wire-arbitraries.ts';
 
 const LONG = process.env.SMAF_TEST_LONG === '1';
 const FRAMES = LONG ? 100_000 : 20_000;
@@ -26,50 +33,70 @@ after(async () => {
 });
 
 const LENGTHS = [0n, 1n, 4095n, 4096n, 4097n, 2n ** 32n - 4096n, 2n ** 32n, 2n ** 64n - 4096n, 2n ** 64n - 1n, 65536n, 1n << 20n];
+const DEVICES = ['gpu', 'display', 'vdec', 'isp', 'crypto', 'venc', 'ghost'];
+const ALLOCATORS = ['smaf-cma', 'system', 'secure-carveout', 'nope', ''];
 
-function frameGen(rand: () => number) {
-  const int = (n: number) => Math.floor(rand() * n);
-  const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;
-  const bytes = (n: number) => Uint8Array.from({ length: n }, () => int(256));
-  return (fds: number[]): { op: number; fd: number; payload: Uint8Array } => {
-    const fd = rand() < 0.15 ? pick([-1, -2, 0, 1, 2, 999, 0x7fffffff]) : rand() < 0.3 ? -1 : (fds.length ? pick(fds) : -1);
-    const kind = int(10);
-    if (kind <= 2) {
-      // a CREATE, valid or mutated
-      const p = new Uint8Array(128);
-      const v = new DataView(p.buffer);
-      v.setBigUint64(8, pick(LENGTHS), true);
-      v.setUint32(16, rand() < 0.8 ? 2 : int(2 ** 32), true);
-      if (rand() < 0.2) p.set(encodeName(pick(['smaf-cma', 'system', 'secure-carveout', 'nope', '']), 64), 32);
-      if (rand() < 0.15) { const at = int(128); p[at] = p[at]! ^ (1 << int(8)); }
-      const size = rand() < 0.8 ? 128 : pick([0, 1, 32, 64, 127, 129, 256, 4096]);
-      const payload = new Uint8Array(size);
-      payload.set(p.subarray(0, Math.min(size, 128)));
-      return { op: ioc(3, 0x53, 0, size), fd: rand() < 0.9 ? -1 : fd, payload };
-    }
-    if (kind === 3) {
-      const def = pick(IOCTLS);
-      const size = rand() < 0.7 ? def.struct.size : int(300);
-      const p = rand() < 0.5 ? new Uint8Array(size) : bytes(size);
-      if (size >= 12 && def.struct.name === 'smaf_secure_flag') new DataView(p.buffer).setInt32(8, fd, true);
-      return { op: rand() < 0.8 ? def.number : ioc(int(4), def.magic.charCodeAt(0), def.nr, size), fd: def.target === 'buffer' ? fd : -1, payload: p };
-    }
-    if (kind === 4) return { op: rand() < 0.5 ? int(0x200) : int(2 ** 32), fd, payload: bytes(int(64)) };
-    // a buffer op, with a plausible or random payload
-    const def = pick(OPS);
-    const size = def.payloadSize === null ? 12 + int(4096) : rand() < 0.75 ? def.payloadSize : int(80);
-    const p = rand() < 0.5 ? new Uint8Array(size) : bytes(size);
-    if (def.op === Op.ATTACH && size === 64) p.set(encodeName(pick(['gpu', 'display', 'vdec', 'isp', 'crypto', 'venc', 'ghost']), 64));
-    if (def.op === Op.MMAP && size === 20) {
-      const v = new DataView(p.buffer);
-      v.setBigUint64(0, pick([0n, 4096n, 2n ** 63n]), true);
-      v.setBigUint64(8, pick(LENGTHS), true);
-      v.setUint32(16, int(4), true);
-    }
-    if ((def.op === Op.MAP || def.op === Op.UNMAP || def.op === Op.DETACH) && size >= 4) new DataView(p.buffer).setUint32(0, int(3), true);
-    if (def.op === Op.MAP && size === 8) new DataView(p.buffer).setUint32(4, int(4), true);
-    return { op: def.op, fd, payload: p };
-  };
+/** Plausible values, by field name and type, so that valid frames reach real work. */
+const hints: FieldHints = (f: FieldDef) => {
+  if (f.type === 'char') {
+    const names = f.name === 'device' ? DEVICES : f.name === 'name' && f.size === 64 ? ALLOCATORS : ['fuzz', ''];
+    return fc.constantFrom(...names).map((n) => encodeName(n, f.size));
+  }
+  if (f.type === 'u64') {
+    if (f.name === 'version' || f.name === 'since' || f.name === 'after') return fc.constantFrom(0n, 0n, 0n, 1n);
+    return fc.constantFrom(...LENGTHS, 2n ** 63n);
+  }
+  if (f.type === 's32' && /fd$/.test(f.name)) return fc.constantFrom(0, 0, 0, 3, 4, -1);
+  if (/attachment|mapping|buffer|index|direction|prot|secure|transform|flags/.test(f.name)) return f.name === 'flags' ? fc.constantFrom(2, 2, 0x80002, 1, 0) : fc.nat(3);
+  if (f.name === 'length' || f.name === 'limit') return fc.constantFrom(0, 1, 16, 4096, 1000);
+  if (f.name === 'kinds' || f.name === 'client') return fc.constantFrom(0, 1, 0x8000);
+  return undefined;
+};
+
+/** A frame of the op table: valid, at the edges, or garbage. `fd`: which fd to aim at (resolved when sent). */
+interface Frame {
+  readonly op: number;
+  readonly payload: Uint8Array;
+  /** Aim at: a held fd, the device, or a bad fd. */
+  readonly aim: 'held' | 'device' | 'bad';
+}
+
+const encodeAny = (row: OpRow, v: object | null): Uint8Array => encodeOpRequest(row as OpTableRow, v as never);
+
+function opFrameArb(row: OpRow): fc.Arbitrary<Frame> {
+  const aim = row.target === 'device' ? fc.constantFrom<Frame['aim']>('device', 'device', 'device', 'bad') : fc.constantFrom<Frame['aim']>('held', 'held', 'held', 'device', 'bad');
+  const payload = fc.oneof(
+    { weight: 6, arbitrary: requestArb(row, hints).map((v) => encodeAny(row, v)) },
+    { weight: 2, arbitrary: boundaryRequestArb(row).map((v) => encodeAny(row, v)) },
+    { weight: 2, arbitrary: garbagePayloadArb(row) },
+  );
+  return fc.record({ op: fc.constant(row.op), payload, aim });
+}
+
+/** An ioctl: its struct (valid, version 0, plausible fields) at its size, or at a caller's other size. */
+function ioctlFrameArb(def: IoctlDef, weightValid = 8): fc.Arbitrary<Frame> {
+  const value = structArb(def.struct, (f) => fieldArb(f, hints));
+  const size = fc.oneof({ weight: weightValid, arbitrary: fc.constant(def.struct.size) }, { weight: 2, arbitrary: fc.constantFrom(0, 1, 32, 64, 127, 129, 256, 4096) });
+  const flip = fc.option(fc.nat(def.struct.size * 8 - 1), { freq: 6 }); // now and then one bit flipped anywhere
+  return fc.tuple(value, size, flip).map(([v, size, bit]) => {
+    const full = encodeStruct(def.struct, v);
+    if (bit !== null) full[bit >> 3]! ^= 1 << (bit & 7);
+    const payload = new Uint8Array(size);
+    payload.set(full.subarray(0, Math.min(size, full.length)));
+    return { op: size === def.struct.size ? def.number : ioc(3, def.magic.charCodeAt(0), def.nr, size), payload, aim: def.target === 'buffer' ? 'held' as const : 'device' as const };
+  });
+}
+
+const frameArb: fc.Arbitrary<Frame> = fc.oneof(
+  { weight: 3, arbitrary: ioctlFrameArb(SMAF_IOC_CREATE) },
+  { weight: 1, arbitrary: fc.oneof(...IOCTLS.map((def) => ioctlFrameArb(def, 7))) },
+  { weight: 1, arbitrary: fc.record({ op: fc.oneof(fc.nat(0x1ff), fc.nat(2 ** 32 - 1)), payload: fc.uint8Array({ maxLength: 64 }), aim: fc.constantFrom<Frame['aim']>('held', 'device', 'bad') }) },
+  { weight: 5, arbitrary: fc.oneof(...(OP_TABLE as readonly OpRow[]).map(opFrameArb)) },
+);
+
+/** Frames of one batch, reproducible (seeded per batch). */
+function frames(batch: number, n: number): Frame[] {
+  return fc.sample(frameArb, { seed: 0x5eed + batch, numRuns: n });
 }
 
 class Conn {
@@ -95,36 +122,62 @@ class Conn {
   }
 }
 
+/** What the daemon answered: every result a known errno, new fds kept for later frames. */
+class Stats {
+  answered = 0;
+  succeeded = 0;
+  readonly ok = new Set<number>();
+  readonly sent = new Set<number>();
+
+  record(f: { op: number; payload: Uint8Array }, r: { result: number; payload: Uint8Array }, held: number[]): void {
+    assert.ok(r.result >= 0 || KNOWN_ERRNOS.has(-r.result as never), `result ${r.result} for op 0x${f.op.toString(16)}`);
+    if (r.result >= 3 && (f.op === opRowNamed('DUP').op || f.op === opRowNamed('IMPORT').op)) held.push(r.result);
+    if (f.op >= 0x100 && (f.op & 0xffff) === 0x5300 && r.result === 0 && f.payload.length >= 28) { // a CREATE, of any struct size
+      const fd = new DataView(r.payload.buffer, r.payload.byteOffset, r.payload.byteLength).getInt32(24, true);
+      if (fd >= 3) held.push(fd);
+    }
+    this.answered++;
+    if (r.result >= 0) {
+      this.succeeded++;
+      this.ok.add(f.op);
+    }
+  }
+
+  /** The generated frames reach real work, in every op that should succeed at least once. */
+  check(): void {
+    assert.ok(this.succeeded > FRAMES * 0.05, `the fuzzer reaches real work: ${this.succeeded} successes`);
+    for (const op of [SMAF_IOC_CREATE.number, ...(['ATTACH', 'MAP', 'MMAP', 'DUP', 'STAT', 'EXPORT'] as const).map((n) => opRowNamed(n).op)]) assert.ok(this.ok.has(op), `op 0x${op.toString(16)} succeeded at least once`);
+    for (const row of OP_TABLE) assert.ok(this.sent.has(row.op), `${row.name} was fuzzed`);
+    const okRows = OP_TABLE.filter((r) => this.ok.has(r.op)).map((r) => r.name);
+    assert.ok(okRows.length >= 10, `the generated frames reach real work in most ops; succeeded: ${okRows.join(' ')}`);
+  }
+}
+
 test(`${FRAMES} fuzzed frames: every well-formed frame gets an answer, the daemon stays up and consistent`, { timeout: 600_000 }, async () => {
   const rand = prng(0x5eed);
-  const gen = frameGen(rand);
+  const int = (n: number) => Math.floor(rand() * n);
+  const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;
+  const fdFor = (aim: Frame['aim'], held: number[]): number => (aim === 'bad' ? pick([-2, 0, 1, 2, 999, 0x7fffffff]) : aim === 'held' && held.length ? pick(held) : -1);
   const conns = await Promise.all(Array.from({ length: 4 }, () => Conn.open(d.socket)));
   const fds: number[][] = conns.map(() => []);
-  let answered = 0;
-  let succeeded = 0;
-  const opsOk = new Set<number>();
+  const stats = new Stats();
   let id = 1;
   const batch = 200;
   for (let sent = 0; sent < FRAMES; sent += batch) {
+    const sample = frames(sent / batch, batch);
     await Promise.all(conns.map(async (c, ci) => {
       const waits: Promise<void>[] = [];
       const chunks: Uint8Array[] = [];
       for (let k = 0; k < batch / conns.length; k++) {
-        const f = gen(fds[ci]!);
+        const t = sample[ci * (batch / conns.length) + k]!;
+        const f = { op: t.op, fd: fdFor(t.aim, fds[ci]!), payload: t.payload };
+        stats.sent.add(f.op);
+        // SMAF_IOC_GET/SET_SECURE_FLAG name their buffer in the struct: aim it at a held fd too
+        if (f.payload.length === 64 && (f.op & 0xff00) === 0x5300 && fds[ci]!.length && rand() < 0.7) new DataView(f.payload.buffer).setInt32(8, pick(fds[ci]!), true);
         const rid = id++;
         waits.push(new Promise((resolve) => {
           c.pending.set(rid, (r) => {
-            assert.ok(r.result >= 0 || KNOWN_ERRNOS.has(-r.result as never), `result ${r.result} for op 0x${f.op.toString(16)}`);
-            if (r.result >= 3 && (f.op === 0xc0805300 || f.op === Op.DUP || f.op === Op.IMPORT)) fds[ci]!.push(r.result);
-            if (f.op >= 0x100 && r.result === 0 && f.payload.length >= 28 && (f.op & 0xffff) === 0x5300) {
-              const fd = new DataView(r.payload.buffer, r.payload.byteOffset, r.payload.byteLength).getInt32(24, true);
-              if (fd >= 3) fds[ci]!.push(fd);
-            }
-            answered++;
-            if (r.result >= 0) {
-              succeeded++;
-              opsOk.add(f.op);
-            }
+            stats.record(f, r, fds[ci]!);
             resolve();
           });
         }));
@@ -136,15 +189,18 @@ test(`${FRAMES} fuzzed frames: every well-formed frame gets an answer, the daemo
     // now and then close some fds so that buffers come and go
     if (rand() < 0.3) {
       for (const [ci, c] of conns.entries()) {
-        for (const fd of fds[ci]!.splice(0, Math.floor(fds[ci]!.length / 2))) c.sock.write(encodeRequest({ id: id++, op: Op.CLOSE, fd, payload: new Uint8Array(0) }));
+        for (const fd of fds[ci]!.splice(0, Math.floor(fds[ci]!.length / 2))) c.sock.write(encodeRequest({ id: id++, op: opRowNamed('CLOSE').op, fd, payload: new Uint8Array(0) }));
       }
     }
   }
-  assert.equal(answered, Math.ceil(FRAMES / batch) * batch);
-  assert.ok(succeeded > FRAMES * 0.05, `the fuzzer reaches real work: ${succeeded} successes`);
-  for (const op of [0xc0805300, Op.ATTACH, Op.MAP, Op.MMAP, Op.DUP, Op.STAT, Op.EXPORT]) assert.ok(opsOk.has(op), `op 0x${op.toString(16)} succeeded at least once`);
+  assert.equal(stats.answered, Math.ceil(FRAMES / batch) * batch);
+  stats.check();
   assert.ok(conns.every((c) => !c.closed), 'well-formed frames never close a connection');
+  await malformedAndConsistent(conns);
+});
 
+/** Malformed frames close only their own connection; once every client is gone, all is back. */
+async function malformedAndConsistent(conns: readonly Conn[]): Promise<void> {
   // malformed frames close only their own connection
   for (const bad of [0, 4, 11, 16 * 1024 * 1024 + 1, 2 ** 32 - 1]) {
     const victim = await Conn.open(d.socket);
@@ -164,4 +220,4 @@ test(`${FRAMES} fuzzed frames: every well-formed frame gets an answer, the daemo
   assert.equal(st.buffers.length, 0);
   assert.ok(st.regions.every((r) => r.inUse === 0), 'all memory back after the fuzzing clients went away');
   await checker.close();
-});
+}

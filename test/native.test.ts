@@ -15,7 +15,7 @@ import type { SmafClient } from '../src/client/client.ts';
 import type { ProcessReport } from '../src/daemon/processes.ts';
 import {
   COMM_LEN, DEVICE_FD, DMA_BUF_IOCTL_SYNC, DMA_BUF_NAME_LEN, DMA_BUF_SYNC_END, DMA_BUF_SYNC_READ, DMA_BUF_SYNC_WRITE, HELLO_SIZE, IOCTLS,
-  MAX_FRAME, Op, opDef, REQUEST_HEADER, RESPONSE_HEADER, SMAF_NAME_LEN, smafCreateData, smafInfo, smafSecureFlag, type StructDef,
+  MAX_FRAME, Op, opDef, opRowNamed, REQUEST_HEADER, RESPONSE_HEADER, SMAF_NAME_LEN, smafCreateData, smafInfo, smafSecureFlag, type StructDef,
 } from '../src/uapi/index.ts';
 import { SMAF_CLOEXEC, SMAF_RDWR } from '../src/core/smaf.ts';
 import { eventually, ROOT, startDaemon, type RunningDaemon } from './helpers/daemon.ts';
@@ -113,6 +113,8 @@ describe('smaf-wire.h agrees with src/uapi', () => {
     expect('SMAF_READ_SIZE', size(Op.READ));
     expect('SMAF_TOKEN_LEN', size(Op.IMPORT));
     expect('SMAF_SET_NAME_SIZE', size(Op.SET_NAME));
+    expect('SMAF_WRITE_HEADER', opRowNamed('WRITE').request.struct.size);
+    expect('SMAF_STAT_REPLY_SIZE', opRowNamed('STAT').reply.struct.size);
     expect('SMAF_DMA_BUF_NAME_LEN', DMA_BUF_NAME_LEN);
     expect('SMAF_NAME_LEN', SMAF_NAME_LEN);
     expect('SMAF_RDWR', SMAF_RDWR);
@@ -128,9 +130,9 @@ describe('smaf-wire.h agrees with src/uapi', () => {
       for (const f of def.fields) expect(`${cName}.${f.name}`, f.offset);
     }
     const field = (def: StructDef, name: string): number => def.fields.find((f) => f.name === name)!.offset;
-    expect('SMAF_CREATE_FD_OFFSET', field(smafCreateData, 'fd'));
-    expect('SMAF_CREATE_FLAGS_OFFSET', field(smafCreateData, 'flags'));
-    expect('SMAF_SECURE_FD_OFFSET', field(smafSecureFlag, 'fd'));
+    expect('SMAF_CREATE_DATA_FD_OFFSET', field(smafCreateData, 'fd'));
+    expect('SMAF_CREATE_DATA_FLAGS_OFFSET', field(smafCreateData, 'flags'));
+    expect('SMAF_SECURE_FLAG_FD_OFFSET', field(smafSecureFlag, 'fd'));
   });
 });
 

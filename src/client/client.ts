@@ -5,17 +5,14 @@
 import { createConnection, type Socket } from 'node:net';
 import { Errno, SmafError, smafErrorFromErrno } from '../common/errors.ts';
 import type { Explanation, SelfCheckReport } from '../core/index.ts';
-import type { HeapInfo } from '../daemon/heaps.ts';
-import type { ProcessReport } from '../daemon/processes.ts';
 import { frameLayout, type FrameLayout } from '../common/pixel-format.ts';
-import type { JournalEvent } from '../daemon/journal.ts';
-import type { DaemonState } from '../daemon/state.ts';
-import type { ChromeTrace } from '../daemon/trace.ts';
 import { checkSocketOwner } from '../uapi/socket-path.ts';
 import {
-  decodeName, decodeStruct, DEVICE_FD, DMA_BUF_IOCTL_SYNC, encodeName, encodeRequest, encodeStruct, FrameReader, Op,
-  parseResponse, RESPONSE_HEADER, SMAF_IOC_CREATE, SMAF_IOC_GET_INFO, SMAF_IOC_GET_SECURE_FLAG, SMAF_IOC_SET_SECURE_FLAG,
-  SMAF_NAME_LEN, HELLO_SIZE, COMM_LEN, DMA_BUF_NAME_LEN, MAX_FRAME, REQUEST_HEADER, encodeEventQuery, type EventPage, type EventQuery, type Response,
+  COMM_LEN, decodeName, decodeOpReply, decodeStruct, DEVICE_FD, DEVICE_NAME_LEN, DMA_BUF_IOCTL_SYNC, DMA_BUF_NAME_LEN, dmaBufSync, encodeName,
+  encodeOpRequest, encodeRequest, encodeStruct, eventQueryStruct, FrameReader, MAX_FRAME, opRowNamed, parseResponse, REQUEST_HEADER, RESPONSE_HEADER,
+  SMAF_IOC_CREATE, SMAF_IOC_GET_INFO, SMAF_IOC_GET_SECURE_FLAG, SMAF_IOC_SET_SECURE_FLAG, SMAF_NAME_LEN, smafCreateData, TOKEN_LEN, smafInfo, smafSecureFlag,
+  type ChromeTrace, type DaemonState, type EventPage, type EventQuery, type HeapInfo, type JournalEvent, type OpName, type ProcessReport, type Reply,
+  type RequestInput, type Response, type RowOf,
 } from '../uapi/index.ts';
 
 export interface DmaSegmentInfo {
@@ -40,12 +37,6 @@ function defaultComm(): string {
   return (script ? script.split('/').pop()! : process.title).slice(0, COMM_LEN - 1) || 'node';
 }
 
-function payload(size: number, fill: (v: DataView, bytes: Uint8Array) => void): Uint8Array {
-  const bytes = new Uint8Array(size);
-  fill(new DataView(bytes.buffer), bytes);
-  return bytes;
-}
-
 export interface ConnectOptions {
   /** Milliseconds to wait for each answer (and for the connection) before giving up: ETIMEDOUT. */
   readonly timeoutMs?: number;
@@ -54,7 +45,7 @@ export interface ConnectOptions {
 }
 
 /** Bytes of data one WRITE frame carries (the frame limit less the headers). */
-const MAX_WRITE = MAX_FRAME - REQUEST_HEADER - 12;
+const MAX_WRITE = MAX_FRAME - REQUEST_HEADER - opRowNamed('WRITE').request.struct.size;
 
 /** How long a client waits for smafd by default. */
 export const DEFAULT_TIMEOUT_MS = 10_000;
@@ -179,6 +170,16 @@ export class SmafClient {
     return r;
   }
 
+  /**
+   * One op of the table: its request encoded and its reply decoded from the op's row, typed by it.
+   * A reply that does not fit the row (a bad daemon) is EPROTO naming the op.
+   */
+  async op<K extends OpName>(name: K, fd: number, input: RequestInput<RowOf<K>>): Promise<Reply<RowOf<K>>> {
+    const row = opRowNamed(name);
+    const r = await this.call(row.op, fd, encodeOpRequest(row, input));
+    return decodeOpReply(row, r.result, r.payload);
+  }
+
   /** Close the connection; a peer that never finishes the shutdown is cut off after the timeout. */
   close(): Promise<void> {
     return new Promise((resolve) => {
@@ -200,9 +201,9 @@ export class SmafClient {
   // ---- ioctls on /dev/smaf -----------------------------------------------------------------
 
   async create(length: number | bigint, options: { flags?: number; name?: string } = {}): Promise<number> {
-    const body = encodeStruct(SMAF_IOC_CREATE.struct, { length: BigInt(length), flags: options.flags ?? 2, name: encodeName(options.name ?? '', SMAF_NAME_LEN) });
+    const body = encodeStruct(smafCreateData, { length: BigInt(length), flags: options.flags ?? 2, name: encodeName(options.name ?? '', SMAF_NAME_LEN) });
     const r = await this.call(SMAF_IOC_CREATE.number, DEVICE_FD, body);
-    return decodeStruct(SMAF_IOC_CREATE.struct, r.payload).fd as number;
+    return decodeStruct(smafCreateData, r.payload).fd;
   }
 
   /** One buffer holding every plane of a frame (`1920x1080:NV12`, strides aligned to `align`). */
@@ -213,18 +214,18 @@ export class SmafClient {
   }
 
   async getSecure(fd: number): Promise<boolean> {
-    const r = await this.call(SMAF_IOC_GET_SECURE_FLAG.number, DEVICE_FD, encodeStruct(SMAF_IOC_GET_SECURE_FLAG.struct, { fd }));
-    return decodeStruct(SMAF_IOC_GET_SECURE_FLAG.struct, r.payload).secure === 1;
+    const r = await this.call(SMAF_IOC_GET_SECURE_FLAG.number, DEVICE_FD, encodeStruct(smafSecureFlag, { fd }));
+    return decodeStruct(smafSecureFlag, r.payload).secure === 1;
   }
 
   async setSecure(fd: number, secure: boolean): Promise<void> {
-    await this.call(SMAF_IOC_SET_SECURE_FLAG.number, DEVICE_FD, encodeStruct(SMAF_IOC_SET_SECURE_FLAG.struct, { fd, secure: secure ? 1 : 0 }));
+    await this.call(SMAF_IOC_SET_SECURE_FLAG.number, DEVICE_FD, encodeStruct(smafSecureFlag, { fd, secure: secure ? 1 : 0 }));
   }
 
   async info(index: number): Promise<{ count: number; name: string }> {
-    const r = await this.call(SMAF_IOC_GET_INFO.number, DEVICE_FD, encodeStruct(SMAF_IOC_GET_INFO.struct, { index }));
-    const v = decodeStruct(SMAF_IOC_GET_INFO.struct, r.payload);
-    return { count: v.count as number, name: decodeName(v.name as Uint8Array) };
+    const r = await this.call(SMAF_IOC_GET_INFO.number, DEVICE_FD, encodeStruct(smafInfo, { index }));
+    const v = decodeStruct(smafInfo, r.payload);
+    return { count: v.count, name: decodeName(v.name) };
   }
 
   /** Every allocator name, in the order SMAF asks them. */
@@ -238,42 +239,39 @@ export class SmafClient {
   // ---- buffer fd ops -----------------------------------------------------------------------
 
   async closeFd(fd: number): Promise<void> {
-    await this.call(Op.CLOSE, fd);
+    await this.op('CLOSE', fd, {});
   }
 
   async dup(fd: number): Promise<number> {
-    return (await this.call(Op.DUP, fd)).result;
+    return (await this.op('DUP', fd, {})).result;
   }
 
   async attach(fd: number, device: string): Promise<number> {
-    return (await this.call(Op.ATTACH, fd, encodeName(device, 64))).result;
+    return (await this.op('ATTACH', fd, { device: encodeName(device, DEVICE_NAME_LEN) })).result;
   }
 
   async detach(fd: number, attachment: number): Promise<void> {
-    await this.call(Op.DETACH, fd, payload(4, (v) => v.setUint32(0, attachment, true)));
+    await this.op('DETACH', fd, { attachment });
   }
 
   async map(fd: number, attachment: number, direction: Direction = 0): Promise<DmaSegmentInfo[]> {
-    const r = await this.call(Op.MAP, fd, payload(8, (v) => { v.setUint32(0, attachment, true); v.setUint32(4, direction, true); }));
-    const v = new DataView(r.payload.buffer, r.payload.byteOffset, r.payload.byteLength);
-    return Array.from({ length: r.result }, (_, i) => ({ dma: v.getBigUint64(i * 16, true), length: v.getBigUint64(i * 16 + 8, true) }));
+    return (await this.op('MAP', fd, { attachment, direction })).payload.map((s) => ({ dma: s.dma_addr, length: s.length }));
   }
 
   async unmap(fd: number, attachment: number): Promise<void> {
-    await this.call(Op.UNMAP, fd, payload(4, (v) => v.setUint32(0, attachment, true)));
+    await this.op('UNMAP', fd, { attachment });
   }
 
   async mmap(fd: number, offset: number | bigint, length: number | bigint, prot: number): Promise<number> {
-    return (await this.call(Op.MMAP, fd, payload(20, (v) => { v.setBigUint64(0, BigInt(offset), true); v.setBigUint64(8, BigInt(length), true); v.setUint32(16, prot, true); }))).result;
+    return (await this.op('MMAP', fd, { offset: BigInt(offset), length: BigInt(length), prot })).result;
   }
 
   async munmap(fd: number, mapping: number): Promise<void> {
-    await this.call(Op.MUNMAP, fd, payload(4, (v) => v.setUint32(0, mapping, true)));
+    await this.op('MUNMAP', fd, { mapping });
   }
 
   async read(fd: number, mapping: number, offset: number | bigint, length: number): Promise<Uint8Array> {
-    const r = await this.call(Op.READ, fd, payload(16, (v) => { v.setUint32(0, mapping, true); v.setBigUint64(4, BigInt(offset), true); v.setUint32(12, length, true); }));
-    return r.payload;
+    return (await this.op('READ', fd, { mapping, offset: BigInt(offset), length })).payload;
   }
 
   /** WRITE through a mapping; data longer than one frame holds goes as several WRITEs, in order. */
@@ -281,112 +279,96 @@ export class SmafClient {
     let done = 0;
     do {
       const piece = data.subarray(done, done + MAX_WRITE);
-      const at = BigInt(offset) + BigInt(done);
-      const body = payload(12 + piece.length, (v, b) => { v.setUint32(0, mapping, true); v.setBigUint64(4, at, true); b.set(piece, 12); });
-      done += (await this.call(Op.WRITE, fd, body)).result;
+      done += (await this.op('WRITE', fd, { mapping, offset: BigInt(offset) + BigInt(done), data: piece })).result;
     } while (done < data.length);
     return done;
   }
 
   async exportToken(fd: number): Promise<Uint8Array> {
-    return (await this.call(Op.EXPORT, fd)).payload;
+    return (await this.op('EXPORT', fd, {})).payload;
   }
 
   async importToken(token: Uint8Array): Promise<number> {
-    return (await this.call(Op.IMPORT, DEVICE_FD, token)).result;
+    if (token.length !== TOKEN_LEN) throw new SmafError('EINVAL', `a token is ${TOKEN_LEN} bytes, got ${token.length}`);
+    return (await this.op('IMPORT', DEVICE_FD, { token })).result;
   }
 
   async stat(fd: number): Promise<BufferStat> {
-    const r = await this.call(Op.STAT, fd);
-    const v = new DataView(r.payload.buffer, r.payload.byteOffset, r.payload.byteLength);
-    const name = r.payload.subarray(16, 80);
-    return { size: v.getBigUint64(0, true), allocated: v.getUint32(8, true) === 1, secure: v.getUint32(12, true) === 1, allocator: decodeName(name) };
+    const v = (await this.op('STAT', fd, {})).payload;
+    return { size: v.size, allocated: v.allocated === 1, secure: v.secure === 1, allocator: decodeName(v.allocator) };
   }
 
   async dmaCopy(dstFd: number, dstAttachment: number, srcFd: number, srcAttachment: number, length: number | bigint, options: { transform?: number; srcOffset?: number | bigint; dstOffset?: number | bigint } = {}): Promise<number> {
-    const body = payload(40, (v) => {
-      v.setUint32(0, dstAttachment, true);
-      v.setInt32(4, srcFd, true);
-      v.setUint32(8, srcAttachment, true);
-      v.setUint32(12, options.transform ?? 0, true);
-      v.setBigUint64(16, BigInt(options.srcOffset ?? 0), true);
-      v.setBigUint64(24, BigInt(options.dstOffset ?? 0), true);
-      v.setBigUint64(32, BigInt(length), true);
-    });
-    return (await this.call(Op.DMA_COPY, dstFd, body)).result;
+    const req = {
+      dst_attachment: dstAttachment, src_fd: srcFd, src_attachment: srcAttachment, transform: options.transform ?? 0,
+      src_offset: BigInt(options.srcOffset ?? 0), dst_offset: BigInt(options.dstOffset ?? 0), length: BigInt(length),
+    };
+    return (await this.op('DMA_COPY', dstFd, req)).result;
   }
 
   async dmaCrc(fd: number, attachment: number, offset: number | bigint, length: number | bigint): Promise<number> {
-    const r = await this.call(Op.DMA_CRC, fd, payload(24, (v) => { v.setUint32(0, attachment, true); v.setBigUint64(8, BigInt(offset), true); v.setBigUint64(16, BigInt(length), true); }));
-    return new DataView(r.payload.buffer, r.payload.byteOffset, 4).getUint32(0, true);
+    return (await this.op('DMA_CRC', fd, { attachment, offset: BigInt(offset), length: BigInt(length) })).payload.crc32;
   }
 
   /** DMA_BUF_IOCTL_SYNC: flags READ 1 | WRITE 2, START 0 | END 4. */
   async sync(fd: number, flags: number | bigint): Promise<void> {
-    await this.call(DMA_BUF_IOCTL_SYNC.number, fd, encodeStruct(DMA_BUF_IOCTL_SYNC.struct, { flags: BigInt(flags) }));
+    await this.call(DMA_BUF_IOCTL_SYNC.number, fd, encodeStruct(dmaBufSync, { flags: BigInt(flags) }));
   }
 
   /** HELLO: announce who this client is (pid and command name), shown by `smaf info` and the dashboard. */
   async hello(pid: number = process.pid, comm: string = defaultComm()): Promise<void> {
-    const body = new Uint8Array(HELLO_SIZE);
-    new DataView(body.buffer).setUint32(0, pid, true);
-    body.set(new TextEncoder().encode(comm).subarray(0, COMM_LEN - 1), 8); // NUL-terminated: the last byte stays 0
-    await this.call(Op.HELLO, DEVICE_FD, body);
+    // NUL-terminated: at most COMM_LEN - 1 bytes of the name
+    await this.op('HELLO', DEVICE_FD, { pid, comm: new TextEncoder().encode(comm).subarray(0, COMM_LEN - 1) });
   }
 
   /** SET_NAME (DMA_BUF_SET_NAME): name a buffer for tools; at most 31 bytes. */
   async setName(fd: number, name: string): Promise<void> {
-    const body = new Uint8Array(DMA_BUF_NAME_LEN);
     const bytes = new TextEncoder().encode(name);
     if (bytes.length >= DMA_BUF_NAME_LEN) throw new SmafError('EINVAL', `name "${name}" is ${bytes.length} bytes, at most ${DMA_BUF_NAME_LEN - 1}`);
-    body.set(bytes);
-    await this.call(Op.SET_NAME, fd, body);
+    await this.op('SET_NAME', fd, { name: bytes });
   }
 
-  // ---- extensions --------------------------------------------------------------------------
+  // ---- extensions (JSON, validated against the op's schema) ---------------------------------
 
   /** X_PS: every client process and the buffers it holds (operator view; `smaf ps`). */
   async ps(): Promise<ProcessReport> {
-    return JSON.parse(dec.decode((await this.call(Op.X_PS, DEVICE_FD)).payload)) as ProcessReport;
+    return (await this.op('X_PS', DEVICE_FD, {})).payload;
   }
 
   /** X_HEAPS: the dma-heaps `/dev/dma_heap/` shows under `smaf exec`. */
-  async heaps(): Promise<HeapInfo[]> {
-    return JSON.parse(dec.decode((await this.call(Op.X_HEAPS, DEVICE_FD)).payload)) as HeapInfo[];
+  async heaps(): Promise<readonly HeapInfo[]> {
+    return (await this.op('X_HEAPS', DEVICE_FD, {})).payload;
   }
 
   /** X_STATE: one page of buffers (`offset`, at most `limit`); the operator's view on the admin socket. */
   async state(page: { offset?: number; limit?: number } = {}): Promise<DaemonState> {
-    const body = page.offset === undefined && page.limit === undefined ? new Uint8Array(0) : payload(8, (v) => {
-      v.setUint32(0, page.offset ?? 0, true);
-      v.setUint32(4, page.limit ?? 200, true);
-    });
-    return JSON.parse(dec.decode((await this.call(Op.X_STATE, DEVICE_FD, body)).payload)) as DaemonState;
+    const paged = page.offset !== undefined || page.limit !== undefined;
+    return (await this.op('X_STATE', DEVICE_FD, paged ? { offset: page.offset ?? 0, limit: page.limit ?? 200 } : null)).payload;
   }
 
   /** The daemon's self-check (never throws for failed checks: read `ok`). */
   async check(): Promise<SelfCheckReport> {
-    const r = await this.request(Op.X_CHECK, DEVICE_FD);
-    if (r.result < 0 && r.result !== -Errno.EIO) throw smafErrorFromErrno(-r.result, dec.decode(r.payload));
-    return JSON.parse(dec.decode(r.payload)) as SelfCheckReport;
+    const row = opRowNamed('X_CHECK');
+    const r = await this.request(row.op, DEVICE_FD);
+    if (r.result < 0 && r.result !== -Errno[row.jsonOnError]) throw smafErrorFromErrno(-r.result, dec.decode(r.payload));
+    return decodeOpReply(row, r.result, r.payload).payload;
   }
 
   /** One page of the daemon's journal, filtered there (X_EVENTS). */
   async events(query: Partial<EventQuery> = {}): Promise<EventPage<JournalEvent>> {
-    return JSON.parse(dec.decode((await this.call(Op.X_EVENTS, DEVICE_FD, encodeEventQuery(query))).payload)) as EventPage<JournalEvent>;
+    return (await this.op('X_EVENTS', DEVICE_FD, eventQueryStruct(query))).payload;
   }
 
   /** The journal as Chrome trace-event JSON (X_TRACE); `sinceMs` 0 for all of it. */
   async trace(sinceMs = 0): Promise<ChromeTrace> {
-    const body = payload(8, (v) => v.setBigUint64(0, BigInt(sinceMs), true));
-    return JSON.parse(dec.decode((await this.call(Op.X_TRACE, DEVICE_FD, body)).payload)) as ChromeTrace;
+    return (await this.op('X_TRACE', DEVICE_FD, { since: BigInt(sinceMs) })).payload;
   }
 
   async explainFd(fd: number): Promise<Explanation> {
-    return JSON.parse(dec.decode((await this.call(Op.X_EXPLAIN, fd, new Uint8Array(4))).payload)) as Explanation;
+    return (await this.op('X_EXPLAIN', fd, { buffer: 0 })).payload;
   }
 
   async explain(bufferId: number): Promise<Explanation> {
-    return JSON.parse(dec.decode((await this.call(Op.X_EXPLAIN, DEVICE_FD, payload(4, (v) => v.setUint32(0, bufferId, true)))).payload)) as Explanation;
+    return (await this.op('X_EXPLAIN', DEVICE_FD, { buffer: bufferId })).payload;
   }
 }

@@ -9,14 +9,9 @@
  *   kernel names its TEE protected-memory heaps: its buffers are secure and never CPU-mappable.
  */
 import type { Allocator, Smaf } from '../core/index.ts';
-
-export interface HeapInfo {
-  readonly name: string;
-  /** The allocator asked for by name, or null for late choice. */
-  readonly allocator: string | null;
-  readonly secure: boolean;
-  readonly description: string;
-}
+import type { HeapInfo } from '../uapi/replies.ts';
+// the wire types live in uapi (the client reads them without importing the daemon)
+export type { HeapInfo } from '../uapi/replies.ts';
 
 const verdict = (v: ReturnType<Allocator['match']>): boolean => (typeof v === 'boolean' ? v : v.match);
 

@@ -7,23 +7,9 @@
 import type { Smaf } from '../core/index.ts';
 import type { EventLog, SmafEvent } from '../platform/index.ts';
 import type { EventPage, EventQuery } from '../uapi/index.ts';
-
-export interface JournalEvent extends SmafEvent {
-  /** Microseconds since the epoch (high resolution: buffers of a pipeline live for milliseconds). */
-  readonly us: number;
-  /** The client whose request caused the event (absent: the daemon itself). */
-  readonly client?: number;
-  readonly clientLabel?: string;
-  /** The client that created the buffer. */
-  readonly owner?: number;
-  readonly ownerLabel?: string;
-  readonly size?: number;
-  readonly region?: string;
-  readonly allocator?: string;
-  readonly secure?: boolean;
-  /** allocate / allocate-failed: how long the allocators took, in microseconds. */
-  readonly latencyUs?: number;
-}
+import type { JournalEvent } from '../uapi/replies.ts';
+// the wire types live in uapi (the client reads them without importing the daemon)
+export type { JournalEvent } from '../uapi/replies.ts';
 
 /** Who is acting while the daemon handles a request. */
 export interface Actor {

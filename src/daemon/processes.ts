@@ -7,40 +7,9 @@
  * that the caller decides who may see it (the privilege model gates it at the op).
  */
 import type { DaemonContext } from './context.ts';
-
-export interface ProcessBuffer {
-  readonly buffer: number;
-  readonly size: number;
-  /** The DMA_BUF_SET_NAME name, if any. */
-  readonly name: string | null;
-  /** The allocator whose memory backs it, or null while the choice is deferred. */
-  readonly allocator: string | null;
-  /** The allocator asked for at create (the heap), if any. */
-  readonly nameHint: string | null;
-  readonly secure: boolean;
-  /** The fds of this process that refer to it. */
-  readonly fds: readonly number[];
-  /** Whether this process has a CPU mapping of it. */
-  readonly mapped: boolean;
-  /** How many processes hold it (1 = this one only). */
-  readonly sharedBy: number;
-}
-
-export interface ProcessView {
-  readonly client: number;
-  readonly pid: number | null;
-  readonly comm: string | null;
-  readonly buffers: readonly ProcessBuffer[];
-  /** Bytes of the distinct buffers this process holds; `mappedBytes` of those it maps. */
-  readonly totals: { readonly buffers: number; readonly bytes: number; readonly mappedBytes: number };
-}
-
-export interface ProcessReport {
-  readonly processes: readonly ProcessView[];
-  /** Distinct buffers held by any process, per allocator (`(deferred)` for no memory yet). */
-  readonly allocators: readonly { readonly allocator: string; readonly buffers: number; readonly bytes: number }[];
-  readonly total: { readonly buffers: number; readonly bytes: number };
-}
+import type { ProcessBuffer, ProcessView, ProcessReport } from '../uapi/replies.ts';
+// the wire types live in uapi (the client reads them without importing the daemon)
+export type { ProcessBuffer, ProcessView, ProcessReport } from '../uapi/replies.ts';
 
 export const DEFERRED = '(deferred)';
 

@@ -4,56 +4,12 @@
  * buffers it holds an fd of, and nothing about other clients. Buffers come in pages, so that a
  * reply never passes the frame limit whatever the number of buffers.
  */
-import { explain, type Explanation, type SmafBuffer } from '../core/index.ts';
-import type { MemoryRegion, RegionStats, SmafEvent } from '../platform/index.ts';
+import { explain, type SmafBuffer } from '../core/index.ts';
+import type { MemoryRegion } from '../platform/index.ts';
 import type { DaemonContext, SessionLike } from './context.ts';
-
-export interface RegionView extends RegionStats {
-  /** Occupied ranges with their owner, to scale on the memory map (at most MAX_OCCUPANCY). */
-  readonly occupancy: readonly { base: number; length: number; buffer: number; allocator: string; secure: boolean }[];
-}
-
-export interface BufferView extends Omit<Explanation, 'decisions'> {
-  readonly holders: readonly string[];
-  readonly createdAt: number;
-  readonly decisions: number;
-}
-
-export interface ClientView {
-  id: number;
-  label: string;
-  pid: number | null;
-  comm: string | null;
-  fds: number;
-  buffers: number;
-  bytes: number;
-  requests: number;
-  connectedAt: number;
-}
-
-export interface DaemonState {
-  readonly time: number;
-  /** `all`: the operator's view; `own`: only what the asking client holds. */
-  readonly scope: 'all' | 'own';
-  readonly platform: { name: string; pageSize: number };
-  readonly regions: readonly RegionView[];
-  readonly devices: readonly Record<string, unknown>[];
-  readonly allocators: readonly Record<string, unknown>[];
-  readonly secureModule: string | null;
-  readonly firewall: string;
-  /** One page of the visible buffers: `buffersTotal` in all, this page starts at `offset`. */
-  readonly buffers: readonly BufferView[];
-  readonly buffersTotal: number;
-  readonly offset: number;
-  readonly clients: readonly ClientView[];
-  readonly limits: Record<string, number>;
-  readonly limitUsage: readonly { option: string; used: number; limit: number; note?: string }[];
-  readonly internalErrors: number;
-  readonly events: readonly SmafEvent[];
-  readonly eventCounts: Record<string, number>;
-  readonly bus: Record<string, unknown>;
-  readonly tokens: number;
-}
+import type { RegionView, BufferView, DaemonState } from '../uapi/replies.ts';
+// the wire types live in uapi (the client reads them without importing the daemon)
+export type { RegionView, BufferView, ClientView, DaemonState } from '../uapi/replies.ts';
 
 export interface SnapshotOptions {
   /** null or absent: the operator's view of everything. */

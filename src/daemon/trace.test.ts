@@ -6,10 +6,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { pino } from 'pino';
 import { createSmafSystem } from '../presets/default.ts';
-import { encodeEventQuery, encodeName, encodeStruct, Op, SMAF_IOC_CREATE, SMAF_IOC_SET_SECURE_FLAG, type Request } from '../uapi/index.ts';
+import { encodeEventQuery, eventQueryFrom, eventQueryStruct, encodeName, encodeStruct, Op, SMAF_IOC_CREATE, SMAF_IOC_SET_SECURE_FLAG, type Request } from '../uapi/index.ts';
 import { DaemonContext, DEFAULT_LIMITS } from './context.ts';
-import type { JournalEvent } from './journal.ts';
-import { operatorOp, traceOf } from './operator-ops.ts';
+import { eventsPage, traceOf } from './operator-ops.ts';
 import { ClientSession } from './session.ts';
 import { checkChromeTrace } from './trace-check.ts';
 import type { TraceEvent } from './trace.ts';
@@ -88,8 +87,7 @@ test('X_EVENTS filters and pages on the daemon over the whole journal; bad queri
   const sfd = 3;
   for (let i = 0; i < 1500; i++) assert.ok(player.s.handle(req(Op.MMAP, sfd, (() => { const p = new Uint8Array(20); const v = new DataView(p.buffer); v.setBigUint64(8, 4096n, true); v.setUint32(16, 1, true); return p; })())).result < 0);
   const call = (q: Parameters<typeof encodeEventQuery>[0]) => {
-    const r = operatorOp(ctx, req(Op.X_EVENTS, -1, encodeEventQuery(q)));
-    return JSON.parse(new TextDecoder().decode(r.payload)) as { events: JournalEvent[]; matched: number; more: boolean; next: number };
+    return eventsPage(ctx, eventQueryFrom(eventQueryStruct(q)));
   };
   const first = call({ kinds: ['denial'], limit: 1000 });
   assert.equal(first.matched, 1501);

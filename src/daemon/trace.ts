@@ -10,27 +10,9 @@
  * revocations, CPU access, denials and failures. A counter per region shows its bytes in use.
  */
 import type { JournalEvent } from './journal.ts';
-
-/** One event of the Trace Event Format (the fields used here). */
-export interface TraceEvent {
-  readonly name: string;
-  readonly ph: 'X' | 'i' | 'b' | 'e' | 'C' | 'M';
-  readonly pid: number;
-  readonly tid: number;
-  /** Microseconds from the start of the trace. */
-  readonly ts?: number;
-  readonly dur?: number;
-  readonly cat?: string;
-  readonly s?: 'g' | 'p' | 't';
-  readonly id2?: { readonly local: string };
-  readonly args?: Record<string, string | number | boolean>;
-}
-
-export interface ChromeTrace {
-  readonly traceEvents: readonly TraceEvent[];
-  readonly displayTimeUnit: 'ms';
-  readonly otherData: Record<string, string | number>;
-}
+import type { TraceEvent, ChromeTrace } from '../uapi/replies.ts';
+// the wire types live in uapi (the client reads them without importing the daemon)
+export type { TraceEvent, ChromeTrace } from '../uapi/replies.ts';
 
 export interface TraceInput {
   readonly events: readonly JournalEvent[];

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DMA_BUF_IOCTL_SYNC, findIoctl, ioc, IOCTLS, SMAF_IOC_CREATE, smafCreateData, smafInfo, smafSecureFlag } from './abi.ts';
+import { DMA_BUF_IOCTL_SYNC, findIoctl, ioc, IOCTLS, SMAF_IOC_CREATE, smafCreateData, smafInfo, smafSecureFlag, type StructDef } from './abi.ts';
 import { decodeName, decodeStruct, encodeName, encodeStruct, fitStruct, nonZeroReserved } from './codec.ts';
 import { encodeRequest, FrameError, FrameReader, MAX_FRAME, parseRequest } from './wire.ts';
 
@@ -13,7 +13,7 @@ test('ioctl numbers are exactly those of design.md', () => {
 });
 
 test('struct layouts match the byte offsets of design.md', () => {
-  const off = (s: typeof smafCreateData) => Object.fromEntries(s.fields.map((f) => [f.name, f.offset]));
+  const off = (s: StructDef) => Object.fromEntries(s.fields.map((f) => [f.name, f.offset]));
   assert.deepEqual(off(smafCreateData), { version: 0, length: 8, flags: 16, reserved0: 20, fd: 24, reserved1: 28, name: 32, reserved2: 96 });
   assert.deepEqual(off(smafSecureFlag), { version: 0, fd: 8, reserved0: 12, secure: 16, reserved1: 20 });
   assert.deepEqual(off(smafInfo), { version: 0, index: 8, reserved0: 12, count: 16, reserved1: 20, name: 24, reserved2: 88 });

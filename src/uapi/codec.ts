@@ -2,30 +2,33 @@
  * Encode and decode uapi structs from the layout table. 64-bit fields are bigint; byte arrays
  * are Uint8Array; malformed input throws RangeError/TypeError (converted to EINVAL at the boundary).
  */
-import type { StructDef } from './abi.ts';
+import type { StructDef, StructValue } from './abi.ts';
 
-export type StructValue = Record<string, bigint | number | Uint8Array>;
+type AnyValue = Record<string, bigint | number | Uint8Array>;
 
-export function decodeStruct(def: StructDef, bytes: Uint8Array): StructValue {
+const U64_MAX = 2n ** 64n - 1n;
+
+export function decodeStruct<S extends StructDef>(def: S, bytes: Uint8Array): StructValue<S> {
   if (bytes.length !== def.size) throw new RangeError(`${def.name} is ${def.size} bytes, got ${bytes.length}`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const out: StructValue = {};
+  const out: AnyValue = {};
   for (const f of def.fields) {
     switch (f.type) {
       case 'u32': out[f.name] = view.getUint32(f.offset, true); break;
       case 's32': out[f.name] = view.getInt32(f.offset, true); break;
       case 'u64': out[f.name] = view.getBigUint64(f.offset, true); break;
-      case 'bytes': out[f.name] = bytes.slice(f.offset, f.offset + f.size); break;
+      case 'bytes':
+      case 'char': out[f.name] = bytes.slice(f.offset, f.offset + f.size); break;
     }
   }
-  return out;
+  return out as StructValue<S>; // built field by field from the same layout the type is derived from
 }
 
-export function encodeStruct(def: StructDef, value: Partial<StructValue>): Uint8Array {
+export function encodeStruct<S extends StructDef>(def: S, value: Partial<StructValue<S>>): Uint8Array {
   const bytes = new Uint8Array(def.size);
   const view = new DataView(bytes.buffer);
   for (const f of def.fields) {
-    const v = value[f.name];
+    const v = (value as Partial<AnyValue>)[f.name];
     if (v === undefined) continue;
     switch (f.type) {
       case 'u32':
@@ -37,12 +40,15 @@ export function encodeStruct(def: StructDef, value: Partial<StructValue>): Uint8
       }
       case 'u64': {
         const b = typeof v === 'bigint' ? v : typeof v === 'number' ? BigInt(v) : null;
-        if (b === null || b < 0n || b >= 2n ** 64n) throw new TypeError(`${def.name}.${f.name} must be a u64`);
+        if (b === null || b < 0n || b > U64_MAX) throw new TypeError(`${def.name}.${f.name} must be a u64`);
         view.setBigUint64(f.offset, b, true);
         break;
       }
-      case 'bytes': {
-        if (!(v instanceof Uint8Array) || v.length > f.size) throw new TypeError(`${def.name}.${f.name} must be at most ${f.size} bytes`);
+      case 'bytes':
+      case 'char': {
+        // a string may be shorter than its field (the rest is NUL); raw bytes (a token) fill it exactly
+        const fits = v instanceof Uint8Array && (f.type === 'char' ? v.length <= f.size : v.length === f.size);
+        if (!fits) throw new TypeError(`${def.name}.${f.name} must be ${f.type === 'char' ? 'at most' : 'exactly'} ${f.size} bytes`);
         bytes.set(v, f.offset);
         break;
       }

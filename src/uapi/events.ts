@@ -4,6 +4,9 @@
  */
 import { SmafError } from '../common/errors.ts';
 import type { EventKind } from '../platform/index.ts';
+import type { StructValue } from './abi.ts';
+import { encodeStruct } from './codec.ts';
+import { eventsIn } from './ops.ts';
 
 /** Every event kind, in bit order for X_EVENTS' `kinds` mask (bit i = EVENT_KINDS[i]). */
 export const EVENT_KINDS = [
@@ -19,8 +22,6 @@ export function isEventKind(s: string): s is EventKind {
   return (EVENT_KINDS as readonly string[]).includes(s);
 }
 
-/** X_EVENTS request payload (40 bytes). */
-export const X_EVENTS_SIZE = 40;
 /** Most events one X_EVENTS answer carries (a page). */
 export const X_EVENTS_MAX_LIMIT = 1000;
 export const X_EVENTS_NEWEST = 1;
@@ -54,44 +55,38 @@ export interface EventPage<E> {
   readonly oldest: number;
 }
 
-export function encodeEventQuery(q: Partial<EventQuery>): Uint8Array {
-  const out = new Uint8Array(X_EVENTS_SIZE);
-  const v = new DataView(out.buffer);
-  v.setBigUint64(0, BigInt(q.after ?? 0), true);
-  v.setBigUint64(8, BigInt(q.since ?? 0), true);
+/** The X_EVENTS request of a query (the struct of its op row). */
+export function eventQueryStruct(q: Partial<EventQuery>): StructValue<typeof eventsIn> {
   let mask = 0;
   for (const k of q.kinds ?? []) mask |= 1 << EVENT_KINDS.indexOf(k as (typeof EVENT_KINDS)[number]);
-  v.setUint32(16, mask >>> 0, true);
-  v.setUint32(20, q.limit ?? 100, true);
-  v.setUint32(24, q.client ?? 0, true);
-  v.setUint32(28, q.buffer ?? 0, true);
-  v.setUint32(32, q.newest ? X_EVENTS_NEWEST : 0, true);
-  return out;
+  return {
+    after: BigInt(q.after ?? 0), since: BigInt(q.since ?? 0), kinds: mask >>> 0, limit: q.limit ?? 100, client: q.client ?? 0,
+    buffer: q.buffer ?? 0, flags: q.newest ? X_EVENTS_NEWEST : 0, reserved: 0,
+  };
 }
 
-/** Decode and validate; throws RangeError naming the field (the daemon answers EINVAL). */
-export function decodeEventQuery(p: Uint8Array): EventQuery {
-  if (p.length !== X_EVENTS_SIZE) throw new SmafError('EINVAL', `X_EVENTS takes ${X_EVENTS_SIZE} payload bytes, got ${p.length}`);
-  const v = new DataView(p.buffer, p.byteOffset, p.byteLength);
-  const big = (o: number, name: string): number => {
-    const x = v.getBigUint64(o, true);
+export function encodeEventQuery(q: Partial<EventQuery>): Uint8Array {
+  return encodeStruct(eventsIn, eventQueryStruct(q));
+}
+
+/** Validate a decoded X_EVENTS request; EINVAL naming the field. */
+export function eventQueryFrom(v: StructValue<typeof eventsIn>): EventQuery {
+  const big = (x: bigint, name: string): number => {
     if (x > BigInt(Number.MAX_SAFE_INTEGER)) throw new SmafError('EINVAL', `X_EVENTS: ${name} ${x} is out of range`);
     return Number(x);
   };
-  const mask = v.getUint32(16, true);
+  const { kinds: mask, limit, flags } = v;
   if (mask >>> EVENT_KINDS.length !== 0) throw new SmafError('EINVAL', `X_EVENTS: kinds mask 0x${mask.toString(16)} has bits above ${EVENT_KINDS.length - 1} (kinds: ${EVENT_KINDS.join(', ')})`);
-  const limit = v.getUint32(20, true);
   if (limit < 1 || limit > X_EVENTS_MAX_LIMIT) throw new SmafError('EINVAL', `X_EVENTS: limit ${limit} is not within 1..${X_EVENTS_MAX_LIMIT}`);
-  const flags = v.getUint32(32, true);
   if ((flags & ~X_EVENTS_NEWEST) !== 0) throw new SmafError('EINVAL', `X_EVENTS: unknown flags 0x${flags.toString(16)} (1 = newest)`);
-  if (v.getUint32(36, true) !== 0) throw new SmafError('EINVAL', 'X_EVENTS: reserved field must be 0');
+  if (v.reserved !== 0) throw new SmafError('EINVAL', 'X_EVENTS: reserved field must be 0');
   return {
-    after: big(0, 'after'),
-    since: big(8, 'since'),
+    after: big(v.after, 'after'),
+    since: big(v.since, 'since'),
     kinds: EVENT_KINDS.filter((_, i) => (mask & (1 << i)) !== 0),
     limit,
-    client: v.getUint32(24, true),
-    buffer: v.getUint32(28, true),
+    client: v.client,
+    buffer: v.buffer,
     newest: (flags & X_EVENTS_NEWEST) !== 0,
   };
 }

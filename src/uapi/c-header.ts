@@ -1,0 +1,141 @@
+/**
+ * native/smaf-wire.h, generated from the uapi tables (`npm run docs` writes it; test/c-header.test.ts
+ * fails when the checked-in file differs). Every struct comes with _Static_asserts of its size and
+ * offsets, so a C compiler that lays it out differently from the table refuses to build.
+ *
+ * Names: SMAF_OP_<op>; an op's request struct `struct smaf_<op>_in` and SMAF_<op>_SIZE (or
+ * SMAF_<op>_HEADER when bytes follow it); its reply struct `struct smaf_<op>_out` (or the struct of
+ * each entry) and SMAF_<op>_REPLY_SIZE; ioctl numbers under their kernel names with a SMAF_ prefix;
+ * SMAF_<STRUCT>_<FIELD>_OFFSET for the ioctl struct fields the library rewrites.
+ */
+import { PROT_READ, PROT_WRITE, SMAF_CLOEXEC, SMAF_RDWR } from '../core/index.ts';
+import { DMA_BUF_SYNC_END, DMA_BUF_SYNC_READ, DMA_BUF_SYNC_WRITE, IOCTLS, SMAF_NAME_LEN, type FieldDef, type StructDef } from './abi.ts';
+import * as native from './native-abi.ts';
+import { COMM_LEN, DEVICE_NAME_LEN, DMA_BUF_NAME_LEN, OP_TABLE, TOKEN_LEN, type OpRow } from './ops.ts';
+import { DEVICE_FD, MAX_FRAME, REQUEST_HEADER, RESPONSE_HEADER } from './wire.ts';
+
+const C_TYPES = { u32: 'uint32_t', s32: 'int32_t', u64: 'uint64_t' } as const;
+const hex = (n: number): string => `0x${n.toString(16).toUpperCase()}u`;
+const define = (name: string, value: string | number, comment?: string): string => `#define ${name} ${value}${comment ? `  /* ${comment} */` : ''}`;
+const section = (title: string): string => `\n/* ---- ${title} ${'-'.repeat(Math.max(4, 90 - title.length))} */`;
+
+function cField(f: FieldDef): string {
+  const decl = f.type === 'char' ? `char ${f.name}[${f.size}]` : f.type === 'bytes' ? `uint8_t ${f.name}[${f.size}]` : `${C_TYPES[f.type]} ${f.name}`;
+  return `\t${decl};  /* ${f.role === 'reserved' ? 'reserved, ' : ''}${f.doc.replace(/\*\//g, '* /')} */`;
+}
+
+/** Every C name carries the smaf_ prefix (no clash with the kernel's struct dma_buf_sync). */
+const cName = (s: StructDef): string => (s.name.startsWith('smaf_') ? s.name : `smaf_${s.name}`);
+
+/** The struct, then asserts of its size and of every offset. */
+export function cStruct(def: StructDef): string {
+  const s = { ...def, name: cName(def) };
+  const attr = s.packed ? ' __attribute__((packed))' : '';
+  const asserts = [
+    `_Static_assert(sizeof(struct ${s.name}) == ${s.size}, "${s.name}: size");`,
+    ...s.fields.map((f) => `_Static_assert(offsetof(struct ${s.name}, ${f.name}) == ${f.offset}, "${s.name}.${f.name}");`),
+  ];
+  return [`struct ${s.name} {`, ...s.fields.map(cField), `}${attr};`, ...asserts].join('\n');
+}
+
+/** An op's structs (each struct once in the header: `seen`) and sizes. */
+function opLines(row: OpRow, seen: Set<StructDef>): string[] {
+  const out: string[] = [];
+  const once = (s: StructDef): void => {
+    if (!seen.has(s)) out.push(cStruct(s));
+    seen.add(s);
+  };
+  const q = row.request;
+  if (q.kind === 'struct') {
+    once(q.struct);
+    out.push(define(`SMAF_${row.name}_${q.tail ? 'HEADER' : 'SIZE'}`, `${q.struct.size}u`, q.tail ? `then ${q.tail}` : q.optional ? 'or no payload' : undefined));
+  }
+  const r = row.reply;
+  if (r.kind === 'struct' || r.kind === 'array') {
+    once(r.struct);
+    out.push(define(`SMAF_${row.name}_REPLY_SIZE`, `${r.struct.size}u`, r.kind === 'array' ? 'each of `result` entries' : undefined));
+  }
+  return out.length ? [`/* ${row.name}: ${row.doc} */`, ...out, ''] : [];
+}
+
+function ioctlSection(): string[] {
+  const offsets = IOCTLS.flatMap((d) => d.struct.fields.filter((f) => f.role !== 'reserved')
+    .map((f) => define(`${cName(d.struct).toUpperCase()}_${f.name.toUpperCase()}_OFFSET`, `${f.offset}u`)));
+  return [
+    section("/dev/smaf ioctls (magic 'S'), v8 ABI, and DMA_BUF_IOCTL_SYNC"),
+    define('SMAF_IOC_MAGIC', "'S'"),
+    ...IOCTLS.map((d) => define(d.name.startsWith('SMAF_') ? d.name : `SMAF_${d.name}`, hex(d.number), d.doc)),
+    define('SMAF_RDWR', hex(SMAF_RDWR)),
+    define('SMAF_CLOEXEC', hex(SMAF_CLOEXEC)),
+    define('SMAF_NAME_LEN', `${SMAF_NAME_LEN}u`),
+    define('SMAF_DMA_BUF_SYNC_READ', `${DMA_BUF_SYNC_READ}u`),
+    define('SMAF_DMA_BUF_SYNC_WRITE', `${DMA_BUF_SYNC_WRITE}u`),
+    define('SMAF_DMA_BUF_SYNC_END', `${DMA_BUF_SYNC_END}u`),
+    '',
+    ...[...new Set(IOCTLS.map((d) => d.struct))].map((s) => `${cStruct(s)}\n`),
+    '/* offsets the library rewrites (fds travel as the daemon\'s numbers on the wire) */',
+    ...offsets,
+  ];
+}
+
+function nativeSection(): string[] {
+  return [
+    section('dma-buf and dma-heap (the kernel\'s numbers, include/uapi/linux/dma-buf.h, dma-heap.h)'),
+    define('SMAF_DMA_BUF_BASE', "'b'"),
+    define('SMAF_DMA_BUF_SET_NAME_A', hex(native.DMA_BUF_SET_NAME_A)),
+    define('SMAF_DMA_BUF_SET_NAME_B', hex(native.DMA_BUF_SET_NAME_B)),
+    define('SMAF_DMA_BUF_IOCTL_EXPORT_SYNC_FILE', hex(native.DMA_BUF_IOCTL_EXPORT_SYNC_FILE)),
+    define('SMAF_DMA_BUF_IOCTL_IMPORT_SYNC_FILE', hex(native.DMA_BUF_IOCTL_IMPORT_SYNC_FILE)),
+    define('SMAF_DMA_HEAP_IOC_MAGIC', "'H'"),
+    define('SMAF_DMA_HEAP_IOCTL_ALLOC', hex(native.DMA_HEAP_IOCTL_ALLOC)),
+    cStruct(native.dmaHeapAllocationData),
+    section('what a dma-buf memfd carries (docs/c-programs.md)'),
+    '/* A buffer of `length` bytes is a sealed memfd of length + SMAF_TOKEN_PAGE bytes named',
+    ' * SMAF_MEMFD_BUFFER; the page after the data holds struct smaf_token_page. */',
+    define('SMAF_TOKEN_PAGE', `${native.TOKEN_PAGE}u`),
+    define('SMAF_TOKEN_MAGIC', JSON.stringify(native.TOKEN_MAGIC)),
+    cStruct(native.smafTokenPage),
+    define('SMAF_MEMFD_DEVICE', JSON.stringify(native.MEMFD_DEVICE)),
+    define('SMAF_MEMFD_HEAP_PREFIX', JSON.stringify(native.MEMFD_HEAP_PREFIX)),
+    define('SMAF_MEMFD_BUFFER', JSON.stringify(native.MEMFD_BUFFER)),
+  ];
+}
+
+/** The whole header, byte for byte as checked in. */
+export function cHeader(): string {
+  const rows = OP_TABLE as readonly OpRow[];
+  const seen = new Set<StructDef>();
+  return [
+    '/*',
+    ' * smaf-wire.h: the C side of the smafd wire protocol and of the uapi structs the preload library',
+    ' * speaks (docs/protocol.md). GENERATED from src/uapi by `npm run docs` (src/uapi/c-header.ts):',
+    ' * do not edit; test/c-header.test.ts fails when this file is stale.',
+    ' */',
+    '#ifndef SMAF_WIRE_H',
+    '#define SMAF_WIRE_H',
+    '',
+    '#include <stddef.h>',
+    '#include <stdint.h>',
+    section('frames (all little-endian)'),
+    define('SMAF_WIRE_MAX_FRAME', `${MAX_FRAME}u`),
+    define('SMAF_WIRE_REQUEST_HEADER', `${REQUEST_HEADER}u`, 'u32 request_id, u32 op, s32 fd (after the u32 length)'),
+    define('SMAF_WIRE_RESPONSE_HEADER', `${RESPONSE_HEADER}u`, 'u32 request_id, s32 result'),
+    define('SMAF_WIRE_DEVICE_FD', `(${DEVICE_FD})`),
+    section('ops'),
+    ...rows.map((r) => define(`SMAF_OP_${r.name}`, r.op >= 0x80 ? `0x${r.op.toString(16)}` : r.op)),
+    section('op payloads (packed, little-endian)'),
+    define('SMAF_COMM_LEN', `${COMM_LEN}u`),
+    define('SMAF_DEVICE_NAME_LEN', `${DEVICE_NAME_LEN}u`),
+    define('SMAF_TOKEN_LEN', `${TOKEN_LEN}u`, "EXPORT's answer, IMPORT's payload"),
+    define('SMAF_DMA_BUF_NAME_LEN', `${DMA_BUF_NAME_LEN}u`),
+    define('SMAF_PROT_READ', `${PROT_READ}u`),
+    define('SMAF_PROT_WRITE', `${PROT_WRITE}u`),
+    '',
+    ...rows.flatMap((r) => opLines(r, seen)),
+    ...ioctlSection(),
+    ...nativeSection(),
+    '',
+    '#endif',
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,42 @@
+/**
+ * What only the C preload library speaks besides the wire: the kernel's dma-buf and dma-heap numbers
+ * it intercepts and the trailer page of a dma-buf memfd (docs/c-programs.md). Data, like the rest of
+ * the uapi, so that native/smaf-wire.h is generated whole (c-header.ts).
+ */
+import { ioc, IOC_READ, IOC_WRITE, struct } from './abi.ts';
+import { TOKEN_LEN } from './ops.ts';
+
+/** include/uapi/linux/dma-buf.h: DMA_BUF_SET_NAME_A/_B (a pointer of 32 or 64 bits), the sync_file ioctls. */
+export const DMA_BUF_SET_NAME_A = ioc(IOC_WRITE, 'b'.charCodeAt(0), 1, 4);
+export const DMA_BUF_SET_NAME_B = ioc(IOC_WRITE, 'b'.charCodeAt(0), 1, 8);
+export const DMA_BUF_IOCTL_EXPORT_SYNC_FILE = ioc(IOC_READ | IOC_WRITE, 'b'.charCodeAt(0), 2, 8);
+export const DMA_BUF_IOCTL_IMPORT_SYNC_FILE = ioc(IOC_WRITE, 'b'.charCodeAt(0), 3, 8);
+
+/** include/uapi/linux/dma-heap.h. */
+export const dmaHeapAllocationData = struct('smaf_dma_heap_allocation_data', 24, [
+  { name: 'len', type: 'u64', role: 'in', doc: 'bytes to allocate' },
+  { name: 'fd', type: 'u32', role: 'out', doc: 'the dma-buf fd' },
+  { name: 'fd_flags', type: 'u32', role: 'in', doc: 'O_RDWR | O_CLOEXEC' },
+  { name: 'heap_flags', type: 'u64', role: 'in', doc: 'must be 0' },
+]);
+export const DMA_HEAP_IOCTL_ALLOC = ioc(IOC_READ | IOC_WRITE, 'H'.charCodeAt(0), 0, dmaHeapAllocationData.size);
+
+/**
+ * A buffer of `length` bytes is a sealed memfd of length + TOKEN_PAGE bytes named MEMFD_BUFFER; the
+ * page after the data holds this trailer. Whoever holds the fd can read it and import the buffer
+ * (what holding a dma-buf fd already allows); nothing else carries it.
+ */
+export const TOKEN_PAGE = 4096;
+export const TOKEN_MAGIC = 'SMAFTOK1';
+export const smafTokenPage = struct('smaf_token_page', 40, [
+  { name: 'magic', type: 'char', size: 8, role: 'inout', doc: 'TOKEN_MAGIC, not NUL-terminated' },
+  { name: 'length', type: 'u64', role: 'inout', doc: "the buffer's length (page multiple)" },
+  { name: 'token', type: 'bytes', size: TOKEN_LEN, role: 'inout', doc: 'the export token' },
+  { name: 'cpu_live', type: 'u32', role: 'inout', doc: '1 once the memfd holds the CPU view (set at the first mmap)' },
+  { name: 'reserved', type: 'u32', role: 'reserved', doc: '0' },
+]);
+
+/** memfd names the library gives the fds it hands out. */
+export const MEMFD_DEVICE = 'smaf:/dev/smaf';
+export const MEMFD_HEAP_PREFIX = 'smaf-heap:';
+export const MEMFD_BUFFER = 'smaf-dmabuf';

@@ -1,0 +1,202 @@
+/**
+ * The op table: every wire op as one row (number, name, the fd it goes to, the request layout, the
+ * reply layout, the JSON schema of an X_* reply). The daemon's dispatcher and handler table, the
+ * client's methods, the fuzzer, docs/protocol.md and native/smaf-wire.h are all derived from it;
+ * no offset of an op payload is written anywhere else. The ioctls have their own table (abi.ts).
+ *
+ * Adding an op: one row here, one handler in src/daemon/op-handlers.ts, `npm run docs` (README).
+ */
+import type { z } from 'zod';
+import type { Explanation, SelfCheckReport } from '../core/index.ts';
+import { struct, type StructDef } from './abi.ts';
+import type { EventPage } from './events.ts';
+import {
+  chromeTraceSchema, daemonStateSchema, eventPageSchema, explanationSchema, heapsSchema, processReportSchema, selfCheckSchema,
+  type ChromeTrace, type DaemonState, type HeapInfo, type JournalEvent, type ProcessReport,
+} from './replies.ts';
+
+/** The fd an op goes to: the device (-1), one of the client's buffer fds, or either. */
+export type OpTarget = 'device' | 'buffer' | 'either';
+
+/** What a request carries after the header. */
+export type RequestLayout =
+  | { readonly kind: 'none' }
+  /** Exactly the struct; `optional`: or nothing at all; `tail`: then any number of bytes (`data`). */
+  | { readonly kind: 'struct'; readonly struct: StructDef; readonly optional?: true; readonly tail?: string };
+
+/** What a reply carries after the result. */
+export type ReplyLayout =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'struct'; readonly struct: StructDef }
+  /** `result` entries of the struct, back to back. */
+  | { readonly kind: 'array'; readonly struct: StructDef }
+  /** Raw bytes: `size` of them, or as many as the result says. */
+  | { readonly kind: 'bytes'; readonly size?: number; readonly doc: string }
+  /** UTF-8 JSON, validated by the client against the schema. */
+  | { readonly kind: 'json'; readonly schema: z.ZodType<unknown>; readonly doc: string };
+
+export interface OpRow {
+  readonly op: number;
+  readonly name: string;
+  readonly target: OpTarget;
+  readonly request: RequestLayout;
+  /** What the result means (>= 0). */
+  readonly result: string;
+  readonly reply: ReplyLayout;
+  /** Answered on the operator's admin socket only (EPERM elsewhere): what it shows. */
+  readonly operator?: string;
+  /** Errnos other than EPERM that come with the JSON reply (X_CHECK: EIO when a check fails). */
+  readonly jsonOnError?: 'EIO';
+  readonly doc: string;
+}
+
+const NONE = { kind: 'none' } as const;
+const fields = <const S extends StructDef>(s: S) => ({ kind: 'struct', struct: s }) as const;
+const json = <T>(schema: z.ZodType<T>, doc: string) => ({ kind: 'json', schema, doc }) as const;
+
+/** SET_NAME's payload: the kernel's DMA_BUF_NAME_LEN, NUL included (so at most 31 name bytes). */
+export const DMA_BUF_NAME_LEN = 32;
+export const COMM_LEN = 64;
+export const TOKEN_LEN = 16;
+export const DEVICE_NAME_LEN = 64;
+
+const u32 = <const N extends string>(name: N, doc: string) => ({ name, type: 'u32', role: 'in', doc }) as const;
+const u64 = <const N extends string>(name: N, doc: string) => ({ name, type: 'u64', role: 'in', doc }) as const;
+const attachmentIn = struct('smaf_attachment_in', 4, [u32('attachment', 'attachment id (from ATTACH)')]);
+const mappingIn = struct('smaf_mapping_in', 4, [u32('mapping', 'mapping id (from MMAP)')]);
+
+export const helloIn = struct('smaf_hello_in', 72, [
+  u32('pid', 'process id (self-declared, not verified)'),
+  { name: 'reserved', type: 'u32', role: 'reserved', doc: 'must be 0' },
+  { name: 'comm', type: 'char', size: COMM_LEN, role: 'in', doc: 'command name, NUL-terminated' },
+]);
+
+/** HELLO's payload size. */
+export const HELLO_SIZE = helloIn.size;
+
+export const eventsIn = struct('smaf_events_in', 40, [
+  u64('after', 'sequence number; 0 = oldest kept'),
+  u64('since', 'ms since the epoch; 0 = any'),
+  u32('kinds', 'bit mask in the order of EVENT_KINDS; 0 = all'),
+  u32('limit', '1..1000'),
+  u32('client', 'client id; 0 = any'),
+  u32('buffer', 'buffer id; 0 = any'),
+  u32('flags', '1 = the newest `limit`'),
+  { name: 'reserved', type: 'u32', role: 'reserved', doc: 'must be 0' },
+]);
+
+/** Every op, in op number order. The `satisfies` keeps each row's literal types for the derived types. */
+export const OP_TABLE = [
+  { op: 1, name: 'CLOSE', target: 'buffer', request: NONE, result: '0', reply: NONE, doc: 'close the fd' },
+  { op: 2, name: 'DUP', target: 'buffer', request: NONE, result: 'new fd', reply: NONE, doc: 'a second fd of the same buffer' },
+  {
+    op: 3, name: 'ATTACH', target: 'buffer', result: 'attachment id', reply: NONE, doc: 'attach a platform device to the buffer',
+    request: fields(struct('smaf_attach_in', 64, [{ name: 'device', type: 'char', size: DEVICE_NAME_LEN, role: 'in', doc: 'device name, NUL-terminated' }])),
+  },
+  { op: 4, name: 'DETACH', target: 'buffer', request: fields(attachmentIn), result: '0', reply: NONE, doc: 'detach a device' },
+  {
+    op: 5, name: 'MAP', target: 'buffer', result: 'count of segments', doc: 'map the buffer for the device (allocates on first need)',
+    request: fields(struct('smaf_map_in', 8, [u32('attachment', 'attachment id'), u32('direction', '0 bidirectional, 1 to device, 2 from device')])),
+    reply: { kind: 'array', struct: struct('smaf_map_segment', 16, [u64('dma_addr', 'address the device uses'), u64('length', 'bytes')]) },
+  },
+  { op: 6, name: 'UNMAP', target: 'buffer', request: fields(attachmentIn), result: '0', reply: NONE, doc: 'unmap (the secure module revokes the grants)' },
+  {
+    op: 7, name: 'MMAP', target: 'buffer', result: 'mapping id', reply: NONE, doc: 'a CPU mapping of [offset, offset+length)',
+    request: fields(struct('smaf_mmap_in', 20, [u64('offset', 'bytes into the buffer'), u64('length', 'bytes, > 0'), u32('prot', '1 read | 2 write')], { packed: true })),
+  },
+  { op: 8, name: 'MUNMAP', target: 'buffer', request: fields(mappingIn), result: '0', reply: NONE, doc: 'drop a CPU mapping' },
+  {
+    op: 9, name: 'READ', target: 'buffer', result: 'bytes read', reply: { kind: 'bytes', doc: 'the bytes' }, doc: 'read through a mapping',
+    request: fields(struct('smaf_read_in', 16, [u32('mapping', 'mapping id'), u64('offset', 'bytes into the mapping'), u32('length', 'bytes to read')], { packed: true })),
+  },
+  {
+    op: 10, name: 'WRITE', target: 'buffer', result: 'bytes written', reply: NONE, doc: 'write through a mapping',
+    request: { kind: 'struct', struct: struct('smaf_write_in', 12, [u32('mapping', 'mapping id'), u64('offset', 'bytes into the mapping')], { packed: true }), tail: 'the bytes' },
+  },
+  { op: 11, name: 'EXPORT', target: 'buffer', request: NONE, result: '0', reply: { kind: 'bytes', size: TOKEN_LEN, doc: 'a 16-byte random token' }, doc: 'a token another client can IMPORT' },
+  {
+    op: 12, name: 'IMPORT', target: 'device', result: 'new fd', reply: NONE, doc: 'an fd of the buffer a token names',
+    request: fields(struct('smaf_import_in', 16, [{ name: 'token', type: 'bytes', size: TOKEN_LEN, role: 'in', doc: 'the token EXPORT gave' }])),
+  },
+  {
+    op: 13, name: 'STAT', target: 'buffer', request: NONE, result: '0', doc: 'size, state and allocator of the buffer',
+    reply: fields(struct('smaf_stat_out', 80, [
+      u64('size', 'bytes (page multiple)'), u32('allocated', '1 once it has memory'), u32('secure', '0 or 1'),
+      { name: 'allocator', type: 'char', size: 64, role: 'out', doc: 'allocator name, NUL-terminated; empty while deferred' },
+    ])),
+  },
+  {
+    op: 14, name: 'DMA_COPY', target: 'buffer', result: 'bytes copied', reply: NONE, doc: 'the device of the attachments copies (fd = the destination buffer)',
+    request: fields(struct('smaf_dma_copy_in', 40, [
+      u32('dst_attachment', 'attachment of the destination (this fd)'), { name: 'src_fd', type: 's32', role: 'in', doc: 'source buffer fd' },
+      u32('src_attachment', 'attachment of the source, same device'), u32('transform', '0 copy, 1 toy decryption (XOR 0x5A)'),
+      u64('src_offset', 'bytes'), u64('dst_offset', 'bytes'), u64('length', 'bytes'),
+    ])),
+  },
+  {
+    op: 15, name: 'DMA_CRC', target: 'buffer', result: '0', doc: 'the device computes the CRC of a range (display CRC capture)',
+    request: fields(struct('smaf_dma_crc_in', 24, [u32('attachment', 'attachment id'), { name: 'reserved', type: 'u32', role: 'reserved', doc: 'must be 0' }, u64('offset', 'bytes'), u64('length', 'bytes')])),
+    reply: fields(struct('smaf_dma_crc_out', 4, [{ name: 'crc32', type: 'u32', role: 'out', doc: 'CRC-32 (IEEE) of the bytes' }])),
+  },
+  { op: 16, name: 'HELLO', target: 'device', request: fields(helloIn), result: '0', reply: NONE, doc: 'who this client says it is (shown by smaf info, ps and the dashboard; not verified)' },
+  {
+    op: 17, name: 'SET_NAME', target: 'buffer', result: '0', reply: NONE, doc: 'DMA_BUF_SET_NAME: the name shows in explain, state, ps, the dashboard and the event log',
+    request: fields(struct('smaf_set_name_in', DMA_BUF_NAME_LEN, [{ name: 'name', type: 'char', size: DMA_BUF_NAME_LEN, role: 'in', doc: 'NUL-terminated, at most 31 bytes' }])),
+  },
+  {
+    op: 18, name: 'GENERATION', target: 'buffer', request: NONE, reply: NONE, doc: 'unchanged = a CPU copy taken at that generation is still current',
+    result: 'the write generation: WRITEs and DMA writes into the buffer so far, modulo 2^31',
+  },
+  {
+    op: 0x80, name: 'X_STATE', target: 'device', result: '0', doc: 'a client sees only the buffers it holds; the admin socket sees all (extension)',
+    request: { kind: 'struct', optional: true, struct: struct('smaf_state_in', 8, [u32('offset', 'first buffer of the page'), u32('limit', 'buffers in the page, at most 500')]) },
+    reply: json<DaemonState>(daemonStateSchema, 'platform, allocators, regions, one page of buffers, events'),
+  },
+  {
+    op: 0x81, name: 'X_EXPLAIN', target: 'either', result: '0', doc: 'one buffer this client holds (else ENOENT), any on the admin socket (extension)',
+    request: fields(struct('smaf_explain_in', 4, [u32('buffer', 'buffer id with fd -1; 0 with a buffer fd')])),
+    reply: json<Explanation>(explanationSchema, 'the explanation of the buffer and its allocation decisions'),
+  },
+  {
+    op: 0x82, name: 'X_CHECK', target: 'device', request: NONE, result: '0 when every invariant holds, else -EIO', jsonOnError: 'EIO',
+    operator: 'X_CHECK (smaf doctor)', doc: 'the self-check (extension)',
+    reply: json<SelfCheckReport>(selfCheckSchema, 'the checks and how close each limit is'),
+  },
+  {
+    op: 0x83, name: 'X_EVENTS', target: 'device', request: fields(eventsIn), result: 'number of events',
+    doc: 'filtered and paged over the whole journal; on the client socket, only the events of buffers this connection holds (extension)',
+    reply: json<EventPage<JournalEvent>>(eventPageSchema, '{events, matched, more, next, oldest}'),
+  },
+  {
+    op: 0x84, name: 'X_TRACE', target: 'device', result: '0', operator: 'X_TRACE (smaf trace export)', doc: 'Perfetto, chrome://tracing (extension)',
+    request: fields(struct('smaf_trace_in', 8, [u64('since', 'ms since the epoch; 0 = the whole journal')])),
+    reply: json<ChromeTrace>(chromeTraceSchema, 'Chrome trace-event JSON of the journal'),
+  },
+  {
+    op: 0x88, name: 'X_PS', target: 'device', request: NONE, result: '0', operator: 'X_PS (smaf ps)', doc: 'per-process accounting (extension, operator)',
+    reply: json<ProcessReport>(processReportSchema, 'every client process, the buffers it holds, totals per process and per allocator'),
+  },
+  {
+    op: 0x89, name: 'X_HEAPS', target: 'device', request: NONE, result: '0', doc: 'the dma-heaps /dev/dma_heap shows (extension)',
+    reply: json<readonly HeapInfo[]>(heapsSchema, 'name, allocator, secure, description of each heap'),
+  },
+] as const satisfies readonly OpRow[];
+
+export type OpTableRow = (typeof OP_TABLE)[number];
+export type OpName = OpTableRow['name'];
+export type RowOf<K extends OpName> = Extract<OpTableRow, { name: K }>;
+
+/** Op numbers by name (`Op.ATTACH`), derived from the table. */
+export const Op = Object.fromEntries(OP_TABLE.map((r) => [r.name, r.op])) as { readonly [K in OpName]: RowOf<K>['op'] };
+
+const byNumber = new Map<number, OpTableRow>(OP_TABLE.map((r) => [r.op, r]));
+/** The row of an op number (ioctl numbers are not rows: see abi.ts). */
+export function opRow(op: number): OpTableRow | undefined {
+  return byNumber.get(op);
+}
+
+const byName = new Map<OpName, OpTableRow>(OP_TABLE.map((r) => [r.name, r]));
+/** The row of an op name (typed: `opRowNamed('MAP').reply`); a map lookup, it is on every request. */
+export function opRowNamed<K extends OpName>(name: K): RowOf<K> {
+  return byName.get(name) as RowOf<K>; // the map holds each row under its own name
+}

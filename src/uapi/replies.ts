@@ -1,0 +1,245 @@
+/**
+ * The JSON the X_* ops answer: their TypeScript types and the zod schemas the client validates a
+ * reply against (a bad daemon's reply is an error naming the op, not a crash later). Each schema is
+ * declared as `z.ZodType<T>`, so the compiler checks that it yields every field its type promises.
+ * The types of the core and the platform (Explanation, SelfCheckReport, SmafEvent, RegionStats) stay
+ * theirs; the daemon's views (DaemonState, ProcessReport, HeapInfo, JournalEvent, ChromeTrace) are
+ * wire types and live here.
+ */
+import { z } from 'zod';
+import type { Candidate, Decision, Explanation, SelfCheckReport } from '../core/index.ts';
+import type { RegionStats, SmafEvent } from '../platform/index.ts';
+import { EVENT_KINDS, type EventPage } from './events.ts';
+
+const int = z.number().int();
+const num = z.number();
+const str = z.string();
+const bool = z.boolean();
+const nullable = <T extends z.ZodType>(t: T) => t.nullable();
+const opt = <T extends z.ZodType>(t: T) => t.optional();
+const list = <T extends z.ZodType>(t: T) => z.array(t);
+const record = z.record(str, z.unknown());
+
+// ---- the platform's and the core's types ---------------------------------------------------
+
+const eventFields = {
+  seq: int, time: num, kind: z.enum(EVENT_KINDS), actor: str, buffer: opt(int), addr: opt(num), length: opt(num), message: str,
+};
+export const smafEventSchema: z.ZodType<SmafEvent> = z.looseObject(eventFields);
+
+const regionStatsFields = {
+  name: str, kind: z.enum(['system', 'cma', 'carveout', 'secure-carveout', 'reserved']), base: num, size: num, capacity: num, inUse: num,
+  peak: num, free: num, largestFree: num, fragmentation: num, allocations: int, failures: int, description: opt(str),
+};
+export const regionStatsSchema: z.ZodType<RegionStats> = z.looseObject(regionStatsFields);
+
+const candidateSchema: z.ZodType<Candidate> = z.looseObject({
+  allocator: str, ranking: num, verdict: z.enum(['allocated', 'no-match', 'declined', 'rejected', 'not-asked']), reason: str,
+});
+
+const decisionSchema: z.ZodType<Decision> = z.looseObject({
+  time: num, trigger: str, devices: list(str), secure: bool, outcome: z.enum(['allocated', 'failed']), allocator: opt(str), region: opt(str),
+  segments: opt(int), candidates: list(candidateSchema), error: opt(str), elapsedUs: opt(num),
+});
+
+const explanationFields = {
+  buffer: int, length: num, secure: bool, nameHint: nullable(str), label: nullable(str), allocated: bool, allocator: nullable(str),
+  region: nullable(str), segments: list(z.looseObject({ phys: num, length: num })), segmentsTotal: int,
+  attachments: list(z.looseObject({ id: int, device: str, mapped: bool, direction: nullable(int) })), cpuMappings: int, refs: int,
+  decisionsTotal: int,
+};
+export const explanationSchema: z.ZodType<Explanation> = z.looseObject({ ...explanationFields, decisions: list(decisionSchema) });
+
+export const selfCheckSchema: z.ZodType<SelfCheckReport> = z.looseObject({
+  ok: bool, checks: list(z.looseObject({ name: str, ok: bool, detail: str })),
+});
+
+// ---- X_STATE -------------------------------------------------------------------------------
+
+export interface RegionView extends RegionStats {
+  /** Occupied ranges with their owner, to scale on the memory map (at most MAX_OCCUPANCY). */
+  readonly occupancy: readonly { base: number; length: number; buffer: number; allocator: string; secure: boolean }[];
+}
+
+export interface BufferView extends Omit<Explanation, 'decisions'> {
+  readonly holders: readonly string[];
+  readonly createdAt: number;
+  readonly decisions: number;
+}
+
+export interface ClientView {
+  id: number;
+  label: string;
+  pid: number | null;
+  comm: string | null;
+  fds: number;
+  buffers: number;
+  bytes: number;
+  requests: number;
+  connectedAt: number;
+}
+
+export interface DaemonState {
+  readonly time: number;
+  /** `all`: the operator's view; `own`: only what the asking client holds. */
+  readonly scope: 'all' | 'own';
+  readonly platform: { name: string; pageSize: number };
+  readonly regions: readonly RegionView[];
+  readonly devices: readonly Record<string, unknown>[];
+  readonly allocators: readonly Record<string, unknown>[];
+  readonly secureModule: string | null;
+  readonly firewall: string;
+  /** One page of the visible buffers: `buffersTotal` in all, this page starts at `offset`. */
+  readonly buffers: readonly BufferView[];
+  readonly buffersTotal: number;
+  readonly offset: number;
+  readonly clients: readonly ClientView[];
+  readonly limits: Record<string, number>;
+  readonly limitUsage: readonly { option: string; used: number; limit: number; note?: string }[];
+  readonly internalErrors: number;
+  readonly events: readonly SmafEvent[];
+  readonly eventCounts: Record<string, number>;
+  readonly bus: Record<string, unknown>;
+  readonly tokens: number;
+}
+
+const regionViewSchema: z.ZodType<RegionView> = z.looseObject({
+  ...regionStatsFields,
+  occupancy: list(z.looseObject({ base: num, length: num, buffer: int, allocator: str, secure: bool })),
+});
+
+const bufferViewSchema: z.ZodType<BufferView> = z.looseObject({ ...explanationFields, holders: list(str), createdAt: num, decisions: int });
+
+const clientViewSchema: z.ZodType<ClientView> = z.looseObject({
+  id: int, label: str, pid: nullable(int), comm: nullable(str), fds: int, buffers: int, bytes: num, requests: int, connectedAt: num,
+});
+
+export const daemonStateSchema: z.ZodType<DaemonState> = z.looseObject({
+  time: num, scope: z.enum(['all', 'own']), platform: z.looseObject({ name: str, pageSize: int }), regions: list(regionViewSchema),
+  devices: list(record), allocators: list(record), secureModule: nullable(str), firewall: str, buffers: list(bufferViewSchema),
+  buffersTotal: int, offset: int, clients: list(clientViewSchema), limits: z.record(str, num),
+  limitUsage: list(z.looseObject({ option: str, used: num, limit: num, note: opt(str) })), internalErrors: int,
+  events: list(smafEventSchema), eventCounts: z.record(str, num), bus: record, tokens: int,
+});
+
+// ---- X_PS ----------------------------------------------------------------------------------
+
+export interface ProcessBuffer {
+  readonly buffer: number;
+  readonly size: number;
+  /** The DMA_BUF_SET_NAME name, if any. */
+  readonly name: string | null;
+  /** The allocator whose memory backs it, or null while the choice is deferred. */
+  readonly allocator: string | null;
+  /** The allocator asked for at create (the heap), if any. */
+  readonly nameHint: string | null;
+  readonly secure: boolean;
+  /** The fds of this process that refer to it. */
+  readonly fds: readonly number[];
+  /** Whether this process has a CPU mapping of it. */
+  readonly mapped: boolean;
+  /** How many processes hold it (1 = this one only). */
+  readonly sharedBy: number;
+}
+
+export interface ProcessView {
+  readonly client: number;
+  readonly pid: number | null;
+  readonly comm: string | null;
+  readonly buffers: readonly ProcessBuffer[];
+  /** Bytes of the distinct buffers this process holds; `mappedBytes` of those it maps. */
+  readonly totals: { readonly buffers: number; readonly bytes: number; readonly mappedBytes: number };
+}
+
+export interface ProcessReport {
+  readonly processes: readonly ProcessView[];
+  /** Distinct buffers held by any process, per allocator (`(deferred)` for no memory yet). */
+  readonly allocators: readonly { readonly allocator: string; readonly buffers: number; readonly bytes: number }[];
+  readonly total: { readonly buffers: number; readonly bytes: number };
+}
+
+const processBufferSchema: z.ZodType<ProcessBuffer> = z.looseObject({
+  buffer: int, size: num, name: nullable(str), allocator: nullable(str), nameHint: nullable(str), secure: bool, fds: list(int), mapped: bool,
+  sharedBy: int,
+});
+
+export const processReportSchema: z.ZodType<ProcessReport> = z.looseObject({
+  processes: list(z.looseObject({
+    client: int, pid: nullable(int), comm: nullable(str), buffers: list(processBufferSchema),
+    totals: z.looseObject({ buffers: int, bytes: num, mappedBytes: num }),
+  })),
+  allocators: list(z.looseObject({ allocator: str, buffers: int, bytes: num })),
+  total: z.looseObject({ buffers: int, bytes: num }),
+});
+
+// ---- X_HEAPS -------------------------------------------------------------------------------
+
+export interface HeapInfo {
+  readonly name: string;
+  /** The allocator asked for by name, or null for late choice. */
+  readonly allocator: string | null;
+  readonly secure: boolean;
+  readonly description: string;
+}
+
+export const heapsSchema: z.ZodType<readonly HeapInfo[]> = list(z.looseObject({ name: str, allocator: nullable(str), secure: bool, description: str }));
+
+// ---- X_EVENTS ------------------------------------------------------------------------------
+
+export interface JournalEvent extends SmafEvent {
+  /** Microseconds since the epoch (high resolution: buffers of a pipeline live for milliseconds). */
+  readonly us: number;
+  /** The client whose request caused the event (absent: the daemon itself). */
+  readonly client?: number;
+  readonly clientLabel?: string;
+  /** The client that created the buffer. */
+  readonly owner?: number;
+  readonly ownerLabel?: string;
+  readonly size?: number;
+  readonly region?: string;
+  readonly allocator?: string;
+  readonly secure?: boolean;
+  /** allocate / allocate-failed: how long the allocators took, in microseconds. */
+  readonly latencyUs?: number;
+}
+
+const journalEventSchema: z.ZodType<JournalEvent> = z.looseObject({
+  ...eventFields, us: num, client: opt(int), clientLabel: opt(str), owner: opt(int), ownerLabel: opt(str), size: opt(num), region: opt(str),
+  allocator: opt(str), secure: opt(bool), latencyUs: opt(num),
+});
+
+export const eventPageSchema: z.ZodType<EventPage<JournalEvent>> = z.looseObject({
+  events: list(journalEventSchema), matched: int, more: bool, next: int, oldest: int,
+});
+
+// ---- X_TRACE -------------------------------------------------------------------------------
+
+/** One event of the Trace Event Format (the fields used here). */
+export interface TraceEvent {
+  readonly name: string;
+  readonly ph: 'X' | 'i' | 'b' | 'e' | 'C' | 'M';
+  readonly pid: number;
+  readonly tid: number;
+  /** Microseconds from the start of the trace. */
+  readonly ts?: number;
+  readonly dur?: number;
+  readonly cat?: string;
+  readonly s?: 'g' | 'p' | 't';
+  readonly id2?: { readonly local: string };
+  readonly args?: Record<string, string | number | boolean>;
+}
+
+export interface ChromeTrace {
+  readonly traceEvents: readonly TraceEvent[];
+  readonly displayTimeUnit: 'ms';
+  readonly otherData: Record<string, string | number>;
+}
+
+export const chromeTraceSchema: z.ZodType<ChromeTrace> = z.looseObject({
+  traceEvents: list(z.looseObject({
+    name: str, ph: z.enum(['X', 'i', 'b', 'e', 'C', 'M']), pid: int, tid: int, ts: opt(num), dur: opt(num), cat: opt(str),
+    s: opt(z.enum(['g', 'p', 't'])), id2: opt(z.looseObject({ local: str })), args: opt(z.record(str, z.union([str, num, bool]))),
+  })),
+  displayTimeUnit: z.literal('ms'),
+  otherData: z.record(str, z.union([str, num])),
+});

@@ -1,0 +1,133 @@
+/**
+ * Every op of the table over a real socket, once, through the client's table-driven `op()`: the
+ * request the client encodes from the row is accepted by the daemon, and the reply the daemon
+ * encodes from the row decodes (and, for JSON, validates against the row's schema) in the client.
+ * The smoke steps are a record over every op name: a new row without a step does not compile.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { SmafClient } from '../src/client/client.ts';
+import { isSmafError } from '../src/common/errors.ts';
+import { encodeName, eventQueryStruct, OP_TABLE, type OpName } from '../src/uapi/index.ts';
+import { startDaemon, type RunningDaemon } from './helpers/daemon.ts';
+
+let d: RunningDaemon;
+let admin: SmafClient;
+let c: SmafClient;
+before(async () => {
+  d = await startDaemon(['--no-dashboard']);
+  admin = await d.admin();
+  c = await d.connect();
+});
+after(async () => {
+  await c?.close();
+  await admin?.close();
+  await d?.stop();
+});
+
+/** What the steps share: a buffer with a device attached and mapped, a CPU mapping of a second one. */
+interface Fixture {
+  fd: number;
+  att: number;
+  cpuFd: number;
+  mapping: number;
+  token: Uint8Array;
+}
+
+const STEPS: { readonly [K in OpName]: (f: Fixture) => Promise<unknown> } = {
+  HELLO: async () => assert.equal((await c.op('HELLO', -1, { pid: 4242, comm: encodeName('op-table', 64) })).result, 0),
+  ATTACH: async (f) => assert.ok((await c.op('ATTACH', f.fd, { device: encodeName('gpu', 64) })).result >= 0),
+  MAP: async (f) => {
+    const r = await c.op('MAP', f.fd, { attachment: f.att, direction: 0 });
+    assert.equal(r.payload.length, r.result);
+    assert.ok(r.payload.every((s) => s.length > 0n));
+  },
+  DMA_CRC: async (f) => assert.equal(typeof (await c.op('DMA_CRC', f.fd, { attachment: f.att, offset: 0n, length: 4096n })).payload.crc32, 'number'),
+  DMA_COPY: async (f) => {
+    const r = await c.op('DMA_COPY', f.fd, { dst_attachment: f.att, src_fd: f.fd, src_attachment: f.att, transform: 0, src_offset: 0n, dst_offset: 4096n, length: 4096n });
+    assert.equal(r.result, 4096);
+  },
+  UNMAP: async (f) => assert.equal((await c.op('UNMAP', f.fd, { attachment: f.att })).result, 0),
+  DETACH: async (f) => assert.equal((await c.op('DETACH', f.fd, { attachment: f.att })).result, 0),
+  MMAP: async (f) => assert.ok((await c.op('MMAP', f.cpuFd, { offset: 0n, length: 4096n, prot: 3 })).result >= 0),
+  WRITE: async (f) => assert.equal((await c.op('WRITE', f.cpuFd, { mapping: f.mapping, offset: 8n, data: Uint8Array.of(1, 2, 3) })).result, 3),
+  READ: async (f) => assert.deepEqual([...(await c.op('READ', f.cpuFd, { mapping: f.mapping, offset: 8n, length: 3 })).payload], [1, 2, 3]),
+  GENERATION: async (f) => assert.ok((await c.op('GENERATION', f.cpuFd, {})).result > 0),
+  MUNMAP: async (f) => assert.equal((await c.op('MUNMAP', f.cpuFd, { mapping: f.mapping })).result, 0),
+  SET_NAME: async (f) => assert.equal((await c.op('SET_NAME', f.fd, { name: encodeName('frame', 32) })).result, 0),
+  STAT: async (f) => {
+    const s = (await c.op('STAT', f.fd, {})).payload;
+    assert.equal(s.size, 2n * 4096n);
+    assert.equal(s.allocated, 1);
+  },
+  EXPORT: async (f) => assert.equal((await c.op('EXPORT', f.fd, {})).payload.length, 16),
+  IMPORT: async (f) => assert.ok((await admin.op('IMPORT', -1, { token: f.token })).result >= 3),
+  DUP: async (f) => assert.ok((await c.op('DUP', f.fd, {})).result >= 3),
+  X_STATE: async () => {
+    const s = (await c.op('X_STATE', -1, { offset: 0, limit: 10 })).payload;
+    assert.equal(s.scope, 'own');
+    assert.ok(s.buffers.some((b) => b.label === 'frame'));
+  },
+  X_EXPLAIN: async (f) => assert.equal((await c.op('X_EXPLAIN', f.fd, { buffer: 0 })).payload.label, 'frame'),
+  X_CHECK: async () => assert.equal((await admin.op('X_CHECK', -1, {})).payload.ok, true),
+  X_EVENTS: async () => {
+    const r = await c.op('X_EVENTS', -1, eventQueryStruct({ limit: 50 }));
+    assert.equal(r.payload.events.length, r.result);
+    assert.ok(r.result > 0);
+  },
+  X_TRACE: async () => assert.ok((await admin.op('X_TRACE', -1, { since: 0n })).payload.traceEvents.length > 0),
+  X_PS: async () => assert.ok((await admin.op('X_PS', -1, {})).payload.processes.some((p) => p.comm === 'op-table')),
+  X_HEAPS: async () => assert.ok((await c.op('X_HEAPS', -1, {})).payload.some((h) => h.name === 'system')),
+  CLOSE: async (f) => assert.equal((await c.op('CLOSE', f.cpuFd, {})).result, 0),
+};
+
+test('every op of the table, over the socket: the daemon accepts the request and the client decodes the reply', async () => {
+  const fd = await c.create(8192);
+  const cpuFd = await c.create(4096);
+  const f: Fixture = { fd, att: -1, cpuFd, mapping: -1, token: new Uint8Array(0) };
+  const done: string[] = [];
+  for (const name of Object.keys(STEPS) as OpName[]) {
+    if (name === 'MAP') f.att = (await c.op('ATTACH', fd, { device: encodeName('gpu', 64) })).result;
+    if (name === 'WRITE') f.mapping = (await c.op('MMAP', cpuFd, { offset: 0n, length: 4096n, prot: 3 })).result;
+    if (name === 'IMPORT') f.token = await c.exportToken(fd);
+    await STEPS[name](f);
+    done.push(name);
+  }
+  assert.deepEqual(done.sort(), OP_TABLE.map((r) => r.name).sort(), 'every row was exercised');
+});
+
+test('a daemon whose reply does not fit the row: EPROTO naming the op, never a crash later', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'smaf-bad-replies-'));
+  const path = join(dir, 'smaf.sock');
+  // answers every request with a reply of the wrong shape for its op
+  const replies = new Map<number, Buffer>([[0x80, Buffer.from('{"time": "soon"}')], [5, Buffer.alloc(8)], [13, Buffer.alloc(79)], [0x89, Buffer.from('not json')]]);
+  const server = createServer((s) => {
+    s.on('data', (b) => {
+      const id = b.readUInt32LE(4);
+      const op = b.readUInt32LE(8);
+      const payload = replies.get(op) ?? Buffer.alloc(0);
+      const head = Buffer.alloc(12);
+      head.writeUInt32LE(8 + payload.length, 0);
+      head.writeUInt32LE(id, 4);
+      head.writeInt32LE(op === 5 ? 1 : 0, 8);
+      s.write(Buffer.concat([head, payload]));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(path, () => resolve()));
+  const bad = await SmafClient.connect(path, { timeoutMs: 2000 });
+  try {
+    const eproto = (re: RegExp) => (e: unknown) => isSmafError(e, 'EPROTO') && re.test((e as Error).message);
+    await assert.rejects(bad.state(), eproto(/malformed X_STATE reply: time: /));
+    await assert.rejects(bad.map(3, 0), eproto(/malformed MAP reply: 1 entries of 16 bytes expected, got 8/));
+    await assert.rejects(bad.stat(3), eproto(/malformed STAT reply/));
+    await assert.rejects(bad.heaps(), eproto(/malformed X_HEAPS reply: not JSON/));
+  } finally {
+    bad.destroy();
+    server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
