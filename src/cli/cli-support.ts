@@ -1,7 +1,7 @@
 /** Small pieces of `smaf`: the version, JSON errors, per-device DMA directions. */
 import { SmafError } from '../common/errors.ts';
 
-export { packageVersion } from '../daemon/version.ts';
+export { packageVersion } from '../uapi/version.ts';
 
 /** What `--json` prints on stdout for an error (the exit code is the same errno). */
 export function jsonError(err: SmafError): string {

@@ -19,7 +19,6 @@ import { formatFrameLayout } from './frame-text.ts';
 import { stepPrompter, type PaceOptions } from './pace.ts';
 import { frameLayout, isFrameSpec } from '../common/pixel-format.ts';
 import { BUILTIN_SCENARIOS, builtinScenario } from './scenarios.ts';
-import { onClosedPipe } from '../common/stdio.ts';
 
 interface Globals {
   socket: string;
@@ -313,5 +312,3 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-onClosedPipe();
-process.exitCode = await main(process.argv);
