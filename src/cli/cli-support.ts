@@ -8,8 +8,7 @@ export function jsonError(err: SmafError): string {
   return JSON.stringify({ error: { code: err.code, errno: err.errno, message: err.message } });
 }
 
-export const DIRECTIONS = { bidirectional: 0, 'to-device': 1, 'from-device': 2 } as const;
-export type DirectionName = keyof typeof DIRECTIONS;
+const DIRECTIONS = { bidirectional: 0, 'to-device': 1, 'from-device': 2 } as const;
 
 /**
  * `--direction to-device` (every device) or `--direction isp=from-device,display=to-device`; a

@@ -63,7 +63,7 @@ function printStep(r: StepResult): void {
   out(r.action === 'say' ? `\n  ${r.detail}` : `${head}${r.errno ? ` (${r.errno})` : ''}: ${r.detail.split('\n').join('\n      ')}${r.note ? `\n      note: ${r.note}` : ''}`);
 }
 
-export function buildProgram(): Command {
+function buildProgram(): Command {
   const program = new Command('smaf')
     .description('SMAF-TS command line: talk to smafd (the /dev/smaf daemon)')
     .addOption(new Option('-s, --socket <path>', 'smafd socket').default(process.env.SMAF_SOCKET ?? defaultSocketPath()))

@@ -23,7 +23,7 @@ export function parseCount(value: string, option: string): number {
   return Number(value);
 }
 
-export function parseKinds(value: string): EventKind[] {
+function parseKinds(value: string): EventKind[] {
   const kinds = value.split(',').map((k) => k.trim()).filter(Boolean);
   const bad = kinds.filter((k) => !isEventKind(k));
   if (bad.length || kinds.length === 0) {
@@ -44,7 +44,7 @@ function parseSinceOption(value: string): number {
  * The newest `limit` events matching `query`, fetched from the daemon a page at a time (the
  * daemon filters; a page holds at most X_EVENTS_MAX_LIMIT).
  */
-export async function fetchEvents(c: SmafClient, query: Partial<EventQuery>, limit: number): Promise<{ events: JournalEvent[]; matched: number }> {
+async function fetchEvents(c: SmafClient, query: Partial<EventQuery>, limit: number): Promise<{ events: JournalEvent[]; matched: number }> {
   if (limit <= X_EVENTS_MAX_LIMIT) {
     const page = await c.events({ ...query, limit, newest: true });
     return { events: [...page.events], matched: page.matched };
@@ -62,7 +62,7 @@ export async function fetchEvents(c: SmafClient, query: Partial<EventQuery>, lim
   return { events: all.slice(-limit), matched };
 }
 
-export function formatEvents(events: readonly JournalEvent[]): string[] {
+function formatEvents(events: readonly JournalEvent[]): string[] {
   const who = (e: JournalEvent): string => e.clientLabel ?? 'smafd';
   const seqWidth = Math.max(1, ...events.map((e) => String(e.seq).length));
   const whoWidth = Math.max(5, ...events.map((e) => who(e).length));

@@ -11,7 +11,7 @@ const out = (s: string): void => void process.stdout.write(`${s}\n`);
 const span = (base: number, size: number): string => `${hex(base)}-${hex(base + size - 1)}`;
 
 /** The human report of `smaf platform show`. */
-export function formatPlatform(file: string, loaded: LoadedPlatform): string {
+function formatPlatform(file: string, loaded: LoadedPlatform): string {
   const { spec, dt } = loaded;
   const lines: string[] = [];
   lines.push(`platform "${spec.name}" from ${file} (${loaded.format === 'platform' ? 'YAML platform' : loaded.format === 'overlay' ? 'device tree + overlay' : `device tree, ${loaded.format}`})`);

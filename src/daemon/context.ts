@@ -121,7 +121,7 @@ export class Limits {
 }
 
 /** Export tokens: 16 random bytes naming a live buffer; gone with the buffer. Hold no reference. */
-export class TokenTable {
+class TokenTable {
   private readonly byToken = new Map<string, SmafBuffer>();
   private readonly byBuffer = new Map<number, string>();
 

@@ -42,7 +42,7 @@ export interface ProcessReport {
   readonly total: { readonly buffers: number; readonly bytes: number };
 }
 
-export const DEFERRED = '(deferred)';
+const DEFERRED = '(deferred)';
 
 export function processes(ctx: DaemonContext): ProcessReport {
   const holders = new Map<number, number>();

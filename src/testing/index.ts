@@ -4,7 +4,7 @@
  * nothing else may (the layering rule in .dependency-cruiser.cjs), so core and platform code
  * never depend on plugins or presets, and their tests reach plugins through here only.
  */
-export { testPlatformSpec, TEST_PLATFORM_YAML } from './test-platform.ts';
-export { createRecordingSecureModule, type RecordedCall, type RecordingContext, type RecordingOptions } from './recording-secure.ts';
+export { testPlatformSpec } from './test-platform.ts';
+export { createRecordingSecureModule } from './recording-secure.ts';
 export { createSmafSystem, registerPlatformAllocators } from '../presets/default.ts';
 export { createOpteeSdpModule } from '../secure/optee-sdp.ts';
