@@ -16,7 +16,7 @@ type WithClient = <T>(fn: (c: SmafClient) => Promise<T>) => Promise<T>;
 const out = (s: string): void => void process.stdout.write(`${s}\n`);
 
 /** A count the user typed: a whole number >= 1, else EINVAL naming the option. */
-export function parseCount(value: string, option: string): number {
+function parseCount(value: string, option: string): number {
   if (!/^\d+$/.test(value.trim()) || Number(value) < 1 || !Number.isSafeInteger(Number(value))) {
     throw new SmafError('EINVAL', `${option}: "${value}" is not a positive whole number`);
   }
