@@ -3,11 +3,12 @@
  * `addCommands` registers them with commander; events, trace and platform register themselves
  * (operator-commands.ts, platform-command.ts).
  */
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { SmafError } from '../common/errors.ts';
 import { formatSize, parseSize } from '../common/units.ts';
 import { formatExplanation } from '../core/explain.ts';
 import { runCameraPipelineDemo } from '../demo/camera-pipeline.ts';
+import { parser } from '../daemon/options.ts';
 import { abiText, IOCTLS, OPS } from '../uapi/index.ts';
 import { tokenBytes, type Cli } from './context.ts';
 import { createCommand, type CreateOptions } from './create-command.ts';
@@ -40,13 +41,7 @@ const PACE_OPTIONS = [
   new Option('--step', 'wait for Enter before each step (watch it on the dashboard)'),
   new Option('--hold', 'keep the clients (and their buffers) after the last step, until Ctrl-C'),
 ];
-const sizeArg = (v: string): number => {
-  try {
-    return parseSize(v);
-  } catch (e) {
-    throw new InvalidArgumentError((e as Error).message);
-  }
-};
+const sizeArg = parser(parseSize);
 
 const info: CommandSpec = {
   name: 'info',

@@ -46,7 +46,10 @@ export function demoPacer(o: PaceOptions): DemoPacer {
     beforeRelease: async () => {
       if (!o.hold) return;
       process.stderr.write('smaf: holding the buffers until Ctrl-C, then releasing them\n');
+      // nothing else keeps an in-process demo alive while it waits: a timer does
+      const alive = setInterval(() => {}, 1 << 30);
       await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+      clearInterval(alive);
     },
     close: () => stepper?.close(),
   };

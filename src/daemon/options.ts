@@ -9,8 +9,11 @@ import { packageVersion } from '../uapi/version.ts';
 import { DEFAULT_LIMITS, LIMIT_OPTIONS, type LimitSettings } from './context.ts';
 import { defaultSocketPath } from '../uapi/socket-path.ts';
 
-/** A commander argument parser from a function that throws on bad input. */
-function parser<T>(parse: (v: string) => T): (v: string) => T {
+/**
+ * A commander argument parser from a function that throws on bad input: its message becomes
+ * commander's usage error, which names the option (exit 22).
+ */
+export function parser<T>(parse: (v: string) => T): (v: string) => T {
   return (v) => {
     try {
       return parse(v);
@@ -66,7 +69,7 @@ export function smafdProgram(): Command {
     .option('--admin-socket <path>', "the operator's socket (mode 0600; sees every client's buffers); default: beside --socket, smaf-admin.sock")
     .option('--no-admin-socket', 'serve no admin socket')
     .option('-p, --platform <file>', 'platform: YAML/JSON, a device tree (.dtb, .dts) or a device-tree overlay (.yaml with device_tree:); default: the embedded media SoC')
-    .addOption(new Option('--cma <size[@limit]>', 'default CMA pool of a device-tree platform (as the kernel\'s cma=): 64MiB below 4GiB unless given').argParser(parseCmaOption))
+    .addOption(new Option('--cma <size[@limit]>', 'default CMA pool of a device-tree platform (as the kernel\'s cma=): 64MiB below 4GiB unless given').argParser(parser(parseCmaOption)))
     .option('-v, --verbose', 'log every decision (allocations, grants, denials, clients)')
     .option('--no-dashboard', 'do not serve the web dashboard')
     .addOption(new Option('--dashboard-port <port>', 'dashboard port (0: any free port)').default(7070).argParser(port))
