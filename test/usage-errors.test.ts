@@ -9,7 +9,7 @@ import { buildProgram } from '../src/cli/main.ts';
 import { smafdProgram } from '../src/daemon/options.ts';
 
 /** Options whose value is a free string (a path, a host, a name): any text is a value. */
-const FREE = new Set(['--socket', '--admin-socket', '--platform', '--dashboard-host', '--name', '--attach', '--direction', '--output', '--kind', '--since', '--heaps', '--client', '--buffer', '--limit']);
+const FREE = new Set(['--socket', '--admin-socket', '--platform', '--dashboard-host', '--name', '--attach', '--direction', '--output', '--heaps']);
 
 function usageError(program: Command, argv: readonly string[]): CommanderError {
   const quiet = (c: Command): void => {
@@ -38,7 +38,10 @@ test('smafd: each option that takes a value refuses "abc" with a usage error nam
 });
 
 test('smaf: bad global and command option values are usage errors naming the option', () => {
-  for (const argv of [['--timeout', 'abc'], ['--timeout', '0'], ['create', '1920x1080:NV12', '--align', 'abc'], ['create', '4096', '--bogus']]) {
+  for (const argv of [
+    ['--timeout', 'abc'], ['--timeout', '0'], ['create', '1920x1080:NV12', '--align', 'abc'], ['create', '4096', '--bogus'], ['events', '--limit', '0'],
+    ['events', '--kind', 'bogus'], ['events', '--since', 'yesterday'], ['events', '--client', 'x'], ['trace', 'export', '--since', 'x'], ['platform', 'show', 'a.dts', '--cma', 'lots'],
+  ]) {
     const e = usageError(buildProgram(), argv);
     assert.match(e.code, /^commander\.(invalidArgument|unknownOption)$/, argv.join(' '));
     assert.match(e.message, new RegExp(argv.find((a) => a.startsWith('--'))!), e.message);
