@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', '.stryker-tmp/', 'reports/', 'dist/', 'src/web/static/vendor/', 'docs/'] },
+  { ignores: ['node_modules/', '.stryker-tmp/', 'reports/', 'dist/', 'types/', 'src/web/static/vendor/', 'docs/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -21,8 +21,24 @@ export default tseslint.config(
     },
   },
   {
+    // no function over 60 lines (tables aside): an error in the files engineer "house" owns, a
+    // warning elsewhere until their owners have shrunk theirs; tests are exempt
+    files: ['src/**/*.ts', 'src/web/client/**/*.js'],
+    ignores: ['**/*.test.ts', 'src/allocators/allocator-contract.ts', 'src/secure/secure-contract.ts'],
+    rules: { 'max-lines-per-function': ['warn', { max: 60, skipBlankLines: true, skipComments: true }] },
+  },
+  {
+    files: ['src/main/**', 'src/cli/**', 'src/presets/**', 'src/common/**', 'src/testing/**', 'src/daemon/options.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: { 'max-lines-per-function': ['error', { max: 60, skipBlankLines: true, skipComments: true }] },
+  },
+  {
     files: ['src/web/client/**/*.js'],
     languageOptions: { globals: { location: 'readonly', WebSocket: 'readonly', fetch: 'readonly', document: 'readonly', setTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly' } },
+  },
+  {
+    files: ['**/*.cjs'],
+    languageOptions: { sourceType: 'commonjs', globals: { module: 'writable', require: 'readonly' } },
   },
   {
     files: ['**/*.js', '**/*.mjs'],

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
+// TypeScript runs through tsx, a runtime dependency (README: "Why tsx at run time").
 import { register } from 'tsx/esm/api';
 
 register();
-await import('../src/cli/main.ts');
+await import('../src/main/smaf.ts');

@@ -1,6 +1,6 @@
-// A quick tour of the SMAF-TS library: run with `npx tsx examples/quick-tour.ts`.
-import { DmaDirection, dmaWrite, explain, formatExplanation } from '../src/core/index.ts';
-import { createSmafSystem } from '../src/presets/default.ts';
+// A quick tour of the SMAF-TS library, imported by package name as an application would: run with `npx tsx examples/quick-tour.ts`.
+import { DmaDirection, dmaWrite, explain, formatExplanation } from 'smaf-ts/core';
+import { createSmafSystem } from 'smaf-ts/system';
 
 const { platform, smaf } = createSmafSystem(); // the embedded default media SoC, every allocator on
 

@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Errno } from '../src/common/errors.ts';
-import { packageVersion } from '../src/daemon/version.ts';
+import { packageVersion } from '../src/uapi/version.ts';
 import { runBin } from './helpers/cli.ts';
 import { ROOT, startDaemon, type RunningDaemon } from './helpers/daemon.ts';
 

@@ -10,6 +10,7 @@ import { after, before, test } from 'node:test';
 import type { BrowserContext, Page } from 'playwright-core';
 import { parseScenario, runScenario } from '../src/cli/scenario.ts';
 import type { SmafClient } from '../src/client/client.ts';
+import { formatExplanation } from '../src/core/explain.ts';
 import { launchChromium } from './helpers/browser.ts';
 import { ROOT, startDaemon, type RunningDaemon } from './helpers/daemon.ts';
 
@@ -103,6 +104,8 @@ test('a buffer named with DMA_BUF_SET_NAME shows its name in the buffer list and
   await page.getByTestId(`buffer-name-${id}`).filter({ hasText: 'camera-frame' }).waitFor();
   await page.getByTestId(`buffer-row-${id}`).click();
   await page.getByTestId('explain').getByText(`buffer ${id} "camera-frame"`).waitFor();
+  // one explain text: the dashboard's bundle formats it with the CLI's formatExplanation
+  assert.equal(await page.getByTestId('explain').locator('pre').innerText(), formatExplanation(await c.explainFd(fd)));
   await c.close();
   await page.getByTestId('buffers').getByText('no live buffer').waitFor();
 });

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ROOT } from './helpers/daemon.ts';
+import { ROOT, startDaemon } from './helpers/daemon.ts';
 
 test('examples/quick-tour.ts runs and prints the output quoted in the README', () => {
   const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'examples/quick-tour.ts')], { encoding: 'utf8', cwd: ROOT });
@@ -13,4 +13,16 @@ test('examples/quick-tour.ts runs and prints the output quoted in the README', (
   const quoted = /It prints:\n\n```\n([\s\S]*?)```/.exec(readme)![1]!;
   for (const line of quoted.trim().split('\n')) assert.ok(r.stdout.includes(line.trim()), `README line not printed: ${line}`);
   assert.match(r.stdout, /bytes in use: 0/);
+});
+
+test('examples/client.ts imports smaf-ts/client by package name and allocates a frame through smafd', async () => {
+  const d = await startDaemon(['--no-dashboard']);
+  try {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'examples/client.ts')], { encoding: 'utf8', cwd: ROOT, env: { ...process.env, SMAF_SOCKET: d.socket } });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /a 1920x1080 NV12 frame: \d+ bytes in 2 planes/);
+    assert.match(r.stdout, /allocated by smaf-cma: 1 segment at 0x/);
+  } finally {
+    await d.stop();
+  }
 });

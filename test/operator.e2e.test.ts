@@ -21,13 +21,13 @@ const smaf = (...args: string[]) => runBin('smaf', ['--socket', d.socket, ...arg
 
 test('events: bad --limit, --kind, --since, --client are usage errors (exit 22) naming what is valid', async () => {
   for (const [args, re] of [
-    [['-l', 'abc'], /--limit: "abc" is not a positive whole number/],
-    [['-l', '0'], /--limit: "0"/],
-    [['-l', '-5'], /--limit: "-5"/],
-    [['-k', 'bogus'], /unknown event kind "bogus" \(valid: create, allocate, .*denial, tee, iommu-fault, name\)/],
-    [['-k', 'denial,nope'], /"nope"/],
-    [['--since', 'yesterday'], /--since: "yesterday" is not a time/],
-    [['--client', 'x'], /--client: "x"/],
+    [['-l', 'abc'], /option '-l, --limit <n>' argument 'abc' is invalid\. "abc" is not a positive whole number/],
+    [['-l', '0'], /--limit <n>' argument '0' is invalid/],
+    [['-l', '-5'], /--limit <n>' argument '-5' is invalid/],
+    [['-k', 'bogus'], /--kind <kinds>' argument 'bogus' is invalid\. unknown event kind "bogus" \(valid: create, allocate, .*denial, tee, iommu-fault, name\)/],
+    [['-k', 'denial,nope'], /--kind <kinds>' .*"nope"/],
+    [['--since', 'yesterday'], /--since <time>' argument 'yesterday' is invalid\. "yesterday" is not a time/],
+    [['--client', 'x'], /--client <id>' argument 'x' is invalid/],
   ] as const) {
     const r = await smaf('events', ...args);
     assert.equal(r.code, Errno.EINVAL, `${args.join(' ')}: ${r.stderr}`);

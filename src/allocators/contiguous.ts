@@ -18,7 +18,7 @@ export interface ContiguousOptions {
 }
 
 /** Lowest physical limit among devices that need contiguous memory, and who sets it. */
-export function addressLimit(devices: readonly Device[]): { limit: number; by: Device | null } {
+function addressLimit(devices: readonly Device[]): { limit: number; by: Device | null } {
   let limit = Number.MAX_SAFE_INTEGER;
   let by: Device | null = null;
   for (const d of devices) {

@@ -2,8 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Smaf } from '../core/index.ts';
 import { Platform } from '../platform/index.ts';
-import { testPlatformSpec } from '../presets/fixtures.ts';
-import { createRecordingSecureModule } from '../secure/recording.ts';
+import { testPlatformSpec, createRecordingSecureModule } from '../testing/index.ts';
 import { allocatorContract } from './allocator-contract.ts';
 import { createSecureCarveoutAllocator } from './secure-carveout.ts';
 

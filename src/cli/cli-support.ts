@@ -1,15 +1,14 @@
 /** Small pieces of `smaf`: the version, JSON errors, per-device DMA directions. */
 import { SmafError } from '../common/errors.ts';
 
-export { packageVersion } from '../daemon/version.ts';
+export { packageVersion } from '../uapi/version.ts';
 
 /** What `--json` prints on stdout for an error (the exit code is the same errno). */
 export function jsonError(err: SmafError): string {
   return JSON.stringify({ error: { code: err.code, errno: err.errno, message: err.message } });
 }
 
-export const DIRECTIONS = { bidirectional: 0, 'to-device': 1, 'from-device': 2 } as const;
-export type DirectionName = keyof typeof DIRECTIONS;
+const DIRECTIONS = { bidirectional: 0, 'to-device': 1, 'from-device': 2 } as const;
 
 /**
  * `--direction to-device` (every device) or `--direction isp=from-device,display=to-device`; a

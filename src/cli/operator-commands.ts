@@ -1,6 +1,7 @@
 /** `smaf events` (the daemon's journal, filtered and paged on the daemon) and `smaf trace export`. */
 import { writeFileSync } from 'node:fs';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
+import { parser } from '../daemon/options.ts';
 import type { SmafClient } from '../client/client.ts';
 import { SmafError } from '../common/errors.ts';
 import { parseSince } from '../common/time.ts';
@@ -16,35 +17,29 @@ type WithClient = <T>(fn: (c: SmafClient) => Promise<T>) => Promise<T>;
 const out = (s: string): void => void process.stdout.write(`${s}\n`);
 
 /** A count the user typed: a whole number >= 1, else EINVAL naming the option. */
-export function parseCount(value: string, option: string): number {
+function parseCount(value: string): number {
   if (!/^\d+$/.test(value.trim()) || Number(value) < 1 || !Number.isSafeInteger(Number(value))) {
-    throw new SmafError('EINVAL', `${option}: "${value}" is not a positive whole number`);
+    throw new SmafError('EINVAL', `"${value}" is not a positive whole number`);
   }
   return Number(value);
 }
 
-export function parseKinds(value: string): EventKind[] {
+function parseKinds(value: string): EventKind[] {
   const kinds = value.split(',').map((k) => k.trim()).filter(Boolean);
   const bad = kinds.filter((k) => !isEventKind(k));
   if (bad.length || kinds.length === 0) {
-    throw new SmafError('EINVAL', `--kind: unknown event kind${bad.length > 1 ? 's' : ''} ${bad.map((k) => `"${k}"`).join(', ') || '""'} (valid: ${EVENT_KINDS.join(', ')})`);
+    throw new SmafError('EINVAL', `unknown event kind${bad.length > 1 ? 's' : ''} ${bad.map((k) => `"${k}"`).join(', ') || '""'} (valid: ${EVENT_KINDS.join(', ')})`);
   }
   return kinds as EventKind[];
 }
 
-function parseSinceOption(value: string): number {
-  try {
-    return parseSince(value);
-  } catch (e) {
-    throw new SmafError('EINVAL', `--since: ${(e as Error).message}`);
-  }
-}
+const SINCE = (): Option => new Option('--since <time>', 'only events since then: a duration ago (30s, 5m, 2h) or an ISO date').argParser(parser(parseSince));
 
 /**
  * The newest `limit` events matching `query`, fetched from the daemon a page at a time (the
  * daemon filters; a page holds at most X_EVENTS_MAX_LIMIT).
  */
-export async function fetchEvents(c: SmafClient, query: Partial<EventQuery>, limit: number): Promise<{ events: JournalEvent[]; matched: number }> {
+async function fetchEvents(c: SmafClient, query: Partial<EventQuery>, limit: number): Promise<{ events: JournalEvent[]; matched: number }> {
   if (limit <= X_EVENTS_MAX_LIMIT) {
     const page = await c.events({ ...query, limit, newest: true });
     return { events: [...page.events], matched: page.matched };
@@ -62,7 +57,7 @@ export async function fetchEvents(c: SmafClient, query: Partial<EventQuery>, lim
   return { events: all.slice(-limit), matched };
 }
 
-export function formatEvents(events: readonly JournalEvent[]): string[] {
+function formatEvents(events: readonly JournalEvent[]): string[] {
   const who = (e: JournalEvent): string => e.clientLabel ?? 'smafd';
   const seqWidth = Math.max(1, ...events.map((e) => String(e.seq).length));
   const whoWidth = Math.max(5, ...events.map((e) => who(e).length));
@@ -84,30 +79,29 @@ export function addOperatorCommands(program: Command, g: () => OperatorGlobals, 
   program
     .command('events')
     .description('the daemon\'s event log (its journal, filtered on the daemon): allocations, maps, grants, revocations, denials; newest last')
-    .option('-k, --kind <kinds>', `comma-separated kinds: ${EVENT_KINDS.join(', ')}`)
-    .option('-l, --limit <n>', 'how many of the newest matching events', '50')
-    .option('--since <time>', 'only events since then: a duration ago (30s, 5m, 2h) or an ISO date')
-    .option('-c, --client <id>', 'only events caused by this client id')
-    .option('-b, --buffer <id>', 'only events of this buffer id')
-    .action(async (o: { kind?: string; limit: string; since?: string; client?: string; buffer?: string }) => {
+    .addOption(new Option('-k, --kind <kinds>', `comma-separated kinds: ${EVENT_KINDS.join(', ')}`).argParser(parser(parseKinds)))
+    .addOption(new Option('-l, --limit <n>', 'how many of the newest matching events').default(50).argParser(parser(parseCount)))
+    .addOption(SINCE())
+    .addOption(new Option('-c, --client <id>', 'only events caused by this client id').argParser(parser(parseCount)))
+    .addOption(new Option('-b, --buffer <id>', 'only events of this buffer id').argParser(parser(parseCount)))
+    .action(async (o: { kind?: EventKind[]; limit: number; since?: number; client?: number; buffer?: number }) => {
       const query: Partial<EventQuery> = {
-        ...(o.kind !== undefined ? { kinds: parseKinds(o.kind) } : {}),
-        ...(o.since !== undefined ? { since: parseSinceOption(o.since) } : {}),
-        ...(o.client !== undefined ? { client: parseCount(o.client, '--client') } : {}),
-        ...(o.buffer !== undefined ? { buffer: parseCount(o.buffer, '--buffer') } : {}),
+        ...(o.kind !== undefined ? { kinds: o.kind } : {}),
+        ...(o.since !== undefined ? { since: o.since } : {}),
+        ...(o.client !== undefined ? { client: o.client } : {}),
+        ...(o.buffer !== undefined ? { buffer: o.buffer } : {}),
       };
-      const limit = parseCount(o.limit, '--limit');
-      await withClient((c) => printEvents(c, g(), query, limit));
+      await withClient((c) => printEvents(c, g(), query, o.limit));
     });
 
   const trace = program.command('trace').description('export the daemon\'s journal as a trace');
   trace
     .command('export')
     .description('Chrome trace-event JSON of every buffer\'s life (open it in ui.perfetto.dev or chrome://tracing)')
-    .option('--since <time>', 'only events since then: a duration ago (30s, 5m, 2h) or an ISO date')
+    .addOption(SINCE())
     .option('-o, --output <file>', 'write to a file instead of stdout')
-    .action(async (o: { since?: string; output?: string }) => {
-      const since = o.since !== undefined ? parseSinceOption(o.since) : 0;
+    .action(async (o: { since?: number; output?: string }) => {
+      const since = o.since ?? 0;
       await withClient(async (c) => {
         const text = JSON.stringify(await c.trace(since));
         if (o.output) {

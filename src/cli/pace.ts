@@ -1,4 +1,4 @@
-/** `--step` and `--hold` for `smaf run` and `smaf demo sdp`: watch a pipeline step by step. */
+/** `--step` and `--hold` for `smaf run` and `smaf demo`: watch a pipeline step by step. */
 import { createInterface } from 'node:readline';
 
 export interface PaceOptions {
@@ -28,5 +28,29 @@ export function stepPrompter(): { before: (index: number, action: string) => Pro
       return new Promise((resolve) => waiting.push(resolve));
     },
     close: () => rl.close(),
+  };
+}
+
+/** How an in-process demo is paced: before each numbered step, and before it releases its buffers. */
+export interface DemoPacer {
+  beforeStep(step: number, title: string): Promise<void>;
+  beforeRelease(): Promise<void>;
+  close(): void;
+}
+
+/** `--step`: Enter before each step; `--hold`: the buffers stay until Ctrl-C before the release. */
+export function demoPacer(o: PaceOptions): DemoPacer {
+  const stepper = o.step ? stepPrompter() : null;
+  return {
+    beforeStep: (step, title) => stepper?.before(step - 1, title) ?? Promise.resolve(),
+    beforeRelease: async () => {
+      if (!o.hold) return;
+      process.stderr.write('smaf: holding the buffers until Ctrl-C, then releasing them\n');
+      // nothing else keeps an in-process demo alive while it waits: a timer does
+      const alive = setInterval(() => {}, 1 << 30);
+      await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+      clearInterval(alive);
+    },
+    close: () => stepper?.close(),
   };
 }

@@ -4,6 +4,7 @@ import { stringify } from 'yaml';
 import { formatSize, hex } from '../common/units.ts';
 import { physLimit, type PlatformSpec } from '../platform/index.ts';
 import { parseCmaOption, type CmaRequest } from '../platform/devicetree/index.ts';
+import { parser } from '../daemon/options.ts';
 import { loadPlatformFile, type LoadedPlatform } from '../platform-file/load.ts';
 
 const out = (s: string): void => void process.stdout.write(`${s}\n`);
@@ -11,7 +12,7 @@ const out = (s: string): void => void process.stdout.write(`${s}\n`);
 const span = (base: number, size: number): string => `${hex(base)}-${hex(base + size - 1)}`;
 
 /** The human report of `smaf platform show`. */
-export function formatPlatform(file: string, loaded: LoadedPlatform): string {
+function formatPlatform(file: string, loaded: LoadedPlatform): string {
   const { spec, dt } = loaded;
   const lines: string[] = [];
   lines.push(`platform "${spec.name}" from ${file} (${loaded.format === 'platform' ? 'YAML platform' : loaded.format === 'overlay' ? 'device tree + overlay' : `device tree, ${loaded.format}`})`);
@@ -72,7 +73,7 @@ export function registerPlatformCommands(program: Command, json: () => boolean):
   platform.command('show')
     .description('what was understood: regions, reserved ranges and why, devices with IOMMU, mask and pool')
     .argument('<file>')
-    .option(...cmaOption, parseCmaOption)
+    .option(...cmaOption, parser(parseCmaOption))
     .action((file: string, o: { cma?: CmaRequest }) => {
       const loaded = loadPlatformFile(file, o.cma ? { cma: o.cma } : {});
       if (json()) out(JSON.stringify({ format: loaded.format, platform: loaded.dt?.doc ?? specToDoc(loaded.spec), ...(loaded.dt ? { report: loaded.dt.report } : {}) }, null, 2));
@@ -81,7 +82,7 @@ export function registerPlatformCommands(program: Command, json: () => boolean):
   platform.command('convert')
     .description('print the equivalent YAML platform (loading it gives the same platform)')
     .argument('<file>')
-    .option(...cmaOption, parseCmaOption)
+    .option(...cmaOption, parser(parseCmaOption))
     .action((file: string, o: { cma?: CmaRequest }) => {
       out(convertPlatform(file, loadPlatformFile(file, o.cma ? { cma: o.cma } : {})));
     });

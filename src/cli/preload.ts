@@ -15,12 +15,12 @@ export const NATIVE_DIR = fileURLToPath(new URL('../../native/', import.meta.url
 const SOURCES = ['smaf-preload.c', 'smaf-wire.h'];
 
 /** Where built libraries go: $SMAF_CACHE_DIR, else $XDG_CACHE_HOME/smaf-ts, else ~/.cache/smaf-ts. */
-export function cacheDir(): string {
+function cacheDir(): string {
   return process.env.SMAF_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'smaf-ts');
 }
 
 /** The C compiler: $CC, else gcc. */
-export function compiler(): string {
+function compiler(): string {
   return process.env.CC ?? 'gcc';
 }
 

@@ -37,18 +37,6 @@ const NAMES: ReadonlyMap<number, ErrnoName> = new Map(
   (Object.entries(Errno) as [ErrnoName, number][]).map(([name, code]) => [code, name]),
 );
 
-/** Name of an errno number, e.g. 22 -> "EINVAL"; unknown numbers give "E<n>". */
-export function errnoName(code: number): string {
-  return NAMES.get(code) ?? `E${code}`;
-}
-
-/** Number of an errno name; throws TypeError on an unknown name. */
-export function errnoCode(name: string): number {
-  const code = (Errno as Record<string, number>)[name];
-  if (code === undefined) throw new TypeError(`unknown errno name "${name}"`);
-  return code;
-}
-
 export class SmafError extends Error {
   override readonly name = 'SmafError';
   readonly code: ErrnoName;

@@ -24,7 +24,7 @@ interface FormatDef {
   readonly description: string;
 }
 
-export const PIXEL_FORMATS: Readonly<Record<string, FormatDef>> = {
+const PIXEL_FORMATS: Readonly<Record<string, FormatDef>> = {
   NV12: { planes: [{ name: 'Y', bytesPerPixel: 1, rowRatio: 1 }, { name: 'CbCr', bytesPerPixel: 1, rowRatio: 0.5 }], widthMultiple: 2, heightMultiple: 2, description: 'YUV 4:2:0, 8-bit, Y plane + interleaved CbCr plane' },
   NV16: { planes: [{ name: 'Y', bytesPerPixel: 1, rowRatio: 1 }, { name: 'CbCr', bytesPerPixel: 1, rowRatio: 1 }], widthMultiple: 2, heightMultiple: 1, description: 'YUV 4:2:2, 8-bit, Y plane + interleaved CbCr plane' },
   P010: { planes: [{ name: 'Y', bytesPerPixel: 2, rowRatio: 1 }, { name: 'CbCr', bytesPerPixel: 2, rowRatio: 0.5 }], widthMultiple: 2, heightMultiple: 2, description: 'YUV 4:2:0, 10-bit in 16-bit samples, Y plane + interleaved CbCr plane' },

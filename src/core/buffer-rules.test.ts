@@ -7,9 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isSmafError, type ErrnoName } from '../common/errors.ts';
 import { Platform } from '../platform/index.ts';
-import { registerPlatformAllocators } from '../presets/default.ts';
-import { testPlatformSpec } from '../presets/fixtures.ts';
-import { createRecordingSecureModule } from '../secure/recording.ts';
+import { registerPlatformAllocators, testPlatformSpec, createRecordingSecureModule } from '../testing/index.ts';
 import { DmaDirection } from './contracts.ts';
 import { Smaf } from './smaf.ts';
 

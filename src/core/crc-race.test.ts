@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isSmafError } from '../common/errors.ts';
-import { createSmafSystem } from '../presets/default.ts';
+import { createSmafSystem } from '../testing/index.ts';
 import { DmaDirection } from './contracts.ts';
 import { DMA_SLICE, dmaCrcSteps, dmaWrite } from './dma.ts';
 

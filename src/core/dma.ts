@@ -23,7 +23,7 @@ import { DmaDirection } from './contracts.ts';
 export const DMA_SLICE = 256 * 1024;
 
 /** Who asks for DMA in-process (tests, demos): a principal like any client. */
-export const LOCAL_PRINCIPAL = 'local';
+const LOCAL_PRINCIPAL = 'local';
 
 function check(att: Attachment, offset: number, length: number, write: boolean): void {
   if (att.detached || att.buffer.released) throw new SmafError('EINVAL', `attachment ${att.id} of "${att.device.name}" is gone`);
@@ -112,7 +112,7 @@ function sourceLabel(att: Attachment, offset: number, length: number): Set<strin
 export const DmaTransform = { COPY: 0, DECRYPT_XOR_5A: 1 } as const;
 
 /** Run a sliced job to its end. */
-export function runToEnd<T>(steps: Generator<unknown, T>): T {
+function runToEnd<T>(steps: Generator<unknown, T>): T {
   for (;;) {
     const r = steps.next();
     if (r.done) return r.value;

@@ -2,9 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Platform } from '../platform/index.ts';
-import { registerPlatformAllocators } from '../presets/default.ts';
-import { testPlatformSpec } from '../presets/fixtures.ts';
-import { createRecordingSecureModule } from '../secure/recording.ts';
+import { registerPlatformAllocators, testPlatformSpec, createRecordingSecureModule } from '../testing/index.ts';
 import { DmaDirection } from './contracts.ts';
 import { explain, formatExplanation } from './explain.ts';
 import { Smaf } from './smaf.ts';

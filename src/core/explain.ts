@@ -25,7 +25,7 @@ export interface Explanation {
 }
 
 /** Segments an explanation lists: enough to see the layout, bounded whatever the buffer. */
-export const MAX_EXPLAIN_SEGMENTS = 256;
+const MAX_EXPLAIN_SEGMENTS = 256;
 
 export function explain(buf: SmafBuffer): Explanation {
   const b = buf.backing;

@@ -7,8 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isSmafError } from '../common/errors.ts';
 import { parsePlatform, Platform } from '../platform/index.ts';
-import { registerPlatformAllocators } from '../presets/default.ts';
-import { testPlatformSpec } from '../presets/fixtures.ts';
+import { registerPlatformAllocators, testPlatformSpec } from '../testing/index.ts';
 import { DmaDirection } from './contracts.ts';
 import { dmaCopy, dmaRead, dmaWrite } from './dma.ts';
 import { explain } from './explain.ts';
@@ -33,7 +32,9 @@ test('a GPU behind an IOMMU reads and writes scattered pages through its page ta
   // the bytes land where the page table points, page by page
   for (let off = 0; off < pattern.length; off += 4096) {
     const phys = iommu.translate(segs[0]!.dma + off)!;
-    assert.deepEqual(platform.bus.peek(phys, 16), pattern.subarray(off, off + 16));
+    const seen = new Uint8Array(16);
+    platform.memory.read(phys, seen);
+    assert.deepEqual(seen, pattern.subarray(off, off + 16));
   }
   assert.deepEqual(dmaRead(gpu, 1000, 5000), pattern.subarray(1000, 6000));
 });

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isSmafError, type ErrnoName } from '../common/errors.ts';
-import { createRecordingSecureModule } from '../secure/recording.ts';
+import { createRecordingSecureModule } from '../testing/index.ts';
 import { directionName, verdictOf, type Allocator } from './contracts.ts';
 import { Registry } from './registry.ts';
 

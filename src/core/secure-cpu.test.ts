@@ -7,8 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isSmafError } from '../common/errors.ts';
 import { Platform } from '../platform/index.ts';
-import { registerPlatformAllocators } from '../presets/default.ts';
-import { testPlatformSpec } from '../presets/fixtures.ts';
+import { registerPlatformAllocators, testPlatformSpec } from '../testing/index.ts';
 import { DmaDirection, type CpuAccessKind, type SecureModule } from './contracts.ts';
 import { Smaf } from './smaf.ts';
 

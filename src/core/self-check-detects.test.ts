@@ -5,9 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Platform, permissiveFirewall, SdpCommand, type SgSegment, type TeeParam } from '../platform/index.ts';
-import { registerPlatformAllocators } from '../presets/default.ts';
-import { testPlatformSpec } from '../presets/fixtures.ts';
-import { createOpteeSdpModule } from '../secure/optee-sdp.ts';
+import { registerPlatformAllocators, testPlatformSpec, createOpteeSdpModule } from '../testing/index.ts';
 import { DmaDirection, type Allocator } from './contracts.ts';
 import { selfCheck, type SelfCheckReport } from './self-check.ts';
 import { Smaf } from './smaf.ts';

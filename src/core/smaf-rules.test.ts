@@ -6,9 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isSmafError, type ErrnoName } from '../common/errors.ts';
 import { Platform, type SgSegment } from '../platform/index.ts';
-import { registerPlatformAllocators } from '../presets/default.ts';
-import { testPlatformSpec } from '../presets/fixtures.ts';
-import { createRecordingSecureModule } from '../secure/recording.ts';
+import { registerPlatformAllocators, testPlatformSpec, createRecordingSecureModule } from '../testing/index.ts';
 import type { Allocator, Backing } from './contracts.ts';
 import { Smaf, type Decision } from './smaf.ts';
 

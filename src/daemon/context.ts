@@ -54,9 +54,9 @@ export const DEFAULT_LIMITS: LimitSettings = {
   readTimeoutMs: 30_000,
 };
 
-/** What every limit is called on the command line and in docs (`--max-fds` for maxFds...). */
+/** What every limit is called on the command line and in docs (`--max-client-fds` for maxFds...). */
 export const LIMIT_OPTIONS: Readonly<Record<keyof LimitSettings, string>> = {
-  maxFds: 'max-fds',
+  maxFds: 'max-client-fds',
   maxClientBytes: 'max-client-bytes',
   maxClientBuffers: 'max-client-buffers',
   maxAttachmentsPerFd: 'max-attachments-per-fd',
@@ -64,7 +64,7 @@ export const LIMIT_OPTIONS: Readonly<Record<keyof LimitSettings, string>> = {
   maxIo: 'max-io',
   maxClientSecureMaps: 'max-client-secure-maps',
   maxClients: 'max-clients',
-  maxBuffers: 'max-buffers',
+  maxBuffers: 'max-total-buffers',
   maxTotalFds: 'max-total-fds',
   maxClientBacklog: 'max-client-backlog',
   maxTotalBacklog: 'max-total-backlog',
@@ -121,7 +121,7 @@ export class Limits {
 }
 
 /** Export tokens: 16 random bytes naming a live buffer; gone with the buffer. Hold no reference. */
-export class TokenTable {
+class TokenTable {
   private readonly byToken = new Map<string, SmafBuffer>();
   private readonly byBuffer = new Map<number, string>();
 

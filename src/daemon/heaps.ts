@@ -28,7 +28,7 @@ function secureOnly(a: Allocator, pageSize: number): boolean {
   }
 }
 
-export function heapName(allocator: string, secure: boolean): string {
+function heapName(allocator: string, secure: boolean): string {
   if (secure) return `protected,${allocator}`;
   return allocator === 'smaf-cma' ? 'linux,cma' : allocator;
 }

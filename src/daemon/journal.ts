@@ -26,7 +26,7 @@ interface BufferFacts {
 }
 
 /** Events kept: a full trace of them stays well under the 16 MiB frame limit. */
-export const JOURNAL_CAPACITY = 10_000;
+const JOURNAL_CAPACITY = 10_000;
 
 export class EventJournal {
   private readonly ring: JournalEvent[] = [];

@@ -11,7 +11,7 @@ import type { ProcessBuffer, ProcessView, ProcessReport } from '../uapi/replies.
 // the wire types live in uapi (the client reads them without importing the daemon)
 export type { ProcessBuffer, ProcessView, ProcessReport } from '../uapi/replies.ts';
 
-export const DEFERRED = '(deferred)';
+const DEFERRED = '(deferred)';
 
 export function processes(ctx: DaemonContext): ProcessReport {
   const holders = new Map<number, number>();

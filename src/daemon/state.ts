@@ -20,10 +20,10 @@ export interface SnapshotOptions {
 }
 
 /** Buffers in one page of X_STATE (the reply stays far below the 16 MiB frame limit). */
-export const MAX_STATE_PAGE = 500;
-export const DEFAULT_STATE_PAGE = 200;
+const MAX_STATE_PAGE = 500;
+const DEFAULT_STATE_PAGE = 200;
 /** Occupied ranges listed per region. */
-export const MAX_OCCUPANCY = 4096;
+const MAX_OCCUPANCY = 4096;
 
 /** Regions sorted by base, for finding the region of an address by binary search. */
 function regionFinder(regions: readonly MemoryRegion[]): (addr: number) => MemoryRegion | undefined {

@@ -18,7 +18,7 @@ const eventSchema = z.discriminatedUnion('ph', [
   z.strictObject({ ...base, ph: z.literal('M'), name: z.enum(['process_name', 'process_sort_index', 'thread_name', 'thread_sort_index']), args: z.union([z.strictObject({ name: z.string() }), z.strictObject({ sort_index: z.number().int() })]) }),
 ]);
 
-export const chromeTraceSchema = z.strictObject({
+const chromeTraceSchema = z.strictObject({
   traceEvents: z.array(eventSchema),
   displayTimeUnit: z.enum(['ms', 'ns']),
   otherData: z.record(z.string(), z.union([z.string(), z.number()])).optional(),

@@ -18,7 +18,7 @@ export type Access = 'read' | 'write';
 
 export const CPU: Initiator = Object.freeze({ kind: 'cpu' });
 
-export function initiatorName(i: Initiator): string {
+function initiatorName(i: Initiator): string {
   return i.kind === 'cpu' ? 'cpu' : i.kind === 'device' ? i.device.name : `tee:${i.who}`;
 }
 
@@ -96,13 +96,6 @@ export class MemoryBus {
     const c = this.counter(initiatorName(initiator));
     c.writes++;
     c.bytesWritten += src.length;
-  }
-
-  /** Inspection without checks or side effects (tests, self-checks). Never exposed to clients. */
-  peek(addr: number, length: number): Uint8Array {
-    const out = new Uint8Array(length);
-    this.memory.read(addr, out);
-    return out;
   }
 
   stats(): Record<string, BusCounters> {

@@ -5,7 +5,7 @@
  */
 import { parsePlatform, type PlatformSpec } from './loader.ts';
 
-export const DEFAULT_PLATFORM_YAML = `# SMAF-TS default platform: an emulated media SoC
+const DEFAULT_PLATFORM_YAML = `# SMAF-TS default platform: an emulated media SoC
 name: media-soc
 page_size: 4096
 memory:

@@ -1,7 +1,7 @@
 /** The SDP firewall's decisions at the edges of secure memory and of regions, for each initiator. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { testPlatformSpec } from '../presets/fixtures.ts';
+import { testPlatformSpec } from '../testing/index.ts';
 import { CPU, type Initiator } from './bus.ts';
 import { SdpFirewall } from './firewall.ts';
 import { Platform } from './platform.ts';

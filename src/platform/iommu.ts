@@ -12,7 +12,7 @@ interface IovaMapping {
   readonly segments: readonly SgSegment[];
 }
 
-export const IOVA_BASE = 0x10_0000;
+const IOVA_BASE = 0x10_0000;
 
 export class Iommu {
   private readonly mappings: IovaMapping[] = [];

@@ -4,7 +4,7 @@
  * checked path for devices and the CPU is the `MemoryBus`.
  */
 
-export const CHUNK_SIZE = 64 * 1024;
+const CHUNK_SIZE = 64 * 1024;
 
 export interface AddressRange {
   readonly base: number;

@@ -93,10 +93,6 @@ export class Platform {
     return d;
   }
 
-  hasDevice(name: string): boolean {
-    return this.deviceMap.has(name);
-  }
-
   region(name: string): MemoryRegion {
     const r = this.spec.memory.find((m) => m.name === name);
     if (!r) throw new SmafError('ENOENT', `no memory region "${name}" on platform ${this.name}`);

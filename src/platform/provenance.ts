@@ -62,9 +62,4 @@ export class Provenance {
     const last = Math.floor((addr + len - 1) / this.pageSize);
     for (let p = first; p <= last; p++) this.pages.delete(p);
   }
-
-  /** Pages carrying a label (for tests and the self-check). */
-  get labelledPages(): number {
-    return this.pages.size;
-  }
 }

@@ -152,11 +152,6 @@ export class ContiguousPool extends Pool {
     const limitPages = Math.min(this.bitmap.bits, Math.floor((maxAddr + 1 - this.region.base) / this.pageSize));
     return limitPages <= 0 ? 0 : this.bitmap.largestClearRun(0, limitPages) * this.pageSize;
   }
-
-  /** Direct access for benchmarks of the search itself. */
-  get pageBitmap(): Bitmap {
-    return this.bitmap;
-  }
 }
 
 /**

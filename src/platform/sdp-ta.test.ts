@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { testPlatformSpec } from '../presets/fixtures.ts';
+import { testPlatformSpec } from '../testing/index.ts';
 import { CPU } from './bus.ts';
 import { Platform } from './platform.ts';
 import { SDP_READ, SDP_REMOVE, SDP_TA_UUID, SDP_WRITE, SdpCommand } from './sdp-ta.ts';

@@ -50,10 +50,6 @@ export class Tee {
     this.apps.set(app.uuid, app);
   }
 
-  app(uuid: string): TrustedApp | undefined {
-    return this.apps.get(uuid);
-  }
-
   openSession(uuid: string): { code: number; session: number } {
     const app = this.apps.get(uuid.toLowerCase());
     if (!app) return { code: TeeResult.ERROR_ITEM_NOT_FOUND, session: 0 };

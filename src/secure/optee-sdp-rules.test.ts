@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { isSmafError, type ErrnoName } from '../common/errors.ts';
 import { DmaDirection } from '../core/index.ts';
 import { Platform, SDP_READ, SDP_WRITE } from '../platform/index.ts';
-import { testPlatformSpec } from '../presets/fixtures.ts';
+import { testPlatformSpec } from '../testing/index.ts';
 import { createOpteeSdpModule, sdpAccess } from './optee-sdp.ts';
 
 const fails = (code: ErrnoName, message: string) => (e: unknown) => isSmafError(e, code) && (e as Error).message === message;

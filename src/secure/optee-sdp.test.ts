@@ -3,8 +3,7 @@ import { test } from 'node:test';
 import { isSmafError } from '../common/errors.ts';
 import crc32 from 'crc-32';
 import { DmaDirection, dmaCrc, dmaRead, dmaWrite } from '../core/index.ts';
-import { testPlatformSpec } from '../presets/fixtures.ts';
-import { createSmafSystem } from '../presets/default.ts';
+import { testPlatformSpec, createSmafSystem } from '../testing/index.ts';
 import type { Platform } from '../platform/index.ts';
 import { secureModuleContract, type SecureFixture } from './secure-contract.ts';
 

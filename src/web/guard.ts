@@ -14,7 +14,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
 import { getCookie, setCookie } from 'hono/cookie';
 
-export const TOKEN_COOKIE = 'smaf_dashboard_token';
+const TOKEN_COOKIE = 'smaf_dashboard_token';
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
 

@@ -16,7 +16,7 @@ import { SLOW_VIEWER_BYTES } from './limits.ts';
 import { createMetrics } from './metrics.ts';
 
 /** Events a new viewer receives at once (its window then slides as new ones come). */
-export const EVENT_BACKLOG = 2000;
+const EVENT_BACKLOG = 2000;
 
 export interface OperatorRoutes {
   close(): void;

@@ -40,13 +40,12 @@ export interface DashboardOptions {
   readonly slowViewerMs?: number;
 }
 
-export { SLOW_VIEWER_BYTES, SLOW_VIEWER_MS, WS_MAX_PAYLOAD } from './limits.ts';
 import { SLOW_VIEWER_BYTES, SLOW_VIEWER_MS, WS_MAX_PAYLOAD } from './limits.ts';
 
 let bundle: Promise<string> | null = null;
 
 /** The browser code, bundled once per process (Preact + htm + the app). */
-export function dashboardBundle(): Promise<string> {
+function dashboardBundle(): Promise<string> {
   bundle ??= build({
     entryPoints: [fileURLToPath(new URL('./client/app.js', import.meta.url))],
     bundle: true,

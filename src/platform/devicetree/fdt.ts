@@ -192,7 +192,7 @@ export function cells(node: FdtNode, prop: string): number[] | undefined {
   return out;
 }
 
-export function u32Prop(node: FdtNode, prop: string): number | undefined {
+function u32Prop(node: FdtNode, prop: string): number | undefined {
   const c = cells(node, prop);
   if (c === undefined) return undefined;
   if (c.length !== 1) throw new RangeError(`${node.path}: property "${prop}" should be one cell, is ${c.length}`);

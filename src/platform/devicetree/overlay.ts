@@ -9,7 +9,7 @@ import { parseSize } from '../../common/units.ts';
 
 const bank = z.strictObject({ base: sizeSchema.optional(), size: sizeSchema });
 
-export const cmaSchema = z.union([
+const cmaSchema = z.union([
   sizeSchema.transform((size) => ({ size })),
   z.strictObject({ size: sizeSchema, limit: sizeSchema.optional() }),
 ]);

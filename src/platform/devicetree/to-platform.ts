@@ -28,19 +28,19 @@ import { bitsFor, dmaCoherent, dmaWindows } from './dma-ranges.ts';
 import { Memblock } from './memblock.ts';
 import type { CmaRequest, DtOverlay, OverlayDevice } from './overlay.ts';
 
-export const GiB = 1024 ** 3;
+const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
 /** dma_contiguous_reserve() without cma=: CONFIG_CMA_SIZE_MBYTES=64 below the 32-bit DMA zone's top. */
-export const DEFAULT_CMA_SIZE = 64 * MiB;
-export const DEFAULT_CMA_LIMIT = 4 * GiB;
+const DEFAULT_CMA_SIZE = 64 * MiB;
+const DEFAULT_CMA_LIMIT = 4 * GiB;
 /** CMA_MIN_ALIGNMENT_BYTES: one pageblock (order 9 with 4 KiB pages: 2 MiB). */
-export const CMA_MIN_ALIGNMENT = 2 * MiB;
+const CMA_MIN_ALIGNMENT = 2 * MiB;
 /** When the tree leaves DRAM to the boot loader and the overlay does not say. */
-export const ASSUMED_DRAM_SIZE = 2 * GiB;
+const ASSUMED_DRAM_SIZE = 2 * GiB;
 /** DRAM the emulator models at most (one bit and one stack slot per page: 64 GiB is 16 M pages). */
-export const MAX_EMULATED_DRAM = 64 * GiB;
+const MAX_EMULATED_DRAM = 64 * GiB;
 /** The kernel's default DMA mask for platform devices. */
-export const DEFAULT_DMA_BITS = 32;
+const DEFAULT_DMA_BITS = 32;
 const MAX_NAME = 63;
 
 export interface DtOptions {

@@ -2,7 +2,8 @@
 import htm from 'htm';
 import { h, render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { formatSize } from '../../common/units.ts';
+import { formatSize, hex } from '../../common/units.ts';
+import { formatExplanation } from '../../core/explain.ts';
 import { Timeline } from './timeline.js';
 
 const html = htm.bind(h);
@@ -18,7 +19,6 @@ function colorOf(name) {
 
 // one size format everywhere: the CLI's (exact in the largest unit that divides: "3040 KiB")
 const size = formatSize;
-const hex = (n) => `0x${n.toString(16).padStart(8, '0')}`;
 const time = (t) => new Date(t).toISOString().slice(11, 23);
 
 function useDaemon() {
@@ -146,13 +146,7 @@ function Explain({ id, version }) {
   }, [id, version]);
   if (id === null) return html`<section data-testid="explain"><h2>Explain</h2><p class="muted">click a buffer to see which allocators were asked, and why</p></section>`;
   if (!e || e.error) return html`<section data-testid="explain"><h2>Explain buffer ${id}</h2><p class="muted">${e?.error ?? 'loading...'}</p></section>`;
-  const lines = [`buffer ${e.buffer}${e.label ? ` "${e.label}"` : ''}: ${size(e.length)}${e.secure ? ', secure' : ''}${e.nameHint ? `, asks for "${e.nameHint}"` : ''}`,
-    e.allocated ? `memory: ${e.allocator} in ${e.region}, ${e.segmentsTotal ?? e.segments.length} segment(s) from ${hex(e.segments[0].phys)}` : 'memory: none yet (deferred)'];
-  for (const d of e.decisions) {
-    lines.push(`decision at ${d.trigger} for [${d.devices.join(', ') || 'no device'}]: ${d.outcome === 'allocated' ? `allocated by ${d.allocator}` : `failed: ${d.error}`}`);
-    for (const c of d.candidates) lines.push(`  ${c.verdict.padEnd(9)} ${c.allocator} (ranking ${c.ranking}): ${c.reason}`);
-  }
-  return html`<section class="explain" data-testid="explain"><h2>Explain buffer ${id}</h2><pre>${lines.join('\n')}</pre></section>`;
+  return html`<section class="explain" data-testid="explain"><h2>Explain buffer ${id}</h2><pre>${formatExplanation(e)}</pre></section>`;
 }
 
 function Stats({ state }) {

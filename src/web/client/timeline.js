@@ -7,7 +7,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 
 const html = htm.bind(h);
 
-export const SPANS = [
+const SPANS = [
   { label: '100 ms', ms: 100 }, { label: '1 s', ms: 1000 }, { label: '10 s', ms: 10_000 },
   { label: '1 min', ms: 60_000 }, { label: '10 min', ms: 600_000 }, { label: 'all', ms: 0 },
 ];
@@ -15,7 +15,7 @@ const MARKS = { denial: 'deny', grant: 'grant', revoke: 'revoke', 'cpu-access': 
 const MAX_ROWS = 150;
 
 /** Buffers' lives from journal events (ms times, with sub-ms precision from `us`). */
-export function lives(events) {
+function lives(events) {
   const byId = new Map();
   for (const e of events) {
     if (e.buffer === undefined) continue;

@@ -1,7 +1,7 @@
 /** A small platform for tests: every region kind, and devices that exercise every constraint. */
 import { parsePlatform, type PlatformSpec } from '../platform/index.ts';
 
-export const TEST_PLATFORM_YAML = `
+const TEST_PLATFORM_YAML = `
 name: test-soc
 memory:
   - { name: dram, base: 0x40000000, size: 64MiB, kind: system }

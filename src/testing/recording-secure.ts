@@ -39,13 +39,29 @@ export interface RecordingSecureModule extends SecureModule<RecordingContext> {
   options: RecordingOptions;
 }
 
+interface Grant {
+  readonly device: string;
+  readonly addr: number;
+  readonly size: number;
+  readonly dir: DmaDirection;
+}
+
+/** Whether one of `grants` lets `device` read (to-device) or write (from-device) at `addr`. */
+function grantCovers(grants: Iterable<Grant>, device: string, addr: number, access: 'read' | 'write'): boolean {
+  const need = access === 'read' ? DmaDirection.TO_DEVICE : DmaDirection.FROM_DEVICE;
+  for (const g of grants) {
+    if (g.device === device && addr >= g.addr && addr < g.addr + g.size && (g.dir === DmaDirection.BIDIRECTIONAL || g.dir === need)) return true;
+  }
+  return false;
+}
+
 export function createRecordingSecureModule(options: RecordingOptions = {}, name = 'recording'): RecordingSecureModule {
   let nextCtx = 1;
   let grantsAsked = 0;
   let grantSerial = 0;
   const calls: RecordedCall[] = [];
   const held = new Set<string>();
-  const grants = new Map<string, { device: string; addr: number; size: number; dir: DmaDirection }>();
+  const grants = new Map<string, Grant>();
   const liveContexts = new Set<number>();
   const key = (ctx: RecordingContext, d: Device, addr: number, size: number): string => `${ctx.id}:${d.name}:${addr}:${size}`;
   const m: RecordingSecureModule = {
@@ -55,13 +71,7 @@ export function createRecordingSecureModule(options: RecordingOptions = {}, name
     held,
     liveContexts,
     options,
-    mayAccess(device: string, addr: number, access: 'read' | 'write'): boolean {
-      const need = access === 'read' ? DmaDirection.TO_DEVICE : DmaDirection.FROM_DEVICE;
-      for (const g of grants.values()) {
-        if (g.device === device && addr >= g.addr && addr < g.addr + g.size && (g.dir === DmaDirection.BIDIRECTIONAL || g.dir === need)) return true;
-      }
-      return false;
-    },
+    mayAccess: (device, addr, access) => grantCovers(grants.values(), device, addr, access),
     createContext(buffer: BufferInfo): RecordingContext {
       const ctx = { id: nextCtx++, buffer: buffer.id, destroyed: false };
       liveContexts.add(ctx.id);

@@ -4,9 +4,8 @@ import { createSecureCarveoutAllocator } from '../allocators/index.ts';
 import { isSmafError } from '../common/errors.ts';
 import { DmaDirection, Smaf } from '../core/index.ts';
 import { Platform, type Device } from '../platform/index.ts';
-import { testPlatformSpec } from '../presets/fixtures.ts';
-import { createRecordingSecureModule } from './recording.ts';
-import { secureModuleContract, type BusAccess } from './secure-contract.ts';
+import { testPlatformSpec, createRecordingSecureModule } from './index.ts';
+import { secureModuleContract, type BusAccess } from '../secure/secure-contract.ts';
 
 function fixture() {
   const platform = new Platform(testPlatformSpec());

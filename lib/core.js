@@ -1,0 +1,8 @@
+// smaf-ts/core: the SMAF core, deferred constraint-matched allocation (types: types/core/index.d.ts).
+import { load } from './load.js';
+
+export const {
+  Attachment, CpuMapping, DMA_SLICE, DmaDirection, DmaTransform, MAX_DECISIONS, MAX_NAME_BYTES, PROT_READ, PROT_WRITE, Registry,
+  SMAF_CLOEXEC, SMAF_RDWR, SMAF_VALID_FLAGS, Smaf, SmafBuffer, directionName, dmaCopy, dmaCopySteps, dmaCrc, dmaCrcSteps, dmaRead,
+  dmaWrite, explain, formatExplanation, isDecline, selfCheck, unsuitableReason, verdictOf,
+} = await load('../src/core/index.ts');
