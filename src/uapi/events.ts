@@ -4,9 +4,8 @@
  */
 import { SmafError } from '../common/errors.ts';
 import type { EventKind } from '../platform/index.ts';
-import type { StructValue } from './abi.ts';
+import { struct, type StructValue } from './abi.ts';
 import { encodeStruct } from './codec.ts';
-import { eventsIn } from './ops.ts';
 
 /** Every event kind, in bit order for X_EVENTS' `kinds` mask (bit i = EVENT_KINDS[i]). */
 export const EVENT_KINDS = [
@@ -54,6 +53,20 @@ export interface EventPage<E> {
   /** Sequence number of the oldest event still kept (older ones have been dropped). */
   readonly oldest: number;
 }
+
+const inField = <const T extends 'u32' | 'u64', const N extends string>(type: T, name: N, doc: string) => ({ name, type, role: 'in', doc }) as const;
+
+/** X_EVENTS' request struct (its row in ops.ts points here, so the query helpers below need no cycle). */
+export const eventsIn = struct('smaf_events_in', 40, [
+  inField('u64', 'after', 'sequence number; 0 = oldest kept'),
+  inField('u64', 'since', 'ms since the epoch; 0 = any'),
+  inField('u32', 'kinds', 'bit mask in the order of EVENT_KINDS; 0 = all'),
+  inField('u32', 'limit', '1..1000'),
+  inField('u32', 'client', 'client id; 0 = any'),
+  inField('u32', 'buffer', 'buffer id; 0 = any'),
+  inField('u32', 'flags', '1 = the newest `limit`'),
+  { name: 'reserved', type: 'u32', role: 'reserved', doc: 'must be 0' },
+]);
 
 /** The X_EVENTS request of a query (the struct of its op row). */
 export function eventQueryStruct(q: Partial<EventQuery>): StructValue<typeof eventsIn> {

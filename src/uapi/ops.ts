@@ -9,7 +9,7 @@
 import type { z } from 'zod';
 import type { Explanation, SelfCheckReport } from '../core/index.ts';
 import { struct, type StructDef } from './abi.ts';
-import type { EventPage } from './events.ts';
+import { eventsIn, type EventPage } from './events.ts';
 import {
   chromeTraceSchema, daemonStateSchema, eventPageSchema, explanationSchema, heapsSchema, processReportSchema, selfCheckSchema,
   type ChromeTrace, type DaemonState, type HeapInfo, type JournalEvent, type ProcessReport,
@@ -73,17 +73,6 @@ export const helloIn = struct('smaf_hello_in', 72, [
 
 /** HELLO's payload size. */
 export const HELLO_SIZE = helloIn.size;
-
-export const eventsIn = struct('smaf_events_in', 40, [
-  u64('after', 'sequence number; 0 = oldest kept'),
-  u64('since', 'ms since the epoch; 0 = any'),
-  u32('kinds', 'bit mask in the order of EVENT_KINDS; 0 = all'),
-  u32('limit', '1..1000'),
-  u32('client', 'client id; 0 = any'),
-  u32('buffer', 'buffer id; 0 = any'),
-  u32('flags', '1 = the newest `limit`'),
-  { name: 'reserved', type: 'u32', role: 'reserved', doc: 'must be 0' },
-]);
 
 /** Every op, in op number order. The `satisfies` keeps each row's literal types for the derived types. */
 export const OP_TABLE = [
