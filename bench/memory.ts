@@ -1,4 +1,4 @@
-/** memory.overhead: RSS growth per live 4 KiB buffer (unallocated, allocated) vs a raw 4 KiB Uint8Array. */
+/** memory.overhead: heap growth per live 4 KiB buffer (unallocated, allocated) vs a raw 4 KiB Uint8Array. */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { metric, type BenchContext, type Metric } from './metric.ts';
@@ -8,7 +8,7 @@ export async function benchMemory(_ctx: BenchContext): Promise<Metric[]> {
   if (r.status !== 0) throw new Error(`memory benchmark failed: ${r.stderr}`);
   const m = JSON.parse(r.stdout) as { unallocated: number; allocated: number; raw: number };
   return [
-    metric('memory.overhead.unallocated', m.unallocated, m.raw, 'B/buffer', 'RSS growth per live unallocated 4 KiB buffer, vs a raw 4 KiB Uint8Array'),
+    metric('memory.overhead.unallocated', m.unallocated, m.raw, 'B/buffer', 'heap and ArrayBuffer growth per live unallocated 4 KiB buffer, vs a raw 4 KiB Uint8Array'),
     metric('memory.overhead.allocated', m.allocated, m.raw, 'B/buffer', 'allocated (CMA) and mapped by the display; the bytes themselves are backed only once written'),
   ];
 }

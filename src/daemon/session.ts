@@ -13,6 +13,7 @@ import {
 } from '../uapi/index.ts';
 import type { DaemonContext } from './context.ts';
 import { heaps } from './heaps.ts';
+import { HeldBuffers } from './held-buffers.ts';
 import { processes } from './processes.ts';
 import { operatorOp } from './operator-ops.ts';
 
@@ -94,6 +95,7 @@ export interface SessionOptions {
 
 export class ClientSession {
   private readonly fds = new Map<number, FdEntry>();
+  private readonly held = new HeldBuffers();
   /** DMA_BUF_IOCTL_SYNC STARTs not yet ENDed, per dma-buf (not per fd, as in the kernel). */
   private readonly cpuAccess = new Map<SmafBuffer, number>();
   private closed = false;
@@ -519,6 +521,7 @@ export class ClientSession {
       throw e;
     }
     this.fds.set(fd, { fd, buffer: buf, attachments: new Map(), mappings: new Map() });
+    this.held.add(buf);
     this.ctx.limits.totalFds++;
     this.ctx.noteHolder(buf, this);
     return fd;
@@ -538,7 +541,7 @@ export class ClientSession {
     }
     entry.mappings.clear();
     entry.attachments.clear();
-    if (![...this.fds.values()].some((e) => e.buffer === buf)) {
+    if (this.held.remove(buf)) {
       // the client's last fd of this dma-buf: CPU accesses it left open end with it
       if (!buf.released) for (let n = this.cpuAccess.get(buf) ?? 0; n > 0; n--) buf.endCpuAccess('read-write');
       this.cpuAccess.delete(buf);
@@ -566,10 +569,7 @@ export class ClientSession {
 
   /** Usage of this client, for limits and `smaf info`. */
   usage(): { fds: number; buffers: number; bytes: number } {
-    const bufs = new Set([...this.fds.values()].map((e) => e.buffer));
-    let bytes = 0;
-    for (const b of bufs) bytes += b.length;
-    return { fds: this.fds.size, buffers: bufs.size, bytes };
+    return { fds: this.fds.size, buffers: this.held.buffers, bytes: this.held.bytes };
   }
 
   get openFds(): readonly number[] {

@@ -1,0 +1,91 @@
+/**
+ * Scale: CREATE+CLOSE p50 as live buffers grow to 100,000 (held by 100 clients), and the same at
+ * 100,000 with a dashboard viewer connected (the page's two WebSockets: state and events) against
+ * without one. One smafd with its dashboard server runs it all; the measuring client does one
+ * CREATE+CLOSE at a time.
+ */
+import { WebSocket } from 'ws';
+import { SmafClient } from '../src/client/client.ts';
+import { metric, type BenchContext, type Metric } from './metric.ts';
+import type { ScalePoint } from './report.ts';
+import { percentile, startServer } from './spawn.ts';
+
+const HOLDERS = 100;
+
+async function p50(c: SmafClient, samples: number): Promise<number> {
+  const out: number[] = [];
+  for (let i = 0; i < samples; i++) {
+    const t = performance.now();
+    await c.closeFd(await c.create(4096));
+    out.push((performance.now() - t) * 1000);
+  }
+  return percentile(out.sort((a, b) => a - b), 50);
+}
+
+/** Fill to `target` live buffers, spread over the holders (pipelined: each holder sends all its CREATEs at once). */
+async function fill(holders: readonly SmafClient[], from: number, target: number): Promise<void> {
+  const per = Math.ceil((target - from) / holders.length);
+  await Promise.all(holders.map((h, i) => {
+    const n = Math.max(0, Math.min(per, target - from - i * per));
+    return Promise.all(Array.from({ length: n }, () => h.create(4096)));
+  }));
+}
+
+/** A dashboard viewer: the page's state and event sockets, reading (and parsing) every message. */
+async function viewer(url: string, token: string): Promise<{ bytes: () => number; close: () => void }> {
+  const base = new URL(url);
+  let bytes = 0;
+  const open = (path: string) => new Promise<WebSocket>((resolve, reject) => {
+    const ws = new WebSocket(`ws://${base.host}${path}`, { headers: { authorization: `Bearer ${token}` } });
+    ws.on('message', (d: Buffer) => {
+      bytes += d.length;
+      JSON.parse(d.toString());
+    });
+    ws.once('open', () => resolve(ws));
+    ws.once('error', reject);
+  });
+  const sockets = [await open('/ws'), await open('/ws/events')];
+  return { bytes: () => bytes, close: () => sockets.forEach((s) => s.close()) };
+}
+
+export async function benchScale(ctx: BenchContext): Promise<{ metrics: Metric[]; curve: ScalePoint[] }> {
+  const daemon = await startServer('smafd-dashboard');
+    // --quick stops at 20,000 (filling to 100,000 takes longer than the minute it has); the
+  // figures are named by the size they reached
+  const points = ctx.quick ? [0, 10_000, 20_000] : [0, 10_000, 25_000, 50_000, 75_000, 100_000];
+  const samples = ctx.quick ? 300 : 2000;
+  try {
+    const probe = await SmafClient.connect(daemon.socket, { timeoutMs: 120_000 });
+    const holders = await Promise.all(Array.from({ length: HOLDERS }, () => SmafClient.connect(daemon.socket, { timeoutMs: 120_000 })));
+    const curve: ScalePoint[] = [];
+    const bar = ctx.progress('scale', points.length + 1);
+    let live = 0;
+    await p50(probe, samples); // warm-up: the first point is not the JIT's
+    for (const target of points) {
+      await fill(holders, live, target);
+      live = target;
+      curve.push({ live, p50Us: await p50(probe, samples) });
+      bar.tick();
+    }
+    const url = new URL(daemon.info);
+    const watch = await viewer(daemon.info, url.searchParams.get('token')!);
+    await new Promise((r) => setTimeout(r, 300)); // the first full state has gone out
+    const watched = await p50(probe, samples);
+    const pushed = watch.bytes();
+    watch.close();
+    bar.stop();
+    await Promise.all([probe, ...holders].map((c) => c.close()));
+    const first = curve[0]!;
+    const last = curve.at(-1)!;
+    const size = `${last.live / 1000}k`;
+    return {
+      curve,
+      metrics: [
+        metric(`scale.create_close.${size}`, last.p50Us, first.p50Us, 'µs', `CREATE+CLOSE p50 with ${last.live.toLocaleString('en')} live buffers held by ${HOLDERS} clients, vs with none`),
+        metric(`scale.dashboard.${size}`, watched, last.p50Us, 'µs', `CREATE+CLOSE p50 at ${last.live.toLocaleString('en')} live buffers with a dashboard viewer connected (${(pushed / 1024).toFixed(0)} KiB pushed to it), vs without a viewer`),
+      ],
+    };
+  } finally {
+    daemon.stop();
+  }
+}
