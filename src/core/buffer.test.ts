@@ -7,7 +7,8 @@ import { testPlatformSpec } from '../presets/fixtures.ts';
 import { createRecordingSecureModule } from '../secure/recording.ts';
 import type { Allocator, Backing } from './contracts.ts';
 import { explain, formatExplanation } from './explain.ts';
-import { SMAF_CLOEXEC, Smaf } from './smaf.ts';
+import { SMAF_CLOEXEC } from './flags.ts';
+import { Smaf } from './smaf.ts';
 
 function system() {
   const platform = new Platform(testPlatformSpec());

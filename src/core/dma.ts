@@ -16,7 +16,7 @@ import crc32 from 'crc-32';
 import { SmafError } from '../common/errors.ts';
 import { hex } from '../common/units.ts';
 import type { Device, DmaSegment, Platform } from '../platform/index.ts';
-import type { Attachment } from './buffer.ts';
+import type { Attachment } from './attachment.ts';
 import { DmaDirection } from './contracts.ts';
 
 /** Bytes one slice of DMA work moves before the daemon may serve someone else. */

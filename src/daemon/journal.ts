@@ -5,7 +5,7 @@
  * (a ring), filtered and paged here, on the daemon, over everything it keeps.
  */
 import type { Smaf } from '../core/index.ts';
-import type { EventLog, SmafEvent } from '../platform/index.ts';
+import { eventFields, type EventLog, type SmafEvent } from '../platform/index.ts';
 import type { EventPage, EventQuery } from '../uapi/index.ts';
 
 export interface JournalEvent extends SmafEvent {
@@ -23,6 +23,64 @@ export interface JournalEvent extends SmafEvent {
   readonly secure?: boolean;
   /** allocate / allocate-failed: how long the allocators took, in microseconds. */
   readonly latencyUs?: number;
+}
+
+/**
+ * A journal event: the platform event with its facts, one shape for every event (fast to build);
+ * its text is the platform event's, written at first read.
+ */
+class JournalEntry implements JournalEvent {
+  readonly seq: number;
+  readonly time: number;
+  readonly kind: SmafEvent['kind'];
+  readonly actor: string;
+  readonly buffer: number | undefined;
+  readonly addr: number | undefined;
+  readonly length: number | undefined;
+  readonly client: number | undefined;
+  readonly clientLabel: string | undefined;
+  readonly owner: number | undefined;
+  readonly ownerLabel: string | undefined;
+  readonly size: number | undefined;
+  readonly region: string | undefined;
+  readonly allocator: string | undefined;
+  readonly secure: boolean | undefined;
+
+  constructor(private readonly source: SmafEvent, readonly us: number, actor: Actor | null, facts: BufferFacts | undefined, readonly latencyUs: number | undefined) {
+    this.seq = source.seq;
+    this.time = source.time;
+    this.kind = source.kind;
+    this.actor = source.actor;
+    this.buffer = source.buffer;
+    this.addr = source.addr;
+    this.length = source.length;
+    this.client = actor?.id;
+    this.clientLabel = actor?.label;
+    this.owner = facts?.owner?.id;
+    this.ownerLabel = facts?.owner?.label;
+    this.size = facts?.size;
+    this.region = facts?.region;
+    this.allocator = facts?.region !== undefined ? facts.allocator : undefined;
+    this.secure = facts?.secure;
+  }
+
+  get message(): string {
+    return this.source.message;
+  }
+
+  /** The plain event, as X_EVENTS and the dashboard send it (absent fields left out). */
+  toJSON(): JournalEvent {
+    return {
+      ...eventFields(this),
+      us: this.us,
+      ...(this.client !== undefined ? { client: this.client, clientLabel: this.clientLabel } : {}),
+      ...(this.owner !== undefined ? { owner: this.owner, ownerLabel: this.ownerLabel } : {}),
+      ...(this.size !== undefined ? { size: this.size } : {}),
+      ...(this.region !== undefined ? { region: this.region, allocator: this.allocator } : {}),
+      ...(this.secure !== undefined ? { secure: this.secure } : {}),
+      ...(this.latencyUs !== undefined ? { latencyUs: this.latencyUs } : {}),
+    };
+  }
 }
 
 /** Who is acting while the daemon handles a request. */
@@ -95,16 +153,7 @@ export class EventJournal {
         }
       }
     }
-    const event: JournalEvent = {
-      ...e,
-      us: this.nowUs(),
-      ...(actor ? { client: actor.id, clientLabel: actor.label } : {}),
-      ...(facts?.owner ? { owner: facts.owner.id, ownerLabel: facts.owner.label } : {}),
-      ...(facts?.size !== undefined ? { size: facts.size } : {}),
-      ...(facts?.region !== undefined ? { region: facts.region, allocator: facts.allocator } : {}),
-      ...(facts?.secure !== undefined ? { secure: facts.secure } : {}),
-      ...(latencyUs !== undefined ? { latencyUs } : {}),
-    };
+    const event = new JournalEntry(e, this.nowUs(), actor, facts, latencyUs);
     if (e.kind === 'release' && e.buffer !== undefined) this.facts.delete(e.buffer);
     if (this.ring.length < this.capacity) this.ring.push(event);
     else {
@@ -114,12 +163,9 @@ export class EventJournal {
     for (const l of this.listeners) l(event);
   }
 
+  /** The buffer while it lives (undefined once released). */
   private live(id: number): ReturnType<Smaf['buffer']> | undefined {
-    try {
-      return this.smaf.buffer(id);
-    } catch {
-      return undefined; // released already
-    }
+    return this.smaf.find(id);
   }
 
   /** Every event kept, oldest first. */
