@@ -80,15 +80,7 @@ export class Smaf implements BufferHost {
     if (!Number.isInteger(flags) || flags < 0 || (flags & ~SMAF_VALID_FLAGS) !== 0) {
       throw new SmafError('EINVAL', `invalid flags 0x${flags.toString(16)}: only SMAF_RDWR (0x2) and SMAF_CLOEXEC (0x80000) are allowed`);
     }
-    const big = typeof length === 'bigint' ? length : Number.isSafeInteger(length) ? BigInt(length) : -1n;
-    if (big < 0n) throw new SmafError('EINVAL', `invalid length ${String(length)}: must be a whole number of bytes`);
-    if (big === 0n) throw new SmafError('EINVAL', 'invalid length 0: a buffer needs at least one byte');
-    const page = BigInt(this.pageSize);
-    const rounded = ((big + page - 1n) / page) * page;
-    const largest = this.platform.largestRegion;
-    if (rounded > BigInt(largest)) {
-      throw new SmafError('ENOMEM', `cannot create a buffer of ${big} bytes: the largest region holds ${formatSize(largest)}`);
-    }
+    const rounded = this.pageRound(length);
     const name = options.name === '' ? undefined : options.name;
     if (name !== undefined) {
       if (new TextEncoder().encode(name).length > MAX_NAME_BYTES) throw new SmafError('EINVAL', `allocator name is longer than ${MAX_NAME_BYTES} bytes`);
@@ -96,11 +88,28 @@ export class Smaf implements BufferHost {
         throw new SmafError('EINVAL', `unknown allocator "${name}" (registered: ${this.registry.allocators.map((a) => a.name).join(', ') || 'none'})`);
       }
     }
-    const buf = new SmafBuffer(this, this.nextId++, Number(rounded), flags, name);
+    const buf = new SmafBuffer(this, this.nextId++, rounded, flags, name);
     this.bufferMap.set(buf.id, buf);
     const { id } = buf;
     this.platform.events.emit({ kind: 'create', actor: 'core', buffer: id, length: buf.length, message: eventText.created({ id, length: buf.length, nameHint: name }) });
     return buf;
+  }
+
+  /** A length rounded up to whole pages: EINVAL unless a whole number of bytes > 0, ENOMEM past the largest region. */
+  private pageRound(length: number | bigint): number {
+    const page = this.pageSize;
+    const largest = this.platform.largestRegion;
+    if (typeof length === 'number' && Number.isSafeInteger(length) && length > 0 && Math.ceil(length / page) * page <= largest) {
+      return Math.ceil(length / page) * page; // the common case, without bigint arithmetic
+    }
+    const big = typeof length === 'bigint' ? length : Number.isSafeInteger(length) ? BigInt(length) : -1n;
+    if (big < 0n) throw new SmafError('EINVAL', `invalid length ${String(length)}: must be a whole number of bytes`);
+    if (big === 0n) throw new SmafError('EINVAL', 'invalid length 0: a buffer needs at least one byte');
+    const rounded = ((big + BigInt(page) - 1n) / BigInt(page)) * BigInt(page);
+    if (rounded > BigInt(largest)) {
+      throw new SmafError('ENOMEM', `cannot create a buffer of ${big} bytes: the largest region holds ${formatSize(largest)}`);
+    }
+    return Number(rounded);
   }
 
   /** The live buffer with this id, or undefined (for lookups where a released one is ordinary). */
