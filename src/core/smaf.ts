@@ -132,6 +132,16 @@ export class Smaf implements BufferHost {
     return [...this.bufferMap.values()];
   }
 
+  /** Live buffers in creation order, without building the list (a page of 100,000 costs its page). */
+  liveBuffers(): IterableIterator<SmafBuffer> {
+    return this.bufferMap.values();
+  }
+
+  /** Memory held by live buffers, range by range in address order, with the buffer holding it. */
+  ownedRanges(): IterableIterator<{ base: number; length: number; owner: number }> {
+    return this.owned.ranges();
+  }
+
   /** @internal called by a buffer when its last reference goes. */
   forget(buf: { readonly id: number }): void {
     this.bufferMap.delete(buf.id);
@@ -217,7 +227,7 @@ export class Smaf implements BufferHost {
   /** The memory is the buffer's: owned, counted, recorded, logged. */
   private accept(a: Allocator, r: Backing, at: Attempt): Backing {
     const { id, length } = at.info;
-    this.owned.add(r.segments);
+    this.owned.add(r.segments, id);
     this.registry.noteAllocation(a.name, length);
     at.candidate(a, 'allocated', at.matchReason);
     at.record('allocated', a.name, r, undefined);

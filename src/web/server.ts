@@ -75,9 +75,16 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
   app.get('/', (c) => c.html(INDEX_HTML));
   app.get('/app.js', (c) => c.body(js, 200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-cache' }));
   app.get('/api/state', (c) => c.body(payload(), 200, { 'content-type': 'application/json' }));
+  // another page of the buffers table (the state pushes carry the first)
+  app.get('/api/buffers', (c) => {
+    const offset = Number(c.req.query('offset') ?? 0);
+    if (!Number.isSafeInteger(offset) || offset < 0) return c.json({ error: `bad offset ${c.req.query('offset')}: a whole number >= 0` }, 400);
+    const s = ctx.state({ offset });
+    return c.json({ buffers: s.buffers, buffersTotal: s.buffersTotal, offset: s.offset });
+  });
   app.get('/api/explain/:id', (c) => {
     const id = Number(c.req.param('id'));
-    const buf = ctx.smaf.buffers.find((b) => b.id === id);
+    const buf = ctx.smaf.find(id);
     return buf ? c.json(explain(buf)) : c.json({ error: `no live buffer ${c.req.param('id')}` }, 404);
   });
   app.get(
