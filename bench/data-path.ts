@@ -42,7 +42,7 @@ async function coreDmaCopy(ctx: BenchContext): Promise<Metric> {
   dst.map(da, DmaDirection.BIDIRECTIONAL);
   dmaWrite(sa, 0, new Uint8Array(SIZE).fill(0xa5)); // real bytes to move
   const [a, b] = [Buffer.alloc(SIZE, 0xa5), Buffer.alloc(SIZE)];
-  const bench = new Bench({ time: ctx.quick ? 400 : 2000, warmupTime: 100 });
+  const bench = new Bench({ time: ctx.quick ? 200 : 2000, warmupTime: 50 });
   bench.add('dma copy', () => void dmaCopy(da, 0, sa, 0, SIZE));
   bench.add('Buffer.copy', () => void a.copy(b));
   const [dma, copy] = await means(bench);
@@ -74,7 +74,7 @@ async function daemonData(ctx: BenchContext): Promise<Metric[]> {
     await sc.map(dst, da, 0);
     const copy = body(40, (v) => { v.setUint32(0, da, true); v.setInt32(4, src, true); v.setUint32(8, sa, true); v.setBigUint64(32, BigInt(SIZE), true); });
     const [a, b] = [Buffer.alloc(SIZE, 0xa5), Buffer.alloc(SIZE)];
-    const bench = new Bench({ time: ctx.quick ? 1000 : 4000, warmupTime: 200 });
+    const bench = new Bench({ time: ctx.quick ? 300 : 4000, warmupTime: ctx.quick ? 50 : 200 });
     bench.add('smafd write+read', writeRead(sc, fd, m));
     bench.add('echo write+read', writeRead(ec, fd, m));
     bench.add('smafd dma copy', async () => {

@@ -13,7 +13,10 @@ export interface Judged extends Metric {
 
 export interface ScalePoint {
   readonly live: number;
+  /** CREATE+CLOSE p50 on the smafd holding `live` buffers. */
   readonly p50Us: number;
+  /** The same, measured alongside on an empty smafd (the baseline). */
+  readonly emptyUs: number;
 }
 
 export function judge(results: readonly Metric[]): Judged[] {
@@ -42,26 +45,28 @@ function niceMax(x: number): number {
   return [1, 2, 5, 10].map((k) => k * p).find((v) => v >= x)!;
 }
 
-/** p50 against live buffers, with the goal (1.2x the empty daemon's p50) as a dashed line. */
+/**
+ * p50 against live buffers (blue), the empty smafd measured alongside (grey), and the goal, 1.2x
+ * the empty one (dashed red).
+ */
 export function scaleSvg(curve: readonly ScalePoint[]): string {
   const maxX = niceMax(Math.max(1, ...curve.map((p) => p.live)));
-  const goal = (curve[0]?.p50Us ?? 0) * 1.2;
-  const maxY = niceMax(Math.max(goal, ...curve.map((p) => p.p50Us)) * 1.1);
-  const x = (v: number) => PAD.left + (v / maxX) * (W - PAD.left - PAD.right);
-  const y = (v: number) => H - PAD.bottom - (v / maxY) * (H - PAD.top - PAD.bottom);
+  const maxY = niceMax(Math.max(...curve.map((p) => Math.max(p.p50Us, p.emptyUs * 1.2))) * 1.1);
+  const x = (v: number) => (PAD.left + (v / maxX) * (W - PAD.left - PAD.right)).toFixed(1);
+  const y = (v: number) => (H - PAD.bottom - (v / maxY) * (H - PAD.top - PAD.bottom)).toFixed(1);
   const ticks = [0, 0.25, 0.5, 0.75, 1];
-  const xTicks = ticks.map((t) => `<text x="${x(t * maxX).toFixed(1)}" y="${H - PAD.bottom + 16}" text-anchor="middle">${(t * maxX).toLocaleString('en')}</text>`);
-  const yTicks = ticks.map((t) => `<text x="${PAD.left - 6}" y="${(y(t * maxY) + 4).toFixed(1)}" text-anchor="end">${fmt(t * maxY)}</text><line x1="${PAD.left}" x2="${W - PAD.right}" y1="${y(t * maxY).toFixed(1)}" y2="${y(t * maxY).toFixed(1)}" stroke="#ddd"/>`);
-  const pts = curve.map((p) => `${x(p.live).toFixed(1)},${y(p.p50Us).toFixed(1)}`);
+  const line = (pick: (p: ScalePoint) => number, style: string) => `<polyline points="${curve.map((p) => `${x(p.live)},${y(pick(p))}`).join(' ')}" fill="none" ${style}/>`;
+  const legend = [['#2563eb', 'smafd holding N live buffers'], ['#999', 'an empty smafd, measured alongside'], ['#c33', 'goal: 1.2x the empty smafd']];
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`,
     `<rect width="${W}" height="${H}" fill="#fff"/>`,
-    ...yTicks,
-    ...xTicks,
-    `<line x1="${PAD.left}" x2="${W - PAD.right}" y1="${y(goal).toFixed(1)}" y2="${y(goal).toFixed(1)}" stroke="#c33" stroke-dasharray="4 3"/>`,
-    `<text x="${W - PAD.right}" y="${(y(goal) - 4).toFixed(1)}" text-anchor="end" fill="#c33">goal: 1.2x the p50 with no live buffer</text>`,
-    `<polyline points="${pts.join(' ')}" fill="none" stroke="#2563eb" stroke-width="2"/>`,
-    ...curve.map((p) => `<circle cx="${x(p.live).toFixed(1)}" cy="${y(p.p50Us).toFixed(1)}" r="3" fill="#2563eb"><title>${p.live} live: ${fmt(p.p50Us)} µs</title></circle>`),
+    ...ticks.map((t) => `<text x="${PAD.left - 6}" y="${Number(y(t * maxY)) + 4}" text-anchor="end">${fmt(t * maxY)}</text><line x1="${PAD.left}" x2="${W - PAD.right}" y1="${y(t * maxY)}" y2="${y(t * maxY)}" stroke="#ddd"/>`),
+    ...ticks.map((t) => `<text x="${x(t * maxX)}" y="${H - PAD.bottom + 16}" text-anchor="middle">${(t * maxX).toLocaleString('en')}</text>`),
+    line((p) => p.emptyUs * 1.2, 'stroke="#c33" stroke-dasharray="4 3"'),
+    line((p) => p.emptyUs, 'stroke="#999" stroke-width="1.5"'),
+    line((p) => p.p50Us, 'stroke="#2563eb" stroke-width="2"'),
+    ...curve.map((p) => `<circle cx="${x(p.live)}" cy="${y(p.p50Us)}" r="3" fill="#2563eb"><title>${p.live} live: ${fmt(p.p50Us)} µs (empty smafd: ${fmt(p.emptyUs)} µs)</title></circle>`),
+    ...legend.map(([c, t], i) => `<rect x="${PAD.left + 10}" y="${PAD.top + 4 + i * 15}" width="12" height="3" fill="${c}"/><text x="${PAD.left + 28}" y="${PAD.top + 9 + i * 15}">${t}</text>`),
     `<text x="${(PAD.left + W - PAD.right) / 2}" y="${H - 8}" text-anchor="middle">live buffers (held by 100 clients)</text>`,
     `<text x="14" y="${(PAD.top + H - PAD.bottom) / 2}" text-anchor="middle" transform="rotate(-90 14 ${(PAD.top + H - PAD.bottom) / 2})">CREATE+CLOSE p50 (µs)</text>`,
     '</svg>',

@@ -1,8 +1,9 @@
 /**
  * Scale: CREATE+CLOSE p50 as live buffers grow to 100,000 (held by 100 clients), and the same at
  * 100,000 with a dashboard viewer connected (the page's two WebSockets: state and events) against
- * without one. One smafd with its dashboard server runs it all; the measuring client does one
- * CREATE+CLOSE at a time.
+ * without one. The machine is shared, so each figure is measured in alternating rounds against its
+ * baseline: the filled smafd against a second, empty one (same code, dashboard server on, no
+ * viewer); the viewer connected against not connected. A probe does one CREATE+CLOSE at a time.
  */
 import { WebSocket } from 'ws';
 import { SmafClient } from '../src/client/client.ts';
@@ -11,6 +12,19 @@ import type { ScalePoint } from './report.ts';
 import { percentile, startServer } from './spawn.ts';
 
 const HOLDERS = 100;
+const ROUNDS = 4;
+
+/** The median of the round medians of `a` and of `b`, run alternately (a, b, a, b...). */
+async function alternate(rounds: number, a: () => Promise<number>, b: () => Promise<number>): Promise<[number, number]> {
+  const as: number[] = [];
+  const bs: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    as.push(await a());
+    bs.push(await b());
+  }
+  const median = (v: number[]) => percentile(v.sort((x, y) => x - y), 50);
+  return [median(as), median(bs)];
+}
 
 async function p50(c: SmafClient, samples: number): Promise<number> {
   const out: number[] = [];
@@ -49,43 +63,49 @@ async function viewer(url: string, token: string): Promise<{ bytes: () => number
 }
 
 export async function benchScale(ctx: BenchContext): Promise<{ metrics: Metric[]; curve: ScalePoint[] }> {
-  const daemon = await startServer('smafd-dashboard');
-    // --quick stops at 20,000 (filling to 100,000 takes longer than the minute it has); the
+  const [full, empty] = await Promise.all([startServer('smafd-dashboard'), startServer('smafd-dashboard')]);
+  // --quick stops at 20,000 (filling to 100,000 takes longer than the minute it has); the
   // figures are named by the size they reached
   const points = ctx.quick ? [0, 10_000, 20_000] : [0, 10_000, 25_000, 50_000, 75_000, 100_000];
-  const samples = ctx.quick ? 300 : 2000;
+  const samples = ctx.quick ? 100 : 400;
   try {
-    const probe = await SmafClient.connect(daemon.socket, { timeoutMs: 120_000 });
-    const holders = await Promise.all(Array.from({ length: HOLDERS }, () => SmafClient.connect(daemon.socket, { timeoutMs: 120_000 })));
-    const curve: ScalePoint[] = [];
+    const probe = await SmafClient.connect(full.socket, { timeoutMs: 120_000 });
+    const other = await SmafClient.connect(empty.socket, { timeoutMs: 120_000 });
+    const holders = await Promise.all(Array.from({ length: HOLDERS }, () => SmafClient.connect(full.socket, { timeoutMs: 120_000 })));
     const bar = ctx.progress('scale', points.length + 1);
+    await Promise.all([p50(probe, 3000), p50(other, 3000)]); // warm-up: no point is the JIT's
+    const curve: ScalePoint[] = [];
     let live = 0;
-    await p50(probe, samples); // warm-up: the first point is not the JIT's
     for (const target of points) {
       await fill(holders, live, target);
       live = target;
-      curve.push({ live, p50Us: await p50(probe, samples) });
+      const [p, base] = await alternate(ROUNDS, () => p50(probe, samples), () => p50(other, samples));
+      curve.push({ live, p50Us: p, emptyUs: base });
       bar.tick();
     }
-    const url = new URL(daemon.info);
-    const watch = await viewer(daemon.info, url.searchParams.get('token')!);
-    await new Promise((r) => setTimeout(r, 300)); // the first full state has gone out
-    const watched = await p50(probe, samples);
-    const pushed = watch.bytes();
-    watch.close();
+    const token = new URL(full.info).searchParams.get('token')!;
+    let pushed = 0;
+    const [without, watched] = await alternate(ROUNDS, () => p50(probe, samples), async () => {
+      const watch = await viewer(full.info, token);
+      await new Promise((r) => setTimeout(r, 300)); // the first full state has gone out
+      const v = await p50(probe, samples);
+      pushed += watch.bytes();
+      watch.close();
+      return v;
+    });
     bar.stop();
-    await Promise.all([probe, ...holders].map((c) => c.close()));
-    const first = curve[0]!;
+    await Promise.all([probe, other, ...holders].map((c) => c.close()));
     const last = curve.at(-1)!;
     const size = `${last.live / 1000}k`;
     return {
       curve,
       metrics: [
-        metric(`scale.create_close.${size}`, last.p50Us, first.p50Us, 'µs', `CREATE+CLOSE p50 with ${last.live.toLocaleString('en')} live buffers held by ${HOLDERS} clients, vs with none`),
-        metric(`scale.dashboard.${size}`, watched, last.p50Us, 'µs', `CREATE+CLOSE p50 at ${last.live.toLocaleString('en')} live buffers with a dashboard viewer connected (${(pushed / 1024).toFixed(0)} KiB pushed to it), vs without a viewer`),
+        metric(`scale.create_close.${size}`, last.p50Us, last.emptyUs, 'µs', `CREATE+CLOSE p50 with ${last.live.toLocaleString('en')} live buffers held by ${HOLDERS} clients, vs an empty smafd in alternating rounds`),
+        metric(`scale.dashboard.${size}`, watched, without, 'µs', `CREATE+CLOSE p50 at ${last.live.toLocaleString('en')} live buffers with a dashboard viewer connected (${(pushed / ROUNDS / 1024).toFixed(0)} KiB pushed to it per round), vs without one, in alternating rounds`),
       ],
     };
   } finally {
-    daemon.stop();
+    full.stop();
+    empty.stop();
   }
 }

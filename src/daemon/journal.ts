@@ -5,7 +5,7 @@
  * (a ring), filtered and paged here, on the daemon, over everything it keeps.
  */
 import type { Smaf } from '../core/index.ts';
-import { eventFields, type EventLog, type SmafEvent } from '../platform/index.ts';
+import type { EventLog, SmafEvent } from '../platform/index.ts';
 import type { EventPage, EventQuery } from '../uapi/index.ts';
 
 export interface JournalEvent extends SmafEvent {
@@ -70,18 +70,21 @@ class JournalEntry implements JournalEvent {
 
   /** The plain event, as X_EVENTS and the dashboard send it (absent fields left out). */
   toJSON(): JournalEvent {
-    return {
-      ...eventFields(this),
-      us: this.us,
-      ...(this.client !== undefined ? { client: this.client, clientLabel: this.clientLabel } : {}),
-      ...(this.owner !== undefined ? { owner: this.owner, ownerLabel: this.ownerLabel } : {}),
-      ...(this.size !== undefined ? { size: this.size } : {}),
-      ...(this.region !== undefined ? { region: this.region, allocator: this.allocator } : {}),
-      ...(this.secure !== undefined ? { secure: this.secure } : {}),
-      ...(this.latencyUs !== undefined ? { latencyUs: this.latencyUs } : {}),
-    };
+    const out: Mutable<JournalEvent> = { seq: this.seq, time: this.time, kind: this.kind, actor: this.actor, message: this.message, us: this.us };
+    if (this.buffer !== undefined) out.buffer = this.buffer;
+    if (this.addr !== undefined) out.addr = this.addr;
+    if (this.length !== undefined) out.length = this.length;
+    if (this.client !== undefined) [out.client, out.clientLabel] = [this.client, this.clientLabel];
+    if (this.owner !== undefined) [out.owner, out.ownerLabel] = [this.owner, this.ownerLabel];
+    if (this.size !== undefined) out.size = this.size;
+    if (this.region !== undefined) [out.region, out.allocator] = [this.region, this.allocator];
+    if (this.secure !== undefined) out.secure = this.secure;
+    if (this.latencyUs !== undefined) out.latencyUs = this.latencyUs;
+    return out;
   }
 }
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /** Who is acting while the daemon handles a request. */
 export interface Actor {

@@ -43,6 +43,9 @@ export interface DashboardOptions {
 export { SLOW_VIEWER_BYTES, SLOW_VIEWER_MS, WS_MAX_PAYLOAD } from './limits.ts';
 import { SLOW_VIEWER_BYTES, SLOW_VIEWER_MS, WS_MAX_PAYLOAD } from './limits.ts';
 
+/** Most of smafd's time the state pushes may take (they are spaced out when they cost more). */
+export const PUSH_SHARE = 0.05;
+
 let bundle: Promise<string> | null = null;
 
 /** The browser code, bundled once per process (Preact + htm + the app). */
@@ -108,10 +111,21 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
   let timer: NodeJS.Timeout | null = null;
   let retry: NodeJS.Timeout | null = null;
   const behindSince = new Map<WSContext, number>();
+  // the state costs more with more buffers and memory in use: pushes are spaced so that building
+  // and sending them takes at most PUSH_SHARE of smafd's time, whatever the size
+  let pushCostMs = 0;
   const push = (): void => {
     timer = null;
     history.sample();
     if (sockets.size === 0) return;
+    const t0 = performance.now();
+    try {
+      send();
+    } finally {
+      pushCostMs = performance.now() - t0;
+    }
+  };
+  const send = (): void => {
     let text: string | null = null;
     const now = Date.now();
     for (const ws of sockets) {
@@ -135,7 +149,7 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
     }
   };
   const unsubscribe = ctx.platform.events.subscribe(() => {
-    timer ??= setTimeout(push, o.throttleMs ?? 100);
+    timer ??= setTimeout(push, Math.max(o.throttleMs ?? 100, pushCostMs / PUSH_SHARE));
   });
   const ticker = setInterval(() => history.sample(), 1000);
   ticker.unref();
