@@ -28,7 +28,7 @@ export async function benchBystander(ctx: BenchContext): Promise<Metric[]> {
   try {
     const bystander = await SmafClient.connect(socket, { timeoutMs: 60_000 });
     const attacker = await SmafClient.connect(socket, { timeoutMs: 600_000 });
-    const window = ctx.quick ? 1500 : 5000;
+    const window = ctx.quick ? 1000 : 5000;
     const idle = await sample(bystander, window);
 
     const size = 128 * 1024 * 1024;

@@ -44,7 +44,7 @@ export async function benchDaemonRtt(ctx: BenchContext): Promise<Metric[]> {
   try {
     const sc = await RawRtt.open(smafSock);
     const ec = await RawRtt.open(echoSock);
-    const bench = new Bench({ time: ctx.quick ? 1500 : 5000, warmupTime: 300 });
+    const bench = new Bench({ time: ctx.quick ? 800 : 5000, warmupTime: 300 });
     bench.add('echo', () => echoPair(ec));
     bench.add('smafd', () => createClose(sc));
     await bench.run();
@@ -57,7 +57,7 @@ export async function benchDaemonRtt(ctx: BenchContext): Promise<Metric[]> {
     ];
     sc.close();
     ec.close();
-    const window = ctx.quick ? 600 : 2000;
+    const window = ctx.quick ? 300 : 2000;
     const bar = ctx.progress('daemon throughput', 6);
     for (const n of [1, 8, 64]) {
       const echoOps = await throughput(echoSock, n, window, echoPair);

@@ -44,7 +44,7 @@ export async function benchLifecycle(ctx: BenchContext): Promise<Metric[]> {
   // budget counts only timed work: this one is bounded by iterations
   const dirty = new Uint8Array(size).fill(0xa5);
   let pending: { b: ReturnType<typeof smaf.create>; a: ReturnType<ReturnType<typeof smaf.create>['attach']> } | null = null;
-  const release = new Bench({ time: 1, iterations: ctx.quick ? 20 : 100, warmup: false });
+  const release = new Bench({ time: 1, iterations: ctx.quick ? 10 : 100, warmup: false });
   release.add('release 32m written', () => {
     pending!.b.unmap(pending!.a);
     pending!.b.put();

@@ -70,8 +70,10 @@ const started = Date.now();
 const results: Metric[] = [];
 for (const [name, run] of groups) {
   if (only && !only.includes(name)) continue;
-  process.stderr.write(`running ${name}...\n`);
+  process.stderr.write(`running ${name}...`);
+  const t0 = Date.now();
   results.push(...(await run()));
+  process.stderr.write(` ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
 }
 
 const machine = { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memory: `${Math.round(totalmem() / 2 ** 30)} GiB`, node: process.version, platform: `${process.platform}/${process.arch}` };

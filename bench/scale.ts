@@ -9,22 +9,11 @@ import { WebSocket } from 'ws';
 import { SmafClient } from '../src/client/client.ts';
 import { metric, type BenchContext, type Metric } from './metric.ts';
 import type { ScalePoint } from './report.ts';
+import { alternate } from './rounds.ts';
 import { percentile, startServer } from './spawn.ts';
 
 const HOLDERS = 100;
 const ROUNDS = 4;
-
-/** The median of the round medians of `a` and of `b`, run alternately (a, b, a, b...). */
-async function alternate(rounds: number, a: () => Promise<number>, b: () => Promise<number>): Promise<[number, number]> {
-  const as: number[] = [];
-  const bs: number[] = [];
-  for (let r = 0; r < rounds; r++) {
-    as.push(await a());
-    bs.push(await b());
-  }
-  const median = (v: number[]) => percentile(v.sort((x, y) => x - y), 50);
-  return [median(as), median(bs)];
-}
 
 async function p50(c: SmafClient, samples: number): Promise<number> {
   const out: number[] = [];
@@ -64,16 +53,16 @@ async function viewer(url: string, token: string): Promise<{ bytes: () => number
 
 export async function benchScale(ctx: BenchContext): Promise<{ metrics: Metric[]; curve: ScalePoint[] }> {
   const [full, empty] = await Promise.all([startServer('smafd-dashboard'), startServer('smafd-dashboard')]);
-  // --quick stops at 20,000 (filling to 100,000 takes longer than the minute it has); the
+  // --quick stops at 10,000 (filling to 100,000 takes longer than the minute the whole run has); the
   // figures are named by the size they reached
-  const points = ctx.quick ? [0, 10_000, 20_000] : [0, 10_000, 25_000, 50_000, 75_000, 100_000];
-  const samples = ctx.quick ? 100 : 400;
+  const points = ctx.quick ? [0, 10_000] : [0, 10_000, 25_000, 50_000, 75_000, 100_000];
+  const samples = ctx.quick ? 60 : 400;
   try {
     const probe = await SmafClient.connect(full.socket, { timeoutMs: 120_000 });
     const other = await SmafClient.connect(empty.socket, { timeoutMs: 120_000 });
     const holders = await Promise.all(Array.from({ length: HOLDERS }, () => SmafClient.connect(full.socket, { timeoutMs: 120_000 })));
     const bar = ctx.progress('scale', points.length + 1);
-    await Promise.all([p50(probe, 3000), p50(other, 3000)]); // warm-up: no point is the JIT's
+    await Promise.all([p50(probe, ctx.quick ? 1000 : 3000), p50(other, ctx.quick ? 1000 : 3000)]); // warm-up: no point is the JIT's
     const curve: ScalePoint[] = [];
     let live = 0;
     for (const target of points) {
