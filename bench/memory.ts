@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { metric, type BenchContext, type Metric } from './metric.ts';
 
 export async function benchMemory(ctx: BenchContext): Promise<Metric[]> {
-  const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', fileURLToPath(new URL('./memory-child.ts', import.meta.url)), ctx.quick ? '5000' : '20000'], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', fileURLToPath(new URL('./memory-child.ts', import.meta.url)), ctx.quick ? '5000' : '10000'], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`memory benchmark failed: ${r.stderr}`);
   const m = JSON.parse(r.stdout) as { unallocated: number; allocated: number; raw: number };
   return [
