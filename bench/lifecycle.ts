@@ -7,7 +7,8 @@
  * revoke, scrub, return), vs Buffer.fill(0) of 32 MiB, what clearing those bytes in place costs.
  */
 import { Bench } from 'tinybench';
-import { DmaDirection, dmaWrite } from '../src/core/index.ts';
+import { DmaDirection, dmaWrite, type Smaf } from '../src/core/index.ts';
+import type { Device } from '../src/platform/index.ts';
 import { createSmafSystem } from '../src/presets/default.ts';
 import { metric, type BenchContext, type Metric } from './metric.ts';
 
@@ -25,17 +26,19 @@ export function cpuPerOp(op: () => void, n: number): number {
   return rounds.sort((a, b) => a - b)[2]!;
 }
 
+/** The lifecycle the figure times: create, attach, map, unmap, release of 4 KiB. */
+export function lifecycle4k(smaf: Smaf, device: Device): void {
+  const b = smaf.create(4096);
+  const a = b.attach(device);
+  b.map(a, DmaDirection.TO_DEVICE);
+  b.unmap(a);
+  b.put();
+}
+
 export async function benchLifecycle(ctx: BenchContext): Promise<Metric[]> {
   const { smaf, platform } = createSmafSystem();
   const display = platform.device('display');
-  const cycle = (): void => {
-    const b = smaf.create(4096);
-    const a = b.attach(display);
-    b.map(a, DmaDirection.TO_DEVICE);
-    b.unmap(a);
-    b.put();
-  };
-  const cpuUs = cpuPerOp(cycle, ctx.quick ? 20_000 : 100_000);
+  const cpuUs = cpuPerOp(() => lifecycle4k(smaf, display), ctx.quick ? 20_000 : 100_000);
   const bench = new Bench({ time: ctx.quick ? 500 : 2000, warmupTime: 200 });
   const size = 32 << 20;
   const fillBuf = Buffer.alloc(size);
