@@ -34,8 +34,9 @@ export const METRICS: Record<string, MetricDoc> = {
   'daemon.dma_copy.8m': { about: 'DMA_COPY of 8 MiB by a device behind an IOMMU, over the socket', baseline: 'the echo server\'s round trip of the same frame plus Buffer.copy of 8 MiB', goal: { on: 'ratio', max: 1.5 } },
   'daemon.bystander.max_added_ms': { about: 'the worst bystander CREATE+CLOSE under a DMA flood, less the idle p50', baseline: 'the 10 ms goal itself', goal: { on: 'value', max: 10 } },
   'daemon.bystander.': { about: 'a bystander\'s CREATE+CLOSE while another client pipelines 500 DMA_COPYs of 128 MiB', baseline: 'the same on an idle daemon' },
-  'scale.create_close.': { about: 'CREATE+CLOSE p50 with N live buffers held by 100 clients', baseline: 'the same with no live buffer', goal: { on: 'ratio', max: 1.2 } },
-  'scale.dashboard.': { about: 'CREATE+CLOSE p50 at N live buffers with a dashboard viewer connected (state and event sockets)', baseline: 'the same without a viewer', goal: { on: 'ratio', max: 1.2 } },
+  'scale.create_close.': { about: 'CREATE+CLOSE p50 with N live buffers held by 100 clients', baseline: 'the same on an empty smafd, in alternating rounds', goal: { on: 'ratio', max: 1.2 } },
+  'scale.dashboard.': { about: 'CREATE+CLOSE p50 at N live buffers with a dashboard viewer connected (state and event sockets)', baseline: 'the same without a viewer, in alternating rounds', goal: { on: 'ratio', max: 1.2 } },
+  'shim.frame_cycle_ratio.system': { about: 'the same frame cycle on a system-heap dma-buf', baseline: 'memset of the frame on plain memory' },
   'shim.frame_cycle_ratio': { about: 'a C program writes a 1080p NV12 frame through a dma-buf mapping under `smaf exec`, SYNC START/END each frame', baseline: 'memset of the frame on plain memory', goal: { on: 'ratio', max: 2 } },
 };
 

@@ -27,7 +27,7 @@ export function judge(results: readonly Metric[]): Judged[] {
 }
 
 export function fmt(n: number | null): string {
-  return n === null ? '-' : Math.abs(n) >= 100 ? n.toFixed(0) : Math.abs(n) >= 1 ? n.toFixed(2) : n.toFixed(3);
+  return n === null ? '-' : n === 0 ? '0' : Math.abs(n) >= 100 ? n.toFixed(0) : Math.abs(n) >= 1 ? n.toFixed(2) : n.toFixed(3);
 }
 
 /** Table rows: metric, value, baseline, ratio, goal, mark, unit. */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { WSContext } from 'hono/ws';
 import { EventLog } from '../platform/index.ts';
-import { PUSH_SHARE, StatePusher } from './state-push.ts';
+import { MAX_PUSH_GAP_MS, PUSH_SHARE, StatePusher } from './state-push.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Wait until `ok()`, at most `ms` (a loaded machine runs timers late). */
@@ -38,5 +38,28 @@ test('pushes follow changes, and a push that costs more spaces the next ones to 
   await until(() => sent.length === 4, 2000);
   assert.equal(sent.length, 4);
   assert.ok(sent[3]! - t >= 20 / PUSH_SHARE - 30, `${sent[3]! - t} ms`);
+  pusher.close();
+});
+
+test('however much a push costs, the next one comes within MAX_PUSH_GAP_MS', async () => {
+  const events = new EventLog();
+  let cost = 0;
+  const pusher = new StatePusher(events, () => {
+    const end = performance.now() + cost;
+    while (performance.now() < end);
+    return 'state';
+  }, () => {}, { throttleMs: 5 });
+  const sent: number[] = [];
+  pusher.add({ send: () => sent.push(performance.now()), close: () => {}, raw: undefined } as unknown as WSContext);
+  cost = 150; // at a 5 % share, 3 s apart
+  events.emit({ kind: 'tee', actor: 'x', message: 'a' });
+  await until(() => sent.length === 2, 1000);
+  cost = 0;
+  const t = performance.now();
+  events.emit({ kind: 'tee', actor: 'x', message: 'b' });
+  await until(() => sent.length === 3, MAX_PUSH_GAP_MS + 2000);
+  assert.equal(sent.length, 3);
+  const gap = sent[2]! - t;
+  assert.ok(gap >= MAX_PUSH_GAP_MS - 30 && gap < MAX_PUSH_GAP_MS + 1500, `${gap} ms`);
   pusher.close();
 });

@@ -1,7 +1,7 @@
 /**
  * The dashboard's state pushes: on change, at most every `throttleMs`, and spaced further when a
  * push costs more (many buffers, much memory in use) so that building and sending them takes at
- * most PUSH_SHARE of smafd's time. A viewer that does not read gets no more updates (it gets the
+ * most PUSH_SHARE of smafd's time (never more than MAX_PUSH_GAP_MS apart). A viewer that does not read gets no more updates (it gets the
  * latest state once it catches up) and is closed if it stays behind.
  */
 import type { WSContext } from 'hono/ws';
@@ -11,6 +11,8 @@ import { SLOW_VIEWER_BYTES, SLOW_VIEWER_MS } from './limits.ts';
 
 /** Most of smafd's time the state pushes may take. */
 export const PUSH_SHARE = 0.05;
+/** Longest wait between a change and its push, however much a push costs. */
+export const MAX_PUSH_GAP_MS = 2000;
 
 export interface PushOptions {
   readonly throttleMs?: number;
@@ -29,7 +31,7 @@ export class StatePusher {
 
   constructor(events: EventLog, private readonly payload: () => string, private readonly tick: () => void, private readonly o: PushOptions = {}) {
     this.unsubscribe = events.subscribe(() => {
-      this.timer ??= setTimeout(() => this.push(), Math.max(o.throttleMs ?? 100, this.pushCostMs / PUSH_SHARE));
+      this.timer ??= setTimeout(() => this.push(), Math.min(MAX_PUSH_GAP_MS, Math.max(o.throttleMs ?? 100, this.pushCostMs / PUSH_SHARE)));
     });
   }
 
