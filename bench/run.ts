@@ -1,7 +1,7 @@
 // `npm run bench [-- --quick] [-- --only data,scale,daemon,...]`: the benchmark suite. Prints the
 // table (with each goal and a mark for a miss), writes bench/results.json and, on a run of every
 // group, docs/performance.md with its scale plot.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
@@ -14,7 +14,7 @@ import { benchDataPath } from './data-path.ts';
 import { simulateCompatibility } from './deferred.ts';
 import { benchLifecycle } from './lifecycle.ts';
 import { benchMemory } from './memory.ts';
-import { judge, performanceDoc, scaleSvg, tableRows, type ScalePoint } from './report.ts';
+import { judge, performanceDoc, scaleSvg, tableRows, type Judged, type ScalePoint } from './report.ts';
 import { benchScale } from './scale.ts';
 import { benchShim } from './shim.ts';
 import { metric, type BenchContext, type Metric } from './metric.ts';
@@ -23,9 +23,10 @@ const program = new Command('bench')
   .option('--quick', 'a short run (under a minute)')
   .option('--only <groups>', 'comma-separated: cma, lifecycle, deferred, memory, data, daemon, bystander, scale, shim')
   .option('--out <file>', 'results file', new URL('./results.json', import.meta.url).pathname)
+  .option('--render-docs', 'only write docs/performance.md again from bench/results.json (after editing bench/performance-notes.md)')
   .option('--docs <dir>', 'where performance.md and its plot go (on a run of every group)', new URL('../docs/', import.meta.url).pathname)
   .parse(process.argv);
-const opts = program.opts<{ quick?: boolean; only?: string; out: string; docs: string }>();
+const opts = program.opts<{ quick?: boolean; only?: string; out: string; docs: string; renderDocs?: boolean }>();
 const only = opts.only?.split(',');
 
 const tty = process.stderr.isTTY;
@@ -66,6 +67,21 @@ const groups: [string, () => Promise<Metric[]>][] = [
   ['shim', () => benchShim(ctx)],
 ];
 
+/** docs/performance.md: the figures judged, the plot when there is one, the notes. */
+function writeDocs(judged: Judged[], machineLine: string, quick: boolean, timestamp: string, plot: string | null): void {
+  const notes = readFileSync(new URL('./performance-notes.md', import.meta.url), 'utf8');
+  writeFileSync(join(opts.docs, 'performance.md'), performanceDoc({ judged, machine: machineLine, quick, timestamp, plot, notes }));
+  console.log(`written to ${join(opts.docs, 'performance.md')}`);
+}
+
+if (opts.renderDocs) {
+  const saved = JSON.parse(readFileSync(opts.out, 'utf8')) as (Judged & { machine: { cpu: string; cores: number; memory: string; node: string }; quick: boolean; timestamp: string })[];
+  const m = saved[0]!.machine;
+  const svg = 'performance-scale.svg';
+  writeDocs(saved, `${m.cpu}, ${m.cores} cores, ${m.memory}, Node ${m.node}`, saved[0]!.quick, saved[0]!.timestamp, existsSync(join(opts.docs, svg)) ? svg : null);
+  process.exit(0);
+}
+
 const started = Date.now();
 const results: Metric[] = [];
 for (const [name, run] of groups) {
@@ -89,7 +105,5 @@ console.log(`written to ${opts.out}`);
 if (!only) {
   const svg = 'performance-scale.svg';
   if (curve) writeFileSync(join(opts.docs, svg), scaleSvg(curve));
-  const notes = readFileSync(new URL('./performance-notes.md', import.meta.url), 'utf8');
-  writeFileSync(join(opts.docs, 'performance.md'), performanceDoc({ judged, machine: machineLine, quick: ctx.quick, timestamp, plot: curve ? svg : null, notes }));
-  console.log(`and ${join(opts.docs, 'performance.md')}`);
+  writeDocs(judged, machineLine, ctx.quick, timestamp, curve ? svg : null);
 }
