@@ -133,6 +133,9 @@ export function* dmaCopySteps(dst: Attachment, dstOffset: number, src: Attachmen
   for (let done = 0; done < length; done += DMA_SLICE) {
     if (done > 0) yield;
     const n = Math.min(DMA_SLICE, length - done);
+    // between two slices other requests run, and may have unmapped either side
+    check(src, srcOffset + done, n, false);
+    check(dst, dstOffset + done, n, true);
     const from = sourceLabel(src, srcOffset + done, n);
     from.add(principal);
     if (transform === DmaTransform.COPY) {
@@ -153,13 +156,8 @@ function physPieces(att: Attachment, offset: number, length: number): { phys: nu
   return out;
 }
 
-/**
- * One slice of a plain copy, memory to memory through the bus (its checks, no staging buffer):
- * the attachments are checked again first (between slices, other requests run and may unmap).
- */
+/** One slice of a plain copy (its attachments checked), memory to memory through the bus: its checks, no staging buffer. */
 function copySlice(dst: Attachment, dstOffset: number, src: Attachment, srcOffset: number, n: number, from: ReadonlySet<string>): void {
-  check(src, srcOffset, n, false);
-  check(dst, dstOffset, n, true);
   const s = physPieces(src, srcOffset, n);
   const d = physPieces(dst, dstOffset, n);
   const pieces: CopyPiece[] = [];
