@@ -2,51 +2,16 @@
  * daemon.rtt: CREATE+CLOSE over the Unix socket against a minimal Node echo server doing the same
  * two round trips with frames of the same sizes, both in their own process, in the same run.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Bench } from 'tinybench';
-import { encodeRequest, encodeStruct, FrameReader, Op, SMAF_IOC_CREATE } from '../src/uapi/index.ts';
+import { encodeStruct, Op, SMAF_IOC_CREATE } from '../src/uapi/index.ts';
 import { metric, type BenchContext, type Metric } from './metric.ts';
+import { RawRtt } from './raw-client.ts';
+import { startServer } from './spawn.ts';
 
-/** A bare client: one outstanding frame at a time, resolves with the response frame. */
-class RawRtt {
-  private readonly reader = new FrameReader(8);
-  private waiting: ((f: Uint8Array) => void) | null = null;
-  private id = 1;
-  constructor(private readonly sock: Socket) {
-    sock.on('data', (chunk) => {
-      for (const f of this.reader.push(chunk)) {
-        const w = this.waiting;
-        this.waiting = null;
-        w?.(f);
-      }
-    });
-  }
-  static open(path: string): Promise<RawRtt> {
-    return new Promise((resolve, reject) => {
-      const s = connect(path, () => resolve(new RawRtt(s)));
-      s.once('error', reject);
-    });
-  }
-  send(op: number, fd: number, payload: Uint8Array): Promise<Uint8Array> {
-    return new Promise((resolve) => {
-      this.waiting = resolve;
-      this.sock.write(encodeRequest({ id: this.id++, op, fd, payload }));
-    });
-  }
-  close(): void {
-    this.sock.destroy();
-  }
-}
-
-const CREATE_PAYLOAD = encodeStruct(SMAF_IOC_CREATE.struct, { length: 4096n, flags: 2 });
+export const CREATE_PAYLOAD = encodeStruct(SMAF_IOC_CREATE.struct, { length: 4096n, flags: 2 });
 const EMPTY = new Uint8Array(0);
 
-async function createClose(c: RawRtt): Promise<void> {
+export async function createClose(c: RawRtt): Promise<void> {
   const r = await c.send(SMAF_IOC_CREATE.number, -1, CREATE_PAYLOAD);
   const v = new DataView(r.buffer, r.byteOffset, r.byteLength);
   if (v.getInt32(4, true) !== 0) throw new Error('CREATE failed in the benchmark');
@@ -56,14 +21,6 @@ async function createClose(c: RawRtt): Promise<void> {
 async function echoPair(c: RawRtt): Promise<void> {
   await c.send(SMAF_IOC_CREATE.number, -1, CREATE_PAYLOAD);
   await c.send(Op.CLOSE, 3, EMPTY);
-}
-
-function startServer(kind: 'smafd' | 'echo', socket: string): Promise<ChildProcess> {
-  const p = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./servers.ts', import.meta.url)), kind, socket], { stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    p.stdout!.once('data', () => resolve(p));
-    p.once('exit', (code) => reject(new Error(`${kind} server exited with ${code}`)));
-  });
 }
 
 async function throughput(path: string, clients: number, ms: number, op: (c: RawRtt) => Promise<void>): Promise<number> {
@@ -81,14 +38,13 @@ async function throughput(path: string, clients: number, ms: number, op: (c: Raw
 }
 
 export async function benchDaemonRtt(ctx: BenchContext): Promise<Metric[]> {
-  const dir = mkdtempSync(join(tmpdir(), 'smaf-bench-'));
-  const smafSock = join(dir, 'smaf.sock');
-  const echoSock = join(dir, 'echo.sock');
-  const [daemon, echo] = await Promise.all([startServer('smafd', smafSock), startServer('echo', echoSock)]);
+  const [daemon, echo] = await Promise.all([startServer('smafd'), startServer('echo')]);
+  const smafSock = daemon.socket;
+  const echoSock = echo.socket;
   try {
     const sc = await RawRtt.open(smafSock);
     const ec = await RawRtt.open(echoSock);
-    const bench = new Bench({ time: ctx.quick ? 1500 : 5000, warmupTime: 300 });
+    const bench = new Bench({ time: ctx.quick ? 800 : 5000, warmupTime: 300 });
     bench.add('echo', () => echoPair(ec));
     bench.add('smafd', () => createClose(sc));
     await bench.run();
@@ -101,7 +57,7 @@ export async function benchDaemonRtt(ctx: BenchContext): Promise<Metric[]> {
     ];
     sc.close();
     ec.close();
-    const window = ctx.quick ? 600 : 2000;
+    const window = ctx.quick ? 300 : 2000;
     const bar = ctx.progress('daemon throughput', 6);
     for (const n of [1, 8, 64]) {
       const echoOps = await throughput(echoSock, n, window, echoPair);
@@ -113,7 +69,7 @@ export async function benchDaemonRtt(ctx: BenchContext): Promise<Metric[]> {
     bar.stop();
     return out;
   } finally {
-    daemon.kill();
-    echo.kill();
+    daemon.stop();
+    echo.stop();
   }
 }

@@ -1,14 +1,16 @@
-// Child process for memory.overhead (run with --expose-gc): RSS growth per 10,000 live buffers.
+// Child process for memory.overhead (run with --expose-gc): heap and ArrayBuffer growth per live buffer.
 import { DmaDirection } from '../src/core/index.ts';
 import { createSmafSystem } from '../src/presets/default.ts';
 
 const N = Number(process.argv[2] ?? 10_000);
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) throw new Error('run with --expose-gc');
+// the V8 heap plus ArrayBuffer memory after full collections (RSS moves by whole heap pages)
 const rss = () => {
   gc();
   gc();
-  return process.memoryUsage().rss;
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
 };
 const { smaf, platform } = createSmafSystem();
 const display = platform.device('display');

@@ -1,24 +1,32 @@
-// `npm run bench [-- --quick] [-- --only daemon,lifecycle,cma,deferred,memory]`: the benchmark suite.
-import { writeFileSync } from 'node:fs';
+// `npm run bench [-- --quick] [-- --only data,scale,daemon,...]`: the benchmark suite. Prints the
+// table (with each goal and a mark for a miss), writes bench/results.json and, on a run of every
+// group, docs/performance.md with its scale plot.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
 import Table from 'cli-table3';
 import { Command } from 'commander';
 import { benchCmaFit } from './cma-fit.ts';
 import { benchBystander } from './bystander.ts';
 import { benchDaemonRtt } from './daemon-rtt.ts';
+import { benchDataPath } from './data-path.ts';
 import { simulateCompatibility } from './deferred.ts';
 import { benchLifecycle } from './lifecycle.ts';
 import { benchMemory } from './memory.ts';
+import { judge, performanceDoc, scaleSvg, tableRows, type Judged, type ScalePoint } from './report.ts';
+import { benchScale } from './scale.ts';
 import { benchShim } from './shim.ts';
 import { metric, type BenchContext, type Metric } from './metric.ts';
 
 const program = new Command('bench')
   .option('--quick', 'a short run (under a minute)')
-  .option('--only <groups>', 'comma-separated: daemon, bystander, lifecycle, cma, deferred, memory, shim')
+  .option('--only <groups>', 'comma-separated: cma, lifecycle, deferred, memory, data, daemon, bystander, scale, shim')
   .option('--out <file>', 'results file', new URL('./results.json', import.meta.url).pathname)
+  .option('--render-docs', 'only write docs/performance.md again from bench/results.json (after editing bench/performance-notes.md)')
+  .option('--docs <dir>', 'where performance.md and its plot go (on a run of every group)', new URL('../docs/', import.meta.url).pathname)
   .parse(process.argv);
-const opts = program.opts<{ quick?: boolean; only?: string; out: string }>();
+const opts = program.opts<{ quick?: boolean; only?: string; out: string; docs: string; renderDocs?: boolean }>();
 const only = opts.only?.split(',');
 
 const tty = process.stderr.isTTY;
@@ -32,6 +40,7 @@ const ctx: BenchContext = {
   },
 };
 
+let curve: ScalePoint[] | null = null;
 const groups: [string, () => Promise<Metric[]>][] = [
   ['cma', () => benchCmaFit(ctx)],
   ['lifecycle', () => benchLifecycle(ctx)],
@@ -47,25 +56,54 @@ const groups: [string, () => Promise<Metric[]>][] = [
     ];
   }],
   ['memory', () => benchMemory(ctx)],
+  ['data', () => benchDataPath(ctx)],
   ['daemon', () => benchDaemonRtt(ctx)],
   ['bystander', () => benchBystander(ctx)],
+  ['scale', async () => {
+    const r = await benchScale(ctx);
+    curve = r.curve;
+    return r.metrics;
+  }],
   ['shim', () => benchShim(ctx)],
 ];
+
+/** docs/performance.md: the figures judged, the plot when there is one, the notes. */
+function writeDocs(judged: Judged[], machineLine: string, quick: boolean, timestamp: string, plot: string | null): void {
+  const notes = readFileSync(new URL('./performance-notes.md', import.meta.url), 'utf8');
+  writeFileSync(join(opts.docs, 'performance.md'), performanceDoc({ judged, machine: machineLine, quick, timestamp, plot, notes }));
+  console.log(`written to ${join(opts.docs, 'performance.md')}`);
+}
+
+if (opts.renderDocs) {
+  const saved = JSON.parse(readFileSync(opts.out, 'utf8')) as (Judged & { machine: { cpu: string; cores: number; memory: string; node: string }; quick: boolean; timestamp: string })[];
+  const m = saved[0]!.machine;
+  const svg = 'performance-scale.svg';
+  writeDocs(saved, `${m.cpu}, ${m.cores} cores, ${m.memory}, Node ${m.node}`, saved[0]!.quick, saved[0]!.timestamp, existsSync(join(opts.docs, svg)) ? svg : null);
+  process.exit(0);
+}
 
 const started = Date.now();
 const results: Metric[] = [];
 for (const [name, run] of groups) {
   if (only && !only.includes(name)) continue;
-  process.stderr.write(`running ${name}...\n`);
+  process.stderr.write(`running ${name}...`);
+  const t0 = Date.now();
   results.push(...(await run()));
+  process.stderr.write(` ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
 }
 
 const machine = { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memory: `${Math.round(totalmem() / 2 ** 30)} GiB`, node: process.version, platform: `${process.platform}/${process.arch}` };
 const timestamp = new Date().toISOString();
-const table = new Table({ head: ['metric', 'value', 'baseline', 'ratio', 'unit'], colAligns: ['left', 'right', 'right', 'right', 'left'] });
-const fmt = (n: number | null) => (n === null ? '-' : Math.abs(n) >= 100 ? n.toFixed(0) : Math.abs(n) >= 1 ? n.toFixed(2) : n.toFixed(3));
-for (const m of results) table.push([m.metric, fmt(m.value), fmt(m.baseline), m.ratio === null ? '-' : `${m.ratio.toFixed(2)}x`, m.unit]);
+const judged = judge(results);
+const table = new Table({ head: ['metric', 'value', 'baseline', 'ratio', 'goal', '', 'unit'], colAligns: ['left', 'right', 'right', 'right', 'right', 'left', 'left'] });
+table.push(...tableRows(judged));
 console.log(table.toString());
-console.log(`${machine.cpu}, ${machine.cores} cores, ${machine.memory}, Node ${machine.node}; ${((Date.now() - started) / 1000).toFixed(0)} s${ctx.quick ? ' (quick)' : ''}`);
-writeFileSync(opts.out, `${JSON.stringify(results.map((m) => ({ ...m, platform: 'media-soc (embedded default)', machine, quick: ctx.quick, timestamp })), null, 2)}\n`);
+const machineLine = `${machine.cpu}, ${machine.cores} cores, ${machine.memory}, Node ${machine.node}`;
+console.log(`${machineLine}; ${((Date.now() - started) / 1000).toFixed(0)} s${ctx.quick ? ' (quick)' : ''}; ${judged.filter((m) => m.met === false).length} goal(s) missed`);
+writeFileSync(opts.out, `${JSON.stringify(judged.map((m) => ({ ...m, platform: 'media-soc (embedded default)', machine, quick: ctx.quick, timestamp })), null, 2)}\n`);
 console.log(`written to ${opts.out}`);
+if (!only) {
+  const svg = 'performance-scale.svg';
+  if (curve) writeFileSync(join(opts.docs, svg), scaleSvg(curve));
+  writeDocs(judged, machineLine, ctx.quick, timestamp, curve ? svg : null);
+}

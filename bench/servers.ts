@@ -1,8 +1,10 @@
-// Child process for the RTT benchmark: `servers.ts smafd|echo SOCKET` prints "ready" when listening.
+// Child process for the daemon benchmarks: `servers.ts smafd|smafd-dashboard|echo SOCKET` prints
+// "ready" (and, with the dashboard, its URL) when listening.
 import { createServer } from 'node:net';
 import { pino } from 'pino';
 import { SmafDaemon } from '../src/daemon/server.ts';
 import { createSmafSystem } from '../src/presets/default.ts';
+import { startDashboard } from '../src/web/server.ts';
 
 const [kind, socket] = process.argv.slice(2);
 if (kind === 'echo') {
@@ -12,6 +14,9 @@ if (kind === 'echo') {
   const { smaf } = createSmafSystem();
   const d = new SmafDaemon({ socketPath: socket!, smaf, log: pino({ level: 'silent' }) });
   await d.start();
-  process.stdout.write('ready\n');
+  if (kind === 'smafd-dashboard') {
+    const dash = await startDashboard({ context: d.context, port: 0 });
+    process.stdout.write(`ready ${dash.url}\n`);
+  } else process.stdout.write('ready\n');
 }
 for (const s of ['SIGINT', 'SIGTERM'] as const) process.on(s, () => process.exit(0));

@@ -158,11 +158,6 @@ export class SmafClient {
     });
   }
 
-  /** Send raw bytes on the socket (tests and fuzzers). */
-  writeRaw(bytes: Uint8Array): void {
-    this.sock.write(bytes);
-  }
-
   /** A request whose negative result becomes a thrown SmafError. */
   async call(op: number, fd: number, body?: Uint8Array): Promise<Response> {
     const r = await this.request(op, fd, body);

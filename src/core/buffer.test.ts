@@ -5,7 +5,8 @@ import { Platform } from '../platform/index.ts';
 import { registerPlatformAllocators, testPlatformSpec, createRecordingSecureModule } from '../testing/index.ts';
 import type { Allocator, Backing } from './contracts.ts';
 import { explain, formatExplanation } from './explain.ts';
-import { SMAF_CLOEXEC, Smaf } from './smaf.ts';
+import { SMAF_CLOEXEC } from './flags.ts';
+import { Smaf } from './smaf.ts';
 
 function system() {
   const platform = new Platform(testPlatformSpec());

@@ -2,110 +2,47 @@
  * A SMAF buffer: a dma-buf exporter whose memory is chosen at first need. Attach records devices;
  * the first map (or CPU access) asks the allocators; the secure module grants each device access
  * at map and every CPU mapping is checked; release revokes, scrubs and returns the memory.
+ *
+ * This file holds the buffer's state and lifecycle; each concern it delegates has its own file:
+ * device mappings, IOMMU and grants in dma-mapping.ts, CPU mappings and their checks in
+ * cpu-mapping.ts, migration in migration.ts, the scrub in scrub.ts, decisions in decisions.ts.
  */
-import { SmafError, toSmafError } from '../common/errors.ts';
-import { formatSize, hex } from '../common/units.ts';
-import {
-  CPU, forEachPiece, locate, splitDmaSegments, type Device, type DmaSegment, type SgSegment,
-} from '../platform/index.ts';
-import {
-  DmaDirection, directionName, type Backing, type BufferInfo, type CpuAccessKind, type CpuAccessMode,
-} from './contracts.ts';
-import { SMAF_RDWR, unsuitableReason, type Decision, type Smaf } from './smaf.ts';
+import { SmafError } from '../common/errors.ts';
+import type { Device, DmaSegment, SgSegment } from '../platform/index.ts';
+import { Attachment } from './attachment.ts';
+import { DmaDirection, type Backing, type BufferInfo, type CpuAccessMode } from './contracts.ts';
+import { checkCpuAccess, checkMmapRange, CpuMapping, PROT_READ, PROT_WRITE, protMode } from './cpu-mapping.ts';
+import { DecisionLog, type Decision } from './decisions.ts';
+import { eventText } from './event-texts.ts';
+import { mapForDevice, unmapForDevice } from './dma-mapping.ts';
+import { SMAF_RDWR } from './flags.ts';
+import type { BufferHost, BufferRef } from './host.ts';
+import { migrate } from './migration.ts';
+import { scrubAndFree } from './scrub.ts';
+import { unsuitableReason } from './suitability.ts';
 
-/** Decisions `explain` keeps per buffer: the first and the latest ones. */
-export const MAX_DECISIONS = 16;
+const RELEASED = 1;
+const SHARED = 2;
+const SECURE = 4;
 
-export const PROT_READ = 1;
-export const PROT_WRITE = 2;
-
-interface Grant {
-  readonly addr: number;
-  readonly size: number;
-}
-
-export interface DmaMapping {
-  readonly direction: DmaDirection;
-  /** Addresses as the device emits them. */
-  readonly segments: readonly DmaSegment[];
-  readonly iova: number | undefined;
-  readonly grants: readonly Grant[];
-}
-
-export class Attachment {
-  mapping: DmaMapping | null = null;
-  detached = false;
-
-  constructor(readonly id: number, readonly buffer: SmafBuffer, readonly device: Device) {}
-
-  get mapped(): boolean {
-    return this.mapping !== null;
-  }
-}
-
-/** A CPU view of (part of) a buffer: user mmap or kernel vmap. Reads and writes go through the bus. */
-export class CpuMapping {
-  closed = false;
-
-  constructor(
-    readonly id: number,
-    readonly buffer: SmafBuffer,
-    readonly kind: 'mmap' | 'vmap',
-    readonly offset: number,
-    readonly length: number,
-    readonly prot: number,
-  ) {}
-
-  /** EBADF (unmapped), EACCES (prot) or EINVAL (range) for an access of [offset, offset+length). */
-  check(offset: number, length: number, need: number): void {
-    if (this.closed) throw new SmafError('EBADF', `mapping ${this.id} of buffer ${this.buffer.id} is unmapped`);
-    if ((this.prot & need) === 0) {
-      throw new SmafError('EACCES', `mapping ${this.id} of buffer ${this.buffer.id} does not allow ${need === PROT_READ ? 'reading' : 'writing'}`);
-    }
-    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > this.length) {
-      throw new SmafError('EINVAL', `range ${offset}+${length} leaves mapping ${this.id} (${this.length} bytes)`);
-    }
-  }
-
-  read(offset: number, length: number): Uint8Array {
-    this.check(offset, length, PROT_READ);
-    const out = new Uint8Array(length);
-    const bus = this.buffer.core.platform.bus;
-    forEachPiece(this.buffer.requireBacking().segments, this.offset + offset, length, (phys, n, done) => {
-      bus.read(CPU, phys, out.subarray(done, done + n));
-    });
-    return out;
-  }
-
-  write(offset: number, data: Uint8Array): number {
-    this.check(offset, data.length, PROT_WRITE);
-    const bus = this.buffer.core.platform.bus;
-    forEachPiece(this.buffer.requireBacking().segments, this.offset + offset, data.length, (phys, n, done) => {
-      bus.write(CPU, phys, data.subarray(done, done + n));
-    });
-    return data.length;
-  }
-}
-
-export class SmafBuffer {
+export class SmafBuffer implements BufferRef {
   private refs = 1;
-  private secureFlag = false;
+  /** RELEASED | SHARED | SECURE bits. */
+  private state = 0;
   private secureCtx: unknown = null;
   private backingImpl: Backing | null = null;
-  private readonly attachmentMap = new Map<number, Attachment>();
-  private readonly cpuMaps = new Map<number, CpuMapping>();
+  /** Attachments and CPU mappings by id; none until the first (most buffers of a big daemon have none). */
+  private attachmentMap: Map<number, Attachment> | null = null;
+  private cpuMaps: Map<number, CpuMapping> | null = null;
   private cpuAccessDepth = 0;
   private nextAttachment = 0;
   private nextMapping = 0;
-  private releasedFlag = false;
-  private sharedFlag = false;
   private labelValue: string | null = null;
-  private readonly decisionLog: Decision[] = [];
-  private decisionTotal = 0;
+  private readonly log = new DecisionLog();
   readonly createdAt = Date.now();
 
   constructor(
-    readonly core: Smaf,
+    readonly core: BufferHost,
     readonly id: number,
     readonly length: number,
     readonly flags: number,
@@ -114,27 +51,18 @@ export class SmafBuffer {
 
   // ---- state -------------------------------------------------------------------------------
 
-  /**
-   * Allocation decisions kept for `explain`: the first one and the latest ones, at most
-   * MAX_DECISIONS in all (a client repeating a refused map cannot grow them without bound).
-   */
+  /** Allocation decisions kept for `explain` (see DecisionLog: the first and the latest). */
   get decisions(): readonly Decision[] {
-    return this.decisionLog;
+    return this.log.kept;
   }
 
   /** How many decisions were ever taken (some may have been dropped from `decisions`). */
   get decisionsTotal(): number {
-    return this.decisionTotal;
-  }
-
-  private recordDecision(d: Decision): void {
-    this.decisionTotal++;
-    if (this.decisionLog.length >= MAX_DECISIONS) this.decisionLog.splice(1, 1);
-    this.decisionLog.push(d);
+    return this.log.total;
   }
 
   get secure(): boolean {
-    return this.secureFlag;
+    return (this.state & SECURE) !== 0;
   }
 
   get allocated(): boolean {
@@ -146,7 +74,7 @@ export class SmafBuffer {
   }
 
   get released(): boolean {
-    return this.releasedFlag;
+    return (this.state & RELEASED) !== 0;
   }
 
   /** A name for tools (DMA_BUF_SET_NAME): shown by explain, state and the event log; null until set. */
@@ -166,19 +94,16 @@ export class SmafBuffer {
   }
 
   get attachments(): readonly Attachment[] {
-    return [...this.attachmentMap.values()];
+    return this.attachmentMap ? [...this.attachmentMap.values()] : [];
   }
 
   get cpuMappings(): readonly CpuMapping[] {
-    return [...this.cpuMaps.values()];
-  }
-
-  get cpuAccessActive(): number {
-    return this.cpuAccessDepth;
+    return this.cpuMaps ? [...this.cpuMaps.values()] : [];
   }
 
   /** Devices attached now, once each, in attach order. */
   get devices(): Device[] {
+    if (!this.attachmentMap) return [];
     const seen = new Map<string, Device>();
     for (const a of this.attachmentMap.values()) seen.set(a.device.name, a.device);
     return [...seen.values()];
@@ -187,19 +112,19 @@ export class SmafBuffer {
   info(extra?: Device): BufferInfo {
     const devices = this.devices;
     if (extra && !devices.some((d) => d.name === extra.name)) devices.push(extra);
-    return { id: this.id, length: this.length, secure: this.secureFlag, nameHint: this.nameHint, devices };
+    return { id: this.id, length: this.length, secure: this.secure, nameHint: this.nameHint, devices };
   }
 
   /** Live mappings that pin the memory where it is (device maps, CPU maps, CPU access brackets). */
   private pinnedBy(): string[] {
     const who = this.attachments.filter((a) => a.mapped).map((a) => `a DMA mapping of "${a.device.name}"`);
-    if (this.cpuMaps.size > 0) who.push(`${this.cpuMaps.size} CPU mapping(s)`);
+    if (this.cpuMaps?.size) who.push(`${this.cpuMaps.size} CPU mapping(s)`);
     if (this.cpuAccessDepth > 0) who.push('a CPU access in progress');
     return who;
   }
 
   private alive(): void {
-    if (this.releasedFlag) throw new SmafError('EBADF', `buffer ${this.id} has been released`);
+    if (this.released) throw new SmafError('EBADF', `buffer ${this.id} has been released`);
   }
 
   /** @internal */
@@ -209,9 +134,7 @@ export class SmafBuffer {
   }
 
   private ensureBacking(trigger: string): Backing {
-    if (!this.backingImpl) {
-      this.backingImpl = this.core.chooseBacking(this.info(), trigger, (d) => this.recordDecision(d));
-    }
+    this.backingImpl ??= this.core.chooseBacking(this.info(), trigger, this.log);
     return this.backingImpl;
   }
 
@@ -236,13 +159,13 @@ export class SmafBuffer {
 
   /** Whether the buffer has been handed to someone else (exported): see `setSecure`. */
   get shared(): boolean {
-    return this.sharedFlag;
+    return (this.state & SHARED) !== 0;
   }
 
   /** The buffer has been exported (a token, an fd passed to another process). */
   markShared(): void {
     this.alive();
-    this.sharedFlag = true;
+    this.state |= SHARED;
   }
 
   // ---- secure flag -------------------------------------------------------------------------
@@ -254,20 +177,20 @@ export class SmafBuffer {
    */
   setSecure(secure: boolean): void {
     this.alive();
-    if (secure === this.secureFlag) return;
-    if (!secure && this.sharedFlag) throw new SmafError('EPERM', `cannot clear the secure flag of buffer ${this.id}: it has been exported, and only a buffer nobody else holds may become CPU-visible`);
+    if (secure === this.secure) return;
+    if (!secure && this.shared) throw new SmafError('EPERM', `cannot clear the secure flag of buffer ${this.id}: it has been exported, and only a buffer nobody else holds may become CPU-visible`);
     if (this.backingImpl) throw new SmafError('EBUSY', `cannot change the secure flag of buffer ${this.id}: it already has memory (${this.backingImpl.allocator})`);
     const module = this.core.secureModule;
     if (secure) {
       if (!module) throw new SmafError('EINVAL', `cannot make buffer ${this.id} secure: no secure module is registered`);
-      const plain = [...this.attachmentMap.values()].find((a) => !a.device.secure);
+      const plain = [...(this.attachmentMap?.values() ?? [])].find((a) => !a.device.secure);
       if (plain) this.deny(plain.device.name, `cannot make buffer ${this.id} secure: device "${plain.device.name}" is attached and is not secure-capable (detach it first)`);
       this.secureCtx = module.createContext(this.info());
     } else if (module && this.secureCtx !== null) {
       module.destroyContext(this.secureCtx);
       this.secureCtx = null;
     }
-    this.secureFlag = secure;
+    this.state = secure ? this.state | SECURE : this.state & ~SECURE;
   }
 
   // ---- devices -----------------------------------------------------------------------------
@@ -278,24 +201,14 @@ export class SmafBuffer {
    */
   attach(device: Device): Attachment {
     this.alive();
-    const head = `Cannot attach device "${device.name}" to buffer ${this.id}`;
     // secure capability is checked here, with or without memory: a device that may never touch
     // secure memory is refused at attach, not later at map (one rule, one place)
-    if (this.secureFlag && !device.secure) this.deny(device.name, `${head}: device "${device.name}" is not secure-capable and the buffer is secure`);
-    const backing = this.backingImpl;
-    if (backing) {
-      const problem = unsuitableReason(backing, device, this.secureFlag);
-      if (problem) {
-        const pins = this.pinnedBy();
-        if (pins.length > 0) {
-          throw new SmafError('EBUSY', `${head}: ${problem.reason}; the memory cannot move while the buffer has ${pins.join(' and ')}`);
-        }
-        this.migrate(device, problem.reason);
-      }
-    }
+    if (this.secure && !device.secure) this.deny(device.name, `Cannot attach device "${device.name}" to buffer ${this.id}: device "${device.name}" is not secure-capable and the buffer is secure`);
+    if (this.backingImpl) this.fitFor(device, this.backingImpl);
     const att = new Attachment(this.nextAttachment++, this, device);
-    this.attachmentMap.set(att.id, att);
-    this.core.platform.events.emit({ kind: 'attach', actor: device.name, buffer: this.id, message: `${device.name} attached to buffer ${this.id}` });
+    (this.attachmentMap ??= new Map()).set(att.id, att);
+    const { id } = this;
+    this.core.platform.events.emit({ kind: 'attach', actor: device.name, buffer: id, message: eventText.attached({ id, device: device.name }) });
     return att;
   }
 
@@ -305,30 +218,22 @@ export class SmafBuffer {
     throw new SmafError('EPERM', message);
   }
 
-  private migrate(device: Device, why: string): void {
-    const old = this.requireBacking();
-    const fresh = this.core.chooseBacking(this.info(device), `attach of ${device.name} (migration: ${why})`, (d) => this.recordDecision(d));
-    const mem = this.core.platform.memory;
-    let off = 0;
-    while (off < this.length) {
-      const src = locate(old.segments, off);
-      const dst = locate(fresh.segments, off);
-      const n = Math.min(src.contiguous, dst.contiguous, this.length - off);
-      mem.copy(dst.phys, src.phys, n);
-      this.core.platform.provenance.copied(dst.phys, src.phys, n);
-      off += n;
+  /** Memory that does not suit a newly attached device: EPERM, EBUSY when pinned, else migrate. */
+  private fitFor(device: Device, backing: Backing): void {
+    const problem = unsuitableReason(backing, device, this.secure);
+    if (!problem) return;
+    const head = `Cannot attach device "${device.name}" to buffer ${this.id}`;
+    if (problem.code === 'EPERM') this.deny(device.name, `${head}: ${problem.reason}`);
+    const pins = this.pinnedBy();
+    if (pins.length > 0) {
+      throw new SmafError('EBUSY', `${head}: ${problem.reason}; the memory cannot move while the buffer has ${pins.join(' and ')}`);
     }
-    this.scrubAndFree(old);
-    this.backingImpl = fresh;
-    this.core.platform.events.emit({
-      kind: 'migrate', actor: 'core', buffer: this.id, addr: fresh.segments[0]?.phys, length: this.length,
-      message: `buffer ${this.id} moved from ${old.allocator} to ${fresh.allocator} so that ${device.name} can use it (${why})`,
-    });
+    this.backingImpl = migrate(this, backing, device, problem.reason, this.log);
   }
 
   private attachment(att: Attachment): Attachment {
     this.alive();
-    if (att.buffer !== this || att.detached || this.attachmentMap.get(att.id) !== att) {
+    if (att.buffer !== this || att.detached || this.attachmentMap?.get(att.id) !== att) {
       throw new SmafError('EINVAL', `attachment ${att.id} is not attached to buffer ${this.id}`);
     }
     return att;
@@ -338,9 +243,11 @@ export class SmafBuffer {
   detach(att: Attachment): void {
     this.attachment(att);
     if (att.mapping) throw new SmafError('EBUSY', `cannot detach "${att.device.name}" from buffer ${this.id}: it is still mapped (unmap first)`);
-    this.attachmentMap.delete(att.id);
+    this.attachmentMap!.delete(att.id);
     att.detached = true;
-    this.core.platform.events.emit({ kind: 'detach', actor: att.device.name, buffer: this.id, message: `${att.device.name} detached from buffer ${this.id}` });
+    const { id } = this;
+    const device = att.device.name;
+    this.core.platform.events.emit({ kind: 'detach', actor: device, buffer: id, message: eventText.detached({ id, device }) });
   }
 
   /**
@@ -353,102 +260,28 @@ export class SmafBuffer {
     if (direction !== 0 && direction !== 1 && direction !== 2) throw new SmafError('EINVAL', `invalid DMA direction ${String(direction)} (0 bidirectional, 1 to device, 2 from device)`);
     if (att.mapping) throw new SmafError('EBUSY', `buffer ${this.id} is already mapped for "${dev.name}" (unmap first)`);
     const backing = this.ensureBacking(`map by ${dev.name}`);
-    const problem = unsuitableReason(backing, dev, this.secureFlag);
+    const problem = unsuitableReason(backing, dev, this.secure);
     if (problem) throw new SmafError(problem.code, `Cannot map buffer ${this.id} for device "${dev.name}": ${problem.reason}`);
-
-    const platform = this.core.platform;
-    let iova: number | undefined;
-    let segments: DmaSegment[];
-    if (dev.iommu) {
-      iova = platform.iommu(dev).map(backing.segments);
-      segments = splitDmaSegments([{ dma: iova, length: this.length }], dev.maxSegmentSize, dev.segmentBoundary);
-    } else {
-      segments = splitDmaSegments(backing.segments.map((s) => ({ dma: s.phys, length: s.length })), dev.maxSegmentSize, dev.segmentBoundary);
-    }
-    const grants: Grant[] = [];
-    if (this.secureFlag) {
-      const module = this.core.secureModule;
-      try {
-        if (!module) throw new SmafError('EPERM', `buffer ${this.id} is secure but no secure module is registered`);
-        for (const s of backing.segments) {
-          module.grantAccess(this.secureCtx, dev, s.phys, s.length, direction);
-          grants.push({ addr: s.phys, size: s.length });
-          platform.events.emit({ kind: 'grant', actor: dev.name, buffer: this.id, addr: s.phys, length: s.length, message: `${module.name} granted ${dev.name} ${directionName(direction)} access to ${hex(s.phys)}+${formatSize(s.length)}` });
-        }
-      } catch (e) {
-        // unwind in reverse: revoke grants k-1..0, then the IOVA
-        for (let k = grants.length - 1; k >= 0; k--) {
-          const g = grants[k]!;
-          module?.revokeAccess(this.secureCtx, dev, g.addr, g.size, direction);
-          platform.events.emit({ kind: 'revoke', actor: dev.name, buffer: this.id, addr: g.addr, length: g.size, message: `rolled back grant of ${hex(g.addr)} to ${dev.name}` });
-        }
-        if (iova !== undefined) platform.iommu(dev).unmap(iova);
-        const err = toSmafError(e);
-        const msg = `Cannot map buffer ${this.id} for device "${dev.name}": ${err.message}`;
-        platform.events.emit({ kind: 'denial', actor: dev.name, buffer: this.id, message: msg });
-        throw new SmafError(err.code, msg, { cause: e });
-      }
-    }
-    att.mapping = { direction, segments, iova, grants };
-    platform.events.emit({ kind: 'map', actor: dev.name, buffer: this.id, addr: segments[0]?.dma, length: this.length, message: `buffer ${this.id} mapped for ${dev.name} (${directionName(direction)}, ${segments.length} DMA segment${segments.length > 1 ? 's' : ''})` });
-    return segments;
+    return mapForDevice(this, att, backing, direction, this.secureCtx).segments;
   }
 
   /** Unmap: revokes the grants made at map and frees the IOVA. */
   unmap(att: Attachment): void {
     this.attachment(att);
     if (!att.mapping) throw new SmafError('EINVAL', `buffer ${this.id} is not mapped for "${att.device.name}"`);
-    this.unmapInternal(att);
-  }
-
-  private unmapInternal(att: Attachment): void {
-    const m = att.mapping;
-    if (!m) return;
-    const platform = this.core.platform;
-    const module = this.core.secureModule;
-    for (let k = m.grants.length - 1; k >= 0; k--) {
-      const g = m.grants[k]!;
-      module?.revokeAccess(this.secureCtx, att.device, g.addr, g.size, m.direction);
-      platform.events.emit({ kind: 'revoke', actor: att.device.name, buffer: this.id, addr: g.addr, length: g.size, message: `revoked ${att.device.name} access to ${hex(g.addr)}+${formatSize(g.size)}` });
-    }
-    if (m.iova !== undefined) platform.iommu(att.device).unmap(m.iova);
-    att.mapping = null;
-    platform.events.emit({ kind: 'unmap', actor: att.device.name, buffer: this.id, message: `buffer ${this.id} unmapped for ${att.device.name}` });
+    unmapForDevice(this, att, this.secureCtx);
   }
 
   // ---- CPU access --------------------------------------------------------------------------
 
-  private checkCpu(kind: CpuAccessKind, mode: CpuAccessMode): void {
-    const module = this.core.secureModule;
-    const deny = (why: string): never => {
-      const msg = `Cannot ${kind} buffer ${this.id} from the CPU: ${why}`;
-      this.core.platform.events.emit({ kind: 'denial', actor: 'cpu', buffer: this.id, message: msg });
-      throw new SmafError('EPERM', msg);
-    };
-    if (module) {
-      try {
-        module.checkCpuAccess(this.secureFlag ? this.secureCtx : null, this.info(), kind, mode);
-      } catch (e) {
-        deny(toSmafError(e).message);
-      }
-    }
-    // the core's own rule, whatever the module says: secure memory is never CPU-visible
-    if (this.secureFlag) deny('it is secure, and secure memory is never visible to the normal world');
-  }
-
   /** User mapping of [offset, offset+length); prot is PROT_READ|PROT_WRITE bits. */
   mmap(offset: number, length: number, prot: number): CpuMapping {
     this.alive();
-    if (!Number.isInteger(prot) || prot <= 0 || (prot & ~(PROT_READ | PROT_WRITE)) !== 0) {
-      throw new SmafError('EINVAL', `invalid prot ${String(prot)} (1 read, 2 write, 3 both)`);
-    }
-    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length <= 0 || offset % this.core.pageSize !== 0 || offset + length > this.length) {
-      throw new SmafError('EINVAL', `cannot map ${offset}+${length} of buffer ${this.id} (${this.length} bytes): the offset must be page-aligned and the range inside the buffer`);
-    }
+    checkMmapRange(this, offset, length, prot);
     if ((prot & PROT_WRITE) !== 0 && (this.flags & SMAF_RDWR) === 0) {
       throw new SmafError('EACCES', `buffer ${this.id} was created read-only (no SMAF_RDWR): it cannot be mapped for writing`);
     }
-    this.checkCpu('mmap', prot === 3 ? 'read-write' : prot === 1 ? 'read' : 'write');
+    checkCpuAccess(this, this.secureCtx, 'mmap', protMode(prot));
     this.ensureBacking('mmap by cpu');
     return this.addCpuMapping('mmap', offset, length, prot);
   }
@@ -456,21 +289,22 @@ export class SmafBuffer {
   /** Kernel mapping of the whole buffer. */
   vmap(): CpuMapping {
     this.alive();
-    this.checkCpu('vmap', 'read-write');
+    checkCpuAccess(this, this.secureCtx, 'vmap', 'read-write');
     this.ensureBacking('vmap by cpu');
     return this.addCpuMapping('vmap', 0, this.length, PROT_READ | PROT_WRITE);
   }
 
   private addCpuMapping(kind: 'mmap' | 'vmap', offset: number, length: number, prot: number): CpuMapping {
     const m = new CpuMapping(this.nextMapping++, this, kind, offset, length, prot);
-    this.cpuMaps.set(m.id, m);
-    this.core.platform.events.emit({ kind: 'cpu-access', actor: 'cpu', buffer: this.id, message: `cpu ${kind} of buffer ${this.id} (${formatSize(length)})` });
+    (this.cpuMaps ??= new Map()).set(m.id, m);
+    const { id } = this;
+    this.core.platform.events.emit({ kind: 'cpu-access', actor: 'cpu', buffer: id, message: eventText.cpuMapped({ id, kind, length }) });
     return m;
   }
 
   munmap(m: CpuMapping): void {
     this.alive();
-    if (m.buffer !== this || m.closed || this.cpuMaps.get(m.id) !== m) throw new SmafError('EINVAL', `mapping ${m.id} is not a live mapping of buffer ${this.id}`);
+    if (m.buffer !== this || m.closed || this.cpuMaps?.get(m.id) !== m) throw new SmafError('EINVAL', `mapping ${m.id} is not a live mapping of buffer ${this.id}`);
     m.closed = true;
     this.cpuMaps.delete(m.id);
   }
@@ -478,7 +312,7 @@ export class SmafBuffer {
   /** Bracket CPU access (DMA_BUF_IOCTL_SYNC START); allocates at first need. */
   beginCpuAccess(mode: CpuAccessMode): void {
     this.alive();
-    this.checkCpu('begin_cpu_access', mode);
+    checkCpuAccess(this, this.secureCtx, 'begin_cpu_access', mode);
     this.ensureBacking('begin_cpu_access by cpu');
     this.cpuAccessDepth++;
   }
@@ -491,36 +325,29 @@ export class SmafBuffer {
 
   // ---- release -----------------------------------------------------------------------------
 
-  private scrubAndFree(b: Backing): void {
-    const mem = this.core.platform.memory;
-    for (const s of b.segments) {
-      mem.zero(s.phys, s.length);
-      this.core.platform.provenance.cleared(s.phys, s.length);
-    }
-    this.core.releaseBacking(b, this.length);
-  }
-
   /** Last reference gone: revoke every grant, scrub, return the memory, destroy the secure context. */
   private release(): void {
-    for (const att of this.attachmentMap.values()) {
-      this.unmapInternal(att);
+    for (const att of this.attachmentMap?.values() ?? []) {
+      unmapForDevice(this, att, this.secureCtx);
       att.detached = true;
     }
-    this.attachmentMap.clear();
-    for (const m of this.cpuMaps.values()) m.closed = true;
-    this.cpuMaps.clear();
+    this.attachmentMap = null;
+    for (const m of this.cpuMaps?.values() ?? []) m.closed = true;
+    this.cpuMaps = null;
     this.cpuAccessDepth = 0;
     const b = this.backingImpl;
     if (b) {
-      this.scrubAndFree(b);
+      scrubAndFree(this.core, b, this.length);
       this.backingImpl = null;
     }
     const module = this.core.secureModule;
     if (this.secureCtx !== null && module) module.destroyContext(this.secureCtx);
     this.secureCtx = null;
-    this.releasedFlag = true;
+    this.state |= RELEASED;
     this.core.forget(this);
-    this.core.platform.events.emit({ kind: 'release', actor: 'core', buffer: this.id, length: this.length, message: `buffer ${this.id}${this.labelValue === null ? '' : ` ("${this.labelValue}")`} released${b ? `: ${formatSize(this.length)} scrubbed and returned to ${b.allocator}` : ' (never allocated)'}` });
+    const { id, length } = this;
+    const message = eventText.released({ id, length, label: this.labelValue, allocator: b ? b.allocator : null });
+    this.core.platform.events.emit({ kind: 'release', actor: 'core', buffer: id, length, message });
   }
 
   /** Physical segments (for inspection and tests); empty before allocation. */

@@ -6,7 +6,7 @@ import { isSmafError, type ErrnoName } from '../common/errors.ts';
 import { Platform } from '../platform/index.ts';
 import { registerPlatformAllocators, testPlatformSpec } from '../testing/index.ts';
 import { DmaDirection } from './contracts.ts';
-import { dmaCopy, dmaCrc, dmaRead, dmaWrite, DmaTransform } from './dma.ts';
+import { DMA_SLICE, dmaCopy, dmaCopySteps, dmaCrc, dmaRead, dmaWrite, DmaTransform } from './dma.ts';
 import { Smaf } from './smaf.ts';
 
 const fails = (code: ErrnoName, message: string) => (e: unknown) => isSmafError(e, code) && (e as Error).message === message;
@@ -124,4 +124,24 @@ test('a CRC capture of a normal buffer covers any range, across chunks', () => {
   assert.equal(dmaCrc(att, 5, 3), crc32.buf(data.subarray(5, 8)) >>> 0, 'a few bytes of a normal buffer are not secret');
   assert.equal(dmaCrc(att, 0, 0), 0);
   assert.throws(() => dmaCrc(att, size - 1, 2), fails('EINVAL', `range ${size - 1}+2 leaves buffer ${b.id} (${size} bytes)`));
+});
+
+test('a copy checks both mappings again before each slice: one unmapped in between stops it with EINVAL', () => {
+  const { smaf, dev } = system();
+  const size = 2 * DMA_SLICE;
+  const [src, dst] = [smaf.create(size), smaf.create(size)];
+  const [sa, da] = [src.attach(dev('dec')), dst.attach(dev('dec'))];
+  src.map(sa, DmaDirection.TO_DEVICE);
+  dst.map(da, DmaDirection.FROM_DEVICE);
+  const fill = src.attach(dev('dec')); // another attachment, to fill the source
+  src.map(fill, DmaDirection.FROM_DEVICE);
+  dmaWrite(fill, 0, pattern(size));
+  for (const [unmap, which] of [[() => dst.unmap(da), dst], [() => src.unmap(sa), src]] as const) {
+    const steps = dmaCopySteps(da, 0, sa, 0, size);
+    assert.equal(steps.next().done, false, 'the first slice is copied');
+    unmap();
+    assert.throws(() => steps.next(), fails('EINVAL', `buffer ${which.id} is not mapped for "dec"`));
+    if (!da.mapped) dst.map(da, DmaDirection.FROM_DEVICE);
+    if (!sa.mapped) src.map(sa, DmaDirection.TO_DEVICE);
+  }
 });

@@ -15,8 +15,8 @@
 import crc32 from 'crc-32';
 import { SmafError } from '../common/errors.ts';
 import { hex } from '../common/units.ts';
-import type { Device, DmaSegment, Platform } from '../platform/index.ts';
-import type { Attachment } from './buffer.ts';
+import type { CopyPiece, Device, DmaSegment, Platform } from '../platform/index.ts';
+import type { Attachment } from './attachment.ts';
 import { DmaDirection } from './contracts.ts';
 
 /** Bytes one slice of DMA work moves before the daemon may serve someone else. */
@@ -133,13 +133,46 @@ export function* dmaCopySteps(dst: Attachment, dstOffset: number, src: Attachmen
   for (let done = 0; done < length; done += DMA_SLICE) {
     if (done > 0) yield;
     const n = Math.min(DMA_SLICE, length - done);
+    // between two slices other requests run, and may have unmapped either side
+    check(src, srcOffset + done, n, false);
+    check(dst, dstOffset + done, n, true);
     const from = sourceLabel(src, srcOffset + done, n);
     from.add(principal);
+    if (transform === DmaTransform.COPY) {
+      copySlice(dst, dstOffset + done, src, srcOffset + done, n, from);
+      continue;
+    }
     const bytes = dmaRead(src, srcOffset + done, n);
-    if (transform === DmaTransform.DECRYPT_XOR_5A) for (let i = 0; i < bytes.length; i++) bytes[i]! ^= 0x5a;
+    for (let i = 0; i < bytes.length; i++) bytes[i]! ^= 0x5a;
     dmaWrite(dst, dstOffset + done, bytes, principal, from);
   }
   return length;
+}
+
+/** The physical pieces the device reaches at [offset, offset+length) of its mapping. */
+function physPieces(att: Attachment, offset: number, length: number): { phys: number; n: number }[] {
+  const out: { phys: number; n: number }[] = [];
+  devicePieces(att, offset, length, (phys, n) => out.push({ phys, n }));
+  return out;
+}
+
+/** One slice of a plain copy (its attachments checked), memory to memory through the bus: its checks, no staging buffer. */
+function copySlice(dst: Attachment, dstOffset: number, src: Attachment, srcOffset: number, n: number, from: ReadonlySet<string>): void {
+  const s = physPieces(src, srcOffset, n);
+  const d = physPieces(dst, dstOffset, n);
+  const pieces: CopyPiece[] = [];
+  for (let i = 0, j = 0, si = 0, dj = 0; i < s.length && j < d.length;) {
+    const k = Math.min(s[i]!.n - si, d[j]!.n - dj);
+    pieces.push({ dst: d[j]!.phys + dj, src: s[i]!.phys + si, n: k });
+    si += k;
+    dj += k;
+    if (si === s[i]!.n) [i, si] = [i + 1, 0];
+    if (dj === d[j]!.n) [j, dj] = [j + 1, 0];
+  }
+  const platform = dst.buffer.core.platform;
+  platform.bus.copy({ kind: 'device', device: dst.device }, pieces);
+  // normal memory is readable by whoever holds it: only secure memory's provenance matters
+  for (const p of pieces) if (platform.regionAt(p.dst)?.kind === 'secure-carveout') platform.provenance.written(p.dst, p.n, from);
 }
 
 export function dmaCopy(dst: Attachment, dstOffset: number, src: Attachment, srcOffset: number, length: number, transform = 0, principal = LOCAL_PRINCIPAL): number {

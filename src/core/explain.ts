@@ -1,7 +1,7 @@
 /** `explain`: the state of a buffer and every allocation decision taken for it, with reasons. */
 import { formatSize, hex } from '../common/units.ts';
 import type { SmafBuffer } from './buffer.ts';
-import type { Decision } from './smaf.ts';
+import type { Decision } from './decisions.ts';
 
 export interface Explanation {
   readonly buffer: number;

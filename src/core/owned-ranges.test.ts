@@ -6,8 +6,8 @@ test('overlaps: touching ranges do not overlap, any shared byte does', () => {
   const o = new OwnedRanges();
   assert.equal(o.size, 0);
   assert.equal(o.overlaps(0, 1 << 30), false, 'nothing owned yet');
-  o.add([{ phys: 0x3000, length: 0x1000 }, { phys: 0x1000, length: 0x1000 }]);
-  o.add([{ phys: 0x8000, length: 0x2000 }]);
+  o.add([{ phys: 0x3000, length: 0x1000 }, { phys: 0x1000, length: 0x1000 }], 1);
+  o.add([{ phys: 0x8000, length: 0x2000 }], 2);
   assert.equal(o.size, 3);
   const cases: [number, number, boolean][] = [
     [0x0000, 0x1000, false], [0x0000, 0x1001, true], [0x1fff, 1, true], [0x2000, 0x1000, false], [0x2fff, 1, false],
@@ -19,7 +19,7 @@ test('overlaps: touching ranges do not overlap, any shared byte does', () => {
 
 test('conflicts: with owned ranges, or between the segments of one list', () => {
   const o = new OwnedRanges();
-  o.add([{ phys: 0x10000, length: 0x1000 }]);
+  o.add([{ phys: 0x10000, length: 0x1000 }], 1);
   assert.equal(o.conflicts([{ phys: 0x3000, length: 0x1000 }, { phys: 0x1000, length: 0x1000 }]), false);
   assert.equal(o.conflicts([{ phys: 0x3000, length: 0x1000 }, { phys: 0x2000, length: 0x1001 }]), true, 'listed out of order, overlapping');
   assert.equal(o.conflicts([{ phys: 0x1000, length: 0x1000 }, { phys: 0x1000, length: 0x1000 }]), true, 'listed twice');
@@ -29,7 +29,7 @@ test('conflicts: with owned ranges, or between the segments of one list', () => 
 
 test('remove takes out exactly the recorded range, and refuses one that is not recorded', () => {
   const o = new OwnedRanges();
-  o.add([{ phys: 0x1000, length: 0x1000 }, { phys: 0x5000, length: 0x2000 }, { phys: 0x3000, length: 0x1000 }]);
+  o.add([{ phys: 0x1000, length: 0x1000 }, { phys: 0x5000, length: 0x2000 }, { phys: 0x3000, length: 0x1000 }], 7);
   assert.throws(() => o.remove([{ phys: 0x5000, length: 0x1000 }]), /^Error: owned range 0x5000\+4096 is not recorded$/);
   assert.throws(() => o.remove([{ phys: 0x4000, length: 0x1000 }]), /owned range 0x4000\+4096 is not recorded/);
   assert.throws(() => o.remove([{ phys: 0x9000, length: 0x1000 }]), /not recorded/);
@@ -40,4 +40,15 @@ test('remove takes out exactly the recorded range, and refuses one that is not r
   assert.equal(o.overlaps(0x6fff, 1), true);
   o.remove([{ phys: 0x1000, length: 0x1000 }, { phys: 0x5000, length: 0x2000 }]);
   assert.equal(o.size, 0);
+});
+
+test('ranges lists every owned range in address order with the buffer that holds it', () => {
+  const o = new OwnedRanges();
+  o.add([{ phys: 0x5000, length: 0x2000 }, { phys: 0x1000, length: 0x1000 }], 7);
+  o.add([{ phys: 0x3000, length: 0x1000 }], 9);
+  o.add([{ phys: 0x8000, length: 0x1000 }], 4);
+  o.remove([{ phys: 0x8000, length: 0x1000 }]);
+  assert.deepEqual([...o.ranges()], [
+    { base: 0x1000, length: 0x1000, owner: 7 }, { base: 0x3000, length: 0x1000, owner: 9 }, { base: 0x5000, length: 0x2000, owner: 7 },
+  ]);
 });

@@ -7,6 +7,8 @@ import type { SgSegment } from '../platform/index.ts';
 export class OwnedRanges {
   private readonly starts: number[] = [];
   private readonly ends: number[] = [];
+  /** The buffer holding each range. */
+  private readonly owners: number[] = [];
 
   /** Index of the first range whose start is >= addr. */
   private lowerBound(addr: number): number {
@@ -38,12 +40,18 @@ export class OwnedRanges {
     return false;
   }
 
-  add(segments: readonly SgSegment[]): void {
+  add(segments: readonly SgSegment[], owner: number): void {
     for (const s of segments) {
       const i = this.lowerBound(s.phys);
       this.starts.splice(i, 0, s.phys);
       this.ends.splice(i, 0, s.phys + s.length);
+      this.owners.splice(i, 0, owner);
     }
+  }
+
+  /** Every owned range with its buffer, in address order (what the dashboard's memory map draws). */
+  *ranges(): IterableIterator<{ base: number; length: number; owner: number }> {
+    for (let i = 0; i < this.starts.length; i++) yield { base: this.starts[i]!, length: this.ends[i]! - this.starts[i]!, owner: this.owners[i]! };
   }
 
   remove(segments: readonly SgSegment[]): void {
@@ -52,6 +60,7 @@ export class OwnedRanges {
       if (this.starts[i] !== s.phys || this.ends[i] !== s.phys + s.length) throw new Error(`owned range 0x${s.phys.toString(16)}+${s.length} is not recorded`);
       this.starts.splice(i, 1);
       this.ends.splice(i, 1);
+      this.owners.splice(i, 1);
     }
   }
 

@@ -49,13 +49,13 @@ test('allocators are asked by ranking, highest first, then by name', () => {
 test('unregistering removes exactly that allocator, and never one that still backs buffers', () => {
   const r = new Registry();
   for (const name of ['a', 'b', 'c']) r.registerAllocator({ ...ok, name });
-  r.stats('b').buffersInUse = 2;
+  r.counters('b').buffersInUse = 2;
   assert.throws(() => r.unregisterAllocator('b'), fails('EBUSY', 'allocator "b" still backs 2 buffer(s)'));
   assert.throws(() => r.unregisterAllocator('d'), fails('ENOENT', 'no allocator "d" is registered'));
   assert.throws(() => r.stats('d'), fails('ENOENT', 'no allocator "d" is registered'));
   r.unregisterAllocator('c');
   assert.deepEqual(r.allocators.map((a) => a.name), ['a', 'b']);
-  r.stats('b').buffersInUse = 0;
+  r.counters('b').buffersInUse = 0;
   r.unregisterAllocator('a');
   assert.deepEqual(r.allocators.map((a) => a.name), ['b']);
   assert.throws(() => r.stats('a'), fails('ENOENT', 'no allocator "a" is registered'));

@@ -2,23 +2,26 @@
 import { SmafError } from '../common/errors.ts';
 import type { Allocator, SecureModule } from './contracts.ts';
 
+/** An allocator's counters, kept by the registry as the core reports each allocation and free. */
 export interface AllocatorStats {
   readonly name: string;
   readonly ranking: number;
-  allocations: number;
-  failures: number;
-  declines: number;
-  frees: number;
-  bytesInUse: number;
-  peak: number;
-  buffersInUse: number;
+  readonly allocations: number;
+  readonly failures: number;
+  readonly declines: number;
+  readonly frees: number;
+  readonly bytesInUse: number;
+  readonly peak: number;
+  readonly buffersInUse: number;
 }
+
+type Counters = { -readonly [K in keyof AllocatorStats]: AllocatorStats[K] };
 
 const NAME_RE = /^[\x21-\x7e]{1,63}$/;
 
 export class Registry {
   private readonly allocatorList: Allocator[] = [];
-  private readonly statsByName = new Map<string, AllocatorStats>();
+  private readonly statsByName = new Map<string, Counters>();
   private secure: SecureModule | null = null;
 
   registerAllocator(a: Allocator): void {
@@ -55,10 +58,47 @@ export class Registry {
     return this.allocatorList.find((a) => a.name === name);
   }
 
+  /** A copy of one allocator's counters. */
   stats(name: string): AllocatorStats {
+    return { ...this.counters(name) };
+  }
+
+  /** @internal the live counters (only the registry's note* methods change them; tests corrupt them). */
+  counters(name: string): Counters {
     const s = this.statsByName.get(name);
     if (!s) throw new SmafError('ENOENT', `no allocator "${name}" is registered`);
     return s;
+  }
+
+  /** The allocator handed out `bytes` for a buffer. */
+  noteAllocation(name: string, bytes: number): void {
+    const s = this.counters(name);
+    s.allocations++;
+    s.buffersInUse++;
+    s.bytesInUse += bytes;
+    s.peak = Math.max(s.peak, s.bytesInUse);
+  }
+
+  /** The allocator matched but gave nothing usable (declined: it said no; else it threw or erred). */
+  noteFailure(name: string, declined: boolean): void {
+    const s = this.counters(name);
+    if (declined) s.declines++;
+    s.failures++;
+  }
+
+  /** A buffer's `bytes` went back to the allocator. */
+  noteFree(name: string, bytes: number): void {
+    const s = this.counters(name);
+    s.frees++;
+    s.buffersInUse--;
+    s.bytesInUse -= bytes;
+  }
+
+  /** Buffers that have memory now, over every allocator. */
+  get buffersInUse(): number {
+    let n = 0;
+    for (const s of this.statsByName.values()) n += s.buffersInUse;
+    return n;
   }
 
   allStats(): AllocatorStats[] {

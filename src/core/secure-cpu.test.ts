@@ -63,7 +63,7 @@ test('the core refuses every CPU access to a secure buffer before it has memory,
     assert.throws(() => cpuAccess(b, kind), (e) => isSmafError(e, 'EPERM') && /secure memory is never visible to the normal world/.test(e.message), kind);
     assert.equal(b.allocated, false, `${kind}: a refused access allocates nothing`);
     assert.equal(b.cpuMappings.length, 0);
-    assert.equal(b.cpuAccessActive, 0);
+    assert.throws(() => b.endCpuAccess('read'), (e) => isSmafError(e, 'EINVAL'), `${kind}: no CPU access bracket was left open`);
     assert.ok(module.cpuChecks.includes(`${kind}:${b.id}:secure:ctx`), `${kind}: the module was asked, with the buffer's context, and allowed it`);
     assert.ok(platform.events.list({ kinds: ['denial'] }).some((e) => e.buffer === b.id && e.actor === 'cpu'), `${kind}: the denial is logged`);
     b.put();
@@ -83,6 +83,6 @@ test('the core refuses every CPU access to a secure buffer that has memory, even
   }
   assert.throws(() => b.mmap(0, 8192, 3), (e) => isSmafError(e, 'EPERM'));
   assert.equal(b.cpuMappings.length, 0);
-  assert.equal(b.cpuAccessActive, 0);
+  assert.throws(() => b.endCpuAccess('read'), (e) => isSmafError(e, 'EINVAL'), 'no CPU access bracket was left open');
   b.put();
 });

@@ -66,8 +66,8 @@ test('two buffers on the same memory are reported', () => {
 
 test('allocator statistics that do not add up are reported, ten at most then a count', () => {
   const { smaf } = system();
-  smaf.registry.stats('system').bytesInUse += 4096;
-  smaf.registry.stats('smaf-cma').buffersInUse += 1;
+  smaf.registry.counters('system').bytesInUse += 4096;
+  smaf.registry.counters('smaf-cma').buffersInUse += 1;
   assert.deepEqual(failures(selfCheck(smaf)), {
     'allocator statistics add up': 'system: 4096 bytes in use by its stats, 0 by its buffers; smaf-cma: 1 buffers by its stats, 0 live; smaf-cma: allocations - frees != buffers in use',
   });
@@ -75,12 +75,12 @@ test('allocator statistics that do not add up are reported, ten at most then a c
   const fake: Allocator = { name: 'f', ranking: 0, match: () => false, allocate: () => ({ declined: true, reason: '-' }), free: () => {} };
   for (let i = 0; i < 12; i++) {
     many.registerAllocator({ ...fake, name: `f${String(i).padStart(2, '0')}` });
-    many.registry.stats(`f${String(i).padStart(2, '0')}`).bytesInUse = 1;
+    many.registry.counters(`f${String(i).padStart(2, '0')}`).bytesInUse = 1;
   }
   const { smaf: ten } = system();
   for (let i = 0; i < 10; i++) {
     ten.registerAllocator({ ...fake, name: `t${i}` });
-    ten.registry.stats(`t${i}`).bytesInUse = 1;
+    ten.registry.counters(`t${i}`).bytesInUse = 1;
   }
   const tenDetail = failures(selfCheck(ten))['allocator statistics add up']!;
   assert.equal(tenDetail.split('; ').length, 10);

@@ -8,7 +8,8 @@ import { isSmafError, type ErrnoName } from '../common/errors.ts';
 import { Platform, type SgSegment } from '../platform/index.ts';
 import { registerPlatformAllocators, testPlatformSpec, createRecordingSecureModule } from '../testing/index.ts';
 import type { Allocator, Backing } from './contracts.ts';
-import { Smaf, type Decision } from './smaf.ts';
+import { DecisionLog } from './decisions.ts';
+import { Smaf } from './smaf.ts';
 
 const fails = (code: ErrnoName, message: string | RegExp) => (e: unknown) =>
   isSmafError(e, code) && (typeof message === 'string' ? (e as Error).message === message : message.test((e as Error).message));
@@ -66,12 +67,12 @@ test('the allocation of a secure buffer for devices that are not secure-capable 
   // rule on its own too, so no path can hand secure memory to them
   const { smaf, dev } = system();
   smaf.registerSecureModule(createRecordingSecureModule());
-  const decisions: Decision[] = [];
+  const log = new DecisionLog();
   const info = { id: 7, length: 4096, secure: true, nameHint: '', devices: [dev('gpu'), dev('cam')] };
-  assert.throws(() => smaf.chooseBacking(info, 'test', (d) => decisions.push(d)), fails('EPERM', 'cannot allocate secure buffer 7: "gpu", "cam" are not secure-capable'));
-  assert.throws(() => smaf.chooseBacking({ ...info, devices: [dev('gpu')] }, 'test', (d) => decisions.push(d)), fails('EPERM', 'cannot allocate secure buffer 7: "gpu" is not secure-capable'));
-  assert.equal(decisions.at(-1)!.outcome, 'failed');
-  assert.equal(decisions.at(-1)!.error, 'EPERM: cannot allocate secure buffer 7: "gpu" is not secure-capable');
+  assert.throws(() => smaf.chooseBacking(info, 'test', log), fails('EPERM', 'cannot allocate secure buffer 7: "gpu", "cam" are not secure-capable'));
+  assert.throws(() => smaf.chooseBacking({ ...info, devices: [dev('gpu')] }, 'test', log), fails('EPERM', 'cannot allocate secure buffer 7: "gpu" is not secure-capable'));
+  assert.equal(log.kept.at(-1)!.outcome, 'failed');
+  assert.equal(log.kept.at(-1)!.error, 'EPERM: cannot allocate secure buffer 7: "gpu" is not secure-capable');
 });
 
 test('without a matching allocator: ENODEV, every candidate with its reason, logged', () => {

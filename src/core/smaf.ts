@@ -4,41 +4,19 @@
  */
 import { SmafError } from '../common/errors.ts';
 import { formatSize } from '../common/units.ts';
-import { physLimit, type Device, type Platform, type RegionStats } from '../platform/index.ts';
+import type { Platform, RegionStats } from '../platform/index.ts';
 import { SmafBuffer } from './buffer.ts';
 import { isDecline, verdictOf, type Allocator, type Backing, type BufferInfo, type Decline, type SecureModule } from './contracts.ts';
+import type { Candidate, DecisionSink } from './decisions.ts';
+import { MAX_NAME_BYTES, SMAF_RDWR, SMAF_VALID_FLAGS } from './flags.ts';
+import { eventText } from './event-texts.ts';
+import type { BufferHost } from './host.ts';
 import { OwnedRanges } from './owned-ranges.ts';
 import { Registry, type AllocatorStats } from './registry.ts';
+import { unsuitableReason } from './suitability.ts';
 
-/** O_RDWR and O_CLOEXEC: the only flags a buffer accepts. */
-export const SMAF_RDWR = 0x2;
-export const SMAF_CLOEXEC = 0x80000;
-export const SMAF_VALID_FLAGS = SMAF_RDWR | SMAF_CLOEXEC;
-export const MAX_NAME_BYTES = 63;
-
-export interface Candidate {
-  readonly allocator: string;
-  readonly ranking: number;
-  readonly verdict: 'allocated' | 'no-match' | 'declined' | 'rejected' | 'not-asked';
-  readonly reason: string;
-}
-
-/** One allocation attempt, as `explain` reports it. */
-export interface Decision {
-  readonly time: number;
-  /** What needed the memory: "map by vdec", "mmap by cpu", "attach of display (migration)". */
-  readonly trigger: string;
-  readonly devices: readonly string[];
-  readonly secure: boolean;
-  readonly outcome: 'allocated' | 'failed';
-  readonly allocator?: string;
-  readonly region?: string;
-  readonly segments?: number;
-  readonly candidates: readonly Candidate[];
-  readonly error?: string;
-  /** How long the allocators took to decide (and allocate), in microseconds. */
-  readonly elapsedUs?: number;
-}
+/** The flags create accepts (they live in flags.ts; create's callers find them here too). */
+export { MAX_NAME_BYTES, SMAF_CLOEXEC, SMAF_RDWR, SMAF_VALID_FLAGS } from './flags.ts';
 
 export interface CreateOptions {
   readonly flags?: number;
@@ -53,22 +31,7 @@ export interface SmafStats {
   readonly regions: readonly RegionStats[];
 }
 
-/** Why a backing cannot serve a device, or null when it can. */
-export function unsuitableReason(backing: Backing, device: Device, secure: boolean): { code: 'EPERM' | 'EINVAL'; reason: string } | null {
-  if (secure && !device.secure) return { code: 'EPERM', reason: `device "${device.name}" is not secure-capable and the buffer is secure` };
-  if (device.iommu) return null;
-  if (backing.segments.length !== 1) {
-    return { code: 'EINVAL', reason: `the backing (${backing.allocator}) has ${backing.segments.length} physical segments and "${device.name}" has no IOMMU, so it needs contiguous memory` };
-  }
-  const seg = backing.segments[0]!;
-  const end = seg.phys + seg.length - 1;
-  if (end > physLimit(device)) {
-    return { code: 'EINVAL', reason: `the backing ends at 0x${end.toString(16)}, above the ${Math.min(device.dmaMask, device.coherentDmaMask)}-bit DMA mask of "${device.name}"` };
-  }
-  return null;
-}
-
-export class Smaf {
+export class Smaf implements BufferHost {
   readonly platform: Platform;
   readonly registry = new Registry();
   private readonly bufferMap = new Map<number, SmafBuffer>();
@@ -117,15 +80,7 @@ export class Smaf {
     if (!Number.isInteger(flags) || flags < 0 || (flags & ~SMAF_VALID_FLAGS) !== 0) {
       throw new SmafError('EINVAL', `invalid flags 0x${flags.toString(16)}: only SMAF_RDWR (0x2) and SMAF_CLOEXEC (0x80000) are allowed`);
     }
-    const big = typeof length === 'bigint' ? length : Number.isSafeInteger(length) ? BigInt(length) : -1n;
-    if (big < 0n) throw new SmafError('EINVAL', `invalid length ${String(length)}: must be a whole number of bytes`);
-    if (big === 0n) throw new SmafError('EINVAL', 'invalid length 0: a buffer needs at least one byte');
-    const page = BigInt(this.pageSize);
-    const rounded = ((big + page - 1n) / page) * page;
-    const largest = this.platform.largestRegion;
-    if (rounded > BigInt(largest)) {
-      throw new SmafError('ENOMEM', `cannot create a buffer of ${big} bytes: the largest region holds ${formatSize(largest)}`);
-    }
+    const rounded = this.pageRound(length);
     const name = options.name === '' ? undefined : options.name;
     if (name !== undefined) {
       if (new TextEncoder().encode(name).length > MAX_NAME_BYTES) throw new SmafError('EINVAL', `allocator name is longer than ${MAX_NAME_BYTES} bytes`);
@@ -133,10 +88,33 @@ export class Smaf {
         throw new SmafError('EINVAL', `unknown allocator "${name}" (registered: ${this.registry.allocators.map((a) => a.name).join(', ') || 'none'})`);
       }
     }
-    const buf = new SmafBuffer(this, this.nextId++, Number(rounded), flags, name);
+    const buf = new SmafBuffer(this, this.nextId++, rounded, flags, name);
     this.bufferMap.set(buf.id, buf);
-    this.platform.events.emit({ kind: 'create', actor: 'core', buffer: buf.id, length: buf.length, message: `buffer ${buf.id} created: ${formatSize(buf.length)}, no memory yet${name ? `, asks for "${name}"` : ''}` });
+    const { id } = buf;
+    this.platform.events.emit({ kind: 'create', actor: 'core', buffer: id, length: buf.length, message: eventText.created({ id, length: buf.length, nameHint: name }) });
     return buf;
+  }
+
+  /** A length rounded up to whole pages: EINVAL unless a whole number of bytes > 0, ENOMEM past the largest region. */
+  private pageRound(length: number | bigint): number {
+    const page = this.pageSize;
+    const largest = this.platform.largestRegion;
+    if (typeof length === 'number' && Number.isSafeInteger(length) && length > 0 && Math.ceil(length / page) * page <= largest) {
+      return Math.ceil(length / page) * page; // the common case, without bigint arithmetic
+    }
+    const big = typeof length === 'bigint' ? length : Number.isSafeInteger(length) ? BigInt(length) : -1n;
+    if (big < 0n) throw new SmafError('EINVAL', `invalid length ${String(length)}: must be a whole number of bytes`);
+    if (big === 0n) throw new SmafError('EINVAL', 'invalid length 0: a buffer needs at least one byte');
+    const rounded = ((big + BigInt(page) - 1n) / BigInt(page)) * BigInt(page);
+    if (rounded > BigInt(largest)) {
+      throw new SmafError('ENOMEM', `cannot create a buffer of ${big} bytes: the largest region holds ${formatSize(largest)}`);
+    }
+    return Number(rounded);
+  }
+
+  /** The live buffer with this id, or undefined (for lookups where a released one is ordinary). */
+  find(id: number): SmafBuffer | undefined {
+    return this.bufferMap.get(id);
   }
 
   buffer(id: number): SmafBuffer {
@@ -154,8 +132,18 @@ export class Smaf {
     return [...this.bufferMap.values()];
   }
 
+  /** Live buffers in creation order, without building the list (a page of 100,000 costs its page). */
+  liveBuffers(): IterableIterator<SmafBuffer> {
+    return this.bufferMap.values();
+  }
+
+  /** Memory held by live buffers, range by range in address order, with the buffer holding it. */
+  ownedRanges(): IterableIterator<{ base: number; length: number; owner: number }> {
+    return this.owned.ranges();
+  }
+
   /** @internal called by a buffer when its last reference goes. */
-  forget(buf: SmafBuffer): void {
+  forget(buf: { readonly id: number }): void {
     this.bufferMap.delete(buf.id);
   }
 
@@ -164,84 +152,88 @@ export class Smaf {
    * attached device. Records the decision. Throws EPERM (a secure buffer with a device that is not
    * secure-capable), ENODEV (no allocator matches) or ENOMEM (matches, but no memory).
    */
-  chooseBacking(info: BufferInfo, trigger: string, record: (d: Decision) => void): Backing {
-    const candidates: Candidate[] = [];
-    const t0 = performance.now();
-    const elapsedUs = (): number => Math.round((performance.now() - t0) * 1000);
-    const base = { time: Date.now(), trigger, devices: info.devices.map((d) => d.name), secure: info.secure };
-    const fail = (code: 'EPERM' | 'ENODEV' | 'ENOMEM', message: string): never => {
-      record({ ...base, outcome: 'failed', candidates, error: `${code}: ${message}`, elapsedUs: elapsedUs() });
-      this.platform.events.emit({ kind: 'allocate-failed', actor: 'core', buffer: info.id, length: info.length, message: `buffer ${info.id}: ${message}` });
-      throw new SmafError(code, message);
-    };
+  chooseBacking(info: BufferInfo, trigger: string, log: DecisionSink): Backing {
+    const at = new Attempt(info, trigger, log, this.platform);
+    this.checkDevices(info, at);
+    const order = info.nameHint !== undefined ? this.registry.allocators.filter((a) => a.name === info.nameHint) : this.registry.allocators;
+    if (info.nameHint !== undefined && order.length === 0) at.fail('ENODEV', `allocator "${info.nameHint}" asked for at create is no longer registered`);
+    let matched = false;
+    for (const a of order) {
+      const r = this.ask(a, info, at);
+      if (r === NO_MATCH) continue;
+      matched = true;
+      if (r !== null) return this.accept(a, r, at);
+    }
+    const why = at.candidates.map((c) => `${c.allocator}: ${c.reason}`).join('; ') || 'no allocator is registered';
+    const devs = info.devices.length ? info.devices.map((d) => d.name).join(', ') : 'no device';
+    return at.fail(matched ? 'ENOMEM' : 'ENODEV', `no memory for buffer ${info.id} (${formatSize(info.length)}${info.secure ? ', secure' : ''}, for ${devs}): ${why}`);
+  }
+
+  /** EPERM for a device a secure buffer cannot have; ENOMEM when a device's IOMMU could not map it. */
+  private checkDevices(info: BufferInfo, at: Attempt): void {
     if (info.secure) {
       const insecure = info.devices.filter((d) => !d.secure);
       if (insecure.length > 0) {
-        fail('EPERM', `cannot allocate secure buffer ${info.id}: ${insecure.map((d) => `"${d.name}"`).join(', ')} ${insecure.length > 1 ? 'are' : 'is'} not secure-capable`);
+        at.fail('EPERM', `cannot allocate secure buffer ${info.id}: ${insecure.map((d) => `"${d.name}"`).join(', ')} ${insecure.length > 1 ? 'are' : 'is'} not secure-capable`);
       }
     }
     // a device behind an IOMMU must be able to map the whole buffer in its IOVA window
     for (const d of info.devices) {
       if (!d.iommu) continue;
       const iommu = this.platform.iommu(d);
-      if (info.length > iommu.space) fail('ENOMEM', `"${d.name}" could never map buffer ${info.id}: ${formatSize(info.length)} is more than its ${d.dmaMask}-bit IOMMU's IOVA space (${formatSize(iommu.space)})`);
-      if (!iommu.canMap(info.length)) fail('ENOMEM', `"${d.name}" has no free IOVA range of ${formatSize(info.length)} for buffer ${info.id} (its IOMMU window holds ${iommu.mappedCount} mappings)`);
+      if (info.length > iommu.space) at.fail('ENOMEM', `"${d.name}" could never map buffer ${info.id}: ${formatSize(info.length)} is more than its ${d.dmaMask}-bit IOMMU's IOVA space (${formatSize(iommu.space)})`);
+      if (!iommu.canMap(info.length)) at.fail('ENOMEM', `"${d.name}" has no free IOVA range of ${formatSize(info.length)} for buffer ${info.id} (its IOMMU window holds ${iommu.mappedCount} mappings)`);
     }
-    const order = info.nameHint !== undefined ? this.registry.allocators.filter((a) => a.name === info.nameHint) : this.registry.allocators;
-    if (info.nameHint !== undefined && order.length === 0) fail('ENODEV', `allocator "${info.nameHint}" asked for at create is no longer registered`);
-    let matched = false;
-    for (const a of order) {
-      let v: { match: boolean; reason: string };
-      try {
-        v = verdictOf(a.match(info));
-      } catch (e) {
-        candidates.push({ allocator: a.name, ranking: a.ranking, verdict: 'rejected', reason: `match() threw: ${(e as Error).message}` });
-        continue;
-      }
-      if (!v.match) {
-        candidates.push({ allocator: a.name, ranking: a.ranking, verdict: 'no-match', reason: v.reason });
-        continue;
-      }
-      matched = true;
-      const stats = this.registry.stats(a.name);
-      let r: Backing | Decline;
-      try {
-        r = a.allocate(info, info.length);
-      } catch (e) {
-        stats.failures++;
-        candidates.push({ allocator: a.name, ranking: a.ranking, verdict: 'rejected', reason: `allocate() threw: ${(e as Error).message}` });
-        continue;
-      }
-      if (isDecline(r)) {
-        stats.declines++;
-        stats.failures++;
-        candidates.push({ allocator: a.name, ranking: a.ranking, verdict: 'declined', reason: r.reason });
-        continue;
-      }
-      const problem = this.checkBacking(r, info);
-      if (problem) {
-        // memory another buffer holds is not this allocator's to take back: never free it
-        if (!problem.foreign) a.free(r);
-        stats.failures++;
-        candidates.push({ allocator: a.name, ranking: a.ranking, verdict: 'rejected', reason: `returned unusable memory: ${problem.reason}` });
-        continue;
-      }
-      this.owned.add(r.segments);
-      stats.allocations++;
-      stats.buffersInUse++;
-      stats.bytesInUse += info.length;
-      stats.peak = Math.max(stats.peak, stats.bytesInUse);
-      candidates.push({ allocator: a.name, ranking: a.ranking, verdict: 'allocated', reason: v.reason });
-      record({ ...base, outcome: 'allocated', allocator: a.name, region: r.region, segments: r.segments.length, candidates, elapsedUs: elapsedUs() });
-      this.platform.events.emit({
-        kind: 'allocate', actor: a.name, buffer: info.id, addr: r.segments[0]?.phys, length: info.length,
-        message: `buffer ${info.id}: ${formatSize(info.length)} from ${a.name} (region ${r.region}, ${r.segments.length} segment${r.segments.length > 1 ? 's' : ''}) at ${trigger}`,
-      });
-      return r;
+  }
+
+  /** Ask one allocator: NO_MATCH, null (matched but gave nothing usable: why is in the candidates) or memory. */
+  private ask(a: Allocator, info: BufferInfo, at: Attempt): Backing | null | typeof NO_MATCH {
+    let v: { match: boolean; reason: string };
+    try {
+      v = verdictOf(a.match(info));
+    } catch (e) {
+      at.candidate(a, 'rejected', `match() threw: ${(e as Error).message}`);
+      return NO_MATCH;
     }
-    const why = candidates.map((c) => `${c.allocator}: ${c.reason}`).join('; ') || 'no allocator is registered';
-    const devs = info.devices.length ? info.devices.map((d) => d.name).join(', ') : 'no device';
-    return fail(matched ? 'ENOMEM' : 'ENODEV', `no memory for buffer ${info.id} (${formatSize(info.length)}${info.secure ? ', secure' : ''}, for ${devs}): ${why}`);
+    if (!v.match) {
+      at.candidate(a, 'no-match', v.reason);
+      return NO_MATCH;
+    }
+    let r: Backing | Decline;
+    try {
+      r = a.allocate(info, info.length);
+    } catch (e) {
+      this.registry.noteFailure(a.name, false);
+      at.candidate(a, 'rejected', `allocate() threw: ${(e as Error).message}`);
+      return null;
+    }
+    if (isDecline(r)) {
+      this.registry.noteFailure(a.name, true);
+      at.candidate(a, 'declined', r.reason);
+      return null;
+    }
+    const problem = this.checkBacking(r, info);
+    if (problem) {
+      // memory another buffer holds is not this allocator's to take back: never free it
+      if (!problem.foreign) a.free(r);
+      this.registry.noteFailure(a.name, false);
+      at.candidate(a, 'rejected', `returned unusable memory: ${problem.reason}`);
+      return null;
+    }
+    at.matchReason = v.reason;
+    return r;
+  }
+
+  /** The memory is the buffer's: owned, counted, recorded, logged. */
+  private accept(a: Allocator, r: Backing, at: Attempt): Backing {
+    const { id, length } = at.info;
+    this.owned.add(r.segments, id);
+    this.registry.noteAllocation(a.name, length);
+    at.candidate(a, 'allocated', at.matchReason);
+    at.record('allocated', a.name, r, undefined);
+    const message = eventText.allocated({ id, length, allocator: a.name, region: r.region, segments: r.segments.length, trigger: at.trigger });
+    this.platform.events.emit({ kind: 'allocate', actor: a.name, buffer: id, addr: r.segments[0]?.phys, length, message });
+    return r;
   }
 
   /** Defence against a faulty allocator: the backing must be exactly what was asked, free and usable. */
@@ -271,10 +263,7 @@ export class Smaf {
     const a = this.registry.allocator(b.allocator);
     if (!a) throw new SmafError('EIO', `allocator "${b.allocator}" vanished while backing a buffer`);
     a.free(b);
-    const s = this.registry.stats(b.allocator);
-    s.frees++;
-    s.buffersInUse--;
-    s.bytesInUse -= length;
+    this.registry.noteFree(b.allocator, length);
   }
 
   stats(): SmafStats {
@@ -285,5 +274,37 @@ export class Smaf {
       allocators: this.registry.allStats(),
       regions: this.platform.regionStats(),
     };
+  }
+}
+
+const NO_MATCH = Symbol('no match');
+
+/** One allocation attempt: the allocators asked so far, and its end, recorded and logged. */
+class Attempt {
+  readonly candidates: Candidate[] = [];
+  readonly time = Date.now();
+  private readonly t0 = performance.now();
+  /** Why the allocator that gave memory matched. */
+  matchReason = '';
+
+  constructor(readonly info: BufferInfo, readonly trigger: string, private readonly log: DecisionSink, private readonly platform: Platform) {}
+
+  candidate(a: Allocator, verdict: Candidate['verdict'], reason: string): void {
+    this.candidates.push({ allocator: a.name, ranking: a.ranking, verdict, reason });
+  }
+
+  record(outcome: 'allocated' | 'failed', allocator: string | undefined, r: Backing | undefined, error: string | undefined): void {
+    const elapsedUs = Math.round((performance.now() - this.t0) * 1000);
+    const devices = this.info.devices.map((d) => d.name);
+    this.log.record(r
+      ? { time: this.time, trigger: this.trigger, devices, secure: this.info.secure, outcome, allocator, region: r.region, segments: r.segments.length, candidates: this.candidates, elapsedUs }
+      : { time: this.time, trigger: this.trigger, devices, secure: this.info.secure, outcome, candidates: this.candidates, error, elapsedUs });
+  }
+
+  fail(code: 'EPERM' | 'ENODEV' | 'ENOMEM', message: string): never {
+    this.record('failed', undefined, undefined, `${code}: ${message}`);
+    const { id, length } = this.info;
+    this.platform.events.emit({ kind: 'allocate-failed', actor: 'core', buffer: id, length, message: `buffer ${id}: ${message}` });
+    throw new SmafError(code, message);
   }
 }

@@ -11,6 +11,67 @@ import type { JournalEvent } from '../uapi/replies.ts';
 // the wire types live in uapi (the client reads them without importing the daemon)
 export type { JournalEvent } from '../uapi/replies.ts';
 
+/**
+ * A journal event: the platform event with its facts, one shape for every event (fast to build);
+ * its text is the platform event's, written at first read.
+ */
+class JournalEntry implements JournalEvent {
+  readonly seq: number;
+  readonly time: number;
+  readonly kind: SmafEvent['kind'];
+  readonly actor: string;
+  readonly buffer: number | undefined;
+  readonly addr: number | undefined;
+  readonly length: number | undefined;
+  readonly client: number | undefined;
+  readonly clientLabel: string | undefined;
+  readonly owner: number | undefined;
+  readonly ownerLabel: string | undefined;
+  readonly size: number | undefined;
+  readonly region: string | undefined;
+  readonly allocator: string | undefined;
+  readonly secure: boolean | undefined;
+
+  constructor(private readonly source: SmafEvent, readonly us: number, actor: Actor | null, facts: BufferFacts | undefined, readonly latencyUs: number | undefined) {
+    this.seq = source.seq;
+    this.time = source.time;
+    this.kind = source.kind;
+    this.actor = source.actor;
+    this.buffer = source.buffer;
+    this.addr = source.addr;
+    this.length = source.length;
+    this.client = actor?.id;
+    this.clientLabel = actor?.label;
+    this.owner = facts?.owner?.id;
+    this.ownerLabel = facts?.owner?.label;
+    this.size = facts?.size;
+    this.region = facts?.region;
+    this.allocator = facts?.region !== undefined ? facts.allocator : undefined;
+    this.secure = facts?.secure;
+  }
+
+  get message(): string {
+    return this.source.message;
+  }
+
+  /** The plain event, as X_EVENTS and the dashboard send it (absent fields left out). */
+  toJSON(): JournalEvent {
+    const out: Mutable<JournalEvent> = { seq: this.seq, time: this.time, kind: this.kind, actor: this.actor, message: this.message, us: this.us };
+    if (this.buffer !== undefined) out.buffer = this.buffer;
+    if (this.addr !== undefined) out.addr = this.addr;
+    if (this.length !== undefined) out.length = this.length;
+    if (this.client !== undefined) [out.client, out.clientLabel] = [this.client, this.clientLabel];
+    if (this.owner !== undefined) [out.owner, out.ownerLabel] = [this.owner, this.ownerLabel];
+    if (this.size !== undefined) out.size = this.size;
+    if (this.region !== undefined) [out.region, out.allocator] = [this.region, this.allocator];
+    if (this.secure !== undefined) out.secure = this.secure;
+    if (this.latencyUs !== undefined) out.latencyUs = this.latencyUs;
+    return out;
+  }
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
 /** Who is acting while the daemon handles a request. */
 export interface Actor {
   readonly id: number;
@@ -81,16 +142,7 @@ export class EventJournal {
         }
       }
     }
-    const event: JournalEvent = {
-      ...e,
-      us: this.nowUs(),
-      ...(actor ? { client: actor.id, clientLabel: actor.label } : {}),
-      ...(facts?.owner ? { owner: facts.owner.id, ownerLabel: facts.owner.label } : {}),
-      ...(facts?.size !== undefined ? { size: facts.size } : {}),
-      ...(facts?.region !== undefined ? { region: facts.region, allocator: facts.allocator } : {}),
-      ...(facts?.secure !== undefined ? { secure: facts.secure } : {}),
-      ...(latencyUs !== undefined ? { latencyUs } : {}),
-    };
+    const event = new JournalEntry(e, this.nowUs(), actor, facts, latencyUs);
     if (e.kind === 'release' && e.buffer !== undefined) this.facts.delete(e.buffer);
     if (this.ring.length < this.capacity) this.ring.push(event);
     else {
@@ -100,12 +152,9 @@ export class EventJournal {
     for (const l of this.listeners) l(event);
   }
 
+  /** The buffer while it lives (undefined once released). */
   private live(id: number): ReturnType<Smaf['buffer']> | undefined {
-    try {
-      return this.smaf.buffer(id);
-    } catch {
-      return undefined; // released already
-    }
+    return this.smaf.find(id);
   }
 
   /** Every event kept, oldest first. */

@@ -8,6 +8,7 @@ import { isInternalError, SmafError, toSmafError } from '../common/errors.ts';
 import type { Attachment, CpuMapping, SmafBuffer } from '../core/index.ts';
 import { DEVICE_FD, opRow, type Request, type Response } from '../uapi/index.ts';
 import type { DaemonContext } from './context.ts';
+import { HeldBuffers } from './held-buffers.ts';
 import { runIoctl } from './ioctl-handlers.ts';
 import { runOp } from './op-handlers.ts';
 import { isSliced, type FdEntry, type HandlerSession, type Outcome, type Work } from './op-types.ts';
@@ -32,6 +33,7 @@ export interface SessionOptions {
 
 export class ClientSession implements HandlerSession {
   private readonly fds = new Map<number, FdEntry>();
+  private readonly held = new HeldBuffers();
   /** DMA_BUF_IOCTL_SYNC STARTs not yet ENDed, per dma-buf (not per fd, as in the kernel). */
   readonly cpuAccess = new Map<SmafBuffer, number>();
   private closed = false;
@@ -197,6 +199,7 @@ export class ClientSession implements HandlerSession {
       throw e;
     }
     this.fds.set(fd, { fd, buffer: buf, attachments: new Map(), mappings: new Map() });
+    this.held.add(buf);
     this.ctx.limits.totalFds++;
     this.ctx.noteHolder(buf, this);
     return fd;
@@ -216,7 +219,7 @@ export class ClientSession implements HandlerSession {
     }
     entry.mappings.clear();
     entry.attachments.clear();
-    if (![...this.fds.values()].some((e) => e.buffer === buf)) {
+    if (this.held.remove(buf)) {
       // the client's last fd of this dma-buf: CPU accesses it left open end with it
       if (!buf.released) for (let n = this.cpuAccess.get(buf) ?? 0; n > 0; n--) buf.endCpuAccess('read-write');
       this.cpuAccess.delete(buf);
@@ -244,10 +247,7 @@ export class ClientSession implements HandlerSession {
 
   /** Usage of this client, for limits and `smaf info`. */
   usage(): { fds: number; buffers: number; bytes: number } {
-    const bufs = new Set([...this.fds.values()].map((e) => e.buffer));
-    let bytes = 0;
-    for (const b of bufs) bytes += b.length;
-    return { fds: this.fds.size, buffers: bufs.size, bytes };
+    return { fds: this.fds.size, buffers: this.held.buffers, bytes: this.held.bytes };
   }
 
   get openFds(): readonly number[] {

@@ -46,34 +46,67 @@ function regionFinder(regions: readonly MemoryRegion[]): (addr: number) => Memor
   return (addr) => find(specific, addr) ?? find(system, addr);
 }
 
+/** Items offset..offset+limit of an iteration, walking no further. */
+function pageOf<T>(items: Iterable<T>, offset: number, limit: number): T[] {
+  const out: T[] = [];
+  let i = 0;
+  for (const item of items) {
+    if (out.length >= limit) break;
+    if (i++ >= offset) out.push(item);
+  }
+  return out;
+}
+
+type Occupied = RegionView['occupancy'][number];
+
+/** The memory of some buffers, segment by segment. */
+function* segmentsOf(buffers: readonly SmafBuffer[]): Generator<Occupied> {
+  for (const b of buffers) {
+    for (const s of b.segments) yield { base: s.phys, length: s.length, buffer: b.id, allocator: b.backing!.allocator, secure: b.secure };
+  }
+}
+
+/** The memory of every live buffer, from the core's record of owned ranges (no walk over buffers). */
+function* ownedSegments(smaf: DaemonContext['smaf']): Generator<Occupied> {
+  for (const r of smaf.ownedRanges()) {
+    const b = smaf.find(r.owner);
+    if (b?.backing) yield { base: r.base, length: r.length, buffer: b.id, allocator: b.backing.allocator, secure: b.secure };
+  }
+}
+
+/** Occupied ranges by region name, at most MAX_OCCUPANCY each; one pass whatever the number of regions. */
+function occupancyByRegion(regions: readonly MemoryRegion[], ranges: Iterable<Occupied>): Map<string, Occupied[]> {
+  const regionOf = regionFinder(regions);
+  const occupancy = new Map<string, Occupied[]>();
+  for (const o of ranges) {
+    const r = regionOf(o.base);
+    if (!r) continue;
+    let list = occupancy.get(r.name);
+    if (!list) occupancy.set(r.name, (list = []));
+    if (list.length < MAX_OCCUPANCY) list.push(o);
+  }
+  return occupancy;
+}
+
 export function snapshot(ctx: DaemonContext, options: SnapshotOptions = {}): DaemonState {
   const { smaf, platform } = ctx;
   const viewer = options.viewer ?? null;
-  // a client's view costs what it holds, never what the whole daemon holds
-  const visible: SmafBuffer[] = viewer ? [...new Set(viewer.heldBuffers())].sort((a, b) => a.id - b.id) : [...smaf.buffers];
+  // a client's view costs what it holds; the operator's costs its page and the memory in use,
+  // never the number of live buffers (which may be 100,000 that have no memory yet)
+  const held = viewer ? [...new Set(viewer.heldBuffers())].sort((a, b) => a.id - b.id) : null;
   const offset = Math.max(0, options.offset ?? 0);
   const limit = Math.min(MAX_STATE_PAGE, Math.max(0, options.limit ?? DEFAULT_STATE_PAGE));
-  const buffers = visible.slice(offset, offset + limit).map((b): BufferView => {
+  const page = held ? held.slice(offset, offset + limit) : pageOf(smaf.liveBuffers(), offset, limit);
+  const buffers = page.map((b): BufferView => {
     const e = explain(b);
     return { ...e, decisions: e.decisionsTotal, holders: viewer ? [] : ctx.holdersOf(b.id), createdAt: b.createdAt };
   });
-  // one pass over the visible buffers' segments, whatever the number of regions
-  const regionOf = regionFinder(platform.regions);
-  const occupancy = new Map<string, RegionView['occupancy'][number][]>();
-  for (const b of visible) {
-    for (const s of b.segments) {
-      const r = regionOf(s.phys);
-      if (!r) continue;
-      let list = occupancy.get(r.name);
-      if (!list) occupancy.set(r.name, (list = []));
-      if (list.length < MAX_OCCUPANCY) list.push({ base: s.phys, length: s.length, buffer: b.id, allocator: b.backing!.allocator, secure: b.secure });
-    }
-  }
+  const occupancy = occupancyByRegion(platform.regions, held ? segmentsOf(held) : ownedSegments(smaf));
   const regions = platform.regionStats().map((r): RegionView => ({ ...r, occupancy: (occupancy.get(r.name) ?? []).sort((a, b) => a.base - b.base) }));
   const descriptions = new Map(smaf.registry.allocators.map((a) => [a.name, a.description ?? '']));
-  const visibleIds = new Set(visible.map((b) => b.id));
   const eventLimit = options.eventLimit ?? 200;
-  const events = viewer
+  const visibleIds = held ? new Set(held.map((b) => b.id)) : null;
+  const events = visibleIds
     ? platform.events.list({}).filter((e) => e.buffer !== undefined && visibleIds.has(e.buffer)).slice(-eventLimit)
     : platform.events.list({ limit: eventLimit });
   const sessions = viewer ? [viewer] : [...ctx.sessions];
@@ -87,7 +120,7 @@ export function snapshot(ctx: DaemonContext, options: SnapshotOptions = {}): Dae
     secureModule: smaf.secureModule?.name ?? null,
     firewall: platform.bus.firewall.name,
     buffers,
-    buffersTotal: visible.length,
+    buffersTotal: held ? held.length : smaf.bufferCount,
     offset,
     clients: sessions.map((s) => ({ id: s.id, label: s.label, pid: s.pid, comm: s.comm, ...s.usage(), requests: s.requests, connectedAt: s.connectedAt })),
     limits: { ...ctx.limits.settings },

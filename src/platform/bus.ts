@@ -34,6 +34,13 @@ export const permissiveFirewall: Firewall = Object.freeze({
   check: () => null,
 });
 
+/** n bytes from physical address src to dst. */
+export interface CopyPiece {
+  readonly dst: number;
+  readonly src: number;
+  readonly n: number;
+}
+
 export interface BusCounters {
   reads: number;
   writes: number;
@@ -96,6 +103,23 @@ export class MemoryBus {
     const c = this.counter(initiatorName(initiator));
     c.writes++;
     c.bytesWritten += src.length;
+  }
+
+  /**
+   * A device copies memory to memory: every source piece is checked for reading first (a refused
+   * read writes nothing), then each piece is checked for writing and copied, with no staging copy.
+   */
+  copy(initiator: Initiator, pieces: readonly CopyPiece[]): void {
+    for (const p of pieces) this.admit(initiator, p.src, p.n, 'read');
+    const c = this.counter(initiatorName(initiator));
+    for (const p of pieces) {
+      this.admit(initiator, p.dst, p.n, 'write');
+      this.memory.copy(p.dst, p.src, p.n);
+      c.reads++;
+      c.bytesRead += p.n;
+      c.writes++;
+      c.bytesWritten += p.n;
+    }
   }
 
   stats(): Record<string, BusCounters> {

@@ -44,8 +44,11 @@ export const DEFAULT_SEGMENT_BOUNDARY = 2 ** 32;
 
 /** Highest address (inclusive) a mask of `bits` reaches, clamped to what a JS number holds exactly. */
 export function maskLimit(bits: number): number {
-  return bits >= 53 ? Number.MAX_SAFE_INTEGER : 2 ** bits - 1;
+  return bits >= 53 ? Number.MAX_SAFE_INTEGER : MASK_LIMITS[bits] ?? 2 ** bits - 1;
 }
+
+/** maskLimit of 0..52 bits, computed once (it is asked at every allocation and map). */
+const MASK_LIMITS: readonly number[] = Array.from({ length: 53 }, (_, bits) => 2 ** bits - 1);
 
 /**
  * Highest physical address (inclusive) the device reaches without an IOMMU: both masks apply,

@@ -20,7 +20,68 @@ export interface SmafEvent {
   readonly message: string;
 }
 
-export type EventInput = Omit<SmafEvent, 'seq' | 'time'>;
+/** Text written when first read: a module-level function and the values it needs. */
+export class LazyText<A> {
+  constructor(private readonly write: (arg: A) => string, private readonly arg: A) {}
+
+  render(): string {
+    return this.write(this.arg);
+  }
+}
+
+/**
+ * An event's text, or a LazyText: hot paths (create, map, release...) pass the values the text
+ * needs, so it is written only when someone reads it, and reads the same whenever that is (the
+ * values are copied at the event, never read later from objects that change).
+ */
+export type EventText = string | { render(): string };
+
+/** A LazyText (no closure: hot paths create one per event). */
+export function lazyText<A>(write: (arg: A) => string, arg: A): EventText {
+  return new LazyText(write, arg);
+}
+
+export interface EventInput extends Omit<SmafEvent, 'seq' | 'time' | 'message'> {
+  readonly message: EventText;
+}
+
+/** A logged event: one shape for every kind (fast to build), its text written at first read. */
+class LoggedEvent implements SmafEvent {
+  readonly kind: EventKind;
+  readonly actor: string;
+  readonly buffer: number | undefined;
+  readonly addr: number | undefined;
+  readonly length: number | undefined;
+  private text: EventText;
+
+  constructor(readonly seq: number, readonly time: number, e: EventInput) {
+    this.kind = e.kind;
+    this.actor = e.actor;
+    this.buffer = e.buffer;
+    this.addr = e.addr;
+    this.length = e.length;
+    this.text = e.message;
+  }
+
+  get message(): string {
+    if (typeof this.text !== 'string') this.text = this.text.render();
+    return this.text;
+  }
+
+  /** The plain event, as JSON shows it (absent fields left out). */
+  toJSON(): SmafEvent {
+    return eventFields(this);
+  }
+}
+
+/** A plain copy of an event's fields, leaving out the absent ones (for JSON: no spreads, it runs per event). */
+export function eventFields(e: SmafEvent): SmafEvent {
+  const out: { -readonly [K in keyof SmafEvent]: SmafEvent[K] } = { seq: e.seq, time: e.time, kind: e.kind, actor: e.actor, message: e.message };
+  if (e.buffer !== undefined) out.buffer = e.buffer;
+  if (e.addr !== undefined) out.addr = e.addr;
+  if (e.length !== undefined) out.length = e.length;
+  return out;
+}
 
 export class EventLog {
   /** A circular buffer: `ring[(start + i) % capacity]` is the i-th oldest event. */
@@ -33,7 +94,7 @@ export class EventLog {
   constructor(private readonly capacity = 2000) {}
 
   emit(e: EventInput): SmafEvent {
-    const event: SmafEvent = { seq: ++this.seq, time: Date.now(), ...e };
+    const event = new LoggedEvent(++this.seq, Date.now(), e);
     if (this.ring.length < this.capacity) this.ring.push(event);
     else {
       this.ring[this.start] = event;

@@ -4,7 +4,7 @@
  * checked path for devices and the CPU is the `MemoryBus`.
  */
 
-const CHUNK_SIZE = 64 * 1024;
+export const CHUNK_SIZE = 64 * 1024;
 
 export interface AddressRange {
   readonly base: number;
@@ -73,15 +73,29 @@ export class PhysicalMemory {
     });
   }
 
-  /** Copy between two physical ranges (used to migrate a backing). */
+  /**
+   * Copy between two physical ranges (migration, device copies), chunk to chunk: one memcpy per
+   * piece, no bytes staged in between. Unbacked source chunks copy as zeros.
+   */
   copy(dst: number, src: number, len: number): void {
-    const step = CHUNK_SIZE;
-    const tmp = new Uint8Array(Math.min(step, len));
-    for (let done = 0; done < len; done += step) {
-      const n = Math.min(step, len - done);
-      const view = n === tmp.length ? tmp : tmp.subarray(0, n);
-      this.read(src + done, view);
-      this.write(dst + done, view);
+    this.check(src, len);
+    this.check(dst, len);
+    let done = 0;
+    while (done < len) {
+      const s = src + done;
+      const d = dst + done;
+      const sIdx = Math.floor(s / CHUNK_SIZE);
+      const dIdx = Math.floor(d / CHUNK_SIZE);
+      const sOff = s - sIdx * CHUNK_SIZE;
+      const dOff = d - dIdx * CHUNK_SIZE;
+      const n = Math.min(CHUNK_SIZE - sOff, CHUNK_SIZE - dOff, len - done);
+      const from = this.chunks.get(sIdx);
+      let to = this.chunks.get(dIdx);
+      if (from) {
+        if (!to) this.chunks.set(dIdx, (to = new Uint8Array(CHUNK_SIZE)));
+        to.set(from.subarray(sOff, sOff + n), dOff);
+      } else if (to) to.fill(0, dOff, dOff + n);
+      done += n;
     }
   }
 

@@ -41,6 +41,7 @@ export const INDEX_HTML = `<!doctype html>
   .spark { width:120px; height:24px; vertical-align:middle; }
   .stats td { font-variant-numeric: tabular-nums; }
   .scroll { overflow-x:auto; max-width:100%; }
+  .pager { display:flex; gap:8px; align-items:center; margin:0 0 6px; }
   tr.clickable:focus-visible, .tl-bar:focus-visible, rect.occ:focus-visible, .chip:focus-visible { outline:2px solid var(--accent); outline-offset:1px; }
   .tip { font-size:12px; min-height:1.4em; margin-top:3px; overflow-wrap:anywhere; }
   .spark-box { display:inline-flex; flex-direction:column; gap:1px; } .spark-scale { font-size:10px; white-space:nowrap; }

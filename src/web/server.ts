@@ -7,8 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { serve, upgradeWebSocket, type ServerType } from '@hono/node-server';
 import { build } from 'esbuild';
 import { Hono } from 'hono';
-import type { WSContext } from 'hono/ws';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocketServer } from 'ws';
 import { randomBytes } from 'node:crypto';
 import { dashboardGuard } from './guard.ts';
 import { explain } from '../core/index.ts';
@@ -40,7 +39,8 @@ export interface DashboardOptions {
   readonly slowViewerMs?: number;
 }
 
-import { SLOW_VIEWER_BYTES, SLOW_VIEWER_MS, WS_MAX_PAYLOAD } from './limits.ts';
+import { WS_MAX_PAYLOAD } from './limits.ts';
+import { StatePusher } from './state-push.ts';
 
 let bundle: Promise<string> | null = null;
 
@@ -58,12 +58,27 @@ function dashboardBundle(): Promise<string> {
   return bundle;
 }
 
+/** Pages of the buffers table (the state pushes carry the first) and a buffer's explanation. */
+function mountStateRoutes(app: Hono, ctx: DaemonContext): void {
+  app.get('/api/buffers', (c) => {
+    const offset = Number(c.req.query('offset') ?? 0);
+    if (!Number.isSafeInteger(offset) || offset < 0) return c.json({ error: `bad offset ${c.req.query('offset')}: a whole number >= 0` }, 400);
+    const s = ctx.state({ offset });
+    return c.json({ buffers: s.buffers, buffersTotal: s.buffersTotal, offset: s.offset });
+  });
+  app.get('/api/explain/:id', (c) => {
+    const id = Number(c.req.param('id'));
+    const buf = ctx.smaf.find(id);
+    return buf ? c.json(explain(buf)) : c.json({ error: `no live buffer ${c.req.param('id')}` }, 404);
+  });
+}
+
 export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
   const ctx = o.context;
   const history = new StatsHistory(ctx.smaf);
   history.sample();
-  const sockets = new Set<WSContext>();
   const payload = (): string => JSON.stringify({ ...ctx.state(), history: history.list() });
+  const pusher = new StatePusher(ctx.platform.events, payload, () => history.sample(), o);
   const js = await dashboardBundle();
 
   const token = o.token ?? randomBytes(24).toString('base64url');
@@ -74,61 +89,17 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
   app.get('/', (c) => c.html(INDEX_HTML));
   app.get('/app.js', (c) => c.body(js, 200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-cache' }));
   app.get('/api/state', (c) => c.body(payload(), 200, { 'content-type': 'application/json' }));
-  app.get('/api/explain/:id', (c) => {
-    const id = Number(c.req.param('id'));
-    const buf = ctx.smaf.buffers.find((b) => b.id === id);
-    return buf ? c.json(explain(buf)) : c.json({ error: `no live buffer ${c.req.param('id')}` }, 404);
-  });
+  mountStateRoutes(app, ctx);
   app.get(
     '/ws',
     upgradeWebSocket(() => ({
-      onOpen: (_e, ws) => {
-        sockets.add(ws);
-        ws.send(payload());
-      },
-      onClose: (_e, ws) => {
-        sockets.delete(ws);
-        behindSince.delete(ws);
-      },
+      onOpen: (_e, ws) => pusher.add(ws),
+      onClose: (_e, ws) => pusher.remove(ws),
     })),
   );
   const operator = mountOperatorRoutes(app, ctx);
   app.all('*', (c) => c.text('the dashboard is read-only', c.req.method === 'GET' ? 404 : 405));
 
-  // push on change, at most every throttleMs; a viewer that does not read gets no more updates
-  // (it will get the latest state once it catches up), and is closed if it stays behind
-  let timer: NodeJS.Timeout | null = null;
-  let retry: NodeJS.Timeout | null = null;
-  const behindSince = new Map<WSContext, number>();
-  const push = (): void => {
-    timer = null;
-    history.sample();
-    if (sockets.size === 0) return;
-    let text: string | null = null;
-    const now = Date.now();
-    for (const ws of sockets) {
-      const raw = ws.raw as WebSocket | undefined;
-      if (raw && raw.bufferedAmount > (o.slowViewerBytes ?? SLOW_VIEWER_BYTES)) {
-        const since = behindSince.get(ws) ?? now;
-        behindSince.set(ws, since);
-        if (now - since > (o.slowViewerMs ?? SLOW_VIEWER_MS)) {
-          raw.terminate(); // a close frame would only queue behind what it did not read
-          sockets.delete(ws);
-          behindSince.delete(ws);
-        }
-        retry ??= setTimeout(() => {
-          retry = null;
-          push();
-        }, 1000); // try again when it may have caught up
-        continue;
-      }
-      behindSince.delete(ws);
-      ws.send((text ??= payload()));
-    }
-  };
-  const unsubscribe = ctx.platform.events.subscribe(() => {
-    timer ??= setTimeout(push, o.throttleMs ?? 100);
-  });
   const ticker = setInterval(() => history.sample(), 1000);
   ticker.unref();
 
@@ -142,14 +113,11 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
   return {
     url: `http://${shown}:${port}/?token=${token}`,
     token,
-    viewers: () => sockets.size,
+    viewers: () => pusher.viewers,
     close: async () => {
-      unsubscribe();
+      pusher.close();
       operator.close();
       clearInterval(ticker);
-      if (timer) clearTimeout(timer);
-      if (retry) clearTimeout(retry);
-      for (const ws of sockets) ws.close();
       wss.close();
       const s = server as ServerType | null;
       if (s) await new Promise<void>((resolve) => s.close(() => resolve()));

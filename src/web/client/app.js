@@ -124,11 +124,34 @@ function MemoryMap({ state }) {
   </section>`;
 }
 
+/**
+ * One page of the buffers: the first comes with each state push; another page is fetched when
+ * asked for, and again at each push while it is shown. A daemon with 100,000 buffers sends 200.
+ */
+function useBufferPage(state, offset) {
+  const [page, setPage] = useState(null);
+  useEffect(() => {
+    if (offset === 0) return setPage(null);
+    let stale = false;
+    fetch(`/api/buffers?offset=${offset}`).then((r) => r.json()).then((p) => { if (!stale) setPage(p); }).catch(() => {});
+    return () => { stale = true; };
+  }, [offset, state.time]);
+  return offset === 0 || !page ? { buffers: state.buffers, offset: state.offset ?? 0 } : page;
+}
+
 function Buffers({ state, selected, onSelect }) {
-  return html`<section data-testid="buffers"><h2>Buffers (${state.buffers.length})</h2>
-    ${state.buffers.length === 0 ? html`<p class="muted">no live buffer</p>` : html`<div class="scroll"><table>
+  const [offset, setOffset] = useState(0);
+  const total = state.buffersTotal ?? state.buffers.length;
+  const page = useBufferPage(state, Math.min(offset, Math.max(0, total - 1)));
+  const size0 = Math.max(1, state.buffers.length);
+  const pager = total > state.buffers.length ? html`<div class="pager" data-testid="buffers-pager">
+      <button disabled=${page.offset === 0} onClick=${() => setOffset(Math.max(0, page.offset - size0))}>previous</button>
+      <span class="muted">${page.offset + 1}-${page.offset + page.buffers.length} of ${total}</span>
+      <button disabled=${page.offset + page.buffers.length >= total} onClick=${() => setOffset(page.offset + size0)}>next</button></div>` : null;
+  return html`<section data-testid="buffers"><h2>Buffers (${total})</h2>${pager}
+    ${page.buffers.length === 0 ? html`<p class="muted">no live buffer</p>` : html`<div class="scroll"><table>
       <tr><th class="num">id</th><th class="num">size</th><th>memory</th><th>attachments</th><th class="num">cpu maps</th><th>held by</th></tr>
-      ${state.buffers.map((b) => html`<tr class=${`clickable${selected === b.buffer ? ' selected' : ''}`} data-testid=${`buffer-row-${b.buffer}`} tabindex="0" aria-selected=${selected === b.buffer}
+      ${page.buffers.map((b) => html`<tr class=${`clickable${selected === b.buffer ? ' selected' : ''}`} data-testid=${`buffer-row-${b.buffer}`} tabindex="0" aria-selected=${selected === b.buffer}
         onClick=${() => onSelect(b.buffer)} onKeyDown=${(ev) => { if (ev.key === 'Enter' || ev.key === ' ') { ev.preventDefault(); onSelect(b.buffer); } }}>
         <td class="num">${b.buffer}${b.label ? html` <span class="tag name" data-testid=${`buffer-name-${b.buffer}`}>${b.label}</span>` : null}</td><td class="num">${size(b.length)}</td>
         <td>${b.allocated ? html`<span class="tag" style=${`border-left:3px solid ${colorOf(b.allocator)}`}>${b.allocator}</span>` : html`<span class="tag deferred">deferred</span>`}${b.secure ? html`<span class="tag secure">secure</span>` : null}</td>
@@ -228,7 +251,7 @@ function App() {
   if (!state) return html`<p style="padding:16px">Connecting to smafd...</p>`;
   const clients = state.clients.length;
   return html`<header><h1>SMAF-TS</h1>
-      <span class="meta">platform <b>${state.platform.name}</b> · secure module <b>${state.secureModule ?? 'none'}</b> · firewall <b>${state.firewall}</b> · ${clients} client${clients === 1 ? '' : 's'} · ${state.buffers.length} buffer${state.buffers.length === 1 ? '' : 's'}</span>
+      <span class="meta">platform <b>${state.platform.name}</b> · secure module <b>${state.secureModule ?? 'none'}</b> · firewall <b>${state.firewall}</b> · ${clients} client${clients === 1 ? '' : 's'} · ${state.buffersTotal ?? state.buffers.length} buffer${(state.buffersTotal ?? state.buffers.length) === 1 ? '' : 's'}</span>
       <span class=${`live ${live ? 'on' : 'off'}`} data-testid="live">${live ? 'live' : 'disconnected'}</span></header>
     <main>
       <${MemoryMap} state=${state} />

@@ -1,0 +1,61 @@
+/**
+ * What each benchmark figure means and the goal it is held to (issue 14). A goal bounds either the
+ * ratio to the figure's same-run baseline or the value itself; a family of figures (the scale ones,
+ * named by their size) shares one entry.
+ */
+import type { Metric } from './metric.ts';
+
+export interface Goal {
+  /** `ratio`: value / baseline; `value`: the figure itself, in its unit. */
+  readonly on: 'ratio' | 'value';
+  readonly max?: number;
+  readonly min?: number;
+}
+
+export interface MetricDoc {
+  readonly about: string;
+  readonly baseline: string;
+  readonly goal?: Goal;
+}
+
+/** By metric name, or by prefix (ending in "."). */
+export const METRICS: Record<string, MetricDoc> = {
+  'cma.fit.': { about: 'finding an aligned 8 MiB range in a 50% fragmented 1 GiB CMA bitmap (word at a time)', baseline: 'a naive bit-by-bit first fit over the same bitmap' },
+  'core.lifecycle.4k': { about: 'create, attach, map, unmap, release of a 4 KiB buffer in-process (display, no IOMMU)', baseline: 'none: the kernel\'s dma-heap alloc+close of 4 KiB takes about 15.9 µs with two syscalls', goal: { on: 'value', max: 5 } },
+  'core.release.32m_written': { about: 'releasing a 32 MiB buffer whose every page a device wrote: revoke, scrub, return', baseline: 'Buffer.fill(0) of 32 MiB (what a scrub of real bytes costs at least)' },
+  'core.dma_copy.8m': { about: 'a device behind an IOMMU copies 8 MiB between two of its buffers, in-process', baseline: 'Buffer.copy of 8 MiB', goal: { on: 'ratio', max: 1.5 } },
+  'deferred.compatibility': { about: 'share of 5,000 random pipelines whose every device could use its buffer (deferred allocation)', baseline: 'none (a share)', goal: { on: 'value', min: 1 } },
+  'deferred.compatibility.eager_ion': { about: 'the same pipelines with the heap chosen at create, ION-style', baseline: 'none (a share; for comparison)' },
+  'memory.overhead.unallocated': { about: 'heap bytes per live 4 KiB buffer that has no memory yet', baseline: 'a raw 4 KiB Uint8Array', goal: { on: 'value', max: 512 } },
+  'memory.overhead.allocated': { about: 'heap bytes per live 4 KiB buffer allocated (CMA) and mapped by one device', baseline: 'a raw 4 KiB Uint8Array', goal: { on: 'value', max: 2048 } },
+  'daemon.rtt.': { about: 'CREATE+CLOSE over the socket, one at a time', baseline: 'a Node echo server answering the same two frames' },
+  'daemon.ops_per_s.': { about: 'CREATE+CLOSE pairs per second with concurrent clients', baseline: 'echo pairs per second' },
+  'daemon.data.write_read_8m': { about: 'WRITE 8 MiB through a CPU mapping, READ it back, over the socket', baseline: 'the echo server receiving and returning the same two frames', goal: { on: 'ratio', max: 1.5 } },
+  'daemon.dma_copy.8m': { about: 'DMA_COPY of 8 MiB by a device behind an IOMMU, over the socket', baseline: 'the echo server\'s round trip of the same frame plus Buffer.copy of 8 MiB', goal: { on: 'ratio', max: 1.5 } },
+  'daemon.bystander.max_added_ms': { about: 'the worst bystander CREATE+CLOSE under a DMA flood, less the idle p50', baseline: 'the 10 ms goal itself', goal: { on: 'value', max: 10 } },
+  'daemon.bystander.': { about: 'a bystander\'s CREATE+CLOSE while another client pipelines 500 DMA_COPYs of 128 MiB', baseline: 'the same on an idle daemon' },
+  'scale.create_close.': { about: 'CREATE+CLOSE p50 with N live buffers held by 100 clients', baseline: 'the same on an empty smafd, in alternating rounds', goal: { on: 'ratio', max: 1.2 } },
+  'scale.dashboard.': { about: 'CREATE+CLOSE p50 at N live buffers with a dashboard viewer connected (state and event sockets)', baseline: 'the same without a viewer, in alternating rounds', goal: { on: 'ratio', max: 1.2 } },
+  'shim.frame_cycle_ratio.system': { about: 'the same frame cycle on a system-heap dma-buf', baseline: 'memset of the frame on plain memory' },
+  'shim.frame_cycle_ratio': { about: 'a C program writes a 1080p NV12 frame through a dma-buf mapping under `smaf exec`, SYNC START/END each frame', baseline: 'memset of the frame on plain memory', goal: { on: 'ratio', max: 2 } },
+};
+
+export function docOf(name: string): MetricDoc | undefined {
+  if (METRICS[name]) return METRICS[name];
+  const prefixes = Object.keys(METRICS).filter((k) => k.endsWith('.') && name.startsWith(k));
+  return prefixes.length ? METRICS[prefixes.sort((a, b) => b.length - a.length)[0]!] : undefined;
+}
+
+/** "≤ 1.5x", "≤ 5 µs/op", "≥ 1 share". */
+export function goalText(g: Goal, unit: string): string {
+  const bound = g.max !== undefined ? `≤ ${g.max}` : `≥ ${g.min}`;
+  return g.on === 'ratio' ? `${bound}x` : `${bound} ${unit}`;
+}
+
+/** Whether a figure meets its goal: true, false, or null when it has none (or no ratio to judge). */
+export function meets(m: Metric, g: Goal | undefined): boolean | null {
+  if (!g) return null;
+  const x = g.on === 'ratio' ? m.ratio : m.value;
+  if (x === null) return null;
+  return (g.max === undefined || x <= g.max) && (g.min === undefined || x >= g.min);
+}

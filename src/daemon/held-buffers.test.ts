@@ -1,0 +1,20 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createSmafSystem } from '../presets/default.ts';
+import { HeldBuffers } from './held-buffers.ts';
+
+test('a client\'s usage counts each buffer once, whatever its number of fds, until its last fd goes', () => {
+  const { smaf } = createSmafSystem();
+  const [a, b] = [smaf.create(4096), smaf.create(8192)];
+  const held = new HeldBuffers();
+  held.add(a);
+  held.add(a);
+  held.add(b);
+  assert.deepEqual([held.buffers, held.bytes], [2, 12288]);
+  assert.equal(held.remove(a), false, 'a still has an fd');
+  assert.deepEqual([held.buffers, held.bytes], [2, 12288]);
+  assert.equal(held.remove(a), true, 'a\'s last fd');
+  assert.deepEqual([held.buffers, held.bytes], [1, 8192]);
+  assert.equal(held.remove(b), true);
+  assert.deepEqual([held.buffers, held.bytes], [0, 0]);
+});
