@@ -48,7 +48,7 @@ export interface ConnectOptions {
 const MAX_WRITE = MAX_FRAME - REQUEST_HEADER - opRowNamed('WRITE').request.struct.size;
 
 /** How long a client waits for smafd by default. */
-export const DEFAULT_TIMEOUT_MS = 10_000;
+const DEFAULT_TIMEOUT_MS = 10_000;
 
 interface Pending {
   resolve: (r: Response) => void;

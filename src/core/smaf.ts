@@ -16,7 +16,7 @@ import { Registry, type AllocatorStats } from './registry.ts';
 import { unsuitableReason } from './suitability.ts';
 
 /** The flags create accepts (they live in flags.ts; create's callers find them here too). */
-export { MAX_NAME_BYTES, SMAF_CLOEXEC, SMAF_RDWR, SMAF_VALID_FLAGS } from './flags.ts';
+export { SMAF_CLOEXEC, SMAF_RDWR } from './flags.ts';
 
 export interface CreateOptions {
   readonly flags?: number;

@@ -7,7 +7,6 @@ import { selfCheck, type SelfCheckReport, type Smaf, type SmafBuffer } from '../
 import type { Platform } from '../platform/index.ts';
 import { WriteGenerations } from './generations.ts';
 import { EventJournal } from './journal.ts';
-import { snapshot, type DaemonState, type SnapshotOptions } from './state.ts';
 
 export interface LimitSettings {
   /** Open fds per client. */
@@ -228,10 +227,6 @@ export class DaemonContext {
     if (this.loggedStacks.has(stack)) return;
     if (this.loggedStacks.size < 256) this.loggedStacks.add(stack);
     this.log.error({ ...where, err: stack }, 'internal error while handling a request (answered EIO; smafd goes on)');
-  }
-
-  state(options: SnapshotOptions = {}): DaemonState {
-    return snapshot(this, options);
   }
 
   /** The core's invariants plus the daemon's: every fd holds a live buffer, references add up. */

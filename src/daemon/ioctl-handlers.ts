@@ -21,7 +21,7 @@ function syncMode(flags: bigint): 'read' | 'write' | 'read-write' {
   return (flags & 3n) === 3n ? 'read-write' : (flags & 1n) === 1n ? 'read' : 'write';
 }
 
-export const IOCTL_HANDLERS: IoctlHandlers = {
+const IOCTL_HANDLERS: IoctlHandlers = {
   SMAF_IOC_CREATE: (s, _fd, v) => {
     if (v.fd !== 0) throw new SmafError('EINVAL', `SMAF_IOC_CREATE: fd must be 0 on input, got ${v.fd}`);
     let name: string;

@@ -13,6 +13,7 @@ import { heaps } from './heaps.ts';
 import { eventsPage, traceOf } from './operator-ops.ts';
 import { isSliced, mapWork, type HandlerSession, type OpCall, type OpHandler, type OpHandlers, type Outcome, type Work } from './op-types.ts';
 import { processes } from './processes.ts';
+import { snapshot } from './state.ts';
 
 /** Reads [offset, offset+length) of a CPU mapping, one slice at a time. */
 function* readSteps(m: CpuMapping, offset: number, length: number): Generator<void, { result: number; payload: Uint8Array }> {
@@ -67,7 +68,7 @@ const deviceOps = {
 
 /** The extensions (JSON introspection). */
 const extensionOps = {
-  X_STATE: ({ session: s, value }) => ({ result: 0, payload: s.ctx.state({ ...(value ?? {}), viewer: s.admin ? null : s }) }),
+  X_STATE: ({ session: s, value }) => ({ result: 0, payload: snapshot(s.ctx, { ...(value ?? {}), viewer: s.admin ? null : s }) }),
   X_PS: ({ session: s }) => ({ result: 0, payload: processes(s.ctx) }),
   X_HEAPS: ({ session: s }) => ({ result: 0, payload: heaps(s.ctx.smaf) }),
   X_CHECK: ({ session: s }) => {

@@ -9,7 +9,7 @@
 import type { DaemonContext } from './context.ts';
 import type { ProcessBuffer, ProcessView, ProcessReport } from '../uapi/replies.ts';
 // the wire types live in uapi (the client reads them without importing the daemon)
-export type { ProcessBuffer, ProcessView, ProcessReport } from '../uapi/replies.ts';
+export type { ProcessReport } from '../uapi/replies.ts';
 
 const DEFERRED = '(deferred)';
 

@@ -13,7 +13,7 @@ import { runIoctl } from './ioctl-handlers.ts';
 import { runOp } from './op-handlers.ts';
 import { isSliced, type FdEntry, type HandlerSession, type Outcome, type Work } from './op-types.ts';
 
-export const FIRST_FD = 3;
+const FIRST_FD = 3;
 
 const enc = new TextEncoder();
 

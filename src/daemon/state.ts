@@ -9,7 +9,7 @@ import type { MemoryRegion } from '../platform/index.ts';
 import type { DaemonContext, SessionLike } from './context.ts';
 import type { RegionView, BufferView, DaemonState } from '../uapi/replies.ts';
 // the wire types live in uapi (the client reads them without importing the daemon)
-export type { RegionView, BufferView, ClientView, DaemonState } from '../uapi/replies.ts';
+export type { BufferView, DaemonState } from '../uapi/replies.ts';
 
 export interface SnapshotOptions {
   /** null or absent: the operator's view of everything. */

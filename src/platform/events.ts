@@ -21,7 +21,7 @@ export interface SmafEvent {
 }
 
 /** Text written when first read: a module-level function and the values it needs. */
-export class LazyText<A> {
+class LazyText<A> {
   constructor(private readonly write: (arg: A) => string, private readonly arg: A) {}
 
   render(): string {
@@ -75,7 +75,7 @@ class LoggedEvent implements SmafEvent {
 }
 
 /** A plain copy of an event's fields, leaving out the absent ones (for JSON: no spreads, it runs per event). */
-export function eventFields(e: SmafEvent): SmafEvent {
+function eventFields(e: SmafEvent): SmafEvent {
   const out: { -readonly [K in keyof SmafEvent]: SmafEvent[K] } = { seq: e.seq, time: e.time, kind: e.kind, actor: e.actor, message: e.message };
   if (e.buffer !== undefined) out.buffer = e.buffer;
   if (e.addr !== undefined) out.addr = e.addr;

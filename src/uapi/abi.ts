@@ -101,7 +101,6 @@ export const dmaBufSync = struct('dma_buf_sync', 8, [
 ]);
 
 // _IOC encoding (asm-generic/ioctl.h)
-export const IOC_NONE = 0;
 export const IOC_WRITE = 1;
 export const IOC_READ = 2;
 
@@ -109,13 +108,13 @@ export function ioc(dir: number, type: number, nr: number, size: number): number
   return ((dir << 30) | (size << 16) | (type << 8) | nr) >>> 0;
 }
 
-export function iocDir(cmd: number): number {
+function iocDir(cmd: number): number {
   return (cmd >>> 30) & 3;
 }
-export function iocType(cmd: number): number {
+function iocType(cmd: number): number {
   return (cmd >>> 8) & 0xff;
 }
-export function iocNr(cmd: number): number {
+function iocNr(cmd: number): number {
   return cmd & 0xff;
 }
 export function iocSize(cmd: number): number {
@@ -159,7 +158,6 @@ export function ioctlNamed<K extends IoctlName>(name: K): IoctlOf<K> {
 
 export const DMA_BUF_SYNC_READ = 1n;
 export const DMA_BUF_SYNC_WRITE = 2n;
-export const DMA_BUF_SYNC_START = 0n;
 export const DMA_BUF_SYNC_END = 4n;
 export const DMA_BUF_SYNC_VALID = DMA_BUF_SYNC_READ | DMA_BUF_SYNC_WRITE | DMA_BUF_SYNC_END;
 

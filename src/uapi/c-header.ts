@@ -28,7 +28,7 @@ function cField(f: FieldDef): string {
 const cName = (s: StructDef): string => (s.name.startsWith('smaf_') ? s.name : `smaf_${s.name}`);
 
 /** The struct, then asserts of its size and of every offset. */
-export function cStruct(def: StructDef): string {
+function cStruct(def: StructDef): string {
   const s = { ...def, name: cName(def) };
   const attr = s.packed ? ' __attribute__((packed))' : '';
   const asserts = [

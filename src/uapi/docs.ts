@@ -42,7 +42,7 @@ export function opDef(op: number): OpSummary | undefined {
   return OPS.find((o) => o.op === op);
 }
 
-export function structMarkdown(s: StructDef): string {
+function structMarkdown(s: StructDef): string {
   const rows = s.fields.map((f) => `| ${f.offset} | ${typeName(f)} | ${f.name} | ${f.role} | ${f.doc} |`);
   const packed = s.packed ? ', packed' : '';
   return [`#### ${s.name} (${s.size} bytes${packed})`, '', '| offset | type | field | role | meaning |', '|---|---|---|---|---|', ...rows].join('\n');

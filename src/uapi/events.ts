@@ -23,7 +23,7 @@ export function isEventKind(s: string): s is EventKind {
 
 /** Most events one X_EVENTS answer carries (a page). */
 export const X_EVENTS_MAX_LIMIT = 1000;
-export const X_EVENTS_NEWEST = 1;
+const X_EVENTS_NEWEST = 1;
 
 export interface EventQuery {
   /** Only events with a sequence number above this (paging cursor; 0 = from the oldest kept). */

@@ -65,7 +65,7 @@ const u64 = <const N extends string>(name: N, doc: string) => ({ name, type: 'u6
 const attachmentIn = struct('smaf_attachment_in', 4, [u32('attachment', 'attachment id (from ATTACH)')]);
 const mappingIn = struct('smaf_mapping_in', 4, [u32('mapping', 'mapping id (from MMAP)')]);
 
-export const helloIn = struct('smaf_hello_in', 72, [
+const helloIn = struct('smaf_hello_in', 72, [
   u32('pid', 'process id (self-declared, not verified)'),
   { name: 'reserved', type: 'u32', role: 'reserved', doc: 'must be 0' },
   { name: 'comm', type: 'char', size: COMM_LEN, role: 'in', doc: 'command name, NUL-terminated' },

@@ -25,13 +25,12 @@ const record = z.record(str, z.unknown());
 const eventFields = {
   seq: int, time: num, kind: z.enum(EVENT_KINDS), actor: str, buffer: opt(int), addr: opt(num), length: opt(num), message: str,
 };
-export const smafEventSchema: z.ZodType<SmafEvent> = z.looseObject(eventFields);
+const smafEventSchema: z.ZodType<SmafEvent> = z.looseObject(eventFields);
 
 const regionStatsFields = {
   name: str, kind: z.enum(['system', 'cma', 'carveout', 'secure-carveout', 'reserved']), base: num, size: num, capacity: num, inUse: num,
   peak: num, free: num, largestFree: num, fragmentation: num, allocations: int, failures: int, description: opt(str),
 };
-export const regionStatsSchema: z.ZodType<RegionStats> = z.looseObject(regionStatsFields);
 
 const candidateSchema: z.ZodType<Candidate> = z.looseObject({
   allocator: str, ranking: num, verdict: z.enum(['allocated', 'no-match', 'declined', 'rejected', 'not-asked']), reason: str,

@@ -34,16 +34,6 @@ export function encodeRequest(r: Request): Uint8Array {
   return out;
 }
 
-export function encodeResponse(r: Response): Uint8Array {
-  const out = new Uint8Array(4 + RESPONSE_HEADER + r.payload.length);
-  const v = new DataView(out.buffer);
-  v.setUint32(0, RESPONSE_HEADER + r.payload.length, true);
-  v.setUint32(4, r.id >>> 0, true);
-  v.setInt32(8, r.result, true);
-  out.set(r.payload, 12);
-  return out;
-}
-
 /** Why a stream must be dropped: the frame cannot be delimited safely. */
 export class FrameError extends Error {
   override readonly name = 'FrameError';

@@ -15,6 +15,9 @@ import type { DaemonContext } from '../daemon/context.ts';
 import { StatsHistory } from './history.ts';
 import { mountOperatorRoutes } from './operator-routes.ts';
 import { INDEX_HTML } from './page.ts';
+import { WS_MAX_PAYLOAD } from './limits.ts';
+import { StatePusher } from './state-push.ts';
+import { snapshot } from '../daemon/state.ts';
 
 export interface Dashboard {
   /** The address to open, access token included. */
@@ -39,9 +42,6 @@ export interface DashboardOptions {
   readonly slowViewerMs?: number;
 }
 
-import { WS_MAX_PAYLOAD } from './limits.ts';
-import { StatePusher } from './state-push.ts';
-
 let bundle: Promise<string> | null = null;
 
 /** The browser code, bundled once per process (Preact + htm + the app). */
@@ -63,7 +63,7 @@ function mountStateRoutes(app: Hono, ctx: DaemonContext): void {
   app.get('/api/buffers', (c) => {
     const offset = Number(c.req.query('offset') ?? 0);
     if (!Number.isSafeInteger(offset) || offset < 0) return c.json({ error: `bad offset ${c.req.query('offset')}: a whole number >= 0` }, 400);
-    const s = ctx.state({ offset });
+    const s = snapshot(ctx, { offset });
     return c.json({ buffers: s.buffers, buffersTotal: s.buffersTotal, offset: s.offset });
   });
   app.get('/api/explain/:id', (c) => {
@@ -77,7 +77,7 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
   const ctx = o.context;
   const history = new StatsHistory(ctx.smaf);
   history.sample();
-  const payload = (): string => JSON.stringify({ ...ctx.state(), history: history.list() });
+  const payload = (): string => JSON.stringify({ ...snapshot(ctx), history: history.list() });
   const pusher = new StatePusher(ctx.platform.events, payload, () => history.sample(), o);
   const js = await dashboardBundle();
 
