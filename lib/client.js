@@ -1,4 +1,4 @@
 // smaf-ts/client: the Node client of smafd (types: types/client/client.d.ts).
 import { load } from './load.js';
 
-export const { DEFAULT_TIMEOUT_MS, SmafClient } = await load('../src/client/client.ts');
+export const { SmafClient } = await load('../src/client/client.ts');
