@@ -100,8 +100,11 @@ table.push(...tableRows(judged));
 console.log(table.toString());
 const machineLine = `${machine.cpu}, ${machine.cores} cores, ${machine.memory}, Node ${machine.node}`;
 console.log(`${machineLine}; ${((Date.now() - started) / 1000).toFixed(0)} s${ctx.quick ? ' (quick)' : ''}; ${judged.filter((m) => m.met === false).length} goal(s) missed`);
-writeFileSync(opts.out, `${JSON.stringify(judged.map((m) => ({ ...m, platform: 'media-soc (embedded default)', machine, quick: ctx.quick, timestamp })), null, 2)}\n`);
-console.log(`written to ${opts.out}`);
+const fresh = judged.map((m) => ({ ...m, platform: 'media-soc (embedded default)', machine, quick: ctx.quick, timestamp }));
+// a run of some groups updates their figures and keeps the others' (each carries its own timestamp)
+const kept = only && existsSync(opts.out) ? (JSON.parse(readFileSync(opts.out, 'utf8')) as { metric: string }[]).filter((m) => !fresh.some((f) => f.metric === m.metric)) : [];
+writeFileSync(opts.out, `${JSON.stringify([...kept, ...fresh], null, 2)}\n`);
+console.log(`written to ${opts.out}${kept.length ? ` (${fresh.length} figures updated, ${kept.length} kept from earlier runs)` : ''}`);
 if (!only) {
   const svg = 'performance-scale.svg';
   if (curve) writeFileSync(join(opts.docs, svg), scaleSvg(curve));
