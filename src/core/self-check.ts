@@ -16,16 +16,35 @@ export interface SelfCheckReport {
   readonly checks: readonly CheckResult[];
 }
 
-export function selfCheck(smaf: Smaf): SelfCheckReport {
-  const platform: Platform = smaf.platform;
-  const checks: CheckResult[] = [];
-  const check = (name: string, problems: string[], okDetail: string): void => {
-    checks.push({ name, ok: problems.length === 0, detail: problems.length ? problems.slice(0, 10).join('; ') + (problems.length > 10 ? ` (+${problems.length - 10} more)` : '') : okDetail });
-  };
-  const buffers = smaf.buffers;
-  const live = buffers.filter((b) => b.backing);
+/** A live buffer's segment, with the buffer's id. */
+interface Segment {
+  readonly phys: number;
+  readonly length: number;
+  readonly id: number;
+}
 
-  // 1. pools account exactly for the live backings
+type Buffer = Smaf['buffers'][number];
+
+export function selfCheck(smaf: Smaf): SelfCheckReport {
+  const live = smaf.buffers.filter((b) => b.backing);
+  const segs = live.flatMap((b) => b.segments.map((s) => ({ ...s, id: b.id }))).sort((a, b) => a.phys - b.phys);
+  const checks: CheckResult[] = [
+    checkPools(smaf.platform, live),
+    checkDisjoint(segs),
+    checkAllocatorStats(smaf, live),
+    checkBufferStates(smaf.platform, smaf.buffers),
+    checkScrubbed(smaf.platform, segs),
+    checkSecureWorld(smaf.platform, live),
+  ];
+  return { ok: checks.every((c) => c.ok), checks };
+}
+
+function result(name: string, problems: readonly string[], okDetail: string): CheckResult {
+  return { name, ok: problems.length === 0, detail: problems.length ? problems.slice(0, 10).join('; ') + (problems.length > 10 ? ` (+${problems.length - 10} more)` : '') : okDetail };
+}
+
+/** 1. pools account exactly for the live backings */
+function checkPools(platform: Platform, live: readonly Buffer[]): CheckResult {
   const perRegion = new Map<string, number>();
   for (const b of live) for (const s of b.segments) {
     const r = platform.regionAt(s.phys)?.name ?? '?';
@@ -37,19 +56,22 @@ export function selfCheck(smaf: Smaf): SelfCheckReport {
     if (r.inUse !== expected) poolProblems.push(`region ${r.name}: ${r.inUse} bytes in use, live buffers hold ${expected}`);
     if (r.free !== r.capacity - r.inUse) poolProblems.push(`region ${r.name}: free ${r.free} != capacity - in use`);
   }
-  check('pools match live buffers', poolProblems, `${live.length} allocated buffers, ${platform.bytesInUse} bytes`);
+  return result('pools match live buffers', poolProblems, `${live.length} allocated buffers, ${platform.bytesInUse} bytes`);
+}
 
-  // 2. no two backings overlap
-  const segs = live.flatMap((b) => b.segments.map((s) => ({ ...s, id: b.id }))).sort((a, b) => a.phys - b.phys);
+/** 2. no two backings overlap (`segs` sorted by address) */
+function checkDisjoint(segs: readonly Segment[]): CheckResult {
   const overlaps: string[] = [];
   for (let i = 1; i < segs.length; i++) {
     const p = segs[i - 1]!;
     const c = segs[i]!;
     if (p.phys + p.length > c.phys) overlaps.push(`buffers ${p.id} and ${c.id} share 0x${c.phys.toString(16)}`);
   }
-  check('no shared memory between buffers', overlaps, `${segs.length} segments, disjoint`);
+  return result('no shared memory between buffers', overlaps, `${segs.length} segments, disjoint`);
+}
 
-  // 3. allocator statistics add up
+/** 3. allocator statistics add up */
+function checkAllocatorStats(smaf: Smaf, live: readonly Buffer[]): CheckResult {
   const statProblems: string[] = [];
   for (const s of smaf.registry.allStats()) {
     const mine = live.filter((b) => b.backing!.allocator === s.name);
@@ -58,9 +80,11 @@ export function selfCheck(smaf: Smaf): SelfCheckReport {
     if (s.buffersInUse !== mine.length) statProblems.push(`${s.name}: ${s.buffersInUse} buffers by its stats, ${mine.length} live`);
     if (s.allocations - s.frees !== s.buffersInUse) statProblems.push(`${s.name}: allocations - frees != buffers in use`);
   }
-  check('allocator statistics add up', statProblems, `${smaf.registry.allocators.length} allocators`);
+  return result('allocator statistics add up', statProblems, `${smaf.registry.allocators.length} allocators`);
+}
 
-  // 4. buffer state is consistent
+/** 4. buffer state is consistent */
+function checkBufferStates(platform: Platform, buffers: readonly Buffer[]): CheckResult {
   const stateProblems: string[] = [];
   for (const b of buffers) {
     if (b.released) stateProblems.push(`buffer ${b.id} is released but still listed`);
@@ -69,9 +93,11 @@ export function selfCheck(smaf: Smaf): SelfCheckReport {
     if (b.secure && b.backing && b.segments.some((s) => platform.regionAt(s.phys)?.kind !== 'secure-carveout')) stateProblems.push(`secure buffer ${b.id} outside the secure carveout`);
     if (b.secure && b.cpuMappings.length > 0) stateProblems.push(`secure buffer ${b.id} has CPU mappings`);
   }
-  check('buffer states are consistent', stateProblems, `${buffers.length} buffers`);
+  return result('buffer states are consistent', stateProblems, `${buffers.length} buffers`);
+}
 
-  // 5. free memory is zero (scrubbed): no non-zero byte outside the live backings
+/** 5. free memory is zero (scrubbed): no non-zero byte outside the live backings (`segs` sorted by address) */
+function checkScrubbed(platform: Platform, segs: readonly Segment[]): CheckResult {
   const dirty: string[] = [];
   for (const r of platform.regions) {
     const inside = segs.filter((s) => s.phys < r.base + r.size && s.phys + s.length > r.base);
@@ -83,9 +109,11 @@ export function selfCheck(smaf: Smaf): SelfCheckReport {
       pos = Math.max(pos, s.phys + s.length);
     }
   }
-  check('free memory is scrubbed', dirty, 'every byte outside live buffers is zero');
+  return result('free memory is scrubbed', dirty, 'every byte outside live buffers is zero');
+}
 
-  // 6. secure world: SDP regions belong to live secure buffers; the CPU cannot reach secure memory
+/** 6. secure world: SDP regions belong to live secure buffers; the CPU cannot reach secure memory */
+function checkSecureWorld(platform: Platform, live: readonly Buffer[]): CheckResult {
   const sdpProblems: string[] = [];
   if (platform.sdp) {
     const secureSegs = live.filter((b) => b.secure).flatMap((b) => b.segments);
@@ -96,7 +124,5 @@ export function selfCheck(smaf: Smaf): SelfCheckReport {
       if (platform.bus.firewall.check({ kind: 'cpu' }, r.base, 1, 'read') === null) sdpProblems.push(`the firewall lets the CPU read secure carveout ${r.name}`);
     }
   }
-  check('secure world is consistent', sdpProblems, platform.sdp ? `${platform.sdp.status().regions.length} SDP regions, CPU shut out` : 'no secure memory on this platform');
-
-  return { ok: checks.every((c) => c.ok), checks };
+  return result('secure world is consistent', sdpProblems, platform.sdp ? `${platform.sdp.status().regions.length} SDP regions, CPU shut out` : 'no secure memory on this platform');
 }

@@ -62,77 +62,67 @@ export class SdpTrustedApp implements TrustedApp {
     private readonly events?: EventLog,
   ) {}
 
-  invoke(command: number, params: TeeParam[]): { code: number; reason?: string } {
-    const v = (i: number): { a: number; b: number } | null => {
-      const p = params[i];
-      return p && p.type === 'value' ? p : null;
-    };
-    switch (command) {
-      case SdpCommand.CREATE_REGION: {
-        // in: value[0] = { a: addr, b: size }; out: value[1].a = region id
-        const p = v(0);
-        const out = v(1);
-        if (!p || !out) return { code: TeeResult.ERROR_BAD_PARAMETERS, reason: 'CREATE_REGION takes value(addr, size) and an out value' };
-        const inside = this.secureMemory.some((r) => p.a >= r.base && p.a + p.b <= r.base + r.size);
-        if (p.b <= 0 || !inside) return { code: TeeResult.ERROR_BAD_PARAMETERS, reason: `0x${p.a.toString(16)}+${p.b} is not inside a secure carveout` };
-        for (const r of this.regions.values()) {
-          if (p.a < r.addr + r.size && r.addr < p.a + p.b) return { code: TeeResult.ERROR_BAD_STATE, reason: `overlaps region ${r.id}` };
-        }
-        if (this.regions.size >= this.maxRegions) return { code: TeeResult.ERROR_OUT_OF_MEMORY, reason: `the SDP region table is full (${this.maxRegions} regions)` };
-        const id = this.nextId++;
-        this.regions.set(id, { id, addr: p.a, size: p.b, devices: new Map() });
-        out.a = id;
-        this.events?.emit({ kind: 'tee', actor: 'optee-sdp', addr: p.a, length: p.b, message: `SDP region ${id} created at 0x${p.a.toString(16)}+${p.b}` });
-        return { code: TeeResult.SUCCESS };
-      }
-      case SdpCommand.DESTROY_REGION: {
-        const p = v(0);
-        if (!p) return { code: TeeResult.ERROR_BAD_PARAMETERS, reason: 'DESTROY_REGION takes value(region id)' };
-        if (!this.regions.delete(p.a)) return { code: TeeResult.ERROR_ITEM_NOT_FOUND, reason: `no region ${p.a}` };
-        this.events?.emit({ kind: 'tee', actor: 'optee-sdp', message: `SDP region ${p.a} destroyed` });
-        return { code: TeeResult.SUCCESS };
-      }
-      case SdpCommand.UPDATE_REGION: {
-        // in: value[0].a = region id; memref[1] = device name; value[2].a = access bits | SDP_REMOVE
-        const p = v(0);
-        const name = params[1]?.type === 'memref' ? new TextDecoder().decode(params[1].data) : null;
-        const acc = v(2);
-        if (!p || name === null || !acc) return { code: TeeResult.ERROR_BAD_PARAMETERS, reason: 'UPDATE_REGION takes value(id), memref(device), value(access)' };
-        const region = this.regions.get(p.a);
-        if (!region) return { code: TeeResult.ERROR_ITEM_NOT_FOUND, reason: `no region ${p.a}` };
-        const dev = this.devices.get(name);
-        if (!dev) return { code: TeeResult.ERROR_ITEM_NOT_FOUND, reason: `unknown device "${name}"` };
-        const read = (acc.a & SDP_READ) !== 0;
-        const write = (acc.a & SDP_WRITE) !== 0;
-        if (!read && !write) return { code: TeeResult.ERROR_BAD_PARAMETERS, reason: 'no access bits' };
-        if ((acc.a & SDP_REMOVE) !== 0) {
-          const g = region.devices.get(name);
-          if (!g || (read && g.reads === 0) || (write && g.writes === 0)) return { code: TeeResult.ERROR_ITEM_NOT_FOUND, reason: `${name} holds no such access to region ${region.id}` };
-          if (read) g.reads--;
-          if (write) g.writes--;
-          if (g.reads === 0 && g.writes === 0) region.devices.delete(name);
-          return { code: TeeResult.SUCCESS };
-        }
-        if (!dev.secure) return { code: TeeResult.ERROR_ACCESS_DENIED, reason: `${name} is not secure-capable` };
-        const policy = SDP_POLICY[dev.class];
-        if (!policy) return { code: TeeResult.ERROR_ACCESS_DENIED, reason: `device class "${dev.class}" of ${name} has no rights on secure memory` };
-        if (read && !policy.read) return { code: TeeResult.ERROR_ACCESS_DENIED, reason: `a ${dev.class} (${name}) may not read secure memory` };
-        if (write && !policy.write) return { code: TeeResult.ERROR_ACCESS_DENIED, reason: `a ${dev.class} (${name}) may not write secure memory` };
-        const g = region.devices.get(name) ?? { reads: 0, writes: 0 };
-        if (read) g.reads++;
-        if (write) g.writes++;
-        region.devices.set(name, g);
-        return { code: TeeResult.SUCCESS };
-      }
-      case SdpCommand.DUMP_STATUS: {
-        const out = params[0];
-        if (!out || out.type !== 'memref') return { code: TeeResult.ERROR_BAD_PARAMETERS, reason: 'DUMP_STATUS takes an out memref' };
-        out.data = new TextEncoder().encode(JSON.stringify(this.status()));
-        return { code: TeeResult.SUCCESS };
-      }
-      default:
-        return { code: TeeResult.ERROR_NOT_SUPPORTED, reason: `unknown command ${command}` };
+  invoke(command: number, params: TeeParam[]): TeeReply {
+    const handle = this.commands[command];
+    return handle ? handle(params) : { code: TeeResult.ERROR_NOT_SUPPORTED, reason: `unknown command ${command}` };
+  }
+
+  private readonly commands: Readonly<Record<number, (params: TeeParam[]) => TeeReply>> = {
+    [SdpCommand.CREATE_REGION]: (params) => this.createRegion(params),
+    [SdpCommand.DESTROY_REGION]: (params) => this.destroyRegion(params),
+    [SdpCommand.UPDATE_REGION]: (params) => this.updateRegion(params),
+    [SdpCommand.DUMP_STATUS]: (params) => this.dumpStatus(params),
+  };
+
+  /** in: value[0] = { a: addr, b: size }; out: value[1].a = region id */
+  private createRegion(params: TeeParam[]): TeeReply {
+    const p = valueParam(params, 0);
+    const out = valueParam(params, 1);
+    if (!p || !out) return { code: TeeResult.ERROR_BAD_PARAMETERS, reason: 'CREATE_REGION takes value(addr, size) and an out value' };
+    const inside = this.secureMemory.some((r) => p.a >= r.base && p.a + p.b <= r.base + r.size);
+    if (p.b <= 0 || !inside) return { code: TeeResult.ERROR_BAD_PARAMETERS, reason: `0x${p.a.toString(16)}+${p.b} is not inside a secure carveout` };
+    for (const r of this.regions.values()) {
+      if (p.a < r.addr + r.size && r.addr < p.a + p.b) return { code: TeeResult.ERROR_BAD_STATE, reason: `overlaps region ${r.id}` };
     }
+    if (this.regions.size >= this.maxRegions) return { code: TeeResult.ERROR_OUT_OF_MEMORY, reason: `the SDP region table is full (${this.maxRegions} regions)` };
+    const id = this.nextId++;
+    this.regions.set(id, { id, addr: p.a, size: p.b, devices: new Map() });
+    out.a = id;
+    this.events?.emit({ kind: 'tee', actor: 'optee-sdp', addr: p.a, length: p.b, message: `SDP region ${id} created at 0x${p.a.toString(16)}+${p.b}` });
+    return { code: TeeResult.SUCCESS };
+  }
+
+  /** in: value[0].a = region id */
+  private destroyRegion(params: TeeParam[]): TeeReply {
+    const p = valueParam(params, 0);
+    if (!p) return { code: TeeResult.ERROR_BAD_PARAMETERS, reason: 'DESTROY_REGION takes value(region id)' };
+    if (!this.regions.delete(p.a)) return { code: TeeResult.ERROR_ITEM_NOT_FOUND, reason: `no region ${p.a}` };
+    this.events?.emit({ kind: 'tee', actor: 'optee-sdp', message: `SDP region ${p.a} destroyed` });
+    return { code: TeeResult.SUCCESS };
+  }
+
+  /** in: value[0].a = region id; memref[1] = device name; value[2].a = access bits | SDP_REMOVE */
+  private updateRegion(params: TeeParam[]): TeeReply {
+    const p = valueParam(params, 0);
+    const name = params[1]?.type === 'memref' ? new TextDecoder().decode(params[1].data) : null;
+    const acc = valueParam(params, 2);
+    if (!p || name === null || !acc) return { code: TeeResult.ERROR_BAD_PARAMETERS, reason: 'UPDATE_REGION takes value(id), memref(device), value(access)' };
+    const region = this.regions.get(p.a);
+    if (!region) return { code: TeeResult.ERROR_ITEM_NOT_FOUND, reason: `no region ${p.a}` };
+    const dev = this.devices.get(name);
+    if (!dev) return { code: TeeResult.ERROR_ITEM_NOT_FOUND, reason: `unknown device "${name}"` };
+    const access = { read: (acc.a & SDP_READ) !== 0, write: (acc.a & SDP_WRITE) !== 0 };
+    if (!access.read && !access.write) return { code: TeeResult.ERROR_BAD_PARAMETERS, reason: 'no access bits' };
+    if ((acc.a & SDP_REMOVE) !== 0) return removeAccess(region, name, access);
+    return grantAccess(region, name, dev, access);
+  }
+
+  /** out: memref[0] = the status as JSON */
+  private dumpStatus(params: TeeParam[]): TeeReply {
+    const out = params[0];
+    if (!out || out.type !== 'memref') return { code: TeeResult.ERROR_BAD_PARAMETERS, reason: 'DUMP_STATUS takes an out memref' };
+    out.data = new TextEncoder().encode(JSON.stringify(this.status()));
+    return { code: TeeResult.SUCCESS };
   }
 
   status(): { maxRegions: number; regions: { id: number; addr: number; size: number; devices: Record<string, SdpGrant> }[] } {
@@ -146,4 +136,39 @@ export class SdpTrustedApp implements TrustedApp {
   get table(): ReadonlyMap<number, SdpRegion> {
     return this.regions;
   }
+}
+
+type TeeReply = { code: number; reason?: string };
+
+interface Access {
+  readonly read: boolean;
+  readonly write: boolean;
+}
+
+function valueParam(params: readonly TeeParam[], i: number): { a: number; b: number } | null {
+  const p = params[i];
+  return p && p.type === 'value' ? p : null;
+}
+
+function removeAccess(region: SdpRegion, name: string, { read, write }: Access): TeeReply {
+  const g = region.devices.get(name);
+  if (!g || (read && g.reads === 0) || (write && g.writes === 0)) return { code: TeeResult.ERROR_ITEM_NOT_FOUND, reason: `${name} holds no such access to region ${region.id}` };
+  if (read) g.reads--;
+  if (write) g.writes--;
+  if (g.reads === 0 && g.writes === 0) region.devices.delete(name);
+  return { code: TeeResult.SUCCESS };
+}
+
+/** Grants follow SDP_POLICY: only secure-capable devices of a class with the right. */
+function grantAccess(region: SdpRegion, name: string, dev: Device, { read, write }: Access): TeeReply {
+  if (!dev.secure) return { code: TeeResult.ERROR_ACCESS_DENIED, reason: `${name} is not secure-capable` };
+  const policy = SDP_POLICY[dev.class];
+  if (!policy) return { code: TeeResult.ERROR_ACCESS_DENIED, reason: `device class "${dev.class}" of ${name} has no rights on secure memory` };
+  if (read && !policy.read) return { code: TeeResult.ERROR_ACCESS_DENIED, reason: `a ${dev.class} (${name}) may not read secure memory` };
+  if (write && !policy.write) return { code: TeeResult.ERROR_ACCESS_DENIED, reason: `a ${dev.class} (${name}) may not write secure memory` };
+  const g = region.devices.get(name) ?? { reads: 0, writes: 0 };
+  if (read) g.reads++;
+  if (write) g.writes++;
+  region.devices.set(name, g);
+  return { code: TeeResult.SUCCESS };
 }

@@ -31,6 +31,36 @@ function intParam(v: string | undefined, name: string, min: number, max: number,
 
 export function mountOperatorRoutes(app: Hono, ctx: DaemonContext, options: { batchMs?: number } = {}): OperatorRoutes {
   const metrics = createMetrics(ctx);
+  const stream = mountEventStream(app, ctx, options.batchMs ?? 50);
+
+  app.get('/api/events', (c) => {
+    try {
+      return c.json(ctx.journal.query(eventQueryOf((name) => c.req.query(name))));
+    } catch (e) {
+      return c.json({ error: (e as Error).message }, 400);
+    }
+  });
+
+  app.get('/api/trace.json', (c) => {
+    const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+    return c.body(JSON.stringify(traceOf(ctx)), 200, {
+      'content-type': 'application/json',
+      'content-disposition': `attachment; filename="smaf-trace-${stamp}.json"`,
+    });
+  });
+
+  app.get('/metrics', async (c) => c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }));
+
+  return {
+    close: () => {
+      stream.close();
+      metrics.close();
+    },
+  };
+}
+
+/** `/ws/events`: a backlog on open, then the new events in batches every `batchMs`. */
+function mountEventStream(app: Hono, ctx: DaemonContext, batchMs: number): OperatorRoutes {
   const viewers = new Set<WSContext>();
   let batch: JournalEvent[] = [];
   let timer: NodeJS.Timeout | null = null;
@@ -53,7 +83,7 @@ export function mountOperatorRoutes(app: Hono, ctx: DaemonContext, options: { ba
   const unsubscribe = ctx.journal.subscribe((e) => {
     if (viewers.size === 0) return;
     batch.push(e);
-    timer ??= setTimeout(flush, options.batchMs ?? 50);
+    timer ??= setTimeout(flush, batchMs);
   });
 
   app.get(
@@ -67,42 +97,27 @@ export function mountOperatorRoutes(app: Hono, ctx: DaemonContext, options: { ba
     })),
   );
 
-  app.get('/api/events', (c) => {
-    try {
-      const kinds = (c.req.query('kind') ?? '').split(',').filter(Boolean);
-      const bad = kinds.filter((k) => !isEventKind(k));
-      if (bad.length) throw new SmafError('EINVAL', `kind: unknown ${bad.join(', ')} (valid: ${EVENT_KINDS.join(', ')})`);
-      const q: EventQuery = {
-        kinds: kinds.filter(isEventKind),
-        after: intParam(c.req.query('after'), 'after', 0, Number.MAX_SAFE_INTEGER, 0),
-        since: intParam(c.req.query('since'), 'since', 0, Number.MAX_SAFE_INTEGER, 0),
-        limit: intParam(c.req.query('limit'), 'limit', 1, X_EVENTS_MAX_LIMIT, 100),
-        client: intParam(c.req.query('client'), 'client', 0, 2 ** 32 - 1, 0),
-        buffer: intParam(c.req.query('buffer'), 'buffer', 0, 2 ** 32 - 1, 0),
-        newest: c.req.query('newest') === '1',
-      };
-      return c.json(ctx.journal.query(q));
-    } catch (e) {
-      return c.json({ error: (e as Error).message }, 400);
-    }
-  });
-
-  app.get('/api/trace.json', (c) => {
-    const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-    return c.body(JSON.stringify(traceOf(ctx)), 200, {
-      'content-type': 'application/json',
-      'content-disposition': `attachment; filename="smaf-trace-${stamp}.json"`,
-    });
-  });
-
-  app.get('/metrics', async (c) => c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }));
-
   return {
     close: () => {
       unsubscribe();
-      metrics.close();
       if (timer) clearTimeout(timer);
       for (const ws of viewers) ws.close();
     },
+  };
+}
+
+/** `/api/events`'s query string as a journal query; SmafError EINVAL on a bad parameter. */
+function eventQueryOf(query: (name: string) => string | undefined): EventQuery {
+  const kinds = (query('kind') ?? '').split(',').filter(Boolean);
+  const bad = kinds.filter((k) => !isEventKind(k));
+  if (bad.length) throw new SmafError('EINVAL', `kind: unknown ${bad.join(', ')} (valid: ${EVENT_KINDS.join(', ')})`);
+  return {
+    kinds: kinds.filter(isEventKind),
+    after: intParam(query('after'), 'after', 0, Number.MAX_SAFE_INTEGER, 0),
+    since: intParam(query('since'), 'since', 0, Number.MAX_SAFE_INTEGER, 0),
+    limit: intParam(query('limit'), 'limit', 1, X_EVENTS_MAX_LIMIT, 100),
+    client: intParam(query('client'), 'client', 0, 2 ** 32 - 1, 0),
+    buffer: intParam(query('buffer'), 'buffer', 0, 2 ** 32 - 1, 0),
+    newest: query('newest') === '1',
   };
 }

@@ -55,10 +55,29 @@ function fail(message: string): never {
 
 const hexOff = (n: number): string => `0x${n.toString(16)}`;
 
+/** The header fields the parser uses. */
+interface Header {
+  readonly totalSize: number;
+  readonly offStruct: number;
+  readonly offStrings: number;
+  readonly offRsvmap: number;
+  readonly version: number;
+  readonly bootCpu: number;
+  readonly sizeStrings: number;
+  readonly sizeStruct: number;
+}
+
 /** Parse a .dtb. Throws RangeError("malformed device tree blob: ...") on any inconsistency. */
 export function parseFdt(bytes: Uint8Array): Fdt {
   if (bytes.length < HEADER_SIZE) fail(`${bytes.length} bytes is shorter than the ${HEADER_SIZE}-byte header (truncated?)`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const header = readHeader(bytes, view);
+  const reservations = readReservations(view, header);
+  const root = new StructParser(bytes, view, header).parse();
+  return { version: header.version, bootCpu: header.bootCpu, root, reservations };
+}
+
+function readHeader(bytes: Uint8Array, view: DataView): Header {
   const magic = view.getUint32(0);
   if (magic !== FDT_MAGIC) fail(`bad magic ${hexOff(magic)} (expected 0xd00dfeed): not a .dtb`);
   const totalSize = view.getUint32(4);
@@ -82,94 +101,118 @@ export function parseFdt(bytes: Uint8Array): Fdt {
   block('memory reservation', offRsvmap, 0);
   if (offStruct % 4 !== 0) fail(`structure block offset ${hexOff(offStruct)} is not 4-byte aligned`);
   if (offRsvmap % 8 !== 0) fail(`memory reservation block offset ${hexOff(offRsvmap)} is not 8-byte aligned`);
+  return { totalSize, offStruct, offStrings, offRsvmap, version, bootCpu, sizeStrings, sizeStruct };
+}
 
-  // memory reservation block: (u64 address, u64 size) pairs up to a (0, 0) terminator
+/** The memory reservation block: (u64 address, u64 size) pairs up to a (0, 0) terminator. */
+function readReservations(view: DataView, h: Header): FdtReservation[] {
   const reservations: FdtReservation[] = [];
-  for (let off = offRsvmap; ; off += 16) {
-    if (off + 16 > totalSize) fail(`memory reservation block at ${hexOff(offRsvmap)} has no terminating entry`);
+  for (let off = h.offRsvmap; ; off += 16) {
+    if (off + 16 > h.totalSize) fail(`memory reservation block at ${hexOff(h.offRsvmap)} has no terminating entry`);
     const address = view.getBigUint64(off);
     const size = view.getBigUint64(off + 8);
     if (address === 0n && size === 0n) break;
     reservations.push({ address, size });
   }
-
-  const stringAt = (nameoff: number, where: number): string => {
-    if (nameoff >= sizeStrings) fail(`property name offset ${hexOff(nameoff)} at ${hexOff(where)} is outside the strings block (${sizeStrings} bytes)`);
-    const start = offStrings + nameoff;
-    const end = bytes.indexOf(0, start);
-    if (end < 0 || end >= offStrings + sizeStrings) fail(`property name at strings offset ${hexOff(nameoff)} is not NUL-terminated inside the strings block`);
-    return decodeAscii(bytes.subarray(start, end), `property name at ${hexOff(where)}`);
-  };
-
-  const end = offStruct + sizeStruct;
-  let pos = offStruct;
-  const u32 = (): number => {
-    if (pos + 4 > end) fail(`structure block ends in the middle of a token at ${hexOff(pos)} (truncated)`);
-    const v = view.getUint32(pos);
-    pos += 4;
-    return v;
-  };
-  const align4 = (n: number): number => (n + 3) & ~3;
-
-  let root: MutableNode | null = null;
-  let current: MutableNode | null = null;
-  let depth = 0;
-  let finished = false;
-  while (!finished) {
-    const at = pos;
-    const token = u32();
-    switch (token) {
-      case FDT_BEGIN_NODE: {
-        if (root && !current) fail(`a second root node at ${hexOff(at)}`);
-        const nul = bytes.indexOf(0, pos);
-        if (nul < 0 || nul >= end) fail(`node name at ${hexOff(pos)} is not NUL-terminated inside the structure block`);
-        const name = decodeAscii(bytes.subarray(pos, nul), `node name at ${hexOff(pos)}`);
-        if (!current && name !== '') fail(`the root node has a name ("${name}")`);
-        if (current && name === '') fail(`an unnamed node under ${current.path} at ${hexOff(at)}`);
-        if (current && name.includes('/')) fail(`node name "${name}" under ${current.path} contains "/"`);
-        pos = align4(nul + 1);
-        if (pos > end) fail(`node "${name}" runs past the structure block`);
-        if (++depth > MAX_DEPTH) fail(`nodes nested deeper than ${MAX_DEPTH} levels at ${hexOff(at)}`);
-        const path = current ? (current.path === '/' ? `/${name}` : `${current.path}/${name}`) : '/';
-        const node: MutableNode = { name, path, parent: current, props: new Map(), children: [] };
-        if (current) {
-          if (current.children.some((c) => c.name === name)) fail(`duplicate node ${path}`);
-          current.children.push(node);
-        } else root = node;
-        current = node;
-        break;
-      }
-      case FDT_END_NODE:
-        if (!current) fail(`END_NODE without a node at ${hexOff(at)}`);
-        current = current.parent;
-        depth--;
-        break;
-      case FDT_PROP: {
-        if (!current) fail(`property outside any node at ${hexOff(at)}`);
-        const len = u32();
-        const nameoff = u32();
-        if (len > end - pos) fail(`property at ${hexOff(at)} in ${current.path} claims ${len} bytes, past the end of the structure block`);
-        const name = stringAt(nameoff, at);
-        if (current.props.has(name)) fail(`duplicate property "${name}" in ${current.path}`);
-        current.props.set(name, bytes.slice(pos, pos + len));
-        pos = align4(pos + len);
-        if (pos > end) fail(`property "${name}" in ${current.path} runs past the structure block`);
-        break;
-      }
-      case FDT_NOP:
-        break;
-      case FDT_END:
-        if (!root) fail('the structure block has no root node');
-        if (current) fail(`END before node ${current.path} was closed (truncated?)`);
-        finished = true;
-        break;
-      default:
-        fail(`unknown token ${hexOff(token)} at ${hexOff(at)}`);
-    }
-  }
-  return { version, bootCpu, root: root as FdtNode, reservations };
+  return reservations;
 }
 
+const align4 = (n: number): number => (n + 3) & ~3;
+
+/** The structure block, token by token, into a node tree. */
+class StructParser {
+  private readonly end: number;
+  private pos: number;
+  private root: MutableNode | null = null;
+  private current: MutableNode | null = null;
+  private depth = 0;
+  private finished = false;
+  private readonly tokens: Readonly<Record<number, (at: number) => void>> = {
+    [FDT_BEGIN_NODE]: (at) => this.beginNode(at),
+    [FDT_END_NODE]: (at) => this.endNode(at),
+    [FDT_PROP]: (at) => this.prop(at),
+    [FDT_NOP]: () => {},
+    [FDT_END]: () => this.endTree(),
+  };
+
+  constructor(private readonly bytes: Uint8Array, private readonly view: DataView, private readonly h: Header) {
+    this.end = h.offStruct + h.sizeStruct;
+    this.pos = h.offStruct;
+  }
+
+  parse(): FdtNode {
+    while (!this.finished) {
+      const at = this.pos;
+      const token = this.u32();
+      const handle = this.tokens[token];
+      if (!handle) fail(`unknown token ${hexOff(token)} at ${hexOff(at)}`);
+      handle(at);
+    }
+    return this.root as FdtNode;
+  }
+
+  private u32(): number {
+    if (this.pos + 4 > this.end) fail(`structure block ends in the middle of a token at ${hexOff(this.pos)} (truncated)`);
+    const v = this.view.getUint32(this.pos);
+    this.pos += 4;
+    return v;
+  }
+
+  private stringAt(nameoff: number, where: number): string {
+    const { offStrings, sizeStrings } = this.h;
+    if (nameoff >= sizeStrings) fail(`property name offset ${hexOff(nameoff)} at ${hexOff(where)} is outside the strings block (${sizeStrings} bytes)`);
+    const start = offStrings + nameoff;
+    const end = this.bytes.indexOf(0, start);
+    if (end < 0 || end >= offStrings + sizeStrings) fail(`property name at strings offset ${hexOff(nameoff)} is not NUL-terminated inside the strings block`);
+    return decodeAscii(this.bytes.subarray(start, end), `property name at ${hexOff(where)}`);
+  }
+
+  private beginNode(at: number): void {
+    const { current, pos, end } = this;
+    if (this.root && !current) fail(`a second root node at ${hexOff(at)}`);
+    const nul = this.bytes.indexOf(0, pos);
+    if (nul < 0 || nul >= end) fail(`node name at ${hexOff(pos)} is not NUL-terminated inside the structure block`);
+    const name = decodeAscii(this.bytes.subarray(pos, nul), `node name at ${hexOff(pos)}`);
+    if (!current && name !== '') fail(`the root node has a name ("${name}")`);
+    if (current && name === '') fail(`an unnamed node under ${current.path} at ${hexOff(at)}`);
+    if (current && name.includes('/')) fail(`node name "${name}" under ${current.path} contains "/"`);
+    this.pos = align4(nul + 1);
+    if (this.pos > end) fail(`node "${name}" runs past the structure block`);
+    if (++this.depth > MAX_DEPTH) fail(`nodes nested deeper than ${MAX_DEPTH} levels at ${hexOff(at)}`);
+    const path = current ? (current.path === '/' ? `/${name}` : `${current.path}/${name}`) : '/';
+    const node: MutableNode = { name, path, parent: current, props: new Map(), children: [] };
+    if (current) {
+      if (current.children.some((c) => c.name === name)) fail(`duplicate node ${path}`);
+      current.children.push(node);
+    } else this.root = node;
+    this.current = node;
+  }
+
+  private endNode(at: number): void {
+    if (!this.current) fail(`END_NODE without a node at ${hexOff(at)}`);
+    this.current = this.current.parent;
+    this.depth--;
+  }
+
+  private prop(at: number): void {
+    const current = this.current;
+    if (!current) fail(`property outside any node at ${hexOff(at)}`);
+    const len = this.u32();
+    const nameoff = this.u32();
+    if (len > this.end - this.pos) fail(`property at ${hexOff(at)} in ${current.path} claims ${len} bytes, past the end of the structure block`);
+    const name = this.stringAt(nameoff, at);
+    if (current.props.has(name)) fail(`duplicate property "${name}" in ${current.path}`);
+    current.props.set(name, this.bytes.slice(this.pos, this.pos + len));
+    this.pos = align4(this.pos + len);
+    if (this.pos > this.end) fail(`property "${name}" in ${current.path} runs past the structure block`);
+  }
+
+  private endTree(): void {
+    if (!this.root) fail('the structure block has no root node');
+    if (this.current) fail(`END before node ${this.current.path} was closed (truncated?)`);
+    this.finished = true;
+  }
+}
 function decodeAscii(b: Uint8Array, what: string): string {
   let s = '';
   for (const c of b) {

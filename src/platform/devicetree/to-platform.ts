@@ -132,6 +132,43 @@ interface Master {
   overlay?: OverlayDevice;
 }
 
+interface Bank {
+  base: number;
+  size: number;
+  node?: string;
+  from?: string;
+}
+
+type Cells = { address: number; size: number };
+
+/** What every step of the conversion reads, and the notes and problems they add to (in order). */
+interface Build {
+  readonly fdt: Fdt;
+  readonly root: FdtNode;
+  readonly options: DtOptions;
+  readonly overlay: DtOverlay | undefined;
+  readonly pageSize: number;
+  readonly source: string;
+  readonly ovSource: string;
+  readonly rootCells: Cells;
+  readonly byPhandle: Map<number, FdtNode>;
+  readonly notes: string[];
+  readonly problems: string[];
+}
+
+/** The overlay's `devices`: those that name a node, and those that name a master by its name. */
+interface OverlayDevices {
+  readonly byNode: Map<string, { key: string; dev: OverlayDevice }>;
+  readonly byName: Map<string, OverlayDevice>;
+}
+
+/** The reserved regions sorted by what they become. */
+interface Classified {
+  readonly poolRegions: DtRegionReport[];
+  readonly cmaRegions: DtRegionReport[];
+  readonly haveDefault: boolean;
+}
+
 const toNumber = (v: bigint, what: string): number => {
   if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new RangeError(`${what}: ${hex(v)} does not fit in 53 bits`);
   return Number(v);
@@ -139,219 +176,283 @@ const toNumber = (v: bigint, what: string): number => {
 
 /** Build a platform from a parsed tree. Throws DtError (a TypeError: EINVAL at the boundary) listing every problem. */
 export function platformFromDeviceTree(fdt: Fdt, options: DtOptions = {}): DtPlatform {
-  const pageSize = options.pageSize ?? 4096;
-  const source = options.source ?? 'device tree';
-  const overlay = options.overlay;
-  const ovSource = options.overlaySource ?? 'overlay';
   const root = fdt.root;
-  const notes: string[] = [];
-  const problems: string[] = [];
-  const rootCells = childCells(root);
-  const byPhandle = phandles(root);
+  const b: Build = {
+    fdt, root, options, overlay: options.overlay, pageSize: options.pageSize ?? 4096, source: options.source ?? 'device tree',
+    ovSource: options.overlaySource ?? 'overlay', rootCells: childCells(root), byPhandle: phandles(root), notes: [], problems: [],
+  };
   const model = stringProp(root, 'model') ?? '';
   const compatible = strings(root, 'compatible') ?? [];
 
-  // ---- DRAM ----
-  let banks: { base: number; size: number; node?: string; from?: string }[] = [];
-  const memoryNodes = root.children.filter((n) => stringProp(n, 'device_type') === 'memory' && isEnabled(n));
+  const banks = readDram(b);
+  const memblock = new Memblock(banks, b.pageSize);
+  const reservedRanges = reserveMemreserve(b, memblock);
+  const livePending = readReservedMemory(b, memblock).filter((p) => p.size > 0);
+
+  const overlayDevices = readOverlayDevices(b);
+  const { masters, skipped } = findMasters(b, livePending, overlayDevices.byNode);
+  nameMasters(b, masters, overlayDevices.byName);
+
+  const usedPools = new Set<Pending>(masters.flatMap((m) => (m.pool ? [m.pool] : [])));
+  const { poolRegions, cmaRegions, haveDefault } = classifyReserved(livePending, masters, usedPools, reservedRanges);
+  const secureRegions = placeSecureCarveout(b, memblock);
+  if (!haveDefault) placeDefaultCma(b, memblock, cmaRegions);
+
+  const regions = uniqueNames([...dramRegions(banks), ...cmaRegions, ...poolRegions, ...secureRegions, ...reservedRanges]);
+  const poolName = new Map<Pending, string>();
+  for (const p of usedPools) poolName.set(p, regions.find((r) => r.node === p.node.path && r.kind === 'carveout' && r.base === p.base)!.name);
+  const devices = masters.map((m) => deviceDoc(b, m, poolName));
+
+  const doc: PlatformDoc = {
+    name: b.overlay?.name ?? (model || compatible[0] || b.source).slice(0, 63),
+    page_size: b.pageSize,
+    memory: regions.map((r) => ({ name: r.name, base: hex(r.base), size: hex(r.size), kind: r.kind, ...(r.node ? { node: r.node } : {}), description: r.why.slice(0, 200) })),
+    devices,
+    ...(b.overlay?.tee ? { tee: { sdp_max_regions: b.overlay.tee.sdp_max_regions } } : {}),
+  };
+  const spec = checkDoc(b, doc, masters, regions);
+  return { doc, spec, report: { model, compatible, regions, devices: deviceReports(spec, masters), skipped, notes: b.notes } };
+}
+
+// ---- DRAM ----
+
+/** The DRAM banks, in whole pages: the tree's, the overlay's instead, or an assumed one. */
+function readDram(b: Build): Bank[] {
+  const memoryNodes = b.root.children.filter((n) => stringProp(n, 'device_type') === 'memory' && isEnabled(n));
+  let banks = dramFromTree(b, memoryNodes);
+  if (b.overlay?.dram) {
+    const list = Array.isArray(b.overlay.dram) ? b.overlay.dram : [b.overlay.dram];
+    const defaultBase = banks[0]?.base ?? unitAddress(memoryNodes[0]) ?? 0;
+    banks = list.map((d) => ({ base: d.base ?? defaultBase, size: d.size, from: `"dram" of ${b.ovSource}` }));
+    b.notes.push(`DRAM from ${b.ovSource}: ${banks.map((d) => `${formatSize(d.size)} at ${hex(d.base)}`).join(', ')}`);
+  }
+  if (banks.length === 0) {
+    const base = unitAddress(memoryNodes[0]) ?? 0;
+    const size = Math.max(ASSUMED_DRAM_SIZE, Math.ceil((staticReservedEnd(b) - base) / GiB) * GiB);
+    banks.push({ base, size, from: 'assumed: the tree gives no size' });
+    b.notes.push(`the tree gives no DRAM size: assumed ${formatSize(size)} at ${hex(base)} (set "dram: { size: ... }" in an overlay)`);
+  }
+  banks = wholePages(banks, b.pageSize);
+  const totalDram = banks.reduce((n, d) => n + d.size, 0);
+  if (totalDram > MAX_EMULATED_DRAM) {
+    throw new DtError([`${b.source}: ${formatSize(totalDram)} of DRAM is more than the ${formatSize(MAX_EMULATED_DRAM)} this emulator models; give a smaller "dram:" in an overlay`], `${b.source} does not make a valid platform`);
+  }
+  return banks;
+}
+
+function dramFromTree(b: Build, memoryNodes: readonly FdtNode[]): Bank[] {
+  const banks: Bank[] = [];
   for (const n of memoryNodes) {
-    const pairs = regPairs(n, hasProp(n, 'linux,usable-memory') ? 'linux,usable-memory' : 'reg', rootCells.address, rootCells.size) ?? [];
+    const pairs = regPairs(n, hasProp(n, 'linux,usable-memory') ? 'linux,usable-memory' : 'reg', b.rootCells.address, b.rootCells.size) ?? [];
     for (const p of pairs) {
       if (p.size === 0n) {
-        notes.push(`${n.path}: reg size 0 (the boot loader fills it in)`);
+        b.notes.push(`${n.path}: reg size 0 (the boot loader fills it in)`);
         continue;
       }
       banks.push({ base: toNumber(p.address, `${n.path} reg`), size: toNumber(p.size, `${n.path} reg`), node: n.path });
     }
   }
-  if (overlay?.dram) {
-    const list = Array.isArray(overlay.dram) ? overlay.dram : [overlay.dram];
-    const defaultBase = banks[0]?.base ?? unitAddress(memoryNodes[0]) ?? 0;
-    banks = list.map((b) => ({ base: b.base ?? defaultBase, size: b.size, from: `"dram" of ${ovSource}` }));
-    notes.push(`DRAM from ${ovSource}: ${banks.map((b) => `${formatSize(b.size)} at ${hex(b.base)}`).join(', ')}`);
-  }
-  const staticReservedEnd = (): number => {
-    let end = 0;
-    const rm = root.children.find((c) => c.name === 'reserved-memory');
-    for (const c of rm?.children ?? []) for (const p of regPairs(c, 'reg', rootCells.address, rootCells.size) ?? []) end = Math.max(end, Number(p.address + p.size));
-    return end;
-  };
-  if (banks.length === 0) {
-    const base = unitAddress(memoryNodes[0]) ?? 0;
-    const size = Math.max(ASSUMED_DRAM_SIZE, Math.ceil((staticReservedEnd() - base) / GiB) * GiB);
-    banks.push({ base, size, from: 'assumed: the tree gives no size' });
-    notes.push(`the tree gives no DRAM size: assumed ${formatSize(size)} at ${hex(base)} (set "dram: { size: ... }" in an overlay)`);
-  }
-  // DRAM in whole pages
-  banks = banks.map((b) => {
-    const base = Math.ceil(b.base / pageSize) * pageSize;
-    const end = Math.floor((b.base + b.size) / pageSize) * pageSize;
-    return { ...b, base, size: end - base };
-  }).filter((b) => b.size > 0).sort((a, b) => a.base - b.base);
-  const totalDram = banks.reduce((n, b) => n + b.size, 0);
-  if (totalDram > MAX_EMULATED_DRAM) {
-    throw new DtError([`${source}: ${formatSize(totalDram)} of DRAM is more than the ${formatSize(MAX_EMULATED_DRAM)} this emulator models; give a smaller "dram:" in an overlay`], `${source} does not make a valid platform`);
-  }
-  const memblock = new Memblock(banks, pageSize);
+  return banks;
+}
 
-  // ---- reserved memory ----
-  const reservedRanges: DtRegionReport[] = [];
-  const pageOut = (base: number, size: number): { base: number; size: number } => {
-    const b = Math.floor(base / pageSize) * pageSize;
-    return { base: b, size: Math.ceil((base + size) / pageSize) * pageSize - b };
-  };
-  fdt.reservations.forEach((r, i) => {
+function staticReservedEnd(b: Build): number {
+  let end = 0;
+  const rm = b.root.children.find((c) => c.name === 'reserved-memory');
+  for (const c of rm?.children ?? []) for (const p of regPairs(c, 'reg', b.rootCells.address, b.rootCells.size) ?? []) end = Math.max(end, Number(p.address + p.size));
+  return end;
+}
+
+/** DRAM in whole pages, sorted by base. */
+function wholePages(banks: readonly Bank[], pageSize: number): Bank[] {
+  return banks.map((d) => {
+    const base = Math.ceil(d.base / pageSize) * pageSize;
+    const end = Math.floor((d.base + d.size) / pageSize) * pageSize;
+    return { ...d, base, size: end - base };
+  }).filter((d) => d.size > 0).sort((x, y) => x.base - y.base);
+}
+
+function dramRegions(banks: readonly Bank[]): DtRegionReport[] {
+  return banks.map((d, i) => ({ name: i === 0 ? 'dram' : `dram${i}`, kind: 'system', base: d.base, size: d.size, ...(d.node ? { node: d.node } : {}), why: d.node ? `DRAM (${d.node})` : `DRAM (${d.from ?? 'assumed'})` }));
+}
+
+// ---- reserved memory ----
+
+/** A range widened to whole pages. */
+function pageOut(base: number, size: number, pageSize: number): { base: number; size: number } {
+  const b = Math.floor(base / pageSize) * pageSize;
+  return { base: b, size: Math.ceil((base + size) / pageSize) * pageSize - b };
+}
+
+function reserveMemreserve(b: Build, memblock: Memblock): DtRegionReport[] {
+  const reserved: DtRegionReport[] = [];
+  b.fdt.reservations.forEach((r, i) => {
     if (r.size === 0n) return;
-    const { base, size } = pageOut(toNumber(r.address, '/memreserve/'), toNumber(r.size, '/memreserve/'));
+    const { base, size } = pageOut(toNumber(r.address, '/memreserve/'), toNumber(r.size, '/memreserve/'), b.pageSize);
     memblock.reserve(base, size);
-    reservedRanges.push({ name: `memreserve-${i}`, kind: 'reserved', base, size, why: '/memreserve/ entry of the blob header (boot loader, firmware)' });
+    reserved.push({ name: `memreserve-${i}`, kind: 'reserved', base, size, why: '/memreserve/ entry of the blob header (boot loader, firmware)' });
   });
+  return reserved;
+}
 
-  const pending: Pending[] = [];
-  const rm = root.children.find((c) => c.name === 'reserved-memory');
-  if (rm && isEnabled(rm)) {
-    const rmCells = childCells(rm);
-    if (rmCells.address !== rootCells.address || rmCells.size !== rootCells.size || !hasProp(rm, 'ranges')) {
-      notes.push(`${rm.path}: its #address-cells/#size-cells differ from the root's or "ranges" is missing: the kernel ignores it, so does this loader`);
+/** /reserved-memory's children, reserved in memblock: static ranges first (fdt_scan_reserved_mem), dynamic ones placed after, in tree order. */
+function readReservedMemory(b: Build, memblock: Memblock): Pending[] {
+  const rm = b.root.children.find((c) => c.name === 'reserved-memory');
+  if (!rm || !isEnabled(rm)) return [];
+  const rmCells = childCells(rm);
+  if (rmCells.address !== b.rootCells.address || rmCells.size !== b.rootCells.size || !hasProp(rm, 'ranges')) {
+    b.notes.push(`${rm.path}: its #address-cells/#size-cells differ from the root's or "ranges" is missing: the kernel ignores it, so does this loader`);
+    return [];
+  }
+  const pending = rm.children.flatMap((child) => (isEnabled(child) ? pendingOf(b, child) : []));
+  for (const p of pending.filter((x) => !x.dynamic)) reserveStatic(b, memblock, p);
+  for (const p of pending.filter((x) => x.dynamic)) {
+    const placed = placeDynamic(p, b.rootCells, memblock, b.pageSize);
+    if (typeof placed === 'string') {
+      b.notes.push(`${p.node.path}: ${placed}: left out, as the kernel would`);
+      p.size = 0;
     } else {
-      const cliCma = options.cma ?? overlay?.cma;
-      for (const child of rm.children) {
-        if (!isEnabled(child)) continue;
-        const compat = strings(child, 'compatible') ?? [];
-        const nomap = hasProp(child, 'no-map');
-        const reusable = hasProp(child, 'reusable');
-        const cmaDefault = hasProp(child, 'linux,cma-default');
-        if (cmaDefault && cliCma && compat.includes('shared-dma-pool') && reusable) {
-          notes.push(`${child.path}: bypassed, the ${options.cma ? '--cma option' : `"cma" of ${ovSource}`} gives the default CMA pool instead (as the kernel's cma= does)`);
-          continue;
-        }
-        const regs = regPairs(child, 'reg', rootCells.address, rootCells.size);
-        const base: Omit<Pending, 'name' | 'base' | 'size' | 'dynamic'> = { node: child, nomap, reusable, compatible: compat, cmaDefault };
-        if (regs && regs.length > 0) {
-          regs.forEach((r, k) => {
-            if (r.size === 0n) return;
-            pending.push({ ...base, name: k === 0 ? child.name : `${child.name}.${k}`, base: toNumber(r.address, `${child.path} reg`), size: toNumber(r.size, `${child.path} reg`), dynamic: false });
-          });
-        } else if (hasProp(child, 'size')) {
-          pending.push({ ...base, name: child.name, base: 0, size: 0, dynamic: true });
-        } else {
-          notes.push(`${child.path}: neither "reg" nor "size": ignored`);
-        }
-      }
-      // static ranges are reserved first (fdt_scan_reserved_mem), dynamic ones placed after, in tree order
-      for (const p of pending.filter((x) => !x.dynamic)) {
-        const poolish = p.compatible.includes('shared-dma-pool');
-        if (poolish) {
-          // a pool hands out whole pages inside its range
-          const b = Math.ceil(p.base / pageSize) * pageSize;
-          const e = Math.floor((p.base + p.size) / pageSize) * pageSize;
-          if (b !== p.base || e !== p.base + p.size) notes.push(`${p.node.path}: range ${hex(p.base)}+${hex(p.size)} trimmed to whole pages`);
-          memblock.reserve(p.base, p.size);
-          p.base = b;
-          p.size = Math.max(0, e - b);
-        } else {
-          const r = pageOut(p.base, p.size);
-          memblock.reserve(r.base, r.size);
-          p.base = r.base;
-          p.size = r.size;
-        }
-      }
-      for (const p of pending.filter((x) => x.dynamic)) {
-        const placed = placeDynamic(p, rootCells, memblock, pageSize);
-        if (typeof placed === 'string') {
-          notes.push(`${p.node.path}: ${placed}: left out, as the kernel would`);
-          p.size = 0;
-        } else {
-          p.base = placed.base;
-          p.size = placed.size;
-        }
-      }
+      p.base = placed.base;
+      p.size = placed.size;
     }
   }
-  const livePending = pending.filter((p) => p.size > 0);
+  return pending;
+}
 
-  // ---- DMA masters ----
+/** The ranges one enabled /reserved-memory child asks for (none when bypassed or malformed). */
+function pendingOf(b: Build, child: FdtNode): Pending[] {
+  const compat = strings(child, 'compatible') ?? [];
+  const nomap = hasProp(child, 'no-map');
+  const reusable = hasProp(child, 'reusable');
+  const cmaDefault = hasProp(child, 'linux,cma-default');
+  const cliCma = b.options.cma ?? b.overlay?.cma;
+  if (cmaDefault && cliCma && compat.includes('shared-dma-pool') && reusable) {
+    b.notes.push(`${child.path}: bypassed, the ${b.options.cma ? '--cma option' : `"cma" of ${b.ovSource}`} gives the default CMA pool instead (as the kernel's cma= does)`);
+    return [];
+  }
+  const regs = regPairs(child, 'reg', b.rootCells.address, b.rootCells.size);
+  const base: Omit<Pending, 'name' | 'base' | 'size' | 'dynamic'> = { node: child, nomap, reusable, compatible: compat, cmaDefault };
+  if (regs && regs.length > 0) {
+    return regs.flatMap((r, k) => (r.size === 0n ? [] : [{
+      ...base, name: k === 0 ? child.name : `${child.name}.${k}`, base: toNumber(r.address, `${child.path} reg`), size: toNumber(r.size, `${child.path} reg`), dynamic: false,
+    }]));
+  }
+  if (hasProp(child, 'size')) return [{ ...base, name: child.name, base: 0, size: 0, dynamic: true }];
+  b.notes.push(`${child.path}: neither "reg" nor "size": ignored`);
+  return [];
+}
+
+function reserveStatic(b: Build, memblock: Memblock, p: Pending): void {
+  const pageSize = b.pageSize;
+  if (p.compatible.includes('shared-dma-pool')) {
+    // a pool hands out whole pages inside its range
+    const start = Math.ceil(p.base / pageSize) * pageSize;
+    const end = Math.floor((p.base + p.size) / pageSize) * pageSize;
+    if (start !== p.base || end !== p.base + p.size) b.notes.push(`${p.node.path}: range ${hex(p.base)}+${hex(p.size)} trimmed to whole pages`);
+    memblock.reserve(p.base, p.size);
+    p.base = start;
+    p.size = Math.max(0, end - start);
+  } else {
+    const r = pageOut(p.base, p.size, pageSize);
+    memblock.reserve(r.base, r.size);
+    p.base = r.base;
+    p.size = r.size;
+  }
+}
+
+// ---- DMA masters ----
+
+function readOverlayDevices(b: Build): OverlayDevices {
+  const byNode = new Map<string, { key: string; dev: OverlayDevice }>();
+  const byName = new Map<string, OverlayDevice>();
+  for (const [key, dev] of Object.entries(b.overlay?.devices ?? {})) {
+    if (dev.node === undefined) {
+      byName.set(key, dev);
+      continue;
+    }
+    const target = findPath(b.root, dev.node);
+    const problem = !target ? `no node ${dev.node} in ${b.source}`
+      : !enabledWithParents(target) ? `${target.path} is disabled (status = "${stringProp(target, 'status') ?? 'disabled'}" on it or a parent)`
+        : byNode.has(target.path) ? `${target.path} is already devices.${byNode.get(target.path)!.key}`
+          : undefined;
+    if (problem !== undefined) b.problems.push(`${b.ovSource}: devices.${key}.node: ${problem}`);
+    else byNode.set(target!.path, { key, dev });
+  }
+  return { byNode, byName };
+}
+
+const SKIP_SUBTREES = new Set(['reserved-memory', 'chosen', 'aliases', '__symbols__', '__fixups__', '__local_fixups__', 'memory']);
+
+function findMasters(b: Build, livePending: readonly Pending[], overlayByNode: OverlayDevices['byNode']): { masters: Master[]; skipped: { node: string; why: string }[] } {
   const poolByNode = new Map<FdtNode, Pending>();
   // the default CMA pool stays everyone's even when a device names it
   for (const p of livePending) if (p.compatible.includes('shared-dma-pool') && !p.cmaDefault && !poolByNode.has(p.node)) poolByNode.set(p.node, p);
-  const overlayByNode = new Map<string, { key: string; dev: OverlayDevice }>();
-  const overlayByName = new Map<string, OverlayDevice>();
-  for (const [key, dev] of Object.entries(overlay?.devices ?? {})) {
-    if (dev.node === undefined) {
-      overlayByName.set(key, dev);
-      continue;
-    }
-    const target = findPath(root, dev.node);
-    if (!target) {
-      problems.push(`${ovSource}: devices.${key}.node: no node ${dev.node} in ${source}`);
-      continue;
-    }
-    if (!enabledWithParents(target)) {
-      problems.push(`${ovSource}: devices.${key}.node: ${target.path} is disabled (status = "${stringProp(target, 'status') ?? 'disabled'}" on it or a parent)`);
-      continue;
-    }
-    if (overlayByNode.has(target.path)) {
-      problems.push(`${ovSource}: devices.${key}.node: ${target.path} is already devices.${overlayByNode.get(target.path)!.key}`);
-      continue;
-    }
-    overlayByNode.set(target.path, { key, dev });
-  }
-
   const masters: Master[] = [];
   const skipped: { node: string; why: string }[] = [];
-  const skipSubtrees = new Set(['reserved-memory', 'chosen', 'aliases', '__symbols__', '__fixups__', '__local_fixups__', 'memory']);
-  for (const n of walk(root)) {
-    if (n === root) continue;
-    if (n.path.split('/').slice(1, 2).some((top) => skipSubtrees.has(top.split('@')[0]!))) continue;
-    const why: string[] = [];
-    let iommu = false;
-    let iommuNote: string | undefined;
-    if (hasProp(n, 'iommus')) {
-      const c = cells(n, 'iommus') ?? [];
-      const target = c[0] !== undefined ? byPhandle.get(c[0]) : undefined;
-      if (target && !isEnabled(target)) iommuNote = `its IOMMU ${target.path} is disabled: DMA goes untranslated`;
-      else iommu = true;
-      why.push('iommus');
-    }
-    const pools = (cells(n, 'memory-region') ?? []).flatMap((ph) => {
-      const p = poolByNode.get(byPhandle.get(ph) as FdtNode);
-      return p ? [p] : [];
-    });
-    const pool = pools[0];
-    if (pool) why.push(`memory-region ${pool.node.path}`);
-    if (pools.length > 1) notes.push(`${n.path}: names ${pools.length} DMA pools; the first (${pool!.node.path}) becomes its pool, the others are classified as if no device named them`);
-    const ov = overlayByNode.get(n.path);
-    if (ov) why.push(`named by ${ovSource}`);
-    if (why.length === 0) continue;
+  for (const n of walk(b.root)) {
+    if (n === b.root) continue;
+    if (n.path.split('/').slice(1, 2).some((top) => SKIP_SUBTREES.has(top.split('@')[0]!))) continue;
+    const m = masterOf(b, n, poolByNode, overlayByNode);
+    if (!m) continue;
     if (!enabledWithParents(n)) {
-      skipped.push({ node: n.path, why: `disabled (status = "${stringProp(n, 'status') ?? 'disabled'}" on it or a parent) although it has ${why.join(', ')}` });
+      skipped.push({ node: n.path, why: `disabled (status = "${stringProp(n, 'status') ?? 'disabled'}" on it or a parent) although it has ${m.why.join(', ')}` });
       continue;
     }
-    masters.push({ node: n, name: n.name, why, iommu, ...(iommuNote ? { iommuNote } : {}), ...(pool ? { pool } : {}), ...(ov ? { overlayKey: ov.key, overlay: ov.dev } : {}) });
+    masters.push(m);
   }
+  return { masters, skipped };
+}
 
-  // names: the node name; the full path when two masters share it; the overlay's alias first
+/** The node as a DMA master (iommus, a pool in memory-region, or named by the overlay), or undefined. */
+function masterOf(b: Build, n: FdtNode, poolByNode: ReadonlyMap<FdtNode, Pending>, overlayByNode: OverlayDevices['byNode']): Master | undefined {
+  const why: string[] = [];
+  let iommu = false;
+  let iommuNote: string | undefined;
+  if (hasProp(n, 'iommus')) {
+    const c = cells(n, 'iommus') ?? [];
+    const target = c[0] !== undefined ? b.byPhandle.get(c[0]) : undefined;
+    if (target && !isEnabled(target)) iommuNote = `its IOMMU ${target.path} is disabled: DMA goes untranslated`;
+    else iommu = true;
+    why.push('iommus');
+  }
+  const pools = (cells(n, 'memory-region') ?? []).flatMap((ph) => {
+    const p = poolByNode.get(b.byPhandle.get(ph) as FdtNode);
+    return p ? [p] : [];
+  });
+  const pool = pools[0];
+  if (pool) why.push(`memory-region ${pool.node.path}`);
+  if (pools.length > 1) b.notes.push(`${n.path}: names ${pools.length} DMA pools; the first (${pool!.node.path}) becomes its pool, the others are classified as if no device named them`);
+  const ov = overlayByNode.get(n.path);
+  if (ov) why.push(`named by ${b.ovSource}`);
+  if (why.length === 0) return undefined;
+  return { node: n, name: n.name, why, iommu, ...(iommuNote ? { iommuNote } : {}), ...(pool ? { pool } : {}), ...(ov ? { overlayKey: ov.key, overlay: ov.dev } : {}) };
+}
+
+/** Names: the node name; the full path when two masters share it; the overlay's alias first. Then the overlay's devices named by name. */
+function nameMasters(b: Build, masters: readonly Master[], overlayByName: OverlayDevices['byName']): void {
   const count = new Map<string, number>();
   for (const m of masters) count.set(m.node.name, (count.get(m.node.name) ?? 0) + 1);
   for (const m of masters) {
     if (m.overlayKey !== undefined) m.name = m.overlayKey;
     else if ((count.get(m.node.name) ?? 0) > 1) m.name = m.node.path;
     if (utf8Length(m.name) > MAX_NAME) {
-      problems.push(`${source}: node ${m.node.path}: the device name "${m.name}" is longer than the ${MAX_NAME} bytes ATTACH carries; give it a short name in an overlay (devices: { NAME: { node: ${m.node.path} } })`);
+      b.problems.push(`${b.source}: node ${m.node.path}: the device name "${m.name}" is longer than the ${MAX_NAME} bytes ATTACH carries; give it a short name in an overlay (devices: { NAME: { node: ${m.node.path} } })`);
     }
   }
   for (const [key, dev] of overlayByName) {
     const m = masters.find((x) => x.name === key || x.node.path === key || x.node.name === key);
     if (!m) {
-      problems.push(`${ovSource}: devices.${key}: no DMA master of ${source} is called "${key}"; add "node: /path/to/node" to name one`);
+      b.problems.push(`${b.ovSource}: devices.${key}: no DMA master of ${b.source} is called "${key}"; add "node: /path/to/node" to name one`);
       continue;
     }
     m.overlay = { ...dev, ...m.overlay };
     m.overlayKey = m.overlayKey ?? key;
   }
+}
 
-  // ---- regions: classify ----
-  const usedPools = new Set<Pending>(masters.flatMap((m) => (m.pool ? [m.pool] : [])));
+// ---- regions ----
+
+/** Each live reserved range becomes a device pool, a CMA pool, or reserved (appended to `reserved`). */
+function classifyReserved(livePending: readonly Pending[], masters: readonly Master[], usedPools: ReadonlySet<Pending>, reserved: DtRegionReport[]): Classified {
   const poolRegions: DtRegionReport[] = [];
   const cmaRegions: DtRegionReport[] = [];
   let haveDefault = false;
@@ -368,52 +469,55 @@ export function platformFromDeviceTree(fdt: Fdt, options: DtOptions = {}): DtPla
       } else cmaRegions.push(r);
     } else {
       const why = p.nomap ? `no-map: ${describeOwner(p)}, never handed out` : `reserved: ${describeOwner(p)}, never handed out`;
-      reservedRanges.push({ name: p.name, kind: 'reserved', base: p.base, size: p.size, node: p.node.path, why: `${why} (${flags})` });
+      reserved.push({ name: p.name, kind: 'reserved', base: p.base, size: p.size, node: p.node.path, why: `${why} (${flags})` });
     }
   }
+  return { poolRegions, cmaRegions, haveDefault };
+}
 
-  // the overlay's secure carveout, placed like a reserved-memory node would be
-  const secureRegions: DtRegionReport[] = [];
-  if (overlay?.secure_carveout) {
-    const sc = overlay.secure_carveout;
-    const name = sc.name ?? 'sdp';
-    const size = Math.ceil(sc.size / pageSize) * pageSize;
-    if (sc.base !== undefined) {
-      memblock.reserve(sc.base, size);
-      secureRegions.push({ name, kind: 'secure-carveout', base: sc.base, size, why: `secure carveout for the SDP path (${ovSource}, fixed at ${hex(sc.base)})` });
-    } else {
-      const limit = sc.limit ?? DEFAULT_CMA_LIMIT;
-      const base = memblock.allocate(size, sc.alignment ?? MiB, 0, limit);
-      if (base === null) problems.push(`${ovSource}: secure_carveout: no free ${formatSize(size)} of DRAM below ${hex(limit)}`);
-      else secureRegions.push({ name, kind: 'secure-carveout', base, size, why: `secure carveout for the SDP path (${ovSource}), carved from DRAM below ${hex(limit)}` });
-    }
+/** The overlay's secure carveout, placed like a reserved-memory node would be. */
+function placeSecureCarveout(b: Build, memblock: Memblock): DtRegionReport[] {
+  const sc = b.overlay?.secure_carveout;
+  if (!sc) return [];
+  const name = sc.name ?? 'sdp';
+  const size = Math.ceil(sc.size / b.pageSize) * b.pageSize;
+  if (sc.base !== undefined) {
+    memblock.reserve(sc.base, size);
+    return [{ name, kind: 'secure-carveout', base: sc.base, size, why: `secure carveout for the SDP path (${b.ovSource}, fixed at ${hex(sc.base)})` }];
   }
-
-  // the default CMA pool, as dma_contiguous_reserve() places it
-  if (!haveDefault) {
-    const req: CmaRequest | undefined = options.cma ?? overlay?.cma;
-    const size = req?.size ?? DEFAULT_CMA_SIZE;
-    const limit = req?.limit ?? DEFAULT_CMA_LIMIT;
-    const by = options.cma ? '--cma' : overlay?.cma ? `"cma" of ${ovSource}` : 'the kernel default (cma=64M)';
-    if (size === 0) notes.push(`no default CMA pool (${by} asks for 0)`);
-    else {
-      const aligned = Math.ceil(size / CMA_MIN_ALIGNMENT) * CMA_MIN_ALIGNMENT;
-      const base = memblock.allocate(aligned, CMA_MIN_ALIGNMENT, 0, limit);
-      if (base === null) {
-        const msg = `no free ${formatSize(aligned)} of DRAM below ${hex(limit)} for the default CMA pool (${by})`;
-        if (req) problems.push(`${options.cma ? '--cma' : `${ovSource}: cma`}: ${msg}`);
-        else notes.push(`${msg}: the platform has no CMA`);
-      } else {
-        const name = cmaRegions.some((r) => r.name === 'cma') ? 'cma-default' : 'cma';
-        cmaRegions.unshift({ name, kind: 'cma', base, size: aligned, why: `default CMA pool: ${formatSize(aligned)} top-down below ${hex(limit)} (${by})` });
-      }
-    }
+  const limit = sc.limit ?? DEFAULT_CMA_LIMIT;
+  const base = memblock.allocate(size, sc.alignment ?? MiB, 0, limit);
+  if (base === null) {
+    b.problems.push(`${b.ovSource}: secure_carveout: no free ${formatSize(size)} of DRAM below ${hex(limit)}`);
+    return [];
   }
+  return [{ name, kind: 'secure-carveout', base, size, why: `secure carveout for the SDP path (${b.ovSource}), carved from DRAM below ${hex(limit)}` }];
+}
 
-  // ---- the document ----
-  const drams: DtRegionReport[] = banks.map((b, i) => ({ name: i === 0 ? 'dram' : `dram${i}`, kind: 'system', base: b.base, size: b.size, ...(b.node ? { node: b.node } : {}), why: b.node ? `DRAM (${b.node})` : `DRAM (${b.from ?? 'assumed'})` }));
-  const regions = [...drams, ...cmaRegions, ...poolRegions, ...secureRegions, ...reservedRanges];
-  // names must be unique: a second "foo" becomes "foo-2"
+/** The default CMA pool, as dma_contiguous_reserve() places it (first in `cmaRegions`). */
+function placeDefaultCma(b: Build, memblock: Memblock, cmaRegions: DtRegionReport[]): void {
+  const req: CmaRequest | undefined = b.options.cma ?? b.overlay?.cma;
+  const size = req?.size ?? DEFAULT_CMA_SIZE;
+  const limit = req?.limit ?? DEFAULT_CMA_LIMIT;
+  const by = b.options.cma ? '--cma' : b.overlay?.cma ? `"cma" of ${b.ovSource}` : 'the kernel default (cma=64M)';
+  if (size === 0) {
+    b.notes.push(`no default CMA pool (${by} asks for 0)`);
+    return;
+  }
+  const aligned = Math.ceil(size / CMA_MIN_ALIGNMENT) * CMA_MIN_ALIGNMENT;
+  const base = memblock.allocate(aligned, CMA_MIN_ALIGNMENT, 0, limit);
+  if (base === null) {
+    const msg = `no free ${formatSize(aligned)} of DRAM below ${hex(limit)} for the default CMA pool (${by})`;
+    if (req) b.problems.push(`${b.options.cma ? '--cma' : `${b.ovSource}: cma`}: ${msg}`);
+    else b.notes.push(`${msg}: the platform has no CMA`);
+    return;
+  }
+  const name = cmaRegions.some((r) => r.name === 'cma') ? 'cma-default' : 'cma';
+  cmaRegions.unshift({ name, kind: 'cma', base, size: aligned, why: `default CMA pool: ${formatSize(aligned)} top-down below ${hex(limit)} (${by})` });
+}
+
+/** Names must be unique: a second "foo" becomes "foo-2" (renamed in place). */
+function uniqueNames(regions: DtRegionReport[]): DtRegionReport[] {
   const seen = new Set<string>();
   for (const r of regions) {
     let n = r.name;
@@ -421,58 +525,53 @@ export function platformFromDeviceTree(fdt: Fdt, options: DtOptions = {}): DtPla
     seen.add(n);
     (r as { name: string }).name = n;
   }
-  const poolName = new Map<Pending, string>();
-  for (const p of usedPools) poolName.set(p, regions.find((r) => r.node === p.node.path && r.kind === 'carveout' && r.base === p.base)!.name);
+  return regions;
+}
 
-  const devices: Record<string, unknown>[] = [];
-  const deviceOrigins: Master[] = [];
-  const deviceReports: DtDeviceReport[] = [];
-  for (const m of masters) {
-    const dma = dmaWindows(m.node);
-    if (dma.note) notes.push(dma.note);
-    const busEnd = dma.windows ? Math.max(...dma.windows.map((w) => w.bus + w.size - 1)) : undefined;
-    const bits = busEnd !== undefined ? Math.min(DEFAULT_DMA_BITS, bitsFor(busEnd)) : DEFAULT_DMA_BITS;
-    const coherent = dmaCoherent(m.node);
-    const compat = strings(m.node, 'compatible')?.[0] ?? '';
-    const doc: Record<string, unknown> = {
-      name: m.name,
-      class: 'generic',
-      dma_mask: bits,
-      iommu: m.iommu,
-      secure: false,
-      ...(m.pool ? { memory_region: poolName.get(m.pool) } : {}),
-      ...(compat ? { description: compat.slice(0, 200) } : {}),
-      node: m.node.path,
-      ...(coherent ? { dma_coherent: true } : {}),
-      ...(dma.windows ? { dma_ranges: dma.windows } : {}),
-    };
-    for (const [k, v] of Object.entries(m.overlay ?? {})) if (k !== 'node' && v !== undefined) doc[k] = v;
-    devices.push(doc);
-    deviceOrigins.push(m);
-    if (m.iommuNote) notes.push(`${m.node.path}: ${m.iommuNote}`);
-  }
+// ---- the document ----
 
-  const doc: PlatformDoc = {
-    name: overlay?.name ?? (model || compatible[0] || source).slice(0, 63),
-    page_size: pageSize,
-    memory: regions.map((r) => ({ name: r.name, base: hex(r.base), size: hex(r.size), kind: r.kind, ...(r.node ? { node: r.node } : {}), description: r.why.slice(0, 200) })),
-    devices,
-    ...(overlay?.tee ? { tee: { sdp_max_regions: overlay.tee.sdp_max_regions } } : {}),
+function deviceDoc(b: Build, m: Master, poolName: ReadonlyMap<Pending, string>): Record<string, unknown> {
+  const dma = dmaWindows(m.node);
+  if (dma.note) b.notes.push(dma.note);
+  const busEnd = dma.windows ? Math.max(...dma.windows.map((w) => w.bus + w.size - 1)) : undefined;
+  const bits = busEnd !== undefined ? Math.min(DEFAULT_DMA_BITS, bitsFor(busEnd)) : DEFAULT_DMA_BITS;
+  const coherent = dmaCoherent(m.node);
+  const compat = strings(m.node, 'compatible')?.[0] ?? '';
+  const doc: Record<string, unknown> = {
+    name: m.name,
+    class: 'generic',
+    dma_mask: bits,
+    iommu: m.iommu,
+    secure: false,
+    ...(m.pool ? { memory_region: poolName.get(m.pool) } : {}),
+    ...(compat ? { description: compat.slice(0, 200) } : {}),
+    node: m.node.path,
+    ...(coherent ? { dma_coherent: true } : {}),
+    ...(dma.windows ? { dma_ranges: dma.windows } : {}),
   };
+  for (const [k, v] of Object.entries(m.overlay ?? {})) if (k !== 'node' && v !== undefined) doc[k] = v;
+  if (m.iommuNote) b.notes.push(`${m.node.path}: ${m.iommuNote}`);
+  return doc;
+}
+
+/** The document validated as a platform; throws DtError with every problem found on the way. */
+function checkDoc(b: Build, doc: PlatformDoc, masters: readonly Master[], regions: readonly DtRegionReport[]): PlatformSpec {
   const checked = checkPlatform(doc);
-  if (!checked.ok) for (const issue of checked.issues) problems.push(describeIssue(issue, deviceOrigins, regions, source, ovSource));
-  if (problems.length > 0 || !checked.ok) {
-    throw new DtError(problems, `${source}${options.overlaySource ? ` with ${options.overlaySource}` : ''} does not make a valid platform`);
+  if (!checked.ok) for (const issue of checked.issues) b.problems.push(describeIssue(issue, masters, regions, b.source, b.ovSource));
+  if (b.problems.length > 0 || !checked.ok) {
+    throw new DtError(b.problems, `${b.source}${b.options.overlaySource ? ` with ${b.options.overlaySource}` : ''} does not make a valid platform`);
   }
-  const spec = checked.spec;
-  for (const d of spec.devices) {
-    const m = deviceOrigins[spec.devices.indexOf(d)]!;
-    deviceReports.push({
+  return checked.spec;
+}
+
+function deviceReports(spec: PlatformSpec, origins: readonly Master[]): DtDeviceReport[] {
+  return spec.devices.map((d) => {
+    const m = origins[spec.devices.indexOf(d)]!;
+    return {
       name: d.name, node: m.node.path, compatible: strings(m.node, 'compatible')?.[0] ?? '', iommu: d.iommu, dmaMask: d.dmaMask,
       limit: physLimitOf(d), ...(d.memoryRegion ? { pool: d.memoryRegion } : {}), coherent: d.dmaCoherent ?? false, why: m.why.join(', '),
-    });
-  }
-  return { doc, spec, report: { model, compatible, regions, devices: deviceReports, skipped, notes } };
+    };
+  });
 }
 
 
@@ -501,7 +600,7 @@ function describeOwner(p: Pending): string {
   return base;
 }
 
-function placeDynamic(p: Pending, rootCells: { address: number; size: number }, memblock: Memblock, pageSize: number): { base: number; size: number } | string {
+function placeDynamic(p: Pending, rootCells: Cells, memblock: Memblock, pageSize: number): { base: number; size: number } | string {
   const sizeCells = cells(p.node, 'size') ?? [];
   if (sizeCells.length !== rootCells.size) return `"size" is ${sizeCells.length} cells, the root's #size-cells is ${rootCells.size}`;
   let size = Number(joinCells(sizeCells, 0, rootCells.size));

@@ -54,6 +54,42 @@ function clock(t, step) {
   return step >= 1000 ? s.slice(0, 8) : s;
 }
 
+/** The window shown: [t0, t1] in ms. */
+function windowOf(all, now, span, follow, end) {
+  const first = all.length ? Math.min(...all.map((b) => b.start)) : now - 1000;
+  // "all": from the first event to the last (to now while a buffer lives)
+  const last = all.length ? Math.max(...all.map((b) => (b.released ?? now))) : now;
+  const t1 = span === 0 ? last + (last - first) * 0.02 : follow ? now : end;
+  const t0 = span === 0 ? Math.min(first, t1 - 5) : t1 - span;
+  return { t0, t1 };
+}
+
+/** The buffers by region (or "no memory yet") or by the client that created them. */
+function groupsOf(visible, group) {
+  const keyOf = (b) => (group === 'region' ? (b.region ? `region ${b.region}` : 'no memory yet') : (b.owner ?? 'smafd'));
+  const groups = new Map();
+  for (const b of visible) {
+    const k = keyOf(b);
+    if (!groups.has(k)) groups.set(k, []);
+    groups.get(k).push(b);
+  }
+  return groups;
+}
+
+/** The mouse wheel over the track zooms (a non-passive listener, to keep the page from scrolling). */
+function useWheelZoom(track, zoom) {
+  useEffect(() => {
+    const el = track.current;
+    if (!el) return undefined;
+    const onWheel = (ev) => {
+      ev.preventDefault();
+      zoom(ev.deltaY > 0 ? 1.5 : 1 / 1.5);
+    };
+    el.addEventListener('wheel', onWheel, { passive: false });
+    return () => el.removeEventListener('wheel', onWheel);
+  });
+}
+
 export function Timeline({ events, now, colorOf, size }) {
   const [span, setSpan] = useState(10_000);
   const [follow, setFollow] = useState(true);
@@ -62,21 +98,11 @@ export function Timeline({ events, now, colorOf, size }) {
   const [selected, setSelected] = useState(null);
   const track = useRef(null);
   const all = lives(events);
-  const first = all.length ? Math.min(...all.map((b) => b.start)) : now - 1000;
-  // "all": from the first event to the last (to now while a buffer lives)
-  const last = all.length ? Math.max(...all.map((b) => (b.released ?? now))) : now;
-  const t1 = span === 0 ? last + (last - first) * 0.02 : follow ? now : end;
-  const t0 = span === 0 ? Math.min(first, t1 - 5) : t1 - span;
+  const { t0, t1 } = windowOf(all, now, span, follow, end);
   const width = t1 - t0;
   const pct = (t) => ((Math.min(Math.max(t, t0), t1) - t0) / width) * 100;
   const visible = all.filter((b) => b.start <= t1 && (b.released ?? t1) >= t0).slice(-MAX_ROWS);
-  const keyOf = (b) => (group === 'region' ? (b.region ? `region ${b.region}` : 'no memory yet') : (b.owner ?? 'smafd'));
-  const groups = new Map();
-  for (const b of visible) {
-    const k = keyOf(b);
-    if (!groups.has(k)) groups.set(k, []);
-    groups.get(k).push(b);
-  }
+  const groups = groupsOf(visible, group);
   const step = niceStep(width);
   const ticks = [];
   for (let t = Math.ceil(t0 / step) * step; t <= t1; t += step) ticks.push(t);
@@ -89,21 +115,27 @@ export function Timeline({ events, now, colorOf, size }) {
     setFollow(false);
     setEnd(t1 + dir * width * 0.5);
   };
-  useEffect(() => {
-    const el = track.current;
-    if (!el) return undefined;
-    const onWheel = (ev) => {
-      ev.preventDefault();
-      zoom(ev.deltaY > 0 ? 1.5 : 1 / 1.5);
-    };
-    el.addEventListener('wheel', onWheel, { passive: false });
-    return () => el.removeEventListener('wheel', onWheel);
-  });
+  useWheelZoom(track, zoom);
 
   const sel = selected === null ? null : all.find((b) => b.id === selected);
   const describe = (b) => `buffer ${b.id}${b.size ? ` · ${size(b.size)}` : ''}${b.allocator ? ` · ${b.allocator} in ${b.region}` : ' · no memory yet'}${b.secure ? ' · secure' : ''}${b.owner ? ` · created by ${b.owner}` : ''}${b.released !== null ? ' · released' : ' · live'}`;
+  const row = { t0, t1, pct, selected, setSelected, describe, colorOf, size };
   return html`<section class="wide" data-testid="timeline"><h2>Timeline (${visible.length} buffer${visible.length === 1 ? '' : 's'} in view)</h2>
-    <div class="tl-controls">
+    ${controls({ span, setSpan, zoom, pan, follow, setFollow, setEnd, t1, group, setGroup })}
+    <div class="tl" ref=${track}>
+      <div class="tl-axis" data-testid="timeline-axis"><div class="tl-label muted">${(width / 1000).toFixed(width < 1000 ? 3 : 1)} s shown</div><div class="tl-track">
+        ${ticks.map((t) => html`<span class="tick" style=${`left:${pct(t)}%`}>${clock(t, step)}</span>`)}</div></div>
+      ${visible.length === 0 ? html`<p class="muted">no buffer in this window: widen the span (buffers stay here after release)</p>` : null}
+      ${[...groups].map(([name, rows]) => html`<div class="tl-group" data-testid="timeline-group"><div class="tl-group-name">${name}</div>
+        ${rows.map((b) => bufferRow(b, row))}</div>`)}
+    </div>
+    ${detail(sel, describe)}
+    ${legend()}
+  </section>`;
+}
+
+function controls({ span, setSpan, zoom, pan, follow, setFollow, setEnd, t1, group, setGroup }) {
+  return html`<div class="tl-controls">
       <span class="muted">span</span>${SPANS.map((s) => html`<button class=${`chip${span === s.ms ? ' on' : ''}`} aria-pressed=${span === s.ms} data-testid=${`span-${s.label}`} onClick=${() => setSpan(s.ms)}>${s.label}</button>`)}
       <button class="chip" aria-label="zoom in" data-testid="zoom-in" onClick=${() => zoom(1 / 2)}>+</button><button class="chip" aria-label="zoom out" data-testid="zoom-out" onClick=${() => zoom(2)}>−</button>
       <button class="chip" aria-label="earlier" onClick=${() => pan(-1)}>◀</button><button class="chip" aria-label="later" onClick=${() => pan(1)}>▶</button>
@@ -111,17 +143,15 @@ export function Timeline({ events, now, colorOf, size }) {
       <span class="muted">group by</span>
       ${['region', 'client'].map((g) => html`<button class=${`chip${group === g ? ' on' : ''}`} aria-pressed=${group === g} data-testid=${`group-${g}`} onClick=${() => setGroup(g)}>${g}</button>`)}
       <a class="chip" href="/api/trace.json" download data-testid="download-trace">download trace (Perfetto)</a>
-    </div>
-    <div class="tl" ref=${track}>
-      <div class="tl-axis" data-testid="timeline-axis"><div class="tl-label muted">${(width / 1000).toFixed(width < 1000 ? 3 : 1)} s shown</div><div class="tl-track">
-        ${ticks.map((t) => html`<span class="tick" style=${`left:${pct(t)}%`}>${clock(t, step)}</span>`)}</div></div>
-      ${visible.length === 0 ? html`<p class="muted">no buffer in this window: widen the span (buffers stay here after release)</p>` : null}
-      ${[...groups].map(([name, rows]) => html`<div class="tl-group" data-testid="timeline-group"><div class="tl-group-name">${name}</div>
-        ${rows.map((b) => {
-          const from = b.created ?? b.start;
-          const to = b.released ?? t1;
-          const alloc = b.allocated ?? to;
-          return html`<div class="tl-row" data-testid=${`tl-row-${b.id}`}>
+    </div>`;
+}
+
+/** One buffer's row: its life bar (deferred, then its allocator's colour), DMA maps and marks. */
+function bufferRow(b, { t0, t1, pct, selected, setSelected, describe, colorOf, size }) {
+  const from = b.created ?? b.start;
+  const to = b.released ?? t1;
+  const alloc = b.allocated ?? to;
+  return html`<div class="tl-row" data-testid=${`tl-row-${b.id}`}>
             <div class="tl-label">buffer ${b.id}${b.size ? html` <span class="muted">${size(b.size)}</span>` : null}</div>
             <div class="tl-track">
               <button class=${`tl-bar${selected === b.id ? ' selected' : ''}`} data-testid=${`tl-bar-${b.id}`} aria-label=${describe(b)}
@@ -133,12 +163,16 @@ export function Timeline({ events, now, colorOf, size }) {
               ${b.maps.map((m) => html`<span class="tl-map" style=${`left:${pct(m.start)}%;width:max(2px, ${pct(m.end ?? to) - pct(m.start)}%)`}></span>`)}
               ${b.marks.filter((m) => m.t >= t0 && m.t <= t1).map((m) => html`<span class=${`tl-mark ${m.kind}`} data-testid=${`tl-mark-${m.kind}`} style=${`left:${pct(m.t)}%`}></span>`)}
             </div></div>`;
-        })}</div>`)}
-    </div>
-    <div class="tl-detail" data-testid="timeline-detail" aria-live="polite">${sel ? html`<b>${describe(sel)}</b>
+}
+
+/** The selected buffer's whole story. */
+function detail(sel, describe) {
+  return html`<div class="tl-detail" data-testid="timeline-detail" aria-live="polite">${sel ? html`<b>${describe(sel)}</b>
       <ul>${sel.events.map((e) => html`<li><span class="t">${new Date(e.time).toISOString().slice(11, 23)}</span> <span class=${`k ${e.kind}`}>${e.kind}</span> ${e.clientLabel ? html`<span class="muted">[${e.clientLabel}]</span> ` : null}${e.message}${e.latencyUs !== undefined ? html` <span class="muted">(allocators took ${e.latencyUs} µs)</span>` : null}</li>`)}</ul>`
-      : html`<span class="muted">hover, tap or focus (Tab) a bar for the buffer's whole story</span>`}</div>
-    <div class="legend"><span><span class="swatch" style="background:#39424d"></span>no memory yet</span><span><span class="swatch tl-map-swatch"></span>DMA mapped</span>
-      <span><span class="swatch" style="background:#fff;box-shadow:0 0 0 1px var(--bad)"></span>denial</span><span><span class="swatch" style="background:var(--ok)"></span>grant</span><span><span class="swatch" style="background:var(--warn)"></span>revoke</span><span><span class="swatch" style="background:var(--accent)"></span>CPU access</span></div>
-  </section>`;
+      : html`<span class="muted">hover, tap or focus (Tab) a bar for the buffer's whole story</span>`}</div>`;
+}
+
+function legend() {
+  return html`<div class="legend"><span><span class="swatch" style="background:#39424d"></span>no memory yet</span><span><span class="swatch tl-map-swatch"></span>DMA mapped</span>
+      <span><span class="swatch" style="background:#fff;box-shadow:0 0 0 1px var(--bad)"></span>denial</span><span><span class="swatch" style="background:var(--ok)"></span>grant</span><span><span class="swatch" style="background:var(--warn)"></span>revoke</span><span><span class="swatch" style="background:var(--accent)"></span>CPU access</span></div>`;
 }
