@@ -59,16 +59,24 @@ export function mountOperatorRoutes(app: Hono, ctx: DaemonContext, options: { ba
   };
 }
 
+/** The events of a batch a viewer's backlog did not already hold (none: nothing is sent). */
+function sendNewer(ws: WSContext, batch: readonly JournalEvent[], seen: number, now: number): void {
+  const newer = batch.filter((e) => e.seq > seen);
+  if (newer.length > 0) ws.send(JSON.stringify({ type: 'events', events: newer, now }));
+}
+
 /** `/ws/events`: a backlog on open, then the new events in batches every `batchMs`. */
 function mountEventStream(app: Hono, ctx: DaemonContext, batchMs: number): OperatorRoutes {
-  const viewers = new Set<WSContext>();
+  // each viewer with the sequence number of the last event its backlog held: a viewer that opens
+  // while a batch is gathering already has those events, and must not get them twice
+  const viewers = new Map<WSContext, number>();
   let batch: JournalEvent[] = [];
   let timer: NodeJS.Timeout | null = null;
   const flush = (): void => {
     timer = null;
-    const text = JSON.stringify({ type: 'events', events: batch, now: Date.now() });
-    batch = [];
-    for (const ws of viewers) {
+    const now = Date.now();
+    const text = JSON.stringify({ type: 'events', events: batch, now });
+    for (const [ws, seen] of viewers) {
       // events cannot be skipped like state snapshots: a viewer this far behind is dropped (it
       // reconnects and gets the backlog), so nobody can make smafd queue events without bound
       const raw = ws.raw as WebSocket | undefined;
@@ -77,8 +85,11 @@ function mountEventStream(app: Hono, ctx: DaemonContext, batchMs: number): Opera
         viewers.delete(ws);
         continue;
       }
-      ws.send(text);
+      if (seen < (batch[0]?.seq ?? 0)) ws.send(text);
+      else sendNewer(ws, batch, seen, now);
+      viewers.set(ws, 0);
     }
+    batch = [];
   };
   const unsubscribe = ctx.journal.subscribe((e) => {
     if (viewers.size === 0) return;
@@ -90,8 +101,9 @@ function mountEventStream(app: Hono, ctx: DaemonContext, batchMs: number): Opera
     '/ws/events',
     upgradeWebSocket(() => ({
       onOpen: (_e, ws) => {
-        viewers.add(ws);
-        ws.send(JSON.stringify({ type: 'backlog', events: ctx.journal.all().slice(-EVENT_BACKLOG), now: Date.now() }));
+        const backlog = ctx.journal.all().slice(-EVENT_BACKLOG);
+        viewers.set(ws, backlog.at(-1)?.seq ?? 0);
+        ws.send(JSON.stringify({ type: 'backlog', events: backlog, now: Date.now() }));
       },
       onClose: (_e, ws) => void viewers.delete(ws),
     })),
@@ -101,7 +113,7 @@ function mountEventStream(app: Hono, ctx: DaemonContext, batchMs: number): Opera
     close: () => {
       unsubscribe();
       if (timer) clearTimeout(timer);
-      for (const ws of viewers) ws.close();
+      for (const ws of viewers.keys()) ws.close();
     },
   };
 }

@@ -40,6 +40,8 @@ export interface DashboardOptions {
   /** Slow-viewer thresholds (tests make them small). */
   readonly slowViewerBytes?: number;
   readonly slowViewerMs?: number;
+  /** Milliseconds the event stream gathers events before sending them (default 50). */
+  readonly eventBatchMs?: number;
 }
 
 let bundle: Promise<string> | null = null;
@@ -97,7 +99,7 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
       onClose: (_e, ws) => pusher.remove(ws),
     })),
   );
-  const operator = mountOperatorRoutes(app, ctx);
+  const operator = mountOperatorRoutes(app, ctx, { batchMs: o.eventBatchMs ?? 50 });
   app.all('*', (c) => c.text('the dashboard is read-only', c.req.method === 'GET' ? 404 : 405));
 
   const ticker = setInterval(() => history.sample(), 1000);
