@@ -7,6 +7,7 @@ import { formatExplanation } from '../core/explain.ts';
 import { parseDirections } from './cli-support.ts';
 import type { Cli } from './context.ts';
 import { formatFrameLayout } from './frame-text.ts';
+import { nextInterrupt } from './pace.ts';
 
 export interface CreateOptions {
   readonly name?: string;
@@ -45,12 +46,14 @@ export async function createCommand(cli: Cli, length: string, o: CreateOptions):
     if (frame && !g().json) out(formatFrameLayout(frame));
     const e = await c.explainFd(fd);
     const token = o.hold ? Buffer.from(await c.exportToken(fd)).toString('hex') : undefined;
+    // listening for Ctrl-C before saying so (see nextInterrupt)
+    const interrupted = o.hold ? nextInterrupt() : null;
     if (g().json) out(JSON.stringify({ fd, token, ...(frame ? { frame } : {}), explain: e }, null, 2));
     else {
       out(formatExplanation(e));
       out(token ? `token ${token} (import it with "smaf stat ${token}"); holding the buffer until Ctrl-C` : `(buffer ${e.buffer} is released when this command exits, as a process's fds close; --hold keeps it)`);
     }
-    if (o.hold) await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+    if (interrupted) await interrupted;
   } finally {
     await c.close();
   }

@@ -38,6 +38,27 @@ export interface DemoPacer {
   close(): void;
 }
 
+/**
+ * A promise of the next Ctrl-C (SIGINT), listening from now on: take it *before* telling the user
+ * to press Ctrl-C, so that a SIGINT sent as soon as the message is read never meets Node's default
+ * action (which ends the process before anything is released). A timer keeps the process alive
+ * while it waits (an in-process demo holds no socket).
+ */
+export function nextInterrupt(): Promise<void> {
+  const alive = setInterval(() => {}, 1 << 30);
+  return new Promise<void>((resolve) => process.once('SIGINT', () => {
+    clearInterval(alive);
+    resolve();
+  }));
+}
+
+/** Say `message` on stderr and wait for Ctrl-C. */
+export async function holdUntilInterrupt(message: string): Promise<void> {
+  const interrupted = nextInterrupt();
+  process.stderr.write(`${message}\n`);
+  await interrupted;
+}
+
 /** `--step`: Enter before each step; `--hold`: the buffers stay until Ctrl-C before the release. */
 export function demoPacer(o: PaceOptions): DemoPacer {
   const stepper = o.step ? stepPrompter() : null;
@@ -45,11 +66,7 @@ export function demoPacer(o: PaceOptions): DemoPacer {
     beforeStep: (step, title) => stepper?.before(step - 1, title) ?? Promise.resolve(),
     beforeRelease: async () => {
       if (!o.hold) return;
-      process.stderr.write('smaf: holding the buffers until Ctrl-C, then releasing them\n');
-      // nothing else keeps an in-process demo alive while it waits: a timer does
-      const alive = setInterval(() => {}, 1 << 30);
-      await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
-      clearInterval(alive);
+      await holdUntilInterrupt('smaf: holding the buffers until Ctrl-C, then releasing them');
     },
     close: () => stepper?.close(),
   };

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { SmafClient } from '../client/client.ts';
 import { SmafError, type ErrnoName } from '../common/errors.ts';
 import type { Cli } from './context.ts';
-import { stepPrompter, type PaceOptions } from './pace.ts';
+import { holdUntilInterrupt, stepPrompter, type PaceOptions } from './pace.ts';
 import { parseScenario, runScenario, type StepResult } from './scenario.ts';
 import { BUILTIN_SCENARIOS, builtinScenario } from './scenarios.ts';
 
@@ -27,8 +27,7 @@ function scenarioText(file: string): { text: string; source: string } {
 
 /** With --hold: the clients (and their buffers) stay until Ctrl-C. */
 async function holdClients(clients: ReadonlyMap<string, SmafClient>): Promise<void> {
-  process.stderr.write(`smaf: holding ${clients.size} client${clients.size === 1 ? '' : 's'} and their buffers until Ctrl-C\n`);
-  await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+  await holdUntilInterrupt(`smaf: holding ${clients.size} client${clients.size === 1 ? '' : 's'} and their buffers until Ctrl-C`);
   for (const c of clients.values()) await c.close();
 }
 
