@@ -72,6 +72,11 @@ test('the dashboard shows the SDP demo live: buffers, memory map occupancy, the 
   await events.getByText(/firewall refused display write/).first().waitFor();
   await events.locator('[data-testid="event-grant"]', { hasText: /crypto/ }).first().waitFor();
 
+  // sparklines name their real peak: a flat line says 0 B, never the drawing's scale floor of 1 B
+  const scales = await page.locator('.spark-scale').allInnerTexts();
+  assert.ok(scales.length >= 6 && scales.some((t) => /^max 0 B · last/.test(t)), scales.join(' | '));
+  assert.ok(scales.every((t) => !/^max 1 B /.test(t)), scales.join(' | '));
+
   // click a buffer: explain shows the allocators asked and why
   const frameRow = page.locator('[data-testid^="buffer-row-"]', { hasText: 'secure' }).last();
   await frameRow.click();

@@ -73,15 +73,16 @@ function useEvents() {
 /** A small time series with its scale (max) and time axis (how long ago it starts). */
 function Sparkline({ values, times, color, format }) {
   if (values.length < 2) return html`<span class="spark-box"><svg class="spark"></svg><span class="spark-scale muted">collecting...</span></span>`;
-  const max = Math.max(1, ...values);
+  const peak = Math.max(0, ...values);
+  const max = peak || 1; // the drawing's scale; the text says the real peak (0 for a flat line)
   const tMin = times[0];
   const tMax = times.at(-1);
   const x = (t) => (tMax > tMin ? ((t - tMin) / (tMax - tMin)) * 120 : 0);
   const pts = values.map((v, i) => `${x(times[i])},${22 - (v / max) * 20}`).join(' ');
   const ago = Math.round((Date.now() - tMin) / 1000);
-  return html`<span class="spark-box"><svg class="spark" viewBox="0 0 120 24" role="img" aria-label=${`from ${format(values[0])} to ${format(values.at(-1))} over ${ago} s, peak ${format(max)}`}>
+  return html`<span class="spark-box"><svg class="spark" viewBox="0 0 120 24" role="img" aria-label=${`from ${format(values[0])} to ${format(values.at(-1))} over ${ago} s, peak ${format(peak)}`}>
       <line x1="0" y1="22" x2="120" y2="22" stroke="#2a3440" /><polyline points=${pts} fill="none" stroke=${color} stroke-width="1.5" /></svg>
-    <span class="spark-scale muted">max ${format(max)} · last ${ago >= 120 ? `${Math.round(ago / 60)} min` : `${ago} s`}</span></span>`;
+    <span class="spark-scale muted">max ${format(peak)} · last ${ago >= 120 ? `${Math.round(ago / 60)} min` : `${ago} s`}</span></span>`;
 }
 
 function RegionBar({ region, regions }) {
