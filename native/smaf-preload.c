@@ -546,39 +546,28 @@ static bool still_open(const struct object *o)
 	return found;
 }
 
-/* Bytes of [off, off+len) from the emulated memory into the memfd (daemon -> CPU). */
-static int pull_locked(struct object *o, uint64_t off, uint64_t len)
+/*
+ * Move [off, off+len) between the memfd and the emulated memory in IO_CHUNK pieces: READ brings
+ * the daemon's bytes into the memfd (daemon -> CPU), WRITE sends the memfd's bytes (CPU -> daemon).
+ * The request structs are the generated ones of smaf-wire.h (packed, as on the wire).
+ */
+static int transfer_locked(struct object *o, uint32_t op, uint64_t off, uint64_t len)
 {
 	for (uint64_t done = 0; done < len;) {
 		uint32_t n = (uint32_t)(len - done < IO_CHUNK ? len - done : IO_CHUNK);
-		uint8_t req[SMAF_READ_SIZE];
-		uint32_t id = (uint32_t)o->map_id;
 		uint64_t at = off + done;
-		memcpy(req, &id, 4);
-		memcpy(req + 4, &at, 8);
-		memcpy(req + 12, &n, 4);
-		size_t got = 0;
-		int r = rpc_locked(SMAF_OP_READ, o->dfd, req, sizeof req, NULL, 0, (char *)o->shadow + at, n, &got);
-		if (r < 0)
-			return r;
-		if (got != n)
-			return -EIO;
-		done += n;
-	}
-	return 0;
-}
-
-/* Bytes of [off, off+len) from the memfd into the emulated memory (CPU -> daemon). */
-static int push_locked(struct object *o, uint64_t off, uint64_t len)
-{
-	for (uint64_t done = 0; done < len;) {
-		uint32_t n = (uint32_t)(len - done < IO_CHUNK ? len - done : IO_CHUNK);
-		uint8_t req[SMAF_WRITE_HEADER];
-		uint32_t id = (uint32_t)o->map_id;
-		uint64_t at = off + done;
-		memcpy(req, &id, 4);
-		memcpy(req + 4, &at, 8);
-		int r = rpc_locked(SMAF_OP_WRITE, o->dfd, req, sizeof req, (char *)o->shadow + at, n, NULL, 0, NULL);
+		char *bytes = (char *)o->shadow + at;
+		int r;
+		if (op == SMAF_OP_READ) {
+			struct smaf_read_in req = { .mapping = (uint32_t)o->map_id, .offset = at, .length = n };
+			size_t got = 0;
+			r = rpc_locked(op, o->dfd, &req, sizeof req, NULL, 0, bytes, n, &got);
+			if (r >= 0 && got != n)
+				r = -EIO;
+		} else {
+			struct smaf_write_in req = { .mapping = (uint32_t)o->map_id, .offset = at };
+			r = rpc_locked(op, o->dfd, &req, sizeof req, bytes, n, NULL, 0, NULL);
+		}
 		if (r < 0)
 			return r;
 		done += n;
@@ -603,7 +592,7 @@ static int sync_in_locked(struct object *o, bool write_only)
 	int32_t g = generation_locked(o);
 	if (write_only && g >= 0 && g == o->gen_seen)
 		return 0;
-	int r = pull_locked(o, 0, o->length);
+	int r = transfer_locked(o, SMAF_OP_READ, 0, o->length);
 	o->gen_seen = r == 0 ? g : -1;
 	return r;
 }
@@ -612,7 +601,7 @@ static int sync_in_locked(struct object *o, bool write_only)
 static int sync_out_locked(struct object *o, uint64_t off, uint64_t len, bool whole)
 {
 	int32_t g0 = whole ? generation_locked(o) : -1;
-	int r = push_locked(o, off, len);
+	int r = transfer_locked(o, SMAF_OP_WRITE, off, len);
 	uint32_t chunks = (uint32_t)((len + IO_CHUNK - 1) / IO_CHUNK);
 	int32_t g1 = whole && r == 0 ? generation_locked(o) : -1;
 	/* only our own writes in between: the memfd and smafd match at g1 */
@@ -635,12 +624,8 @@ static int daemon_map_locked(struct object *o)
 	int r = import_locked(o);
 	if (r < 0)
 		return r;
-	uint8_t req[SMAF_MMAP_SIZE] = { 0 };
-	uint64_t len = o->length;
-	uint32_t prot = SMAF_PROT_READ | SMAF_PROT_WRITE;
-	memcpy(req + 8, &len, 8);
-	memcpy(req + 16, &prot, 4);
-	r = rpc_locked(SMAF_OP_MMAP, o->dfd, req, sizeof req, NULL, 0, NULL, 0, NULL);
+	struct smaf_mmap_in req = { .offset = 0, .length = o->length, .prot = SMAF_PROT_READ | SMAF_PROT_WRITE };
+	r = rpc_locked(SMAF_OP_MMAP, o->dfd, &req, sizeof req, NULL, 0, NULL, 0, NULL);
 	if (r < 0)
 		return r;
 	o->map_id = r;
