@@ -1,7 +1,8 @@
 /**
  * Migration: a late attach of a device the memory does not suit moves an unpinned buffer to memory
- * that suits every device (deferred allocation's second chance). Bytes and their provenance move;
- * the old memory is scrubbed and freed.
+ * that suits every device (deferred allocation's second chance). Bytes and their provenance move
+ * (pages shared with a C program move without a copy: its mapping follows); the old memory is
+ * scrubbed and freed.
  */
 import { locate, type Device } from '../platform/index.ts';
 import type { Backing } from './contracts.ts';
@@ -19,7 +20,7 @@ export function migrate(buf: BufferRef, old: Backing, device: Device, why: strin
     const src = locate(old.segments, off);
     const dst = locate(fresh.segments, off);
     const n = Math.min(src.contiguous, dst.contiguous, length - off);
-    memory.copy(dst.phys, src.phys, n);
+    memory.move(dst.phys, src.phys, n);
     provenance.copied(dst.phys, src.phys, n);
     off += n;
   }
