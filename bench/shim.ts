@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { C_FLAGS, NATIVE_DIR, runCompiler } from '../src/cli/preload.ts';
+import { C_FLAGS, NATIVE_DIR, runCompiler } from '../src/native/build.ts';
 import { metric, type BenchContext, type Metric } from './metric.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));

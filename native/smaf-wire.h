@@ -34,11 +34,18 @@
 #define SMAF_OP_HELLO 16
 #define SMAF_OP_SET_NAME 17
 #define SMAF_OP_GENERATION 18
+#define SMAF_OP_ALLOCATE 19
+#define SMAF_OP_FILE 20
+#define SMAF_OP_IDENTIFY 21
+#define SMAF_OP_EXPORT_FENCE 22
+#define SMAF_OP_IMPORT_FENCE 23
+#define SMAF_OP_POLL_FILE 24
 #define SMAF_OP_X_STATE 0x80
 #define SMAF_OP_X_EXPLAIN 0x81
 #define SMAF_OP_X_CHECK 0x82
 #define SMAF_OP_X_EVENTS 0x83
 #define SMAF_OP_X_TRACE 0x84
+#define SMAF_OP_X_NATIVE 0x85
 #define SMAF_OP_X_PS 0x88
 #define SMAF_OP_X_HEAPS 0x89
 
@@ -210,6 +217,59 @@ struct smaf_set_name_in {
 _Static_assert(sizeof(struct smaf_set_name_in) == 32, "smaf_set_name_in: size");
 _Static_assert(offsetof(struct smaf_set_name_in, name) == 0, "smaf_set_name_in.name");
 #define SMAF_SET_NAME_SIZE 32u
+
+/* ALLOCATE: allocate the memory now, as a dma-heap does at DMA_HEAP_IOCTL_ALLOC (ENOMEM when it cannot); the heap becomes its exporter */
+struct smaf_allocate_in {
+	char heap[64];  /* the dma-heap it comes from (its exp_name), NUL-terminated; empty: none */
+};
+_Static_assert(sizeof(struct smaf_allocate_in) == 64, "smaf_allocate_in: size");
+_Static_assert(offsetof(struct smaf_allocate_in, heap) == 0, "smaf_allocate_in.heap");
+#define SMAF_ALLOCATE_SIZE 64u
+
+/* FILE: the buffer as a file a C program maps; this fd becomes a handle that holds no reference (the open files do) and cannot be closed */
+struct smaf_file_in {
+	uint32_t access;  /* O_RDONLY 0, O_WRONLY 1 or O_RDWR 2: the access mode of the file */
+};
+_Static_assert(sizeof(struct smaf_file_in) == 4, "smaf_file_in: size");
+_Static_assert(offsetof(struct smaf_file_in, access) == 0, "smaf_file_in.access");
+#define SMAF_FILE_SIZE 4u
+
+/* IDENTIFY: which buffer a file is (EINVAL if it is none of smafd's); with handle 1, a handle of it in this client */
+struct smaf_identify_in {
+	uint32_t handle;  /* 1: install (or reuse) a handle of the buffer in this client */
+};
+_Static_assert(sizeof(struct smaf_identify_in) == 4, "smaf_identify_in: size");
+_Static_assert(offsetof(struct smaf_identify_in, handle) == 0, "smaf_identify_in.handle");
+#define SMAF_IDENTIFY_SIZE 4u
+struct smaf_identify_out {
+	uint64_t size;  /* bytes */
+	uint32_t buffer;  /* buffer id */
+	uint32_t secure;  /* 0 or 1 */
+	uint32_t count;  /* open files of the buffer (fdinfo count:) */
+	uint32_t mmap_errno;  /* 0 when the CPU may map it, else how mmap fails (EPERM, EINVAL) */
+	char exp_name[32];  /* the exporter: smaf, or the heap */
+	char name[32];  /* DMA_BUF_SET_NAME, empty until set */
+};
+_Static_assert(sizeof(struct smaf_identify_out) == 88, "smaf_identify_out: size");
+_Static_assert(offsetof(struct smaf_identify_out, size) == 0, "smaf_identify_out.size");
+_Static_assert(offsetof(struct smaf_identify_out, buffer) == 8, "smaf_identify_out.buffer");
+_Static_assert(offsetof(struct smaf_identify_out, secure) == 12, "smaf_identify_out.secure");
+_Static_assert(offsetof(struct smaf_identify_out, count) == 16, "smaf_identify_out.count");
+_Static_assert(offsetof(struct smaf_identify_out, mmap_errno) == 20, "smaf_identify_out.mmap_errno");
+_Static_assert(offsetof(struct smaf_identify_out, exp_name) == 24, "smaf_identify_out.exp_name");
+_Static_assert(offsetof(struct smaf_identify_out, name) == 56, "smaf_identify_out.name");
+#define SMAF_IDENTIFY_REPLY_SIZE 88u
+
+/* EXPORT_FENCE: DMA_BUF_IOCTL_EXPORT_SYNC_FILE */
+struct smaf_fence_in {
+	uint32_t flags;  /* DMA_BUF_SYNC_READ 1 and/or DMA_BUF_SYNC_WRITE 2 */
+};
+_Static_assert(sizeof(struct smaf_fence_in) == 4, "smaf_fence_in: size");
+_Static_assert(offsetof(struct smaf_fence_in, flags) == 0, "smaf_fence_in.flags");
+#define SMAF_EXPORT_FENCE_SIZE 4u
+
+/* IMPORT_FENCE: DMA_BUF_IOCTL_IMPORT_SYNC_FILE: device work on the buffer waits for it */
+#define SMAF_IMPORT_FENCE_SIZE 4u
 
 /* X_STATE: a client sees only the buffers it holds; the admin socket sees all (extension) */
 struct smaf_state_in {

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import CRC32 from 'crc-32';
-import { C_FLAGS, NATIVE_DIR, runCompiler } from '../src/cli/preload.ts';
+import { C_FLAGS, NATIVE_DIR, runCompiler } from '../src/native/build.ts';
 import type { SmafClient } from '../src/client/client.ts';
 import type { ProcessReport } from '../src/daemon/processes.ts';
 import {

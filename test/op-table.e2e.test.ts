@@ -82,8 +82,24 @@ const STEPS: { readonly [K in OpName]: (f: Fixture) => Promise<unknown> } = {
   X_TRACE: async () => assert.ok((await admin.op('X_TRACE', -1, { since: 0n })).payload.traceEvents.length > 0),
   X_PS: async () => assert.ok((await admin.op('X_PS', -1, {})).payload.processes.some((p) => p.comm === 'op-table')),
   X_HEAPS: async () => assert.ok((await c.op('X_HEAPS', -1, {})).payload.some((h) => h.name === 'system')),
+  ALLOCATE: async () => {
+    const fd = await c.create(4096);
+    assert.equal((await c.op('ALLOCATE', fd, { heap: encodeName('system', 64) })).result, 0);
+    assert.equal((await c.stat(fd)).allocated, true);
+  },
+  // files travel only on the native socket (C programs; test/native.test.ts): here each is EOPNOTSUPP
+  FILE: async (f) => assert.rejects(c.op('FILE', f.fd, { access: 2 }), eopnotsupp),
+  IDENTIFY: async () => assert.rejects(c.op('IDENTIFY', -1, { handle: 1 }), eopnotsupp),
+  EXPORT_FENCE: async (f) => assert.rejects(c.op('EXPORT_FENCE', f.fd, { flags: 1 }), eopnotsupp),
+  IMPORT_FENCE: async (f) => assert.rejects(c.op('IMPORT_FENCE', f.fd, { flags: 1 }), eopnotsupp),
+  POLL_FILE: async (f) => assert.rejects(c.op('POLL_FILE', f.fd, {}), eopnotsupp),
+  X_NATIVE: async () => assert.equal(typeof (await c.op('X_NATIVE', -1, {})).payload.zeroCopy, 'boolean'),
   CLOSE: async (f) => assert.equal((await c.op('CLOSE', f.cpuFd, {})).result, 0),
 };
+
+function eopnotsupp(e: unknown): boolean {
+  return isSmafError(e, 'EOPNOTSUPP') && /only smafd's native socket carries files/.test((e as Error).message);
+}
 
 test('every op of the table, over the socket: the daemon accepts the request and the client decodes the reply', async () => {
   const fd = await c.create(8192);

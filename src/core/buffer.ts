@@ -133,6 +133,15 @@ export class SmafBuffer implements BufferRef {
     return this.backingImpl;
   }
 
+  /**
+   * Allocate now, whatever is attached (a dma-heap allocates at ALLOC; SMAF's own buffers wait for
+   * their first use). ENOMEM, ENODEV or EPERM with the allocators' reasons when none can.
+   */
+  allocate(trigger: string): Backing {
+    this.alive();
+    return this.ensureBacking(trigger);
+  }
+
   private ensureBacking(trigger: string): Backing {
     this.backingImpl ??= this.core.chooseBacking(this.info(), trigger, this.log);
     return this.backingImpl;

@@ -4,7 +4,11 @@ import type { Logger } from 'pino';
 import { SmafError } from '../common/errors.ts';
 import { formatSize } from '../common/units.ts';
 import { selfCheck, type SelfCheckReport, type Smaf, type SmafBuffer } from '../core/index.ts';
+import type { SmafAddon } from '../native/addon.ts';
 import type { Platform } from '../platform/index.ts';
+import type { NativeStatus } from '../uapi/index.ts';
+import { BufferFiles } from './buffer-files.ts';
+import { Fences } from './fences.ts';
 import { WriteGenerations } from './generations.ts';
 import { EventJournal } from './journal.ts';
 
@@ -161,6 +165,10 @@ export interface SessionLike extends UsageSource {
   heldBuffers(): SmafBuffer[];
   /** Each open fd: its buffer and how many CPU mappings and attachments it has (for `smaf ps`). */
   holdings(): readonly { readonly fd: number; readonly buffer: SmafBuffer; readonly mappings: number; readonly attachments: number }[];
+  /** The buffers whose fds in this client hold a reference (handles hold none). */
+  referencedBuffers(): SmafBuffer[];
+  /** A buffer was released: handles of it (which held no reference) go. */
+  forgetReleased(bufferId: number): void;
   readonly openFds: readonly number[];
   readonly requests: number;
   readonly connectedAt: number;
@@ -182,15 +190,25 @@ export class DaemonContext {
   internalErrors = 0;
   private readonly loggedStacks = new Set<string>();
 
-  constructor(readonly smaf: Smaf, readonly log: Logger, limits: LimitSettings = DEFAULT_LIMITS) {
+  /** A C program's buffers as files (zero-copy), with smafd's addon; null without it. */
+  readonly files: BufferFiles | null;
+  /** Implicit fences: device work in flight, sync files. */
+  readonly fences: Fences;
+  /** The native socket C programs use, set by the server once it listens (null: none). */
+  native: string | null = null;
+  /** Why there is no native socket (no addon: the reason it could not be loaded). */
+  nativeReason: string | null = null;
+  /** The exporter a dma-buf shows in fdinfo (exp_name): the heap it came from; `smaf` otherwise. */
+  private readonly exporters = new Map<number, string>();
+
+  constructor(readonly smaf: Smaf, readonly log: Logger, limits: LimitSettings = DEFAULT_LIMITS, readonly addon: SmafAddon | null = null) {
     this.limits = new Limits(limits, () => smaf.bufferCount);
     this.verbose = log.isLevelEnabled('debug');
     this.journal = new EventJournal(smaf, smaf.platform.events);
+    this.files = addon ? new BufferFiles(addon, smaf, () => log.error('the inotify queue overflowed: smafd no longer knows when C programs close their dma-bufs, and keeps every buffer that has a file until it stops')) : null;
+    this.fences = new Fences(addon);
     smaf.platform.events.subscribe((e) => {
-      if (e.kind === 'release' && e.buffer !== undefined) {
-        this.tokens.forget(e.buffer);
-        this.holders.delete(e.buffer);
-      }
+      if (e.kind === 'release' && e.buffer !== undefined) this.released(e.buffer);
       if (!this.verbose) return;
       const decision = (e.kind === 'allocate' || e.kind === 'allocate-failed') && e.buffer !== undefined
         ? smaf.buffers.find((b) => b.id === e.buffer)?.decisions.at(-1)
@@ -201,6 +219,37 @@ export class DaemonContext {
 
   get platform(): Platform {
     return this.smaf.platform;
+  }
+
+  private released(bufferId: number): void {
+    this.tokens.forget(bufferId);
+    this.exporters.delete(bufferId);
+    const holders = this.holders.get(bufferId);
+    this.holders.delete(bufferId);
+    // handles held no reference: they go with the buffer (strong fds cannot exist any more)
+    for (const s of holders ?? []) s.forgetReleased(bufferId);
+    this.files?.released(bufferId);
+    this.fences.released(bufferId);
+  }
+
+  exporterOf(buf: SmafBuffer): string {
+    return this.exporters.get(buf.id) ?? 'smaf';
+  }
+
+  setExporter(buf: SmafBuffer, name: string): void {
+    this.exporters.set(buf.id, name);
+  }
+
+  /** The files of C programs (EOPNOTSUPP without smafd's addon). */
+  requireFiles(what: string): BufferFiles {
+    if (!this.files) throw new SmafError('EOPNOTSUPP', `${what} needs smafd's addon (zero-copy files): ${this.nativeReason ?? 'not loaded'}`);
+    return this.files;
+  }
+
+  nativeStatus(): NativeStatus {
+    const files = this.files?.stats() ?? { buffers: 0, open: 0, sharedBytes: 0 };
+    const reason = this.native ? null : this.nativeReason ?? (this.addon ? 'no native socket' : "smafd's addon is not loaded");
+    return { socket: this.native, zeroCopy: this.native !== null && this.files !== null, reason, files };
   }
 
   noteHolder(buf: SmafBuffer, s: SessionLike): void {
@@ -235,14 +284,13 @@ export class DaemonContext {
     const problems: string[] = [];
     const refs = new Map<SmafBuffer, number>();
     for (const s of this.sessions) {
-      for (const b of s.heldBuffers()) {
-        if (b.released) problems.push(`${s.label} holds an fd of released buffer ${b.id}`);
-        refs.set(b, (refs.get(b) ?? 0) + 1);
-      }
+      for (const b of s.heldBuffers()) if (b.released) problems.push(`${s.label} holds an fd of released buffer ${b.id}`);
+      for (const b of s.referencedBuffers()) refs.set(b, (refs.get(b) ?? 0) + 1);
     }
     for (const b of this.smaf.buffers) {
-      const held = refs.get(b) ?? 0;
-      if (held !== b.refCount) problems.push(`buffer ${b.id} has ${b.refCount} references but ${held} open fds`);
+      const files = this.files?.holdsReference(b) ? 1 : 0;
+      const held = (refs.get(b) ?? 0) + files;
+      if (held !== b.refCount) problems.push(`buffer ${b.id} has ${b.refCount} references but ${held} (open fds${files ? ', and its files' : ''})`);
     }
     const daemon = { name: 'fds and references add up', ok: problems.length === 0, detail: problems.length ? problems.slice(0, 10).join('; ') : `${this.sessions.size} clients, ${[...refs.values()].reduce((a, b) => a + b, 0)} fds` };
     const bugs = { name: 'no internal errors', ok: this.internalErrors === 0, detail: this.internalErrors === 0 ? 'none since start' : `${this.internalErrors} request(s) met a bug and were answered EIO (stacks in smafd's log)` };

@@ -7,8 +7,9 @@ import { Errno, SmafError } from '../common/errors.ts';
 import { DMA_SLICE, dmaCopySteps, dmaCrcSteps, explain, PROT_READ, PROT_WRITE, type CpuMapping, type DmaDirection } from '../core/index.ts';
 import {
   decodeName, decodeOpRequest, DEVICE_FD, DMA_BUF_NAME_LEN, encodeName, encodeOpReply, eventQueryFrom, MAX_FRAME, RESPONSE_HEADER,
-  opRowNamed, type OpName, type OpTableRow, type Reply, type Request, type RowOf,
+  opRowNamed, type HandlerReply, type OpName, type OpTableRow, type Request, type RowOf,
 } from '../uapi/index.ts';
+import { fileOps } from './file-ops.ts';
 import { heaps } from './heaps.ts';
 import { eventsPage, traceOf } from './operator-ops.ts';
 import { isSliced, mapWork, type HandlerSession, type OpCall, type OpHandler, type OpHandlers, type Outcome, type Work } from './op-types.ts';
@@ -60,7 +61,7 @@ const deviceOps = {
   },
   HELLO: ({ session: s, value }) => {
     const comm = name(value.comm, 'HELLO: comm ');
-    s.pid = value.pid;
+    if (!s.native) s.pid = value.pid; // a native connection's pid is the kernel's, not what it says
     s.comm = printable(comm);
     return { result: 0 };
   },
@@ -90,6 +91,7 @@ const extensionOps = {
 /** Ops on a buffer fd: the fd's references, devices and CPU mappings. */
 const bufferOps = {
   CLOSE: ({ session: s, entry }) => {
+    if (entry.handle) throw new SmafError('EINVAL', `fd ${entry.fd} is a handle of buffer ${entry.buffer.id}: it lives as long as the buffer's files (close those)`);
     s.closeFd(entry);
     return { result: 0 };
   },
@@ -172,18 +174,33 @@ const ioOps = {
   },
   DMA_COPY: ({ session: s, entry, value: v }) => {
     const dst = s.attachment(entry, v.dst_attachment);
-    const src = s.attachment(s.entry(v.src_fd), v.src_attachment);
+    const srcEntry = s.entry(v.src_fd);
+    const src = s.attachment(srcEntry, v.src_attachment);
     const steps = dmaCopySteps(dst, safe(v.dst_offset, 'dst_offset'), src, safe(v.src_offset, 'src_offset'), safe(v.length, 'length'), v.transform, s.principal);
-    return s.bumping(entry.buffer, mapWork(steps, (n) => ({ result: n })));
+    const fenced = s.ctx.fences.device([[entry.buffer, 'write'], [srcEntry.buffer, 'read']], steps);
+    return s.bumping(entry.buffer, mapWork(fenced, (n) => ({ result: n })));
   },
   DMA_CRC: ({ session: s, entry, value: v }) => {
     const att = s.attachment(entry, v.attachment);
     const steps = dmaCrcSteps(att, safe(v.offset, 'offset'), safe(v.length, 'length'), s.principal);
-    return mapWork(steps, (crc) => ({ result: 0, payload: { crc32: crc } }));
+    return mapWork(s.ctx.fences.device([[entry.buffer, 'read']], steps), (crc) => ({ result: 0, payload: { crc32: crc } }));
   },
 } satisfies Pick<OpHandlers, 'MMAP' | 'MUNMAP' | 'READ' | 'WRITE' | 'DMA_COPY' | 'DMA_CRC'>;
 
-export const OP_HANDLERS: OpHandlers = { ...deviceOps, ...extensionOps, ...bufferOps, ...ioOps };
+export const OP_HANDLERS: OpHandlers = { ...deviceOps, ...extensionOps, ...bufferOps, ...ioOps, ...fileOps };
+
+/** Run `f` with the file the client passed with the request (EINVAL without one); the file is closed after. */
+function withFile<T>(s: HandlerSession, op: string, f: (file: number) => T): T {
+  const file = s.takeFile();
+  if (file === null) throw new SmafError('EINVAL', `${op} needs a file passed with the request (SCM_RIGHTS)`);
+  try {
+    const r = f(file);
+    if (isSliced(r as Work<object>)) throw new SmafError('EIO', `${op}: an op that takes a file must finish at once`);
+    return r;
+  } finally {
+    s.closeFile(file);
+  }
+}
 
 /**
  * Run one op of the table: decode its request (EINVAL on a bad length or reserved field), check
@@ -199,11 +216,12 @@ function run<K extends OpName>(s: HandlerSession, name: K, req: Request): Work<O
   const value = decodeOpRequest(row, req.payload);
   if (row.target === 'device' && req.fd !== DEVICE_FD) throw new SmafError('EINVAL', `${row.name} goes to the device (fd -1)`);
   if ('operator' in row) s.operatorOnly(row.operator);
+  if ('file' in row && !s.native) throw new SmafError('EOPNOTSUPP', `${row.name} passes a file: only smafd's native socket carries files (X_NATIVE names it)`);
   const entry = row.target === 'buffer' ? { entry: s.entry(req.fd) } : {};
-  const call = { session: s, fd: req.fd, value, ...entry } as OpCall<K>; // entry is there exactly for buffer ops
   const handler: OpHandler<K> = OP_HANDLERS[name];
-  const work = handler(call);
-  const encode = (r: Reply<RowOf<K>>): Outcome => {
+  const work = 'file' in row && 'in' in row.file ? withFile(s, row.name, (file) => handler({ session: s, fd: req.fd, value, ...entry, file } as OpCall<K>))
+    : handler({ session: s, fd: req.fd, value, ...entry } as OpCall<K>); // entry and file are there exactly for the ops that have them
+  const encode = (r: HandlerReply<RowOf<K>>): Outcome => {
     const out = encodeOpReply(row, r);
     if (out.payload.length > MAX_FRAME - RESPONSE_HEADER) throw new SmafError('EOVERFLOW', `${row.name}: the reply is ${out.payload.length} bytes, over one frame: ask for less (a smaller page, a shorter span)`);
     return out;

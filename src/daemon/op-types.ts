@@ -4,7 +4,7 @@
  * the op table (src/uapi/ops.ts): a handler with the wrong request or reply type does not compile.
  */
 import type { Attachment, CpuMapping, SmafBuffer } from '../core/index.ts';
-import type { OpName, Reply, RequestValue, RowOf } from '../uapi/index.ts';
+import type { HandlerReply, OpName, RequestValue, RowOf } from '../uapi/index.ts';
 import type { DaemonContext, SessionLike } from './context.ts';
 
 export interface FdEntry {
@@ -12,12 +12,19 @@ export interface FdEntry {
   readonly buffer: SmafBuffer;
   readonly attachments: Map<number, Attachment>;
   readonly mappings: Map<number, CpuMapping>;
+  /**
+   * A handle: the fd of a C program's connection for a buffer whose reference its files hold (the
+   * FILE op made it one). It holds no reference, cannot be closed, and goes when the buffer goes.
+   */
+  handle: boolean;
 }
 
-/** What the dispatcher answers: a result and its payload bytes. */
+/** What the dispatcher answers: a result, its payload bytes, and a file to send with them. */
 export interface Outcome {
   result: number;
   payload: Uint8Array;
+  /** smafd's descriptor of a file sent with the reply (SCM_RIGHTS), closed once sent. */
+  file?: number;
 }
 
 /** An op's work: done at once, or sliced (a generator that yields between slices). */
@@ -55,16 +62,30 @@ export interface HandlerSession extends SessionLike {
   /** A buffer by id, if this client may see it. */
   visibleBuffer(id: number): SmafBuffer;
   secureBuffersMapped(): Set<SmafBuffer>;
+  /** Connected on the native socket: files may travel with messages. */
+  readonly native: boolean;
+  /** The oldest file the client passed that no request took yet, or null. */
+  takeFile(): number | null;
+  /** Close a descriptor of smafd's (a file the client passed). */
+  closeFile(fd: number): void;
+  /** The fd's reference moves to the buffer's files: it becomes a handle. */
+  toHandle(entry: FdEntry): void;
+  /** This client's handle of the buffer, installed if it has none (no reference is taken). */
+  handleFor(buf: SmafBuffer): number;
 }
 
-/** One call of an op: the session, the fd, the decoded request; the fd's entry for buffer ops. */
+/**
+ * One call of an op: the session, the fd, the decoded request; the fd's entry for buffer ops; the
+ * file passed with the request for ops that take one (smafd's descriptor, closed after the call).
+ */
 export type OpCall<K extends OpName> = {
   readonly session: HandlerSession;
   readonly fd: number;
   readonly value: RequestValue<RowOf<K>>;
-} & (RowOf<K>['target'] extends 'buffer' ? { readonly entry: FdEntry } : unknown);
+} & (RowOf<K>['target'] extends 'buffer' ? { readonly entry: FdEntry } : unknown)
+  & (RowOf<K> extends { file: { in: string } } ? { readonly file: number } : unknown);
 
-export type OpHandler<K extends OpName> = (call: OpCall<K>) => Work<Reply<RowOf<K>>>;
+export type OpHandler<K extends OpName> = (call: OpCall<K>) => Work<HandlerReply<RowOf<K>>>;
 
 /** One handler per op of the table: a missing one, or one of the wrong type, does not compile. */
 export type OpHandlers = { readonly [K in OpName]: OpHandler<K> };

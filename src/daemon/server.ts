@@ -11,17 +11,19 @@
  * most `maxPendingBytes` of half-sent requests.
  */
 import { chmodSync, existsSync, lstatSync, unlinkSync } from 'node:fs';
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { createConnection, createServer, type Server } from 'node:net';
 import type { Logger } from 'pino';
 import { Errno, SmafError } from '../common/errors.ts';
 import type { Smaf } from '../core/index.ts';
 import {
   FrameError, FrameReader, parseRequest, REQUEST_HEADER, RESPONSE_HEADER, type Request, type Response,
 } from '../uapi/index.ts';
+import type { SmafAddon } from '../native/addon.ts';
 import { DaemonContext, DEFAULT_LIMITS, type LimitSettings } from './context.ts';
+import { listenNative, NativeSocket } from './native-socket.ts';
 import { ClientSession, type SlicedRequest } from './session.ts';
 
-export { adminSocketFor, defaultSocketPath } from '../uapi/socket-path.ts';
+export { adminSocketFor, defaultSocketPath, nativeSocketFor } from '../uapi/socket-path.ts';
 
 export interface DaemonOptions {
   readonly socketPath: string;
@@ -32,6 +34,26 @@ export interface DaemonOptions {
   readonly limits?: LimitSettings;
   /** File mode of the socket, like a device node (default 0660). */
   readonly mode?: number;
+  /** smafd's addon: the native socket for C programs, zero-copy files, sync files. */
+  readonly addon?: SmafAddon | null;
+  /** The native socket (same mode as the socket); needs the addon. null: none. */
+  readonly nativeSocketPath?: string | null;
+}
+
+/** A client connection as the server uses it: a net.Socket, or a NativeSocket of the addon. */
+interface ClientStream {
+  readonly destroyed: boolean;
+  readonly writableLength: number;
+  write(b: Uint8Array): boolean;
+  cork(): void;
+  uncork(): void;
+  pause(): unknown;
+  resume(): unknown;
+  destroy(): unknown;
+  end(b: Uint8Array): unknown;
+  on(event: 'data', l: (b: Buffer) => void): unknown;
+  on(event: 'drain' | 'close', l: () => void): unknown;
+  on(event: 'error', l: (e: Error) => void): unknown;
 }
 
 /** Requests parsed but not started, per connection, before smafd stops reading it. */
@@ -71,7 +93,7 @@ class Connection {
   reading = true;
   closed = false;
 
-  constructor(readonly sock: Socket, readonly session: ClientSession) {}
+  constructor(readonly sock: ClientStream, readonly session: ClientSession) {}
 
   get hasWork(): boolean {
     return this.current !== null || this.queue.length > 0;
@@ -81,6 +103,7 @@ class Connection {
 export class SmafDaemon {
   readonly context: DaemonContext;
   private readonly servers: Server[] = [];
+  private nativeListener: ReturnType<typeof listenNative> | null = null;
   private readonly connections = new Set<Connection>();
   /** Connections in round-robin order; the scheduler serves them one unit of work at a time. */
   private ring: Connection[] = [];
@@ -88,7 +111,12 @@ export class SmafDaemon {
   private nextClient = 1;
 
   constructor(private readonly options: DaemonOptions) {
-    this.context = new DaemonContext(options.smaf, options.log, options.limits ?? DEFAULT_LIMITS);
+    this.context = new DaemonContext(options.smaf, options.log, options.limits ?? DEFAULT_LIMITS, options.addon ?? null);
+  }
+
+  /** The native socket, when smafd has its addon and serves one. */
+  get nativeSocketPath(): string | null {
+    return this.options.addon ? this.options.nativeSocketPath ?? null : null;
   }
 
   get socketPath(): string {
@@ -107,16 +135,27 @@ export class SmafDaemon {
   async start(): Promise<void> {
     await this.listen(this.options.socketPath, this.options.mode ?? 0o660, false);
     if (this.options.adminSocketPath) await this.listen(this.options.adminSocketPath, 0o600, true);
+    const addon = this.options.addon;
+    const native = this.nativeSocketPath;
+    if (addon && native) {
+      await this.clearPath(native);
+      this.nativeListener = listenNative(addon, native, this.options.mode ?? 0o660, (sock) => this.accept(sock, false));
+    }
+    this.context.native = native;
     this.options.log.info({ path: this.options.socketPath, admin: this.options.adminSocketPath, platform: this.options.smaf.platform.name }, 'smafd listening');
   }
 
+  /** Refuse a live socket or a file that is not a socket at `path`; remove a stale socket. */
+  private async clearPath(path: string): Promise<void> {
+    if (!existsSync(path)) return;
+    if (!lstatSync(path).isSocket()) throw new SmafError('EEXIST', `${path} exists and is not a socket; not touching it`);
+    if (await socketIsLive(path)) throw new SmafError('EBUSY', `another smafd is already serving ${path}`);
+    this.options.log.info({ path }, 'removing stale socket');
+    unlinkSync(path);
+  }
+
   private async listen(path: string, mode: number, admin: boolean): Promise<void> {
-    if (existsSync(path)) {
-      if (!lstatSync(path).isSocket()) throw new SmafError('EEXIST', `${path} exists and is not a socket; not touching it`);
-      if (await socketIsLive(path)) throw new SmafError('EBUSY', `another smafd is already serving ${path}`);
-      this.options.log.info({ path }, 'removing stale socket');
-      unlinkSync(path);
-    }
+    await this.clearPath(path);
     const server = createServer((sock) => this.accept(sock, admin));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -129,7 +168,7 @@ export class SmafDaemon {
     this.servers.push(server);
   }
 
-  private accept(sock: Socket, admin: boolean): void {
+  private accept(sock: ClientStream, admin: boolean): void {
     const ctx = this.context;
     if (ctx.sessions.size >= this.limits.maxClients) {
       // a clear refusal, as an unsolicited answer (request id 0), then the door closes
@@ -141,7 +180,8 @@ export class SmafDaemon {
       ctx.log.warn({ clients: ctx.sessions.size }, 'client refused: max_clients reached');
       return;
     }
-    const session = new ClientSession(this.nextClient++, ctx, { admin });
+    const native = sock instanceof NativeSocket ? { files: sock, peer: sock.peer } : undefined;
+    const session = new ClientSession(this.nextClient++, ctx, { admin, ...(native ? { native } : {}) });
     const conn = new Connection(sock, session);
     ctx.sessions.add(session);
     this.connections.add(conn);
@@ -302,9 +342,24 @@ export class SmafDaemon {
   }
 
   private send(conn: Connection, r: Response): void {
+    const file = r.file;
+    if (file !== undefined) {
+      // a file rides on the header's first byte (only native connections get replies with files)
+      const sock = conn.sock as NativeSocket;
+      try {
+        if (!sock.destroyed) this.write(conn, r, () => sock.write(responseHeader(r), file));
+      } finally {
+        sock.closeFile(file);
+      }
+      return;
+    }
     if (conn.sock.destroyed) return;
+    this.write(conn, r, () => conn.sock.write(responseHeader(r)));
+  }
+
+  private write(conn: Connection, r: Response, header: () => void): void {
     conn.sock.cork();
-    conn.sock.write(responseHeader(r));
+    header();
     // a Buffer view, not a bare Uint8Array: Node's socket write path is much cheaper for Buffers
     if (r.payload.length > 0) conn.sock.write(Buffer.from(r.payload.buffer, r.payload.byteOffset, r.payload.byteLength));
     conn.sock.uncork();
@@ -334,9 +389,11 @@ export class SmafDaemon {
       this.drop(c);
     }
     await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    if (this.nativeListener) this.options.addon?.closeListener(this.nativeListener);
+    this.nativeListener = null;
     for (const s of [...this.context.sessions]) (s as ClientSession).close();
     this.context.sessions.clear();
-    for (const path of [this.options.socketPath, this.options.adminSocketPath]) {
+    for (const path of [this.options.socketPath, this.options.adminSocketPath, this.nativeSocketPath]) {
       try {
         if (path && existsSync(path)) unlinkSync(path);
       } catch {

@@ -29,6 +29,11 @@ export interface SlicedRequest {
 export interface SessionOptions {
   /** Connected on the operator's admin socket: may see every client's buffers. */
   readonly admin?: boolean;
+  /** Connected on the native socket: files travel with messages; the peer's credentials are the kernel's. */
+  readonly native?: {
+    readonly files: { takeFile(): number | null; closeFile(fd: number): void };
+    readonly peer: { readonly pid: number; readonly uid: number; readonly gid: number };
+  };
 }
 
 export class ClientSession implements HandlerSession {
@@ -38,6 +43,9 @@ export class ClientSession implements HandlerSession {
   readonly cpuAccess = new Map<SmafBuffer, number>();
   private closed = false;
   readonly admin: boolean;
+  private readonly nativeFiles: NonNullable<SessionOptions['native']>['files'] | null;
+  /** The kernel-verified credentials of a native connection's peer (null on the main socket). */
+  readonly peer: NonNullable<SessionOptions['native']>['peer'] | null;
   readonly connectedAt = Date.now();
   requests = 0;
 
@@ -47,6 +55,21 @@ export class ClientSession implements HandlerSession {
 
   constructor(readonly id: number, readonly ctx: DaemonContext, options: SessionOptions = {}) {
     this.admin = options.admin ?? false;
+    this.nativeFiles = options.native?.files ?? null;
+    this.peer = options.native?.peer ?? null;
+    if (this.peer) this.pid = this.peer.pid;
+  }
+
+  get native(): boolean {
+    return this.nativeFiles !== null;
+  }
+
+  takeFile(): number | null {
+    return this.nativeFiles?.takeFile() ?? null;
+  }
+
+  closeFile(fd: number): void {
+    this.nativeFiles?.closeFile(fd);
   }
 
   /** Whose data this client's DMA writes into secure memory (see platform/provenance.ts). */
@@ -198,11 +221,32 @@ export class ClientSession implements HandlerSession {
       undo();
       throw e;
     }
-    this.fds.set(fd, { fd, buffer: buf, attachments: new Map(), mappings: new Map() });
+    this.fds.set(fd, { fd, buffer: buf, attachments: new Map(), mappings: new Map(), handle: false });
     this.held.add(buf);
     this.ctx.limits.totalFds++;
     this.ctx.noteHolder(buf, this);
     return fd;
+  }
+
+  toHandle(entry: FdEntry): void {
+    if (entry.handle) return;
+    entry.handle = true;
+    entry.buffer.put(); // never the last: the buffer's files hold a reference now
+  }
+
+  handleFor(buf: SmafBuffer): number {
+    for (const e of this.fds.values()) if (e.buffer === buf && e.handle) return e.fd;
+    const fd = this.install(buf.get(), () => buf.put());
+    this.toHandle(this.fds.get(fd)!);
+    return fd;
+  }
+
+  referencedBuffers(): SmafBuffer[] {
+    return [...this.fds.values()].filter((e) => !e.handle).map((e) => e.buffer);
+  }
+
+  forgetReleased(bufferId: number): void {
+    for (const e of [...this.fds.values()]) if (e.buffer.id === bufferId) this.closeFd(e);
   }
 
   closeFd(entry: FdEntry): void {
@@ -225,7 +269,7 @@ export class ClientSession implements HandlerSession {
       this.cpuAccess.delete(buf);
       this.ctx.dropHolder(buf, this);
     }
-    if (!buf.released) buf.put();
+    if (!buf.released && !entry.handle) buf.put();
   }
 
   /** The client is gone: close every fd it held, as a process exit does. Idempotent. */

@@ -38,6 +38,9 @@ type PayloadValue<L extends ReplyLayout> = L extends { kind: 'struct'; struct: i
 export type Reply<R extends OpRow> = R['reply'] extends { kind: 'none' } ? { readonly result: number }
   : { readonly result: number; readonly payload: PayloadValue<R['reply']> };
 
+/** What the daemon's handler of a row answers: its reply and, for a row with a file out, the file. */
+export type HandlerReply<R extends OpRow> = Reply<R> & (R['file'] extends { out: string } ? { readonly file: number } : unknown);
+
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
@@ -88,8 +91,10 @@ function encodeRequest(row: OpRow, value: object | null): Uint8Array {
 }
 
 /** Encode a reply (the daemon): its result and payload bytes. */
-export function encodeOpReply<R extends OpTableRow>(row: R, reply: Reply<R>): { result: number; payload: Uint8Array } {
-  return { result: reply.result, payload: 'payload' in reply ? encodePayload(row.reply, reply.payload) : new Uint8Array(0) };
+export function encodeOpReply<R extends OpTableRow>(row: R, reply: HandlerReply<R>): { result: number; payload: Uint8Array; file?: number } {
+  const payload = 'payload' in reply ? encodePayload(row.reply, reply.payload) : new Uint8Array(0);
+  const file: unknown = 'file' in reply ? reply.file : undefined;
+  return typeof file === 'number' ? { result: reply.result, payload, file } : { result: reply.result, payload };
 }
 
 function encodePayload(layout: ReplyLayout, v: unknown): Uint8Array {

@@ -21,6 +21,8 @@ export interface Response {
   readonly id: number;
   readonly result: number;
   readonly payload: Uint8Array;
+  /** A file (smafd's descriptor) sent with the response as SCM_RIGHTS: the native socket only. */
+  readonly file?: number;
 }
 
 export function encodeRequest(r: Request): Uint8Array {
