@@ -92,7 +92,6 @@ const STEPS: { readonly [K in OpName]: (f: Fixture) => Promise<unknown> } = {
   IDENTIFY: async () => assert.rejects(c.op('IDENTIFY', -1, { handle: 1 }), eopnotsupp),
   EXPORT_FENCE: async (f) => assert.rejects(c.op('EXPORT_FENCE', f.fd, { flags: 1 }), eopnotsupp),
   IMPORT_FENCE: async (f) => assert.rejects(c.op('IMPORT_FENCE', f.fd, { flags: 1 }), eopnotsupp),
-  POLL_FILE: async (f) => assert.rejects(c.op('POLL_FILE', f.fd, {}), eopnotsupp),
   X_NATIVE: async () => assert.equal(typeof (await c.op('X_NATIVE', -1, {})).payload.zeroCopy, 'boolean'),
   CLOSE: async (f) => assert.equal((await c.op('CLOSE', f.cpuFd, {})).result, 0),
 };

@@ -3,8 +3,7 @@
  * copy or CRC that smafd runs in slices) is a fence; `DMA_BUF_IOCTL_EXPORT_SYNC_FILE` gives a sync
  * file (an eventfd of smafd's, readable once signalled) that waits for the writes in flight (READ)
  * or for everything in flight (WRITE); `DMA_BUF_IOCTL_IMPORT_SYNC_FILE` adds a sync file of smafd's
- * to a buffer, and device work on that buffer waits for it. `poll` on a dma-buf waits through a
- * per-buffer eventfd that is readable while nothing is in flight.
+ * to a buffer, and device work on that buffer waits for it.
  *
  * Without smafd's addon there are no eventfds: work is only counted (and still waits for nothing).
  */
@@ -32,8 +31,6 @@ interface BufferFences {
   readonly work: Set<InFlight>;
   /** Sync files imported into the buffer and not signalled yet. */
   readonly imported: Set<Fence>;
-  /** The poll eventfd, once a program asked for it. */
-  pollFd: number;
 }
 
 /** Sync files remembered for IMPORT (by inode), the oldest forgotten first. */
@@ -50,7 +47,7 @@ export class Fences {
 
   private of(buf: SmafBuffer): BufferFences {
     let b = this.buffers.get(buf.id);
-    if (!b) this.buffers.set(buf.id, (b = { work: new Set(), imported: new Set(), pollFd: -1 }));
+    if (!b) this.buffers.set(buf.id, (b = { work: new Set(), imported: new Set() }));
     return b;
   }
 
@@ -78,7 +75,6 @@ export class Fences {
     const b = this.of(buf);
     const w: InFlight = { access, waiters: [] };
     b.work.add(w);
-    this.updatePoll(b);
     return [buf, w];
   }
 
@@ -87,7 +83,6 @@ export class Fences {
     if (!b) return;
     b.work.delete(w);
     for (const f of w.waiters) this.done(f);
-    this.updatePoll(b);
     this.tidy(buf.id, b);
   }
 
@@ -99,20 +94,11 @@ export class Fences {
     }
     f.fd = -1;
     for (const next of f.then.splice(0)) this.done(next);
-    for (const [id, b] of this.buffers) {
-      if (b.imported.delete(f)) {
-        this.updatePoll(b);
-        this.tidy(id, b);
-      }
-    }
+    for (const [id, b] of this.buffers) if (b.imported.delete(f)) this.tidy(id, b);
   }
 
   private tidy(id: number, b: BufferFences): void {
-    if (b.work.size === 0 && b.imported.size === 0 && b.pollFd < 0) this.buffers.delete(id);
-  }
-
-  private updatePoll(b: BufferFences): void {
-    if (b.pollFd >= 0 && this.addon) this.addon.signal(b.pollFd, b.work.size === 0 && b.imported.size === 0);
+    if (b.work.size === 0 && b.imported.size === 0) this.buffers.delete(id);
   }
 
   private need(what: string): SmafAddon {
@@ -159,20 +145,7 @@ export class Fences {
     const f = this.known.get(`${dev}:${ino}`);
     if (!f) throw new SmafError('EINVAL', 'IMPORT_SYNC_FILE: the fd is not a sync file (only sync files smafd made are known here)');
     if (f.waiting <= 0) return; // signalled: nothing to wait for
-    const b = this.of(buf);
-    b.imported.add(f);
-    this.updatePoll(b);
-  }
-
-  /** The poll eventfd of a buffer (readable while nothing is in flight): a descriptor to send and close. */
-  pollFile(buf: SmafBuffer): number {
-    const addon = this.need('poll');
-    const b = this.of(buf);
-    if (b.pollFd < 0) {
-      b.pollFd = addon.eventfd(true);
-      this.updatePoll(b);
-    }
-    return addon.dup(b.pollFd);
+    this.of(buf).imported.add(f);
   }
 
   /** Device work in flight on a buffer (for the dashboard and tests). */
@@ -181,9 +154,6 @@ export class Fences {
   }
 
   released(bufferId: number): void {
-    const b = this.buffers.get(bufferId);
-    if (!b) return;
-    if (b.pollFd >= 0) this.addon?.close(b.pollFd);
     this.buffers.delete(bufferId);
   }
 }

@@ -1,7 +1,7 @@
 /**
  * The ops a C program's dma-bufs need beyond the uapi (docs/c-programs.md): a heap's allocation at
- * ALLOC, the buffer as a file (zero-copy), identifying a file a program was given, sync files and
- * poll, and how C programs reach smafd (X_NATIVE).
+ * ALLOC, the buffer as a file (zero-copy), identifying a file a program was given, sync files, and
+ * how C programs reach smafd (X_NATIVE).
  */
 import { Errno, isSmafError, SmafError } from '../common/errors.ts';
 import { SMAF_RDWR, type SmafBuffer } from '../core/index.ts';
@@ -69,6 +69,5 @@ export const fileOps = {
     s.ctx.fences.importFence(entry.buffer, value.flags, file);
     return { result: 0 };
   },
-  POLL_FILE: ({ session: s, entry }) => ({ result: 0, file: s.ctx.fences.pollFile(entry.buffer) }),
   X_NATIVE: ({ session: s }) => ({ result: 0, payload: s.ctx.nativeStatus() }),
-} satisfies Pick<OpHandlers, 'ALLOCATE' | 'FILE' | 'IDENTIFY' | 'EXPORT_FENCE' | 'IMPORT_FENCE' | 'POLL_FILE' | 'X_NATIVE'>;
+} satisfies Pick<OpHandlers, 'ALLOCATE' | 'FILE' | 'IDENTIFY' | 'EXPORT_FENCE' | 'IMPORT_FENCE' | 'X_NATIVE'>;

@@ -146,8 +146,11 @@ const ioOps = {
     const buf = entry.buffer;
     if (length === 0n || offset + length > BigInt(buf.length)) throw new SmafError('EINVAL', `cannot map ${offset}+${length} of a ${buf.length}-byte buffer`);
     s.ctx.limits.checkMappings(s, entry.mappings.size);
+    // a protected heap's buffers have no mmap at all (as the kernel's TEE heaps): EINVAL, not EPERM
+    if (buf.secure && s.ctx.exporterOf(buf) !== 'smaf') throw new SmafError('EINVAL', `buffer ${buf.id} comes from the protected heap ${s.ctx.exporterOf(buf)}, which has no mmap`);
     const m = buf.mmap(Number(offset), Number(length), prot);
     entry.mappings.set(m.id, m);
+    s.ctx.files?.share(buf); // a C program's mapping is the memory itself from now on
     return { result: m.id };
   },
   MUNMAP: ({ session: s, entry, value }) => {

@@ -110,11 +110,10 @@ test('X_PS: every client, its buffers (size, name, allocator, mapped, shared), t
   assert.deepEqual(after.total, { buffers: 1, bytes: 8192 });
 });
 
-test('X_HEAPS: smaf (late choice), one heap per allocator, linux,cma for smaf-cma, protected,<allocator> for a secure-only one', () => {
+test('X_HEAPS: one heap per allocator (no late-choice heap: a heap allocates at ALLOC), linux,cma for smaf-cma, protected,<allocator> for a secure-only one', () => {
   const { smaf, client } = setup();
   const list = json<HeapInfo[]>(client().handle(req(Op.X_HEAPS, -1)));
   assert.deepEqual(list.map((h) => [h.name, h.allocator, h.secure]), [
-    ['smaf', null, false],
     ['protected,secure-carveout', 'secure-carveout', true],
     ['system', 'system', false],
     ['linux,cma', 'smaf-cma', false],

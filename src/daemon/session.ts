@@ -123,7 +123,7 @@ export class ClientSession implements HandlerSession {
   }
 
   private reply(req: Request, o: Outcome): Response {
-    return { id: req.id, result: o.result, payload: o.payload };
+    return o.file === undefined ? { id: req.id, result: o.result, payload: o.payload } : { id: req.id, result: o.result, payload: o.payload, file: o.file };
   }
 
   private failure(req: Request, e: unknown): Response {

@@ -181,10 +181,6 @@ export const OP_TABLE = [
     file: { in: 'a sync file smafd made (any other file: EINVAL)' }, doc: 'DMA_BUF_IOCTL_IMPORT_SYNC_FILE: device work on the buffer waits for it',
   },
   {
-    op: 24, name: 'POLL_FILE', target: 'buffer', request: NONE, result: '0', reply: NONE,
-    file: { out: 'an eventfd readable while no device work on the buffer is pending' }, doc: 'what poll and epoll on the dma-buf wait for',
-  },
-  {
     op: 0x80, name: 'X_STATE', target: 'device', result: '0', doc: 'a client sees only the buffers it holds; the admin socket sees all (extension)',
     request: { kind: 'struct', optional: true, struct: struct('smaf_state_in', 8, [u32('offset', 'first buffer of the page'), u32('limit', 'buffers in the page, at most 500')]) },
     reply: json<DaemonState>(daemonStateSchema, 'platform, allocators, regions, one page of buffers, events'),
