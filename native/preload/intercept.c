@@ -411,7 +411,7 @@ static int fcntl_ours(int fd, int cmd, long arg, int (*real)(int, int, ...))
 		lock();
 		struct object *o = lookup_locked(fd);
 		if (o && o->kind == K_BUFFER)
-			r &= ~O_LARGEFILE;
+			r &= ~KERNEL_O_LARGEFILE;
 		unlock();
 		errno = e;
 	}

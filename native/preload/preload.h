@@ -45,6 +45,9 @@
 #define MAX_MAPPINGS 8192
 /* fds below this are tracked in the bitmap; others are always checked */
 #define FD_BITS (1 << 20)
+/* the kernel's O_LARGEFILE (userspace headers define it as 0 on 64-bit): set on every file opened
+ * through a path on 64-bit, never on a dma-buf's */
+#define KERNEL_O_LARGEFILE 0100000
 
 /* ---- intercept.c: the real functions ---------------------------------------------------------- */
 

@@ -215,7 +215,7 @@ static int fdinfo_open(const char *path, const char *pid, int n, int flags)
 			char *nl = memchr(line, '\n', (size_t)(real + len - line));
 			size_t ll = nl ? (size_t)(nl - line) : (size_t)(real + len - line);
 			if (!strncmp(line, "flags:", 6)) {
-				unsigned long fl = strtoul(line + 6, NULL, 8) & ~(unsigned long)O_LARGEFILE;
+				unsigned long fl = strtoul(line + 6, NULL, 8) & ~(unsigned long)KERNEL_O_LARGEFILE;
 				t += (size_t)snprintf(text + t, sizeof text - t, "flags:\t0%lo\n", fl);
 			} else if (!strncmp(line, "pos:", 4) || !strncmp(line, "mnt_id:", 7) || !strncmp(line, "ino:", 4)) {
 				t += (size_t)snprintf(text + t, sizeof text - t, "%.*s\n", (int)ll, line);
