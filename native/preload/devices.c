@@ -78,6 +78,22 @@ int device_open(const char *path, int flags, bool *handled)
 	return fd;
 }
 
+/* `name` relative to an fd of the heap directory (ls -l stats each entry that way): its path under
+ * /dev/dma_heap, in out. */
+bool heap_dir_entry(int dirfd, const char *name, char *out, size_t cap)
+{
+	struct stat dir, fst;
+	if (!g_heap_dir || dirfd < 0 || !name || !*name || name[0] == '/' || strchr(name, '/'))
+		return false;
+	int saved = errno;
+	bool same = real_fstat(dirfd, &fst) == 0 && real_stat(g_heap_dir, &dir) == 0 && fst.st_dev == dir.st_dev && fst.st_ino == dir.st_ino;
+	errno = saved;
+	if (!same)
+		return false;
+	snprintf(out, cap, "/dev/dma_heap/%s", name);
+	return true;
+}
+
 int device_stat(const char *path, struct stat *st, int *ret)
 {
 	const char *heap = NULL;
@@ -99,14 +115,25 @@ int device_stat(const char *path, struct stat *st, int *ret)
 		*ret = real_stat(g_heap_dir, st);
 		return 1;
 	}
+	/* a minor per heap (the kernel numbers them in registration order; a hash of the name here) */
+	unsigned minor = 0;
+	for (const char *c = k == P_HEAP ? heap : ""; *c; c++)
+		minor = minor * 31 + (unsigned char)*c;
+	struct stat dir;
+	bool dated = g_heap_dir && real_stat(g_heap_dir, &dir) == 0;
 	memset(st, 0, sizeof *st);
 	st->st_mode = S_IFCHR | 0666;
 	st->st_nlink = 1;
 	st->st_uid = getuid();
 	st->st_gid = getgid();
-	st->st_rdev = k == P_SMAF ? makedev(10, 125) : makedev(251, 0);
-	st->st_ino = k == P_SMAF ? 1 : 2 + (ino_t)strlen(heap);
+	st->st_rdev = k == P_SMAF ? makedev(10, 125) : makedev(251, minor % 128);
+	st->st_ino = k == P_SMAF ? 1 : 2 + minor % 128;
 	st->st_blksize = 4096;
+	if (dated) {
+		st->st_atim = dir.st_atim;
+		st->st_mtim = dir.st_mtim;
+		st->st_ctim = dir.st_ctim;
+	}
 	*ret = 0;
 	return 1;
 }

@@ -8,6 +8,7 @@
 
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -236,7 +237,10 @@ XSTAT_WRAPPER(__lxstat64, stat64)
 	{                                                                           \
 		ensure_init();                                                      \
 		int r;                                                              \
+		char entry[PATH_MAX];                                               \
 		if (is_absolute(path) && device_stat(path, (struct stat *)st, &r)) \
+			return r;                                                   \
+		if (heap_dir_entry(dirfd, path, entry, sizeof entry) && device_stat(entry, (struct stat *)st, &r)) \
 			return r;                                                   \
 		r = real_##name(dirfd, path, st, flags);                            \
 		if (r == 0 && is_empty_path(path) && (flags & AT_EMPTY_PATH))            \
@@ -252,7 +256,9 @@ EXPORT int statx(int dirfd, const char *path, int flags, unsigned int mask, stru
 	ensure_init();
 	struct stat st;
 	int r;
-	if (!is_absolute(path) || !device_stat(path, &st, &r)) {
+	char entry[PATH_MAX];
+	bool ours = (is_absolute(path) && device_stat(path, &st, &r)) || (heap_dir_entry(dirfd, path, entry, sizeof entry) && device_stat(entry, &st, &r));
+	if (!ours) {
 		r = real_statx(dirfd, path, flags, mask, sx);
 		if (r == 0 && !g_zero_copy && is_empty_path(path) && (flags & AT_EMPTY_PATH) && real_fstat(dirfd, &st) == 0) {
 			copy_fix_size(dirfd, &st);
@@ -306,7 +312,10 @@ EXPORT int faccessat(int dirfd, const char *path, int mode, int flags)
 		struct stat st;                                                                  \
 		int r;                                                                           \
 		const char *heap;                                                                \
-		if (classify_path(path, &heap) != P_OTHER && classify_path(path, &heap) != P_HEAP_DIR) \
+		enum path_kind k = classify_path(path, &heap);                                   \
+		if (k == P_HEAP_DIR && g_heap_dir)                                               \
+			return real_##name(g_heap_dir, attr, value, size);                       \
+		if (k != P_OTHER)                                                                \
 			return device_stat(path, &st, &r) && r < 0 ? -1 : fail(ENODATA);         \
 		return real_##name(path, attr, value, size);                                     \
 	}

@@ -264,6 +264,7 @@ bool is_empty_path(const char *path);
 int device_open(const char *path, int flags, bool *handled);
 /* stat of our device paths: 1 = handled (*ret set), 0 = not ours */
 int device_stat(const char *path, struct stat *st, int *ret);
+bool heap_dir_entry(int dirfd, const char *name, char *out, size_t cap);
 
 /* ---- procfs.c ----------------------------------------------------------------------------------- */
 

@@ -17,7 +17,7 @@
 
 #include "../smaf-wire.h"
 
-static int drv_connect(void)
+static inline int drv_connect(void)
 {
 	const char *path = getenv("SMAF_NATIVE_SOCKET");
 	if (!path || !*path)
@@ -32,7 +32,7 @@ static int drv_connect(void)
 	return s;
 }
 
-static int drv_io(int s, void *p, size_t n, int reading, int *fd_out)
+static inline int drv_io(int s, void *p, size_t n, int reading, int *fd_out)
 {
 	char *b = p;
 	while (n > 0) {
@@ -54,7 +54,7 @@ static int drv_io(int s, void *p, size_t n, int reading, int *fd_out)
 }
 
 /* One request (with a file when send_fd >= 0); the result, the payload in out, a file in *recv_fd. */
-static int drv_call(int s, uint32_t op, int32_t fd, const void *in, size_t n, void *out, size_t cap, int send_fd, int *recv_fd)
+static inline int drv_call(int s, uint32_t op, int32_t fd, const void *in, size_t n, void *out, size_t cap, int send_fd, int *recv_fd)
 {
 	static uint32_t next = 1;
 	uint32_t head[4] = { (uint32_t)(SMAF_WIRE_REQUEST_HEADER + n), next++, op, (uint32_t)fd };
@@ -103,7 +103,7 @@ static int drv_call(int s, uint32_t op, int32_t fd, const void *in, size_t n, vo
 }
 
 /* The driver's handle of the buffer behind a program's dma-buf fd (zero-copy: the file itself). */
-static int drv_handle(int s, int dmabuf_fd)
+static inline int drv_handle(int s, int dmabuf_fd)
 {
 	struct smaf_identify_in in = { .handle = 1 };
 	struct smaf_identify_out out;
@@ -111,7 +111,7 @@ static int drv_handle(int s, int dmabuf_fd)
 }
 
 /* Attach and map a device (direction 0 bidirectional, 1 to device, 2 from device): the attachment. */
-static int drv_attach_map(int s, int handle, const char *device, uint32_t dir)
+static inline int drv_attach_map(int s, int handle, const char *device, uint32_t dir)
 {
 	struct smaf_attach_in a = { 0 };
 	strncpy(a.device, device, sizeof a.device - 1);
@@ -125,7 +125,7 @@ static int drv_attach_map(int s, int handle, const char *device, uint32_t dir)
 }
 
 /* The device's CRC-32 of [off, off+len): 0 and *crc, or -errno. */
-static int drv_crc(int s, int handle, int att, uint64_t off, uint64_t len, uint32_t *crc)
+static inline int drv_crc(int s, int handle, int att, uint64_t off, uint64_t len, uint32_t *crc)
 {
 	struct smaf_dma_crc_in in = { .attachment = (uint32_t)att, .offset = off, .length = len };
 	struct smaf_dma_crc_out out;
@@ -136,14 +136,14 @@ static int drv_crc(int s, int handle, int att, uint64_t off, uint64_t len, uint3
 }
 
 /* The device copies len bytes from the src buffer into dst (both mapped for it). */
-static int drv_copy(int s, int dst, int dst_att, int src, int src_att, uint64_t src_off, uint64_t dst_off, uint64_t len)
+static inline int drv_copy(int s, int dst, int dst_att, int src, int src_att, uint64_t src_off, uint64_t dst_off, uint64_t len)
 {
 	struct smaf_dma_copy_in in = { .dst_attachment = (uint32_t)dst_att, .src_fd = src, .src_attachment = (uint32_t)src_att, .src_offset = src_off, .dst_offset = dst_off, .length = len };
 	return drv_call(s, SMAF_OP_DMA_COPY, dst, &in, sizeof in, NULL, 0, -1, NULL);
 }
 
 /* CRC-32 (IEEE), as the display controller's CRC capture computes it. */
-static uint32_t crc32_of(const void *p, size_t n)
+static inline uint32_t crc32_of(const void *p, size_t n)
 {
 	const uint8_t *b = p;
 	uint32_t c = 0xffffffffu;
