@@ -281,6 +281,9 @@ EXPORT int statx(int dirfd, const char *path, int flags, unsigned int mask, stru
 	sx->stx_rdev_minor = minor(st.st_rdev);
 	sx->stx_dev_major = major(st.st_dev);
 	sx->stx_dev_minor = minor(st.st_dev);
+	sx->stx_atime = (struct statx_timestamp){ .tv_sec = st.st_atim.tv_sec, .tv_nsec = (uint32_t)st.st_atim.tv_nsec };
+	sx->stx_mtime = (struct statx_timestamp){ .tv_sec = st.st_mtim.tv_sec, .tv_nsec = (uint32_t)st.st_mtim.tv_nsec };
+	sx->stx_ctime = (struct statx_timestamp){ .tv_sec = st.st_ctim.tv_sec, .tv_nsec = (uint32_t)st.st_ctim.tv_nsec };
 	return 0;
 }
 
