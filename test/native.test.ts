@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -21,7 +21,7 @@ import { SMAF_CLOEXEC, SMAF_RDWR } from '../src/core/smaf.ts';
 import { eventually, ROOT, startDaemon, type RunningDaemon } from './helpers/daemon.ts';
 
 const BIN = mkdtempSync(join(tmpdir(), 'smaf-native-test-'));
-const PROGRAMS = ['smaf-uapi', 'dma-heap', 'share', 'device', 'threads', 'wire-dump', 'lifetime', 'coherence', 'fdview', 'robust'];
+const PROGRAMS = ['smaf-uapi', 'dma-heap', 'share', 'device', 'threads', 'wire-dump', 'lifetime', 'coherence', 'fdview', 'robust', 'isolation'];
 const exe = (name: string): string => join(BIN, name);
 
 let d: RunningDaemon;
@@ -339,6 +339,30 @@ describe('smaf exec', () => {
     } finally {
       hung.proc.kill('SIGCONT');
       await hung.stop();
+    }
+  });
+
+  test('zero-copy isolation, tried from C by an unprivileged attacker: only the pages of buffers it holds', async () => {
+    // an attacker is not root (root reads any process's memory): as root, smafd and the attacker run as nobody
+    const dir = mkdtempSync(join(tmpdir(), 'smaf-attacker-'));
+    chmodSync(dir, 0o777);
+    const asUser = process.getuid?.() === 0 ? ['setpriv', '--reuid', '65534', '--regid', '65534', '--clear-groups'] : [];
+    const env = { ...process.env, HOME: dir, XDG_CACHE_HOME: join(dir, 'cache'), XDG_RUNTIME_DIR: '', SMAF_CACHE_DIR: join(dir, 'cache') };
+    const run = (args: string[]): ChildProcess => spawn(asUser[0] ?? args[0]!, [...asUser.slice(1), ...(asUser.length ? args : args.slice(1))], { env, stdio: ['pipe', 'pipe', 'pipe'], timeout: 120_000 });
+    const socket = join(dir, 'smaf.sock');
+    const daemon = run([process.execPath, join(ROOT, 'bin/smafd.js'), '--socket', socket, '--no-dashboard']);
+    try {
+      const ready = await line(daemon, /C programs \(smaf exec\): \S+, zero-copy/m, 60_000);
+      assert.ok(ready);
+      copyFileSync(exe('isolation'), join(dir, 'isolation'));
+      const r = await finished(run([process.execPath, join(ROOT, 'bin/smaf.js'), '--socket', socket, 'exec', '--heaps', 'all', '--', join(dir, 'isolation'), String(daemon.pid)]));
+      const failed = r.stdout.split('\n').filter((l) => l.startsWith('not ok'));
+      assert.deepEqual(failed, [], `${r.stdout}\n${r.stderr}`);
+      assert.match(r.stdout, /24 checks, 0 failed/);
+    } finally {
+      daemon.kill('SIGTERM');
+      await new Promise((resolve) => daemon.once('close', resolve));
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
