@@ -73,8 +73,12 @@ napi_value make_undefined(napi_env env)
 	return r;
 }
 
+bool addon_env_closing;
+
 void call_js(napi_env env, napi_async_context ctx, napi_ref fn, size_t argc, napi_value *argv)
 {
+	if (addon_env_closing)
+		return;
 	napi_value f, recv, result;
 	napi_get_reference_value(env, fn, &f);
 	napi_get_global(env, &recv); /* make_callback needs an object as `this` */
@@ -86,8 +90,17 @@ void call_js(napi_env env, napi_async_context ctx, napi_ref fn, size_t argc, nap
 	}
 }
 
+static void cleanup(void *arg)
+{
+	(void)arg;
+	addon_env_closing = true;
+	transport_shutdown();
+	files_shutdown();
+}
+
 static napi_value init(napi_env env, napi_value exports)
 {
+	napi_add_env_cleanup_hook(env, cleanup, NULL);
 	transport_register(env, exports);
 	files_register(env, exports);
 	return exports;

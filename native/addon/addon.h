@@ -35,6 +35,10 @@ void call_js(napi_env env, napi_async_context ctx, napi_ref fn, size_t argc, nap
 
 void transport_register(napi_env env, napi_value exports);
 void files_register(napi_env env, napi_value exports);
+/* Node is tearing the environment down: stop every poll, call no JavaScript any more. */
+void transport_shutdown(void);
+void files_shutdown(void);
+extern bool addon_env_closing;
 
 #define EXPORT_FN(env, exports, name, fn)                                                   \
 	do {                                                                                \

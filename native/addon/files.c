@@ -200,11 +200,17 @@ static struct {
 	napi_async_context ctx;
 } g_watch = { .fd = -1 };
 
+void files_shutdown(void)
+{
+	if (g_watch.fd >= 0)
+		uv_poll_stop(&g_watch.poll);
+}
+
 static void watch_poll_cb(uv_poll_t *h, int status, int events)
 {
 	(void)h;
 	(void)events;
-	if (status < 0)
+	if (status < 0 || addon_env_closing)
 		return;
 	char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
 	int32_t pairs[2 * (sizeof buf / sizeof(struct inotify_event))];

@@ -33,6 +33,7 @@
 
 struct listener {
 	uv_poll_t poll;
+	struct listener *next_live;
 	int fd;
 	bool closing;
 	int refs; /* libuv handle + JavaScript external */
@@ -50,6 +51,7 @@ struct outbuf {
 
 struct conn {
 	uv_poll_t poll;
+	struct conn *next_live, *prev_live;
 	int fd;
 	int events;
 	bool reading;
@@ -64,6 +66,18 @@ struct conn {
 };
 
 static char g_read_buf[READ_CHUNK];
+static struct listener *g_listeners;
+static struct conn *g_conns;
+
+void transport_shutdown(void)
+{
+	for (struct listener *l = g_listeners; l; l = l->next_live)
+		if (!l->closing)
+			uv_poll_stop(&l->poll);
+	for (struct conn *c = g_conns; c; c = c->next_live)
+		if (!c->closing)
+			uv_poll_stop(&c->poll);
+}
 static uint32_t g_next_id = 1;
 
 static void listener_unref(struct listener *l)
@@ -103,6 +117,12 @@ static void conn_finalize(napi_env env, void *data, void *hint)
 static void conn_closed(uv_handle_t *h)
 {
 	struct conn *c = (struct conn *)h;
+	if (c->prev_live)
+		c->prev_live->next_live = c->next_live;
+	else if (g_conns == c)
+		g_conns = c->next_live;
+	if (c->next_live)
+		c->next_live->prev_live = c->prev_live;
 	close(c->fd);
 	c->closed = true;
 	struct listener *l = c->l;
@@ -249,7 +269,7 @@ static void on_readable(struct conn *c)
 static void conn_poll_cb(uv_poll_t *h, int status, int events)
 {
 	struct conn *c = (struct conn *)h;
-	if (c->closing)
+	if (c->closing || addon_env_closing)
 		return;
 	if (status < 0) {
 		conn_close(c, -status);
@@ -292,6 +312,10 @@ static void accept_one(struct listener *l, int fd)
 	}
 	c->fd = fd;
 	c->l = l;
+	c->next_live = g_conns;
+	if (g_conns)
+		g_conns->prev_live = c;
+	g_conns = c;
 	c->refs = 2; /* libuv handle + the JavaScript external */
 	c->id = g_next_id++;
 	l->refs++;
@@ -316,6 +340,12 @@ static void accept_one(struct listener *l, int fd)
 static void listener_closed(uv_handle_t *h)
 {
 	struct listener *l = (struct listener *)h;
+	for (struct listener **p = &g_listeners; *p; p = &(*p)->next_live) {
+		if (*p == l) {
+			*p = l->next_live;
+			break;
+		}
+	}
 	close(l->fd);
 	listener_unref(l);
 }
@@ -324,7 +354,7 @@ static void listener_poll_cb(uv_poll_t *h, int status, int events)
 {
 	struct listener *l = (struct listener *)h;
 	(void)events;
-	if (l->closing || status < 0)
+	if (l->closing || status < 0 || addon_env_closing)
 		return;
 	for (int i = 0; i < ACCEPTS_PER_EVENT && !l->closing; i++) {
 		int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -395,6 +425,8 @@ static napi_value js_listen(napi_env env, napi_callback_info info)
 	l->fd = fd;
 	l->env = env;
 	l->refs = 2;
+	l->next_live = g_listeners;
+	g_listeners = l;
 	napi_create_reference(env, argv[3], 1, &l->on_conn);
 	napi_create_reference(env, argv[4], 1, &l->on_data);
 	napi_create_reference(env, argv[5], 1, &l->on_drain);

@@ -13,7 +13,8 @@
  */
 import { SmafError } from '../common/errors.ts';
 import type { Smaf, SmafBuffer } from '../core/index.ts';
-import { IN_CLOSE_NOWRITE, IN_CLOSE_WRITE, IN_OPEN, IN_Q_OVERFLOW, type SmafAddon } from '../native/addon.ts';
+import { IN_CLOSE_NOWRITE, IN_CLOSE_WRITE, IN_OPEN, type SmafAddon } from '../native/addon.ts';
+import { fileWatcher, type FileWatcher } from '../native/watch.ts';
 
 /** The memfd name a program sees in /proc for a buffer's file (`/memfd:smaf-dmabuf (deleted)`). */
 export const BUFFER_FILE_NAME = 'smaf-dmabuf';
@@ -42,17 +43,24 @@ export interface BufferFileStats {
 
 export class BufferFiles {
   private readonly byBuffer = new Map<number, BufferFile>();
-  private readonly byWd = new Map<number, BufferFile>();
   private readonly byKey = new Map<string, BufferFile>();
+  private readonly watcher: FileWatcher;
   /** The inotify queue overflowed once: counts are unknown, so no file reference is ever dropped. */
   private overflowed = false;
 
   constructor(
     private readonly addon: SmafAddon,
     private readonly smaf: Smaf,
-    private readonly onOverflow: () => void,
+    onOverflow: () => void,
   ) {
-    addon.watchStart((events) => this.onEvents(events));
+    this.watcher = fileWatcher(addon);
+    this.watcher.onOverflow(() => {
+      if (!this.overflowed) onOverflow();
+      this.overflowed = true;
+    });
+    smaf.platform.events.subscribe((e) => {
+      if (e.kind === 'release' && e.buffer !== undefined) this.released(e.buffer);
+    });
   }
 
   /**
@@ -75,16 +83,18 @@ export class BufferFiles {
   private create(buf: SmafBuffer): BufferFile {
     const fd = this.addon.memfd(BUFFER_FILE_NAME, buf.length);
     let wd: number;
+    let f: BufferFile | null = null;
     try {
-      wd = this.addon.watch(fd);
+      wd = this.watcher.watch(fd, (mask) => {
+        if (f) this.onEvent(f, mask);
+      });
     } catch (e) {
       this.addon.close(fd);
       throw new SmafError('ENOSPC', `cannot follow the files of buffer ${buf.id}: ${(e as Error).message} (raise fs.inotify.max_user_watches)`);
     }
     const [dev, ino] = this.addon.fstat(fd);
-    const f: BufferFile = { buf, fd, key: `${dev}:${ino}`, wd, view: null, open: 0, ownOpens: 0, holdsRef: false };
+    f = { buf, fd, key: `${dev}:${ino}`, wd, view: null, open: 0, ownOpens: 0, holdsRef: false };
     this.byBuffer.set(buf.id, f);
-    this.byWd.set(wd, f);
     this.byKey.set(f.key, f);
     return f;
   }
@@ -128,39 +138,27 @@ export class BufferFiles {
   }
 
   /** The buffer is gone (scrubbed, its store detached by the core): its memfd goes too. */
-  released(bufferId: number): void {
+  private released(bufferId: number): void {
     const f = this.byBuffer.get(bufferId);
     if (!f) return;
     this.byBuffer.delete(bufferId);
-    this.byWd.delete(f.wd);
     this.byKey.delete(f.key);
-    this.addon.unwatch(f.wd);
+    this.watcher.unwatch(f.wd);
     if (f.view) this.addon.detach(f.view);
     f.view = null;
     this.addon.close(f.fd);
   }
 
-  private onEvents(events: Int32Array): void {
-    for (let i = 0; i + 1 < events.length; i += 2) {
-      const wd = events[i]!;
-      const mask = events[i + 1]!;
-      if (mask & IN_Q_OVERFLOW) {
-        if (!this.overflowed) this.onOverflow();
-        this.overflowed = true;
-        continue;
-      }
-      const f = this.byWd.get(wd);
-      if (!f) continue;
-      if (mask & IN_OPEN) {
-        if (f.ownOpens > 0) f.ownOpens--;
-        else f.open++;
-      }
-      if (mask & (IN_CLOSE_WRITE | IN_CLOSE_NOWRITE)) f.open--;
-      if (f.open <= 0 && f.ownOpens === 0 && f.holdsRef && !this.overflowed) {
-        f.open = 0;
-        f.holdsRef = false;
-        f.buf.put(); // may release it: then released() forgets f
-      }
+  private onEvent(f: BufferFile, mask: number): void {
+    if (mask & IN_OPEN) {
+      if (f.ownOpens > 0) f.ownOpens--;
+      else f.open++;
+    }
+    if (mask & (IN_CLOSE_WRITE | IN_CLOSE_NOWRITE)) f.open--;
+    if (f.open <= 0 && f.ownOpens === 0 && f.holdsRef && !this.overflowed) {
+      f.open = 0;
+      f.holdsRef = false;
+      f.buf.put(); // may release it: then released() forgets f
     }
   }
 

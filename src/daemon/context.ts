@@ -228,7 +228,6 @@ export class DaemonContext {
     this.holders.delete(bufferId);
     // handles held no reference: they go with the buffer (strong fds cannot exist any more)
     for (const s of holders ?? []) s.forgetReleased(bufferId);
-    this.files?.released(bufferId);
     this.fences.released(bufferId);
   }
 
