@@ -99,7 +99,7 @@ describe('SMAF_IOC_CREATE with raw bytes', () => {
 
 describe('other ioctls and ops with raw bytes', () => {
   test('GET_INFO: count and names; index out of range EINVAL', async () => {
-    assert.deepEqual(await c.allocators(), ['secure-carveout', 'system', 'smaf-cma']);
+    assert.deepEqual(await c.allocators(), ['secure-carveout', 'smaf-optee', 'system', 'smaf-cma']);
     await expectErrno(raw(SMAF_IOC_GET_INFO.number, -1, create((v) => v.setUint32(8, 3, true))), 'EINVAL', /index 3 out of range/);
     await expectErrno(raw(SMAF_IOC_GET_INFO.number, -1, create((v) => v.setUint32(8, 0xffffffff, true))), 'EINVAL');
   });

@@ -22,6 +22,8 @@ export interface Explanation {
   readonly decisions: readonly Decision[];
   /** Decisions taken in all; those between the first and the latest kept ones were dropped. */
   readonly decisionsTotal: number;
+  /** TEE shared memory that holds the buffer (filled in by smafd: the core knows no TEE client). */
+  readonly teeShm?: readonly { readonly client: number; readonly label: string; readonly shm: number }[];
 }
 
 /** Segments an explanation lists: enough to see the layout, bounded whatever the buffer. */
@@ -57,6 +59,7 @@ export function formatExplanation(e: Explanation): string {
     lines.push(`  memory: ${e.allocator} in region ${e.region}, ${segs} segment${segs > 1 ? 's' : ''}${segs > 0 ? ` starting at ${hex(e.segments[0]!.phys)}` : ''}`);
   } else lines.push('  memory: none yet (deferred until a device maps it or the CPU touches it)');
   lines.push(`  attachments: ${e.attachments.length ? e.attachments.map((a) => `${a.device}${a.mapped ? ' (mapped)' : ''}`).join(', ') : 'none'}`);
+  if (e.teeShm?.length) lines.push(`  TEE shared memory: ${e.teeShm.map((t) => `shm ${t.shm} of ${t.label}`).join(', ')}`);
   if (e.decisions.length === 0) lines.push('  no allocation decision yet');
   const dropped = e.decisionsTotal - e.decisions.length;
   e.decisions.forEach((d, i) => {

@@ -14,6 +14,7 @@ import { eventsPage, traceOf } from './operator-ops.ts';
 import { isSliced, mapWork, type HandlerSession, type OpCall, type OpHandler, type OpHandlers, type Outcome, type Work } from './op-types.ts';
 import { processes } from './processes.ts';
 import { snapshot } from './state.ts';
+import { teeOps } from './tee-ops.ts';
 
 /** Reads [offset, offset+length) of a CPU mapping, one slice at a time. */
 function* readSteps(m: CpuMapping, offset: number, length: number): Generator<void, { result: number; payload: Uint8Array }> {
@@ -83,7 +84,10 @@ const extensionOps = {
   X_TRACE: ({ session: s, value }) => ({ result: 0, payload: traceOf(s.ctx, safe(value.since, 'X_TRACE: since')) }),
   X_EXPLAIN: ({ session: s, fd, value }) => {
     const buf = fd === DEVICE_FD ? s.visibleBuffer(value.buffer) : s.entry(fd).buffer;
-    return { result: 0, payload: explain(buf) };
+    // the TEE shared memory holding it: every client's for the operator, a client its own
+    const teeShm = [...(s.admin ? s.ctx.sessions : [s])].flatMap((c) => (c.tee?.sharedMemory ?? [])
+      .filter((m) => m.buffer === buf).map((m) => ({ client: c.id, label: c.label, shm: m.id })));
+    return { result: 0, payload: { ...explain(buf), ...(teeShm.length ? { teeShm } : {}) } };
   },
 } satisfies Pick<OpHandlers, 'X_STATE' | 'X_PS' | 'X_HEAPS' | 'X_CHECK' | 'X_EVENTS' | 'X_TRACE' | 'X_EXPLAIN'>;
 
@@ -183,7 +187,7 @@ const ioOps = {
   },
 } satisfies Pick<OpHandlers, 'MMAP' | 'MUNMAP' | 'READ' | 'WRITE' | 'DMA_COPY' | 'DMA_CRC'>;
 
-export const OP_HANDLERS: OpHandlers = { ...deviceOps, ...extensionOps, ...bufferOps, ...ioOps };
+export const OP_HANDLERS: OpHandlers = { ...deviceOps, ...extensionOps, ...bufferOps, ...ioOps, ...teeOps };
 
 /**
  * Run one op of the table: decode its request (EINVAL on a bad length or reserved field), check

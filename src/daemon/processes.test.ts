@@ -116,6 +116,7 @@ test('X_HEAPS: smaf (late choice), one heap per allocator, linux,cma for smaf-cm
   assert.deepEqual(list.map((h) => [h.name, h.allocator, h.secure]), [
     ['smaf', null, false],
     ['protected,secure-carveout', 'secure-carveout', true],
+    ['protected,smaf-optee', 'smaf-optee', true],
     ['system', 'system', false],
     ['linux,cma', 'smaf-cma', false],
   ]);
