@@ -56,6 +56,14 @@ export const TEE_IOCTLS = {
   TEE_IOC_SHM_REGISTER: ioc(RW, TEE_IOC_MAGIC, 9, 24),
 } as const;
 
+/** OP-TEE's TEE_IOC_SHM_REGISTER_FD argument (libteec's linux/tee.h; not in every linux-libc-dev). */
+export const teeIoctlShmRegisterFdData = struct('tee_ioctl_shm_register_fd_data', 24, [
+  { name: 'fd', type: 'u64', role: 'in', doc: '__s64: the dma-buf fd' },
+  { name: 'size', type: 'u64', role: 'out', doc: 'bytes of the dma-buf' },
+  { name: 'flags', type: 'u32', role: 'inout', doc: '0 in; the shm flags out' },
+  { name: 'id', type: 's32', role: 'out', doc: 'the shared memory id' },
+]);
+
 /** Sizes of the kernel's argument structs before their parameters. */
 export const TEE_OPEN_SESSION_ARG = 56;
 export const TEE_INVOKE_ARG = 24;
