@@ -49,16 +49,16 @@ test('the dashboard shows the SDP demo live: buffers, memory map occupancy, the 
   assert.match(health, /--max-clients/);
   assert.match(health, /--max-pending-bytes/);
 
-  // buffers: four (cipher, bitstream, frame, leak), two secure
-  await page.getByTestId('buffers').getByText('Buffers (4)').waitFor();
-  assert.equal(await page.locator('[data-testid^="buffer-row-"]').count(), 4);
-  assert.equal(await page.getByTestId('buffers').locator('.tag.secure').count(), 2);
+  // buffers: six (cipher, bitstream, frame, test pattern, test frame, leak), three secure
+  await page.getByTestId('buffers').getByText('Buffers (6)').waitFor();
+  assert.equal(await page.locator('[data-testid^="buffer-row-"]').count(), 6);
+  assert.equal(await page.getByTestId('buffers').locator('.tag.secure').count(), 3);
   assert.match(await page.getByTestId('buffers').innerText(), /secure-carveout/);
 
-  // memory map: the secure carveout holds two occupied ranges, drawn to scale, with hover text
-  await page.getByTestId('region-usage-sdp').filter({ hasText: '128 KiB in use' }).waitFor();
+  // memory map: the secure carveout holds three occupied ranges, drawn to scale, with hover text
+  await page.getByTestId('region-usage-sdp').filter({ hasText: '192 KiB in use' }).waitFor();
   const sdpRects = page.getByTestId('region-sdp').locator('rect.occ');
-  assert.equal(await sdpRects.count(), 2);
+  assert.equal(await sdpRects.count(), 3);
   assert.match((await sdpRects.first().getAttribute('aria-label')) ?? '', /buffer \d+ · 64 KiB at 0x7c0[01]0000 · secure-carveout · secure · held by client/);
   const width = Number(await sdpRects.first().getAttribute('width'));
   assert.ok(Math.abs(width - (64 / (31 * 1024)) * 1000) < 0.01, `64 KiB of 31 MiB drawn to scale (${width})`);
@@ -93,7 +93,7 @@ test('the dashboard shows the SDP demo live: buffers, memory map occupancy, the 
   const before = await page.locator('[data-testid^="buffer-row-"]').count();
   await main.closeFd(4);
   await page.getByTestId('buffers').getByText(`Buffers (${before - 1})`).waitFor();
-  await page.getByTestId('region-usage-sdp').filter({ hasText: '64 KiB in use' }).waitFor();
+  await page.getByTestId('region-usage-sdp').filter({ hasText: '128 KiB in use' }).waitFor();
   assert.match(await events.innerText(), /revoke/);
 
   for (const c of result.clients!.values()) await c.close();

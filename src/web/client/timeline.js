@@ -11,7 +11,7 @@ const SPANS = [
   { label: '100 ms', ms: 100 }, { label: '1 s', ms: 1000 }, { label: '10 s', ms: 10_000 },
   { label: '1 min', ms: 60_000 }, { label: '10 min', ms: 600_000 }, { label: 'all', ms: 0 },
 ];
-const MARKS = { denial: 'deny', grant: 'grant', revoke: 'revoke', 'cpu-access': 'cpu', 'allocate-failed': 'deny', attach: 'att', detach: 'att' };
+const MARKS = { denial: 'deny', grant: 'grant', revoke: 'revoke', 'cpu-access': 'cpu', 'allocate-failed': 'deny', attach: 'att', detach: 'att', tee: 'tee' };
 const MAX_ROWS = 150;
 
 /** Buffers' lives from journal events (ms times, with sub-ms precision from `us`). */
@@ -174,5 +174,5 @@ function detail(sel, describe) {
 
 function legend() {
   return html`<div class="legend"><span><span class="swatch" style="background:#39424d"></span>no memory yet</span><span><span class="swatch tl-map-swatch"></span>DMA mapped</span>
-      <span><span class="swatch" style="background:#fff;box-shadow:0 0 0 1px var(--bad)"></span>denial</span><span><span class="swatch" style="background:var(--ok)"></span>grant</span><span><span class="swatch" style="background:var(--warn)"></span>revoke</span><span><span class="swatch" style="background:var(--accent)"></span>CPU access</span></div>`;
+      <span><span class="swatch" style="background:#fff;box-shadow:0 0 0 1px var(--bad)"></span>denial</span><span><span class="swatch" style="background:var(--ok)"></span>grant</span><span><span class="swatch" style="background:var(--warn)"></span>revoke</span><span><span class="swatch" style="background:var(--accent)"></span>CPU access</span><span><span class="swatch" style="background:#c792ea"></span>TEE (shared memory, TA call)</span></div>`;
 }
