@@ -167,7 +167,7 @@ struct smaf_dma_copy_in {
 	uint32_t dst_attachment;  /* attachment of the destination (this fd) */
 	int32_t src_fd;  /* source buffer fd */
 	uint32_t src_attachment;  /* attachment of the source, same device */
-	uint32_t transform;  /* 0 copy, 1 toy decryption (XOR 0x5A) */
+	uint32_t transform;  /* 0 copy, 1 decrypt with the secure world's content key (a decrypter, into secure memory) */
 	uint64_t src_offset;  /* bytes */
 	uint64_t dst_offset;  /* bytes */
 	uint64_t length;  /* bytes */

@@ -17,7 +17,7 @@ import {
 } from '../uapi/index.ts';
 import { decodeTeeAnswer, encodeTeeCall, type TeeCallAnswer, type TeeCallParam } from '../uapi/tee-abi.ts';
 
-export type { TeeCallAnswer, TeeCallParam, TeeDirection } from '../uapi/tee-abi.ts';
+export type { TeeCallAnswer, TeeCallParam } from '../uapi/tee-abi.ts';
 
 export interface DmaSegmentInfo {
   readonly dma: bigint;

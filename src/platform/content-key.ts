@@ -10,7 +10,7 @@
  * `p` of the content stream is byte `p % 64` of block `p / 64`.
  */
 
-export const CONTENT_KEY_BYTES = 32;
+const CONTENT_KEY_BYTES = 32;
 const BLOCK = 64;
 
 function rotl(x: number, n: number): number {

@@ -196,11 +196,6 @@ export class Tee {
     return { ...r, session };
   }
 
-  /** The TA of an open session. */
-  sessionApp(session: number): TrustedApp | undefined {
-    return this.sessions.get(session)?.app;
-  }
-
   /** TEEC_InvokeCommand on behalf of the session's caller. */
   invoke(session: number, command: number, params: TeeParam[] = []): TeeCallResult {
     const s = this.sessions.get(session);

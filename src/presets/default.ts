@@ -37,7 +37,7 @@ export function registerPlatformAllocators(smaf: Smaf): void {
 }
 
 /** The SDP test TAs of OP-TEE and libsmaf, in the platform's TEE (beside its own optee-sdp TA). */
-export function registerTrustedApps(platform: Platform): void {
+function registerTrustedApps(platform: Platform): void {
   platform.tee.register(createOpteeSdpBasicTa(platform.events));
   platform.tee.register(createSmafSdpTestTa(platform.events));
 }

@@ -122,7 +122,7 @@ export const OP_TABLE = [
     op: 14, name: 'DMA_COPY', target: 'buffer', result: 'bytes copied', reply: NONE, doc: 'the device of the attachments copies (fd = the destination buffer)',
     request: fields(struct('smaf_dma_copy_in', 40, [
       u32('dst_attachment', 'attachment of the destination (this fd)'), { name: 'src_fd', type: 's32', role: 'in', doc: 'source buffer fd' },
-      u32('src_attachment', 'attachment of the source, same device'), u32('transform', '0 copy, 1 toy decryption (XOR 0x5A)'),
+      u32('src_attachment', 'attachment of the source, same device'), u32('transform', '0 copy, 1 decrypt with the secure world\'s content key (a decrypter, into secure memory)'),
       u64('src_offset', 'bytes'), u64('dst_offset', 'bytes'), u64('length', 'bytes'),
     ])),
   },

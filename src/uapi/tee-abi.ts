@@ -23,7 +23,7 @@ const reserved = { name: 'reserved', type: 'u32', role: 'reserved', doc: 'must b
 
 // ---- linux/tee.h -------------------------------------------------------------------------------
 
-export const TEE_IOC_MAGIC = 0xa4;
+const TEE_IOC_MAGIC = 0xa4;
 export const TEE_IMPL_ID_OPTEE = 1;
 export const TEE_OPTEE_CAP_TZ = 1;
 export const TEE_GEN_CAP_GP = 1 << 0;
@@ -33,7 +33,7 @@ export const TEE_GEN_CAP_MEMREF_NULL = 1 << 3;
 export const TEE_MEMREF_NULL = 0xffff_ffff_ffff_ffffn;
 /** Largest struct a TEE_IOC_OPEN_SESSION or TEE_IOC_INVOKE carries (argument and parameters). */
 export const TEE_MAX_ARG_SIZE = 1024;
-export const TEE_IOCTL_UUID_LEN = 16;
+const TEE_IOCTL_UUID_LEN = 16;
 
 export const TeeParamAttr = {
   NONE: 0, VALUE_INPUT: 1, VALUE_OUTPUT: 2, VALUE_INOUT: 3, MEMREF_INPUT: 5, MEMREF_OUTPUT: 6, MEMREF_INOUT: 7, TYPE_MASK: 0xff, META: 0x100,
@@ -142,7 +142,7 @@ export function decodeTeeParams(tail: Uint8Array, n: number, what: string): { pa
 }
 
 /** Parameters, then bytes, back to back. */
-export function encodeTeeParams(params: readonly WireTeeParam[], data: readonly Uint8Array[]): Uint8Array {
+function encodeTeeParams(params: readonly WireTeeParam[], data: readonly Uint8Array[]): Uint8Array {
   const n = params.length * teeParam.size + data.reduce((k, d) => k + d.length, 0);
   const out = new Uint8Array(n);
   params.forEach((p, i) => out.set(encodeStruct(teeParam, p), i * teeParam.size));
@@ -173,7 +173,7 @@ export function encodeTeeCallReply(r: Omit<TeeCallReply, 'data'>, data: readonly
 }
 
 /** A reply of OPEN_SESSION or INVOKE; RangeError when it is malformed. */
-export function decodeTeeCallReply(p: Uint8Array): TeeCallReply {
+function decodeTeeCallReply(p: Uint8Array): TeeCallReply {
   if (p.length < teeCallOut.size) throw new RangeError(`a TEE call reply is at least ${teeCallOut.size} bytes, got ${p.length}`);
   const head = decodeStruct(teeCallOut, p.subarray(0, teeCallOut.size));
   const { params, data } = decodeTeeParams(p.subarray(teeCallOut.size), head.num_params, 'reply');
