@@ -127,21 +127,13 @@ function deny(att: Attachment, message: string): never {
 
 /**
  * Decryption is the crypto engine's (a decrypter: it holds the secure world's content key) and its
- * output goes to secure memory only: clear content in normal memory would be the key's output for
- * anyone to read.
+ * output goes to secure memory only (a secure buffer's memory always lies in a secure carveout):
+ * clear content in normal memory would be the key's output for anyone to read.
  */
 function checkDecrypt(dst: Attachment, src: Attachment): void {
   const dev = dst.device;
   if (dev.class !== 'decrypter') throw new SmafError('EINVAL', `"${dev.name}" (${dev.class}) cannot decrypt: only a decrypter (the crypto engine) uses the content key`);
   if (!dst.buffer.secure) deny(dst, `"${dev.name}" may not decrypt into buffer ${dst.buffer.id}: decrypted content goes to secure memory only (buffer ${src.buffer.id} -> a secure buffer)`);
-}
-
-/** Every piece the device writes at [offset, offset+length) lies in secure memory (else a denial). */
-function checkSecureDestination(dst: Attachment, offset: number, length: number): void {
-  const platform = dst.buffer.core.platform;
-  devicePieces(dst, offset, length, (phys) => {
-    if (platform.regionAt(phys)?.kind !== 'secure-carveout') deny(dst, `"${dst.device.name}" may not decrypt into buffer ${dst.buffer.id}: its memory at ${hex(phys)} is not secure`);
-  });
 }
 
 /** Whose data decrypted bytes are: their source's, the asker's, and the secure world's (the key). */
@@ -176,7 +168,6 @@ export function* dmaCopySteps(dst: Attachment, dstOffset: number, src: Attachmen
       copySlice(dst, dstOffset + done, src, srcOffset + done, n, from);
       continue;
     }
-    checkSecureDestination(dst, dstOffset + done, n);
     const bytes = dmaRead(src, srcOffset + done, n);
     src.buffer.core.platform.contentKey.apply(bytes, srcOffset + done);
     dmaWrite(dst, dstOffset + done, bytes, principal, decryptedLabel(from));

@@ -337,7 +337,11 @@ test('the operator sees TEE sessions, shared memory and invocations: events, X_P
   assert.match(inv.message, /client \d+: smaf-sdp-test command 2 \(session \d+\) -> TEEC_SUCCESS \(TEEC_ORIGIN_TRUSTED_APP\) in [\d.]+ µs/);
   assert.deepEqual(events.map((e) => e.tee?.what), ['shm-register', 'open-session', 'invoke']);
   assert.ok((call(c, 'X_EVENTS', -1, { limit: 50, kinds: 1 << 13 }).payload.events as JournalEvent[]).some((e) => e.tee?.what === 'invoke'), 'the client sees the events of the buffer it holds');
+  const token = call(c, 'EXPORT', fd, {}).payload;
   call(c, 'CLOSE', fd, {});
+  const sharer = client();
+  const sfd = call(sharer, 'IMPORT', -1, { token }).result;
+  assert.equal(call(sharer, 'X_EXPLAIN', sfd, { buffer: 0 }).payload.teeShm, undefined, 'a client sees its own TEE shared memory only, not another\'s');
   const ps = processes(daemon).processes.find((p) => p.client === c.id)!;
   assert.deepEqual(ps.buffers.map((b) => [b.buffer, b.fds, b.teeShm]), [[daemon.smaf.buffers[0]!.id, [], [shm]]]);
   assert.deepEqual(ps.tee, { contexts: 1, sessions: [{ id: s, uuid: SMAF_TEST, ta: 'smaf-sdp-test' }], shm: [{ id: shm, kind: 'dma-buf', size: 8192, buffer: daemon.smaf.buffers[0]!.id }] });
