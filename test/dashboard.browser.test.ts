@@ -87,6 +87,14 @@ test('the dashboard shows the SDP demo live: buffers, memory map occupancy, the 
   assert.match(why, /no-match\s+secure-carveout \(ranking 20\): only secure buffers come from the secure carveout/);
   assert.match(why, /no-match\s+system \(ranking 10\): display has no IOMMU/);
 
+  // a TA call on the test frame (fd 7 of the main client, registered with the TEE): a TEE mark on its row
+  const tee = await main.teeOpen();
+  const shm = await main.teeShmRegisterFd(tee, 7);
+  const session = await main.teeOpenSession(tee, '12345678-5b69-11e4-9dbb-101f74f00099');
+  assert.equal((await main.teeInvoke(tee, session.session, 1, [{ type: 'memref', direction: 'inout', shm: shm.id, offset: 0, size: 16 }])).ret, 0);
+  await page.getByTestId('timeline').locator('[data-testid="tl-mark-tee"]').first().waitFor({ state: 'attached' });
+  await events.getByText(/sdp-basic command 1 \(session \d+\) -> TEEC_SUCCESS \(TEEC_ORIGIN_TRUSTED_APP\)/).waitFor();
+
   await page.screenshot({ path: join(tmpdir(), 'smaf-dashboard-test.png'), fullPage: true });
 
   // release the decrypted bitstream buffer (fd 4 of the main client): the page updates by itself
