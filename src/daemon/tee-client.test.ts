@@ -287,6 +287,14 @@ test('the TAs check where memory lies: INJECT into normal memory, or DUMP from i
   rejects(() => call(c, 'TEE_SHM_REGISTER_FD', -1, { ctx }), 'EINVAL', /not a dma-buf/);
   rejects(() => call(c, 'TEE_SHM_REGISTER_FD', 99, { ctx }), 'EINVAL', /not a dma-buf/);
   rejects(() => call(c, 'TEE_SHM_REGISTER_FD', fd, { ctx, flags: 1 }), 'EINVAL', /flags must be 0/);
+  const unservable = fdOf(c.handle(req(0xc0805300, -1, (() => {
+    const b = new Uint8Array(128);
+    new DataView(b.buffer).setBigUint64(8, 4096n, true);
+    new DataView(b.buffer).setUint32(16, 2, true);
+    b.set(encodeName('smaf-optee', 64), 32); // a normal buffer that asks the secure-only allocator
+    return b;
+  })())));
+  rejects(() => call(c, 'TEE_SHM_REGISTER_FD', unservable, { ctx }), 'EINVAL', /cannot be registered: no memory for buffer \d+.*only secure buffers come from the TEE's SDP pool/);
   rejects(() => call(c, 'TEE_SHM_ALLOC', -1, { ctx, size: 0n }), 'EINVAL', /size 0/);
   rejects(() => call(c, 'TEE_SHM_ALLOC', -1, { ctx, size: 2n ** 40n }), 'ENOMEM');
   rejects(() => call(c, 'TEE_SHM_REGISTER', -1, { ctx, flags: 2, length: 8n }), 'EINVAL');

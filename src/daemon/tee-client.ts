@@ -163,11 +163,18 @@ export class TeeClient {
     return this.addShm(ctx, 'TEE_SHM_REGISTER', flags, (id) => ({ id, ctx, kind: 'registered', size: this.userSize('TEE_SHM_REGISTER', length), flags: TeeShmFlag.DYNAMIC | TeeShmFlag.USER_MAPPED, addr }));
   }
 
-  /** The dma-buf gets its memory now if it has none (the kernel maps it), and one more reference. */
+  /**
+   * The dma-buf gets its memory now if it has none (the kernel maps it), and one more reference. Any
+   * failure of that is EINVAL, as the kernel's tee_shm_register_fd answers (the reason in the message).
+   */
   shmRegisterFd(ctx: number, flags: number, buffer: SmafBuffer): TeeShm {
     return this.addShm(ctx, 'TEE_SHM_REGISTER_FD', flags, (id) => {
-      buffer.secureWorldBacking(`registered with the TEE by ${this.owner.label}`);
-      buffer.get();
+      try {
+        buffer.secureWorldBacking(`registered with the TEE by ${this.owner.label}`);
+        buffer.get();
+      } catch (e) {
+        throw new SmafError('EINVAL', `TEE_SHM_REGISTER_FD: buffer ${buffer.id} cannot be registered: ${(e as Error).message}`);
+      }
       return { id, ctx, kind: 'dma-buf', size: buffer.length, flags: TeeShmFlag.DMA_BUF, buffer };
     });
   }
