@@ -69,3 +69,14 @@ test('the TAs reach memory through the bus as the secure world; what they write 
   assert.equal(dumpOf(4000, 200), TeeResult.ERROR_ACCESS_DENIED, 'not a range that touches the secure world\'s page');
   assert.equal(dumpOf(3 * 4096 - 1, 1, 8), 0, 'zeros are nobody\'s data: anyone may dump them');
 });
+
+test('a TA asks the firewall like any initiator: a refused access faults it (TARGET_DEAD, origin TEE) and is logged', () => {
+  const { platform, session, sec } = setup();
+  const sdp = platform.bus.firewall;
+  platform.bus.setFirewall({ name: 'strict', check: (who, addr, length, access) => (who.kind === 'secure-world' && access === 'write' ? 'no TA writes today' : sdp.check(who, addr, length, access)) });
+  const r = platform.tee.invoke(session(OPTEE_SDP_BASIC_UUID), B.INJECT, [bytesParam(new Uint8Array(8), 'input'), sec(0, 8, 'output')]);
+  assert.deepEqual([r.code, r.origin], [TeeResult.ERROR_TARGET_DEAD, TeeOrigin.TEE]);
+  assert.match(r.reason, /sdp-basic panicked: firewall refused tee:sdp-basic write at 0x[0-9a-f]+: no TA writes today/);
+  assert.equal(platform.events.list({ kinds: ['denial'] }).at(-1)!.actor, 'tee:sdp-basic');
+  assert.equal(platform.bus.stats()['tee:sdp-basic']!.denials, 1);
+});
