@@ -220,11 +220,13 @@ test('the platform name from a tree\'s model is checked like any text shown to c
   }
 });
 
-test('memblock keeps its reserved list sorted by inserting in place', () => {
+test('memblock keeps its reserved list sorted by inserting in place: allocations never land on a reservation', () => {
   const m = new Memblock([{ base: 0, size: 1 << 30 }], 4096);
+  // 500 reservations of 4 KiB, 64 KiB apart, inserted in a scrambled order
   const bases = Array.from({ length: 500 }, (_, i) => ((i * 7919) % 500) * 0x10000 + 0x100000);
   for (const b of bases) m.reserve(b, 0x1000);
-  // the highest free page below the first reservation, top-down
-  assert.equal(m.allocate(0x1000, 0, 0, 0x100000), 0xff000);
-  assert.equal(m.allocate(0xf000, 0, 0x100000, 0x120000), 0x111000);
+  const top = 0x100000 + 500 * 0x10000;
+  // each gap holds 60 KiB: top-down, the highest gaps first, one after the other
+  for (let k = 499; k >= 490; k--) assert.equal(m.allocate(0xf000, 0, 0x100000, top), 0x100000 + k * 0x10000 + 0x1000);
+  assert.equal(m.allocate(0x10000, 0, 0x100000, top), null, 'no gap holds 64 KiB');
 });
