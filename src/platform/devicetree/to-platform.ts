@@ -612,8 +612,8 @@ function checkDoc(b: Build, doc: PlatformDoc, masters: readonly Master[], region
 }
 
 function deviceReports(spec: PlatformSpec, origins: readonly Master[]): DtDeviceReport[] {
-  return spec.devices.map((d) => {
-    const m = origins[spec.devices.indexOf(d)]!;
+  return spec.devices.map((d, i) => {
+    const m = origins[i]!;
     return {
       name: d.name, node: m.node.path, compatible: strings(m.node, 'compatible')?.[0] ?? '', iommu: d.iommu, dmaMask: d.dmaMask,
       limit: physLimitOf(d), ...(d.memoryRegion ? { pool: d.memoryRegion } : {}), coherent: d.dmaCoherent ?? false, why: m.why.join(', '),
