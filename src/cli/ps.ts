@@ -1,6 +1,7 @@
 /** `smaf ps`: the per-process report of X_PS as text, like Android's dmabuf_dump. */
 import { formatSize } from '../common/units.ts';
 import type { ProcessReport } from '../daemon/processes.ts';
+import { printable } from '../common/printable.ts';
 
 /** `TEE: 1 context; session 1 to sdp-basic; shm 2 (dma-buf of buffer 7, 16 KiB), shm 3 (registered, 8 B)` */
 function teeText(t: NonNullable<ProcessReport['processes'][number]['tee']>): string {
@@ -17,9 +18,9 @@ export function formatProcesses(r: ProcessReport): string {
   const busy = (p: ProcessReport['processes'][number]): boolean => p.buffers.length > 0 || p.tee !== undefined;
   const idle = r.processes.filter((p) => !busy(p)).length;
   for (const p of r.processes.filter(busy)) {
-    lines.push(`${String(p.pid ?? '-').padStart(7)}  ${(p.comm ?? '(no hello)').padEnd(16)} ${String(p.client).padStart(6)} ${String(p.totals.buffers).padStart(7)} ${formatSize(p.totals.bytes).padStart(10)} ${formatSize(p.totals.mappedBytes).padStart(10)}`);
+    lines.push(`${String(p.pid ?? '-').padStart(7)}  ${(p.comm === null ? '(no hello)' : printable(p.comm, 'line')).padEnd(16)} ${String(p.client).padStart(6)} ${String(p.totals.buffers).padStart(7)} ${formatSize(p.totals.bytes).padStart(10)} ${formatSize(p.totals.mappedBytes).padStart(10)}`);
     for (const b of p.buffers) {
-      const name = b.name === null ? '' : ` "${b.name}"`;
+      const name = b.name === null ? '' : ` "${printable(b.name, 'line')}"`;
       const where = b.allocator ?? `deferred${b.nameHint ? ` (asks ${b.nameHint})` : ''}`;
       const held = [...(b.fds.length ? [`smafd fd ${b.fds.join(',')}`] : []), ...(b.teeShm?.length ? [`TEE shm ${b.teeShm.join(',')}`] : [])].join(', ');
       lines.push(`           buffer ${String(b.buffer).padEnd(5)} ${formatSize(b.size).padStart(10)}  ${where}${b.secure ? ', secure' : ''}${b.mapped ? ', mapped' : ''}${name}; ${held}${b.sharedBy > 1 ? `; shared by ${b.sharedBy} processes` : ''}`);
