@@ -135,7 +135,9 @@ export class SmafBuffer implements BufferRef {
 
   /**
    * Allocate now, whatever is attached (a dma-heap allocates at ALLOC; SMAF's own buffers wait for
-   * their first use). ENOMEM, ENODEV or EPERM with the allocators' reasons when none can.
+   * their first use; a TEE that registers the dma-buf needs its memory, as the kernel's
+   * tee_shm_register_fd maps it). No CPU-access check: this is not a CPU mapping. ENOMEM, ENODEV or
+   * EPERM with the allocators' reasons when none can.
    */
   allocate(trigger: string): Backing {
     this.alive();

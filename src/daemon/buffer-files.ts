@@ -15,9 +15,8 @@ import { SmafError } from '../common/errors.ts';
 import type { Smaf, SmafBuffer } from '../core/index.ts';
 import { IN_CLOSE_NOWRITE, IN_CLOSE_WRITE, IN_OPEN, type SmafAddon } from '../native/addon.ts';
 import { fileWatcher, type FileWatcher } from '../native/watch.ts';
+import { MEMFD_BUFFER } from '../uapi/index.ts';
 
-/** The memfd name a program sees in /proc for a buffer's file (`/memfd:smaf-dmabuf (deleted)`). */
-export const BUFFER_FILE_NAME = 'smaf-dmabuf';
 
 interface BufferFile {
   readonly buf: SmafBuffer;
@@ -81,7 +80,7 @@ export class BufferFiles {
   }
 
   private create(buf: SmafBuffer): BufferFile {
-    const fd = this.addon.memfd(BUFFER_FILE_NAME, buf.length);
+    const fd = this.addon.memfd(MEMFD_BUFFER, buf.length) // the name the preload library recognises;
     let wd: number;
     let f: BufferFile | null = null;
     try {

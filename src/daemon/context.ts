@@ -11,6 +11,7 @@ import { BufferFiles } from './buffer-files.ts';
 import { Fences } from './fences.ts';
 import { WriteGenerations } from './generations.ts';
 import { EventJournal } from './journal.ts';
+import type { TeeClient } from './tee-client.ts';
 
 export interface LimitSettings {
   /** Open fds per client. */
@@ -172,6 +173,8 @@ export interface SessionLike extends UsageSource {
   readonly openFds: readonly number[];
   readonly requests: number;
   readonly connectedAt: number;
+  /** Its TEE contexts, sessions and shared memory (a client of the socket has them). */
+  readonly tee?: TeeClient;
 }
 
 export class DaemonContext {

@@ -36,8 +36,8 @@ interface BufferFences {
 /** Sync files remembered for IMPORT (by inode), the oldest forgotten first. */
 const MAX_KNOWN_FENCES = 4096;
 
-export const DMA_BUF_SYNC_READ = 1;
-export const DMA_BUF_SYNC_WRITE = 2;
+const DMA_BUF_SYNC_READ = 1;
+const DMA_BUF_SYNC_WRITE = 2;
 
 export class Fences {
   private readonly buffers = new Map<number, BufferFences>();

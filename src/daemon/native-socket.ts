@@ -11,7 +11,7 @@ import { EventEmitter } from 'node:events';
 import type { NativeConn, NativeListener, SmafAddon } from '../native/addon.ts';
 
 /** Files a connection may have passed and not yet had taken by a request; more closes it. */
-export const MAX_QUEUED_FILES = 8;
+const MAX_QUEUED_FILES = 8;
 
 export interface PeerCredentials {
   readonly pid: number;

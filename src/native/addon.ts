@@ -63,7 +63,6 @@ export interface SmafAddon {
 export const IN_CLOSE_WRITE = 0x8;
 export const IN_CLOSE_NOWRITE = 0x10;
 export const IN_OPEN = 0x20;
-export const IN_IGNORED = 0x8000;
 
 export type AddonLoad = { readonly addon: SmafAddon; readonly path: string } | { readonly addon: null; readonly reason: string };
 

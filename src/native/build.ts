@@ -97,7 +97,7 @@ export function ensurePreload(onBuild?: (what: string) => void): string {
 }
 
 /** Node's C headers (node_api.h, uv.h): they ship with Node, beside its binary. */
-export function nodeHeaders(): string | null {
+function nodeHeaders(): string | null {
   const candidates = [join(dirname(process.execPath), '..', 'include', 'node'), process.env.SMAF_NODE_INCLUDE ?? ''];
   return candidates.find((d) => d && existsSync(join(d, 'node_api.h')) && existsSync(join(d, 'uv.h'))) ?? null;
 }
