@@ -600,6 +600,8 @@ _Static_assert(offsetof(struct smaf_token_page, reserved) == 36, "smaf_token_pag
 #define SMAF_MEMFD_DEVICE "smaf:/dev/smaf"
 #define SMAF_MEMFD_HEAP_PREFIX "smaf-heap:"
 #define SMAF_MEMFD_BUFFER "smaf-dmabuf"
+#define SMAF_MEMFD_TEE "smaf:/dev/tee0"
+#define SMAF_MEMFD_TEE_SHM "smaf-tee-shm"
 
 /* ---- /dev/tee0: the TEE subsystem (linux/tee.h, OP-TEE's SHM_REGISTER_FD) and its ops (docs/tee.md) ---- */
 #define SMAF_TEE_IOC_VERSION 0x800CA400u

@@ -158,12 +158,9 @@ describe('smaf exec', () => {
   });
 
 
-  // issue 25: native/tests/tee-sdp.c is built above (it compiles against linux/tee.h today); it runs
-  // once the preload library serves /dev/tee0 on the TEE ops of docs/tee.md (native/preload/tee.c)
-  test('/dev/tee0 as libteec drives it: the SDP flow of both TAs on smaf-optee and on the protected heap, 1000 rounds; out-of-bounds memrefs refused', {
-    todo: 'the preload library does not serve /dev/tee0 yet: the lead adds it (native/preload/tee.c) on the wire ops of docs/tee.md',
-  }, async () => {
-    await cTest(['--heaps', 'all', '--', exe('tee-sdp')], 40);
+  test('/dev/tee0 as libteec drives it: the SDP flow of both TAs on smaf-optee and on the protected heap, 1000 rounds; out-of-bounds memrefs refused', async () => {
+    await cTest(['--heaps', 'all', '--', exe('tee-sdp')], 60);
+    await cTest(['--heaps', 'all', '--', exe('tee-sdp'), '50'], 60, copy);
     await noBuffersLeft();
   });
 

@@ -22,6 +22,8 @@ enum path_kind classify_path(const char *path, const char **heap)
 		return P_OTHER;
 	if (!strcmp(path, "/dev/smaf"))
 		return P_SMAF;
+	if (!strcmp(path, "/dev/tee0"))
+		return P_TEE;
 	if (strncmp(path, "/dev/dma_heap", 13) != 0)
 		return P_OTHER;
 	const char *rest = path + 13;
@@ -42,6 +44,8 @@ int device_open(const char *path, int flags, bool *handled)
 		return -1;
 	if (k == P_HEAP_DIR)
 		return g_heap_dir ? real_open(g_heap_dir, flags) : fail(ENOENT);
+	if (k == P_TEE)
+		return tee_open(flags);
 	if (flags & O_DIRECTORY)
 		return fail(ENOTDIR);
 	if ((flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL))
@@ -101,7 +105,7 @@ int device_stat(const char *path, struct stat *st, int *ret)
 	if (k == P_OTHER)
 		return 0;
 	struct object tmp;
-	bool missing = (k == P_HEAP_DIR && !g_heap_dir) || (k == P_SMAF && !getenv("SMAF_SOCKET"));
+	bool missing = (k == P_HEAP_DIR && !g_heap_dir) || ((k == P_SMAF || k == P_TEE) && !getenv("SMAF_SOCKET"));
 	if (!missing && k == P_HEAP) {
 		lock();
 		missing = !read_heap_file(heap, &tmp);
@@ -126,8 +130,8 @@ int device_stat(const char *path, struct stat *st, int *ret)
 	st->st_nlink = 1;
 	st->st_uid = getuid();
 	st->st_gid = getgid();
-	st->st_rdev = k == P_SMAF ? makedev(10, 125) : makedev(251, minor % 128);
-	st->st_ino = k == P_SMAF ? 1 : 2 + minor % 128;
+	st->st_rdev = k == P_SMAF ? makedev(10, 125) : k == P_TEE ? makedev(248, 0) : makedev(251, minor % 128);
+	st->st_ino = k == P_SMAF ? 1 : k == P_TEE ? 2 : 3 + minor % 128;
 	st->st_blksize = 4096;
 	if (dated) {
 		st->st_atim = dir.st_atim;

@@ -218,6 +218,10 @@ void *dmabuf_mmap_locked(struct object *o, int fd, void *addr, size_t len, int p
 /* The last mapping of a buffer in this process went: smafd's CPU mapping goes too. Lock held. */
 static void last_unmap_locked(struct object *o)
 {
+	if (o->kind == K_TEE_SHM) {
+		tee_shm_unmapped_locked(o);
+		return;
+	}
 	if (g_zero_copy) {
 		daemon_unmap_locked(o);
 		return;

@@ -62,6 +62,22 @@ struct object *obj_find_locked(dev_t dev, ino_t ino)
 	return NULL;
 }
 
+struct object *obj_first_locked(enum kind k)
+{
+	for (int i = 0; i < g_nobj; i++)
+		if (g_obj[i].kind == k)
+			return &g_obj[i];
+	return NULL;
+}
+
+struct object *obj_next_locked(struct object *o, enum kind k)
+{
+	for (int i = (int)(o - g_obj) + 1; i < g_nobj; i++)
+		if (g_obj[i].kind == k)
+			return &g_obj[i];
+	return NULL;
+}
+
 /* Objects no fd and no mapping of this process refers to any more are forgotten (table full). */
 static void sweep_locked(void)
 {
@@ -71,6 +87,8 @@ static void sweep_locked(void)
 			continue;
 		if (o->kind == K_BUFFER && !g_zero_copy)
 			copy_release_locked(o);
+		else if (o->kind == K_TEE || o->kind == K_TEE_SHM)
+			tee_after_close_locked(o);
 		o->kind = K_FREE;
 	}
 }
@@ -201,6 +219,10 @@ struct object *lookup_locked(int fd)
 			memcpy(o->allocator, tmp.allocator, sizeof o->allocator);
 			o->secure_heap = tmp.secure_heap;
 		}
+	} else if (!strcmp(name, SMAF_MEMFD_TEE)) {
+		o = obj_new_locked(K_TEE, st.st_dev, st.st_ino);
+	} else if (!strcmp(name, SMAF_MEMFD_TEE_SHM)) {
+		o = obj_new_locked(K_TEE_SHM, st.st_dev, st.st_ino); /* another process's shared memory: no id here */
 	} else if (!strcmp(name, SMAF_MEMFD_BUFFER)) {
 		o = g_zero_copy ? identify_locked(fd, &st) : copy_recognise_locked(fd, &st);
 	}
@@ -277,6 +299,8 @@ void fdtable_forget_connection(void)
 	for (int i = 0; i < g_nobj; i++) {
 		g_obj[i].dfd = -1;
 		g_obj[i].map_id = -1;
+		g_obj[i].tee_ctx = 0; /* contexts and shared memory belonged to the old connection */
+		g_obj[i].shm_id = 0;
 	}
 }
 

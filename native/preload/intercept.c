@@ -348,15 +348,18 @@ static void forget_fd(int fd, const struct stat *before, bool had)
 {
 	fd_unmark(fd);
 	dmabuf_closed(fd);
-	if (g_zero_copy || !had || rpc_foreign())
+	if (!had || rpc_foreign())
 		return;
-	/* copy mode: the process's reference goes with its last fd and mapping; never wait for the
-	 * lock here (close may run in a signal handler): a busy library notices at a later call */
+	/* copy mode's references and the TEE's contexts and shared memory go with their last fd (and
+	 * mapping); never wait for the lock here (close may run in a signal handler): a busy library
+	 * notices at a later call, or at exit */
 	if (!trylock())
 		return;
 	struct object *o = obj_find_locked(before->st_dev, before->st_ino);
-	if (o)
+	if (o && o->kind == K_BUFFER && !g_zero_copy)
 		copy_after_close_locked(o);
+	else if (o && (o->kind == K_TEE || o->kind == K_TEE_SHM))
+		tee_after_close_locked(o);
 	unlock();
 }
 
@@ -367,7 +370,7 @@ EXPORT int close(int fd)
 	if (!fd_maybe(fd))
 		return real_close(fd);
 	struct stat st;
-	bool had = !g_zero_copy && real_fstat(fd, &st) == 0 && st.st_dev == g_memfd_dev;
+	bool had = real_fstat(fd, &st) == 0 && st.st_dev == g_memfd_dev;
 	int r = real_close(fd);
 	int e = errno;
 	if (r == 0) {
@@ -394,7 +397,7 @@ static int dup_onto(int oldfd, int newfd, int flags, bool three)
 		rpc_protect_socket(newfd);
 	struct stat st;
 	bool was = oldfd != newfd && fd_maybe(newfd);
-	bool had = was && !g_zero_copy && real_fstat(newfd, &st) == 0 && st.st_dev == g_memfd_dev;
+	bool had = was && real_fstat(newfd, &st) == 0 && st.st_dev == g_memfd_dev;
 	int r = three ? real_dup3(oldfd, newfd, flags) : real_dup2(oldfd, newfd);
 	int e = errno;
 	if (r >= 0) {
@@ -470,6 +473,10 @@ EXPORT int ioctl(int fd, unsigned long cmd, ...)
 		r = smaf_device_ioctl_locked(cmd, arg);
 	else if (o->kind == K_HEAP)
 		r = heap_ioctl_locked(o, cmd, arg);
+	else if (o->kind == K_TEE)
+		r = tee_ioctl_locked(o, cmd, arg);
+	else if (o->kind == K_TEE_SHM)
+		r = fail(ENOTTY); /* a tee_shm file has no ioctl */
 	else
 		r = (o = buffer_locked(fd)) ? dmabuf_ioctl_locked(o, fd, cmd, arg) : -1;
 	int e = errno;
@@ -495,8 +502,10 @@ static void *mmap_ours(void *addr, size_t len, int prot, int flags, int fd, off6
 	*handled = true;
 	int e = 0;
 	void *p = MAP_FAILED;
-	if (o->kind == K_DEVICE || o->kind == K_HEAP)
-		e = ENODEV; /* /dev/smaf and heap fds cannot be mapped */
+	if (o->kind == K_DEVICE || o->kind == K_HEAP || o->kind == K_TEE)
+		e = ENODEV; /* /dev/smaf, heap and /dev/tee0 fds cannot be mapped */
+	else if (o->kind == K_TEE_SHM)
+		p = tee_shm_mmap_locked(o, fd, addr, len, prot, flags, off, &e);
 	else if (o->kind == K_FORGED)
 		e = EINVAL; /* named like a dma-buf, unknown to smafd: never mapped (it could be truncated under us) */
 	else if (!(o = buffer_locked(fd)))

@@ -15,6 +15,7 @@
  *   devices.c       the device paths: open, stat, getxattr, the heap directory
  *   dev-smaf.c      /dev/smaf's ioctls
  *   dev-dma-heap.c  /dev/dma_heap/<heap>'s ioctl
+ *   tee.c           /dev/tee0: the TEE subsystem's ioctls for libteec
  *   procfs.c        what /proc shows of dma-bufs: readlink of fd links, fdinfo, maps
  *
  * Modes: with SMAF_NATIVE_SOCKET (smaf exec sets it when smafd has its addon) a dma-buf is a file
@@ -130,7 +131,9 @@ static inline int fail(int e)
 
 /* ---- fdtable.c ---------------------------------------------------------------------------------- */
 
-enum kind { K_FREE = 0, K_DEVICE, K_HEAP, K_BUFFER, K_FORGED };
+enum kind { K_FREE = 0, K_DEVICE, K_HEAP, K_BUFFER, K_FORGED, K_TEE, K_TEE_SHM };
+/* how a TEE shared memory was made: its bytes are a memfd, user memory, or a dma-buf smafd holds */
+enum shm_kind { SHM_ALLOC = 0, SHM_REGISTER, SHM_DMABUF };
 
 struct object {
 	enum kind kind;
@@ -148,7 +151,12 @@ struct object {
 	char name[SMAF_DMA_BUF_NAME_LEN]; /* DMA_BUF_SET_NAME seen by this process */
 	/* copy mode */
 	uint8_t token[SMAF_TOKEN_LEN];
-	void *shadow;      /* the library's own shared view of the memfd's data pages */
+	void *shadow;      /* the library's own shared view of the memfd's data pages (copy mode, TEE ALLOC shm) */
+	/* /dev/tee0 and its shared memory */
+	uint32_t tee_ctx;  /* the TEE context on this connection, 0 until opened */
+	int32_t shm_id;
+	enum shm_kind shm_kind;
+	uintptr_t shm_addr; /* SHM_REGISTER: the program's memory */
 	int32_t gen_seen;  /* smafd's write generation when the memfd last matched it, -1 unknown */
 };
 
@@ -173,6 +181,9 @@ bool fd_maybe(int fd);
 struct object *lookup_locked(int fd);
 struct object *obj_new_locked(enum kind k, dev_t dev, ino_t ino);
 struct object *obj_find_locked(dev_t dev, ino_t ino);
+/* Objects of one kind: for (o = obj_first_locked(k); o; o = obj_next_locked(o, k)) */
+struct object *obj_first_locked(enum kind k);
+struct object *obj_next_locked(struct object *o, enum kind k);
 /* The object of an fd that is a dma-buf of ours, imported on this connection; NULL + errno. Lock held. */
 struct object *buffer_locked(int fd);
 /* Whether any fd of this process refers to the object (raw getdents: no malloc). */
@@ -256,7 +267,7 @@ void copy_fix_size(int fd, struct stat *st);
 int smaf_device_ioctl_locked(unsigned long cmd, void *arg);
 int heap_ioctl_locked(struct object *heap, unsigned long cmd, void *arg);
 
-enum path_kind { P_OTHER, P_SMAF, P_HEAP_DIR, P_HEAP };
+enum path_kind { P_OTHER, P_SMAF, P_HEAP_DIR, P_HEAP, P_TEE };
 enum path_kind classify_path(const char *path, const char **heap);
 bool is_absolute(const char *path);
 bool is_empty_path(const char *path);
@@ -265,6 +276,16 @@ int device_open(const char *path, int flags, bool *handled);
 /* stat of our device paths: 1 = handled (*ret set), 0 = not ours */
 int device_stat(const char *path, struct stat *st, int *ret);
 bool heap_dir_entry(int dirfd, const char *name, char *out, size_t cap);
+
+/* ---- tee.c -------------------------------------------------------------------------------------- */
+
+/* open of /dev/tee0: a new TEE context. fd or -1 with errno. */
+int tee_open(int flags);
+int tee_ioctl_locked(struct object *tee, unsigned long cmd, void *arg);
+/* an fd of a TEE object was closed / its last mapping went: release what nothing holds any more */
+void tee_after_close_locked(struct object *o);
+void tee_shm_unmapped_locked(struct object *o);
+void *tee_shm_mmap_locked(struct object *o, int fd, void *addr, size_t len, int prot, int flags, off64_t off, int *err);
 
 /* ---- procfs.c ----------------------------------------------------------------------------------- */
 

@@ -99,6 +99,8 @@ function nativeSection(): string[] {
     define('SMAF_MEMFD_DEVICE', JSON.stringify(native.MEMFD_DEVICE)),
     define('SMAF_MEMFD_HEAP_PREFIX', JSON.stringify(native.MEMFD_HEAP_PREFIX)),
     define('SMAF_MEMFD_BUFFER', JSON.stringify(native.MEMFD_BUFFER)),
+    define('SMAF_MEMFD_TEE', JSON.stringify(native.MEMFD_TEE)),
+    define('SMAF_MEMFD_TEE_SHM', JSON.stringify(native.MEMFD_TEE_SHM)),
   ];
 }
 

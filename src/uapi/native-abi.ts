@@ -40,3 +40,6 @@ export const smafTokenPage = struct('smaf_token_page', 40, [
 export const MEMFD_DEVICE = 'smaf:/dev/smaf';
 export const MEMFD_HEAP_PREFIX = 'smaf-heap:';
 export const MEMFD_BUFFER = 'smaf-dmabuf';
+export const MEMFD_TEE = 'smaf:/dev/tee0';
+/** A TEE shared memory's fd: TEE_IOC_SHM_ALLOC's (the program maps it) or a placeholder (REGISTER, REGISTER_FD). */
+export const MEMFD_TEE_SHM = 'smaf-tee-shm';
