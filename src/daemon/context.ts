@@ -301,8 +301,23 @@ export class DaemonContext {
       ok: l.used < l.limit,
       detail: `${l.used} of ${l.limit} (${Math.round((100 * l.used) / l.limit)} %)${l.note ? `, ${l.note}` : ''}`,
     }));
-    const checks = [...core.checks, daemon, bugs, ...limits];
-    return { ok: core.ok && daemon.ok && bugs.ok, checks };
+    const native = this.nativeCheck();
+    const checks = [...core.checks, daemon, bugs, native, ...limits];
+    return { ok: core.ok && daemon.ok && bugs.ok && native.ok, checks };
+  }
+
+  /**
+   * How C programs reach smafd: zero-copy (fails only when the inotify queue overflowed: smafd no
+   * longer knows when their files close), or the copying path and why.
+   */
+  private nativeCheck(): SelfCheckReport['checks'][number] {
+    const st = this.nativeStatus();
+    if (!st.zeroCopy) return { name: 'zero-copy for C programs', ok: true, detail: `off: ${st.reason ?? 'no native socket'} (C programs under smaf exec copy their dma-bufs' bytes at SYNC, msync and munmap)` };
+    const exact = this.files?.exact ?? true;
+    const detail = `native socket ${st.socket}; ${st.files.buffers} buffers have files (${st.files.open} open)`;
+    return exact
+      ? { name: 'zero-copy for C programs', ok: true, detail }
+      : { name: 'zero-copy for C programs', ok: false, detail: `${detail}; the inotify queue overflowed: buffers with files are kept until smafd stops` };
   }
 
   /** How close each daemon-wide limit is (for `smaf doctor` and the dashboard). */

@@ -247,7 +247,7 @@ export class ClientSession implements HandlerSession {
   }
 
   referencedBuffers(): SmafBuffer[] {
-    return [...this.fds.values()].filter((e) => !e.handle).map((e) => e.buffer);
+    return [...[...this.fds.values()].filter((e) => !e.handle).map((e) => e.buffer), ...this.tee.heldBuffers()];
   }
 
   forgetReleased(bufferId: number): void {
