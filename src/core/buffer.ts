@@ -19,7 +19,7 @@ import { SMAF_RDWR } from './flags.ts';
 import type { BufferHost, BufferRef } from './host.ts';
 import { migrate } from './migration.ts';
 import { scrubAndFree } from './scrub.ts';
-import { unsuitableReason } from './suitability.ts';
+import { insecureDevices, unsuitableReason } from './suitability.ts';
 
 const RELEASED = 1;
 const SHARED = 2;
@@ -183,8 +183,7 @@ export class SmafBuffer implements BufferRef {
     const module = this.core.secureModule;
     if (secure) {
       if (!module) throw new SmafError('EINVAL', `cannot make buffer ${this.id} secure: no secure module is registered`);
-      const plain = [...(this.attachmentMap?.values() ?? [])].find((a) => !a.device.secure);
-      if (plain) this.deny(plain.device.name, `cannot make buffer ${this.id} secure: device "${plain.device.name}" is attached and is not secure-capable (detach it first)`);
+      this.onlySecureCapable(this.devices, (d) => `cannot make buffer ${this.id} secure: device "${d}" is attached and is not secure-capable (detach it first)`);
       this.secureCtx = module.createContext(this.info());
     } else if (module && this.secureCtx !== null) {
       module.destroyContext(this.secureCtx);
@@ -201,9 +200,8 @@ export class SmafBuffer implements BufferRef {
    */
   attach(device: Device): Attachment {
     this.alive();
-    // secure capability is checked here, with or without memory: a device that may never touch
-    // secure memory is refused at attach, not later at map (one rule, one place)
-    if (this.secure && !device.secure) this.deny(device.name, `Cannot attach device "${device.name}" to buffer ${this.id}: device "${device.name}" is not secure-capable and the buffer is secure`);
+    // with or without memory: a device that may never touch secure memory is refused at attach
+    if (this.secure) this.onlySecureCapable([device], (d) => `Cannot attach device "${d}" to buffer ${this.id}: device "${d}" is not secure-capable and the buffer is secure`);
     if (this.backingImpl) this.fitFor(device, this.backingImpl);
     const att = new Attachment(this.nextAttachment++, this, device);
     (this.attachmentMap ??= new Map()).set(att.id, att);
@@ -212,23 +210,33 @@ export class SmafBuffer implements BufferRef {
     return att;
   }
 
+  /**
+   * The one enforcement point of "a secure buffer has only secure-capable devices": the two changes
+   * that could break it (a device attached to a secure buffer, a buffer with devices made secure)
+   * pass here, so no later step (allocation, map) needs to ask again. The SDP trusted application
+   * refuses grants to such devices on its own (platform/sdp-ta.ts): that is the secure world's
+   * policy, not a copy of this rule.
+   */
+  private onlySecureCapable(devices: readonly Device[], refusal: (device: string) => string): void {
+    const plain = insecureDevices(devices)[0];
+    if (plain) this.deny(plain.name, refusal(plain.name));
+  }
+
   /** A refusal on security grounds: logged as a denial, then EPERM. */
   private deny(actor: string, message: string): never {
     this.core.platform.events.emit({ kind: 'denial', actor, buffer: this.id, message });
     throw new SmafError('EPERM', message);
   }
 
-  /** Memory that does not suit a newly attached device: EPERM, EBUSY when pinned, else migrate. */
+  /** Memory that a newly attached device cannot address: EBUSY when pinned, else migrate. */
   private fitFor(device: Device, backing: Backing): void {
-    const problem = unsuitableReason(backing, device, this.secure);
+    const problem = unsuitableReason(backing, device);
     if (!problem) return;
-    const head = `Cannot attach device "${device.name}" to buffer ${this.id}`;
-    if (problem.code === 'EPERM') this.deny(device.name, `${head}: ${problem.reason}`);
     const pins = this.pinnedBy();
     if (pins.length > 0) {
-      throw new SmafError('EBUSY', `${head}: ${problem.reason}; the memory cannot move while the buffer has ${pins.join(' and ')}`);
+      throw new SmafError('EBUSY', `Cannot attach device "${device.name}" to buffer ${this.id}: ${problem}; the memory cannot move while the buffer has ${pins.join(' and ')}`);
     }
-    this.backingImpl = migrate(this, backing, device, problem.reason, this.log);
+    this.backingImpl = migrate(this, backing, device, problem, this.log);
   }
 
   private attachment(att: Attachment): Attachment {
@@ -259,9 +267,8 @@ export class SmafBuffer implements BufferRef {
     const dev = att.device;
     if (direction !== 0 && direction !== 1 && direction !== 2) throw new SmafError('EINVAL', `invalid DMA direction ${String(direction)} (0 bidirectional, 1 to device, 2 from device)`);
     if (att.mapping) throw new SmafError('EBUSY', `buffer ${this.id} is already mapped for "${dev.name}" (unmap first)`);
+    // the memory suits every attached device: chosen for them, or migrated (or refused) at attach
     const backing = this.ensureBacking(`map by ${dev.name}`);
-    const problem = unsuitableReason(backing, dev, this.secure);
-    if (problem) throw new SmafError(problem.code, `Cannot map buffer ${this.id} for device "${dev.name}": ${problem.reason}`);
     return mapForDevice(this, att, backing, direction, this.secureCtx).segments;
   }
 

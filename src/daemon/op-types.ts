@@ -48,8 +48,6 @@ export interface HandlerSession extends SessionLike {
   /** Put a buffer reference into the lowest free fd (`undo` drops it if that fails). */
   install(buf: SmafBuffer, undo: () => void): number;
   closeFd(entry: FdEntry): void;
-  /** EPERM: the normal world never reads or writes secure bytes. */
-  notSecure(buf: SmafBuffer, what: string): void;
   /** Work that writes into a buffer moves its write generation before and after. */
   bumping<T>(buf: SmafBuffer, steps: Generator<void, T>): Generator<void, T>;
   /** A buffer by id, if this client may see it. */

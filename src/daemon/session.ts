@@ -160,11 +160,6 @@ export class ClientSession implements HandlerSession {
     return false;
   }
 
-  /** The normal world never reads or writes secure bytes, whatever it holds. */
-  notSecure(buf: SmafBuffer, what: string): void {
-    if (buf.secure) throw new SmafError('EPERM', `${what} refused: buffer ${buf.id} is secure and never CPU-accessible`);
-  }
-
   // ---- fd table ----------------------------------------------------------------------------
 
   entry(fd: number): FdEntry {
