@@ -155,7 +155,6 @@ class TokenTable {
 export interface SessionLike extends UsageSource {
   readonly id: number;
   readonly admin: boolean;
-  holds(bufferId: number): boolean;
   readonly pid: number | null;
   readonly comm: string | null;
   heldBuffers(): SmafBuffer[];

@@ -9,20 +9,17 @@ import {
   decodeName, decodeOpRequest, DEVICE_FD, DMA_BUF_NAME_LEN, encodeName, encodeOpReply, eventQueryFrom, MAX_FRAME, RESPONSE_HEADER,
   opRowNamed, type OpName, type OpTableRow, type Reply, type Request, type RowOf,
 } from '../uapi/index.ts';
-import { heaps } from './heaps.ts';
-import { eventsPage, traceOf } from './operator-ops.ts';
-import { isSliced, mapWork, type HandlerSession, type OpCall, type OpHandler, type OpHandlers, type Outcome, type Work } from './op-types.ts';
+import { traceOf } from './operator-ops.ts';
+import { isSliced, isStreamed, mapWork, type HandlerSession, type IntrospectionOp, type OpHandlers, type Outcome, type Streamed, type Work } from './op-types.ts';
 import { processes } from './processes.ts';
 import { snapshot } from './state.ts';
 
-/** Reads [offset, offset+length) of a CPU mapping, one slice at a time. */
-function* readSteps(m: CpuMapping, offset: number, length: number): Generator<void, { result: number; payload: Uint8Array }> {
-  const out = new Uint8Array(length);
-  for (let done = 0; done < length; done += DMA_SLICE) {
-    if (done > 0) yield;
-    out.set(m.read(offset + done, Math.min(DMA_SLICE, length - done)), done);
+/** [offset, offset+length) of a CPU mapping, streamed one slice at a time: never held whole. */
+function readStream(m: CpuMapping, offset: number, length: number): Streamed {
+  function* chunks(): Generator<Uint8Array, void> {
+    for (let done = 0; done < length; done += DMA_SLICE) yield m.read(offset + done, Math.min(DMA_SLICE, length - done));
   }
-  return { result: length, payload: out };
+  return { streamed: true, result: length, length, chunks: chunks() };
 }
 
 function* writeSteps(m: CpuMapping, offset: number, data: Uint8Array): Generator<void, { result: number }> {
@@ -66,26 +63,19 @@ const deviceOps = {
   },
 } satisfies Pick<OpHandlers, 'IMPORT' | 'HELLO'>;
 
-/** The extensions (JSON introspection). */
+/** The extensions (JSON introspection): each sees what the asker's scope shows, nothing else. */
 const extensionOps = {
-  X_STATE: ({ session: s, value }) => ({ result: 0, payload: snapshot(s.ctx, { ...(value ?? {}), viewer: s.admin ? null : s }) }),
-  X_PS: ({ session: s }) => ({ result: 0, payload: processes(s.ctx) }),
-  X_HEAPS: ({ session: s }) => ({ result: 0, payload: heaps(s.ctx.smaf) }),
-  X_CHECK: ({ session: s }) => {
-    const report = s.ctx.selfCheck();
+  X_STATE: ({ scope, value }) => ({ result: 0, payload: snapshot(scope, value ?? {}) }),
+  X_PS: ({ scope }) => ({ result: 0, payload: processes(scope) }),
+  X_HEAPS: ({ scope }) => ({ result: 0, payload: scope.heaps() }),
+  X_CHECK: ({ scope }) => {
+    const report = scope.selfCheck();
     return { result: report.ok ? 0 : -Errno.EIO, payload: report };
   },
-  X_EVENTS: ({ session: s, value }) => {
-    // a client sees the events of the buffers it holds; the operator sees all
-    const page = eventsPage(s.ctx, eventQueryFrom(value), s.admin ? null : (id) => s.holds(id));
-    return { result: page.events.length, payload: page };
-  },
-  X_TRACE: ({ session: s, value }) => ({ result: 0, payload: traceOf(s.ctx, safe(value.since, 'X_TRACE: since')) }),
-  X_EXPLAIN: ({ session: s, fd, value }) => {
-    const buf = fd === DEVICE_FD ? s.visibleBuffer(value.buffer) : s.entry(fd).buffer;
-    return { result: 0, payload: explain(buf) };
-  },
-} satisfies Pick<OpHandlers, 'X_STATE' | 'X_PS' | 'X_HEAPS' | 'X_CHECK' | 'X_EVENTS' | 'X_TRACE' | 'X_EXPLAIN'>;
+  X_EVENTS: ({ scope, value }) => mapWork(scope.eventSteps(eventQueryFrom(value)), (page) => ({ result: page.events.length, payload: page })),
+  X_TRACE: ({ scope, value }) => ({ result: 0, payload: traceOf(scope, safe(value.since, 'X_TRACE: since')) }),
+  X_EXPLAIN: ({ scope, fd, value }) => ({ result: 0, payload: explain(fd === DEVICE_FD ? scope.buffer(value.buffer) : scope.bufferOfFd(fd)) }),
+} satisfies Pick<OpHandlers, IntrospectionOp>;
 
 /** Ops on a buffer fd: the fd's references, devices and CPU mappings. */
 const bufferOps = {
@@ -156,8 +146,8 @@ const ioOps = {
     const offset = safe(value.offset, 'offset');
     const length = value.length;
     if (length > s.ctx.limits.maxIo) throw new SmafError('EINVAL', `READ of ${length} bytes is over the ${s.ctx.limits.maxIo}-byte limit of one request`);
-    m.check(offset, length, PROT_READ); // before any work
-    return readSteps(m, offset, length);
+    m.check(offset, length, PROT_READ); // before the answer's head is sent
+    return readStream(m, offset, length);
   },
   WRITE: ({ session: s, entry, value }) => {
     const m = s.mapping(entry, value.mapping);
@@ -193,15 +183,24 @@ function run<K extends OpName>(s: HandlerSession, name: K, req: Request): Work<O
   const row = opRowNamed(name);
   const value = decodeOpRequest(row, req.payload);
   if (row.target === 'device' && req.fd !== DEVICE_FD) throw new SmafError('EINVAL', `${row.name} goes to the device (fd -1)`);
-  if ('operator' in row) s.operatorOnly(row.operator);
-  const entry = row.target === 'buffer' ? { entry: s.entry(req.fd) } : {};
-  const call = { session: s, fd: req.fd, value, ...entry } as OpCall<K>; // entry is there exactly for buffer ops
-  const handler: OpHandler<K> = OP_HANDLERS[name];
-  const work = handler(call);
+  if ('operator' in row) s.scope.requireOperator(row.operator);
+  const handler = OP_HANDLERS[name] as (call: object) => Work<Reply<RowOf<K>>>; // the call built below is K's: TypeScript does not correlate the union
+  const work = handler(isIntrospection(name)
+    ? { scope: s.scope, fd: req.fd, value }
+    : { session: s, fd: req.fd, value, ...(row.target === 'buffer' ? { entry: s.entry(req.fd) } : {}) });
   const encode = (r: Reply<RowOf<K>>): Outcome => {
     const out = encodeOpReply(row, r);
     if (out.payload.length > MAX_FRAME - RESPONSE_HEADER) throw new SmafError('EOVERFLOW', `${row.name}: the reply is ${out.payload.length} bytes, over one frame: ask for less (a smaller page, a shorter span)`);
     return out;
   };
+  if (isStreamed(work)) {
+    if (work.length > MAX_FRAME - RESPONSE_HEADER) throw new SmafError('EOVERFLOW', `${row.name}: the reply is ${work.length} bytes, over one frame: ask for less`);
+    return work;
+  }
   return isSliced(work) ? mapWork(work, encode) : encode(work);
+}
+
+/** Every X_* op is an introspection op: it gets the asker's scope, never the session. */
+function isIntrospection(name: OpName): name is IntrospectionOp {
+  return name.startsWith('X_');
 }

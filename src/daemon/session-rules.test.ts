@@ -172,3 +172,77 @@ test('one client cannot take the whole SDP region table: secure buffers mapped p
   assert.ok(hog.handle(req(Op.MAP, first.fd, u32(disp, 1))).result > 0);
   assert.ok(secureMapped(other).r.result > 0, 'the other client still gets its share');
 });
+
+const mmapReq = (fd: number, offset: bigint, length: bigint, prot = 3) => {
+  const p = new Uint8Array(20);
+  const v = new DataView(p.buffer);
+  v.setBigUint64(0, offset, true);
+  v.setBigUint64(8, length, true);
+  v.setUint32(16, prot, true);
+  return req(Op.MMAP, fd, p);
+};
+
+const readReq = (fd: number, mapping: number, offset: bigint, length: number) => {
+  const p = new Uint8Array(16);
+  const v = new DataView(p.buffer);
+  v.setUint32(0, mapping, true);
+  v.setBigUint64(4, offset, true);
+  v.setUint32(12, length, true);
+  return req(Op.READ, fd, p);
+};
+
+test('attachments per fd are limited (max_attachments_per_fd): ENOMEM past it, and a detach makes room', () => {
+  const { client } = setup({ maxAttachmentsPerFd: 3 });
+  const c = client();
+  const fd = fdOf(c.handle(create(4096)));
+  const atts = [0, 1, 2].map(() => c.handle(req(Op.ATTACH, fd, encodeName('gpu', 64))).result);
+  assert.ok(atts.every((a) => a >= 0));
+  const over = c.handle(req(Op.ATTACH, fd, encodeName('gpu', 64)));
+  assert.equal(over.result, -Errno.ENOMEM);
+  assert.match(new TextDecoder().decode(over.payload), /3 attachments on one fd, the limit \(max_attachments_per_fd\) is 3/);
+  const dup = c.handle(req(Op.DUP, fd)).result;
+  assert.ok(c.handle(req(Op.ATTACH, dup, encodeName('gpu', 64))).result >= 0, 'the limit is per fd');
+  assert.equal(c.handle(req(Op.DETACH, fd, u32(atts[0]!))).result, 0);
+  assert.ok(c.handle(req(Op.ATTACH, fd, encodeName('gpu', 64))).result >= 0, 'room again after a detach');
+});
+
+test('CPU mappings per fd are limited (max_mappings_per_fd): ENOMEM past it, and a munmap makes room', () => {
+  const { client } = setup({ maxMappingsPerFd: 2 });
+  const c = client();
+  const fd = fdOf(c.handle(create(8192)));
+  const maps = [0, 1].map(() => c.handle(mmapReq(fd, 0n, 4096n)).result);
+  assert.ok(maps.every((m) => m >= 0));
+  const over = c.handle(mmapReq(fd, 0n, 4096n));
+  assert.equal(over.result, -Errno.ENOMEM);
+  assert.match(new TextDecoder().decode(over.payload), /2 mappings on one fd, the limit \(max_mappings_per_fd\) is 2/);
+  assert.equal(c.handle(req(Op.MUNMAP, fd, u32(maps[0]!))).result, 0);
+  assert.ok(c.handle(mmapReq(fd, 0n, 4096n)).result >= 0, 'room again after a munmap');
+});
+
+test('one READ returns at most max_io bytes (the frame limit): EINVAL past it, before any work', () => {
+  const { client } = setup({ maxIo: 8192 });
+  const c = client();
+  const fd = fdOf(c.handle(create(16384)));
+  const m = c.handle(mmapReq(fd, 0n, 16384n, 1)).result;
+  const ok = c.handle(readReq(fd, m, 0n, 8192));
+  assert.deepEqual([ok.result, ok.payload.length], [8192, 8192]);
+  const over = c.handle(readReq(fd, m, 0n, 8193));
+  assert.equal(over.result, -Errno.EINVAL);
+  assert.match(new TextDecoder().decode(over.payload), /READ of 8193 bytes is over the 8192-byte limit of one request/);
+});
+
+test('the daemon only decodes: a u64 past 2^53 is EINVAL where it is decoded; the range, prot and direction rules are the core\'s', () => {
+  const { client } = setup();
+  const c = client();
+  const fd = fdOf(c.handle(create(8192)));
+  for (const [offset, length, re] of [[2n ** 53n, 4096n, /MMAP: offset \d+ is out of range/], [0n, 2n ** 64n - 1n, /MMAP: length \d+ is out of range/], [4096n, 8192n, /range inside the buffer/], [1n, 4096n, /page-aligned/]] as const) {
+    const r = c.handle(mmapReq(fd, offset, length));
+    assert.equal(r.result, -Errno.EINVAL, `${offset}+${length}`);
+    assert.match(new TextDecoder().decode(r.payload), re);
+  }
+  assert.equal(c.handle(mmapReq(fd, 0n, 4096n, 4)).result, -Errno.EINVAL, 'prot 4');
+  const att = c.handle(req(Op.ATTACH, fd, encodeName('gpu', 64))).result;
+  const bad = c.handle(req(Op.MAP, fd, u32(att, 3)));
+  assert.equal(bad.result, -Errno.EINVAL);
+  assert.match(new TextDecoder().decode(bad.payload), /invalid DMA direction 3/);
+});

@@ -11,19 +11,30 @@ import type { DaemonContext } from './context.ts';
 import { HeldBuffers } from './held-buffers.ts';
 import { runIoctl } from './ioctl-handlers.ts';
 import { runOp } from './op-handlers.ts';
-import { isSliced, type FdEntry, type HandlerSession, type Outcome, type Work } from './op-types.ts';
+import { isSliced, isStreamed, type FdEntry, type HandlerSession, type Outcome, type Streamed, type Work } from './op-types.ts';
+import { sessionScope, type Scope } from './scope.ts';
 
 const FIRST_FD = 3;
 
 const enc = new TextEncoder();
 
+/** The head of a streamed answer (READ): its frame header says `length` payload bytes follow. */
+export interface StreamHead {
+  readonly id: number;
+  readonly result: number;
+  readonly length: number;
+}
+
 /**
- * A request whose work is sliced (large DMA, READ, WRITE): the daemon calls `step()` until it
- * returns the response, and serves other clients in between.
+ * A request whose work is sliced (large DMA, READ, WRITE, introspection over the whole journal):
+ * the daemon calls `step()` and serves other clients in between. A step gives null (more work to
+ * do) or the Response (done). A streamed answer gives its StreamHead first, then its payload, one
+ * chunk per step, until `length` bytes have come: the request is done with its last byte. A
+ * Response that comes before that is a failure met part-way: the answer cannot be finished.
  */
 export interface SlicedRequest {
   readonly request: Request;
-  step(): Response | null;
+  step(): Response | StreamHead | Uint8Array | null;
 }
 
 export interface SessionOptions {
@@ -45,8 +56,12 @@ export class ClientSession implements HandlerSession {
   pid: number | null = null;
   comm: string | null = null;
 
+  /** What this session may see (the operator's scope on the admin socket, else its own). */
+  readonly scope: Scope;
+
   constructor(readonly id: number, readonly ctx: DaemonContext, options: SessionOptions = {}) {
     this.admin = options.admin ?? false;
+    this.scope = sessionScope(ctx, this);
   }
 
   /** Whose data this client's DMA writes into secure memory (see platform/provenance.ts). */
@@ -59,13 +74,21 @@ export class ClientSession implements HandlerSession {
     return this.comm === null ? `client ${this.id}` : `client ${this.id} (${this.comm}, pid ${this.pid})`;
   }
 
-  /** Handle one request to its end; never throws: errors become `-errno` with a message. */
+  /** Handle one request to its end (a streamed answer gathered whole); never throws. */
   handle(req: Request): Response {
     const r = this.begin(req);
     if ('id' in r) return r;
+    let head: StreamHead | null = null;
+    const chunks: Uint8Array[] = [];
+    let got = 0;
     for (;;) {
-      const done = r.step();
-      if (done) return done;
+      const out = r.step();
+      if (out instanceof Uint8Array) {
+        chunks.push(out);
+        got += out.length;
+      } else if (out && 'length' in out) head = out;
+      else if (out) return out;
+      if (head && got >= head.length) return { id: head.id, result: head.result, payload: Buffer.concat(chunks, got) };
     }
   }
 
@@ -84,6 +107,7 @@ export class ClientSession implements HandlerSession {
     } catch (e) {
       return this.failure(req, e);
     }
+    if (isStreamed(work)) return this.streaming(req, work);
     if (!isSliced(work)) return this.reply(req, work);
     const steps = work;
     return {
@@ -92,6 +116,27 @@ export class ClientSession implements HandlerSession {
         try {
           const r = journal.actAs(this, () => steps.next());
           return r.done ? this.reply(req, r.value) : null;
+        } catch (e) {
+          return this.failure(req, e);
+        }
+      },
+    };
+  }
+
+  /** A streamed answer: its head, then one chunk per step; a failure part-way is a Response. */
+  private streaming(req: Request, s: Streamed): SlicedRequest {
+    let started = false;
+    return {
+      request: req,
+      step: () => {
+        if (!started) {
+          started = true;
+          return { id: req.id, result: s.result, length: s.length };
+        }
+        try {
+          const r = this.ctx.journal.actAs(this, () => s.chunks.next());
+          if (r.done) throw new Error(`the answer to request ${req.id} ended before its ${s.length} bytes`);
+          return r.value;
         } catch (e) {
           return this.failure(req, e);
         }
@@ -132,16 +177,16 @@ export class ClientSession implements HandlerSession {
     }
   }
 
-  /** Introspection of everything is the operator's (the admin socket). */
-  operatorOnly(what: string): void {
-    if (!this.admin) throw new SmafError('EPERM', `${what} shows every client's buffers: it is only answered on the operator's admin socket`);
+  bufferOfFd(fd: number): SmafBuffer {
+    return this.entry(fd).buffer;
   }
 
-  /** A buffer by id, if this client may see it: one it holds an fd of, or any for the operator. */
-  visibleBuffer(id: number): SmafBuffer {
-    if (this.admin) return this.ctx.smaf.buffer(id);
-    for (const e of this.fds.values()) if (e.buffer.id === id) return e.buffer;
-    throw new SmafError('ENOENT', `no buffer ${id} among those this client holds (the operator's admin socket explains any buffer)`);
+  heldBuffer(id: number): SmafBuffer | undefined {
+    return this.held.get(id);
+  }
+
+  heldList(): SmafBuffer[] {
+    return this.held.list();
   }
 
   /** Secure buffers this client has mapped for some device (each holds a region of the SDP table). */
@@ -152,12 +197,6 @@ export class ClientSession implements HandlerSession {
       for (const a of e.attachments.values()) if (a.mapped) out.add(e.buffer);
     }
     return out;
-  }
-
-  /** Whether this client holds an fd of the buffer. */
-  holds(bufferId: number): boolean {
-    for (const e of this.fds.values()) if (e.buffer.id === bufferId) return true;
-    return false;
   }
 
   // ---- fd table ----------------------------------------------------------------------------
