@@ -18,7 +18,8 @@ import { mapForDevice, unmapForDevice } from './dma-mapping.ts';
 import { SMAF_RDWR } from './flags.ts';
 import type { BufferHost, BufferRef } from './host.ts';
 import { migrate } from './migration.ts';
-import { scrubAndFree } from './scrub.ts';
+import { scrub } from './scrub.ts';
+import { teardownStep } from './teardown.ts';
 import { insecureDevices, unsuitableReason } from './suitability.ts';
 
 const RELEASED = 1;
@@ -148,7 +149,7 @@ export class SmafBuffer implements BufferRef {
     return this;
   }
 
-  /** Drop a reference; the last one releases the buffer. */
+  /** Drop a reference; the last one releases the buffer (which always completes: refs never go below 0). */
   put(): void {
     this.alive();
     this.refs--;
@@ -332,7 +333,12 @@ export class SmafBuffer implements BufferRef {
 
   // ---- release -----------------------------------------------------------------------------
 
-  /** Last reference gone: revoke every grant, scrub, return the memory, destroy the secure context. */
+  /**
+   * Last reference gone: revoke every grant, scrub, destroy the secure context, return the memory.
+   * Always completes, whatever a plugin does (teardown.ts). Memory whose secure context the module
+   * failed to destroy is scrubbed but never handed out again (quarantined): the secure world may
+   * still let a device reach it.
+   */
   private release(): void {
     for (const att of this.attachmentMap?.values() ?? []) {
       unmapForDevice(this, att, this.secureCtx);
@@ -342,14 +348,17 @@ export class SmafBuffer implements BufferRef {
     for (const m of this.cpuMaps?.values() ?? []) m.closed = true;
     this.cpuMaps = null;
     this.cpuAccessDepth = 0;
+    const module = this.core.secureModule;
+    const ctx = this.secureCtx;
+    const secureGone = ctx === null || !module || teardownStep(this, module.name, 'destroying its secure context', () => module.destroyContext(ctx));
+    this.secureCtx = null;
     const b = this.backingImpl;
     if (b) {
-      scrubAndFree(this.core, b, this.length);
+      scrub(this.core, b);
+      if (secureGone) teardownStep(this, b.allocator, 'returning its memory', () => this.core.releaseBacking(b, this.length));
+      else this.core.quarantine(b, this.length, `buffer ${this.id}'s secure context could not be destroyed`);
       this.backingImpl = null;
     }
-    const module = this.core.secureModule;
-    if (this.secureCtx !== null && module) module.destroyContext(this.secureCtx);
-    this.secureCtx = null;
     this.state |= RELEASED;
     this.core.forget(this);
     const { id, length } = this;

@@ -250,6 +250,25 @@ export class Smaf implements BufferHost {
     return null;
   }
 
+  /**
+   * Memory kept out of use for good: the secure module could not tear down a buffer's context, so a
+   * device may still be granted this memory. It stays owned (no allocator hands it out again, and the
+   * core refuses it if one tried); the self-check reports it.
+   */
+  private readonly quarantined: { readonly backing: Backing; readonly length: number; readonly why: string }[] = [];
+
+  /** @internal keep a scrubbed backing out of use (see `quarantined`). */
+  quarantine(b: Backing, length: number, why: string): void {
+    this.quarantined.push({ backing: b, length, why });
+    const bytes = formatSize(length);
+    this.platform.events.emit({ kind: 'internal-error', actor: 'core', addr: b.segments[0]?.phys, length, message: `${bytes} of ${b.region} quarantined (scrubbed, never handed out again): ${why}` });
+  }
+
+  /** Backings kept out of use after a secure module failed to tear them down. */
+  get quarantinedBackings(): readonly { readonly backing: Backing; readonly length: number; readonly why: string }[] {
+    return this.quarantined;
+  }
+
   /** @internal a backing goes back to its allocator (after revoke and scrub). */
   releaseBacking(b: Backing, length: number): void {
     this.owned.remove(b.segments);

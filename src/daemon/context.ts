@@ -190,6 +190,8 @@ export class DaemonContext {
         this.tokens.forget(e.buffer);
         this.holders.delete(e.buffer);
       }
+      // a plugin failed while tearing something down (the teardown went on): a bug, counted and logged
+      if (e.kind === 'internal-error') this.internalError(new Error(e.message), { actor: e.actor, buffer: e.buffer, where: 'teardown' });
       if (!this.verbose) return;
       const decision = (e.kind === 'allocate' || e.kind === 'allocate-failed') && e.buffer !== undefined
         ? smaf.buffers.find((b) => b.id === e.buffer)?.decisions.at(-1)

@@ -13,6 +13,7 @@ import { DMA_BUF_IOCTL_SYNC, encodeName, encodeStruct, MAX_FRAME, Op, SMAF_IOC_S
 import { DaemonContext, DEFAULT_LIMITS, type LimitSettings } from './context.ts';
 import { ClientSession } from './session.ts';
 import { create, fdOf, req, u32 } from './session-fixtures.ts';
+import { failingAt } from '../testing/index.ts';
 
 function setup(limits: Partial<LimitSettings> = {}) {
   const { smaf, platform } = createSmafSystem();
@@ -245,4 +246,25 @@ test('the daemon only decodes: a u64 past 2^53 is EINVAL where it is decoded; th
   const bad = c.handle(req(Op.MAP, fd, u32(att, 3)));
   assert.equal(bad.result, -Errno.EINVAL);
   assert.match(new TextDecoder().decode(bad.payload), /invalid DMA direction 3/);
+});
+
+test('a secure module failing while a client closes its fds: every fd still closes, the buffers are released, the failure is counted as an internal error', () => {
+  const { client, ctx, smaf } = setup();
+  const module = smaf.secureModule!;
+  smaf.unregisterSecureModule(module.name);
+  smaf.registerSecureModule(failingAt(module, 'revokeAccess'));
+  const c = client();
+  const fds = [0, 1].map(() => {
+    const fd = fdOf(c.handle(create(4096)));
+    assert.equal(c.handle(secure(fd, true)).result, 0);
+    const att = c.handle(req(Op.ATTACH, fd, encodeName('vdec', 64))).result;
+    assert.ok(c.handle(req(Op.MAP, fd, u32(att, 2))).result > 0);
+    return fd;
+  });
+  assert.equal(c.handle(req(Op.CLOSE, fds[0]!)).result, 0, 'a close completes whatever the module does');
+  c.close();
+  assert.equal(smaf.bufferCount, 0, 'both released');
+  assert.deepEqual(c.openFds, []);
+  assert.ok(ctx.internalErrors >= 2, `each failed revoke is counted (${ctx.internalErrors})`);
+  assert.equal(ctx.limits.totalFds, 0);
 });

@@ -239,27 +239,32 @@ export class ClientSession implements HandlerSession {
     return fd;
   }
 
+  /** Close an fd: its mappings and attachments go, then its reference, whatever fails on the way. */
   closeFd(entry: FdEntry): void {
     this.fds.delete(entry.fd);
     this.ctx.limits.totalFds--;
     const buf = entry.buffer;
-    if (!buf.released) {
-      for (const m of entry.mappings.values()) if (!m.closed) buf.munmap(m);
-      for (const a of entry.attachments.values()) {
-        if (a.detached) continue;
-        if (a.mapped) buf.unmap(a);
-        buf.detach(a);
+    try {
+      if (!buf.released) {
+        for (const m of entry.mappings.values()) if (!m.closed) buf.munmap(m);
+        for (const a of entry.attachments.values()) {
+          if (a.detached) continue;
+          if (a.mapped) buf.unmap(a);
+          buf.detach(a);
+        }
       }
+    } finally {
+      entry.mappings.clear();
+      entry.attachments.clear();
+      if (this.held.remove(buf)) {
+        // the client's last fd of this dma-buf: CPU accesses it left open end with it
+        if (!buf.released) for (let n = this.cpuAccess.get(buf) ?? 0; n > 0; n--) buf.endCpuAccess('read-write');
+        this.cpuAccess.delete(buf);
+        this.ctx.dropHolder(buf, this);
+      }
+      // the reference goes last: releasing the buffer tears down whatever the steps above left
+      if (!buf.released) buf.put();
     }
-    entry.mappings.clear();
-    entry.attachments.clear();
-    if (this.held.remove(buf)) {
-      // the client's last fd of this dma-buf: CPU accesses it left open end with it
-      if (!buf.released) for (let n = this.cpuAccess.get(buf) ?? 0; n > 0; n--) buf.endCpuAccess('read-write');
-      this.cpuAccess.delete(buf);
-      this.ctx.dropHolder(buf, this);
-    }
-    if (!buf.released) buf.put();
   }
 
   /** The client is gone: close every fd it held, as a process exit does. Idempotent. */
