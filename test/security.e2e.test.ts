@@ -252,6 +252,32 @@ describe('many connections from one process', () => {
       await d.stop();
     }
   });
+
+  test('two connections of one process cannot take the whole SDP region table: a client that has none mapped still gets a region', { timeout: 60_000 }, async () => {
+    const d = await startDaemon(['--no-dashboard']);
+    try {
+      const mapSecure = async (c: SmafClient): Promise<boolean> => {
+        const fd = await c.create(4096);
+        await c.setSecure(fd, true);
+        try {
+          await c.map(fd, await c.attach(fd, 'vdec'), 2);
+          return true;
+        } catch (e) {
+          if (isSmafError(e, 'ENOSPC')) return false;
+          throw e;
+        }
+      };
+      const [a, b] = [await d.connect(), await d.connect()];
+      let taken = 0;
+      for (const c of [a, b]) while (taken < 32 && (await mapSecure(c))) taken++;
+      assert.equal(taken, 12, 'the attacker\'s two connections took 8 + 4 of the 16 regions');
+      const victim = await d.connect();
+      assert.equal(await mapSecure(victim), true, 'a client that has none mapped gets one');
+      for (const c of [a, b, victim]) await c.close();
+    } finally {
+      await d.stop();
+    }
+  });
 });
 
 describe('hostile scenario files', () => {

@@ -5,6 +5,7 @@ import { SmafError } from '../common/errors.ts';
 import { formatSize } from '../common/units.ts';
 import { selfCheck, type SelfCheckReport, type Smaf, type SmafBuffer } from '../core/index.ts';
 import type { Platform } from '../platform/index.ts';
+import { Accounts, type Account } from './accounts.ts';
 import { WriteGenerations } from './generations.ts';
 import { EventJournal } from './journal.ts';
 
@@ -22,6 +23,11 @@ export interface LimitSettings {
   readonly maxIo: number;
   /** Secure buffers one client may have mapped at once (each takes a region of the SDP table). */
   readonly maxClientSecureMaps: number;
+  /**
+   * Regions of the SDP table kept for clients that have no secure buffer mapped (at most a quarter
+   * of the table): a client that has one may not take the last of them.
+   */
+  readonly sdpReserve: number;
   /** Clients connected at once (both sockets), buffers alive and fds open in the whole daemon. */
   readonly maxClients: number;
   readonly maxBuffers: number;
@@ -44,6 +50,7 @@ export const DEFAULT_LIMITS: LimitSettings = {
   maxMappingsPerFd: 256,
   maxIo: 16 * 1024 * 1024 - 64,
   maxClientSecureMaps: 8,
+  sdpReserve: 4,
   maxClients: 2048,
   maxBuffers: 200_000,
   maxTotalFds: 400_000,
@@ -62,6 +69,7 @@ export const LIMIT_OPTIONS: Readonly<Record<keyof LimitSettings, string>> = {
   maxMappingsPerFd: 'max-mappings-per-fd',
   maxIo: 'max-io',
   maxClientSecureMaps: 'max-client-secure-maps',
+  sdpReserve: 'sdp-reserve',
   maxClients: 'max-clients',
   maxBuffers: 'max-total-buffers',
   maxTotalFds: 'max-total-fds',
@@ -71,50 +79,77 @@ export const LIMIT_OPTIONS: Readonly<Record<keyof LimitSettings, string>> = {
   readTimeoutMs: 'read-timeout',
 };
 
-interface UsageSource {
+/** Who a limit charges: the asking session's label (for messages) and its account. */
+interface Charged {
   readonly label: string;
-  usage(): { fds: number; buffers: number; bytes: number };
+  readonly account: Account;
+}
+
+/** The SDP region table the secure module fills: its size and how many regions are in use. */
+export interface RegionTable {
+  readonly capacity: number;
+  readonly used: number;
 }
 
 export class Limits {
   /** fds open in the whole daemon. */
   totalFds = 0;
 
-  constructor(readonly settings: LimitSettings = DEFAULT_LIMITS, private readonly liveBuffers: () => number = () => 0) {}
+  constructor(
+    readonly settings: LimitSettings = DEFAULT_LIMITS,
+    private readonly liveBuffers: () => number = () => 0,
+    private readonly sdpTable: () => RegionTable | null = () => null,
+  ) {}
 
   get maxIo(): number {
     return this.settings.maxIo;
   }
 
-  checkFds(s: UsageSource, open: number): void {
+  checkFds(s: Charged): void {
+    const open = s.account.fds;
     if (open >= this.settings.maxFds) throw new SmafError('EMFILE', `${s.label} has ${open} fds open, the limit (max_fds) is ${this.settings.maxFds}`);
     if (this.totalFds >= this.settings.maxTotalFds) throw new SmafError('ENFILE', `smafd has ${this.totalFds} fds open in all, the limit (max_total_fds) is ${this.settings.maxTotalFds}`);
   }
 
-  checkCreate(s: UsageSource, length: bigint): void {
+  checkCreate(s: Charged, length: bigint): void {
     const live = this.liveBuffers();
     if (live >= this.settings.maxBuffers) throw new SmafError('ENOMEM', `smafd holds ${live} buffers in all, the limit (max_buffers) is ${this.settings.maxBuffers}`);
-    const u = s.usage();
-    if (u.buffers >= this.settings.maxClientBuffers) {
-      throw new SmafError('ENOMEM', `${s.label} holds ${u.buffers} buffers, the per-client limit (max_client_buffers) is ${this.settings.maxClientBuffers}`);
+    const { held } = s.account;
+    if (held.buffers >= this.settings.maxClientBuffers) {
+      throw new SmafError('ENOMEM', `${s.label} holds ${held.buffers} buffers, the per-client limit (max_client_buffers) is ${this.settings.maxClientBuffers}`);
     }
-    if (BigInt(u.bytes) + length > BigInt(this.settings.maxClientBytes)) {
-      throw new SmafError('ENOMEM', `${s.label} holds ${formatSize(u.bytes)}; ${length} more bytes would pass the per-client limit (max_client_bytes) of ${formatSize(this.settings.maxClientBytes)}`);
+    if (BigInt(held.bytes) + length > BigInt(this.settings.maxClientBytes)) {
+      throw new SmafError('ENOMEM', `${s.label} holds ${formatSize(held.bytes)}; ${length} more bytes would pass the per-client limit (max_client_bytes) of ${formatSize(this.settings.maxClientBytes)}`);
     }
   }
 
-  checkAttachments(s: UsageSource, n: number): void {
+  checkAttachments(s: Charged, n: number): void {
     if (n >= this.settings.maxAttachmentsPerFd) throw new SmafError('ENOMEM', `${s.label}: ${n} attachments on one fd, the limit (max_attachments_per_fd) is ${this.settings.maxAttachmentsPerFd}`);
   }
 
-  /** A secure buffer mapped takes a region of the platform's small SDP table: a client gets a share. */
-  checkSecureMaps(s: UsageSource, mapped: Set<unknown>, already: boolean): void {
-    if (!already && mapped.size >= this.settings.maxClientSecureMaps) {
-      throw new SmafError('ENOSPC', `${s.label} has ${mapped.size} secure buffers mapped, the per-client limit (max_client_secure_maps) is ${this.settings.maxClientSecureMaps}: the SDP region table is shared by every client`);
+  /**
+   * A secure buffer mapped takes a region of the platform's small SDP table, shared by every client.
+   * An account gets at most `maxClientSecureMaps`, and one that has any may not take the table's
+   * last `sdpReserve` regions (at most a quarter of it): they stay for clients that have none.
+   * Mapping a buffer some device has mapped already takes no new region.
+   */
+  checkSecureMap(s: Charged, buf: SmafBuffer): void {
+    const a = s.account;
+    if (a.hasSecureMapped(buf)) return;
+    const mine = a.secureMapped;
+    if (mine >= this.settings.maxClientSecureMaps) {
+      throw new SmafError('ENOSPC', `${s.label} has ${mine} secure buffers mapped, the per-client limit (max_client_secure_maps) is ${this.settings.maxClientSecureMaps}: the SDP region table is shared by every client`);
+    }
+    const table = this.sdpTable();
+    if (!table || mine === 0 || buf.attachments.some((x) => x.mapped)) return;
+    const reserve = Math.min(this.settings.sdpReserve, Math.floor(table.capacity / 4));
+    const free = table.capacity - table.used;
+    if (free - 1 < reserve) {
+      throw new SmafError('ENOSPC', `${s.label} has ${mine} secure buffers mapped and the SDP region table has ${free} of ${table.capacity} regions free: the last ${reserve} are kept for clients that have none mapped (sdp_reserve)`);
     }
   }
 
-  checkMappings(s: UsageSource, n: number): void {
+  checkMappings(s: Charged, n: number): void {
     if (n >= this.settings.maxMappingsPerFd) throw new SmafError('ENOMEM', `${s.label}: ${n} mappings on one fd, the limit (max_mappings_per_fd) is ${this.settings.maxMappingsPerFd}`);
   }
 }
@@ -152,8 +187,11 @@ class TokenTable {
   }
 }
 
-export interface SessionLike extends UsageSource {
+export interface SessionLike {
   readonly id: number;
+  readonly label: string;
+  /** What this session holds now (an account may have several sessions). */
+  usage(): { fds: number; buffers: number; bytes: number };
   readonly admin: boolean;
   readonly pid: number | null;
   readonly comm: string | null;
@@ -167,6 +205,8 @@ export interface SessionLike extends UsageSource {
 
 export class DaemonContext {
   readonly tokens = new TokenTable();
+  /** Who is charged for what sessions hold (accounts.ts). */
+  readonly accounts = new Accounts();
   readonly generations = new WriteGenerations();
   readonly limits: Limits;
   private readonly holders = new Map<number, Set<SessionLike>>();
@@ -182,7 +222,10 @@ export class DaemonContext {
   private readonly loggedStacks = new Set<string>();
 
   constructor(readonly smaf: Smaf, readonly log: Logger, limits: LimitSettings = DEFAULT_LIMITS) {
-    this.limits = new Limits(limits, () => smaf.bufferCount);
+    this.limits = new Limits(limits, () => smaf.bufferCount, () => {
+      const sdp = smaf.platform.sdp;
+      return sdp ? { capacity: sdp.maxRegions, used: sdp.table.size } : null;
+    });
     this.verbose = log.isLevelEnabled('debug');
     this.journal = new EventJournal(smaf, smaf.platform.events);
     smaf.platform.events.subscribe((e) => {

@@ -103,12 +103,15 @@ const bufferOps = {
   MAP: ({ session: s, entry, value }) => {
     const att = s.attachment(entry, value.attachment);
     const buf = entry.buffer;
-    if (buf.secure) s.ctx.limits.checkSecureMaps(s, s.secureBuffersMapped(), s.secureBuffersMapped().has(buf));
+    if (buf.secure) s.ctx.limits.checkSecureMap(s, buf);
     const segs = buf.map(att, value.direction as DmaDirection); // the core refuses a direction other than 0, 1, 2
+    if (buf.secure) s.account.noteSecureMap(buf, 1);
     return { result: segs.length, payload: segs.map((g) => ({ dma_addr: BigInt(g.dma), length: BigInt(g.length) })) };
   },
   UNMAP: ({ session: s, entry, value }) => {
-    entry.buffer.unmap(s.attachment(entry, value.attachment));
+    const buf = entry.buffer;
+    buf.unmap(s.attachment(entry, value.attachment));
+    if (buf.secure) s.account.noteSecureMap(buf, -1);
     return { result: 0 };
   },
   SET_NAME: ({ entry, value }) => {

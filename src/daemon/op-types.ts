@@ -5,6 +5,7 @@
  */
 import type { Attachment, CpuMapping, SmafBuffer } from '../core/index.ts';
 import type { OpName, Reply, RequestValue, RowOf } from '../uapi/index.ts';
+import type { Account } from './accounts.ts';
 import type { DaemonContext } from './context.ts';
 import type { Scope, ScopeHolder } from './scope.ts';
 
@@ -59,6 +60,8 @@ export interface HandlerSession extends ScopeHolder {
   readonly cpuAccess: Map<SmafBuffer, number>;
   /** What this session may see: the only way an introspection op (X_*) sees anything. */
   readonly scope: Scope;
+  /** Who is charged for what it holds (the per-client limits count per account). */
+  readonly account: Account;
   entry(fd: number): FdEntry;
   attachment(entry: FdEntry, id: number): Attachment;
   mapping(entry: FdEntry, id: number): CpuMapping;
@@ -67,7 +70,6 @@ export interface HandlerSession extends ScopeHolder {
   closeFd(entry: FdEntry): void;
   /** Work that writes into a buffer moves its write generation before and after. */
   bumping<T>(buf: SmafBuffer, steps: Generator<void, T>): Generator<void, T>;
-  secureBuffersMapped(): Set<SmafBuffer>;
 }
 
 /** One call of an op: the session, the fd, the decoded request; the fd's entry for buffer ops. */

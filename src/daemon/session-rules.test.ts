@@ -268,3 +268,66 @@ test('a secure module failing while a client closes its fds: every fd still clos
   assert.ok(ctx.internalErrors >= 2, `each failed revoke is counted (${ctx.internalErrors})`);
   assert.equal(ctx.limits.totalFds, 0);
 });
+
+/** Map one more secure buffer for `c`: the MAP's result (segments, or -errno) and its message. */
+function mapSecure(c: ClientSession): { result: number; message: string } {
+  const fd = fdOf(c.handle(create(4096)));
+  assert.equal(c.handle(secure(fd, true)).result, 0);
+  const att = c.handle(req(Op.ATTACH, fd, encodeName('vdec', 64))).result;
+  const r = c.handle(req(Op.MAP, fd, u32(att, 2)));
+  return { result: r.result, message: new TextDecoder().decode(r.payload) };
+}
+
+test('two connections cannot take the whole SDP table: the last regions stay for clients that have none mapped (sdp_reserve)', () => {
+  const { client, platform } = setup(); // 16 SDP regions, 8 per client, a reserve of 4
+  assert.equal(platform.sdp!.maxRegions, 16);
+  const [a, b] = [client(), client()];
+  for (let i = 0; i < 8; i++) assert.ok(mapSecure(a).result > 0, `a's map ${i}`);
+  assert.match(mapSecure(a).message, /max_client_secure_maps/);
+  let got = 0;
+  for (let r = mapSecure(b); r.result > 0; r = mapSecure(b)) got++;
+  assert.equal(got, 4, 'the second connection stops 4 regions short of the end');
+  assert.match(mapSecure(b).message, /SDP region table has 4 of 16 regions free: the last 4 are kept for clients that have none mapped \(sdp_reserve\)/);
+  for (let i = 0; i < 4; i++) {
+    const newcomer = client();
+    assert.ok(mapSecure(newcomer).result > 0, `client ${i} with none mapped gets a region`);
+    assert.equal(mapSecure(newcomer).result, -Errno.ENOSPC, 'but not a second one from the reserve');
+  }
+  assert.equal(platform.sdp!.table.size, 16);
+  a.close();
+  assert.ok(mapSecure(client()).result > 0, 'regions come back when a client goes');
+});
+
+test('an account shared by several sessions (a proven peer) counts once: its connections share one cap', () => {
+  const { ctx, smaf } = setup({ maxClientSecureMaps: 3 });
+  const s1 = new ClientSession(1, ctx, { accountKey: 'pid:4242' });
+  const s2 = new ClientSession(2, ctx, { accountKey: 'pid:4242' });
+  const other = new ClientSession(3, ctx);
+  assert.equal(s1.account, s2.account);
+  assert.notEqual(other.account, s1.account, 'a connection without proof is its own account');
+  assert.ok(mapSecure(s1).result > 0);
+  assert.ok(mapSecure(s2).result > 0);
+  assert.ok(mapSecure(s1).result > 0);
+  assert.match(mapSecure(s2).message, /max_client_secure_maps/, 'the second connection of the same process gets no fresh share');
+  assert.ok(mapSecure(other).result > 0);
+  s1.close();
+  assert.equal(s2.account.secureMapped, 1, 's2 keeps its own');
+  s2.close();
+  other.close();
+  assert.equal(ctx.accounts.size, 0, 'accounts go with their last session');
+  assert.equal(smaf.bufferCount, 0);
+});
+
+test('every per-client limit counts per account: fds, buffers and bytes of all its sessions together', () => {
+  const { ctx } = setup({ maxFds: 3, maxClientBytes: 16384 });
+  const s1 = new ClientSession(1, ctx, { accountKey: 'pid:7' });
+  const s2 = new ClientSession(2, ctx, { accountKey: 'pid:7' });
+  assert.ok(fdOf(s1.handle(create(8192))) >= 3);
+  assert.ok(fdOf(s2.handle(create(4096))) >= 3);
+  const r = s2.handle(create(8192));
+  assert.equal(r.result, -Errno.ENOMEM, 'bytes: 12 KiB held by the process, 8 KiB more pass 16 KiB');
+  assert.ok(fdOf(s2.handle(create(4096))) >= 3, 'exactly 16 KiB');
+  assert.equal(s1.handle(req(Op.DUP, 3)).result, -Errno.EMFILE, 'fds: 3 open across both connections');
+  s1.close();
+  s2.close();
+});

@@ -8,6 +8,7 @@ import { isInternalError, SmafError, toSmafError } from '../common/errors.ts';
 import type { Attachment, CpuMapping, SmafBuffer } from '../core/index.ts';
 import { DEVICE_FD, opRow, type Request, type Response } from '../uapi/index.ts';
 import type { DaemonContext } from './context.ts';
+import type { Account } from './accounts.ts';
 import { HeldBuffers } from './held-buffers.ts';
 import { runIoctl } from './ioctl-handlers.ts';
 import { runOp } from './op-handlers.ts';
@@ -40,6 +41,11 @@ export interface SlicedRequest {
 export interface SessionOptions {
   /** Connected on the operator's admin socket: may see every client's buffers. */
   readonly admin?: boolean;
+  /**
+   * Who is charged for what this session holds (accounts.ts): by default its own connection
+   * (`connection:<id>`); a transport that knows the kernel-verified peer passes `pid:<pid>`.
+   */
+  readonly accountKey?: string;
 }
 
 export class ClientSession implements HandlerSession {
@@ -59,9 +65,13 @@ export class ClientSession implements HandlerSession {
   /** What this session may see (the operator's scope on the admin socket, else its own). */
   readonly scope: Scope;
 
+  /** Who is charged for what it holds: the per-client limits count per account. */
+  readonly account: Account;
+
   constructor(readonly id: number, readonly ctx: DaemonContext, options: SessionOptions = {}) {
     this.admin = options.admin ?? false;
     this.scope = sessionScope(ctx, this);
+    this.account = ctx.accounts.join(options.accountKey ?? `connection:${id}`);
   }
 
   /** Whose data this client's DMA writes into secure memory (see platform/provenance.ts). */
@@ -189,16 +199,6 @@ export class ClientSession implements HandlerSession {
     return this.held.list();
   }
 
-  /** Secure buffers this client has mapped for some device (each holds a region of the SDP table). */
-  secureBuffersMapped(): Set<SmafBuffer> {
-    const out = new Set<SmafBuffer>();
-    for (const e of this.fds.values()) {
-      if (!e.buffer.secure) continue;
-      for (const a of e.attachments.values()) if (a.mapped) out.add(e.buffer);
-    }
-    return out;
-  }
-
   // ---- fd table ----------------------------------------------------------------------------
 
   entry(fd: number): FdEntry {
@@ -227,13 +227,15 @@ export class ClientSession implements HandlerSession {
     let fd = FIRST_FD;
     while (this.fds.has(fd)) fd++;
     try {
-      this.ctx.limits.checkFds(this, this.fds.size);
+      this.ctx.limits.checkFds(this);
     } catch (e) {
       undo();
       throw e;
     }
     this.fds.set(fd, { fd, buffer: buf, attachments: new Map(), mappings: new Map() });
     this.held.add(buf);
+    this.account.held.add(buf);
+    this.account.fds++;
     this.ctx.limits.totalFds++;
     this.ctx.noteHolder(buf, this);
     return fd;
@@ -243,19 +245,24 @@ export class ClientSession implements HandlerSession {
   closeFd(entry: FdEntry): void {
     this.fds.delete(entry.fd);
     this.ctx.limits.totalFds--;
+    this.account.fds--;
     const buf = entry.buffer;
     try {
       if (!buf.released) {
         for (const m of entry.mappings.values()) if (!m.closed) buf.munmap(m);
         for (const a of entry.attachments.values()) {
           if (a.detached) continue;
-          if (a.mapped) buf.unmap(a);
+          if (a.mapped) {
+            if (buf.secure) this.account.noteSecureMap(buf, -1);
+            buf.unmap(a);
+          }
           buf.detach(a);
         }
       }
     } finally {
       entry.mappings.clear();
       entry.attachments.clear();
+      this.account.held.remove(buf);
       if (this.held.remove(buf)) {
         // the client's last fd of this dma-buf: CPU accesses it left open end with it
         if (!buf.released) for (let n = this.cpuAccess.get(buf) ?? 0; n > 0; n--) buf.endCpuAccess('read-write');
@@ -272,6 +279,7 @@ export class ClientSession implements HandlerSession {
     if (this.closed) return;
     this.ctx.journal.actAs(this, () => this.closeAll());
     this.closed = true;
+    this.ctx.accounts.leave(this.account);
   }
 
   private closeAll(): void {
