@@ -278,6 +278,32 @@ describe('many connections from one process', () => {
       await d.stop();
     }
   });
+
+  test('a loop of connections that each send 4 malformed bytes cannot flood the log: a few lines per cause, the rest counted', { timeout: 60_000 }, async () => {
+    const d = await startDaemon(['--no-dashboard']);
+    try {
+      const before = d.output().length;
+      let sent = 0;
+      const end = Date.now() + 2000;
+      while (Date.now() < end) {
+        const s = await open(d.socket);
+        const closed = new Promise<void>((resolve) => s.once('close', () => resolve()));
+        s.on('error', () => undefined);
+        s.write(Buffer.from([0, 0, 0, 0])); // a frame shorter than its header
+        await closed;
+        sent++;
+      }
+      const log = d.output().slice(before);
+      const lines = log.split('\n').filter((l) => l.includes('malformed frame'));
+      assert.ok(sent > 100, `${sent} malformed frames sent`);
+      assert.ok(lines.length <= 10, `${lines.length} log lines for ${sent} malformed frames`);
+      assert.ok(log.length < 16 * 1024, `${log.length} bytes of log`);
+      assert.equal(d.proc.exitCode, null);
+    } finally {
+      await d.stop();
+    }
+    assert.match(d.output(), /malformed frame: closing this connection: suppressed \d+ similar warnings in 10 s/, 'the count is said (at the latest when smafd stops)');
+  });
 });
 
 describe('hostile scenario files', () => {

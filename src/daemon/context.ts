@@ -8,6 +8,7 @@ import type { Platform } from '../platform/index.ts';
 import { Accounts, type Account } from './accounts.ts';
 import { WriteGenerations } from './generations.ts';
 import { EventJournal } from './journal.ts';
+import { RateLimitedLog } from './log-limit.ts';
 
 export interface LimitSettings {
   /** Open fds per client. */
@@ -217,6 +218,9 @@ export class DaemonContext {
   /** Whether debug logs are on (checked before building log objects on hot paths). */
   readonly verbose: boolean;
 
+  /** smafd's warnings, rate-limited per cause. */
+  readonly warnings: RateLimitedLog;
+
   /** Bugs met while handling requests (each answered EIO), and the stacks already logged. */
   internalErrors = 0;
   private readonly loggedStacks = new Set<string>();
@@ -227,6 +231,7 @@ export class DaemonContext {
       return sdp ? { capacity: sdp.maxRegions, used: sdp.table.size } : null;
     });
     this.verbose = log.isLevelEnabled('debug');
+    this.warnings = new RateLimitedLog(log);
     this.journal = new EventJournal(smaf, smaf.platform.events);
     smaf.platform.events.subscribe((e) => {
       if (e.kind === 'release' && e.buffer !== undefined) {
@@ -270,7 +275,12 @@ export class DaemonContext {
     const stack = e instanceof Error ? e.stack ?? e.message : String(e);
     if (this.loggedStacks.has(stack)) return;
     if (this.loggedStacks.size < 256) this.loggedStacks.add(stack);
-    this.log.error({ ...where, err: stack }, 'internal error while handling a request (answered EIO; smafd goes on)');
+    this.warn('internal error while handling a request (answered EIO; smafd goes on)', { ...where, err: stack }, 'error');
+  }
+
+  /** Log a warning, at most a few per cause every 10 s (log-limit.ts): clients cannot flood the log. */
+  warn(cause: string, fields: Record<string, unknown>, level: 'warn' | 'error' = 'warn'): void {
+    this.warnings.warn(cause, fields, level);
   }
 
   /** The core's invariants plus the daemon's: every fd holds a live buffer, references add up. */

@@ -169,7 +169,7 @@ export class SmafDaemon {
       sock.on('error', () => undefined);
       sock.end(Buffer.concat([responseHeader(0, -Errno.EAGAIN, message.length), message]));
       setTimeout(() => sock.destroy(), 1000).unref();
-      ctx.log.warn({ clients: ctx.sessions.size }, 'client refused: max_clients reached');
+      ctx.warn('client refused: max_clients reached', { clients: ctx.sessions.size });
       return;
     }
     const session = new ClientSession(this.nextClient++, ctx, { admin });
@@ -195,7 +195,7 @@ export class SmafDaemon {
       frames = conn.reader.push(chunk);
     } catch (e) {
       if (!(e instanceof FrameError)) ctx.internalError(e, { client: conn.session.id, where: 'frame reader' });
-      ctx.log.warn({ client: conn.session.id, reason: (e as Error).message }, 'malformed frame: closing this connection');
+      ctx.warn('malformed frame: closing this connection', { client: conn.session.id, reason: (e as Error).message });
       conn.sock.destroy();
       return;
     }
@@ -234,7 +234,7 @@ export class SmafDaemon {
       let worst: Connection | null = null;
       for (const c of this.connections) if (!c.closed && (!worst || c.pendingCounted > worst.pendingCounted)) worst = c;
       if (!worst) return;
-      ctx.log.warn({ client: worst.session.id, pending: worst.pendingCounted, total: ctx.pendingBytes }, 'too many bytes held for requests not done yet (max_pending_bytes): closing the connection that holds most');
+      ctx.warn('too many bytes held for requests not done yet (max_pending_bytes): closing the connection that holds most', { client: worst.session.id, pending: worst.pendingCounted, total: ctx.pendingBytes });
       worst.sock.destroy();
       this.drop(worst);
     }
@@ -253,7 +253,7 @@ export class SmafDaemon {
     }
     if (conn.partialTimer) return; // already counting for this frame
     conn.partialTimer = setTimeout(() => {
-      this.context.log.warn({ client: conn.session.id, pending: conn.reader.pending }, `request left half-sent for ${this.limits.readTimeoutMs} ms (read_timeout): closing this connection`);
+      this.context.warn(`request left half-sent for ${this.limits.readTimeoutMs} ms (read_timeout): closing this connection`, { client: conn.session.id, pending: conn.reader.pending });
       conn.sock.destroy();
     }, this.limits.readTimeoutMs);
     conn.partialTimer.unref();
@@ -299,7 +299,7 @@ export class SmafDaemon {
       for (const c of this.connections) if (!c.closed && (!worst || c.sock.writableLength > worst.sock.writableLength)) worst = c;
       if (!worst) break;
       total -= worst.sock.writableLength;
-      this.context.log.warn({ client: worst.session.id, queued: worst.sock.writableLength, total }, 'too many unread answers queued in all (max_total_backlog): closing the connection with most');
+      this.context.warn('too many unread answers queued in all (max_total_backlog): closing the connection with most', { client: worst.session.id, queued: worst.sock.writableLength, total });
       worst.sock.destroy();
       this.drop(worst);
     }
@@ -347,7 +347,7 @@ export class SmafDaemon {
 
   /** An answer whose head is sent cannot be finished: the client cannot resynchronise, so it goes. */
   private cutShort(conn: Connection, why: string): void {
-    this.context.log.warn({ client: conn.session.id, reason: why }, 'an answer could not be finished: closing this connection');
+    this.context.warn('an answer could not be finished: closing this connection', { client: conn.session.id, reason: why });
     conn.sock.destroy();
     this.drop(conn);
   }
@@ -398,6 +398,7 @@ export class SmafDaemon {
       this.drop(c);
     }
     await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    this.context.warnings.flush();
     for (const s of [...this.context.sessions]) (s as ClientSession).close();
     this.context.sessions.clear();
     for (const path of [this.options.socketPath, this.options.adminSocketPath]) {

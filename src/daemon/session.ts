@@ -287,7 +287,7 @@ export class ClientSession implements HandlerSession {
       try {
         this.closeFd(entry);
       } catch (e) {
-        this.ctx.log.error({ client: this.id, fd: entry.fd, err: (e as Error).message }, 'cleanup of an fd failed');
+        this.ctx.warn('cleanup of an fd failed', { client: this.id, fd: entry.fd, err: (e as Error).message }, 'error');
       }
     }
   }
