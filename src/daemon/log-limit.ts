@@ -8,8 +8,8 @@
 import type { Logger } from 'pino';
 
 /** Warnings of one cause logged per window; the rest are counted. */
-export const WARNINGS_PER_WINDOW = 10;
-export const WARNING_WINDOW_MS = 10_000;
+const WARNINGS_PER_WINDOW = 10;
+const WARNING_WINDOW_MS = 10_000;
 
 interface Window {
   readonly start: number;
