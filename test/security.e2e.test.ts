@@ -12,7 +12,7 @@ import type { SmafClient } from '../src/client/client.ts';
 import { Errno, isSmafError } from '../src/common/errors.ts';
 import { encodeRequest, Op, SMAF_IOC_CREATE } from '../src/uapi/index.ts';
 import { parseScenario, runScenario } from '../src/cli/scenario.ts';
-import { eventually, startDaemon, type RunningDaemon } from './helpers/daemon.ts';
+import { eventually, ROOT, startDaemon, waitForLine, type RunningDaemon } from './helpers/daemon.ts';
 
 function rssBytes(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -380,6 +380,34 @@ describe('a client sees only what it holds', () => {
     const { statSync } = await import('node:fs');
     assert.equal(statSync(d.socket).mode & 0o777, 0o660);
     assert.equal(statSync(d.socket.replace(/smaf\.sock$/, 'smaf-admin.sock')).mode & 0o777, 0o600);
+  });
+
+  test('started under umask 000, smafd creates its sockets 0600 and 0660 from their first moment (watched as they appear)', { timeout: 30_000 }, async () => {
+    const { mkdtempSync, rmSync, statSync, watch } = await import('node:fs');
+    const { spawn } = await import('node:child_process');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'smafd-umask-'));
+    const seen: string[] = [];
+    // every mode the sockets are seen with, from the first inotify event on
+    const watcher = watch(dir, (_e, name) => {
+      try {
+        if (name?.endsWith('.sock')) seen.push(`${name} ${(statSync(join(dir, name)).mode & 0o777).toString(8)}`);
+      } catch {
+        // gone again
+      }
+    });
+    const proc = spawn('sh', ['-c', `umask 000; exec "${process.execPath}" "${join(ROOT, 'bin/smafd.js')}" --no-dashboard --socket "${join(dir, 'smaf.sock')}"`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      await waitForLine(proc, /dashboard off/);
+      seen.push(`smaf.sock ${(statSync(join(dir, 'smaf.sock')).mode & 0o777).toString(8)}`, `smaf-admin.sock ${(statSync(join(dir, 'smaf-admin.sock')).mode & 0o777).toString(8)}`);
+      assert.deepEqual([...new Set(seen)].sort(), ['smaf-admin.sock 600', 'smaf.sock 660']);
+    } finally {
+      watcher.close();
+      proc.kill('SIGTERM');
+      await new Promise((r) => proc.once('exit', r));
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

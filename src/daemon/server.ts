@@ -18,7 +18,7 @@
  *   `readTimeoutMs` closes its connection.
  * A connection that goes releases all of it at once.
  */
-import { chmodSync, existsSync, lstatSync, unlinkSync } from 'node:fs';
+import { existsSync, lstatSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { Errno, SmafError } from '../common/errors.ts';
@@ -152,12 +152,19 @@ export class SmafDaemon {
     const server = createServer((sock) => this.accept(sock, admin));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen({ path, backlog: 1024 }, () => {
-        server.off('error', reject);
-        resolve();
-      });
+      // the socket is born with its mode: bind() runs inside listen(), synchronously, under a umask
+      // that leaves exactly `mode`, so there is no moment (as there was between listen and a chmod)
+      // when anybody else could connect, whatever the umask smafd was started with
+      const umask = process.umask(0o777 & ~mode);
+      try {
+        server.listen({ path, backlog: 1024 }, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      } finally {
+        process.umask(umask);
+      }
     });
-    chmodSync(path, mode);
     this.servers.push(server);
   }
 
