@@ -10,9 +10,9 @@ import {
   opRowNamed, type OpName, type OpTableRow, type Reply, type Request, type RowOf,
 } from '../uapi/index.ts';
 import { traceOf } from './operator-ops.ts';
-import { isSliced, isStreamed, mapWork, type HandlerSession, type IntrospectionOp, type OpHandlers, type Outcome, type Streamed, type Work } from './op-types.ts';
+import { isEncoded, isSliced, isStreamed, mapWork, type Encoded, type HandlerSession, type IntrospectionOp, type OpHandlers, type Outcome, type Streamed, type Work } from './op-types.ts';
 import { processes } from './processes.ts';
-import { snapshot } from './state.ts';
+import { snapshotJson } from './state.ts';
 
 /** [offset, offset+length) of a CPU mapping, streamed one slice at a time: never held whole. */
 function readStream(m: CpuMapping, offset: number, length: number): Streamed {
@@ -65,7 +65,7 @@ const deviceOps = {
 
 /** The extensions (JSON introspection): each sees what the asker's scope shows, nothing else. */
 const extensionOps = {
-  X_STATE: ({ scope, value }) => ({ result: 0, payload: snapshot(scope, value ?? {}) }),
+  X_STATE: ({ scope, value }) => mapWork(snapshotJson(scope, value ?? {}), (json): Encoded => ({ encoded: true, result: 0, payload: new TextEncoder().encode(json) })),
   X_PS: ({ scope }) => ({ result: 0, payload: processes(scope) }),
   X_HEAPS: ({ scope }) => ({ result: 0, payload: scope.heaps() }),
   X_CHECK: ({ scope }) => {
@@ -191,8 +191,8 @@ function run<K extends OpName>(s: HandlerSession, name: K, req: Request): Work<O
   const work = handler(isIntrospection(name)
     ? { scope: s.scope, fd: req.fd, value }
     : { session: s, fd: req.fd, value, ...(row.target === 'buffer' ? { entry: s.entry(req.fd) } : {}) });
-  const encode = (r: Reply<RowOf<K>>): Outcome => {
-    const out = encodeOpReply(row, r);
+  const encode = (r: Reply<RowOf<K>> | Encoded): Outcome => {
+    const out = isEncoded(r) ? r : encodeOpReply(row, r);
     if (out.payload.length > MAX_FRAME - RESPONSE_HEADER) throw new SmafError('EOVERFLOW', `${row.name}: the reply is ${out.payload.length} bytes, over one frame: ask for less (a smaller page, a shorter span)`);
     return out;
   };

@@ -34,11 +34,25 @@ export interface Streamed {
   readonly chunks: Iterator<Uint8Array, void>;
 }
 
-/** An op's work: done at once, sliced (a generator that yields between slices), or streamed. */
-export type Work<T> = T | Generator<void, T> | Streamed;
+/**
+ * A JSON reply a sliced handler wrote itself, a piece per slice (X_STATE): the dispatcher sends its
+ * bytes as they are, where it would otherwise encode the reply at once in the last slice.
+ */
+export interface Encoded {
+  readonly encoded: true;
+  readonly result: number;
+  readonly payload: Uint8Array;
+}
 
-export function isSliced<T extends object>(w: T | Generator<void, T> | Streamed): w is Generator<void, T> {
+/** An op's work: done at once, sliced (a generator that yields between slices), or streamed. */
+export type Work<T> = T | Generator<void, T | Encoded> | Streamed;
+
+export function isSliced<T extends object>(w: T | Generator<void, T | Encoded> | Streamed): w is Generator<void, T | Encoded> {
   return typeof (w as Partial<Generator<void, T>>).next === 'function';
+}
+
+export function isEncoded(r: object): r is Encoded {
+  return (r as Partial<Encoded>).encoded === true;
 }
 
 export function isStreamed(w: object): w is Streamed {

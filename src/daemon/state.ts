@@ -47,11 +47,16 @@ function regionFinder(regions: readonly Placed[]): (addr: number) => Placed | un
   return (addr) => find(specific, addr) ?? find(system, addr);
 }
 
+/** Buffers explained, or occupied ranges placed, before a sliced snapshot lets other clients in. */
+const STATE_SLICE = { buffers: 25, ranges: 4096 };
+
 /** Occupied ranges by region name, at most MAX_OCCUPANCY each; one pass whatever the number of regions. */
-function occupancyByRegion(regions: readonly Placed[], ranges: Iterable<Occupied>): Map<string, Occupied[]> {
+function* occupancyByRegion(regions: readonly Placed[], ranges: Iterable<Occupied>): Generator<void, Map<string, Occupied[]>> {
   const regionOf = regionFinder(regions);
   const occupancy = new Map<string, Occupied[]>();
+  let n = 0;
   for (const o of ranges) {
+    if (++n % STATE_SLICE.ranges === 0) yield;
     const r = regionOf(o.base);
     if (!r) continue;
     let list = occupancy.get(r.name);
@@ -61,16 +66,23 @@ function occupancyByRegion(regions: readonly Placed[], ranges: Iterable<Occupied
   return occupancy;
 }
 
-export function snapshot(scope: Scope, options: SnapshotOptions = {}): DaemonState {
+/**
+ * The snapshot a scope sees, in slices: it yields after every few buffers explained and every few
+ * thousand ranges of memory placed, so that a page of 500 large buffers never holds smafd up.
+ * `view` turns each buffer's view into what the caller keeps (the object, or its JSON for X_STATE).
+ */
+function* snapshotSteps<B>(scope: Scope, options: SnapshotOptions, view: (b: BufferView) => B): Generator<void, Omit<DaemonState, 'buffers'> & { buffers: B[] }> {
   const offset = Math.max(0, options.offset ?? 0);
   const limit = Math.min(MAX_STATE_PAGE, Math.max(0, options.limit ?? DEFAULT_STATE_PAGE));
   const { page, total } = scope.bufferPage(offset, limit);
-  const buffers = page.map((b): BufferView => {
+  const buffers: B[] = [];
+  for (const b of page) {
+    if (buffers.length > 0 && buffers.length % STATE_SLICE.buffers === 0) yield;
     const e = explain(b);
-    return { ...e, decisions: e.decisionsTotal, holders: scope.holdersOf(b.id), createdAt: b.createdAt };
-  });
+    buffers.push(view({ ...e, decisions: e.decisionsTotal, holders: scope.holdersOf(b.id), createdAt: b.createdAt }));
+  }
   const shared = scope.shared();
-  const occupancy = occupancyByRegion(shared.regions, scope.occupied());
+  const occupancy = yield* occupancyByRegion(shared.regions, scope.occupied());
   const regions = shared.regions.map((r): RegionView => ({ ...r, occupancy: (occupancy.get(r.name) ?? []).sort((a, b) => a.base - b.base) }));
   return {
     time: Date.now(),
@@ -89,4 +101,23 @@ export function snapshot(scope: Scope, options: SnapshotOptions = {}): DaemonSta
     events: scope.recentEvents(options.eventLimit ?? 200),
     ...scope.figures(),
   };
+}
+
+/** The snapshot a scope sees, at once (the dashboard, tests). */
+export function snapshot(scope: Scope, options: SnapshotOptions = {}): DaemonState {
+  const steps = snapshotSteps(scope, options, (b) => b);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/**
+ * X_STATE's answer, in slices: each buffer's view is written as JSON in the slice that explains it,
+ * so that the last step only joins the pieces. The same JSON as `JSON.stringify(snapshot(...))`.
+ */
+export function* snapshotJson(scope: Scope, options: SnapshotOptions): Generator<void, string> {
+  const state = yield* snapshotSteps(scope, options, (b) => JSON.stringify(b));
+  const fields = Object.entries(state).map(([k, v]) => `${JSON.stringify(k)}:${k === 'buffers' ? `[${state.buffers.join(',')}]` : JSON.stringify(v)}`);
+  return `{${fields.join(',')}}`;
 }
