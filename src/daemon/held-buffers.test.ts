@@ -34,3 +34,12 @@ test('a held buffer is found by its id, and the list is in id order, one entry p
   held.remove(c);
   assert.equal(held.get(c.id), undefined);
 });
+
+test('removing a buffer that is not held changes nothing', () => {
+  const { smaf } = createSmafSystem();
+  const [a, b] = [smaf.create(4096), smaf.create(8192)];
+  const held = new HeldBuffers();
+  held.add(a);
+  assert.equal(held.remove(b), true);
+  assert.deepEqual([held.buffers, held.bytes, held.get(a.id)], [1, 4096, a]);
+});

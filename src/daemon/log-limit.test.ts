@@ -47,3 +47,20 @@ test('the count is said when the window ends even if the cause never comes back,
   limited.flush();
   assert.equal(lines.at(-1)!.msg, 'x: suppressed 1 similar warning in 0.02 s');
 });
+
+test('with the real clock: the count comes when the window ends, not before; a window without suppression says nothing', async () => {
+  const lines: string[] = [];
+  const log = pino({ level: 'warn' }, { write: (s: string) => void lines.push((JSON.parse(s) as { msg: string }).msg) });
+  const limited = new RateLimitedLog(log, 1, 150);
+  limited.warn('flood', {});
+  limited.warn('flood', {});
+  limited.warn('quiet', {});
+  await new Promise((r) => setTimeout(r, 40));
+  assert.deepEqual(lines, ['flood', 'quiet'], 'nothing said before the window ends');
+  await new Promise((r) => setTimeout(r, 250));
+  assert.deepEqual(lines, ['flood', 'quiet', 'flood: suppressed 1 similar warning in 0.15 s']);
+  limited.flush();
+  assert.equal(lines.length, 3, 'the quiet cause suppressed nothing: no line');
+  limited.warn('flood', {});
+  assert.equal(lines.at(-1), 'flood', 'a new window logs again');
+});

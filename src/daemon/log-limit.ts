@@ -54,7 +54,7 @@ export class RateLimitedLog {
   private close(cause: string, w: Window): void {
     if (w.timer) clearTimeout(w.timer);
     w.timer = null;
-    if (this.windows.get(cause) === w) this.windows.delete(cause);
+    this.windows.delete(cause); // a window's timer never outlives it: it is cleared here
     if (w.suppressed > 0) {
       this.log[w.level]({ suppressed: w.suppressed }, `${cause}: suppressed ${w.suppressed} similar warning${w.suppressed === 1 ? '' : 's'} in ${this.windowMs / 1000} s`);
       w.suppressed = 0;

@@ -99,3 +99,47 @@ test('a lane that cannot run (answers backed up, closed, removed) is skipped unt
   assert.equal(s.run(100), false);
   assert.deepEqual(log, [], 'a removed lane never runs');
 });
+
+test('the lane that runs is always one that has had least of the time (the heap keeps its order)', () => {
+  const s = setup();
+  const lanes = [3, 1, 7, 2, 5, 4, 6].map((cost, i) => new FakeLane(`l${i}`, 1_000_000, cost));
+  const served = new Map(lanes.map((l) => [l.name, 0]));
+  for (const l of lanes) s.add(l);
+  const original = FakeLane.prototype.unit;
+  let checked = 0;
+  for (const l of lanes) {
+    l.unit = function (this: FakeLane) {
+      const least = Math.min(...[...served.values()]);
+      assert.equal(served.get(this.name), least, `${this.name} ran with ${served.get(this.name)} ms served; another had ${least}`);
+      served.set(this.name, served.get(this.name)! + this.cost);
+      checked++;
+      original.call(this);
+    };
+  }
+  assert.equal(s.run(3000), true, 'work remains when the budget is spent');
+  assert.ok(checked > 500);
+});
+
+test('waking a lane that already waits, or adding it again, gives it no extra turn', () => {
+  const s = setup();
+  const a = new FakeLane('a', 1_000_000, 1);
+  const b = new FakeLane('b', 1_000_000, 1);
+  s.add(a);
+  s.add(b);
+  s.run(10);
+  for (let i = 0; i < 50; i++) {
+    s.wake(a);
+    s.add(a);
+  }
+  log.length = 0;
+  s.run(20);
+  assert.deepEqual([log.filter((x) => x === 'a').length, log.filter((x) => x === 'b').length], [10, 10]);
+});
+
+test('with the real clock, a budget of 0 ms runs one unit', () => {
+  const s = new FairScheduler<FakeLane>();
+  const a = new FakeLane('a', 3, 0);
+  s.add(a);
+  assert.equal(s.run(0), true);
+  assert.equal(a.work, 2);
+});

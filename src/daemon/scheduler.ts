@@ -53,11 +53,6 @@ export class FairScheduler<L extends Lane> {
     this.push(e);
   }
 
-  /** Whether some lane waits with work. */
-  get pending(): boolean {
-    return this.heap.length > 0;
-  }
-
   /**
    * Run units, least-served lane first, until `budgetMs` have passed or no lane can run. Returns
    * whether work remains.

@@ -9,12 +9,13 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { pino } from 'pino';
-import { Errno } from '../common/errors.ts';
+import { Errno, isSmafError } from '../common/errors.ts';
 import { createSmafSystem } from '../presets/default.ts';
 import { encodeEventQuery, encodeName, encodeStruct, Op, OP_TABLE, SMAF_IOC_CREATE, type Request } from '../uapi/index.ts';
 import type { DaemonState, ProcessReport } from '../uapi/replies.ts';
 import { DaemonContext, DEFAULT_LIMITS } from './context.ts';
 import type { JournalEvent } from './journal.ts';
+import { operatorScope } from './scope.ts';
 import { ClientSession } from './session.ts';
 
 let rid = 1;
@@ -127,13 +128,29 @@ const CHECKS: Record<string, (w: World, s: ClientSession, held: number[]) => voi
     assert.equal(mine.first.scope, 'own');
     assert.deepEqual(mine.first.clients.map((x) => x.id), [s.id], 'itself among the clients, nobody else');
     const st = json<DaemonState>(s.handle(req(Op.X_STATE, -1, u32(0, 500))));
-    assert.ok(st.regions.every((r) => r.occupancy.every((o) => held.includes(o.buffer))), 'memory of held buffers only');
+    const mineSegs = held.flatMap((id) => w.ctx.smaf.find(id)!.segments.map((g) => `${id}@${g.phys}`)).sort();
+    assert.deepEqual(st.regions.flatMap((r) => r.occupancy.map((o) => `${o.buffer}@${o.base}`)).sort(), mineSegs, 'the memory of held buffers, all of it');
     assert.ok(st.events.every((e) => e.buffer !== undefined && held.includes(e.buffer)), 'events of held buffers only');
     assert.ok(st.buffers.every((b) => b.holders.length === 0), 'names no holder');
     assert.deepEqual([st.limitUsage, st.internalErrors, st.eventCounts, st.bus, st.tokens], [[], 0, {}, {}, 0], 'no daemon-wide figure');
+    const platformLog = w.ctx.platform.events.list({});
+    assert.deepEqual(st.events.map((e) => e.seq), platformLog.filter((e) => e.buffer !== undefined && held.includes(e.buffer)).slice(-200).map((e) => e.seq), 'the latest events of its buffers, all of them');
     const all = stateBuffers(w.admin);
     assert.deepEqual(all.ids, w.ctx.smaf.buffers.map((b) => b.id), 'the operator sees every live buffer');
     assert.deepEqual(all.first.clients.map((x) => x.id).sort(), [...w.ctx.sessions].map((x) => x.id).sort(), 'and every client');
+    assert.deepEqual(all.first.events.map((e) => e.seq), platformLog.slice(-200).map((e) => e.seq), 'and the latest events');
+    const owned = [...w.ctx.smaf.ownedRanges()].map((r) => `${r.owner}@${r.base}`).sort();
+    assert.deepEqual(all.first.regions.flatMap((r) => r.occupancy.map((o) => `${o.buffer}@${o.base}`)).sort(), owned, 'and all the memory in use');
+    const { ctx } = w;
+    assert.deepEqual([all.first.tokens, all.first.internalErrors, all.first.eventCounts, all.first.bus, all.first.limitUsage.length],
+      [ctx.tokens.size, ctx.internalErrors, { ...ctx.platform.events.counts }, JSON.parse(JSON.stringify(ctx.platform.bus.stats())), ctx.limitUsage().length], 'and the daemon-wide figures');
+    assert.equal(all.first.scope, 'all');
+    // what every client may see is the same for both: the SoC, the allocators, region totals, the limits
+    const shared = (x: DaemonState) => [x.platform, x.devices, x.allocators, x.secureModule, x.firewall, x.limits, x.regions.map(({ occupancy: _, ...r }) => r)];
+    assert.deepEqual(shared(st), shared(all.first));
+    const descriptions = ctx.smaf.registry.allocators.map((a) => [a.name, a.description ?? '']);
+    assert.deepEqual([st.platform, st.secureModule, st.limits, st.allocators.map((a) => [a.name, a.description])], [{ name: ctx.platform.name, pageSize: ctx.platform.pageSize }, 'optee-sdp', { ...ctx.limits.settings }, descriptions]);
+    assert.deepEqual(st.devices.map((d) => d.name), ctx.platform.devices.map((d) => d.name));
   },
   X_EXPLAIN: (w, s, held) => {
     const live = w.ctx.smaf.buffers.map((b) => b.id);
@@ -158,6 +175,12 @@ const CHECKS: Record<string, (w: World, s: ClientSession, held: number[]) => voi
     assert.equal(s.handle(req(Op.X_TRACE, -1, new Uint8Array(8))).result, -Errno.EPERM);
     const trace = json<{ otherData: { events: number } }>(w.admin.handle(req(Op.X_TRACE, -1, new Uint8Array(8))));
     assert.equal(trace.otherData.events, w.ctx.journal.all().length);
+    const journal = w.ctx.journal.all();
+    const since = journal[Math.floor(journal.length / 2)]?.time ?? 0;
+    const p = new Uint8Array(8);
+    new DataView(p.buffer).setBigUint64(0, BigInt(since), true);
+    const from = json<{ otherData: { events: number } }>(w.admin.handle(req(Op.X_TRACE, -1, p)));
+    assert.equal(from.otherData.events, journal.filter((e) => since === 0 || e.time >= since).length, 'since: the events from then on');
   },
   X_CHECK: (w, s) => {
     assert.equal(s.handle(req(Op.X_CHECK, -1)).result, -Errno.EPERM);
@@ -192,4 +215,24 @@ test('every introspection op shows a client exactly what its connection holds, a
     }),
     { numRuns: 40 },
   );
+});
+
+test('the dashboard\'s scope is the operator\'s, without fds; a client\'s scope refuses the self-check', () => {
+  const w = world();
+  const scope = operatorScope(w.ctx);
+  assert.equal(scope.kind, 'all');
+  assert.throws(() => scope.bufferOfFd(3), (e) => isSmafError(e, 'EBADF') && /this view has no fds/.test((e as Error).message));
+  assert.equal(scope.selfCheck().ok, true);
+  const c = w.clients[0]!;
+  assert.throws(() => c.scope.selfCheck(), (e) => isSmafError(e, 'EPERM') && /X_CHECK \(smaf doctor\) shows every client's buffers: it is only answered on the operator's admin socket/.test((e as Error).message));
+  assert.throws(() => c.scope.buffer(1), (e) => isSmafError(e, 'ENOENT') && (e as Error).message === "no buffer 1 among those this client holds (the operator's admin socket explains any buffer)");
+  assert.deepEqual(c.scope.recentEvents(5), []);
+  const fd = c.handle(req(SMAF_IOC_CREATE.number, -1, encodeStruct(SMAF_IOC_CREATE.struct, { length: 4096n, flags: 2 }))).payload;
+  const mine = new DataView(fd.buffer, fd.byteOffset).getInt32(24, true);
+  for (let i = 0; i < 150; i++) c.handle(req(Op.DETACH, mine, u32(c.handle(req(Op.ATTACH, mine, encodeName('gpu', 64))).result)));
+  const all = w.ctx.platform.events.list({});
+  assert.ok(all.length > 250);
+  assert.deepEqual(scope.recentEvents(200).map((e) => e.seq), all.slice(-200).map((e) => e.seq), 'the operator: the latest 200');
+  const id = c.bufferOfFd(mine).id;
+  assert.deepEqual(c.scope.recentEvents(100).map((e) => e.seq), all.filter((e) => e.buffer === id).slice(-100).map((e) => e.seq), 'a client: the latest of its buffers');
 });
