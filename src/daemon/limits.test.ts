@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import { isSmafError, type ErrnoName } from '../common/errors.ts';
 import { DmaDirection } from '../core/index.ts';
 import { createSmafSystem } from '../presets/default.ts';
+import { MAX_FRAME, RESPONSE_HEADER } from '../uapi/index.ts';
 import { Account } from './accounts.ts';
 import { DEFAULT_LIMITS, Limits, type LimitSettings, type RegionTable } from './limits.ts';
 
@@ -51,6 +52,7 @@ test('attachments and mappings per fd, at their boundaries', () => {
   limits.checkMappings(c, 2);
   assert.throws(() => limits.checkMappings(c, 3), refused('ENOMEM', 'client 1: 3 mappings on one fd, the limit (max_mappings_per_fd) is 3'));
   assert.equal(limits.maxIo, DEFAULT_LIMITS.maxIo);
+  assert.ok(DEFAULT_LIMITS.maxIo + 4 + RESPONSE_HEADER <= MAX_FRAME, 'the largest READ answer fits in one frame');
 });
 
 test('secure maps: the per-account cap; the reserve (at most a quarter of the table) for accounts that have none', () => {

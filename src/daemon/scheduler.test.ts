@@ -131,9 +131,11 @@ test('waking a lane that already waits, or adding it again, gives it no extra tu
     s.wake(a);
     s.add(a);
   }
+  assert.equal(s.waiting, 2, 'each lane waits once');
   log.length = 0;
   s.run(20);
   assert.deepEqual([log.filter((x) => x === 'a').length, log.filter((x) => x === 'b').length], [10, 10]);
+  assert.equal(s.waiting, 2, 'and still once after running');
 });
 
 test('with the real clock, a budget of 0 ms runs one unit', () => {

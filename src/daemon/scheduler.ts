@@ -53,6 +53,11 @@ export class FairScheduler<L extends Lane> {
     this.push(e);
   }
 
+  /** Lanes waiting in the heap: each at most once, however often it is woken. */
+  get waiting(): number {
+    return this.heap.length;
+  }
+
   /**
    * Run units, least-served lane first, until `budgetMs` have passed or no lane can run. Returns
    * whether work remains.

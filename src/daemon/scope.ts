@@ -131,7 +131,7 @@ abstract class BaseScope {
   }
 
   journal(sinceMs: number): JournalEvent[] {
-    return this.ctx.journal.all().filter((e) => (sinceMs === 0 || e.time >= sinceMs) && this.seesEvent(e));
+    return this.ctx.journal.all().filter((e) => e.time >= sinceMs && this.seesEvent(e)); // since 0: all
   }
 
   nowUs(): number {
