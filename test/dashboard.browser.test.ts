@@ -116,8 +116,8 @@ test('a buffer named with DMA_BUF_SET_NAME shows its name in the buffer list and
 });
 
 test('GET /api/state serves the same state as JSON; the dashboard refuses to change anything', async () => {
-  const { origin, searchParams } = new URL(url);
-  const auth = { authorization: `Bearer ${searchParams.get('token')}` };
+  const { origin, hash } = new URL(url);
+  const auth = { authorization: `Bearer ${new URLSearchParams(hash.slice(1)).get('token')}` };
   const state = await (await fetch(`${origin}/api/state`, { headers: auth })).json() as { platform: { name: string }; regions: unknown[]; history: unknown[] };
   assert.equal(state.platform.name, 'media-soc');
   assert.equal(state.regions.length, 3);

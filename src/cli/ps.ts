@@ -1,6 +1,7 @@
 /** `smaf ps`: the per-process report of X_PS as text, like Android's dmabuf_dump. */
 import { formatSize } from '../common/units.ts';
 import type { ProcessReport } from '../daemon/processes.ts';
+import { printable } from '../common/printable.ts';
 
 export function formatProcesses(r: ProcessReport): string {
   const lines: string[] = [];
@@ -8,9 +9,9 @@ export function formatProcesses(r: ProcessReport): string {
   // like dmabuf_dump, the table lists the processes that hold buffers (--json lists every client)
   const idle = r.processes.filter((p) => p.buffers.length === 0).length;
   for (const p of r.processes.filter((x) => x.buffers.length > 0)) {
-    lines.push(`${String(p.pid ?? '-').padStart(7)}  ${(p.comm ?? '(no hello)').padEnd(16)} ${String(p.client).padStart(6)} ${String(p.totals.buffers).padStart(7)} ${formatSize(p.totals.bytes).padStart(10)} ${formatSize(p.totals.mappedBytes).padStart(10)}`);
+    lines.push(`${String(p.pid ?? '-').padStart(7)}  ${(p.comm === null ? '(no hello)' : printable(p.comm, 'line')).padEnd(16)} ${String(p.client).padStart(6)} ${String(p.totals.buffers).padStart(7)} ${formatSize(p.totals.bytes).padStart(10)} ${formatSize(p.totals.mappedBytes).padStart(10)}`);
     for (const b of p.buffers) {
-      const name = b.name === null ? '' : ` "${b.name}"`;
+      const name = b.name === null ? '' : ` "${printable(b.name, 'line')}"`;
       const where = b.allocator ?? `deferred${b.nameHint ? ` (asks ${b.nameHint})` : ''}`;
       lines.push(`           buffer ${String(b.buffer).padEnd(5)} ${formatSize(b.size).padStart(10)}  ${where}${b.secure ? ', secure' : ''}${b.mapped ? ', mapped' : ''}${name}; smafd fd ${b.fds.join(',')}${b.sharedBy > 1 ? `; shared by ${b.sharedBy} processes` : ''}`);
     }

@@ -2,6 +2,7 @@
 import { formatSize, hex } from '../common/units.ts';
 import type { SmafBuffer } from './buffer.ts';
 import type { Decision } from './decisions.ts';
+import { printable } from '../common/printable.ts';
 
 export interface Explanation {
   readonly buffer: number;
@@ -51,7 +52,7 @@ export function explain(buf: SmafBuffer): Explanation {
 /** Human-readable explain, as `smaf explain` prints it. */
 export function formatExplanation(e: Explanation): string {
   const lines: string[] = [];
-  lines.push(`buffer ${e.buffer}${e.label ? ` "${e.label}"` : ''}: ${formatSize(e.length)}${e.secure ? ', secure' : ''}${e.nameHint ? `, asks for allocator "${e.nameHint}"` : ''}`);
+  lines.push(`buffer ${e.buffer}${e.label ? ` "${printable(e.label, 'line')}"` : ''}: ${formatSize(e.length)}${e.secure ? ', secure' : ''}${e.nameHint ? `, asks for allocator "${e.nameHint}"` : ''}`);
   if (e.allocated) {
     const segs = e.segmentsTotal;
     lines.push(`  memory: ${e.allocator} in region ${e.region}, ${segs} segment${segs > 1 ? 's' : ''}${segs > 0 ? ` starting at ${hex(e.segments[0]!.phys)}` : ''}`);

@@ -4,6 +4,7 @@
  * the handler and encodes its reply from the row: a handler only acts.
  */
 import { Errno, SmafError } from '../common/errors.ts';
+import { printable } from '../common/printable.ts';
 import { DMA_SLICE, dmaCopySteps, dmaCrcSteps, explain, PROT_READ, PROT_WRITE, type CpuMapping, type DmaDirection } from '../core/index.ts';
 import {
   decodeName, decodeOpRequest, DEVICE_FD, DMA_BUF_NAME_LEN, encodeName, encodeOpReply, eventQueryFrom, MAX_FRAME, RESPONSE_HEADER,
@@ -45,9 +46,6 @@ function name(bytes: Uint8Array, what: string, note = ''): string {
   }
 }
 
-/** Control characters of a self-declared name shown to others become `?`. */
-const printable = (s: string): string => [...s].map((ch) => (ch < ' ' || ch === '\x7f' ? '?' : ch)).join('');
-
 /** Ops on the device (fd -1). */
 const deviceOps = {
   IMPORT: ({ session: s, value }) => {
@@ -58,7 +56,7 @@ const deviceOps = {
   HELLO: ({ session: s, value }) => {
     const comm = name(value.comm, 'HELLO: comm ');
     s.pid = value.pid;
-    s.comm = printable(comm);
+    s.comm = printable(comm, 'line');
     return { result: 0 };
   },
 } satisfies Pick<OpHandlers, 'IMPORT' | 'HELLO'>;
@@ -115,7 +113,7 @@ const bufferOps = {
     return { result: 0 };
   },
   SET_NAME: ({ entry, value }) => {
-    entry.buffer.setLabel(printable(name(value.name, 'SET_NAME: ', ` (at most ${DMA_BUF_NAME_LEN - 1} bytes)`)));
+    entry.buffer.setLabel(printable(name(value.name, 'SET_NAME: ', ` (at most ${DMA_BUF_NAME_LEN - 1} bytes)`), 'line'));
     return { result: 0 };
   },
   GENERATION: ({ session: s, entry }) => ({ result: s.ctx.generations.get(entry.buffer) }),

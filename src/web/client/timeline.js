@@ -4,6 +4,7 @@
 import htm from 'htm';
 import { h } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
+import { download } from './token.js';
 
 const html = htm.bind(h);
 
@@ -142,7 +143,7 @@ function controls({ span, setSpan, zoom, pan, follow, setFollow, setEnd, t1, gro
       <label class="chip"><input type="checkbox" checked=${follow} data-testid="follow" onChange=${(ev) => { setFollow(ev.target.checked); setEnd(t1); }} /> follow live</label>
       <span class="muted">group by</span>
       ${['region', 'client'].map((g) => html`<button class=${`chip${group === g ? ' on' : ''}`} aria-pressed=${group === g} data-testid=${`group-${g}`} onClick=${() => setGroup(g)}>${g}</button>`)}
-      <a class="chip" href="/api/trace.json" download data-testid="download-trace">download trace (Perfetto)</a>
+      <a class="chip" href="/api/trace.json" download data-testid="download-trace" onClick=${(ev) => { ev.preventDefault(); download('/api/trace.json').catch(() => {}); }}>download trace (Perfetto)</a>
     </div>`;
 }
 
