@@ -20,7 +20,7 @@ import type { BufferHost, BufferRef } from './host.ts';
 import { migrate } from './migration.ts';
 import { scrub } from './scrub.ts';
 import { teardownStep } from './teardown.ts';
-import { insecureDevices, unsuitableReason } from './suitability.ts';
+import { unsuitableReason } from './suitability.ts';
 
 const RELEASED = 1;
 const SHARED = 2;
@@ -219,7 +219,7 @@ export class SmafBuffer implements BufferRef {
    * policy, not a copy of this rule.
    */
   private onlySecureCapable(devices: readonly Device[], refusal: (device: string) => string): void {
-    const plain = insecureDevices(devices)[0];
+    const plain = devices.find((d) => !d.secure);
     if (plain) this.deny(plain.name, refusal(plain.name));
   }
 

@@ -1,17 +1,11 @@
 /**
- * The two rules about which devices a buffer's memory may serve, each written once:
- * - `insecureDevices`: a secure buffer has only secure-capable devices (enforced by the buffer at
- *   the two changes that could break it: attaching a device, making the buffer secure);
- * - `unsuitableReason`: memory a device can address (contiguity without an IOMMU, the DMA mask),
- *   checked at attach (migrate or refuse) and on what an allocator returns.
+ * Whether memory a buffer has can serve a device it did not have in mind: contiguity without an
+ * IOMMU, the DMA mask. Checked at attach (migrate or refuse) and on what an allocator returns. (The
+ * other device rule, "a secure buffer has only secure-capable devices", is the buffer's own: it is
+ * enforced where it could be broken, in SmafBuffer.onlySecureCapable.)
  */
 import { physLimit, type Device } from '../platform/index.ts';
 import type { Backing } from './contracts.ts';
-
-/** The devices of `devices` that may never touch a secure buffer. */
-export function insecureDevices(devices: readonly Device[]): Device[] {
-  return devices.filter((d) => !d.secure);
-}
 
 /** Why a backing cannot be addressed by a device, or null when it can. */
 export function unsuitableReason(backing: Backing, device: Device): string | null {
