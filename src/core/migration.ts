@@ -8,7 +8,8 @@ import { locate, type Device } from '../platform/index.ts';
 import type { Backing } from './contracts.ts';
 import type { DecisionSink } from './decisions.ts';
 import type { BufferRef } from './host.ts';
-import { scrubAndFree } from './scrub.ts';
+import { scrub } from './scrub.ts';
+import { teardownStep } from './teardown.ts';
 
 /** The buffer's new backing, its bytes copied from `old` (which is scrubbed and freed). */
 export function migrate(buf: BufferRef, old: Backing, device: Device, why: string, log: DecisionSink): Backing {
@@ -24,7 +25,8 @@ export function migrate(buf: BufferRef, old: Backing, device: Device, why: strin
     provenance.copied(dst.phys, src.phys, n);
     off += n;
   }
-  scrubAndFree(core, old, length);
+  scrub(core, old);
+  teardownStep(buf, old.allocator, 'returning the memory the buffer moved from', () => core.releaseBacking(old, length));
   core.platform.events.emit({
     kind: 'migrate', actor: 'core', buffer: id, addr: fresh.segments[0]?.phys, length,
     message: `buffer ${id} moved from ${old.allocator} to ${fresh.allocator} so that ${device.name} can use it (${why})`,

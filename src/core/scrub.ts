@@ -6,12 +6,13 @@
 import type { Backing } from './contracts.ts';
 import type { BufferHost } from './host.ts';
 
-export function scrubAndFree(core: BufferHost, b: Backing, length: number): void {
+/** Zero the memory and clear whose data it held (the platform's own bookkeeping: no plugin runs). */
+export function scrub(core: BufferHost, b: Backing): void {
   const { memory, provenance } = core.platform;
   for (const s of b.segments) {
     memory.zero(s.phys, s.length);
     memory.detachStore(s.phys, s.length);
     provenance.cleared(s.phys, s.length);
   }
-  core.releaseBacking(b, length);
 }
+

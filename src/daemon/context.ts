@@ -2,127 +2,21 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { SmafError } from '../common/errors.ts';
-import { formatSize } from '../common/units.ts';
 import { selfCheck, type SelfCheckReport, type Smaf, type SmafBuffer } from '../core/index.ts';
 import type { SmafAddon } from '../native/addon.ts';
 import type { Platform } from '../platform/index.ts';
 import type { NativeStatus } from '../uapi/index.ts';
+import { Accounts } from './accounts.ts';
 import { BufferFiles } from './buffer-files.ts';
 import { Fences } from './fences.ts';
 import { WriteGenerations } from './generations.ts';
 import { EventJournal } from './journal.ts';
+import { DEFAULT_LIMITS, LIMIT_OPTIONS, Limits, type LimitSettings } from './limits.ts';
+import { RateLimitedLog } from './log-limit.ts';
 import type { TeeClient } from './tee-client.ts';
 
-export interface LimitSettings {
-  /** Open fds per client. */
-  readonly maxFds: number;
-  /** Bytes of buffers one client may hold (counting every buffer it has an fd of). */
-  readonly maxClientBytes: number;
-  /** Distinct buffers one client may hold. */
-  readonly maxClientBuffers: number;
-  /** Attachments and CPU mappings per fd. */
-  readonly maxAttachmentsPerFd: number;
-  readonly maxMappingsPerFd: number;
-  /** Bytes one READ may return. */
-  readonly maxIo: number;
-  /** Secure buffers one client may have mapped at once (each takes a region of the SDP table). */
-  readonly maxClientSecureMaps: number;
-  /** Clients connected at once (both sockets), buffers alive and fds open in the whole daemon. */
-  readonly maxClients: number;
-  readonly maxBuffers: number;
-  readonly maxTotalFds: number;
-  /** Answer bytes queued for one connection before smafd stops reading its requests. */
-  readonly maxClientBacklog: number;
-  /** Answer bytes queued for all connections together; past it the one with most is closed. */
-  readonly maxTotalBacklog: number;
-  /** Bytes held for incomplete requests, all connections together. */
-  readonly maxPendingBytes: number;
-  /** Milliseconds a connection may leave a request half-sent before it is closed. */
-  readonly readTimeoutMs: number;
-}
-
-export const DEFAULT_LIMITS: LimitSettings = {
-  maxFds: 1024,
-  maxClientBytes: 512 * 1024 * 1024,
-  maxClientBuffers: 1024,
-  maxAttachmentsPerFd: 64,
-  maxMappingsPerFd: 256,
-  maxIo: 16 * 1024 * 1024 - 64,
-  maxClientSecureMaps: 8,
-  maxClients: 2048,
-  maxBuffers: 200_000,
-  maxTotalFds: 400_000,
-  maxClientBacklog: 64 * 1024 * 1024,
-  maxTotalBacklog: 256 * 1024 * 1024,
-  maxPendingBytes: 256 * 1024 * 1024,
-  readTimeoutMs: 30_000,
-};
-
-/** What every limit is called on the command line and in docs (`--max-client-fds` for maxFds...). */
-export const LIMIT_OPTIONS: Readonly<Record<keyof LimitSettings, string>> = {
-  maxFds: 'max-client-fds',
-  maxClientBytes: 'max-client-bytes',
-  maxClientBuffers: 'max-client-buffers',
-  maxAttachmentsPerFd: 'max-attachments-per-fd',
-  maxMappingsPerFd: 'max-mappings-per-fd',
-  maxIo: 'max-io',
-  maxClientSecureMaps: 'max-client-secure-maps',
-  maxClients: 'max-clients',
-  maxBuffers: 'max-total-buffers',
-  maxTotalFds: 'max-total-fds',
-  maxClientBacklog: 'max-client-backlog',
-  maxTotalBacklog: 'max-total-backlog',
-  maxPendingBytes: 'max-pending-bytes',
-  readTimeoutMs: 'read-timeout',
-};
-
-interface UsageSource {
-  readonly label: string;
-  usage(): { fds: number; buffers: number; bytes: number };
-}
-
-export class Limits {
-  /** fds open in the whole daemon. */
-  totalFds = 0;
-
-  constructor(readonly settings: LimitSettings = DEFAULT_LIMITS, private readonly liveBuffers: () => number = () => 0) {}
-
-  get maxIo(): number {
-    return this.settings.maxIo;
-  }
-
-  checkFds(s: UsageSource, open: number): void {
-    if (open >= this.settings.maxFds) throw new SmafError('EMFILE', `${s.label} has ${open} fds open, the limit (max_fds) is ${this.settings.maxFds}`);
-    if (this.totalFds >= this.settings.maxTotalFds) throw new SmafError('ENFILE', `smafd has ${this.totalFds} fds open in all, the limit (max_total_fds) is ${this.settings.maxTotalFds}`);
-  }
-
-  checkCreate(s: UsageSource, length: bigint): void {
-    const live = this.liveBuffers();
-    if (live >= this.settings.maxBuffers) throw new SmafError('ENOMEM', `smafd holds ${live} buffers in all, the limit (max_buffers) is ${this.settings.maxBuffers}`);
-    const u = s.usage();
-    if (u.buffers >= this.settings.maxClientBuffers) {
-      throw new SmafError('ENOMEM', `${s.label} holds ${u.buffers} buffers, the per-client limit (max_client_buffers) is ${this.settings.maxClientBuffers}`);
-    }
-    if (BigInt(u.bytes) + length > BigInt(this.settings.maxClientBytes)) {
-      throw new SmafError('ENOMEM', `${s.label} holds ${formatSize(u.bytes)}; ${length} more bytes would pass the per-client limit (max_client_bytes) of ${formatSize(this.settings.maxClientBytes)}`);
-    }
-  }
-
-  checkAttachments(s: UsageSource, n: number): void {
-    if (n >= this.settings.maxAttachmentsPerFd) throw new SmafError('ENOMEM', `${s.label}: ${n} attachments on one fd, the limit (max_attachments_per_fd) is ${this.settings.maxAttachmentsPerFd}`);
-  }
-
-  /** A secure buffer mapped takes a region of the platform's small SDP table: a client gets a share. */
-  checkSecureMaps(s: UsageSource, mapped: Set<unknown>, already: boolean): void {
-    if (!already && mapped.size >= this.settings.maxClientSecureMaps) {
-      throw new SmafError('ENOSPC', `${s.label} has ${mapped.size} secure buffers mapped, the per-client limit (max_client_secure_maps) is ${this.settings.maxClientSecureMaps}: the SDP region table is shared by every client`);
-    }
-  }
-
-  checkMappings(s: UsageSource, n: number): void {
-    if (n >= this.settings.maxMappingsPerFd) throw new SmafError('ENOMEM', `${s.label}: ${n} mappings on one fd, the limit (max_mappings_per_fd) is ${this.settings.maxMappingsPerFd}`);
-  }
-}
+// the limits live in limits.ts; smafd's library is used through this file
+export { DEFAULT_LIMITS, LIMIT_OPTIONS, type LimitSettings } from './limits.ts';
 
 /** Export tokens: 16 random bytes naming a live buffer; gone with the buffer. Hold no reference. */
 class TokenTable {
@@ -157,10 +51,12 @@ class TokenTable {
   }
 }
 
-export interface SessionLike extends UsageSource {
+export interface SessionLike {
   readonly id: number;
+  readonly label: string;
+  /** What this session holds now (an account may have several sessions). */
+  usage(): { fds: number; buffers: number; bytes: number };
   readonly admin: boolean;
-  holds(bufferId: number): boolean;
   readonly pid: number | null;
   readonly comm: string | null;
   heldBuffers(): SmafBuffer[];
@@ -179,6 +75,8 @@ export interface SessionLike extends UsageSource {
 
 export class DaemonContext {
   readonly tokens = new TokenTable();
+  /** Who is charged for what sessions hold (accounts.ts). */
+  readonly accounts = new Accounts();
   readonly generations = new WriteGenerations();
   readonly limits: Limits;
   private readonly holders = new Map<number, Set<SessionLike>>();
@@ -188,6 +86,9 @@ export class DaemonContext {
 
   /** Whether debug logs are on (checked before building log objects on hot paths). */
   readonly verbose: boolean;
+
+  /** smafd's warnings, rate-limited per cause. */
+  readonly warnings: RateLimitedLog;
 
   /** Bugs met while handling requests (each answered EIO), and the stacks already logged. */
   internalErrors = 0;
@@ -205,13 +106,19 @@ export class DaemonContext {
   private readonly exporters = new Map<number, string>();
 
   constructor(readonly smaf: Smaf, readonly log: Logger, limits: LimitSettings = DEFAULT_LIMITS, readonly addon: SmafAddon | null = null) {
-    this.limits = new Limits(limits, () => smaf.bufferCount);
+    this.limits = new Limits(limits, () => smaf.bufferCount, () => {
+      const sdp = smaf.platform.sdp;
+      return sdp ? { capacity: sdp.maxRegions, used: sdp.table.size } : null;
+    });
     this.verbose = log.isLevelEnabled('debug');
+    this.warnings = new RateLimitedLog(log);
     this.journal = new EventJournal(smaf, smaf.platform.events);
     this.files = addon ? new BufferFiles(addon, smaf, () => log.error('the inotify queue overflowed: smafd no longer knows when C programs close their dma-bufs, and keeps every buffer that has a file until it stops')) : null;
     this.fences = new Fences(addon);
     smaf.platform.events.subscribe((e) => {
       if (e.kind === 'release' && e.buffer !== undefined) this.released(e.buffer);
+      // a plugin failed while tearing something down (the teardown went on): a bug, counted and logged
+      if (e.kind === 'internal-error') this.internalError(new Error(e.message), { actor: e.actor, buffer: e.buffer, where: 'teardown' });
       if (!this.verbose) return;
       const decision = (e.kind === 'allocate' || e.kind === 'allocate-failed') && e.buffer !== undefined
         ? smaf.buffers.find((b) => b.id === e.buffer)?.decisions.at(-1)
@@ -277,7 +184,12 @@ export class DaemonContext {
     const stack = e instanceof Error ? e.stack ?? e.message : String(e);
     if (this.loggedStacks.has(stack)) return;
     if (this.loggedStacks.size < 256) this.loggedStacks.add(stack);
-    this.log.error({ ...where, err: stack }, 'internal error while handling a request (answered EIO; smafd goes on)');
+    this.warn('internal error while handling a request (answered EIO; smafd goes on)', { ...where, err: stack }, 'error');
+  }
+
+  /** Log a warning, at most a few per cause every 10 s (log-limit.ts): clients cannot flood the log. */
+  warn(cause: string, fields: Record<string, unknown>, level: 'warn' | 'error' = 'warn'): void {
+    this.warnings.warn(cause, fields, level);
   }
 
   /** The core's invariants plus the daemon's: every fd holds a live buffer, references add up. */

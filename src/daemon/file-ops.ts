@@ -1,7 +1,6 @@
 /**
  * The ops a C program's dma-bufs need beyond the uapi (docs/c-programs.md): a heap's allocation at
- * ALLOC, the buffer as a file (zero-copy), identifying a file a program was given, sync files, and
- * how C programs reach smafd (X_NATIVE).
+ * ALLOC, the buffer as a file (zero-copy), identifying a file a program was given, sync files.
  */
 import { Errno, isSmafError, SmafError } from '../common/errors.ts';
 import { SMAF_RDWR, type SmafBuffer } from '../core/index.ts';
@@ -69,5 +68,4 @@ export const fileOps = {
     s.ctx.fences.importFence(entry.buffer, value.flags, file);
     return { result: 0 };
   },
-  X_NATIVE: ({ session: s }) => ({ result: 0, payload: s.ctx.nativeStatus() }),
-} satisfies Pick<OpHandlers, 'ALLOCATE' | 'FILE' | 'IDENTIFY' | 'EXPORT_FENCE' | 'IMPORT_FENCE' | 'X_NATIVE'>;
+} satisfies Pick<OpHandlers, 'ALLOCATE' | 'FILE' | 'IDENTIFY' | 'EXPORT_FENCE' | 'IMPORT_FENCE'>;

@@ -11,21 +11,18 @@ import {
   opRowNamed, type HandlerReply, type OpName, type OpTableRow, type Request, type RowOf,
 } from '../uapi/index.ts';
 import { fileOps } from './file-ops.ts';
-import { heaps } from './heaps.ts';
-import { eventsPage, traceOf } from './operator-ops.ts';
-import { isSliced, mapWork, type HandlerSession, type OpCall, type OpHandler, type OpHandlers, type Outcome, type Work } from './op-types.ts';
+import { traceOf } from './operator-ops.ts';
+import { isEncoded, isSliced, isStreamed, mapWork, type Encoded, type HandlerSession, type IntrospectionOp, type OpHandlers, type Outcome, type Streamed, type Work } from './op-types.ts';
 import { processes } from './processes.ts';
-import { snapshot } from './state.ts';
+import { snapshotJson } from './state.ts';
 import { teeOps } from './tee-ops.ts';
 
-/** Reads [offset, offset+length) of a CPU mapping, one slice at a time. */
-function* readSteps(m: CpuMapping, offset: number, length: number): Generator<void, { result: number; payload: Uint8Array }> {
-  const out = new Uint8Array(length);
-  for (let done = 0; done < length; done += DMA_SLICE) {
-    if (done > 0) yield;
-    out.set(m.read(offset + done, Math.min(DMA_SLICE, length - done)), done);
+/** [offset, offset+length) of a CPU mapping, streamed one slice at a time: never held whole. */
+function readStream(m: CpuMapping, offset: number, length: number): Streamed {
+  function* chunks(): Generator<Uint8Array, void> {
+    for (let done = 0; done < length; done += DMA_SLICE) yield m.read(offset + done, Math.min(DMA_SLICE, length - done));
   }
-  return { result: length, payload: out };
+  return { streamed: true, result: length, length, chunks: chunks() };
 }
 
 function* writeSteps(m: CpuMapping, offset: number, data: Uint8Array): Generator<void, { result: number }> {
@@ -66,29 +63,24 @@ const deviceOps = {
   },
 } satisfies Pick<OpHandlers, 'IMPORT' | 'HELLO'>;
 
-/** The extensions (JSON introspection). */
+/** The extensions (JSON introspection): each sees what the asker's scope shows, nothing else. */
 const extensionOps = {
-  X_STATE: ({ session: s, value }) => ({ result: 0, payload: snapshot(s.ctx, { ...(value ?? {}), viewer: s.admin ? null : s }) }),
-  X_PS: ({ session: s }) => ({ result: 0, payload: processes(s.ctx) }),
-  X_HEAPS: ({ session: s }) => ({ result: 0, payload: heaps(s.ctx.smaf) }),
-  X_CHECK: ({ session: s }) => {
-    const report = s.ctx.selfCheck();
+  X_STATE: ({ scope, value }) => mapWork(snapshotJson(scope, value ?? {}), (json): Encoded => ({ encoded: true, result: 0, payload: new TextEncoder().encode(json) })),
+  X_PS: ({ scope }) => ({ result: 0, payload: processes(scope) }),
+  X_HEAPS: ({ scope }) => ({ result: 0, payload: scope.heaps() }),
+  X_CHECK: ({ scope }) => {
+    const report = scope.selfCheck();
     return { result: report.ok ? 0 : -Errno.EIO, payload: report };
   },
-  X_EVENTS: ({ session: s, value }) => {
-    // a client sees the events of the buffers it holds; the operator sees all
-    const page = eventsPage(s.ctx, eventQueryFrom(value), s.admin ? null : (id) => s.holds(id));
-    return { result: page.events.length, payload: page };
-  },
-  X_TRACE: ({ session: s, value }) => ({ result: 0, payload: traceOf(s.ctx, safe(value.since, 'X_TRACE: since')) }),
-  X_EXPLAIN: ({ session: s, fd, value }) => {
-    const buf = fd === DEVICE_FD ? s.visibleBuffer(value.buffer) : s.entry(fd).buffer;
-    // the TEE shared memory holding it: every client's for the operator, a client its own
-    const teeShm = [...(s.admin ? s.ctx.sessions : [s])].flatMap((c) => (c.tee?.sharedMemory ?? [])
-      .filter((m) => m.buffer === buf).map((m) => ({ client: c.id, label: c.label, shm: m.id })));
+  X_EVENTS: ({ scope, value }) => mapWork(scope.eventSteps(eventQueryFrom(value)), (page) => ({ result: page.events.length, payload: page })),
+  X_TRACE: ({ scope, value }) => ({ result: 0, payload: traceOf(scope, safe(value.since, 'X_TRACE: since')) }),
+  X_EXPLAIN: ({ scope, fd, value }) => {
+    const buf = fd === DEVICE_FD ? scope.buffer(value.buffer) : scope.bufferOfFd(fd);
+    const teeShm = scope.teeShmOf(buf); // the TEE shared memory holding it, as far as the scope sees
     return { result: 0, payload: { ...explain(buf), ...(teeShm.length ? { teeShm } : {}) } };
   },
-} satisfies Pick<OpHandlers, 'X_STATE' | 'X_PS' | 'X_HEAPS' | 'X_CHECK' | 'X_EVENTS' | 'X_TRACE' | 'X_EXPLAIN'>;
+  X_NATIVE: ({ scope }) => ({ result: 0, payload: scope.native() }),
+} satisfies Pick<OpHandlers, IntrospectionOp>;
 
 /** Ops on a buffer fd: the fd's references, devices and CPU mappings. */
 const bufferOps = {
@@ -116,15 +108,16 @@ const bufferOps = {
   },
   MAP: ({ session: s, entry, value }) => {
     const att = s.attachment(entry, value.attachment);
-    const dir = value.direction;
-    if (dir > 2) throw new SmafError('EINVAL', `invalid direction ${dir} (0 bidirectional, 1 to device, 2 from device)`);
     const buf = entry.buffer;
-    if (buf.secure) s.ctx.limits.checkSecureMaps(s, s.secureBuffersMapped(), s.secureBuffersMapped().has(buf));
-    const segs = buf.map(att, dir as DmaDirection);
+    if (buf.secure) s.ctx.limits.checkSecureMap(s, buf);
+    const segs = buf.map(att, value.direction as DmaDirection); // the core refuses a direction other than 0, 1, 2
+    if (buf.secure) s.account.noteSecureMap(buf, 1);
     return { result: segs.length, payload: segs.map((g) => ({ dma_addr: BigInt(g.dma), length: BigInt(g.length) })) };
   },
   UNMAP: ({ session: s, entry, value }) => {
-    entry.buffer.unmap(s.attachment(entry, value.attachment));
+    const buf = entry.buffer;
+    buf.unmap(s.attachment(entry, value.attachment));
+    if (buf.secure) s.account.noteSecureMap(buf, -1);
     return { result: 0 };
   },
   SET_NAME: ({ entry, value }) => {
@@ -144,13 +137,13 @@ const bufferOps = {
 
 /** CPU access through a mapping, and the DMA a device does on the client's behalf (sliced). */
 const ioOps = {
-  MMAP: ({ session: s, entry, value: { offset, length, prot } }) => {
-    const buf = entry.buffer;
-    if (length === 0n || offset + length > BigInt(buf.length)) throw new SmafError('EINVAL', `cannot map ${offset}+${length} of a ${buf.length}-byte buffer`);
+  MMAP: ({ session: s, entry, value }) => {
     s.ctx.limits.checkMappings(s, entry.mappings.size);
+    const buf = entry.buffer;
     // a protected heap's buffers have no mmap at all (as the kernel's TEE heaps): EINVAL, not EPERM
     if (buf.secure && s.ctx.exporterOf(buf) !== 'smaf') throw new SmafError('EINVAL', `buffer ${buf.id} comes from the protected heap ${s.ctx.exporterOf(buf)}, which has no mmap`);
-    const m = buf.mmap(Number(offset), Number(length), prot);
+    // the core checks the range and prot; a u64 past 2^53 is refused here, where it is decoded
+    const m = buf.mmap(safe(value.offset, 'MMAP: offset'), safe(value.length, 'MMAP: length'), value.prot);
     entry.mappings.set(m.id, m);
     s.ctx.files?.share(buf); // a C program's mapping is the memory itself from now on
     return { result: m.id };
@@ -162,16 +155,14 @@ const ioOps = {
     return { result: 0 };
   },
   READ: ({ session: s, entry, value }) => {
-    s.notSecure(entry.buffer, 'READ');
     const m = s.mapping(entry, value.mapping);
     const offset = safe(value.offset, 'offset');
     const length = value.length;
     if (length > s.ctx.limits.maxIo) throw new SmafError('EINVAL', `READ of ${length} bytes is over the ${s.ctx.limits.maxIo}-byte limit of one request`);
-    m.check(offset, length, PROT_READ); // before any work
-    return readSteps(m, offset, length);
+    m.check(offset, length, PROT_READ); // before the answer's head is sent
+    return readStream(m, offset, length);
   },
   WRITE: ({ session: s, entry, value }) => {
-    s.notSecure(entry.buffer, 'WRITE');
     const m = s.mapping(entry, value.mapping);
     const offset = safe(value.offset, 'offset');
     m.check(offset, value.data.length, PROT_WRITE);
@@ -220,16 +211,27 @@ function run<K extends OpName>(s: HandlerSession, name: K, req: Request): Work<O
   const row = opRowNamed(name);
   const value = decodeOpRequest(row, req.payload);
   if (row.target === 'device' && req.fd !== DEVICE_FD) throw new SmafError('EINVAL', `${row.name} goes to the device (fd -1)`);
-  if ('operator' in row) s.operatorOnly(row.operator);
+  if ('operator' in row) s.scope.requireOperator(row.operator);
   if ('file' in row && !s.native) throw new SmafError('EOPNOTSUPP', `${row.name} passes a file: only smafd's native socket carries files (X_NATIVE names it)`);
-  const entry = row.target === 'buffer' ? { entry: s.entry(req.fd) } : {};
-  const handler: OpHandler<K> = OP_HANDLERS[name];
-  const work = 'file' in row && 'in' in row.file ? withFile(s, row.name, (file) => handler({ session: s, fd: req.fd, value, ...entry, file } as OpCall<K>))
-    : handler({ session: s, fd: req.fd, value, ...entry } as OpCall<K>); // entry and file are there exactly for the ops that have them
-  const encode = (r: HandlerReply<RowOf<K>>): Outcome => {
-    const out = encodeOpReply(row, r);
+  const handler = OP_HANDLERS[name] as (call: object) => Work<HandlerReply<RowOf<K>>>; // the call built below is K's: TypeScript does not correlate the union
+  const call = (extra: object): Work<HandlerReply<RowOf<K>>> => handler(isIntrospection(name)
+    ? { scope: s.scope, fd: req.fd, value }
+    : { session: s, fd: req.fd, value, ...(row.target === 'buffer' ? { entry: s.entry(req.fd) } : {}), ...extra });
+  // the file passed with the request, for the ops that take one
+  const work = 'file' in row && 'in' in row.file ? withFile(s, row.name, (file) => call({ file })) : call({});
+  const encode = (r: HandlerReply<RowOf<K>> | Encoded): Outcome => {
+    const out = isEncoded(r) ? r : encodeOpReply(row, r);
     if (out.payload.length > MAX_FRAME - RESPONSE_HEADER) throw new SmafError('EOVERFLOW', `${row.name}: the reply is ${out.payload.length} bytes, over one frame: ask for less (a smaller page, a shorter span)`);
     return out;
   };
+  if (isStreamed(work)) {
+    if (work.length > MAX_FRAME - RESPONSE_HEADER) throw new SmafError('EOVERFLOW', `${row.name}: the reply is ${work.length} bytes, over one frame: ask for less`);
+    return work;
+  }
   return isSliced(work) ? mapWork(work, encode) : encode(work);
+}
+
+/** Every X_* op is an introspection op: it gets the asker's scope, never the session. */
+function isIntrospection(name: OpName): name is IntrospectionOp {
+  return name.startsWith('X_');
 }

@@ -40,6 +40,7 @@ const LIMIT_FLAGS: readonly (readonly [keyof LimitSettings, string, '<size>' | '
   ['maxClientBuffers', 'buffers one client may hold', '<n>'],
   ['maxFds', 'open fds per client', '<n>'],
   ['maxClientSecureMaps', 'secure buffers one client may have mapped at once (the SDP region table is shared)', '<n>'],
+  ['sdpReserve', 'regions of the SDP table kept for clients that have no secure buffer mapped (at most a quarter of the table)', '<n>'],
   ['maxClients', 'clients connected at once', '<n>'],
   ['maxBuffers', 'live buffers in the whole daemon', '<n>'],
   ['maxTotalFds', 'open fds in the whole daemon', '<n>'],

@@ -1,6 +1,6 @@
 /**
  * The daemon side of issue 16 without sockets: SET_NAME labels a buffer, X_PS accounts every
- * client's buffers (processes(ctx)), X_HEAPS names the dma-heaps (heaps()).
+ * client's buffers (processes(scope)), X_HEAPS names the dma-heaps (heaps()).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -14,6 +14,7 @@ import { heaps, type HeapInfo } from './heaps.ts';
 import type { ProcessReport } from './processes.ts';
 import { ClientSession } from './session.ts';
 import { snapshot } from './state.ts';
+import { operatorScope } from './scope.ts';
 
 function setup() {
   const { smaf } = createSmafSystem();
@@ -61,7 +62,7 @@ test('SET_NAME labels a buffer: explain, state and the event log show it; 32 byt
   assert.equal(c.handle(req(Op.SET_NAME, fd, name32('camera-out'))).result, 0);
   const buf = smaf.buffers[0]!;
   assert.equal(explain(buf).label, 'camera-out');
-  assert.equal(snapshot(ctx).buffers[0]!.label, 'camera-out');
+  assert.equal(snapshot(operatorScope(ctx)).buffers[0]!.label, 'camera-out');
   assert.ok(smaf.platform.events.list({ kinds: ['name'] }).some((e) => e.buffer === buf.id && e.message.includes('camera-out')));
   assert.equal(c.handle(req(Op.SET_NAME, fd, new Uint8Array(32).fill(0x41))).result, -Errno.EINVAL, 'no NUL in 32 bytes');
   assert.equal(c.handle(req(Op.SET_NAME, fd, new Uint8Array(31))).result, -Errno.EINVAL, 'payload of the wrong size');

@@ -8,7 +8,7 @@
 import type { z } from 'zod';
 import { SmafError } from '../common/errors.ts';
 import type { StructDef, StructValue } from './abi.ts';
-import { decodeStruct, encodeStruct, nonZeroReserved } from './codec.ts';
+import { decodeStruct, encodeStruct, nonZeroReserved, writeStruct } from './codec.ts';
 import { fieldList } from './docs.ts';
 import type { OpRow, OpTableRow, ReplyLayout } from './ops.ts';
 
@@ -106,7 +106,8 @@ function encodePayload(layout: ReplyLayout, v: unknown): Uint8Array {
     case 'array': {
       const items = v as readonly Partial<StructValue>[]; // typed by Reply<R>
       const out = new Uint8Array(items.length * layout.struct.size);
-      items.forEach((item, i) => out.set(encodeStruct(layout.struct, item), i * layout.struct.size));
+      const view = new DataView(out.buffer);
+      items.forEach((item, i) => writeStruct(layout.struct, item, out, view, i * layout.struct.size));
       return out;
     }
   }
