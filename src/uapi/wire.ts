@@ -1,5 +1,5 @@
 /**
- * The smafd wire protocol: frames and the op table (design.md, "Wire protocol, exact").
+ * The smafd wire protocol: frames and the op table (docs/protocol.md, "Frames" and "Tables").
  * Request: u32 length | u32 request_id | u32 op | s32 fd | payload.
  * Response: u32 length | u32 request_id | s32 result | payload.
  * `length` counts the bytes after itself. All little-endian. The ops are rows of ops.ts.
