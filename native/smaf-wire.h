@@ -482,6 +482,8 @@ _Static_assert(offsetof(struct smaf_trace_in, since) == 0, "smaf_trace_in.since"
 #define SMAF_DMA_BUF_SYNC_READ 1u
 #define SMAF_DMA_BUF_SYNC_WRITE 2u
 #define SMAF_DMA_BUF_SYNC_END 4u
+#define SMAF_DMA_BUF_SYNC_RW 3u
+#define SMAF_DMA_BUF_SYNC_VALID_FLAGS_MASK 7u
 
 struct smaf_create_data {
 	uint64_t version;  /* structure version, must be 0 */
@@ -597,6 +599,9 @@ _Static_assert(offsetof(struct smaf_token_page, length) == 8, "smaf_token_page.l
 _Static_assert(offsetof(struct smaf_token_page, token) == 16, "smaf_token_page.token");
 _Static_assert(offsetof(struct smaf_token_page, cpu_live) == 32, "smaf_token_page.cpu_live");
 _Static_assert(offsetof(struct smaf_token_page, reserved) == 36, "smaf_token_page.reserved");
+/* Zero-copy: smafd's OFD lock of this byte of a buffer's memfd: device work in flight (read
+ * lock: reads only; write lock: a write, or a sync file waited for). */
+#define SMAF_BUSY_LOCK_OFFSET 0x4000000000000000u
 #define SMAF_MEMFD_DEVICE "smaf:/dev/smaf"
 #define SMAF_MEMFD_HEAP_PREFIX "smaf-heap:"
 #define SMAF_MEMFD_BUFFER "smaf-dmabuf"

@@ -22,7 +22,7 @@ import { SMAF_CLOEXEC, SMAF_RDWR } from '../src/core/smaf.ts';
 import { eventually, ROOT, startDaemon, type RunningDaemon } from './helpers/daemon.ts';
 
 const BIN = mkdtempSync(join(tmpdir(), 'smaf-native-test-'));
-const PROGRAMS = ['smaf-uapi', 'dma-heap', 'share', 'device', 'threads', 'wire-dump', 'lifetime', 'coherence', 'fdview', 'robust', 'isolation', 'tee-sdp'];
+const PROGRAMS = ['smaf-uapi', 'dma-heap', 'share', 'device', 'threads', 'wire-dump', 'lifetime', 'coherence', 'fdview', 'robust', 'isolation', 'tee-sdp', 'fences'];
 const exe = (name: string): string => join(BIN, name);
 
 let d: RunningDaemon;
@@ -298,6 +298,11 @@ describe('smaf exec', () => {
     assert.doesNotMatch(r.stdout, /^not ok/m, r.stdout);
     assert.equal(r.code, 0, r.stderr);
     assert.equal((await c.check()).ok, true, 'the self-check holds: free memory is scrubbed');
+  });
+
+  test('implicit fences: SYNC START waits for the device work in its way, sync files wait as the kernel\'s, an imported write fence holds readers back', async () => {
+    await cTest([exe('fences'), 'system'], 29);
+    await noBuffersLeft();
   });
 
   test('coherence: a write through a mapping is what devices and every other mapping see, with or without SYNC', async () => {

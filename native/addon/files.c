@@ -12,6 +12,10 @@
  * eventfd(signalled) -> fd              signal(fd, on): a sync file's state (readable = signalled)
  * watchStart(onEvents)                  inotify: onEvents(Int32Array [wd, mask, wd, mask, ...])
  * watch(fd) -> wd, unwatch(wd)          IN_OPEN | IN_CLOSE on a memfd: its open files come and go
+ * lock(fd, type, offset)               an OFD lock of one byte at offset on smafd's own open file
+ *                                       (type 0 none, 1 read, 2 write): device work in flight on a
+ *                                       buffer, which a program's F_OFD_GETLK sees (its SYNC's fast
+ *                                       path); 0, or -errno when someone else's lock is in the way
  * setDumpable(on), raiseFdLimit() -> n
  */
 #include "addon.h"
@@ -293,6 +297,16 @@ static napi_value js_unwatch(napi_env env, napi_callback_info info)
 	return make_undefined(env);
 }
 
+static napi_value js_lock(napi_env env, napi_callback_info info)
+{
+	int64_t a[3];
+	if (!int_args(env, info, 3, a) || a[0] < 0 || a[1] < 0 || a[1] > 2 || a[2] < 0)
+		return addon_throw_type(env, "lock(fd, 0 | 1 | 2, offset)");
+	static const short types[] = { F_UNLCK, F_RDLCK, F_WRLCK };
+	struct flock fl = { .l_type = types[a[1]], .l_whence = SEEK_SET, .l_start = (off_t)a[2], .l_len = 1 };
+	return make_int(env, fcntl((int)a[0], F_OFD_SETLK, &fl) == 0 ? 0 : -errno);
+}
+
 static napi_value js_set_dumpable(napi_env env, napi_callback_info info)
 {
 	napi_value argv[1];
@@ -333,6 +347,7 @@ void files_register(napi_env env, napi_value exports)
 	EXPORT_FN(env, exports, "watchStart", js_watch_start);
 	EXPORT_FN(env, exports, "watch", js_watch);
 	EXPORT_FN(env, exports, "unwatch", js_unwatch);
+	EXPORT_FN(env, exports, "lock", js_lock);
 	EXPORT_FN(env, exports, "setDumpable", js_set_dumpable);
 	EXPORT_FN(env, exports, "raiseFdLimit", js_raise_fd_limit);
 }

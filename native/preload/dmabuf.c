@@ -8,7 +8,11 @@
  * Zero-copy: the fd is a file smafd made and its pages are the buffer's memory, so a mapping needs
  * no copy, ever, and the kernel itself keeps the buffer alive while any fd, mapping or in-flight
  * message of it exists (smafd watches the file). smafd is told of each process's first mapping and
- * last unmapping (its CPU mapping: what SMAF's rules look at) and of every SYNC.
+ * last unmapping (its CPU mapping: what SMAF's rules look at).
+ * A SYNC is the kernel's cache maintenance, and a wait for the device work in its way: while this
+ * process maps the buffer (smafd has checked and pinned it then) and nothing is in flight on it
+ * (smafd holds no lock on its file's SMAF_BUSY_LOCK_OFFSET byte), there is nothing to maintain or
+ * wait for, and the kernel says so in one fcntl; otherwise smafd answers it, after the wait.
  * Copy mode: copy-mode.c.
  */
 #include "preload.h"
@@ -64,7 +68,14 @@ int dmabuf_adopt_locked(int32_t dfd, int access, bool cloexec)
 
 /* ---- ioctls ---------------------------------------------------------------------------------- */
 
-static int sync_ioctl_locked(struct object *o, void *arg)
+/* Whether no device work is in flight on the buffer of fd: no lock on its busy byte (smafd's or anyone's) */
+static bool idle(int fd)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = (off_t)SMAF_BUSY_LOCK_OFFSET, .l_len = 1 };
+	return real_fcntl(fd, F_OFD_GETLK, &fl) == 0 && fl.l_type == F_UNLCK;
+}
+
+static int sync_ioctl_locked(struct object *o, int fd, void *arg)
 {
 	uint64_t flags;
 	if (copy_from_user(&flags, arg, sizeof flags) < 0)
@@ -73,8 +84,18 @@ static int sync_ioctl_locked(struct object *o, void *arg)
 		int r = copy_sync_locked(o, flags);
 		return r < 0 ? fail(-r) : 0;
 	}
+	bool end = (flags & SMAF_DMA_BUF_SYNC_END) != 0;
+	bool valid = (flags & ~(uint64_t)SMAF_DMA_BUF_SYNC_VALID_FLAGS_MASK) == 0 && (flags & SMAF_DMA_BUF_SYNC_RW) != 0;
+	if (valid && o->map_id >= 0 && (end ? o->sync_remote == 0 : idle(fd)))
+		return 0;
 	int r = rpc_simple_locked(SMAF_DMA_BUF_IOCTL_SYNC, o->dfd, &flags, sizeof flags, NULL, 0);
-	return r < 0 ? fail(-r) : 0;
+	if (r < 0)
+		return fail(-r);
+	if (!end)
+		o->sync_remote++;
+	else if (o->sync_remote > 0)
+		o->sync_remote--;
+	return 0;
 }
 
 static int set_name_locked(struct object *o, void *arg)
@@ -145,10 +166,9 @@ static int import_sync_file_locked(struct object *o, void *arg)
 
 int dmabuf_ioctl_locked(struct object *o, int fd, unsigned long cmd, void *arg)
 {
-	(void)fd;
 	switch ((uint32_t)cmd) {
 	case SMAF_DMA_BUF_IOCTL_SYNC:
-		return sync_ioctl_locked(o, arg);
+		return sync_ioctl_locked(o, fd, arg);
 	case SMAF_DMA_BUF_SET_NAME_A:
 	case SMAF_DMA_BUF_SET_NAME_B:
 		return set_name_locked(o, arg);

@@ -148,6 +148,7 @@ struct object {
 	uint64_t length;
 	int32_t map_id;    /* smafd's CPU mapping while this process maps the buffer, else -1 */
 	int nmaps;         /* program mappings alive */
+	int sync_remote;   /* SYNC STARTs smafd answered (and so counts) that no END has closed yet */
 	char name[SMAF_DMA_BUF_NAME_LEN]; /* DMA_BUF_SET_NAME seen by this process */
 	/* copy mode */
 	uint8_t token[SMAF_TOKEN_LEN];

@@ -53,8 +53,8 @@ static inline int drv_io(int s, void *p, size_t n, int reading, int *fd_out)
 	return 0;
 }
 
-/* One request (with a file when send_fd >= 0); the result, the payload in out, a file in *recv_fd. */
-static inline int drv_call(int s, uint32_t op, int32_t fd, const void *in, size_t n, void *out, size_t cap, int send_fd, int *recv_fd)
+/* Send one request (with a file when send_fd >= 0), without waiting for its answer: 0 or -errno. */
+static inline int drv_send(int s, uint32_t op, int32_t fd, const void *in, size_t n, int send_fd)
 {
 	static uint32_t next = 1;
 	uint32_t head[4] = { (uint32_t)(SMAF_WIRE_REQUEST_HEADER + n), next++, op, (uint32_t)fd };
@@ -76,8 +76,12 @@ static inline int drv_call(int s, uint32_t op, int32_t fd, const void *in, size_
 		cm->cmsg_len = CMSG_LEN(sizeof(int));
 		memcpy(CMSG_DATA(cm), &send_fd, sizeof(int));
 	}
-	if (sendmsg(s, &m, MSG_NOSIGNAL) != (ssize_t)(sizeof head + n))
-		return -EIO;
+	return sendmsg(s, &m, MSG_NOSIGNAL) == (ssize_t)(sizeof head + n) ? 0 : -EIO;
+}
+
+/* The next answer: its result, the payload in out (up to cap bytes), a file in *recv_fd. */
+static inline int drv_recv(int s, void *out, size_t cap, int *recv_fd)
+{
 	uint32_t rh[3];
 	int got = -1;
 	if (drv_io(s, rh, sizeof rh, 1, &got) < 0)
@@ -100,6 +104,13 @@ static inline int drv_call(int s, uint32_t op, int32_t fd, const void *in, size_
 		done += k;
 	}
 	return (int32_t)rh[2];
+}
+
+/* One request and its answer: the result, the payload in out, a file in *recv_fd. */
+static inline int drv_call(int s, uint32_t op, int32_t fd, const void *in, size_t n, void *out, size_t cap, int send_fd, int *recv_fd)
+{
+	int r = drv_send(s, op, fd, in, n, send_fd);
+	return r < 0 ? r : drv_recv(s, out, cap, recv_fd);
 }
 
 /* The driver's handle of the buffer behind a program's dma-buf fd (zero-copy: the file itself). */

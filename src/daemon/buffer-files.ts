@@ -15,7 +15,8 @@ import { SmafError } from '../common/errors.ts';
 import type { Smaf, SmafBuffer } from '../core/index.ts';
 import { IN_CLOSE_NOWRITE, IN_CLOSE_WRITE, IN_OPEN, type SmafAddon } from '../native/addon.ts';
 import { fileWatcher, type FileWatcher } from '../native/watch.ts';
-import { MEMFD_BUFFER } from '../uapi/index.ts';
+import { BUSY_LOCK_OFFSET, MEMFD_BUFFER } from '../uapi/index.ts';
+import type { Busy } from './fences.ts';
 
 
 interface BufferFile {
@@ -51,6 +52,8 @@ export class BufferFiles {
     private readonly addon: SmafAddon,
     private readonly smaf: Smaf,
     onOverflow: () => void,
+    /** What device work a buffer is busy with now (fences.ts). */
+    private readonly busyOf: (buf: SmafBuffer) => Busy = () => 0,
   ) {
     this.watcher = fileWatcher(addon);
     this.watcher.onOverflow(() => {
@@ -95,7 +98,21 @@ export class BufferFiles {
     f = { buf, fd, key: `${dev}:${ino}`, wd, view: null, open: 0, ownOpens: 0, holdsRef: false };
     this.byBuffer.set(buf.id, f);
     this.byKey.set(f.key, f);
+    const busy = this.busyOf(buf);
+    if (busy !== 0) this.busy(buf.id, busy);
     return f;
+  }
+
+  /**
+   * What device work the buffer is busy with, as the lock smafd's own open file holds on the byte
+   * at BUSY_LOCK_OFFSET: a program's SYNC looks at it (F_OFD_GETLK) and asks smafd only when it is
+   * in the way. A program asks for a write lock, which any lock is in the way of: a lock a
+   * program took itself on that byte (which makes smafd's fail) sends its peers' SYNCs to smafd,
+   * which is slower, never wrong.
+   */
+  busy(bufferId: number, busy: Busy): void {
+    const f = this.byBuffer.get(bufferId);
+    if (f) this.addon.lock(f.fd, busy, BUSY_LOCK_OFFSET);
   }
 
   /**

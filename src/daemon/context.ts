@@ -113,8 +113,11 @@ export class DaemonContext {
     this.verbose = log.isLevelEnabled('debug');
     this.warnings = new RateLimitedLog(log);
     this.journal = new EventJournal(smaf, smaf.platform.events);
-    this.files = addon ? new BufferFiles(addon, smaf, () => log.error('the inotify queue overflowed: smafd no longer knows when C programs close their dma-bufs, and keeps every buffer that has a file until it stops')) : null;
     this.fences = new Fences(addon);
+    const overflow = (): void => log.error('the inotify queue overflowed: smafd no longer knows when C programs close their dma-bufs, and keeps every buffer that has a file until it stops');
+    this.files = addon ? new BufferFiles(addon, smaf, overflow, (buf) => this.fences.busy(buf)) : null;
+    const files = this.files;
+    if (files) this.fences.onBusy = (id, busy) => files.busy(id, busy);
     smaf.platform.events.subscribe((e) => {
       if (e.kind === 'release' && e.buffer !== undefined) this.released(e.buffer);
       // a plugin failed while tearing something down (the teardown went on): a bug, counted and logged

@@ -3,7 +3,13 @@
  * copy or CRC that smafd runs in slices) is a fence; `DMA_BUF_IOCTL_EXPORT_SYNC_FILE` gives a sync
  * file (an eventfd of smafd's, readable once signalled) that waits for the writes in flight (READ)
  * or for everything in flight (WRITE); `DMA_BUF_IOCTL_IMPORT_SYNC_FILE` adds a sync file of smafd's
- * to a buffer, and device work on that buffer waits for it.
+ * to a buffer as a write (WRITE) or a read (READ) fence, and device work waits for it as the
+ * kernel's dma_resv_usage_rw says: a reader for the write fences, a writer for all of them. A CPU
+ * access (DMA_BUF_IOCTL_SYNC START) waits the same way, as dma_buf_begin_cpu_access does.
+ *
+ * What a buffer is busy with (nothing, reads, a write) is told to `onBusy` as it changes: smafd
+ * shows it to C programs as a lock on the buffer's file (buffer-files.ts), so that their SYNC asks
+ * the kernel, not smafd, when nothing is in flight.
  *
  * Without smafd's addon there are no eventfds: work is only counted (and still waits for nothing).
  */
@@ -12,6 +18,9 @@ import type { SmafBuffer } from '../core/index.ts';
 import type { SmafAddon } from '../native/addon.ts';
 
 export type FenceAccess = 'read' | 'write';
+
+/** What a buffer is busy with: 0 nothing, 1 reads only, 2 a write (or a write fence waited for). */
+export type Busy = 0 | 1 | 2;
 
 /** A sync file smafd made: signalled when every piece of work it waits for is done. */
 interface Fence {
@@ -29,8 +38,9 @@ interface InFlight {
 
 interface BufferFences {
   readonly work: Set<InFlight>;
-  /** Sync files imported into the buffer and not signalled yet. */
-  readonly imported: Set<Fence>;
+  /** Sync files imported into the buffer and not signalled yet, each a read or a write fence. */
+  readonly imported: Map<Fence, FenceAccess>;
+  busy: Busy;
 }
 
 /** Sync files remembered for IMPORT (by inode), the oldest forgotten first. */
@@ -39,30 +49,48 @@ const MAX_KNOWN_FENCES = 4096;
 const DMA_BUF_SYNC_READ = 1;
 const DMA_BUF_SYNC_WRITE = 2;
 
+/** Whether a fence of `held` access is in the way of `wanted` (dma_resv_usage_rw). */
+const inTheWay = (held: FenceAccess, wanted: FenceAccess): boolean => wanted === 'write' || held === 'write';
+
 export class Fences {
   private readonly buffers = new Map<number, BufferFences>();
   private readonly known = new Map<string, Fence>();
+  /** Told when what a buffer is busy with changes (by buffer id). */
+  onBusy: ((bufferId: number, busy: Busy) => void) | null = null;
 
   constructor(private readonly addon: SmafAddon | null) {}
 
   private of(buf: SmafBuffer): BufferFences {
     let b = this.buffers.get(buf.id);
-    if (!b) this.buffers.set(buf.id, (b = { work: new Set(), imported: new Set() }));
+    if (!b) this.buffers.set(buf.id, (b = { work: new Set(), imported: new Map(), busy: 0 }));
     return b;
   }
 
-  /** Whether device work on the buffer must wait (an imported sync file is not signalled yet). */
-  blocked(buf: SmafBuffer): boolean {
+  /** What the buffer is busy with now. */
+  busy(buf: SmafBuffer): Busy {
+    return this.buffers.get(buf.id)?.busy ?? 0;
+  }
+
+  /** Whether an access must wait for the sync files imported into the buffer. */
+  private blocked(buf: SmafBuffer, access: FenceAccess): boolean {
     const b = this.buffers.get(buf.id);
-    return b !== undefined && b.imported.size > 0;
+    if (!b) return false;
+    for (const held of b.imported.values()) if (inTheWay(held, access)) return true;
+    return false;
+  }
+
+  /** Whether a CPU access must wait: for everything in flight (write), or for the writes (read). */
+  cpuMustWait(buf: SmafBuffer, access: FenceAccess): boolean {
+    const busy = this.busy(buf);
+    return access === 'write' ? busy !== 0 : busy === 2;
   }
 
   /**
-   * Device work on buffers: it waits (yields) while any of them is blocked, then is in flight until
-   * `steps` finishes, however it finishes.
+   * Device work on buffers: it waits (yields) while a sync file imported into any of them is in its
+   * way, then is in flight until `steps` finishes, however it finishes.
    */
   *device<T>(uses: readonly (readonly [SmafBuffer, FenceAccess])[], steps: Generator<void, T>): Generator<void, T> {
-    while (uses.some(([buf]) => this.blocked(buf))) yield;
+    while (uses.some(([buf, access]) => this.blocked(buf, access))) yield;
     const started = uses.map(([buf, access]) => this.begin(buf, access));
     try {
       return yield* steps;
@@ -71,10 +99,16 @@ export class Fences {
     }
   }
 
+  /** A CPU access (DMA_BUF_IOCTL_SYNC START) waits (yields) for the device work in its way. */
+  *cpuAccess(buf: SmafBuffer, access: FenceAccess): Generator<void, void> {
+    while (this.cpuMustWait(buf, access)) yield;
+  }
+
   private begin(buf: SmafBuffer, access: FenceAccess): [SmafBuffer, InFlight] {
     const b = this.of(buf);
     const w: InFlight = { access, waiters: [] };
     b.work.add(w);
+    this.changed(buf.id, b);
     return [buf, w];
   }
 
@@ -83,7 +117,7 @@ export class Fences {
     if (!b) return;
     b.work.delete(w);
     for (const f of w.waiters) this.done(f);
-    this.tidy(buf.id, b);
+    this.changed(buf.id, b);
   }
 
   private done(f: Fence): void {
@@ -94,11 +128,17 @@ export class Fences {
     }
     f.fd = -1;
     for (const next of f.then.splice(0)) this.done(next);
-    for (const [id, b] of this.buffers) if (b.imported.delete(f)) this.tidy(id, b);
+    for (const [id, b] of this.buffers) if (b.imported.delete(f)) this.changed(id, b);
   }
 
-  private tidy(id: number, b: BufferFences): void {
+  /** Recompute what the buffer is busy with; tell `onBusy` when it changed; forget an idle buffer. */
+  private changed(id: number, b: BufferFences): void {
+    let busy: Busy = [...b.imported.values()].some((a) => a === 'write') ? 2 : b.imported.size > 0 ? 1 : 0;
+    for (const w of b.work) busy = w.access === 'write' ? 2 : busy === 2 ? 2 : 1;
     if (b.work.size === 0 && b.imported.size === 0) this.buffers.delete(id);
+    if (busy === b.busy) return;
+    b.busy = busy;
+    this.onBusy?.(id, busy);
   }
 
   private need(what: string): SmafAddon {
@@ -116,8 +156,9 @@ export class Fences {
     const addon = this.need('EXPORT_SYNC_FILE');
     const b = this.buffers.get(buf.id);
     const all = (flags & DMA_BUF_SYNC_WRITE) !== 0;
-    const pending = b ? [...b.work].filter((w) => all || w.access === 'write') : [];
-    const imported = b ? [...b.imported] : [];
+    const wanted: FenceAccess = all ? 'write' : 'read';
+    const pending = b ? [...b.work].filter((w) => inTheWay(w.access, wanted)) : [];
+    const imported = b ? [...b.imported].filter(([, held]) => inTheWay(held, wanted)).map(([f]) => f) : [];
     const waiting = pending.length + imported.length;
     const fd = addon.eventfd(waiting === 0);
     const fence: Fence = { fd, waiting, then: [] };
@@ -136,7 +177,8 @@ export class Fences {
 
   /**
    * DMA_BUF_IOCTL_IMPORT_SYNC_FILE: `fd` (received) must be a sync file smafd made (EINVAL, as the
-   * kernel's sync_file_get_fence, for anything else). Device work on the buffer waits for it.
+   * kernel's sync_file_get_fence, for anything else). It becomes a write fence of the buffer (WRITE
+   * in the flags) or a read fence, and what is in its way waits for it.
    */
   importFence(buf: SmafBuffer, flags: number, fd: number): void {
     checkFlags('IMPORT_SYNC_FILE', flags);
@@ -145,7 +187,10 @@ export class Fences {
     const f = this.known.get(`${dev}:${ino}`);
     if (!f) throw new SmafError('EINVAL', 'IMPORT_SYNC_FILE: the fd is not a sync file (only sync files smafd made are known here)');
     if (f.waiting <= 0) return; // signalled: nothing to wait for
-    this.of(buf).imported.add(f);
+    const b = this.of(buf);
+    const access: FenceAccess = (flags & DMA_BUF_SYNC_WRITE) !== 0 ? 'write' : 'read';
+    if (b.imported.get(f) !== 'write') b.imported.set(f, access);
+    this.changed(buf.id, b);
   }
 
   /** Device work in flight on a buffer (for the dashboard and tests). */
@@ -154,7 +199,9 @@ export class Fences {
   }
 
   released(bufferId: number): void {
+    const b = this.buffers.get(bufferId);
     this.buffers.delete(bufferId);
+    if (b && b.busy !== 0) this.onBusy?.(bufferId, 0);
   }
 }
 

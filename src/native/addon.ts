@@ -55,6 +55,11 @@ export interface SmafAddon {
   watchStart(onEvents: (events: Int32Array) => void): void;
   watch(fd: number): number;
   unwatch(wd: number): void;
+  /**
+   * An OFD lock of one byte at `offset` on smafd's own open file (0 none, 1 read, 2 write): 0, or
+   * -errno when another open file's lock is in the way (it stays as it was).
+   */
+  lock(fd: number, type: 0 | 1 | 2, offset: number): number;
   setDumpable(on: boolean): void;
   raiseFdLimit(): number;
 }
