@@ -4,9 +4,10 @@ import type { Logger } from 'pino';
 import { SmafError } from '../common/errors.ts';
 import { formatSize } from '../common/units.ts';
 import { selfCheck, type SelfCheckReport, type Smaf, type SmafBuffer } from '../core/index.ts';
-import type { Platform } from '../platform/index.ts';
+import { platformDocument, type Platform } from '../platform/index.ts';
 import { WriteGenerations } from './generations.ts';
 import { EventJournal } from './journal.ts';
+import { DEFAULT_RECORDED_OPS, Recorder } from './recorder.ts';
 
 export interface LimitSettings {
   /** Open fds per client. */
@@ -175,6 +176,9 @@ export class DaemonContext {
   /** The event log with clients, regions and allocators: X_EVENTS, X_TRACE, the timeline, /metrics. */
   readonly journal: EventJournal;
 
+  /** Every client's operations, for replay (X_RECORDING, `smaf trace export`). */
+  readonly recorder: Recorder;
+
   /** Whether debug logs are on (checked before building log objects on hot paths). */
   readonly verbose: boolean;
 
@@ -182,10 +186,12 @@ export class DaemonContext {
   internalErrors = 0;
   private readonly loggedStacks = new Set<string>();
 
-  constructor(readonly smaf: Smaf, readonly log: Logger, limits: LimitSettings = DEFAULT_LIMITS) {
+  /** `recordedOps`: operations the recording keeps (0: no recording). */
+  constructor(readonly smaf: Smaf, readonly log: Logger, limits: LimitSettings = DEFAULT_LIMITS, recordedOps = DEFAULT_RECORDED_OPS) {
     this.limits = new Limits(limits, () => smaf.bufferCount);
     this.verbose = log.isLevelEnabled('debug');
     this.journal = new EventJournal(smaf, smaf.platform.events);
+    this.recorder = new Recorder(recordedOps, () => this.journal.nowUs(), platformDocument(smaf.platform.spec), { ...limits });
     smaf.platform.events.subscribe((e) => {
       if (e.kind === 'release' && e.buffer !== undefined) {
         this.tokens.forget(e.buffer);

@@ -7,7 +7,7 @@ import { Errno, SmafError } from '../common/errors.ts';
 import { DMA_SLICE, dmaCopySteps, dmaCrcSteps, explain, PROT_READ, PROT_WRITE, type CpuMapping, type DmaDirection } from '../core/index.ts';
 import {
   decodeName, decodeOpRequest, DEVICE_FD, DMA_BUF_NAME_LEN, encodeName, encodeOpReply, eventQueryFrom, MAX_FRAME, RESPONSE_HEADER,
-  opRowNamed, type OpName, type OpTableRow, type Reply, type Request, type RowOf,
+  opRowNamed, X_RECORDING_MAX_LIMIT, type OpName, type OpTableRow, type Reply, type Request, type RowOf,
 } from '../uapi/index.ts';
 import { heaps } from './heaps.ts';
 import { eventsPage, traceOf } from './operator-ops.ts';
@@ -81,11 +81,16 @@ const extensionOps = {
     return { result: page.events.length, payload: page };
   },
   X_TRACE: ({ session: s, value }) => ({ result: 0, payload: traceOf(s.ctx, safe(value.since, 'X_TRACE: since')) }),
+  X_RECORDING: ({ session: s, value }) => {
+    if (value.limit < 1 || value.limit > X_RECORDING_MAX_LIMIT) throw new SmafError('EINVAL', `X_RECORDING: limit ${value.limit} is not 1..${X_RECORDING_MAX_LIMIT}`);
+    const page = s.ctx.recorder.page(value.from, value.limit);
+    return { result: page.records.length, payload: page };
+  },
   X_EXPLAIN: ({ session: s, fd, value }) => {
     const buf = fd === DEVICE_FD ? s.visibleBuffer(value.buffer) : s.entry(fd).buffer;
     return { result: 0, payload: explain(buf) };
   },
-} satisfies Pick<OpHandlers, 'X_STATE' | 'X_PS' | 'X_HEAPS' | 'X_CHECK' | 'X_EVENTS' | 'X_TRACE' | 'X_EXPLAIN'>;
+} satisfies Pick<OpHandlers, 'X_STATE' | 'X_PS' | 'X_HEAPS' | 'X_CHECK' | 'X_EVENTS' | 'X_TRACE' | 'X_RECORDING' | 'X_EXPLAIN'>;
 
 /** Ops on a buffer fd: the fd's references, devices and CPU mappings. */
 const bufferOps = {

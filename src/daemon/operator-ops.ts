@@ -1,5 +1,5 @@
-/** The operator's extension ops: X_EVENTS (the journal, filtered and paged) and X_TRACE. */
-import type { EventPage, EventQuery, JournalEvent } from '../uapi/index.ts';
+/** The operator's extension ops: X_EVENTS (the journal, filtered and paged), X_TRACE, and the trace file. */
+import { traceFileText, type EventPage, type EventQuery, type JournalEvent } from '../uapi/index.ts';
 import type { DaemonContext } from './context.ts';
 import { buildChromeTrace, type ChromeTrace } from './trace.ts';
 
@@ -10,6 +10,7 @@ export function traceOf(ctx: DaemonContext, sinceMs = 0): ChromeTrace {
     regions: ctx.platform.regionStats().map((r) => ({ name: r.name, inUse: r.inUse })),
     platform: ctx.platform.name,
     nowUs: ctx.journal.nowUs(),
+    ...(ctx.recorder.size > 0 ? { originUs: ctx.recorder.originUs } : {}),
   });
 }
 
@@ -19,4 +20,10 @@ export function traceOf(ctx: DaemonContext, sinceMs = 0): ChromeTrace {
  */
 export function eventsPage(ctx: DaemonContext, query: EventQuery, visible: ((bufferId: number) => boolean) | null = null): EventPage<JournalEvent> {
   return ctx.journal.query(query, visible ? (e) => e.buffer !== undefined && visible(e.buffer) : undefined);
+}
+
+/** The trace file (docs/trace.md): the journal's trace with the whole recording, for the dashboard's download. */
+export function traceFileOf(ctx: DaemonContext): string {
+  const page = ctx.recorder.page(0, ctx.recorder.size);
+  return traceFileText(traceOf(ctx), page.header, page.records);
 }

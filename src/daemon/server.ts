@@ -30,6 +30,8 @@ export interface DaemonOptions {
   readonly smaf: Smaf;
   readonly log: Logger;
   readonly limits?: LimitSettings;
+  /** Operations the recording for replay keeps (default DEFAULT_RECORDED_OPS; 0: no recording). */
+  readonly recordedOps?: number;
   /** File mode of the socket, like a device node (default 0660). */
   readonly mode?: number;
 }
@@ -88,7 +90,7 @@ export class SmafDaemon {
   private nextClient = 1;
 
   constructor(private readonly options: DaemonOptions) {
-    this.context = new DaemonContext(options.smaf, options.log, options.limits ?? DEFAULT_LIMITS);
+    this.context = new DaemonContext(options.smaf, options.log, options.limits ?? DEFAULT_LIMITS, options.recordedOps);
   }
 
   get socketPath(): string {

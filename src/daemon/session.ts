@@ -47,6 +47,7 @@ export class ClientSession implements HandlerSession {
 
   constructor(readonly id: number, readonly ctx: DaemonContext, options: SessionOptions = {}) {
     this.admin = options.admin ?? false;
+    ctx.recorder.connect(this);
   }
 
   /** Whose data this client's DMA writes into secure memory (see platform/provenance.ts). */
@@ -76,24 +77,25 @@ export class ClientSession implements HandlerSession {
    */
   begin(req: Request): Response | SlicedRequest {
     this.requests++;
+    const recorded = this.ctx.recorder.begin(this, req); // the recording for replay (recorder.ts)
     let work: Work<Outcome>;
     // the journal records this client as the one acting, through every slice of its work
     const journal = this.ctx.journal;
     try {
       work = journal.actAs(this, () => this.dispatch(req));
     } catch (e) {
-      return this.failure(req, e);
+      return recorded(this.failure(req, e));
     }
-    if (!isSliced(work)) return this.reply(req, work);
+    if (!isSliced(work)) return recorded(this.reply(req, work));
     const steps = work;
     return {
       request: req,
       step: () => {
         try {
           const r = journal.actAs(this, () => steps.next());
-          return r.done ? this.reply(req, r.value) : null;
+          return r.done ? recorded(this.reply(req, r.value)) : null;
         } catch (e) {
-          return this.failure(req, e);
+          return recorded(this.failure(req, e));
         }
       },
     };
@@ -152,6 +154,11 @@ export class ClientSession implements HandlerSession {
       for (const a of e.attachments.values()) if (a.mapped) out.add(e.buffer);
     }
     return out;
+  }
+
+  /** The buffer behind an fd of this client, if it holds that fd (for the recording). */
+  bufferIdOf(fd: number): number | undefined {
+    return this.fds.get(fd)?.buffer.id;
   }
 
   /** Whether this client holds an fd of the buffer. */
@@ -233,6 +240,7 @@ export class ClientSession implements HandlerSession {
     if (this.closed) return;
     this.ctx.journal.actAs(this, () => this.closeAll());
     this.closed = true;
+    this.ctx.recorder.disconnect(this);
   }
 
   private closeAll(): void {

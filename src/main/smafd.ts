@@ -56,7 +56,7 @@ async function startDaemon(opts: SmafdOptions, smaf: Smaf): Promise<SmafDaemon> 
   if (opts.socket === defaultSocketPath() && !process.env.XDG_RUNTIME_DIR) ensurePrivateDir(dirname(opts.socket));
   const adminSocketPath = opts.adminSocket === false ? null : typeof opts.adminSocket === 'string' ? opts.adminSocket : adminSocketFor(opts.socket);
   const log = pino({ name: 'smafd', level: opts.verbose ? 'debug' : 'warn' }, pino.destination(2));
-  const daemon = new SmafDaemon({ socketPath: opts.socket, adminSocketPath, smaf, log, limits: opts.limits });
+  const daemon = new SmafDaemon({ socketPath: opts.socket, adminSocketPath, smaf, log, limits: opts.limits, recordedOps: opts.maxRecordedOps });
   await daemon.start();
   return daemon;
 }

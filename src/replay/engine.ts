@@ -1,0 +1,258 @@
+/**
+ * Replay a recording in process, on any platform and policy: a SMAF system is built from a
+ * platform spec and a preset, and each recorded operation is applied to the core through its row
+ * of REPLAY_OPS (ops.ts), in order. Each outcome (success, or the errno) is compared with the
+ * recorded one; the replay keeps the differences, the first new failure (an operation that
+ * succeeded in the recording and fails here), and each region's peak use with its largest free
+ * range at that peak. No Node imports: the dashboard's trace viewer runs this in the browser.
+ */
+import { SmafError, toSmafError } from '../common/errors.ts';
+import type { PlatformSpec, SmafEvent } from '../platform/index.ts';
+import { createSmafSystem, type PresetOptions, type SmafSystem } from '../presets/default.ts';
+import { IOCTLS, type OpRecord, type RecordingHeader, type Recording } from '../uapi/index.ts';
+import { checkRecording, targetOf } from './check.ts';
+import { REPLAY_OPS, type Made, type ReplayedOpName } from './ops.ts';
+import { buffersFuture, policyNamed, type BufferFuture, type PolicyName } from './policy.ts';
+import { ReplayWorld, type ReplayClient, type ReplayFd, type ReplayLimits } from './world.ts';
+
+/** A recording checked and ready to replay (any number of times). */
+export interface PreparedRecording {
+  readonly source: string;
+  readonly header: RecordingHeader | null;
+  readonly records: readonly OpRecord[];
+  readonly lines: readonly number[];
+  readonly future: ReadonlyMap<number, BufferFuture>;
+}
+
+/** Check a recording's consistency (TraceFileError otherwise) and index what eager looks ahead for. */
+export function prepareRecording(rec: Recording): PreparedRecording {
+  const records = checkRecording(rec);
+  return { source: rec.source, header: rec.header, records, lines: rec.lines, future: buffersFuture(records) };
+}
+
+export interface ReplayOptions {
+  readonly spec: PlatformSpec;
+  readonly policy?: PolicyName;
+  /** Which allocators, ranked how (what-if). */
+  readonly preset?: PresetOptions;
+  /** Enforce smafd's limits of the recording's header (default true). */
+  readonly limits?: boolean;
+  /** How many differences to keep (all are counted; default all). */
+  readonly keepDifferences?: number;
+  /** Every platform event, with the record that caused it (the trace viewer). */
+  readonly onEvent?: (e: SmafEvent, rec: OpRecord, client: ReplayClient) => void;
+}
+
+/** An operation whose replayed outcome differs from the recorded one. */
+export interface Difference {
+  readonly seq: number;
+  readonly line: number;
+  readonly op: string;
+  readonly client: number;
+  readonly buffer: number | null;
+  /** "ok" or the errno. */
+  readonly recorded: string;
+  readonly replayed: string;
+  /** Why the replay's operation failed (which allocators were asked and what each said), or what it did instead. */
+  readonly explain: string | null;
+}
+
+export interface RegionPeak {
+  readonly name: string;
+  readonly kind: string;
+  readonly size: number;
+  readonly peak: number;
+  /** The largest free range when the region was fullest (all of it, when never used). */
+  readonly largestFree: number;
+  /** 1 - largestFree/free at that moment. */
+  readonly fragmentation: number;
+}
+
+export interface ReplayResult {
+  readonly source: string;
+  readonly platform: string;
+  readonly policy: PolicyName;
+  readonly replayed: number;
+  readonly differences: readonly Difference[];
+  readonly differencesTotal: number;
+  /** Operations that succeeded in the recording and fail here. */
+  readonly failed: number;
+  readonly firstFailure: Difference | null;
+  readonly regions: readonly RegionPeak[];
+  /** A bug met by the replay (anything not a SmafError), answered EIO as smafd would. */
+  readonly internalErrors: number;
+  /** The recording is not whole (its header says operations were dropped). */
+  readonly partial: boolean;
+}
+
+const IOCTL_NAMES = new Set<string>(IOCTLS.map((d) => d.name));
+
+/** Where a recorded thing goes missing when the operation that made it fails in the replay. */
+const MADE_KEY: Partial<Record<ReplayedOpName, (r: OpRecord) => string | null>> = {
+  SMAF_IOC_CREATE: (r) => (r.new_fd !== undefined ? `${r.client}:fd:${r.new_fd}` : null),
+  DUP: (r) => `${r.client}:fd:${r.result}`,
+  IMPORT: (r) => `${r.client}:fd:${r.result}`,
+  ATTACH: (r) => `${r.client}:att:${r.fd}:${r.result}`,
+  MMAP: (r) => `${r.client}:map:${r.fd}:${r.result}`,
+};
+
+export class Replayer {
+  readonly system: SmafSystem;
+  readonly world: ReplayWorld;
+  private readonly policy;
+  private next = 0;
+  private readonly differences: Difference[] = [];
+  private differencesTotal = 0;
+  private failed = 0;
+  private firstFailure: Difference | null = null;
+  private internalErrors = 0;
+  private allocated = false;
+  private readonly peaks = new Map<string, { peak: number; largestFree: number; fragmentation: number }>();
+  private current: { rec: OpRecord; client: ReplayClient } | null = null;
+
+  constructor(readonly recording: PreparedRecording, readonly options: ReplayOptions) {
+    this.system = createSmafSystem(options.spec, { eventCapacity: 1, ...options.preset });
+    const limits = options.limits === false ? {} : ((recording.header?.limits ?? {}) as ReplayLimits);
+    this.world = new ReplayWorld(this.system.smaf, limits);
+    this.policy = policyNamed(options.policy ?? 'deferred');
+    this.system.platform.events.subscribe((e) => {
+      if (e.kind === 'allocate' || e.kind === 'migrate') this.allocated = true;
+      if (options.onEvent && this.current) options.onEvent(e, this.current.rec, this.current.client);
+    });
+    for (const r of this.system.platform.regions) {
+      if (r.kind === 'reserved') continue;
+      const s = this.system.platform.pool(r.name).stats();
+      this.peaks.set(r.name, { peak: 0, largestFree: s.largestFree, fragmentation: s.fragmentation });
+    }
+  }
+
+  /** Records replayed so far. */
+  get position(): number {
+    return this.next;
+  }
+
+  get done(): boolean {
+    return this.next >= this.recording.records.length;
+  }
+
+  /** Replay every record left. */
+  run(): ReplayResult {
+    while (this.next < this.recording.records.length) this.step();
+    return this.result();
+  }
+
+  /** Replay up to (not including) record index `n`. */
+  runTo(n: number): void {
+    const end = Math.min(n, this.recording.records.length);
+    while (this.next < end) this.step();
+  }
+
+  /** Replay one record; its difference, if its outcome differs. */
+  step(): Difference | null {
+    const i = this.next++;
+    const rec = this.recording.records[i]!;
+    const client = this.world.client(rec.client);
+    this.current = { rec, client };
+    let replayed: SmafError | null = null;
+    let made: Made | null = null;
+    try {
+      const r = this.apply(rec, client);
+      if (typeof r !== 'number') made = r;
+    } catch (e) {
+      replayed = toSmafError(e);
+      if (!(e instanceof SmafError)) this.internalErrors++;
+    }
+    const recordedOk = rec.errno === undefined;
+    if (made) {
+      try {
+        if (recordedOk) made.bind();
+        else made.undo();
+      } catch (e) {
+        this.internalErrors++;
+        replayed ??= toSmafError(e);
+      }
+    }
+    this.current = null;
+    if (this.allocated) this.notePeaks();
+    if (replayed && recordedOk) {
+      const key = MADE_KEY[rec.op as ReplayedOpName]?.(rec);
+      if (key) this.world.lost.set(key, rec.seq);
+    }
+    const replayedText = replayed ? replayed.code : 'ok';
+    const recordedText = rec.errno ?? 'ok';
+    if (replayedText === recordedText) return null;
+    return this.differ(i, rec, recordedText, replayedText, replayed);
+  }
+
+  private apply(rec: OpRecord, client: ReplayClient): number | Made {
+    const w = this.world;
+    const target = targetOf(rec.op as ReplayedOpName);
+    let entry: ReplayFd | undefined;
+    if (target === 'buffer') entry = w.entry(client, rec.fd!);
+    else if (target === 'device' && rec.fd !== -1) {
+      if (IOCTL_NAMES.has(rec.op)) {
+        w.entry(client, rec.fd!); // EBADF first for a bad fd, as the kernel would
+        throw new SmafError('ENOTTY', `${rec.op} is an ioctl of /dev/smaf (fd -1), not of a buffer fd`);
+      }
+      throw new SmafError('EINVAL', `${rec.op} goes to the device (fd -1)`);
+    }
+    const row = REPLAY_OPS[rec.op as ReplayedOpName];
+    return row.apply({ w, c: client, rec, args: rec.args ?? {}, policy: this.policy, entry, future: (id) => (id === undefined ? undefined : this.recording.future.get(id)) });
+  }
+
+  private differ(i: number, rec: OpRecord, recorded: string, replayed: string, err: SmafError | null): Difference {
+    const explain = err ? err.message : `the replay succeeded${this.allocationOf(rec)}${rec.message ? `; the recording's failure: ${rec.message}` : ''}`;
+    const d: Difference = { seq: rec.seq, line: this.recording.lines[i] ?? 0, op: rec.op, client: rec.client, buffer: rec.buffer ?? null, recorded, replayed, explain };
+    this.differencesTotal++;
+    if (this.differences.length < (this.options.keepDifferences ?? Infinity)) this.differences.push(d);
+    if (err && recorded === 'ok') {
+      this.failed++;
+      this.firstFailure ??= d;
+    }
+    return d;
+  }
+
+  /** " (memory from smaf-cma in cma)" when the replayed operation's buffer has memory. */
+  private allocationOf(rec: OpRecord): string {
+    const buf = rec.buffer !== undefined ? this.world.buffers.get(rec.buffer) : undefined;
+    return buf?.backing ? ` (buffer ${buf.id} has memory from ${buf.backing.allocator} in ${buf.backing.region})` : '';
+  }
+
+  private notePeaks(): void {
+    this.allocated = false;
+    const platform = this.system.platform;
+    for (const [name, p] of this.peaks) {
+      const pool = platform.pool(name);
+      if (pool.inUse <= p.peak) continue;
+      const s = pool.stats();
+      p.peak = s.inUse;
+      p.largestFree = s.largestFree;
+      p.fragmentation = s.fragmentation;
+    }
+  }
+
+  result(): ReplayResult {
+    const platform = this.system.platform;
+    return {
+      source: this.recording.source,
+      platform: platform.name,
+      policy: this.policy.name,
+      replayed: this.next,
+      differences: [...this.differences],
+      differencesTotal: this.differencesTotal,
+      failed: this.failed,
+      firstFailure: this.firstFailure,
+      regions: [...this.peaks].map(([name, p]) => {
+        const r = platform.region(name);
+        return { name, kind: r.kind, size: r.size, ...p };
+      }),
+      internalErrors: this.internalErrors,
+      partial: this.recording.header !== null && !this.recording.header.complete,
+    };
+  }
+}
+
+/** Replay a whole recording. */
+export function replay(recording: PreparedRecording, options: ReplayOptions): ReplayResult {
+  return new Replayer(recording, options).run();
+}

@@ -1,0 +1,290 @@
+/**
+ * How each recorded operation is applied to the in-process core: one row per op name of the op
+ * table, the ioctl table and the session (CONNECT, DISCONNECT). A new op of the wire is one row
+ * here (the type below does not compile without it); X_* introspection ops are never recorded and
+ * have none. A row does what smafd's handler does (src/daemon/op-handlers.ts, ioctl-handlers.ts),
+ * with the same checks and errnos; the fd the op goes to is checked before it, from the op's row
+ * of the uapi tables. Ops that make something (an fd, an attachment, a mapping) return it with
+ * `bind` (file it under the id the recording gave it) and `undo` (when the recording says the op
+ * failed: the program never had it, so the replay gives it back at once).
+ *
+ * Not replayed: the bytes. A recording holds no buffer contents, so WRITE and READ are checked
+ * (mapping, range, protection, secure) and move nothing; DMA_COPY and DMA_CRC run for real (the
+ * firewall and the secure module decide on them), over whatever the replayed buffers hold.
+ */
+import { SmafError } from '../common/errors.ts';
+import { dmaCopySteps, dmaCrcSteps, PROT_READ, PROT_WRITE, type DmaDirection, type SmafBuffer } from '../core/index.ts';
+import { DMA_BUF_SYNC_END, DMA_BUF_SYNC_READ, DMA_BUF_SYNC_VALID, DMA_BUF_SYNC_WRITE, type OpRecord, type RecordArgs, type RecordedOpName } from '../uapi/index.ts';
+import type { BufferFuture, Policy } from './policy.ts';
+import type { ReplayClient, ReplayFd, ReplayWorld } from './world.ts';
+
+/** What an operation made: its result, how to file it, how to give it back. */
+export interface Made {
+  readonly result: number;
+  readonly bind: () => void;
+  readonly undo: () => void;
+}
+
+export interface ReplayCall {
+  readonly w: ReplayWorld;
+  readonly c: ReplayClient;
+  readonly rec: OpRecord;
+  readonly args: RecordArgs;
+  readonly policy: Policy;
+  /** The fd's entry, for an op on a buffer fd. */
+  readonly entry: ReplayFd | undefined;
+  readonly future: (bufferId: number | undefined) => BufferFuture | undefined;
+}
+
+export interface ReplayRow {
+  /** Apply the operation: its result, or a SmafError as smafd would answer. */
+  readonly apply: (call: ReplayCall) => number | Made;
+}
+
+export type ReplayedOpName = Exclude<RecordedOpName, `X_${string}`>;
+
+const num = (a: RecordArgs, k: string): number => a[k] as number;
+/** A u64 argument as smafd reads it: EINVAL past 2^53 (recorded as a decimal string). */
+function safe(a: RecordArgs, k: string, what = k): number {
+  const v = a[k];
+  if (typeof v !== 'number') throw new SmafError('EINVAL', `${what} ${String(v)} is out of range`);
+  return v;
+}
+const u64 = (a: RecordArgs, k: string): bigint => BigInt(a[k]!);
+
+function entry(call: ReplayCall): ReplayFd {
+  return call.entry!; // the engine found the fd before the row runs (EBADF otherwise)
+}
+
+/** A new fd of `buf` under the number the recording gave (`fd`); the reference is dropped on undo. */
+function newFd(call: ReplayCall, buf: SmafBuffer, fd: number | undefined, result: number): Made {
+  const { w, c, rec } = call;
+  w.checkFds(c, () => buf.put());
+  return {
+    result,
+    bind: () => {
+      w.install(c, fd ?? -rec.seq, buf); // a caller struct too short for the fd: filed where nothing finds it
+      if (rec.buffer !== undefined) w.buffers.set(rec.buffer, buf);
+    },
+    undo: () => buf.put(),
+  };
+}
+
+function runSteps(steps: Generator<void, number>): number {
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+function syncMode(flags: bigint): 'read' | 'write' | 'read-write' {
+  if ((flags & ~DMA_BUF_SYNC_VALID) !== 0n || (flags & (DMA_BUF_SYNC_READ | DMA_BUF_SYNC_WRITE)) === 0n) {
+    throw new SmafError('EINVAL', `DMA_BUF_IOCTL_SYNC: invalid flags 0x${flags.toString(16)} (READ 1 and/or WRITE 2, START 0 or END 4)`);
+  }
+  return (flags & 3n) === 3n ? 'read-write' : (flags & 1n) === 1n ? 'read' : 'write';
+}
+
+/** The ioctls of /dev/smaf and dma-buf. */
+const ioctlRows = {
+  SMAF_IOC_CREATE: {
+    apply: (call) => {
+      const { w, c, args, rec } = call;
+      const length = u64(args, 'length');
+      w.checkCreate(c, length);
+      const name = args.name as string;
+      const buf = call.policy.create(w.smaf, length, num(args, 'flags'), name || undefined, call.future(rec.buffer));
+      return newFd(call, buf, rec.new_fd, 0);
+    },
+  },
+  SMAF_IOC_GET_SECURE_FLAG: { apply: ({ w, c, args }) => (w.entry(c, num(args, 'fd')), 0) },
+  SMAF_IOC_SET_SECURE_FLAG: {
+    apply: ({ w, c, args }) => {
+      const e = w.entry(c, num(args, 'fd'));
+      const secure = num(args, 'secure');
+      if (secure !== 0 && secure !== 1) throw new SmafError('EINVAL', `SMAF_IOC_SET_SECURE_FLAG: secure must be 0 or 1, got ${secure}`);
+      e.buffer.setSecure(secure === 1);
+      return 0;
+    },
+  },
+  SMAF_IOC_GET_INFO: {
+    apply: ({ w, args }) => {
+      const n = w.smaf.registry.allocators.length;
+      if (num(args, 'index') >= n) throw new SmafError('EINVAL', `SMAF_IOC_GET_INFO: index ${num(args, 'index')} out of range (${n} allocators)`);
+      return 0;
+    },
+  },
+  DMA_BUF_IOCTL_SYNC: {
+    apply: (call) => {
+      const { c, args } = call;
+      const { buffer } = entry(call);
+      const flags = u64(args, 'flags');
+      const mode = syncMode(flags);
+      const depth = c.cpuAccess.get(buffer) ?? 0;
+      if ((flags & DMA_BUF_SYNC_END) !== 0n) {
+        if (depth === 0) throw new SmafError('EINVAL', `DMA_BUF_IOCTL_SYNC END without START on buffer ${buffer.id} (through any of this client's fds)`);
+        buffer.endCpuAccess(mode);
+        if (depth === 1) c.cpuAccess.delete(buffer);
+        else c.cpuAccess.set(buffer, depth - 1);
+        return 0;
+      }
+      buffer.beginCpuAccess(mode);
+      c.cpuAccess.set(buffer, depth + 1);
+      return { result: 0, bind: () => undefined, undo: () => {
+        buffer.endCpuAccess(mode);
+        if (depth === 0) c.cpuAccess.delete(buffer);
+        else c.cpuAccess.set(buffer, depth);
+      } };
+    },
+  },
+} satisfies Record<string, ReplayRow>;
+
+/** Ops on a buffer fd: references, devices, names. */
+const bufferRows = {
+  CLOSE: { apply: (call) => (call.w.closeFd(call.c, entry(call)), 0) },
+  DUP: {
+    apply: (call) => {
+      const buf = entry(call).buffer.get();
+      return newFd(call, buf, call.rec.result, call.rec.result ?? 0);
+    },
+  },
+  ATTACH: {
+    apply: (call) => {
+      const { w, c, args, rec } = call;
+      const e = entry(call);
+      const device = w.platform.device(args.device as string);
+      w.checkAttachments(c, e);
+      call.policy.attaching(e.buffer, device);
+      const att = e.buffer.attach(device);
+      return { result: rec.result ?? att.id, bind: () => void e.attachments.set(rec.result!, att), undo: () => e.buffer.detach(att) };
+    },
+  },
+  DETACH: {
+    apply: (call) => {
+      const e = entry(call);
+      const id = num(call.args, 'attachment');
+      e.buffer.detach(call.w.attachment(call.c, e, id));
+      e.attachments.delete(id);
+      return 0;
+    },
+  },
+  MAP: {
+    apply: (call) => {
+      const { w, c, args } = call;
+      const e = entry(call);
+      const att = w.attachment(c, e, num(args, 'attachment'));
+      const dir = num(args, 'direction');
+      if (dir > 2) throw new SmafError('EINVAL', `invalid direction ${dir} (0 bidirectional, 1 to device, 2 from device)`);
+      if (e.buffer.secure) w.checkSecureMaps(c, e.buffer);
+      const n = e.buffer.map(att, dir as DmaDirection).length;
+      return { result: n, bind: () => undefined, undo: () => e.buffer.unmap(att) };
+    },
+  },
+  UNMAP: { apply: (call) => (entry(call).buffer.unmap(call.w.attachment(call.c, entry(call), num(call.args, 'attachment'))), 0) },
+  SET_NAME: { apply: (call) => (entry(call).buffer.setLabel(printable(call.args.name as string)), 0) },
+  GENERATION: { apply: () => 0 },
+  STAT: { apply: () => 0 },
+  EXPORT: {
+    apply: (call) => {
+      const buf = entry(call).buffer;
+      buf.markShared();
+      call.w.exported.add(buf);
+      return 0;
+    },
+  },
+} satisfies Record<string, ReplayRow>;
+
+/** CPU mappings, the CPU's reads and writes, and DMA by a device. */
+const ioRows = {
+  MMAP: {
+    apply: (call) => {
+      const { w, c, args, rec } = call;
+      const e = entry(call);
+      const offset = u64(args, 'offset');
+      const length = u64(args, 'length');
+      if (length === 0n || offset + length > BigInt(e.buffer.length)) throw new SmafError('EINVAL', `cannot map ${offset}+${length} of a ${e.buffer.length}-byte buffer`);
+      w.checkMappings(c, e);
+      const m = e.buffer.mmap(Number(offset), Number(length), num(args, 'prot'));
+      return { result: rec.result ?? m.id, bind: () => void e.mappings.set(rec.result!, m), undo: () => e.buffer.munmap(m) };
+    },
+  },
+  MUNMAP: {
+    apply: (call) => {
+      const e = entry(call);
+      const id = num(call.args, 'mapping');
+      e.buffer.munmap(call.w.mapping(call.c, e, id));
+      e.mappings.delete(id);
+      return 0;
+    },
+  },
+  READ: {
+    apply: (call) => {
+      const { w, c, args } = call;
+      const e = entry(call);
+      notSecure(e, 'READ');
+      const m = w.mapping(c, e, num(args, 'mapping'));
+      const length = num(args, 'length');
+      const max = w.limits.maxIo;
+      if (max !== undefined && length > max) throw new SmafError('EINVAL', `READ of ${length} bytes is over the ${max}-byte limit of one request`);
+      m.check(safe(args, 'offset'), length, PROT_READ);
+      return length;
+    },
+  },
+  WRITE: {
+    apply: (call) => {
+      const e = entry(call);
+      notSecure(e, 'WRITE');
+      const m = call.w.mapping(call.c, e, num(call.args, 'mapping'));
+      const length = safe(call.args, 'length');
+      m.check(safe(call.args, 'offset'), length, PROT_WRITE);
+      return length;
+    },
+  },
+  DMA_COPY: {
+    apply: (call) => {
+      const { w, c, args } = call;
+      const dst = w.attachment(c, entry(call), num(args, 'dst_attachment'));
+      const src = w.attachment(c, w.entry(c, num(args, 'src_fd')), num(args, 'src_attachment'));
+      return runSteps(dmaCopySteps(dst, safe(args, 'dst_offset'), src, safe(args, 'src_offset'), safe(args, 'length'), num(args, 'transform'), c.principal));
+    },
+  },
+  DMA_CRC: {
+    apply: (call) => {
+      const { w, c, args } = call;
+      const att = w.attachment(c, entry(call), num(args, 'attachment'));
+      runSteps(dmaCrcSteps(att, safe(args, 'offset'), safe(args, 'length'), c.principal));
+      return 0;
+    },
+  },
+} satisfies Record<string, ReplayRow>;
+
+/** Control characters of a name shown to others become `?`, as smafd stores them. */
+const printable = (s: string): string => [...s].map((ch) => (ch < ' ' || ch === '\x7f' ? '?' : ch)).join('');
+
+function notSecure(e: ReplayFd, what: string): void {
+  if (e.buffer.secure) throw new SmafError('EPERM', `${what} refused: buffer ${e.buffer.id} is secure and never CPU-accessible`);
+}
+
+/** Ops on the device, and the clients' arrivals and departures. */
+const deviceRows = {
+  IMPORT: {
+    apply: (call) => {
+      const { w, rec } = call;
+      const buf = rec.buffer !== undefined ? w.buffers.get(rec.buffer) : undefined;
+      if (!buf || buf.released || !w.exported.has(buf)) throw new SmafError('ENOENT', 'unknown token, or its buffer has been released');
+      buf.get();
+      return newFd(call, buf, rec.result, rec.result ?? 0);
+    },
+  },
+  HELLO: {
+    apply: ({ c, args }) => {
+      c.comm = printable(args.comm as string);
+      c.pid = num(args, 'pid');
+      return 0;
+    },
+  },
+  CONNECT: { apply: () => 0 },
+  DISCONNECT: { apply: ({ w, c }) => (w.disconnect(c), 0) },
+} satisfies Record<string, ReplayRow>;
+
+/** Every recorded operation's row. */
+export const REPLAY_OPS: { readonly [K in ReplayedOpName]: ReplayRow } = { ...ioctlRows, ...bufferRows, ...ioRows, ...deviceRows };
