@@ -135,6 +135,12 @@ class TokenTable {
     return Uint8Array.from(Buffer.from(hex, 'hex'));
   }
 
+  /** The live buffer a token names, or undefined (never throws: for the recording). */
+  find(token: Uint8Array): SmafBuffer | undefined {
+    const buf = this.byToken.get(Buffer.from(token).toString('hex'));
+    return buf && !buf.released ? buf : undefined;
+  }
+
   lookup(token: Uint8Array): SmafBuffer {
     const hex = Buffer.from(token).toString('hex');
     const buf = this.byToken.get(hex);
@@ -191,7 +197,7 @@ export class DaemonContext {
     this.limits = new Limits(limits, () => smaf.bufferCount);
     this.verbose = log.isLevelEnabled('debug');
     this.journal = new EventJournal(smaf, smaf.platform.events);
-    this.recorder = new Recorder(recordedOps, () => this.journal.nowUs(), platformDocument(smaf.platform.spec), { ...limits });
+    this.recorder = new Recorder(recordedOps, () => this.journal.nowUs(), platformDocument(smaf.platform.spec), { ...limits }, (t) => this.tokens.find(t)?.id);
     smaf.platform.events.subscribe((e) => {
       if (e.kind === 'release' && e.buffer !== undefined) {
         this.tokens.forget(e.buffer);

@@ -49,6 +49,8 @@ export class Recorder {
     private readonly clock: () => number,
     private readonly platform: Readonly<Record<string, unknown>>,
     private readonly limits?: Readonly<Record<string, number>>,
+    /** The buffer an export token names (IMPORT's record names it, never the token), if it lives. */
+    private readonly tokenBuffer: (token: Uint8Array) => number | undefined = () => undefined,
   ) {
     this.originUs = clock();
   }
@@ -87,7 +89,7 @@ export class Recorder {
       this.skipped[d.why]++;
       return identity;
     }
-    const before = buffersOf(s, req.fd, d.args);
+    const before = d.op === 'IMPORT' ? bufferOfToken(this.tokenBuffer(req.payload)) : buffersOf(s, req.fd, d.args);
     return (res) => {
       this.push({ client: s.id, op: d.op, fd: req.fd, args: d.args, ...before, ...outcome(s, d.op, res) });
       return res;
@@ -120,6 +122,10 @@ function outcome(s: RecordedSession, op: RecordedOpName, res: Response): Pick<Op
     ...(op === 'SMAF_IOC_CREATE' && fd !== undefined ? { new_fd: fd } : {}),
     ...(buffer !== undefined ? { buffer } : {}),
   };
+}
+
+function bufferOfToken(buffer: number | undefined): Pick<OpRecord, 'buffer'> {
+  return buffer !== undefined ? { buffer } : {};
 }
 
 /**

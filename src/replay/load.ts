@@ -17,7 +17,7 @@ export interface LoadedTrace {
 }
 
 /** Read a trace file: ENOENT when it is not there, EINVAL (with the line and field) when it is not well formed. */
-export function readTrace(path: string): string {
+function readTrace(path: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (e) {

@@ -151,8 +151,8 @@ const bufferRows = {
     apply: (call) => {
       const { w, c, args, rec } = call;
       const e = entry(call);
-      const device = w.platform.device(args.device as string);
       w.checkAttachments(c, e);
+      const device = w.platform.device(args.device as string);
       call.policy.attaching(e.buffer, device);
       const att = e.buffer.attach(device);
       return { result: rec.result ?? att.id, bind: () => void e.attachments.set(rec.result!, att), undo: () => e.buffer.detach(att) };

@@ -21,8 +21,9 @@ export const POLICIES: readonly PolicyName[] = ['deferred', 'eager'];
 
 /** What the recording says will happen to a buffer (eager looks ahead, as its program knows its pipeline). */
 export interface BufferFuture {
-  /** The first device attached to it. */
+  /** The first device attached to it, and the direction of its first DMA map (if any). */
   readonly firstDevice?: string;
+  readonly firstDirection?: DmaDirection;
   /** Made secure before its first use (a protected heap). */
   readonly secure: boolean;
 }
@@ -31,12 +32,13 @@ const USES = new Set(['MAP', 'MMAP', 'DMA_BUF_IOCTL_SYNC']);
 
 /** Each recorded buffer's future, from one pass over the recording. */
 export function buffersFuture(records: readonly OpRecord[]): ReadonlyMap<number, BufferFuture> {
-  const out = new Map<number, { firstDevice?: string; secure: boolean; used: boolean }>();
+  const out = new Map<number, { firstDevice?: string; firstDirection?: DmaDirection; secure: boolean; used: boolean }>();
   for (const r of records) {
     if (r.buffer === undefined) continue;
     let f = out.get(r.buffer);
     if (!f) out.set(r.buffer, (f = { secure: false, used: false }));
     if (r.op === 'ATTACH' && f.firstDevice === undefined && typeof r.args?.device === 'string') f.firstDevice = r.args.device;
+    if (r.op === 'MAP' && f.firstDirection === undefined && typeof r.args?.direction === 'number' && r.args.direction <= 2) f.firstDirection = r.args.direction as DmaDirection;
     if (r.op === 'SMAF_IOC_SET_SECURE_FLAG' && r.args?.secure === 1 && r.result !== undefined && !f.used) f.secure = true;
     if (USES.has(r.op)) f.used = true;
   }
@@ -79,7 +81,8 @@ function heapFor(smaf: Smaf, length: number, future: BufferFuture | undefined): 
 
 /**
  * Memory now, through the core's public API: a kernel mapping for a normal buffer (its heap's
- * allocate); a secure one, which no CPU may map, through its first device (attach, map, unmap, detach).
+ * allocate); a secure one, which no CPU may map, through its first device (attach, map in the
+ * direction of its first recorded map, unmap, detach).
  */
 function allocateNow(smaf: Smaf, buf: SmafBuffer, future: BufferFuture | undefined): void {
   if (!buf.secure) {
@@ -89,7 +92,7 @@ function allocateNow(smaf: Smaf, buf: SmafBuffer, future: BufferFuture | undefin
   if (future?.firstDevice === undefined) return; // never used by a device: nothing can allocate it
   const att = buf.attach(smaf.platform.device(future.firstDevice));
   try {
-    buf.map(att, DmaDirection.BIDIRECTIONAL);
+    buf.map(att, future.firstDirection ?? DmaDirection.BIDIRECTIONAL);
     buf.unmap(att);
   } finally {
     buf.detach(att);

@@ -33,7 +33,7 @@ export interface ArgSpec {
 }
 
 /** The name a request's tail (WRITE's bytes) is recorded under: its length. */
-export const TAIL_ARG = 'length';
+const TAIL_ARG = 'length';
 
 const recorded = (f: FieldDef): boolean => (f.role === 'in' || f.role === 'inout') && f.type !== 'bytes' && f.name !== 'version';
 
@@ -103,6 +103,9 @@ export function describeRequest(req: Request): Described {
   }
 }
 
+/** Out fields a caller must leave 0 (smafd refuses the ioctl otherwise, before it acts). */
+const ZERO_ON_INPUT: Readonly<Partial<Record<IoctlName, readonly string[]>>> = { SMAF_IOC_CREATE: ['fd'] };
+
 function describeIoctl(req: Request): Described {
   const def = findIoctl(req.op);
   if (!def) return { kind: 'skip', why: 'unknown' };
@@ -111,6 +114,7 @@ function describeIoctl(req: Request): Described {
   if (nonZeroReserved(def.struct, data).length) return { kind: 'skip', why: 'malformed' };
   const value = decodeStruct(def.struct, data) as Record<string, bigint | number | Uint8Array>;
   if ('version' in value && value.version !== 0n) return { kind: 'skip', why: 'malformed' };
+  if (ZERO_ON_INPUT[def.name]?.some((f) => value[f] !== 0)) return { kind: 'skip', why: 'malformed' };
   return { kind: 'op', op: def.name, args: argsOf(RECORDED_ARGS.get(def.name)!, value) };
 }
 
