@@ -36,6 +36,8 @@ export const METRICS: Record<string, MetricDoc> = {
   'daemon.bystander.': { about: 'a bystander\'s CREATE+CLOSE while another client pipelines 500 DMA_COPYs of 128 MiB', baseline: 'the same on an idle daemon' },
   'scale.create_close.': { about: 'CREATE+CLOSE p50 with N live buffers held by 100 clients', baseline: 'the same on an empty smafd, in alternating rounds', goal: { on: 'ratio', max: 1.2 } },
   'scale.dashboard.': { about: 'CREATE+CLOSE p50 at N live buffers with a dashboard viewer connected (state and event sockets)', baseline: 'the same without a viewer, in alternating rounds', goal: { on: 'ratio', max: 1.2 } },
+  'replay.ops_per_s': { about: 'replaying a recording of 100,000 operations in process (`smaf replay`): 4 KiB lifecycles recorded by smafd', baseline: 'the raw in-process lifecycle, measured in the same run: the core\'s create, attach, map, unmap, release called directly (5 operations a cycle)', goal: { on: 'ratio', min: 0.5 } },
+  'replay.what_if.': { about: '`smaf what-if` of N values of cma.size over the same 100,000-operation recording, on worker threads (one per core), wall time', baseline: 'none (the goal is the time itself)', goal: { on: 'value', max: 60 } },
   'shim.frame_cycle_ratio.system': { about: 'the same frame cycle on a system-heap dma-buf', baseline: 'memset of the frame on plain memory' },
   'shim.frame_cycle_ratio': { about: 'a C program writes a 1080p NV12 frame through a dma-buf mapping under `smaf exec`, SYNC START/END each frame', baseline: 'memset of the frame on plain memory', goal: { on: 'ratio', max: 2 } },
 };

@@ -44,7 +44,9 @@ class Checker {
   private line = 0;
 
   constructor(private readonly rec: Recording) {
-    this.nextId = 1 + Math.max(0, ...rec.records.flatMap((r) => [r.buffer ?? 0, r.src_buffer ?? 0]));
+    let max = 0;
+    for (const r of rec.records) max = Math.max(max, r.buffer ?? 0, r.src_buffer ?? 0);
+    this.nextId = max + 1;
   }
 
   private problem(field: string, what: string): void {

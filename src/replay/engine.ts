@@ -9,11 +9,11 @@
 import { SmafError, toSmafError } from '../common/errors.ts';
 import type { PlatformSpec, SmafEvent } from '../platform/index.ts';
 import { createSmafSystem, type PresetOptions, type SmafSystem } from '../presets/default.ts';
-import { IOCTLS, type OpRecord, type RecordingHeader, type Recording } from '../uapi/index.ts';
+import { IOCTLS, type OpRecord, type RecordArgs, type RecordingHeader, type Recording } from '../uapi/index.ts';
 import { checkRecording, targetOf } from './check.ts';
-import { REPLAY_OPS, type Made, type ReplayedOpName } from './ops.ts';
+import { REPLAY_OPS, type ReplayCall, type ReplayedOpName, type ReplayRow } from './ops.ts';
 import { buffersFuture, policyNamed, type BufferFuture, type PolicyName } from './policy.ts';
-import { ReplayWorld, type ReplayClient, type ReplayFd, type ReplayLimits } from './world.ts';
+import { ReplayClient, ReplayWorld, type ReplayLimits } from './world.ts';
 
 /** A recording checked and ready to replay (any number of times). */
 export interface PreparedRecording {
@@ -86,6 +86,7 @@ export interface ReplayResult {
 }
 
 const IOCTL_NAMES = new Set<string>(IOCTLS.map((d) => d.name));
+const NO_ARGS: RecordArgs = {};
 
 /** Where a recorded thing goes missing when the operation that made it fails in the replay. */
 const MADE_KEY: Partial<Record<ReplayedOpName, (r: OpRecord) => string | null>> = {
@@ -108,16 +109,20 @@ export class Replayer {
   private internalErrors = 0;
   private allocated = false;
   private readonly peaks = new Map<string, { peak: number; largestFree: number; fragmentation: number }>();
-  private current: { rec: OpRecord; client: ReplayClient } | null = null;
+  /** The operation being replayed (one object for all: nothing allocated per operation). */
+  private readonly call: ReplayCall;
+  private busy = false;
 
   constructor(readonly recording: PreparedRecording, readonly options: ReplayOptions) {
     this.system = createSmafSystem(options.spec, { eventCapacity: 1, ...options.preset });
     const limits = options.limits === false ? {} : ((recording.header?.limits ?? {}) as ReplayLimits);
     this.world = new ReplayWorld(this.system.smaf, limits);
     this.policy = policyNamed(options.policy ?? 'deferred');
+    this.call = { w: this.world, policy: this.policy, future: recording.future, c: new ReplayClient(0), rec: recording.records[0]!, args: NO_ARGS, entry: undefined, made: undefined };
+    const onEvent = options.onEvent;
     this.system.platform.events.subscribe((e) => {
       if (e.kind === 'allocate' || e.kind === 'migrate') this.allocated = true;
-      if (options.onEvent && this.current) options.onEvent(e, this.current.rec, this.current.client);
+      if (onEvent && this.busy) onEvent(e, this.call.rec, this.call.c);
     });
     for (const r of this.system.platform.regions) {
       if (r.kind === 'reserved') continue;
@@ -151,28 +156,25 @@ export class Replayer {
   step(): Difference | null {
     const i = this.next++;
     const rec = this.recording.records[i]!;
-    const client = this.world.client(rec.client);
-    this.current = { rec, client };
+    const call = this.call;
+    call.c = this.world.client(rec.client);
+    call.rec = rec;
+    call.args = rec.args ?? NO_ARGS;
+    call.entry = undefined;
+    call.made = undefined;
+    this.busy = true;
     let replayed: SmafError | null = null;
-    let made: Made | null = null;
+    const row = REPLAY_OPS[rec.op as ReplayedOpName];
     try {
-      const r = this.apply(rec, client);
-      if (typeof r !== 'number') made = r;
+      this.target(rec, call);
+      row.apply(call);
     } catch (e) {
       replayed = toSmafError(e);
       if (!(e instanceof SmafError)) this.internalErrors++;
     }
     const recordedOk = rec.errno === undefined;
-    if (made) {
-      try {
-        if (recordedOk) made.bind();
-        else made.undo();
-      } catch (e) {
-        this.internalErrors++;
-        replayed ??= toSmafError(e);
-      }
-    }
-    this.current = null;
+    if (replayed === null) replayed = this.settle(row, call, recordedOk);
+    this.busy = false;
     if (this.allocated) this.notePeaks();
     if (replayed && recordedOk) {
       const key = MADE_KEY[rec.op as ReplayedOpName]?.(rec);
@@ -184,20 +186,30 @@ export class Replayer {
     return this.differ(i, rec, recordedText, replayedText, replayed);
   }
 
-  private apply(rec: OpRecord, client: ReplayClient): number | Made {
+  /** What the operation made is filed (the recording says it succeeded) or given back (it failed). */
+  private settle(row: ReplayRow, call: ReplayCall, recordedOk: boolean): SmafError | null {
+    try {
+      if (recordedOk) row.bind?.(call);
+      else row.undo?.(call);
+      return null;
+    } catch (e) {
+      this.internalErrors++;
+      return toSmafError(e);
+    }
+  }
+
+  /** The fd the op goes to, checked as smafd does before any handler (the op's row of the uapi tables). */
+  private target(rec: OpRecord, call: ReplayCall): void {
     const w = this.world;
     const target = targetOf(rec.op as ReplayedOpName);
-    let entry: ReplayFd | undefined;
-    if (target === 'buffer') entry = w.entry(client, rec.fd!);
+    if (target === 'buffer') call.entry = w.entry(call.c, rec.fd!);
     else if (target === 'device' && rec.fd !== -1) {
       if (IOCTL_NAMES.has(rec.op)) {
-        w.entry(client, rec.fd!); // EBADF first for a bad fd, as the kernel would
+        w.entry(call.c, rec.fd!); // EBADF first for a bad fd, as the kernel would
         throw new SmafError('ENOTTY', `${rec.op} is an ioctl of /dev/smaf (fd -1), not of a buffer fd`);
       }
       throw new SmafError('EINVAL', `${rec.op} goes to the device (fd -1)`);
     }
-    const row = REPLAY_OPS[rec.op as ReplayedOpName];
-    return row.apply({ w, c: client, rec, args: rec.args ?? {}, policy: this.policy, entry, future: (id) => (id === undefined ? undefined : this.recording.future.get(id)) });
   }
 
   private differ(i: number, rec: OpRecord, recorded: string, replayed: string, err: SmafError | null): Difference {

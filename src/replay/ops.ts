@@ -4,41 +4,47 @@
  * here (the type below does not compile without it); X_* introspection ops are never recorded and
  * have none. A row does what smafd's handler does (src/daemon/op-handlers.ts, ioctl-handlers.ts),
  * with the same checks and errnos; the fd the op goes to is checked before it, from the op's row
- * of the uapi tables. Ops that make something (an fd, an attachment, a mapping) return it with
- * `bind` (file it under the id the recording gave it) and `undo` (when the recording says the op
- * failed: the program never had it, so the replay gives it back at once).
+ * of the uapi tables. Ops that make something (an fd, an attachment, a mapping) leave it in
+ * `call.made` and have `bind` (file it under the id the recording gave it) and `undo` (when the
+ * recording says the op failed: the program never had it, so the replay gives it back at once).
+ * Rows are functions defined once: nothing is allocated per operation that need not be.
  *
  * Not replayed: the bytes. A recording holds no buffer contents, so WRITE and READ are checked
  * (mapping, range, protection, secure) and move nothing; DMA_COPY and DMA_CRC run for real (the
  * firewall and the secure module decide on them), over whatever the replayed buffers hold.
  */
 import { SmafError } from '../common/errors.ts';
-import { dmaCopySteps, dmaCrcSteps, PROT_READ, PROT_WRITE, type DmaDirection, type SmafBuffer } from '../core/index.ts';
+import { dmaCopySteps, dmaCrcSteps, PROT_READ, PROT_WRITE, type Attachment, type CpuMapping, type DmaDirection, type SmafBuffer } from '../core/index.ts';
 import { DMA_BUF_SYNC_END, DMA_BUF_SYNC_READ, DMA_BUF_SYNC_VALID, DMA_BUF_SYNC_WRITE, type OpRecord, type RecordArgs, type RecordedOpName } from '../uapi/index.ts';
 import type { BufferFuture, Policy } from './policy.ts';
 import type { ReplayClient, ReplayFd, ReplayWorld } from './world.ts';
 
-/** What an operation made: its result, how to file it, how to give it back. */
-export interface Made {
-  readonly result: number;
-  readonly bind: () => void;
-  readonly undo: () => void;
-}
-
+/** One operation being replayed (one object, reused from operation to operation). */
 export interface ReplayCall {
   readonly w: ReplayWorld;
-  readonly c: ReplayClient;
-  readonly rec: OpRecord;
-  readonly args: RecordArgs;
   readonly policy: Policy;
+  readonly future: ReadonlyMap<number, BufferFuture>;
+  c: ReplayClient;
+  rec: OpRecord;
+  args: RecordArgs;
   /** The fd's entry, for an op on a buffer fd. */
-  readonly entry: ReplayFd | undefined;
-  readonly future: (bufferId: number | undefined) => BufferFuture | undefined;
+  entry: ReplayFd | undefined;
+  /** What the operation made, for its row's `bind` or `undo`. */
+  made: unknown;
 }
 
 export interface ReplayRow {
   /** Apply the operation: its result, or a SmafError as smafd would answer. */
-  readonly apply: (call: ReplayCall) => number | Made;
+  readonly apply: (call: ReplayCall) => number;
+  /** The recording says it succeeded: file what it made under the ids the recording gave. */
+  readonly bind?: (call: ReplayCall) => void;
+  /** The recording says it failed: give back what it made. */
+  readonly undo?: (call: ReplayCall) => void;
+}
+
+/** A row of an op that makes a T (left in call.made by apply). */
+function makes<T>(row: { apply: (call: ReplayCall) => number; bind: (call: ReplayCall, made: T) => void; undo: (call: ReplayCall, made: T) => void }): ReplayRow {
+  return { apply: row.apply, bind: (call) => row.bind(call, call.made as T), undo: (call) => row.undo(call, call.made as T) };
 }
 
 export type ReplayedOpName = Exclude<RecordedOpName, `X_${string}`>;
@@ -51,23 +57,33 @@ function safe(a: RecordArgs, k: string, what = k): number {
   return v;
 }
 const u64 = (a: RecordArgs, k: string): bigint => BigInt(a[k]!);
+/** A u64 argument as a number when it is one (the common case, no bigint), else as a bigint. */
+const length = (a: RecordArgs, k: string): number | bigint => (typeof a[k] === 'number' ? (a[k] as number) : BigInt(a[k]!));
 
 function entry(call: ReplayCall): ReplayFd {
   return call.entry!; // the engine found the fd before the row runs (EBADF otherwise)
 }
 
-/** A new fd of `buf` under the number the recording gave (`fd`); the reference is dropped on undo. */
-function newFd(call: ReplayCall, buf: SmafBuffer, fd: number | undefined, result: number): Made {
-  const { w, c, rec } = call;
-  w.checkFds(c, () => buf.put());
-  return {
-    result,
-    bind: () => {
-      w.install(c, fd ?? -rec.seq, buf); // a caller struct too short for the fd: filed where nothing finds it
-      if (rec.buffer !== undefined) w.buffers.set(rec.buffer, buf);
-    },
-    undo: () => buf.put(),
-  };
+/** A new reference of a buffer, checked against the fd limits (dropped when refused). */
+function newRef(call: ReplayCall, buf: SmafBuffer, result: number): number {
+  try {
+    call.w.checkFds(call.c);
+  } catch (e) {
+    buf.put();
+    throw e;
+  }
+  call.made = buf;
+  return result;
+}
+
+/** Rows that make an fd: filed under the number the recording gave (`fdOf`), or the reference dropped. */
+function makesFd(apply: (call: ReplayCall) => number, fdOf: (rec: OpRecord) => number | undefined): ReplayRow {
+  return makes<SmafBuffer>({
+    apply,
+    // a caller struct too short for the fd: filed where nothing finds it
+    bind: ({ w, c, rec }, buf) => w.install(c, fdOf(rec) ?? -rec.seq, buf, rec.buffer),
+    undo: (_call, buf) => buf.put(),
+  });
 }
 
 function runSteps(steps: Generator<void, number>): number {
@@ -86,16 +102,14 @@ function syncMode(flags: bigint): 'read' | 'write' | 'read-write' {
 
 /** The ioctls of /dev/smaf and dma-buf. */
 const ioctlRows = {
-  SMAF_IOC_CREATE: {
-    apply: (call) => {
-      const { w, c, args, rec } = call;
-      const length = u64(args, 'length');
-      w.checkCreate(c, length);
-      const name = args.name as string;
-      const buf = call.policy.create(w.smaf, length, num(args, 'flags'), name || undefined, call.future(rec.buffer));
-      return newFd(call, buf, rec.new_fd, 0);
-    },
-  },
+  SMAF_IOC_CREATE: makesFd((call) => {
+    const { w, c, args, rec } = call;
+    const n = length(args, 'length');
+    w.checkCreate(c, n);
+    const name = args.name as string;
+    const buf = call.policy.create(w.smaf, n, num(args, 'flags'), name || undefined, rec.buffer !== undefined ? call.future.get(rec.buffer) : undefined);
+    return newRef(call, buf, 0);
+  }, (rec) => rec.new_fd),
   SMAF_IOC_GET_SECURE_FLAG: { apply: ({ w, c, args }) => (w.entry(c, num(args, 'fd')), 0) },
   SMAF_IOC_SET_SECURE_FLAG: {
     apply: ({ w, c, args }) => {
@@ -129,11 +143,14 @@ const ioctlRows = {
       }
       buffer.beginCpuAccess(mode);
       c.cpuAccess.set(buffer, depth + 1);
-      return { result: 0, bind: () => undefined, undo: () => {
-        buffer.endCpuAccess(mode);
-        if (depth === 0) c.cpuAccess.delete(buffer);
-        else c.cpuAccess.set(buffer, depth);
-      } };
+      call.made = { buffer, mode, depth };
+      return 0;
+    },
+    undo: ({ c, made }) => {
+      const { buffer, mode, depth } = made as { buffer: SmafBuffer; mode: 'read' | 'write' | 'read-write'; depth: number };
+      buffer.endCpuAccess(mode);
+      if (depth === 0) c.cpuAccess.delete(buffer);
+      else c.cpuAccess.set(buffer, depth);
     },
   },
 } satisfies Record<string, ReplayRow>;
@@ -141,13 +158,8 @@ const ioctlRows = {
 /** Ops on a buffer fd: references, devices, names. */
 const bufferRows = {
   CLOSE: { apply: (call) => (call.w.closeFd(call.c, entry(call)), 0) },
-  DUP: {
-    apply: (call) => {
-      const buf = entry(call).buffer.get();
-      return newFd(call, buf, call.rec.result, call.rec.result ?? 0);
-    },
-  },
-  ATTACH: {
+  DUP: makesFd((call) => newRef(call, entry(call).buffer.get(), call.rec.result ?? 0), (rec) => rec.result),
+  ATTACH: makes<Attachment>({
     apply: (call) => {
       const { w, c, args, rec } = call;
       const e = entry(call);
@@ -155,9 +167,12 @@ const bufferRows = {
       const device = w.platform.device(args.device as string);
       call.policy.attaching(e.buffer, device);
       const att = e.buffer.attach(device);
-      return { result: rec.result ?? att.id, bind: () => void e.attachments.set(rec.result!, att), undo: () => e.buffer.detach(att) };
+      call.made = att;
+      return rec.result ?? att.id;
     },
-  },
+    bind: (call, att) => void entry(call).attachments.set(call.rec.result!, att),
+    undo: (call, att) => entry(call).buffer.detach(att),
+  }),
   DETACH: {
     apply: (call) => {
       const e = entry(call);
@@ -176,8 +191,10 @@ const bufferRows = {
       if (dir > 2) throw new SmafError('EINVAL', `invalid direction ${dir} (0 bidirectional, 1 to device, 2 from device)`);
       if (e.buffer.secure) w.checkSecureMaps(c, e.buffer);
       const n = e.buffer.map(att, dir as DmaDirection).length;
-      return { result: n, bind: () => undefined, undo: () => e.buffer.unmap(att) };
+      call.made = att;
+      return n;
     },
+    undo: (call) => entry(call).buffer.unmap(call.made as Attachment),
   },
   UNMAP: { apply: (call) => (entry(call).buffer.unmap(call.w.attachment(call.c, entry(call), num(call.args, 'attachment'))), 0) },
   SET_NAME: { apply: (call) => (entry(call).buffer.setLabel(printable(call.args.name as string)), 0) },
@@ -195,18 +212,21 @@ const bufferRows = {
 
 /** CPU mappings, the CPU's reads and writes, and DMA by a device. */
 const ioRows = {
-  MMAP: {
+  MMAP: makes<CpuMapping>({
     apply: (call) => {
       const { w, c, args, rec } = call;
       const e = entry(call);
       const offset = u64(args, 'offset');
-      const length = u64(args, 'length');
-      if (length === 0n || offset + length > BigInt(e.buffer.length)) throw new SmafError('EINVAL', `cannot map ${offset}+${length} of a ${e.buffer.length}-byte buffer`);
+      const bytes = u64(args, 'length');
+      if (bytes === 0n || offset + bytes > BigInt(e.buffer.length)) throw new SmafError('EINVAL', `cannot map ${offset}+${bytes} of a ${e.buffer.length}-byte buffer`);
       w.checkMappings(c, e);
-      const m = e.buffer.mmap(Number(offset), Number(length), num(args, 'prot'));
-      return { result: rec.result ?? m.id, bind: () => void e.mappings.set(rec.result!, m), undo: () => e.buffer.munmap(m) };
+      const m = e.buffer.mmap(Number(offset), Number(bytes), num(args, 'prot'));
+      call.made = m;
+      return rec.result ?? m.id;
     },
-  },
+    bind: (call, m) => void entry(call).mappings.set(call.rec.result!, m),
+    undo: (call, m) => entry(call).buffer.munmap(m),
+  }),
   MUNMAP: {
     apply: (call) => {
       const e = entry(call);
@@ -266,15 +286,12 @@ function notSecure(e: ReplayFd, what: string): void {
 
 /** Ops on the device, and the clients' arrivals and departures. */
 const deviceRows = {
-  IMPORT: {
-    apply: (call) => {
-      const { w, rec } = call;
-      const buf = rec.buffer !== undefined ? w.buffers.get(rec.buffer) : undefined;
-      if (!buf || buf.released || !w.exported.has(buf)) throw new SmafError('ENOENT', 'unknown token, or its buffer has been released');
-      buf.get();
-      return newFd(call, buf, rec.result, rec.result ?? 0);
-    },
-  },
+  IMPORT: makesFd((call) => {
+    const { w, rec } = call;
+    const buf = rec.buffer !== undefined ? w.buffers.get(rec.buffer) : undefined;
+    if (!buf || buf.released || !w.exported.has(buf)) throw new SmafError('ENOENT', 'unknown token, or its buffer has been released');
+    return newRef(call, buf.get(), rec.result ?? 0);
+  }, (rec) => rec.result),
   HELLO: {
     apply: ({ c, args }) => {
       c.comm = printable(args.comm as string);

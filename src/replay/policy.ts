@@ -55,7 +55,7 @@ export interface Policy {
 
 const deferred: Policy = {
   name: 'deferred',
-  create: (smaf, length, flags, name) => smaf.create(length, { flags, ...(name ? { name } : {}) }),
+  create: (smaf, length, flags, name) => smaf.create(length, name ? { flags, name } : { flags }),
   attaching: () => undefined,
 };
 

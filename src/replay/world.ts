@@ -23,12 +23,41 @@ export interface ReplayLimits {
   readonly maxTotalFds?: number;
 }
 
-export interface ReplayFd {
-  readonly fd: number;
-  readonly buffer: SmafBuffer;
-  /** By the ids the recording gave them. */
-  readonly attachments: Map<number, Attachment>;
-  readonly mappings: Map<number, CpuMapping>;
+/** A client's fd: its buffer, and its attachments and mappings by the ids the recording gave them. */
+export class ReplayFd {
+  private atts: Map<number, Attachment> | null = null;
+  private maps: Map<number, CpuMapping> | null = null;
+
+  /** `recordedBuffer`: the buffer's id in the recording. */
+  constructor(readonly fd: number, readonly buffer: SmafBuffer, readonly recordedBuffer: number | undefined) {}
+
+  /** Attachments and mappings by the ids the recording gave them (none until the first: most fds of a big replay have none). */
+  get attachments(): Map<number, Attachment> {
+    return (this.atts ??= new Map());
+  }
+
+  get mappings(): Map<number, CpuMapping> {
+    return (this.maps ??= new Map());
+  }
+
+  get attachmentCount(): number {
+    return this.atts?.size ?? 0;
+  }
+
+  get mappingCount(): number {
+    return this.maps?.size ?? 0;
+  }
+
+  /** What closing the fd drops: its mappings, then its attachments. */
+  drop(): void {
+    const buf = this.buffer;
+    for (const m of this.maps?.values() ?? []) if (!m.closed) buf.munmap(m);
+    for (const a of this.atts?.values() ?? []) {
+      if (a.detached) continue;
+      if (a.mapped) buf.unmap(a);
+      buf.detach(a);
+    }
+  }
 }
 
 export class ReplayClient {
@@ -99,51 +128,49 @@ export class ReplayWorld {
 
   // ---- smafd's limits (src/daemon/context.ts, Limits) ------------------------------------------
 
-  checkCreate(c: ReplayClient, length: bigint): void {
+  checkCreate(c: ReplayClient, length: number | bigint): void {
     const l = this.limits;
     if (l.maxBuffers !== undefined && this.smaf.bufferCount >= l.maxBuffers) throw new SmafError('ENOMEM', `the replay holds ${this.smaf.bufferCount} buffers in all, the limit (max_buffers) is ${l.maxBuffers}`);
     if (l.maxClientBuffers !== undefined && c.held.size >= l.maxClientBuffers) throw new SmafError('ENOMEM', `${c.label} holds ${c.held.size} buffers, the per-client limit (max_client_buffers) is ${l.maxClientBuffers}`);
-    if (l.maxClientBytes !== undefined && BigInt(c.bytes) + length > BigInt(l.maxClientBytes)) {
+    const over = typeof length === 'number' ? c.bytes + length > (l.maxClientBytes ?? Infinity) : l.maxClientBytes !== undefined && BigInt(c.bytes) + length > BigInt(l.maxClientBytes);
+    if (l.maxClientBytes !== undefined && over) {
       throw new SmafError('ENOMEM', `${c.label} holds ${formatSize(c.bytes)}; ${length} more bytes would pass the per-client limit (max_client_bytes) of ${formatSize(l.maxClientBytes)}`);
     }
   }
 
   checkAttachments(c: ReplayClient, e: ReplayFd): void {
     const max = this.limits.maxAttachmentsPerFd;
-    if (max !== undefined && e.attachments.size >= max) throw new SmafError('ENOMEM', `${c.label}: ${e.attachments.size} attachments on one fd, the limit (max_attachments_per_fd) is ${max}`);
+    if (max !== undefined && e.attachmentCount >= max) throw new SmafError('ENOMEM', `${c.label}: ${e.attachmentCount} attachments on one fd, the limit (max_attachments_per_fd) is ${max}`);
   }
 
   checkMappings(c: ReplayClient, e: ReplayFd): void {
     const max = this.limits.maxMappingsPerFd;
-    if (max !== undefined && e.mappings.size >= max) throw new SmafError('ENOMEM', `${c.label}: ${e.mappings.size} mappings on one fd, the limit (max_mappings_per_fd) is ${max}`);
+    if (max !== undefined && e.mappingCount >= max) throw new SmafError('ENOMEM', `${c.label}: ${e.mappingCount} mappings on one fd, the limit (max_mappings_per_fd) is ${max}`);
   }
 
   checkSecureMaps(c: ReplayClient, buf: SmafBuffer): void {
     const max = this.limits.maxClientSecureMaps;
     if (max === undefined) return;
     const mapped = new Set<SmafBuffer>();
-    for (const e of c.fds.values()) if (e.buffer.secure && [...e.attachments.values()].some((a) => a.mapped)) mapped.add(e.buffer);
+    for (const e of c.fds.values()) if (e.buffer.secure && e.attachmentCount > 0 && [...e.attachments.values()].some((a) => a.mapped)) mapped.add(e.buffer);
     if (!mapped.has(buf) && mapped.size >= max) throw new SmafError('ENOSPC', `${c.label} has ${mapped.size} secure buffers mapped, the per-client limit (max_client_secure_maps) is ${max}`);
   }
 
   // ---- the fd table ----------------------------------------------------------------------------
 
-  /** fds: EMFILE past the client's limit, ENFILE past the replay's. Drops the reference (`undo`) on refusal. */
-  checkFds(c: ReplayClient, undo: () => void): void {
+  /** fds: EMFILE past the client's limit, ENFILE past the replay's. */
+  checkFds(c: ReplayClient): void {
     const l = this.limits;
-    const fail = (code: 'EMFILE' | 'ENFILE', message: string): never => {
-      undo();
-      throw new SmafError(code, message);
-    };
-    if (l.maxFds !== undefined && c.fds.size >= l.maxFds) fail('EMFILE', `${c.label} has ${c.fds.size} fds open, the limit (max_fds) is ${l.maxFds}`);
-    if (l.maxTotalFds !== undefined && this.totalFds >= l.maxTotalFds) fail('ENFILE', `the replay has ${this.totalFds} fds open in all, the limit (max_total_fds) is ${l.maxTotalFds}`);
+    if (l.maxFds !== undefined && c.fds.size >= l.maxFds) throw new SmafError('EMFILE', `${c.label} has ${c.fds.size} fds open, the limit (max_fds) is ${l.maxFds}`);
+    if (l.maxTotalFds !== undefined && this.totalFds >= l.maxTotalFds) throw new SmafError('ENFILE', `the replay has ${this.totalFds} fds open in all, the limit (max_total_fds) is ${l.maxTotalFds}`);
   }
 
-  /** Put a buffer reference under the fd number the recording gave it. */
-  install(c: ReplayClient, fd: number, buf: SmafBuffer): void {
+  /** Put a buffer reference under the fd number the recording gave it (and the buffer under its recorded id). */
+  install(c: ReplayClient, fd: number, buf: SmafBuffer, recordedBuffer: number | undefined): void {
     const old = c.fds.get(fd);
     if (old) this.closeFd(c, old); // the recording reuses an fd this replay never closed: it diverged before
-    c.fds.set(fd, { fd, buffer: buf, attachments: new Map(), mappings: new Map() });
+    c.fds.set(fd, new ReplayFd(fd, buf, recordedBuffer));
+    if (recordedBuffer !== undefined) this.buffers.set(recordedBuffer, buf);
     const n = c.held.get(buf) ?? 0;
     c.held.set(buf, n + 1);
     if (n === 0) c.bytes += buf.length;
@@ -155,14 +182,7 @@ export class ReplayWorld {
     c.fds.delete(e.fd);
     this.totalFds--;
     const buf = e.buffer;
-    if (!buf.released) {
-      for (const m of e.mappings.values()) if (!m.closed) buf.munmap(m);
-      for (const a of e.attachments.values()) {
-        if (a.detached) continue;
-        if (a.mapped) buf.unmap(a);
-        buf.detach(a);
-      }
-    }
+    if (!buf.released) e.drop();
     const n = c.held.get(buf) ?? 0;
     if (n <= 1) {
       c.held.delete(buf);
@@ -171,6 +191,13 @@ export class ReplayWorld {
       c.cpuAccess.delete(buf);
     } else c.held.set(buf, n - 1);
     if (!buf.released) buf.put();
+    if (buf.released) this.forget(buf, e.recordedBuffer);
+  }
+
+  /** A released buffer: no record can name it any more (an IMPORT of it is ENOENT). */
+  private forget(buf: SmafBuffer, recorded: number | undefined): void {
+    this.exported.delete(buf);
+    if (recorded !== undefined && this.buffers.get(recorded) === buf) this.buffers.delete(recorded);
   }
 
   /** The client is gone: every fd it held closes, as a process exit. */
