@@ -5,6 +5,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { formatSize, hex } from '../../common/units.ts';
 import { formatExplanation } from '../../core/explain.ts';
 import { Timeline } from './timeline.js';
+import { TraceViewer } from './trace-viewer.js';
 
 const html = htm.bind(h);
 
@@ -263,6 +264,7 @@ function App() {
       <${Stats} state=${state} />
       <${Events} state=${state} events=${stream.events} />
       <section class="wide" style="padding:0;border:none;background:none"><${Devices} state=${state} /></section>
+      <${TraceViewer} colorOf=${colorOf} size=${size} />
     </main>`;
 }
 
