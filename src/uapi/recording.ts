@@ -124,3 +124,18 @@ export function createdFd(payload: Uint8Array): number | undefined {
   if (payload.length < f.offset + 4) return undefined;
   return new DataView(payload.buffer, payload.byteOffset, payload.byteLength).getInt32(f.offset, true);
 }
+
+const ARG_TYPES: Readonly<Record<ArgKind, string>> = { u32: 'u32', s32: 's32', u64: 'u64', char: 'string' };
+const TARGETS: ReadonlyMap<string, string> = new Map([
+  ...OP_TABLE.map((r): [string, string] => [r.name, r.target === 'device' ? '-1' : r.target === 'buffer' ? 'a buffer fd' : '-1 or a buffer fd']),
+  ...IOCTLS.map((d): [string, string] => [d.name, d.target === 'device' ? '-1' : 'a buffer fd']),
+]);
+
+/** The table of recorded operations in docs/trace.md (`npm run docs`): each op, its fd, its arguments. */
+export function recordingMarkdown(): string {
+  const rows = [...RECORDED_ARGS].map(([name, specs]) => {
+    const args = specs.length ? specs.map((s) => `\`${s.name}\` ${s.kind === 'char' ? `string (< ${s.size} bytes)` : ARG_TYPES[s.kind]}`).join(', ') : '-';
+    return `| \`${name}\` | ${TARGETS.get(name) ?? 'none'} | ${args} |`;
+  });
+  return ['| op | fd | args |', '|---|---|---|', ...rows].join('\n');
+}
