@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { BrowserContext, Page } from 'playwright-core';
+import { parseTraceFile } from '../src/uapi/index.ts';
 import { launchChromium } from './helpers/browser.ts';
 import { ROOT, startDaemon, type RunningDaemon } from './helpers/daemon.ts';
 
@@ -18,6 +19,9 @@ let page: Page;
 
 before(async () => {
   d = await startDaemon(['--dashboard-port', '0']);
+  const c = await d.connect(); // a client, so that the recording holds something
+  await c.create(4096);
+  await c.close();
   browser = await launchChromium();
   page = await browser.newPage();
   const problems: string[] = [];
@@ -96,6 +100,15 @@ test('a replay that fails, dropped on the viewer: where it fails in red, the exp
   // eager: the same recording under ION's policy
   await page.getByTestId('trace-policy').selectOption('eager');
   await summary.getByText(/policy eager/).waitFor();
+});
+
+test('the dashboard\'s trace download carries the recording: it replays', async () => {
+  const res = await page.context().request.get(new URL('/api/trace.json', d.dashboardUrl!).href);
+  assert.equal(res.status(), 200);
+  const text = await res.text();
+  const rec = parseTraceFile(text, 'download.json');
+  assert.equal(rec.header?.complete, true);
+  assert.ok(rec.records.some((r) => r.op === 'SMAF_IOC_CREATE' && r.result === 0), 'the client\'s CREATE');
 });
 
 test('a trace that is not well formed: the line and field at fault, in the page', async () => {

@@ -56,6 +56,19 @@ test('every operation of every client is recorded at the dispatcher: decoded arg
   assert.equal(page.header.limits?.maxClientBuffers, DEFAULT_LIMITS.maxClientBuffers);
 });
 
+test('an IMPORT names the buffer of its token, even when it fails after the lookup (EMFILE): the replay needs it', () => {
+  const { smaf } = createSmafSystem();
+  const ctx = new DaemonContext(smaf, pino({ level: 'silent' }), { ...DEFAULT_LIMITS, maxFds: 1 });
+  const a = new ClientSession(1, ctx);
+  const b = new ClientSession(2, ctx);
+  const token = a.handle(req(Op.EXPORT, fdOf(a.handle(create(4096))))).payload;
+  b.handle(create(4096)); // b's one fd
+  assert.equal(b.handle(req(Op.IMPORT, -1, token)).result, -24, 'EMFILE');
+  assert.equal(b.handle(req(Op.IMPORT, -1, new Uint8Array(16))).result, -2, 'an unknown token: ENOENT');
+  const records = ctx.recorder.page(0, 100).records.filter((r) => r.op === 'IMPORT');
+  assert.deepEqual(records.map((r) => [r.errno, r.buffer]), [['EMFILE', 1], ['ENOENT', undefined]]);
+});
+
 test('a sliced request is recorded once, when it answers, with what it concerned when it began', () => {
   const { ctx, session } = daemon();
   const s = session(1);
@@ -74,10 +87,11 @@ test('bounded without losing the beginning: past the limit operations are counte
   const { ctx, session } = daemon(5);
   const s = session(1);
   for (let i = 0; i < 6; i++) s.handle(create(4096));
+  s.close(); // its DISCONNECT too is past the limit
   const page = ctx.recorder.page(0, 100);
   assert.deepEqual(page.records.map((r) => r.seq), [1, 2, 3, 4, 5]);
   assert.equal(page.records[0]!.op, 'CONNECT', 'the first operations are the ones kept');
-  assert.deepEqual({ complete: page.header.complete, dropped: page.header.dropped, ops: page.header.ops, limit: page.header.limit }, { complete: false, dropped: 2, ops: 5, limit: 5 });
+  assert.deepEqual({ complete: page.header.complete, dropped: page.header.dropped, ops: page.header.ops, limit: page.header.limit }, { complete: false, dropped: 3, ops: 5, limit: 5 });
   assert.equal(daemon(0).ctx.recorder.header().complete, false, 'no recording at all is not a complete one');
 });
 

@@ -108,6 +108,9 @@ test('smafd\'s limits come with the recording: a refusal by max_client_buffers r
   assert.deepEqual(run(records, { limits: false }, { limits: { maxClientBuffers: 1 } }).differences.map((d) => d.replayed), ['ok'], 'without the limits it would have worked');
   const fds = [create(3, 4096), { client: 1, op: 'DUP', fd: 3, errno: 'EMFILE' }];
   assert.deepEqual(run(fds, {}, { limits: { maxFds: 1 } }).differences, []);
+  // smafd checks the attachment limit before it looks the device up
+  const atts = [create(3, 4096), attach(3, 'gpu', 0), { client: 1, op: 'ATTACH', fd: 3, args: { device: 'npu' }, errno: 'ENOMEM' }];
+  assert.deepEqual(run(atts, {}, { limits: { maxAttachmentsPerFd: 1 } }).differences, []);
 });
 
 test('smafd\'s own rules, errno for errno: the fd an op goes to, CPU access of secure buffers, SYNC brackets, devices', () => {
@@ -137,6 +140,25 @@ test('smafd\'s own rules, errno for errno: the fd an op goes to, CPU access of s
     { client: 1, op: 'HELLO', fd: 3, args: { pid: 1, comm: 'x' }, errno: 'EINVAL' },
   ]);
   assert.deepEqual(r.differences, []);
+});
+
+test('a client\'s last fd of a buffer ends its CPU access brackets: the memory may move again for another holder', () => {
+  // as smafd recorded it: client 1 starts CPU access (memory: system pages), shares the buffer and
+  // closes its fd; client 2 attaches the display, which needs contiguous memory: it migrates
+  const records = [
+    create(3, MiB, { buffer: 1 }), { client: 1, op: 'DMA_BUF_IOCTL_SYNC', fd: 3, args: { flags: 3 }, result: 0 }, { client: 1, op: 'EXPORT', fd: 3, result: 0 },
+    { client: 2, op: 'IMPORT', fd: -1, result: 3, buffer: 1 }, { client: 1, op: 'CLOSE', fd: 3, result: 0 }, { client: 2, op: 'ATTACH', fd: 3, args: { device: 'display' }, result: 0 },
+  ];
+  assert.deepEqual(run(records).differences, []);
+  // while client 1 still holds it, its bracket pins the memory
+  const held = [...records.slice(0, 4), { client: 2, op: 'ATTACH', fd: 3, args: { device: 'display' }, errno: 'EBUSY' }];
+  assert.deepEqual(run(held).differences, []);
+});
+
+test('a client may have so many secure buffers mapped at once (the SDP table is shared): ENOSPC past it', () => {
+  const secure = (fd: number): R[] => [create(fd, 65536), { client: 1, op: 'SMAF_IOC_SET_SECURE_FLAG', fd: -1, args: { fd, secure: 1 }, result: 0 }, attach(fd, 'vdec', 0)];
+  const records = [...secure(3), map(3, 0, 2), ...secure(4), map(4, 0, 2, { result: undefined, errno: 'ENOSPC' })];
+  assert.deepEqual(run(records, {}, { limits: { maxClientSecureMaps: 1 } }).differences, []);
 });
 
 test('every operation a recording may hold has its row (X_* introspection ops are never recorded)', () => {
