@@ -78,13 +78,19 @@ test('a recorded camera run, opened with the file chooser: every outcome matches
 
 test('a replay that fails, dropped on the viewer: where it fails in red, the explain one click away', async () => {
   await page.getByTestId('trace-drop').evaluate((el, text) => {
-    const dt = new DataTransfer();
-    dt.items.add(new File([text], 'frames.jsonl', { type: 'application/json' }));
-    el.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    // in the page (the tests are compiled without the DOM's types)
+    const w = globalThis as unknown as {
+      DataTransfer: new () => { items: { add(f: unknown): void } };
+      File: new (parts: string[], name: string, options: { type: string }) => unknown;
+      DragEvent: new (type: string, init: { dataTransfer: unknown; bubbles: boolean; cancelable: boolean }) => Event;
+    };
+    const dt = new w.DataTransfer();
+    dt.items.add(new w.File([text], 'frames.jsonl', { type: 'application/json' }));
+    el.dispatchEvent(new w.DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
   }, failing);
   const summary = page.getByTestId('trace-summary');
   await summary.getByText(/6 operations of frames\.jsonl on platform "small-board", policy deferred: +1 differ from the recording/).waitFor();
-  assert.equal(await summary.evaluate((el) => getComputedStyle(el).color), 'rgb(255, 92, 92)', 'red');
+  assert.equal(await summary.evaluate((el) => (globalThis as unknown as { getComputedStyle(e: unknown): { color: string } }).getComputedStyle(el).color), 'rgb(255, 92, 92)', 'red');
   assert.equal(await page.getByTestId('trace-marks').locator('rect').count(), 1);
   // at the end the difference is listed; its explain button shows why: every allocator asked
   await page.getByTestId('trace-explain-6').click();
