@@ -112,16 +112,18 @@ function Opener({ onFile, policy, setPolicy }) {
 export function TraceViewer({ colorOf, size }) {
   const [policy, setPolicy] = useState('deferred');
   const { viewer, error, file, open } = useTrace(policy);
-  const [position, setPosition] = useState(0);
-  const [explained, setExplained] = useState(null);
-  useEffect(() => { setPosition(viewer ? viewer.total : 0); setExplained(null); }, [viewer]);
+  // the moment belongs to its viewer: a new trace starts at its end (no effect to race a first move)
+  const [at, setAt] = useState({ viewer: null, position: 0, explained: null });
+  const current = at.viewer === viewer ? at : { viewer, position: viewer ? viewer.total : 0, explained: null };
+  const { position, explained } = current;
+  const setPosition = (p) => setAt({ ...current, position: p });
+  const setExplained = (e) => setAt({ ...current, explained: e });
   const moment = useMemo(() => (viewer ? viewer.at(position) : null), [viewer, position]);
   const jump = (d) => {
     const m = viewer.at(d.index + 1);
     const buf = d.buffer !== null ? viewer.replayedBuffer(d.buffer) : null;
     const more = buf !== null ? viewer.explainBuffer(buf) : null;
-    setPosition(m.position);
-    setExplained({ seq: d.seq, text: [d.explain ?? '', more ?? ''].filter(Boolean).join('\n\n') });
+    setAt({ viewer, position: m.position, explained: { seq: d.seq, text: [d.explain ?? '', more ?? ''].filter(Boolean).join('\n\n') } });
   };
   const explainBuffer = (id) => setExplained({ seq: null, text: viewer.explainBuffer(id) ?? `buffer ${id} is gone` });
   const differs = viewer?.allDifferences.length ?? 0;
