@@ -33,7 +33,7 @@ type Step = { client: number; a: string; x: number; y: number; z: number };
 const ACTIONS: readonly (readonly [string, number])[] = [
   ['create', 6], ['secure', 2], ['getSecure', 1], ['info', 1], ['attach', 6], ['detach', 2], ['map', 6], ['unmap', 2], ['mmap', 3], ['munmap', 1],
   ['read', 2], ['write', 2], ['sync', 2], ['copy', 3], ['crc', 2], ['share', 2], ['dup', 1], ['close', 2], ['stat', 1], ['name', 1], ['generation', 1],
-  ['disconnect', 1], ['badFd', 1],
+  ['disconnect', 1], ['badFd', 1], ['teeOpen', 1], ['teeRegister', 2], ['teeRelease', 1], ['teeClose', 1],
 ];
 const step = fc.record({
   client: fc.oneof({ arbitrary: fc.constant(0), weight: 3 }, { arbitrary: fc.nat({ max: 2 }), weight: 1 }),
@@ -56,6 +56,9 @@ function world(limits = DEFAULT_LIMITS) {
   const atts = new Map<string, number[]>();
   const maps = new Map<string, number[]>();
   const tokens: Uint8Array[] = [];
+  // TEE contexts and shared memory (ids are per client: a wrong client's id is a case too)
+  const ctxs: number[] = [];
+  const shms: number[] = [];
   // mostly something the client was given; now and then a number it was not (x = 6)
   const pick = <T>(list: readonly T[], i: number, fallback: T): T => (i === 6 ? fallback : list[i % Math.max(1, list.length)] ?? fallback);
   const run = (s: Step): void => {
@@ -113,6 +116,18 @@ function world(limits = DEFAULT_LIMITS) {
       case 'generation': return void c.handle(r(Op.GENERATION, fd));
       case 'name': return void c.handle(r(Op.SET_NAME, fd, encodeName(`frame-${s.x}`, 32)));
       case 'badFd': return void c.handle(r([Op.STAT, Op.MAP, SMAF_IOC_CREATE.number][s.z % 3]!, 40 + s.x, new Uint8Array(s.z % 3 === 1 ? 8 : s.z % 3 === 2 ? 128 : 0)));
+      case 'teeOpen': {
+        const res = c.handle(r(Op.TEE_OPEN, -1));
+        if (res.result >= 0) ctxs.push(res.result);
+        return;
+      }
+      case 'teeRegister': {
+        const res = c.handle(r(Op.TEE_SHM_REGISTER_FD, s.z === 3 ? -1 : fd, encodeOpRequest(opRowNamed('TEE_SHM_REGISTER_FD'), { ctx: pick(ctxs, s.y, 1), flags: 0 })));
+        if (res.result >= 0) shms.push(res.result);
+        return;
+      }
+      case 'teeRelease': return void c.handle(r(Op.TEE_SHM_RELEASE, -1, encodeOpRequest(opRowNamed('TEE_SHM_RELEASE'), { shm: pick(shms, s.y, 1) })));
+      case 'teeClose': return void c.handle(r(Op.TEE_CLOSE, -1, encodeOpRequest(opRowNamed('TEE_CLOSE'), { ctx: pick(ctxs, s.y, 1) })));
       case 'disconnect': {
         c.close();
         sessions[s.client] = new ClientSession(nextId++, ctx);

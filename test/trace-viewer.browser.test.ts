@@ -109,7 +109,9 @@ test('a replay that fails, dropped on the viewer: where it fails in red, the exp
 });
 
 test('the dashboard\'s trace download carries the recording: it replays', async () => {
-  const res = await page.context().request.get(new URL('/api/trace.json', d.dashboardUrl!).href);
+  // scripts reach the dashboard with its token (in the printed URL's fragment) as a bearer
+  const token = new URLSearchParams(new URL(d.dashboardUrl!).hash.slice(1)).get('token');
+  const res = await page.context().request.get(new URL('/api/trace.json', d.dashboardUrl!).href, { headers: { authorization: `Bearer ${token}` } });
   assert.equal(res.status(), 200);
   const text = await res.text();
   const rec = parseTraceFile(text, 'download.json');

@@ -2,6 +2,7 @@
 import { formatSize, hex } from '../common/units.ts';
 import type { SmafBuffer } from './buffer.ts';
 import type { Decision } from './decisions.ts';
+import { printable } from '../common/printable.ts';
 
 export interface Explanation {
   readonly buffer: number;
@@ -22,6 +23,8 @@ export interface Explanation {
   readonly decisions: readonly Decision[];
   /** Decisions taken in all; those between the first and the latest kept ones were dropped. */
   readonly decisionsTotal: number;
+  /** TEE shared memory that holds the buffer (filled in by smafd: the core knows no TEE client). */
+  readonly teeShm?: readonly { readonly client: number; readonly label: string; readonly shm: number }[];
 }
 
 /** Segments an explanation lists: enough to see the layout, bounded whatever the buffer. */
@@ -51,12 +54,13 @@ export function explain(buf: SmafBuffer): Explanation {
 /** Human-readable explain, as `smaf explain` prints it. */
 export function formatExplanation(e: Explanation): string {
   const lines: string[] = [];
-  lines.push(`buffer ${e.buffer}${e.label ? ` "${e.label}"` : ''}: ${formatSize(e.length)}${e.secure ? ', secure' : ''}${e.nameHint ? `, asks for allocator "${e.nameHint}"` : ''}`);
+  lines.push(`buffer ${e.buffer}${e.label ? ` "${printable(e.label, 'line')}"` : ''}: ${formatSize(e.length)}${e.secure ? ', secure' : ''}${e.nameHint ? `, asks for allocator "${e.nameHint}"` : ''}`);
   if (e.allocated) {
     const segs = e.segmentsTotal;
     lines.push(`  memory: ${e.allocator} in region ${e.region}, ${segs} segment${segs > 1 ? 's' : ''}${segs > 0 ? ` starting at ${hex(e.segments[0]!.phys)}` : ''}`);
   } else lines.push('  memory: none yet (deferred until a device maps it or the CPU touches it)');
   lines.push(`  attachments: ${e.attachments.length ? e.attachments.map((a) => `${a.device}${a.mapped ? ' (mapped)' : ''}`).join(', ') : 'none'}`);
+  if (e.teeShm?.length) lines.push(`  TEE shared memory: ${e.teeShm.map((t) => `shm ${t.shm} of ${printable(t.label, 'line')}`).join(', ')}`);
   if (e.decisions.length === 0) lines.push('  no allocation decision yet');
   const dropped = e.decisionsTotal - e.decisions.length;
   e.decisions.forEach((d, i) => {

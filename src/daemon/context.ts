@@ -8,6 +8,7 @@ import { platformDocument, type Platform } from '../platform/index.ts';
 import { WriteGenerations } from './generations.ts';
 import { EventJournal } from './journal.ts';
 import { DEFAULT_RECORDED_OPS, Recorder } from './recorder.ts';
+import type { TeeClient } from './tee-client.ts';
 
 export interface LimitSettings {
   /** Open fds per client. */
@@ -171,6 +172,8 @@ export interface SessionLike extends UsageSource {
   readonly openFds: readonly number[];
   readonly requests: number;
   readonly connectedAt: number;
+  /** Its TEE contexts, sessions and shared memory (a client of the socket has them). */
+  readonly tee?: TeeClient;
 }
 
 export class DaemonContext {

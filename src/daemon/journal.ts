@@ -31,6 +31,7 @@ class JournalEntry implements JournalEvent {
   readonly region: string | undefined;
   readonly allocator: string | undefined;
   readonly secure: boolean | undefined;
+  readonly tee: SmafEvent['tee'];
 
   constructor(private readonly source: SmafEvent, readonly us: number, actor: Actor | null, facts: BufferFacts | undefined, readonly latencyUs: number | undefined) {
     this.seq = source.seq;
@@ -48,6 +49,7 @@ class JournalEntry implements JournalEvent {
     this.region = facts?.region;
     this.allocator = facts?.region !== undefined ? facts.allocator : undefined;
     this.secure = facts?.secure;
+    this.tee = source.tee;
   }
 
   get message(): string {
@@ -66,6 +68,7 @@ class JournalEntry implements JournalEvent {
     if (this.region !== undefined) [out.region, out.allocator] = [this.region, this.allocator];
     if (this.secure !== undefined) out.secure = this.secure;
     if (this.latencyUs !== undefined) out.latencyUs = this.latencyUs;
+    if (this.tee !== undefined) out.tee = this.tee;
     return out;
   }
 }

@@ -18,6 +18,24 @@ export interface SmafEvent {
   readonly addr?: number;
   readonly length?: number;
   readonly message: string;
+  /** A TEE event's facts (kind `tee`: sessions, shared memory and TA invocations of clients). */
+  readonly tee?: TeeEventDetail;
+}
+
+export interface TeeEventDetail {
+  readonly what: 'open-session' | 'close-session' | 'invoke' | 'shm-register' | 'shm-release';
+  /** The TA (its UUID and name), for sessions and invocations. */
+  readonly uuid?: string;
+  readonly ta?: string;
+  /** The client's session and shared memory ids. */
+  readonly session?: number;
+  readonly shm?: number;
+  readonly command?: number;
+  /** TEEC_* return code and TEEC_ORIGIN_* of an open or an invocation. */
+  readonly result?: number;
+  readonly origin?: number;
+  /** How long the TA took, in microseconds. */
+  readonly durationUs?: number;
 }
 
 /** Text written when first read: a module-level function and the values it needs. */
@@ -52,6 +70,7 @@ class LoggedEvent implements SmafEvent {
   readonly buffer: number | undefined;
   readonly addr: number | undefined;
   readonly length: number | undefined;
+  readonly tee: TeeEventDetail | undefined;
   private text: EventText;
 
   constructor(readonly seq: number, readonly time: number, e: EventInput) {
@@ -60,6 +79,7 @@ class LoggedEvent implements SmafEvent {
     this.buffer = e.buffer;
     this.addr = e.addr;
     this.length = e.length;
+    this.tee = e.tee;
     this.text = e.message;
   }
 
@@ -80,6 +100,7 @@ function eventFields(e: SmafEvent): SmafEvent {
   if (e.buffer !== undefined) out.buffer = e.buffer;
   if (e.addr !== undefined) out.addr = e.addr;
   if (e.length !== undefined) out.length = e.length;
+  if (e.tee !== undefined) out.tee = e.tee;
   return out;
 }
 

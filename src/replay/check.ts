@@ -39,6 +39,8 @@ class Checker {
   private readonly holders = new Map<number, number>();
   private readonly created = new Map<number, number>();
   private readonly exported = new Set<number>();
+  /** TEE shared memory holding a dma-buf, by client and shm id: a holder of the buffer as an fd is. */
+  private readonly teeShms = new Map<string, number>();
   private nextId: number;
   readonly problems: string[] = [];
   private line = 0;
@@ -73,17 +75,34 @@ class Checker {
     this.holders.set(buffer, (this.holders.get(buffer) ?? 0) + 1);
   }
 
-  private close(c: Client, fd: number): void {
-    const b = c.fds.get(fd);
+  private hold(key: string, buffer: number): void {
+    this.teeShms.set(key, buffer);
+    this.holders.set(buffer, (this.holders.get(buffer) ?? 0) + 1);
+  }
+
+  private unhold(key: string): void {
+    const b = this.teeShms.get(key);
     if (b === undefined) return;
-    c.fds.delete(fd);
-    for (const set of [c.atts, c.maps]) for (const k of [...set]) if (k.startsWith(`${fd}:`)) set.delete(k);
+    this.teeShms.delete(key);
+    this.drop(b);
+  }
+
+  /** One holder of a buffer fewer: the last one releases it (an EXPORT of it is over). */
+  private drop(b: number): void {
     const n = (this.holders.get(b) ?? 1) - 1;
     if (n > 0) this.holders.set(b, n);
     else {
       this.holders.delete(b);
       this.exported.delete(b);
     }
+  }
+
+  private close(c: Client, fd: number): void {
+    const b = c.fds.get(fd);
+    if (b === undefined) return;
+    c.fds.delete(fd);
+    for (const set of [c.atts, c.maps]) for (const k of [...set]) if (k.startsWith(`${fd}:`)) set.delete(k);
+    this.drop(b);
   }
 
   /** One record: checked, and completed with the buffer ids it left out. */
@@ -93,6 +112,7 @@ class Checker {
     if (c.goneAt !== undefined) this.problem('client', `#${r.seq} ${r.op} of client ${r.client}, after its DISCONNECT on line ${c.goneAt}`);
     if (r.op === 'DISCONNECT') {
       for (const fd of [...c.fds.keys()]) this.close(c, fd);
+      for (const key of [...this.teeShms.keys()]) if (key.startsWith(`${r.client}:`)) this.unhold(key);
       c.goneAt = line;
       return r;
     }
@@ -171,6 +191,12 @@ class Checker {
         return buffer;
       case 'MUNMAP':
         c.maps.delete(`${fd}:${String(r.args?.mapping)}`);
+        return buffer;
+      case 'TEE_SHM_REGISTER_FD':
+        if (buffer !== undefined) this.hold(`${r.client}:${made}`, buffer);
+        return buffer;
+      case 'TEE_SHM_RELEASE':
+        this.unhold(`${r.client}:${String(r.args?.shm)}`);
         return buffer;
       default:
         return buffer;

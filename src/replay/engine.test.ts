@@ -129,7 +129,7 @@ test('smafd\'s own rules, errno for errno: the fd an op goes to, CPU access of s
     { client: 1, op: 'MMAP', fd: 3, args: { offset: 0, length: 8192, prot: 1 }, result: 0 },
     { client: 1, op: 'WRITE', fd: 3, args: { mapping: 0, offset: 0, length: 16 }, errno: 'EACCES' },
     { client: 1, op: 'READ', fd: 3, args: { mapping: 0, offset: 8000, length: 1000 }, errno: 'EINVAL' },
-    { client: 1, op: 'SMAF_IOC_GET_INFO', fd: -1, args: { index: 3 }, errno: 'EINVAL' },
+    { client: 1, op: 'SMAF_IOC_GET_INFO', fd: -1, args: { index: 9 }, errno: 'EINVAL' },
     { client: 1, op: 'SMAF_IOC_SET_SECURE_FLAG', fd: -1, args: { fd: 3, secure: 2 }, errno: 'EINVAL' },
     { client: 1, op: 'SMAF_IOC_SET_SECURE_FLAG', fd: -1, args: { fd: 3, secure: 1 }, errno: 'EBUSY' },
     create(4, 4096), { client: 1, op: 'SMAF_IOC_SET_SECURE_FLAG', fd: -1, args: { fd: 4, secure: 1 }, result: 0 },
@@ -159,6 +159,28 @@ test('a client may have so many secure buffers mapped at once (the SDP table is 
   const secure = (fd: number): R[] => [create(fd, 65536), { client: 1, op: 'SMAF_IOC_SET_SECURE_FLAG', fd: -1, args: { fd, secure: 1 }, result: 0 }, attach(fd, 'vdec', 0)];
   const records = [...secure(3), map(3, 0, 2), ...secure(4), map(4, 0, 2, { result: undefined, errno: 'ENOSPC' })];
   assert.deepEqual(run(records, {}, { limits: { maxClientSecureMaps: 1 } }).differences, []);
+});
+
+test('TEE: a dma-buf registered with the TEE gets its memory then and is held until released; sessions and calls are not replayed, and said so', () => {
+  const records: R[] = [
+    { client: 1, op: 'TEE_OPEN', fd: -1, result: 1 },
+    create(3, 65536), { client: 1, op: 'TEE_SHM_REGISTER_FD', fd: 3, args: { ctx: 1, flags: 0 }, result: 1 },
+    { client: 1, op: 'TEE_SHM_REGISTER_FD', fd: 3, args: { ctx: 2, flags: 0 }, errno: 'EBADF' },
+    { client: 1, op: 'TEE_SHM_REGISTER_FD', fd: 9, args: { ctx: 1, flags: 0 }, errno: 'EINVAL' },
+    { client: 1, op: 'TEE_SHM_ALLOC', fd: -1, args: { ctx: 1, flags: 0, size: 0 }, errno: 'EINVAL' },
+    { client: 1, op: 'TEE_INVOKE', fd: -1, args: { ctx: 1, session: 1, func: 0, cancel_id: 0, num_params: 0, length: 0 }, result: 16 },
+    { client: 1, op: 'CLOSE', fd: 3, result: 0 },
+  ];
+  const p = new Replayer(recording(records), { spec: defaultPlatformSpec() });
+  const r = p.run();
+  assert.deepEqual(r.differences, []);
+  assert.deepEqual(r.notReplayed.map((n) => [n.op, n.count]), [['TEE_INVOKE', 1]]);
+  assert.match(r.notReplayed[0]!.why, /parameters and the bytes of its memrefs are not recorded/);
+  assert.equal(p.system.smaf.bufferCount, 1, 'closed, but the TEE still holds it');
+  assert.equal(r.regions.find((g) => g.name === 'dram')!.peak, 65536, 'its memory came at the registration (no device: system pages)');
+  const released = new Replayer(recording([...records, { client: 1, op: 'TEE_SHM_RELEASE', fd: -1, args: { shm: 1 }, result: 0 }, { client: 1, op: 'TEE_SHM_RELEASE', fd: -1, args: { shm: 1 }, errno: 'EBADF' }]), { spec: defaultPlatformSpec() });
+  assert.deepEqual(released.run().differences, []);
+  assert.equal(released.system.smaf.bufferCount, 0, 'released with the shared memory');
 });
 
 test('every operation a recording may hold has its row (X_* introspection ops are never recorded)', () => {

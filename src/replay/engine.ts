@@ -81,6 +81,8 @@ export interface ReplayResult {
   readonly regions: readonly RegionPeak[];
   /** A bug met by the replay (anything not a SmafError), answered EIO as smafd would. */
   readonly internalErrors: number;
+  /** Operations not replayed, by op, and why (their recorded outcomes stand). */
+  readonly notReplayed: readonly { readonly op: string; readonly count: number; readonly why: string }[];
   /** The recording is not whole (its header says operations were dropped). */
   readonly partial: boolean;
 }
@@ -107,6 +109,8 @@ export class Replayer {
   private failed = 0;
   private firstFailure: Difference | null = null;
   private internalErrors = 0;
+  /** Operations not replayed (their rows say why), by op. */
+  private readonly notReplayed = new Map<string, number>();
   private allocated = false;
   private readonly peaks = new Map<string, { peak: number; largestFree: number; fragmentation: number }>();
   /** The operation being replayed (one object for all: nothing allocated per operation). */
@@ -165,6 +169,11 @@ export class Replayer {
     this.busy = true;
     let replayed: SmafError | null = null;
     const row = REPLAY_OPS[rec.op as ReplayedOpName];
+    if (row.notReplayed !== undefined) {
+      this.notReplayed.set(rec.op, (this.notReplayed.get(rec.op) ?? 0) + 1);
+      this.busy = false;
+      return null;
+    }
     try {
       this.target(rec, call);
       row.apply(call);
@@ -259,6 +268,7 @@ export class Replayer {
         return { name, kind: r.kind, size: r.size, ...p };
       }),
       internalErrors: this.internalErrors,
+      notReplayed: [...this.notReplayed].map(([op, count]) => ({ op, count, why: REPLAY_OPS[op as ReplayedOpName].notReplayed! })),
       partial: this.recording.header !== null && !this.recording.header.complete,
     };
   }

@@ -36,6 +36,8 @@ export interface ReplayCall {
 export interface ReplayRow {
   /** Apply the operation: its result, or a SmafError as smafd would answer. */
   readonly apply: (call: ReplayCall) => number;
+  /** Not replayed, and why: its recorded outcome stands (the replay counts it). */
+  readonly notReplayed?: string;
   /** The recording says it succeeded: file what it made under the ids the recording gave. */
   readonly bind?: (call: ReplayCall) => void;
   /** The recording says it failed: give back what it made. */
@@ -303,5 +305,65 @@ const deviceRows = {
   DISCONNECT: { apply: ({ w, c }) => (w.disconnect(c), 0) },
 } satisfies Record<string, ReplayRow>;
 
+/** A TEE call: the TA's behaviour needs its parameters and memrefs' bytes, which no recording holds. */
+const teeCall: ReplayRow = { apply: () => 0, notReplayed: 'a TEE call: its parameters and the bytes of its memrefs are not recorded, so the TA cannot run again' };
+
+/** What a shm op checks before it makes shared memory (as smafd's TeeClient: context, then flags). */
+function shmCheck(call: ReplayCall, what: string): void {
+  call.w.teeContext(call.c, num(call.args, 'ctx'), what);
+  if (num(call.args, 'flags') !== 0) throw new SmafError('EINVAL', `${what}: flags must be 0 on input, got 0x${num(call.args, 'flags').toString(16)}`);
+}
+
+/** User shared memory (its bytes travel with each call: no SMAF memory): its size checked, its id filed. */
+function userShm(what: string, sizeArg: string): ReplayRow {
+  return {
+    apply: (call) => {
+      shmCheck(call, what);
+      const size = u64(call.args, sizeArg);
+      if (size === 0n) throw new SmafError('EINVAL', `${what}: size 0`);
+      if (size > 256n * 1024n * 1024n) throw new SmafError('ENOMEM', `${what}: ${size} bytes is more than one shared memory of the client may have`);
+      return call.rec.result ?? 0;
+    },
+    bind: ({ c, rec, args }) => void c.teeShms.set(rec.result!, { ctx: num(args, 'ctx') }),
+  };
+}
+
+/**
+ * The TEE subsystem (docs/tee.md) as far as it touches SMAF memory: contexts, shared memory, and a
+ * dma-buf registered with the TEE, which gets its memory then and is held until released. Sessions
+ * and calls are not replayed.
+ */
+const teeRows = {
+  TEE_OPEN: { apply: (call) => call.rec.result ?? 0, bind: ({ c, rec }) => void c.teeContexts.add(rec.result!) },
+  TEE_VERSION: { apply: (call) => (call.w.teeContext(call.c, num(call.args, 'ctx'), 'TEE_VERSION'), 0) },
+  TEE_CLOSE: { apply: (call) => (call.w.teeContext(call.c, num(call.args, 'ctx'), 'TEE_CLOSE'), call.c.teeContexts.delete(num(call.args, 'ctx')), 0) },
+  TEE_SHM_ALLOC: userShm('TEE_SHM_ALLOC', 'size'),
+  TEE_SHM_REGISTER: userShm('TEE_SHM_REGISTER', 'length'),
+  TEE_SHM_REGISTER_FD: makes<SmafBuffer>({
+    apply: (call) => {
+      const { c, rec } = call;
+      // the kernel answers EINVAL for anything that is not a dma-buf, a bad fd included
+      const e = rec.fd === -1 ? undefined : c.fds.get(rec.fd!);
+      if (!e) throw new SmafError('EINVAL', `TEE_SHM_REGISTER_FD: fd ${rec.fd} is not a dma-buf`);
+      shmCheck(call, 'TEE_SHM_REGISTER_FD');
+      try {
+        e.buffer.secureWorldBacking(`registered with the TEE by ${c.label}`);
+        e.buffer.get();
+      } catch (err) {
+        throw new SmafError('EINVAL', `TEE_SHM_REGISTER_FD: buffer ${e.buffer.id} cannot be registered: ${(err as Error).message}`);
+      }
+      call.made = e.buffer;
+      return rec.result ?? 0;
+    },
+    bind: ({ c, rec, args }, buf) => void c.teeShms.set(rec.result!, { ctx: num(args, 'ctx'), buffer: buf }),
+    undo: (_call, buf) => buf.put(),
+  }),
+  TEE_SHM_RELEASE: { apply: (call) => (call.w.releaseShm(call.c, num(call.args, 'shm')), 0) },
+  TEE_OPEN_SESSION: teeCall,
+  TEE_INVOKE: teeCall,
+  TEE_CLOSE_SESSION: teeCall,
+  TEE_CANCEL: teeCall,
+} satisfies Record<string, ReplayRow>;
+
 /** Every recorded operation's row. */
-export const REPLAY_OPS: { readonly [K in ReplayedOpName]: ReplayRow } = { ...ioctlRows, ...bufferRows, ...ioRows, ...deviceRows };
+export const REPLAY_OPS: { readonly [K in ReplayedOpName]: ReplayRow } = { ...ioctlRows, ...bufferRows, ...ioRows, ...deviceRows, ...teeRows };

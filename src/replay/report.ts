@@ -35,6 +35,7 @@ export function replayText(r: ReplayResult, labels: ReadonlyMap<number, string>,
     if (r.differences.length < r.differencesTotal) lines.push(`  (${r.differencesTotal - r.differences.length} more)`);
   }
   if (r.internalErrors) lines.push(`INTERNAL ERRORS: ${r.internalErrors} operations met a bug of the replay (answered EIO)`);
+  for (const n of r.notReplayed) lines.push(`not replayed: ${n.count} ${n.op} (${n.why}); their recorded outcomes stand`);
   lines.push('peak use per region (largest free range when it was fullest):');
   const w = Math.max(6, ...r.regions.map((g) => g.name.length));
   for (const g of r.regions) lines.push(`  ${g.name.padEnd(w)} ${formatSize(g.peak).padStart(10)} of ${formatSize(g.size).padEnd(9)} largest free ${formatSize(g.largestFree).padStart(10)}, fragmentation ${pct(g.fragmentation)}`);

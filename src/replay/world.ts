@@ -67,6 +67,9 @@ export class ReplayClient {
   /** DMA_BUF_IOCTL_SYNC STARTs not yet ENDed, per dma-buf. */
   readonly cpuAccess = new Map<SmafBuffer, number>();
   bytes = 0;
+  /** Its TEE contexts (open ones) and shared memory, by the ids the recording gave them. */
+  readonly teeContexts = new Set<number>();
+  readonly teeShms = new Map<number, { readonly ctx: number; readonly buffer?: SmafBuffer }>();
   comm: string | null = null;
   pid: number | null = null;
   gone = false;
@@ -194,15 +197,33 @@ export class ReplayWorld {
     if (buf.released) this.forget(buf, e.recordedBuffer);
   }
 
+  /** TEE shared memory goes (a dma-buf's reference with it). */
+  releaseShm(c: ReplayClient, id: number): void {
+    const shm = c.teeShms.get(id);
+    if (!shm) throw new SmafError('EBADF', `TEE_SHM_RELEASE: no shared memory ${id} in this client`);
+    c.teeShms.delete(id);
+    const buf = shm.buffer;
+    if (buf && !buf.released) {
+      buf.put();
+      if (buf.released) this.forget(buf, undefined);
+    }
+  }
+
+  /** A TEE context this client opened and has not closed (EBADF otherwise, as an fd of /dev/tee0). */
+  teeContext(c: ReplayClient, ctx: number, what: string): void {
+    if (!c.teeContexts.has(ctx)) throw new SmafError('EBADF', `${what}: no open TEE context ${ctx} in this client`);
+  }
+
   /** A released buffer: no record can name it any more (an IMPORT of it is ENOENT). */
   private forget(buf: SmafBuffer, recorded: number | undefined): void {
     this.exported.delete(buf);
     if (recorded !== undefined && this.buffers.get(recorded) === buf) this.buffers.delete(recorded);
   }
 
-  /** The client is gone: every fd it held closes, as a process exit. */
+  /** The client is gone: every fd it held closes, and its TEE shared memory goes, as a process exit. */
   disconnect(c: ReplayClient): void {
     for (const e of [...c.fds.values()]) this.closeFd(c, e);
+    for (const id of [...c.teeShms.keys()]) this.releaseShm(c, id);
     c.gone = true;
     this.clients.delete(c.id);
   }

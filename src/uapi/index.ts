@@ -11,3 +11,4 @@ export * from './c-header.ts';
 export * from './native-abi.ts';
 export * from './recording.ts';
 export * from './trace-file.ts';
+export * from './tee-abi.ts';
