@@ -14,6 +14,7 @@
  * firewall and the secure module decide on them), over whatever the replayed buffers hold.
  */
 import { SmafError } from '../common/errors.ts';
+import { printable } from '../common/printable.ts';
 import { dmaCopySteps, dmaCrcSteps, PROT_READ, PROT_WRITE, type Attachment, type CpuMapping, type DmaDirection, type SmafBuffer } from '../core/index.ts';
 import { DMA_BUF_SYNC_END, DMA_BUF_SYNC_READ, DMA_BUF_SYNC_VALID, DMA_BUF_SYNC_WRITE, type OpRecord, type RecordArgs, type RecordedOpName } from '../uapi/index.ts';
 import type { BufferFuture, Policy } from './policy.ts';
@@ -199,7 +200,7 @@ const bufferRows = {
     undo: (call) => entry(call).buffer.unmap(call.made as Attachment),
   },
   UNMAP: { apply: (call) => (entry(call).buffer.unmap(call.w.attachment(call.c, entry(call), num(call.args, 'attachment'))), 0) },
-  SET_NAME: { apply: (call) => (entry(call).buffer.setLabel(printable(call.args.name as string)), 0) },
+  SET_NAME: { apply: (call) => (entry(call).buffer.setLabel(printable(call.args.name as string, 'line')), 0) },
   GENERATION: { apply: () => 0 },
   STAT: { apply: () => 0 },
   EXPORT: {
@@ -279,9 +280,6 @@ const ioRows = {
   },
 } satisfies Record<string, ReplayRow>;
 
-/** Control characters of a name shown to others become `?`, as smafd stores them. */
-const printable = (s: string): string => [...s].map((ch) => (ch < ' ' || ch === '\x7f' ? '?' : ch)).join('');
-
 function notSecure(e: ReplayFd, what: string): void {
   if (e.buffer.secure) throw new SmafError('EPERM', `${what} refused: buffer ${e.buffer.id} is secure and never CPU-accessible`);
 }
@@ -296,7 +294,7 @@ const deviceRows = {
   }, (rec) => rec.result),
   HELLO: {
     apply: ({ c, args }) => {
-      c.comm = printable(args.comm as string);
+      c.comm = printable(args.comm as string, 'line');
       c.pid = num(args, 'pid');
       return 0;
     },
