@@ -58,6 +58,7 @@
 #define SMAF_OP_X_NATIVE 0x85
 #define SMAF_OP_X_PS 0x88
 #define SMAF_OP_X_HEAPS 0x89
+#define SMAF_OP_X_RECORDING 0x8b
 
 /* ---- op payloads (packed, little-endian) ------------------------------------------------------- */
 #define SMAF_COMM_LEN 64u
@@ -467,6 +468,16 @@ struct smaf_trace_in {
 _Static_assert(sizeof(struct smaf_trace_in) == 8, "smaf_trace_in: size");
 _Static_assert(offsetof(struct smaf_trace_in, since) == 0, "smaf_trace_in.since");
 #define SMAF_X_TRACE_SIZE 8u
+
+/* X_RECORDING: the recording of every client's operations, a page at a time, for replay (docs/trace.md) (extension) */
+struct smaf_recording_in {
+	uint32_t from;  /* index of the first record */
+	uint32_t limit;  /* records in the page, 1..10000 */
+};
+_Static_assert(sizeof(struct smaf_recording_in) == 8, "smaf_recording_in: size");
+_Static_assert(offsetof(struct smaf_recording_in, from) == 0, "smaf_recording_in.from");
+_Static_assert(offsetof(struct smaf_recording_in, limit) == 4, "smaf_recording_in.limit");
+#define SMAF_X_RECORDING_SIZE 8u
 
 
 /* ---- /dev/smaf ioctls (magic 'S'), v8 ABI, and DMA_BUF_IOCTL_SYNC ------------------------------ */

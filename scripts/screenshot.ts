@@ -1,10 +1,12 @@
 // Takes the dashboard screenshots in docs/: smafd on the default platform, the SDP demo and a
-// camera pipeline running, at desktop (1440x900) and phone (390x844) sizes; and the timeline of an
-// exported SDP trace. Run with `npm run screenshot` (needs Debian's Chromium at /usr/bin/chromium).
+// camera pipeline running, at desktop (1440x900) and phone (390x844) sizes; the timeline of an
+// exported SDP trace; the trace viewer replaying a recorded camera run under the eager policy.
+// Run with `npm run screenshot` (needs Debian's Chromium at /usr/bin/chromium).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseScenario, runScenario } from '../src/cli/scenario.ts';
 import type { SmafClient } from '../src/client/client.ts';
+import { traceFileText } from '../src/uapi/index.ts';
 import { launchChromium } from '../test/helpers/browser.ts';
 import { ROOT, startDaemon } from '../test/helpers/daemon.ts';
 
@@ -57,8 +59,9 @@ const connect2 = async (): Promise<SmafClient> => {
 };
 const run = await runScenario(full, connect2);
 if (!run.ok) throw new Error('sdp scenario failed');
-const c2 = await d2.connect();
-writeFileSync(join(ROOT, 'docs/sdp-trace.json'), `${JSON.stringify(await c2.trace(0), null, 1)}\n`);
+const c2 = await d2.admin();
+const recording = await c2.recording(0);
+writeFileSync(join(ROOT, 'docs/sdp-trace.json'), traceFileText(await c2.trace(0), recording.header, recording.records));
 await c2.close();
 const page = await browser.newPage();
 await page.setViewportSize({ width: 1440, height: 900 });
@@ -71,6 +74,14 @@ const bars = timeline.locator('[data-testid^="tl-bar-"]');
 await bars.nth(2).click();
 await page.waitForTimeout(300);
 await timeline.screenshot({ path: join(ROOT, 'docs/sdp-timeline.png') });
+
+// the trace viewer: the recorded camera run replayed as ION would run it, at its first failure
+await page.getByTestId('trace-policy').selectOption('eager');
+await page.getByTestId('trace-file').setInputFiles(join(ROOT, 'test/fixtures/traces/camera.json'));
+await page.getByTestId('trace-summary').waitFor();
+await page.getByTestId('trace-marks').locator('rect').first().click({ force: true });
+await page.getByTestId('trace-explain').waitFor();
+await page.getByTestId('trace-viewer').screenshot({ path: join(ROOT, 'docs/trace-viewer.png') });
 await browser.close();
 await d2.stop();
-console.log('docs/dashboard.png, docs/dashboard-phone.png, docs/sdp-trace.json and docs/sdp-timeline.png written');
+console.log('docs/dashboard.png, docs/dashboard-phone.png, docs/sdp-trace.json, docs/sdp-timeline.png and docs/trace-viewer.png written');

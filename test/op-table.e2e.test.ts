@@ -84,6 +84,11 @@ const STEPS: { readonly [K in OpName]: (f: Fixture) => Promise<unknown> } = {
     assert.ok(r.result > 0);
   },
   X_TRACE: async () => assert.ok((await admin.op('X_TRACE', -1, { since: 0n })).payload.traceEvents.length > 0),
+  X_RECORDING: async () => {
+    const r = await admin.op('X_RECORDING', -1, { from: 0, limit: 1000 });
+    assert.equal(r.payload.records.length, r.result);
+    assert.ok(r.payload.records.some((x) => x.op === 'SET_NAME' && x.args?.name === 'frame'));
+  },
   X_PS: async () => assert.ok((await admin.op('X_PS', -1, {})).payload.processes.some((p) => p.comm === 'op-table')),
   X_HEAPS: async () => assert.ok((await c.op('X_HEAPS', -1, {})).payload.some((h) => h.name === 'system')),
   ALLOCATE: async () => {

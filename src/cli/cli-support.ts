@@ -3,6 +3,13 @@ import { SmafError } from '../common/errors.ts';
 
 export { packageVersion } from '../uapi/version.ts';
 
+/** A command's exit status other than 0 that is not an error (`smaf replay`: 1 when outcomes differ). */
+export class ExitStatus extends Error {
+  constructor(readonly status: number) {
+    super(`exit status ${status}`);
+  }
+}
+
 /** What `--json` prints on stdout for an error (the exit code is the same errno). */
 export function jsonError(err: SmafError): string {
   return JSON.stringify({ error: { code: err.code, errno: err.errno, message: err.message } });

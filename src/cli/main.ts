@@ -3,11 +3,12 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { Errno, SmafError, toSmafError } from '../common/errors.ts';
 import { printable } from '../common/printable.ts';
 import { defaultSocketPath } from '../uapi/socket-path.ts';
-import { jsonError, packageVersion } from './cli-support.ts';
+import { ExitStatus, jsonError, packageVersion } from './cli-support.ts';
 import { addCommands } from './commands.ts';
 import { cliContext, out, type Globals } from './context.ts';
 import { addOperatorCommands } from './operator-commands.ts';
 import { registerPlatformCommands } from './platform-command.ts';
+import { REPLAY_COMMANDS } from './replay-command.ts';
 
 export function buildProgram(): Command {
   const program = new Command('smaf')
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
     .exitOverride();
   const cli = cliContext(() => program.opts<Globals>());
   addCommands(program, cli);
+  addCommands(program, cli, REPLAY_COMMANDS); // replay and what-if: no daemon
   registerPlatformCommands(program, () => cli.g().json === true);
   addOperatorCommands(program, cli.g, (fn) => cli.withClient(fn, true)); // events and traces: the operator's view when it can
   return program;
@@ -35,6 +37,7 @@ export async function main(argv: string[]): Promise<number> {
     await buildProgram().parseAsync(argv);
     return 0;
   } catch (e) {
+    if (e instanceof ExitStatus) return e.status;
     const json = argv.includes('--json');
     if (e instanceof CommanderError) {
       if (e.exitCode === 0) return 0;

@@ -6,7 +6,7 @@ import type { SmafClient } from '../client/client.ts';
 import { SmafError } from '../common/errors.ts';
 import { parseSince } from '../common/time.ts';
 import type { JournalEvent } from '../daemon/journal.ts';
-import { EVENT_KINDS, isEventKind, X_EVENTS_MAX_LIMIT, type EventQuery } from '../uapi/index.ts';
+import { EVENT_KINDS, isEventKind, traceFileText, X_EVENTS_MAX_LIMIT, X_RECORDING_MAX_LIMIT, type EventQuery } from '../uapi/index.ts';
 import type { EventKind } from '../platform/index.ts';
 import { out } from './context.ts';
 import { printable } from '../common/printable.ts';
@@ -76,6 +76,23 @@ export async function printEvents(c: SmafClient, g: OperatorGlobals, query: Part
   else if (matched > events.length) out(`  (the last ${events.length} of ${matched} matching events; -l ${matched} for all)`);
 }
 
+/**
+ * The trace file: the journal's trace (X_TRACE) and the recording (X_RECORDING, a page at a time,
+ * up to what it held when the export began: the export's own requests are not chased).
+ */
+async function exportTrace(c: SmafClient, since: number): Promise<string> {
+  const first = await c.recording(0);
+  const records = [...first.records];
+  const total = first.header.ops;
+  while (records.length < total) {
+    const page = await c.recording(records.length, Math.min(X_RECORDING_MAX_LIMIT, total - records.length));
+    if (page.records.length === 0) break;
+    records.push(...page.records);
+  }
+  const trace = await c.trace(since);
+  return traceFileText(trace, { ...first.header, ops: records.length }, records);
+}
+
 export function addOperatorCommands(program: Command, g: () => OperatorGlobals, withClient: WithClient): void {
   program
     .command('events')
@@ -98,17 +115,17 @@ export function addOperatorCommands(program: Command, g: () => OperatorGlobals, 
   const trace = program.command('trace').description('export the daemon\'s journal as a trace');
   trace
     .command('export')
-    .description('Chrome trace-event JSON of every buffer\'s life (open it in ui.perfetto.dev or chrome://tracing)')
+    .description('Chrome trace-event JSON of every buffer\'s life (open it in ui.perfetto.dev or chrome://tracing), with the recording of every operation that smaf replay and smaf what-if read (docs/trace.md)')
     .addOption(SINCE())
     .option('-o, --output <file>', 'write to a file instead of stdout')
     .action(async (o: { since?: number; output?: string }) => {
       const since = o.since ?? 0;
       await withClient(async (c) => {
-        const text = JSON.stringify(await c.trace(since));
+        const text = await exportTrace(c, since);
         if (o.output) {
           writeFileSync(o.output, `${text}\n`);
           process.stderr.write(`smaf: trace written to ${o.output} (${text.length} bytes); open it in ui.perfetto.dev\n`);
-        } else out(text);
+        } else process.stdout.write(text);
       });
     });
 }

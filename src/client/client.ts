@@ -13,7 +13,7 @@ import {
   encodeOpRequest, encodeRequest, encodeStruct, eventQueryStruct, FrameReader, MAX_FRAME, opRowNamed, parseResponse, REQUEST_HEADER, RESPONSE_HEADER,
   SMAF_IOC_CREATE, SMAF_IOC_GET_INFO, SMAF_IOC_GET_SECURE_FLAG, SMAF_IOC_SET_SECURE_FLAG, SMAF_NAME_LEN, smafCreateData, TOKEN_LEN, smafInfo, smafSecureFlag,
   type ChromeTrace, type DaemonState, type EventPage, type EventQuery, type HeapInfo, type JournalEvent, type NativeStatus, type OpName, type ProcessReport, type Reply,
-  type RequestInput, type Response, type RowOf,
+  type RecordingPage, type RequestInput, type Response, type RowOf, X_RECORDING_MAX_LIMIT,
 } from '../uapi/index.ts';
 import { decodeTeeAnswer, encodeTeeCall, type TeeCallAnswer, type TeeCallParam } from '../uapi/tee-abi.ts';
 
@@ -429,6 +429,11 @@ export class SmafClient {
   /** One page of the daemon's journal, filtered there (X_EVENTS). */
   async events(query: Partial<EventQuery> = {}): Promise<EventPage<JournalEvent>> {
     return (await this.op('X_EVENTS', DEVICE_FD, eventQueryStruct(query))).payload;
+  }
+
+  /** One page of the recording of every client's operations (X_RECORDING; the operator's). */
+  async recording(from: number, limit = X_RECORDING_MAX_LIMIT): Promise<RecordingPage> {
+    return (await this.op('X_RECORDING', DEVICE_FD, { from, limit })).payload;
   }
 
   /** The journal as Chrome trace-event JSON (X_TRACE); `sinceMs` 0 for all of it. */

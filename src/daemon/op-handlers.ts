@@ -8,7 +8,7 @@ import { printable } from '../common/printable.ts';
 import { DMA_SLICE, dmaCopySteps, dmaCrcSteps, explain, PROT_READ, PROT_WRITE, type CpuMapping, type DmaDirection } from '../core/index.ts';
 import {
   decodeName, decodeOpRequest, DEVICE_FD, DMA_BUF_NAME_LEN, encodeName, encodeOpReply, eventQueryFrom, MAX_FRAME, RESPONSE_HEADER,
-  opRowNamed, type HandlerReply, type OpName, type OpTableRow, type Request, type RowOf,
+  opRowNamed, X_RECORDING_MAX_LIMIT, type HandlerReply, type OpName, type OpTableRow, type Request, type RowOf,
 } from '../uapi/index.ts';
 import { fileOps } from './file-ops.ts';
 import { traceOf } from './operator-ops.ts';
@@ -74,6 +74,11 @@ const extensionOps = {
   },
   X_EVENTS: ({ scope, value }) => mapWork(scope.eventSteps(eventQueryFrom(value)), (page) => ({ result: page.events.length, payload: page })),
   X_TRACE: ({ scope, value }) => ({ result: 0, payload: traceOf(scope, safe(value.since, 'X_TRACE: since')) }),
+  X_RECORDING: ({ scope, value }) => {
+    if (value.limit < 1 || value.limit > X_RECORDING_MAX_LIMIT) throw new SmafError('EINVAL', `X_RECORDING: limit ${value.limit} is not 1..${X_RECORDING_MAX_LIMIT}`);
+    const page = scope.recording(value.from, value.limit);
+    return { result: page.records.length, payload: page };
+  },
   X_EXPLAIN: ({ scope, fd, value }) => {
     const buf = fd === DEVICE_FD ? scope.buffer(value.buffer) : scope.bufferOfFd(fd);
     const teeShm = scope.teeShmOf(buf); // the TEE shared memory holding it, as far as the scope sees

@@ -190,6 +190,15 @@ const CHECKS: Record<string, (w: World, s: ClientSession, held: number[]) => voi
     // no client's data: the same answer for everyone
     assert.deepEqual(json(s.handle(req(Op.X_HEAPS, -1))), json(w.admin.handle(req(Op.X_HEAPS, -1))));
   },
+  X_RECORDING: (w, s) => {
+    // every client's operations: the operator's only, whole
+    const page = new Uint8Array(8);
+    new DataView(page.buffer).setUint32(4, 10_000, true);
+    assert.equal(s.handle(req(Op.X_RECORDING, -1, page)).result, -Errno.EPERM);
+    const rec = json<{ records: { client: number }[]; header: { ops: number } }>(w.admin.handle(req(Op.X_RECORDING, -1, page)));
+    assert.equal(rec.records.length, w.ctx.recorder.size);
+    assert.deepEqual(new Set(rec.records.map((r) => r.client)), new Set(w.ctx.recorder.page(0, 10_000).records.map((r) => r.client)));
+  },
   X_NATIVE: (w, s) => {
     // how C programs reach smafd, and totals of files: no client's data, the same for everyone
     assert.deepEqual(json(s.handle(req(Op.X_NATIVE, -1))), json(w.admin.handle(req(Op.X_NATIVE, -1))));

@@ -1,6 +1,6 @@
 /**
  * What one session may see: the one place where smafd decides visibility. Every introspection op
- * (X_STATE, X_EXPLAIN, X_EVENTS, X_PS, X_TRACE, X_CHECK, X_HEAPS and any X_* op added later) gets
+ * (X_STATE, X_EXPLAIN, X_EVENTS, X_PS, X_TRACE, X_CHECK, X_HEAPS, X_NATIVE, X_RECORDING and any X_* op added later) gets
  * the asking session's scope and nothing else of the daemon (op-types.ts: an X_* handler's call
  * carries no session and no context), so a new op cannot reach data that the scope does not filter.
  *
@@ -14,7 +14,7 @@
 import { SmafError } from '../common/errors.ts';
 import type { SelfCheckReport, SmafBuffer } from '../core/index.ts';
 import type { Device, RegionStats, SmafEvent } from '../platform/index.ts';
-import type { EventPage, EventQuery, HeapInfo, NativeStatus } from '../uapi/index.ts';
+import type { EventPage, EventQuery, HeapInfo, NativeStatus, RecordingPage } from '../uapi/index.ts';
 import type { RegionView } from '../uapi/replies.ts';
 import type { DaemonContext, SessionLike } from './context.ts';
 import { heaps } from './heaps.ts';
@@ -90,6 +90,10 @@ export interface Scope {
   figures(): DaemonFigures;
   /** The core's and the daemon's invariants over everything: EPERM in a client's scope. */
   selfCheck(): SelfCheckReport;
+  /** One page of smafd's recording (every client's operations): the operator's (EPERM otherwise). */
+  recording(from: number, limit: number): RecordingPage;
+  /** When the recording began, on the journal's clock (µs), for a trace: null when nothing is recorded or the scope cannot see it. */
+  recordingOrigin(): number | null;
 }
 
 /** Items offset..offset+limit of an iteration, walking no further. */
@@ -202,6 +206,14 @@ class OperatorScope extends BaseScope implements Scope {
   selfCheck(): SelfCheckReport {
     return this.ctx.selfCheck();
   }
+
+  recording(from: number, limit: number): RecordingPage {
+    return this.ctx.recorder.page(from, limit);
+  }
+
+  recordingOrigin(): number | null {
+    return this.ctx.recorder.size > 0 ? this.ctx.recorder.originUs : null;
+  }
 }
 
 /** A client's scope: what its connection holds, and nothing about anybody else. */
@@ -257,6 +269,14 @@ class ClientScope extends BaseScope implements Scope {
 
   selfCheck(): SelfCheckReport {
     return this.requireOperator('X_CHECK (smaf doctor)');
+  }
+
+  recording(): RecordingPage {
+    return this.requireOperator('X_RECORDING (smaf trace export)');
+  }
+
+  recordingOrigin(): null {
+    return null;
   }
 }
 

@@ -21,6 +21,8 @@ export interface TraceInput {
   readonly platform: string;
   /** Now, in epoch microseconds: slices of live buffers end here. */
   readonly nowUs: number;
+  /** An earlier time 0 than the first event's (the recording's start: its operations come before any event). */
+  readonly originUs?: number;
 }
 
 const FIREWALL_PID = 1;
@@ -75,7 +77,7 @@ interface Trace {
 
 export function buildChromeTrace(input: TraceInput): ChromeTrace {
   const { events } = input;
-  const t0 = events[0]?.us ?? input.nowUs;
+  const t0 = Math.min(events[0]?.us ?? input.nowUs, input.originUs ?? Infinity);
   const t: Trace = {
     input, out: [], t0, end: Math.max(0, input.nowUs - t0), lives: livesOf(events), firewallTids: new Map(),
     regionPid: new Map(input.regions.map((r, i) => [r.name, FIRST_REGION_PID + i])),

@@ -15,8 +15,8 @@ import {
   teeShmRegisterIn, teeShmReleaseIn, teeVersionOut,
 } from './tee-abi.ts';
 import {
-  chromeTraceSchema, daemonStateSchema, eventPageSchema, explanationSchema, heapsSchema, nativeStatusSchema, processReportSchema, selfCheckSchema,
-  type ChromeTrace, type DaemonState, type HeapInfo, type JournalEvent, type NativeStatus, type ProcessReport,
+  chromeTraceSchema, daemonStateSchema, eventPageSchema, explanationSchema, heapsSchema, nativeStatusSchema, processReportSchema, recordingPageSchema, selfCheckSchema,
+  type ChromeTrace, type DaemonState, type HeapInfo, type JournalEvent, type NativeStatus, type ProcessReport, type RecordingPage,
 } from './replies.ts';
 
 /** The fd an op goes to: the device (-1), one of the client's buffer fds, or either. */
@@ -94,6 +94,9 @@ const helloIn = struct('smaf_hello_in', 72, [
   { name: 'reserved', type: 'u32', role: 'reserved', doc: 'must be 0' },
   { name: 'comm', type: 'char', size: COMM_LEN, role: 'in', doc: 'command name, NUL-terminated' },
 ]);
+
+/** Records in one X_RECORDING page, at most (about 2 MiB of JSON). */
+export const X_RECORDING_MAX_LIMIT = 10_000;
 
 /** HELLO's payload size. */
 export const HELLO_SIZE = helloIn.size;
@@ -247,6 +250,12 @@ export const OP_TABLE = [
   {
     op: 0x89, name: 'X_HEAPS', target: 'device', request: NONE, result: '0', doc: 'the dma-heaps /dev/dma_heap shows (extension)',
     reply: json<readonly HeapInfo[]>(heapsSchema, 'name, allocator, secure, description of each heap'),
+  },
+  {
+    op: 0x8b, name: 'X_RECORDING', target: 'device', result: 'number of records', operator: 'X_RECORDING (smaf trace export)',
+    doc: 'the recording of every client\'s operations, a page at a time, for replay (docs/trace.md) (extension)',
+    request: fields(struct('smaf_recording_in', 8, [u32('from', 'index of the first record'), u32('limit', `records in the page, 1..${X_RECORDING_MAX_LIMIT}`)])),
+    reply: json<RecordingPage>(recordingPageSchema, '{header, records, next}'),
   },
 ] as const satisfies readonly OpRow[];
 

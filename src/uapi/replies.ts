@@ -7,6 +7,7 @@
  * wire types and live here.
  */
 import { z } from 'zod';
+import { Errno, type ErrnoName } from '../common/errors.ts';
 import type { Candidate, Decision, Explanation, SelfCheckReport } from '../core/index.ts';
 import type { RegionStats, SmafEvent } from '../platform/index.ts';
 import { EVENT_KINDS, type EventPage } from './events.ts';
@@ -280,4 +281,94 @@ export const chromeTraceSchema: z.ZodType<ChromeTrace> = z.looseObject({
   })),
   displayTimeUnit: z.literal('ms'),
   otherData: z.record(str, z.union([str, num])),
+});
+
+// ---- X_RECORDING ---------------------------------------------------------------------------
+
+/** What a recording holds besides the wire's ops: a client arrives, and goes (every fd it held closes). */
+export const SESSION_OPS = ['CONNECT', 'DISCONNECT'] as const;
+export type SessionOpName = (typeof SESSION_OPS)[number];
+
+export type ArgValue = number | string;
+export type RecordArgs = Readonly<Record<string, ArgValue>>;
+
+/** One recorded operation (one line of a trace). */
+export interface OpRecord {
+  /** 1, 2, 3...: the order smafd answered the operations in. */
+  readonly seq: number;
+  /** Microseconds since the recording began (never decreasing). */
+  readonly t: number;
+  readonly client: number;
+  /** An op of the op table, an ioctl of the ioctl table (by name), or CONNECT / DISCONNECT. */
+  readonly op: string;
+  /** The fd the request went to (-1: the device); absent for CONNECT and DISCONNECT. */
+  readonly fd?: number;
+  readonly args?: RecordArgs;
+  /** The result (>= 0) of an operation that succeeded... */
+  readonly result?: number;
+  /** ...or the errno of one that failed, with its message. */
+  readonly errno?: ErrnoName;
+  readonly message?: string;
+  /** The buffer the operation concerned: the fd's, or the one CREATE, DUP or IMPORT gave. */
+  readonly buffer?: number;
+  /** DMA_COPY's source buffer. */
+  readonly src_buffer?: number;
+  /** The fd SMAF_IOC_CREATE gave (DUP and IMPORT give theirs as their result). */
+  readonly new_fd?: number;
+  /** CONNECT: the client came on the operator's admin socket. */
+  readonly admin?: boolean;
+}
+
+/** Why requests were left out of a recording, and how many. */
+export interface Unrecorded {
+  /** Op numbers neither table knows (answered ENOTTY). */
+  readonly unknown: number;
+  /** Requests whose payload did not decode (answered EINVAL before any handler ran). */
+  readonly malformed: number;
+  /** X_* ops: they show state and change nothing. */
+  readonly introspection: number;
+}
+
+export const RECORDING_VERSION = 1;
+
+/** What a recording says about itself (the trace's `smaf_recording`). */
+export interface RecordingHeader {
+  readonly version: typeof RECORDING_VERSION;
+  /** The platform it was recorded on, as a platform document (the YAML platform format). */
+  readonly platform: Readonly<Record<string, unknown>>;
+  /** smafd's limits (LimitSettings), for a replay that enforces them too. */
+  readonly limits?: Readonly<Record<string, number>>;
+  /** Operations recorded. */
+  readonly ops: number;
+  /** Whether the recording holds every operation since smafd started. */
+  readonly complete: boolean;
+  /** Operations left out once the recording was full (`limit`). */
+  readonly dropped: number;
+  readonly limit: number;
+  readonly unrecorded: Unrecorded;
+  /** The recording's time 0, in microseconds since the epoch. */
+  readonly origin_us: number;
+}
+
+/** One page of a recording (X_RECORDING). */
+export interface RecordingPage {
+  readonly header: RecordingHeader;
+  readonly records: readonly OpRecord[];
+  /** The index to ask for next (`records` came from [from, next)). */
+  readonly next: number;
+}
+
+const recordSchema: z.ZodType<OpRecord> = z.looseObject({
+  seq: int, t: num, client: int, op: str, fd: opt(int), args: opt(z.record(str, z.union([num, str]))),
+  result: opt(int), errno: opt(z.enum(Object.keys(Errno) as [ErrnoName, ...ErrnoName[]])), message: opt(str), buffer: opt(int), src_buffer: opt(int),
+  new_fd: opt(int), admin: opt(bool),
+});
+
+export const recordingPageSchema: z.ZodType<RecordingPage> = z.looseObject({
+  header: z.looseObject({
+    version: z.literal(RECORDING_VERSION), platform: record, limits: opt(z.record(str, num)), ops: int, complete: bool, dropped: int, limit: int,
+    unrecorded: z.looseObject({ unknown: int, malformed: int, introspection: int }), origin_us: num,
+  }),
+  records: list(recordSchema),
+  next: int,
 });

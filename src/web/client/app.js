@@ -6,6 +6,7 @@ import { formatSize, hex } from '../../common/units.ts';
 import { formatExplanation } from '../../core/explain.ts';
 import { Timeline } from './timeline.js';
 import { authFetch, openSocket, useAccess } from './token.js';
+import { TraceViewer } from './trace-viewer.js';
 
 const html = htm.bind(h);
 
@@ -268,6 +269,7 @@ function App() {
       <${Stats} state=${state} />
       <${Events} state=${state} events=${stream.events} />
       <section class="wide" style="padding:0;border:none;background:none"><${Devices} state=${state} /></section>
+      <${TraceViewer} colorOf=${colorOf} size=${size} />
     </main>`;
 }
 

@@ -91,8 +91,9 @@ function useWheelZoom(track, zoom) {
   });
 }
 
-export function Timeline({ events, now, colorOf, size }) {
-  const [span, setSpan] = useState(10_000);
+/** `marker`: a moment (ms) to mark across the rows (the trace viewer's); `initialSpan`: 0 for all. */
+export function Timeline({ events, now, colorOf, size, marker, initialSpan }) {
+  const [span, setSpan] = useState(initialSpan ?? 10_000);
   const [follow, setFollow] = useState(true);
   const [end, setEnd] = useState(now);
   const [group, setGroup] = useState('region');
@@ -120,12 +121,12 @@ export function Timeline({ events, now, colorOf, size }) {
 
   const sel = selected === null ? null : all.find((b) => b.id === selected);
   const describe = (b) => `buffer ${b.id}${b.size ? ` · ${size(b.size)}` : ''}${b.allocator ? ` · ${b.allocator} in ${b.region}` : ' · no memory yet'}${b.secure ? ' · secure' : ''}${b.owner ? ` · created by ${b.owner}` : ''}${b.released !== null ? ' · released' : ' · live'}`;
-  const row = { t0, t1, pct, selected, setSelected, describe, colorOf, size };
+  const row = { t0, t1, pct, selected, setSelected, describe, colorOf, size, marker };
   return html`<section class="wide" data-testid="timeline"><h2>Timeline (${visible.length} buffer${visible.length === 1 ? '' : 's'} in view)</h2>
-    ${controls({ span, setSpan, zoom, pan, follow, setFollow, setEnd, t1, group, setGroup })}
+    ${controls({ span, setSpan, zoom, pan, follow, setFollow, setEnd, t1, group, setGroup, live: marker === undefined })}
     <div class="tl" ref=${track}>
       <div class="tl-axis" data-testid="timeline-axis"><div class="tl-label muted">${(width / 1000).toFixed(width < 1000 ? 3 : 1)} s shown</div><div class="tl-track">
-        ${ticks.map((t) => html`<span class="tick" style=${`left:${pct(t)}%`}>${clock(t, step)}</span>`)}</div></div>
+        ${ticks.map((t) => html`<span class="tick" style=${`left:${pct(t)}%`}>${clock(t, step)}</span>`)}${markerLine(marker, pct, 'timeline-marker')}</div></div>
       ${visible.length === 0 ? html`<p class="muted">no buffer in this window: widen the span (buffers stay here after release)</p>` : null}
       ${[...groups].map(([name, rows]) => html`<div class="tl-group" data-testid="timeline-group"><div class="tl-group-name">${name}</div>
         ${rows.map((b) => bufferRow(b, row))}</div>`)}
@@ -135,20 +136,26 @@ export function Timeline({ events, now, colorOf, size }) {
   </section>`;
 }
 
-function controls({ span, setSpan, zoom, pan, follow, setFollow, setEnd, t1, group, setGroup }) {
+/** `live`: the daemon's own timeline (a replay's has no live end to follow and no trace to download). */
+function controls({ span, setSpan, zoom, pan, follow, setFollow, setEnd, t1, group, setGroup, live }) {
   return html`<div class="tl-controls">
       <span class="muted">span</span>${SPANS.map((s) => html`<button class=${`chip${span === s.ms ? ' on' : ''}`} aria-pressed=${span === s.ms} data-testid=${`span-${s.label}`} onClick=${() => setSpan(s.ms)}>${s.label}</button>`)}
       <button class="chip" aria-label="zoom in" data-testid="zoom-in" onClick=${() => zoom(1 / 2)}>+</button><button class="chip" aria-label="zoom out" data-testid="zoom-out" onClick=${() => zoom(2)}>−</button>
       <button class="chip" aria-label="earlier" onClick=${() => pan(-1)}>◀</button><button class="chip" aria-label="later" onClick=${() => pan(1)}>▶</button>
-      <label class="chip"><input type="checkbox" checked=${follow} data-testid="follow" onChange=${(ev) => { setFollow(ev.target.checked); setEnd(t1); }} /> follow live</label>
+      ${live ? html`<label class="chip"><input type="checkbox" checked=${follow} data-testid="follow" onChange=${(ev) => { setFollow(ev.target.checked); setEnd(t1); }} /> follow live</label>` : null}
       <span class="muted">group by</span>
       ${['region', 'client'].map((g) => html`<button class=${`chip${group === g ? ' on' : ''}`} aria-pressed=${group === g} data-testid=${`group-${g}`} onClick=${() => setGroup(g)}>${g}</button>`)}
-      <a class="chip" href="/api/trace.json" download data-testid="download-trace" onClick=${(ev) => { ev.preventDefault(); download('/api/trace.json').catch(() => {}); }}>download trace (Perfetto)</a>
+      ${live ? html`<a class="chip" href="/api/trace.json" download data-testid="download-trace" onClick=${(ev) => { ev.preventDefault(); download('/api/trace.json').catch(() => {}); }}>download trace (Perfetto)</a>` : null}
     </div>`;
 }
 
+/** The marked moment: a line across the track. */
+function markerLine(marker, pct, testid) {
+  return marker === undefined ? null : html`<span class="tl-moment" data-testid=${testid} style=${`position:absolute;top:0;bottom:0;width:2px;background:var(--bad);left:${pct(marker)}%`}></span>`;
+}
+
 /** One buffer's row: its life bar (deferred, then its allocator's colour), DMA maps and marks. */
-function bufferRow(b, { t0, t1, pct, selected, setSelected, describe, colorOf, size }) {
+function bufferRow(b, { t0, t1, pct, selected, setSelected, describe, colorOf, size, marker }) {
   const from = b.created ?? b.start;
   const to = b.released ?? t1;
   const alloc = b.allocated ?? to;
@@ -163,6 +170,7 @@ function bufferRow(b, { t0, t1, pct, selected, setSelected, describe, colorOf, s
               </button>
               ${b.maps.map((m) => html`<span class="tl-map" style=${`left:${pct(m.start)}%;width:max(2px, ${pct(m.end ?? to) - pct(m.start)}%)`}></span>`)}
               ${b.marks.filter((m) => m.t >= t0 && m.t <= t1).map((m) => html`<span class=${`tl-mark ${m.kind}`} data-testid=${`tl-mark-${m.kind}`} style=${`left:${pct(m.t)}%`}></span>`)}
+              ${markerLine(marker, pct)}
             </div></div>`;
 }
 
