@@ -147,7 +147,7 @@ test('what-if over cma.size: the SDP demo\'s smallest CMA, checked by running it
 test('what-if over cma.size: a C program under smaf exec (dma-heap, as the kernel\'s selftest exercises heaps), checked by running it there', async () => {
   const exe = join(dir, 'dma-heap');
   runCompiler([...C_FLAGS, '-o', exe, join(NATIVE_DIR, 'tests', 'dma-heap.c')]);
-  const smallest = await smallestChecked('c-dma-heap', ['exec', '--heaps', 'all', '--', exe, 'smaf', 'system', 'linux,cma', 'protected,secure-carveout'], '16MiB..40MiB:8MiB', 8 << 20);
+  const smallest = await smallestChecked('c-dma-heap', ['exec', '--heaps', 'all', '--', exe, 'system', 'linux,cma', 'protected,secure-carveout'], '16MiB..40MiB:8MiB', 8 << 20);
   assert.equal(smallest, 32 << 20);
 });
 
