@@ -376,7 +376,7 @@ describe('smaf exec', () => {
       const r = await finished(run([process.execPath, join(ROOT, 'bin/smaf.js'), '--socket', socket, 'exec', '--heaps', 'all', '--', join(dir, 'isolation'), String(daemon.pid)]));
       const failed = r.stdout.split('\n').filter((l) => l.startsWith('not ok'));
       assert.deepEqual(failed, [], `${r.stdout}\n${r.stderr}`);
-      assert.match(r.stdout, /24 checks, 0 failed/);
+      assert.match(r.stdout, /29 checks, 0 failed/);
     } finally {
       daemon.kill('SIGTERM');
       await new Promise((resolve) => daemon.once('close', resolve));

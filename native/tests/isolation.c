@@ -8,7 +8,9 @@
  *     of smafd are all refused (smafd is not dumpable);
  *   - a file kept after the buffer is gone (an O_PATH fd, reopened later) holds zeros and is cut
  *     off: writes through it never reach the memory's next owner;
- *   - a secure buffer's file never holds its secure bytes.
+ *   - a secure buffer's file never holds its secure bytes;
+ *   - a read-only buffer (fd_flags O_RDONLY) stays read-only: its file reopened through
+ *     /proc/self/fd with O_RDWR (which a memfd allows and a dma-buf does not) cannot write it.
  * Usage: isolation SMAFD_PID
  */
 #include <fcntl.h>
@@ -171,6 +173,32 @@ static void secure_file(void)
 	close(sfd);
 }
 
+static void read_only(void)
+{
+	int heap = open("/dev/dma_heap/system", O_RDONLY | O_CLOEXEC);
+	struct smaf_dma_heap_allocation_data d = { .len = SIZE, .fd_flags = O_RDONLY | O_CLOEXEC };
+	int r = heap >= 0 ? ioctl(heap, SMAF_DMA_HEAP_IOCTL_ALLOC, &d) : -1;
+	close(heap);
+	CHECK(r == 0, "a read-only buffer");
+	if (r != 0)
+		return;
+	int fd = (int)d.fd;
+	CHECK(raw_mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) == MAP_FAILED && errno == EACCES, "a writable mapping of its fd: EACCES");
+	char path[64];
+	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+	int rw = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDWR | O_CLOEXEC);
+	if (rw < 0) {
+		CHECK(true, "its file cannot even be reopened for writing (errno %d)", errno);
+	} else {
+		CHECK(raw_mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, rw, 0) == MAP_FAILED, "reopened O_RDWR through /proc/self/fd: a writable mapping still fails (errno %d)", errno);
+		CHECK(syscall(SYS_pwrite64, rw, "x", 1, 0) == -1, "and pwrite fails (errno %d)", errno);
+		void *ro = raw_mmap(NULL, SIZE, PROT_READ, MAP_SHARED, rw, 0);
+		CHECK(ro != MAP_FAILED && mprotect(ro, SIZE, PROT_READ | PROT_WRITE) != 0, "and a read mapping of it cannot be made writable with mprotect (errno %d)", errno);
+		close(rw);
+	}
+	close(fd);
+}
+
 int main(int argc, char **argv)
 {
 	pid_t smafd = argc > 1 ? (pid_t)atoi(argv[1]) : 0;
@@ -180,5 +208,6 @@ int main(int argc, char **argv)
 		smafd_memory(smafd);
 	kept_after_release();
 	secure_file();
+	read_only();
 	return check_done();
 }
