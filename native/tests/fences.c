@@ -19,6 +19,7 @@
 
 #include "../smaf-wire.h"
 #include "check.h"
+#include "heap.h"
 #include "driver.h"
 
 #define BIG (64u << 20)
@@ -27,17 +28,6 @@ struct sync_file_arg {
 	uint32_t flags;
 	int32_t fd;
 };
-
-static int alloc(const char *heap_name, uint64_t len)
-{
-	char path[128];
-	snprintf(path, sizeof path, "/dev/dma_heap/%s", heap_name);
-	int heap = open(path, O_RDONLY | O_CLOEXEC);
-	struct smaf_dma_heap_allocation_data d = { .len = len, .fd_flags = O_RDWR | O_CLOEXEC };
-	int r = heap >= 0 ? ioctl(heap, SMAF_DMA_HEAP_IOCTL_ALLOC, &d) : -1;
-	close(heap);
-	return r == 0 ? (int)d.fd : -1;
-}
 
 static int sync_buf(int fd, uint64_t flags) { return ioctl(fd, SMAF_DMA_BUF_IOCTL_SYNC, &flags); }
 
@@ -72,7 +62,7 @@ static int in_flight(int fd, uint32_t flags)
 int main(int argc, char **argv)
 {
 	const char *heap = argc > 1 ? argv[1] : "system";
-	int x = alloc(heap, BIG), src = alloc(heap, BIG), y = alloc(heap, BIG);
+	int x = heap_alloc(heap, BIG, O_RDWR | O_CLOEXEC), src = heap_alloc(heap, BIG, O_RDWR | O_CLOEXEC), y = heap_alloc(heap, BIG, O_RDWR | O_CLOEXEC);
 	unsigned char *p = x < 0 ? MAP_FAILED : mmap(NULL, BIG, PROT_READ | PROT_WRITE, MAP_SHARED, x, 0);
 	CHECK(p != MAP_FAILED && src >= 0 && y >= 0, "three 64 MiB %s buffers, one mapped", heap);
 	if (p == MAP_FAILED || src < 0 || y < 0)

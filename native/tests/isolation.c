@@ -27,20 +27,10 @@
 
 #include "../smaf-wire.h"
 #include "check.h"
+#include "heap.h"
 #include "driver.h"
 
 #define SIZE (64 * 1024)
-
-static int alloc(const char *heap_name)
-{
-	char path[128];
-	snprintf(path, sizeof path, "/dev/dma_heap/%s", heap_name);
-	int heap = open(path, O_RDONLY | O_CLOEXEC);
-	struct smaf_dma_heap_allocation_data d = { .len = SIZE, .fd_flags = O_RDWR | O_CLOEXEC };
-	int r = heap >= 0 ? ioctl(heap, SMAF_DMA_HEAP_IOCTL_ALLOC, &d) : -1;
-	close(heap);
-	return r == 0 ? (int)d.fd : -1;
-}
 
 /* mmap as the kernel sees it, around the library's checks */
 static void *raw_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
@@ -61,7 +51,7 @@ static int touch(const volatile unsigned char *p)
 
 static void past_the_end(void)
 {
-	int a = alloc("system"), b = alloc("system");
+	int a = heap_alloc("system", SIZE, O_RDWR | O_CLOEXEC), b = heap_alloc("system", SIZE, O_RDWR | O_CLOEXEC);
 	unsigned char *pb = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, b, 0);
 	CHECK(a >= 0 && pb != MAP_FAILED, "two buffers; the second holds a secret");
 	if (pb != MAP_FAILED)
@@ -108,7 +98,7 @@ static void smafd_memory(pid_t smafd)
 
 static void kept_after_release(void)
 {
-	int a = alloc("linux,cma");
+	int a = heap_alloc("linux,cma", SIZE, O_RDWR | O_CLOEXEC);
 	unsigned char *pa = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, a, 0);
 	if (pa != MAP_FAILED) {
 		memset(pa, 0x11, SIZE);
@@ -120,7 +110,7 @@ static void kept_after_release(void)
 	CHECK(a >= 0 && kept >= 0, "keep an O_PATH fd of a buffer's file, then close the buffer");
 	close(a);
 	usleep(300 * 1000); /* smafd frees it when it sees the file closed */
-	int b = alloc("linux,cma");
+	int b = heap_alloc("linux,cma", SIZE, O_RDWR | O_CLOEXEC);
 	unsigned char *pb = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, b, 0);
 	CHECK(pb != MAP_FAILED, "a new buffer from the same pool (likely the same memory)");
 	if (pb == MAP_FAILED)
@@ -150,8 +140,8 @@ static void kept_after_release(void)
 
 static void secure_file(void)
 {
-	int n = alloc("system");
-	int sfd = alloc("protected,secure-carveout");
+	int n = heap_alloc("system", SIZE, O_RDWR | O_CLOEXEC);
+	int sfd = heap_alloc("protected,secure-carveout", SIZE, O_RDWR | O_CLOEXEC);
 	unsigned char *pn = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, n, 0);
 	CHECK(n >= 0 && sfd >= 0 && pn != MAP_FAILED, "a plain buffer of ciphertext and a protected one");
 	if (pn == MAP_FAILED)
@@ -175,14 +165,10 @@ static void secure_file(void)
 
 static void read_only(void)
 {
-	int heap = open("/dev/dma_heap/system", O_RDONLY | O_CLOEXEC);
-	struct smaf_dma_heap_allocation_data d = { .len = SIZE, .fd_flags = O_RDONLY | O_CLOEXEC };
-	int r = heap >= 0 ? ioctl(heap, SMAF_DMA_HEAP_IOCTL_ALLOC, &d) : -1;
-	close(heap);
-	CHECK(r == 0, "a read-only buffer");
-	if (r != 0)
+	int fd = heap_alloc("system", SIZE, O_RDONLY | O_CLOEXEC);
+	CHECK(fd >= 0, "a read-only buffer");
+	if (fd < 0)
 		return;
-	int fd = (int)d.fd;
 	CHECK(raw_mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) == MAP_FAILED && errno == EACCES, "a writable mapping of its fd: EACCES");
 	char path[64];
 	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
