@@ -15,7 +15,7 @@
 import crc32 from 'crc-32';
 import { SmafError } from '../common/errors.ts';
 import { hex } from '../common/units.ts';
-import { SECURE_WORLD, type CopyPiece, type Device, type DmaSegment, type Platform } from '../platform/index.ts';
+import { forEachPiece, SECURE_WORLD, type CopyPiece, type Device, type Platform } from '../platform/index.ts';
 import type { Attachment } from './attachment.ts';
 import { DmaDirection } from './contracts.ts';
 
@@ -36,21 +36,6 @@ function check(att: Attachment, offset: number, length: number, write: boolean):
   }
 }
 
-/** Visit the DMA addresses of [offset, offset+length) of a mapping, piece by contiguous piece. */
-function forEachDmaPiece(segments: readonly DmaSegment[], offset: number, length: number, visit: (dma: number, n: number, done: number) => void): void {
-  let base = 0;
-  let done = 0;
-  for (const s of segments) {
-    if (done >= length) return;
-    const at = offset + done;
-    if (at < base + s.length) {
-      const n = Math.min(base + s.length - at, length - done);
-      visit(s.dma + (at - base), n, done);
-      done += n;
-    }
-    base += s.length;
-  }
-}
 
 /**
  * The physical pieces the device reaches at [offset, offset+length) of its mapping: its DMA
@@ -59,7 +44,7 @@ function forEachDmaPiece(segments: readonly DmaSegment[], offset: number, length
 function devicePieces(att: Attachment, offset: number, length: number, visit: (phys: number, n: number, done: number) => void): void {
   const platform = att.buffer.core.platform;
   const dev = att.device;
-  forEachDmaPiece(att.mapping!.segments, offset, length, (dma, n, done) => {
+  forEachPiece(att.mapping!.segments, (s) => s.dma, offset, length, (dma, n, done) => {
     if (!dev.iommu) return visit(dma, n, done);
     const fault = platform.iommu(dev).walk(dma, n, (phys, k, d) => visit(phys, k, done + d));
     if (fault !== null) iommuFault(platform, dev, att, fault);
