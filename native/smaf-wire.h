@@ -41,6 +41,7 @@
 #define SMAF_OP_X_TRACE 0x84
 #define SMAF_OP_X_PS 0x88
 #define SMAF_OP_X_HEAPS 0x89
+#define SMAF_OP_X_DEVICES 0x8a
 
 /* ---- op payloads (packed, little-endian) ------------------------------------------------------- */
 #define SMAF_COMM_LEN 64u
@@ -251,7 +252,7 @@ _Static_assert(offsetof(struct smaf_events_in, flags) == 32, "smaf_events_in.fla
 _Static_assert(offsetof(struct smaf_events_in, reserved) == 36, "smaf_events_in.reserved");
 #define SMAF_X_EVENTS_SIZE 40u
 
-/* X_TRACE: Perfetto, chrome://tracing (extension) */
+/* X_TRACE: the journal as a trace for ui.perfetto.dev (extension) */
 struct smaf_trace_in {
 	uint64_t since;  /* ms since the epoch; 0 = the whole journal */
 };

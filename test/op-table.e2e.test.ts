@@ -82,6 +82,11 @@ const STEPS: { readonly [K in OpName]: (f: Fixture) => Promise<unknown> } = {
   X_TRACE: async () => assert.ok((await admin.op('X_TRACE', -1, { since: 0n })).payload.traceEvents.length > 0),
   X_PS: async () => assert.ok((await admin.op('X_PS', -1, {})).payload.processes.some((p) => p.comm === 'op-table')),
   X_HEAPS: async () => assert.ok((await c.op('X_HEAPS', -1, {})).payload.some((h) => h.name === 'system')),
+  X_DEVICES: async () => {
+    const gpu = (await admin.op('X_DEVICES', -1, {})).payload.devices.find((d) => d.name === 'gpu')!;
+    assert.ok(gpu.domain!.size > 0 && typeof gpu.domain!.largestFree === 'number');
+    assert.equal((await c.op('X_DEVICES', -1, {})).payload.scope, 'own');
+  },
   CLOSE: async (f) => assert.equal((await c.op('CLOSE', f.cpuFd, {})).result, 0),
 };
 

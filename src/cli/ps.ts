@@ -4,15 +4,15 @@ import type { ProcessReport } from '../daemon/processes.ts';
 
 export function formatProcesses(r: ProcessReport): string {
   const lines: string[] = [];
-  lines.push(`${'PID'.padStart(7)}  ${'COMMAND'.padEnd(16)} ${'CLIENT'.padStart(6)} ${'BUFFERS'.padStart(7)} ${'SIZE'.padStart(10)} ${'MAPPED'.padStart(10)}`);
+  lines.push(`${'PID'.padStart(7)}  ${'COMMAND'.padEnd(16)} ${'CLIENT'.padStart(6)} ${'BUFFERS'.padStart(7)} ${'SIZE'.padStart(10)} ${'CPU-MAPPED'.padStart(10)}`);
   // like dmabuf_dump, the table lists the processes that hold buffers (--json lists every client)
   const idle = r.processes.filter((p) => p.buffers.length === 0).length;
   for (const p of r.processes.filter((x) => x.buffers.length > 0)) {
-    lines.push(`${String(p.pid ?? '-').padStart(7)}  ${(p.comm ?? '(no hello)').padEnd(16)} ${String(p.client).padStart(6)} ${String(p.totals.buffers).padStart(7)} ${formatSize(p.totals.bytes).padStart(10)} ${formatSize(p.totals.mappedBytes).padStart(10)}`);
+    lines.push(`${String(p.pid ?? '-').padStart(7)}  ${(p.comm ?? '(no hello)').padEnd(16)} ${String(p.client).padStart(6)} ${String(p.totals.buffers).padStart(7)} ${formatSize(p.totals.bytes).padStart(10)} ${formatSize(p.totals.cpuMappedBytes).padStart(10)}`);
     for (const b of p.buffers) {
       const name = b.name === null ? '' : ` "${b.name}"`;
       const where = b.allocator ?? `deferred${b.nameHint ? ` (asks ${b.nameHint})` : ''}`;
-      lines.push(`           buffer ${String(b.buffer).padEnd(5)} ${formatSize(b.size).padStart(10)}  ${where}${b.secure ? ', secure' : ''}${b.mapped ? ', mapped' : ''}${name}; smafd fd ${b.fds.join(',')}${b.sharedBy > 1 ? `; shared by ${b.sharedBy} processes` : ''}`);
+      lines.push(`           buffer ${String(b.buffer).padEnd(5)} ${formatSize(b.size).padStart(10)}  ${where}${b.secure ? ', secure' : ''}${b.cpuMapped ? ', CPU-mapped' : ''}${b.dmaMapped ? `, DMA-mapped by ${b.dmaDevices.join(', ')}` : ''}${name}; smafd fd ${b.fds.join(',')}${b.sharedBy > 1 ? `; shared by ${b.sharedBy} processes` : ''}`);
     }
   }
   if (idle === r.processes.length) lines.push('  (no process holds a buffer)');

@@ -23,6 +23,12 @@ function distance(a: string, b: string): number {
   return row[b.length]!;
 }
 
+/** The closest of `names` to `typed`, when it is close enough to be a typo (2 edits at most). */
+export function nearest(typed: string, names: readonly string[]): string | undefined {
+  const near = names.map((a) => ({ a, d: distance(typed, a) })).sort((x, y) => x.d - y.d)[0];
+  return near && near.d <= 2 ? near.a : undefined;
+}
+
 export function stepIssues(step: unknown, index: number, variants: readonly z.ZodType[], actions: readonly string[]): Issue[] {
   const at = (path: PropertyKey[]): PropertyKey[] => ['steps', index, ...path];
   if (typeof step === 'string') return [{ path: at([]), message: `a step is an object with one action (${actions.join(', ')}), not "${step}"` }];
@@ -32,8 +38,8 @@ export function stepIssues(step: unknown, index: number, variants: readonly z.Zo
   const action = keys[0]!;
   const i = actions.indexOf(action);
   if (i < 0) {
-    const near = actions.map((a) => ({ a, d: distance(action, a) })).sort((x, y) => x.d - y.d)[0];
-    return [{ path: at([]), message: `unknown action "${action}"${near && near.d <= 2 ? ` (did you mean ${near.a}?)` : ''} (actions: ${actions.join(', ')})` }];
+    const near = nearest(action, actions);
+    return [{ path: at([]), message: `unknown action "${action}"${near ? ` (did you mean ${near}?)` : ''} (actions: ${actions.join(', ')})` }];
   }
   const r = variants[i]!.safeParse(step);
   return r.success ? [] : r.error.issues.map((x) => ({ path: at(x.path), message: x.message }));

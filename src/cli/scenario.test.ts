@@ -6,7 +6,7 @@ import { parseScenario } from './scenario.ts';
 test('a scenario create takes a frame (with align) and names the bad field otherwise', () => {
   const s = parseScenario('name: f\nsteps:\n  - create: { buffer: a, size: 1366x768:NV12, align: 64 }\n');
   const step = s.steps[0] as { create: { size: number; frame?: string } };
-  assert.equal(step.create.size, frameLayout('1366x768:NV12', 64).size);
+  assert.equal(step.create.size, frameLayout('1366x768:NV12', { align: 64 }).size);
   assert.equal(step.create.frame, '1366x768:NV12');
   assert.throws(() => parseScenario('name: f\nsteps:\n  - create: { buffer: a, size: 1921x1080:NV12 }\n'), /steps\[0\]\.create\.size: NV12 subsamples chroma/);
   assert.throws(() => parseScenario('name: f\nsteps:\n  - create: { buffer: a, size: 4096, align: 64 }\n'), /align applies to a frame size/);

@@ -5,13 +5,13 @@
 import { createConnection, type Socket } from 'node:net';
 import { Errno, SmafError, smafErrorFromErrno } from '../common/errors.ts';
 import type { Explanation, SelfCheckReport } from '../core/index.ts';
-import { frameLayout, type FrameLayout } from '../common/pixel-format.ts';
+import { frameLayout, type FrameLayout, type FrameOptions } from '../common/pixel-format.ts';
 import { checkSocketOwner } from '../uapi/socket-path.ts';
 import {
   COMM_LEN, decodeName, decodeOpReply, decodeStruct, DEVICE_FD, DEVICE_NAME_LEN, DMA_BUF_IOCTL_SYNC, DMA_BUF_NAME_LEN, dmaBufSync, encodeName,
   encodeOpRequest, encodeRequest, encodeStruct, eventQueryStruct, FrameReader, MAX_FRAME, opRowNamed, parseResponse, REQUEST_HEADER, RESPONSE_HEADER,
   SMAF_IOC_CREATE, SMAF_IOC_GET_INFO, SMAF_IOC_GET_SECURE_FLAG, SMAF_IOC_SET_SECURE_FLAG, SMAF_NAME_LEN, smafCreateData, TOKEN_LEN, smafInfo, smafSecureFlag,
-  type ChromeTrace, type DaemonState, type EventPage, type EventQuery, type HeapInfo, type JournalEvent, type OpName, type ProcessReport, type Reply,
+  type ChromeTrace, type DaemonState, type DevicesReport, type EventPage, type EventQuery, type HeapInfo, type JournalEvent, type OpName, type ProcessReport, type Reply,
   type RequestInput, type Response, type RowOf,
 } from '../uapi/index.ts';
 
@@ -60,7 +60,13 @@ export class SmafClient {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private readonly reader = new FrameReader(RESPONSE_HEADER);
-  private closedError: Error | null = null;
+  private closedError: SmafError | null = null;
+  private whenClosed: (e: SmafError) => void = () => {};
+  /**
+   * Settles when the connection ends, with why: smafd closed it, went away or answered garbage (or
+   * this side closed it). A client holding buffers watches it: they are gone with the connection.
+   */
+  readonly closed = new Promise<SmafError>((resolve) => (this.whenClosed = resolve));
 
   private constructor(private readonly sock: Socket, private readonly timeoutMs: number) {
     sock.on('data', (chunk) => {
@@ -129,8 +135,11 @@ export class SmafClient {
     });
   }
 
-  private fail(e: Error): void {
-    if (!this.closedError) this.closedError = e;
+  private fail(e: SmafError): void {
+    if (!this.closedError) {
+      this.closedError = e;
+      this.whenClosed(e);
+    }
     for (const p of this.pending.values()) {
       clearTimeout(p.timer);
       p.reject(this.closedError);
@@ -201,11 +210,15 @@ export class SmafClient {
     return decodeStruct(smafCreateData, r.payload).fd;
   }
 
-  /** One buffer holding every plane of a frame (`1920x1080:NV12`, strides aligned to `align`). */
-  async createFrame(spec: string, options: { align?: number; flags?: number; name?: string } = {}): Promise<{ fd: number; layout: FrameLayout }> {
-    const layout = frameLayout(spec, options.align ?? 1);
-    const { align: _align, ...rest } = options;
-    return { fd: await this.create(layout.size, rest), layout };
+  /**
+   * One buffer holding every plane of a frame (`1920x1080:NV12`; strides aligned to `align`, planes
+   * to `alignPlane`, rows to `alignHeight`, a DRM format `modifier`).
+   */
+  async createFrame(spec: string, options: FrameOptions & { flags?: number; name?: string } = {}): Promise<{ fd: number; layout: FrameLayout }> {
+    const { flags, name, ...frame } = options;
+    const layout = frameLayout(spec, frame);
+    const fd = await this.create(layout.size, { ...(flags !== undefined ? { flags } : {}), ...(name !== undefined ? { name } : {}) });
+    return { fd, layout };
   }
 
   async getSecure(fd: number): Promise<boolean> {
@@ -333,6 +346,11 @@ export class SmafClient {
   /** X_HEAPS: the dma-heaps `/dev/dma_heap/` shows under `smaf exec`. */
   async heaps(): Promise<readonly HeapInfo[]> {
     return (await this.op('X_HEAPS', DEVICE_FD, {})).payload;
+  }
+
+  /** X_DEVICES: each device and what it maps (a client sees only the buffers it holds). */
+  async devices(): Promise<DevicesReport> {
+    return (await this.op('X_DEVICES', DEVICE_FD, {})).payload;
   }
 
   /** X_STATE: one page of buffers (`offset`, at most `limit`); the operator's view on the admin socket. */

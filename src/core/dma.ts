@@ -18,6 +18,7 @@ import { hex } from '../common/units.ts';
 import type { CopyPiece, Device, DmaSegment, Platform } from '../platform/index.ts';
 import type { Attachment } from './attachment.ts';
 import { DmaDirection } from './contracts.ts';
+import { eventText, type DmaDone } from './event-texts.ts';
 
 /** Bytes one slice of DMA work moves before the daemon may serve someone else. */
 export const DMA_SLICE = 256 * 1024;
@@ -108,6 +109,17 @@ function sourceLabel(att: Attachment, offset: number, length: number): Set<strin
   return label;
 }
 
+/**
+ * A `dma` event on a buffer: what the device's transfer did to it and how long it took from its
+ * first slice to its last (other clients' work between slices included, as a fence would see it).
+ * Never the bytes, nor anything computed from them (a CRC is its asker's alone).
+ */
+function dmaEvent(att: Attachment, e: Omit<DmaDone, 'device' | 'id'>, t0: number): void {
+  const durationUs = Math.max(0, Math.round((performance.now() - t0) * 1000));
+  const done = { ...e, device: att.device.name, id: att.buffer.id };
+  att.buffer.core.platform.events.emit({ kind: 'dma', actor: done.device, buffer: done.id, length: e.length, durationUs, message: eventText.dmaDone(done) });
+}
+
 /** Transforms a DMA engine can apply while copying. */
 export const DmaTransform = { COPY: 0, DECRYPT_XOR_5A: 1 } as const;
 
@@ -130,6 +142,7 @@ export function* dmaCopySteps(dst: Attachment, dstOffset: number, src: Attachmen
   if (transform !== DmaTransform.COPY && transform !== DmaTransform.DECRYPT_XOR_5A) throw new SmafError('EINVAL', `unknown transform ${transform} (0 copy, 1 decrypt)`);
   check(src, srcOffset, length, false);
   check(dst, dstOffset, length, true);
+  const t0 = performance.now();
   for (let done = 0; done < length; done += DMA_SLICE) {
     if (done > 0) yield;
     const n = Math.min(DMA_SLICE, length - done);
@@ -145,6 +158,12 @@ export function* dmaCopySteps(dst: Attachment, dstOffset: number, src: Attachmen
     const bytes = dmaRead(src, srcOffset + done, n);
     for (let i = 0; i < bytes.length; i++) bytes[i]! ^= 0x5a;
     dmaWrite(dst, dstOffset + done, bytes, principal, from);
+  }
+  const how = transform === DmaTransform.COPY ? 'copy' : 'decryption';
+  if (dst.buffer === src.buffer) dmaEvent(dst, { access: 'read and wrote', length, how: `${how} within the buffer` }, t0);
+  else {
+    dmaEvent(src, { access: 'read', length, how: `${how} into buffer ${dst.buffer.id}` }, t0);
+    dmaEvent(dst, { access: 'wrote', length, how: `${how} of buffer ${src.buffer.id}` }, t0);
   }
   return length;
 }
@@ -193,6 +212,7 @@ export function* dmaCrcSteps(att: Attachment, offset: number, length: number, pr
   }
   check(att, offset, length, false);
   refuseForeign(att, offset, length, principal);
+  const t0 = performance.now();
   let crc = 0;
   for (let done = 0; done < length; done += DMA_SLICE) {
     if (done > 0) {
@@ -205,6 +225,7 @@ export function* dmaCrcSteps(att: Attachment, offset: number, length: number, pr
     refuseForeign(att, offset + done, n, principal);
     crc = crc32.buf(dmaRead(att, offset + done, n), crc);
   }
+  dmaEvent(att, { access: 'read', length, how: 'CRC capture' }, t0);
   return crc >>> 0;
 }
 

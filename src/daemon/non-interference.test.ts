@@ -78,7 +78,7 @@ const fdOf = (p: Uint8Array) => new DataView(p.buffer, p.byteOffset).getInt32(24
 
 /** Clocks removed (wall times, allocation latency): what remains is what was learnt. */
 function normalise(text: string): string {
-  return text.replace(/"(time|createdAt|connectedAt|elapsedUs)":[\d.]+/g, '"$1":0');
+  return text.replace(/"(time|createdAt|connectedAt|elapsedUs|durationUs)":[\d.]+/g, '"$1":0');
 }
 
 /** The victim's set-up: a secret written by the secure world, and one decrypted by the victim. */

@@ -9,8 +9,9 @@ import {
   decodeName, decodeOpRequest, DEVICE_FD, DMA_BUF_NAME_LEN, encodeName, encodeOpReply, eventQueryFrom, MAX_FRAME, RESPONSE_HEADER,
   opRowNamed, type OpName, type OpTableRow, type Reply, type Request, type RowOf,
 } from '../uapi/index.ts';
+import { devicesView } from './devices.ts';
 import { heaps } from './heaps.ts';
-import { eventsPage, traceOf } from './operator-ops.ts';
+import { eventsPage, explainReleased, traceOf } from './operator-ops.ts';
 import { isSliced, mapWork, type HandlerSession, type OpCall, type OpHandler, type OpHandlers, type Outcome, type Work } from './op-types.ts';
 import { processes } from './processes.ts';
 import { snapshot } from './state.ts';
@@ -71,6 +72,8 @@ const extensionOps = {
   X_STATE: ({ session: s, value }) => ({ result: 0, payload: snapshot(s.ctx, { ...(value ?? {}), viewer: s.admin ? null : s }) }),
   X_PS: ({ session: s }) => ({ result: 0, payload: processes(s.ctx) }),
   X_HEAPS: ({ session: s }) => ({ result: 0, payload: heaps(s.ctx.smaf) }),
+  // a client sees the devices' mappings of the buffers it holds; the operator sees all
+  X_DEVICES: ({ session: s }) => ({ result: 0, payload: s.admin ? devicesView(s.ctx) : devicesView(s.ctx, (b) => s.holds(b.id), s.heldBuffers()) }),
   X_CHECK: ({ session: s }) => {
     const report = s.ctx.selfCheck();
     return { result: report.ok ? 0 : -Errno.EIO, payload: report };
@@ -82,10 +85,12 @@ const extensionOps = {
   },
   X_TRACE: ({ session: s, value }) => ({ result: 0, payload: traceOf(s.ctx, safe(value.since, 'X_TRACE: since')) }),
   X_EXPLAIN: ({ session: s, fd, value }) => {
+    // the operator asking about a buffer that is gone gets its story from the journal
+    if (fd === DEVICE_FD && s.admin && !s.ctx.smaf.find(value.buffer)) return { result: 0, payload: explainReleased(s.ctx, value.buffer) };
     const buf = fd === DEVICE_FD ? s.visibleBuffer(value.buffer) : s.entry(fd).buffer;
     return { result: 0, payload: explain(buf) };
   },
-} satisfies Pick<OpHandlers, 'X_STATE' | 'X_PS' | 'X_HEAPS' | 'X_CHECK' | 'X_EVENTS' | 'X_TRACE' | 'X_EXPLAIN'>;
+} satisfies Pick<OpHandlers, 'X_STATE' | 'X_PS' | 'X_HEAPS' | 'X_DEVICES' | 'X_CHECK' | 'X_EVENTS' | 'X_TRACE' | 'X_EXPLAIN'>;
 
 /** Ops on a buffer fd: the fd's references, devices and CPU mappings. */
 const bufferOps = {

@@ -1,7 +1,8 @@
 /**
  * Per-process accounting of dma-buf memory, as Android's `dmabuf_dump` reports it: every client
  * process (pid and command name as announced with HELLO), the buffers it holds with size, name,
- * allocator and whether it maps them, and totals per process and per allocator. `smaf ps` prints it.
+ * allocator, whether it maps them with the CPU and which devices map them for DMA, and totals per
+ * process and per allocator. `smaf ps` prints it.
  *
  * It shows every client's holdings: an operator's view. It is a function of the daemon context so
  * that the caller decides who may see it (the privilege model gates it at the op).
@@ -30,14 +31,18 @@ export function processes(ctx: DaemonContext): ProcessReport {
     const buffers = [...byBuffer.values()].sort((a, b) => a.buf.id - b.buf.id).map(({ fds, mapped, buf }): ProcessBuffer => {
       const allocator = buf.backing?.allocator ?? null;
       distinct.set(buf.id, { allocator: allocator ?? DEFERRED, bytes: buf.length });
-      return { buffer: buf.id, size: buf.length, name: buf.label, allocator, nameHint: buf.nameHint ?? null, secure: buf.secure, fds: fds.sort((a, b) => a - b), mapped, sharedBy: holders.get(buf.id) ?? 1 };
+      const dmaDevices = [...new Set(buf.attachments.filter((a) => a.mapped).map((a) => a.device.name))];
+      return {
+        buffer: buf.id, size: buf.length, name: buf.label, allocator, nameHint: buf.nameHint ?? null, secure: buf.secure, fds: fds.sort((a, b) => a - b),
+        cpuMapped: mapped, dmaMapped: dmaDevices.length > 0, dmaDevices, sharedBy: holders.get(buf.id) ?? 1,
+      };
     });
     return {
       client: s.id,
       pid: s.pid,
       comm: s.comm,
       buffers,
-      totals: { buffers: buffers.length, bytes: buffers.reduce((n, b) => n + b.size, 0), mappedBytes: buffers.filter((b) => b.mapped).reduce((n, b) => n + b.size, 0) },
+      totals: { buffers: buffers.length, bytes: buffers.reduce((n, b) => n + b.size, 0), cpuMappedBytes: buffers.filter((b) => b.cpuMapped).reduce((n, b) => n + b.size, 0) },
     };
   });
 

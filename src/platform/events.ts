@@ -6,7 +6,7 @@
 export type EventKind =
   | 'create' | 'allocate' | 'allocate-failed' | 'release' | 'migrate'
   | 'attach' | 'detach' | 'map' | 'unmap' | 'cpu-access'
-  | 'grant' | 'revoke' | 'denial' | 'tee' | 'iommu-fault' | 'name';
+  | 'grant' | 'revoke' | 'denial' | 'tee' | 'iommu-fault' | 'name' | 'dma';
 
 export interface SmafEvent {
   readonly seq: number;
@@ -17,6 +17,8 @@ export interface SmafEvent {
   readonly buffer?: number;
   readonly addr?: number;
   readonly length?: number;
+  /** A `dma` event: how long the device's transfer took, from its first byte to its last, in microseconds. */
+  readonly durationUs?: number;
   readonly message: string;
 }
 
@@ -52,6 +54,7 @@ class LoggedEvent implements SmafEvent {
   readonly buffer: number | undefined;
   readonly addr: number | undefined;
   readonly length: number | undefined;
+  readonly durationUs: number | undefined;
   private text: EventText;
 
   constructor(readonly seq: number, readonly time: number, e: EventInput) {
@@ -60,6 +63,7 @@ class LoggedEvent implements SmafEvent {
     this.buffer = e.buffer;
     this.addr = e.addr;
     this.length = e.length;
+    this.durationUs = e.durationUs;
     this.text = e.message;
   }
 
@@ -80,6 +84,7 @@ function eventFields(e: SmafEvent): SmafEvent {
   if (e.buffer !== undefined) out.buffer = e.buffer;
   if (e.addr !== undefined) out.addr = e.addr;
   if (e.length !== undefined) out.length = e.length;
+  if (e.durationUs !== undefined) out.durationUs = e.durationUs;
   return out;
 }
 

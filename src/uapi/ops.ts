@@ -11,8 +11,8 @@ import type { Explanation, SelfCheckReport } from '../core/index.ts';
 import { struct, type StructDef } from './abi.ts';
 import { eventsIn, type EventPage } from './events.ts';
 import {
-  chromeTraceSchema, daemonStateSchema, eventPageSchema, explanationSchema, heapsSchema, processReportSchema, selfCheckSchema,
-  type ChromeTrace, type DaemonState, type HeapInfo, type JournalEvent, type ProcessReport,
+  chromeTraceSchema, daemonStateSchema, devicesReportSchema, eventPageSchema, explanationSchema, heapsSchema, processReportSchema, selfCheckSchema,
+  type ChromeTrace, type DaemonState, type DevicesReport, type HeapInfo, type JournalEvent, type ProcessReport,
 } from './replies.ts';
 
 /** The fd an op goes to: the device (-1), one of the client's buffer fds, or either. */
@@ -157,7 +157,7 @@ export const OP_TABLE = [
     reply: json<EventPage<JournalEvent>>(eventPageSchema, '{events, matched, more, next, oldest}'),
   },
   {
-    op: 0x84, name: 'X_TRACE', target: 'device', result: '0', operator: 'X_TRACE (smaf trace export)', doc: 'Perfetto, chrome://tracing (extension)',
+    op: 0x84, name: 'X_TRACE', target: 'device', result: '0', operator: 'X_TRACE (smaf trace export)', doc: 'the journal as a trace for ui.perfetto.dev (extension)',
     request: fields(struct('smaf_trace_in', 8, [u64('since', 'ms since the epoch; 0 = the whole journal')])),
     reply: json<ChromeTrace>(chromeTraceSchema, 'Chrome trace-event JSON of the journal'),
   },
@@ -168,6 +168,11 @@ export const OP_TABLE = [
   {
     op: 0x89, name: 'X_HEAPS', target: 'device', request: NONE, result: '0', doc: 'the dma-heaps /dev/dma_heap shows (extension)',
     reply: json<readonly HeapInfo[]>(heapsSchema, 'name, allocator, secure, description of each heap'),
+  },
+  {
+    op: 0x8a, name: 'X_DEVICES', target: 'device', request: NONE, result: '0',
+    doc: 'each device and what it maps now; on the client socket, only the buffers this connection holds, and no IOMMU usage or bus counters (extension)',
+    reply: json<DevicesReport>(devicesReportSchema, 'every device: constraints, IOMMU domain (IOVA window, mapped bytes, largest free range), each mapping (buffer, direction, DMA ranges, grants)'),
   },
 ] as const satisfies readonly OpRow[];
 
