@@ -87,7 +87,7 @@ test('create 1920x1080:NV12 --align 64 prints the planes and creates one buffer 
   assert.match(r.stdout, /frame 1366x768 NV12 \(Y\/UV 4:2:0, 8-bit, Y plane \+ interleaved UV plane\), modifier LINEAR; strides aligned to 64: 1622016 bytes \(1584 KiB\) in one buffer/);
   assert.match(r.stdout, /plane 0 Y\s+offset\s+0\s+stride\s+1408\s+rows\s+768\s+size\s+1081344/);
   assert.match(r.stdout, /plane 1 UV\s+offset\s+1081344\s+stride\s+1408\s+rows\s+384\s+size\s+540672/);
-  assert.match(r.stdout, /buffer \d+: 1584 KiB/);
+  assert.match(r.stdout, /buffer \d+ "1366x768:NV12,s64": 1584 KiB/, 'named after its layout');
   const bad = await smaf('create', '1920x1080:NV24');
   assert.equal(bad.code, Errno.EINVAL);
   assert.match(bad.stderr, /unknown pixel format "NV24" \(known: NV12, NV21, NV16, NV61, I420, YV12, P010, P016, YUYV, RGBA8888\)/);

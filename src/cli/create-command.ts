@@ -1,7 +1,7 @@
 /** `smaf create`: a buffer, optionally secure, attached and mapped; `--hold` keeps it alive. */
 import { SmafClient } from '../client/client.ts';
 import { isSmafError, SmafError } from '../common/errors.ts';
-import { frameLayout, isFrameSpec, type FrameLayout } from '../common/pixel-format.ts';
+import { frameLabel, frameLayout, isFrameSpec, type FrameLayout } from '../common/pixel-format.ts';
 import { parseSize } from '../common/units.ts';
 import { formatExplanation } from '../core/explain.ts';
 import { parseDirections } from './cli-support.ts';
@@ -79,6 +79,8 @@ export async function createCommand(cli: Cli, length: string, o: CreateOptions):
   try {
     await c.hello(); // smaf ps and the dashboard name the process that holds the buffer
     const fd = await build(c, frame ? frame.size : parseSize(length), o, devices, directions);
+    const label = frame ? frameLabel(frame) : null;
+    if (label) await c.setName(fd, label); // its name says its layout: the dashboard draws its planes
     if (frame && !g().json) out(formatFrameLayout(frame));
     const e = await c.explainFd(fd);
     const token = o.hold ? Buffer.from(await c.exportToken(fd)).toString('hex') : undefined;

@@ -7,6 +7,7 @@ import { SmafError } from '../common/errors.ts';
 import { formatExplanation } from '../core/explain.ts';
 import { formatSize, hex } from '../common/units.ts';
 import type { SmafClient } from '../client/client.ts';
+import { frameLabel, type FrameLayout } from '../common/pixel-format.ts';
 import type { Step } from './scenario-schema.ts';
 import { runStream, type StreamReport } from './scenario-stream.ts';
 
@@ -55,6 +56,12 @@ type Handler<K extends Action> = (args: ArgsOf<K>, who: string, run: ScenarioRun
 const DIRS = { bidirectional: 0, 'to-device': 1, 'from-device': 2 } as const;
 const PROT = { r: 1, w: 2, rw: 3 } as const;
 const ACCESS = { read: 1, write: 2, rw: 3 } as const;
+/** A frame buffer is named after its layout (DMA_BUF_SET_NAME): the dashboard draws its planes. */
+async function nameFrame(c: SmafClient, fd: number, layout: FrameLayout | undefined): Promise<void> {
+  const label = layout ? frameLabel(layout) : null;
+  if (label) await c.setName(fd, label);
+}
+
 /** Bytes of a `fill` sent per WRITE. */
 const FILL_PIECE = 1 << 20;
 
@@ -64,6 +71,7 @@ export const STEP_HANDLERS: { readonly [K in Action]: Handler<K> } = {
     const fd = await c.create(s.size, { ...(s.flags !== undefined ? { flags: s.flags } : {}), ...(s.name ? { name: s.name } : {}) });
     r.buffers.set(s.buffer, { client: who, fd });
     if (s.secure) await c.setSecure(fd, true);
+    await nameFrame(c, fd, s.layout);
     const what = s.frame ? `a ${s.frame} frame, ${s.size} bytes (${formatSize(Math.ceil(s.size / 4096) * 4096)} in pages)` : formatSize(s.size);
     return `fd ${fd}: ${what}${s.secure ? ', secure' : ''}, no memory yet`;
   },
@@ -205,6 +213,7 @@ export const STEP_HANDLERS: { readonly [K in Action]: Handler<K> } = {
     for (let i = 0; i < s.count; i++) {
       const fd = await c.create(s.size);
       if (s.secure) await c.setSecure(fd, true);
+      await nameFrame(c, fd, s.layout);
       names.push(`${s.name}[${i}]`);
       r.buffers.set(names[i]!, { client: who, fd });
     }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { frameLayout, isFrameSpec } from './pixel-format.ts';
+import { frameLabel, frameLayout, isFrameSpec, parseFrameLabel } from './pixel-format.ts';
 
 const sizes = (spec: string, o = {}) => frameLayout(spec, o).planes.map((p) => [p.name, p.offset, p.stride, p.rows, p.size]);
 
@@ -95,4 +95,18 @@ test('bad frames are errors that say what is wrong', () => {
   assert.throws(() => frameLayout('1080p'), /is not a frame/);
   assert.equal(isFrameSpec('1920x1080:NV12'), true);
   assert.equal(isFrameSpec('8MiB'), false);
+});
+
+test('a frame\'s label (its dma-buf name) gives its layout back, alignments and modifier included', () => {
+  for (const [spec, o] of [['1920x1080:NV12', {}], ['1366x768:I420', { align: 64, alignPlane: 4096, alignHeight: 16 }], ['1280x720:NV12', { modifier: 'ALLWINNER_TILED', align: 64 }], ['720x480:NV12', { modifier: 'samsung' }]] as const) {
+    const l = frameLayout(spec, o);
+    const label = frameLabel(l)!;
+    assert.ok(label.length <= 31, label);
+    assert.deepEqual(parseFrameLabel(label), l, label);
+  }
+  assert.equal(frameLabel(frameLayout('1920x1080:NV12', { modifier: 'ALLWINNER_TILED', alignPlane: 4096 })), '1920x1080:NV12:allwinner,p4096');
+  assert.equal(frameLabel(frameLayout('65536x65536:RGBA8888', { align: 4096, alignPlane: 1 << 20, alignHeight: 256 })), null, 'too long for a dma-buf name');
+  assert.equal(parseFrameLabel('camera-frame'), null);
+  assert.equal(parseFrameLabel(null), null);
+  assert.equal(parseFrameLabel('1921x1080:NV12'), null, 'not a valid frame');
 });

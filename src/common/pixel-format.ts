@@ -51,6 +51,8 @@ const DRM_NAMES: Readonly<Record<string, string>> = { YU12: 'YUV420', YV12: 'YVU
 
 interface ModifierDef {
   readonly name: string;
+  /** A short name, for frame labels (and accepted by --modifier). */
+  readonly short: string;
   readonly value: bigint;
   /** Formats it applies to (null: all). */
   readonly formats: readonly string[] | null;
@@ -66,13 +68,13 @@ interface ModifierDef {
 const mod = (vendor: number, v: number): bigint => (BigInt(vendor) << 56n) | BigInt(v);
 
 const MODIFIERS: readonly ModifierDef[] = [
-  { name: 'LINEAR', value: 0n, formats: null, tileBytes: 1, tileRows: 1, description: 'rows one after the other' },
+  { name: 'LINEAR', short: 'linear', value: 0n, formats: null, tileBytes: 1, tileRows: 1, description: 'rows one after the other' },
   {
-    name: 'ALLWINNER_TILED', value: mod(0x09, 1), formats: ['NV12'], tileBytes: 32, tileRows: 32, v4l2: { fourcc: 'ST12', multiplanar: false },
+    name: 'ALLWINNER_TILED', short: 'allwinner', value: mod(0x09, 1), formats: ['NV12'], tileBytes: 32, tileRows: 32, v4l2: { fourcc: 'ST12', multiplanar: false },
     description: 'Allwinner VPU (Cedrus): 32x32-byte tiles in row-major order; chroma tiles cover 32x64 pixels',
   },
   {
-    name: 'SAMSUNG_64_32_TILE', value: mod(0x04, 1), formats: ['NV12'], tileBytes: 128, tileRows: 32, v4l2: { fourcc: 'TM12', multiplanar: true },
+    name: 'SAMSUNG_64_32_TILE', short: 'samsung', value: mod(0x04, 1), formats: ['NV12'], tileBytes: 128, tileRows: 32, v4l2: { fourcc: 'TM12', multiplanar: true },
     description: 'Samsung MFC (NV12MT): 64x32 macroblocks in Z order; each plane padded to 128 pixels wide and 32 lines high',
   },
 ];
@@ -145,7 +147,7 @@ function findModifier(spec: string | undefined): ModifierDef {
   if (spec === undefined) return MODIFIERS[0]!;
   const s = spec.trim().toUpperCase().replace(/^DRM_FORMAT_MOD_/, '');
   const byValue = /^(0X[0-9A-F]{1,16}|\d+)$/.test(s) ? MODIFIERS.find((m) => m.value === BigInt(s.toLowerCase())) : undefined;
-  const found = byValue ?? MODIFIERS.find((m) => m.name === s);
+  const found = byValue ?? MODIFIERS.find((m) => m.name === s || m.short.toUpperCase() === s);
   if (!found) throw new SmafError('EINVAL', `unknown format modifier "${spec}" (known: ${MODIFIERS.map((m) => `${m.name} (0x${m.value.toString(16)})`).join(', ')})`);
   return found;
 }
@@ -204,4 +206,36 @@ function v4l2Description(def: FormatDef, m: ModifierDef, width: number, rows: nu
   const name = `V4L2_PIX_FMT_${V4L2_NAMES[fourcc] ?? fourcc}`;
   if (m.v4l2?.multiplanar) return { fourcc, name, width, height: rows, planes: planes.map((p) => ({ bytesperline: p.stride, sizeimage: p.size })) };
   return { fourcc, name, width, height: rows, planes: [{ bytesperline: planes[0]!.stride, sizeimage: size }] };
+}
+
+/** Bytes of a dma-buf name (DMA_BUF_NAME_LEN, its NUL included). */
+const NAME_LEN = 32;
+const LABEL = /^(\d+x\d+:[A-Za-z0-9]+)(?::([a-z0-9]+))?((?:,[sph]\d+)*)$/;
+
+/**
+ * A frame's layout as a dma-buf name (DMA_BUF_SET_NAME, at most 31 bytes), from which
+ * `parseFrameLabel` rebuilds it: `1920x1080:NV12`, then `:allwinner` for a modifier and `,s64`
+ * `,p4096` `,h16` for the alignments. null when it does not fit.
+ */
+export function frameLabel(l: FrameLayout): string | null {
+  const m = MODIFIERS.find((x) => x.name === l.modifier.name)!;
+  const label = `${l.width}x${l.height}:${l.format}${m.value === 0n ? '' : `:${m.short}`}${l.align > 1 ? `,s${l.align}` : ''}${l.alignPlane !== l.align ? `,p${l.alignPlane}` : ''}${l.alignHeight > 1 ? `,h${l.alignHeight}` : ''}`;
+  return label.length < NAME_LEN ? label : null;
+}
+
+/** The layout a frame label names (the dashboard draws a frame's planes from its buffer's name), or null. */
+export function parseFrameLabel(label: string | null): FrameLayout | null {
+  const m = label === null ? null : LABEL.exec(label);
+  if (!m) return null;
+  const opts = Object.fromEntries([...m[3]!.matchAll(/,([sph])(\d+)/g)].map(([, k, v]) => [k, Number(v)]));
+  try {
+    return frameLayout(m[1]!, {
+      ...(opts.s !== undefined ? { align: opts.s } : {}),
+      ...(opts.p !== undefined ? { alignPlane: opts.p } : {}),
+      ...(opts.h !== undefined ? { alignHeight: opts.h } : {}),
+      ...(m[2] !== undefined ? { modifier: m[2] } : {}),
+    });
+  } catch {
+    return null;
+  }
 }

@@ -18,6 +18,7 @@ import { INDEX_HTML } from './page.ts';
 import { WS_MAX_PAYLOAD } from './limits.ts';
 import { StatePusher } from './state-push.ts';
 import { snapshot } from '../daemon/state.ts';
+import { devicesView } from '../daemon/devices.ts';
 
 export interface Dashboard {
   /** The address to open, access token included. */
@@ -79,7 +80,7 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
   const ctx = o.context;
   const history = new StatsHistory(ctx.smaf);
   history.sample();
-  const payload = (): string => JSON.stringify({ ...snapshot(ctx), history: history.list() });
+  const payload = (): string => JSON.stringify({ ...snapshot(ctx), deviceViews: devicesView(ctx), history: history.list() });
   const pusher = new StatePusher(ctx.platform.events, payload, () => history.sample(), o);
   const js = await dashboardBundle();
 

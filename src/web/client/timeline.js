@@ -1,6 +1,8 @@
 // The timeline: every buffer's life over time (create, memory from which allocator in which
-// region, DMA maps, grants, CPU access, denials, release), per region or per client, zoomable.
-// Fed by the journal's event stream; buffers stay visible after release while in the window.
+// region, DMA maps, each device's DMA transfers, grants, CPU access, denials, release), per region
+// or per client, zoomable. Fed by the journal's event stream; buffers stay visible after release
+// while in the window. A stream's ring buffers show its frames passing through: on each buffer, one
+// slice per stage (the device's colour), frame after frame.
 import htm from 'htm';
 import { h } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
@@ -21,7 +23,7 @@ function lives(events) {
     if (e.buffer === undefined) continue;
     const t = e.us / 1000;
     let b = byId.get(e.buffer);
-    if (!b) byId.set(e.buffer, (b = { id: e.buffer, start: t, created: null, allocated: null, released: null, maps: [], marks: [], events: [] }));
+    if (!b) byId.set(e.buffer, (b = { id: e.buffer, start: t, created: null, allocated: null, released: null, maps: [], marks: [], dma: [], events: [] }));
     b.events.push(e);
     if (e.kind === 'create') b.created = t;
     if (e.kind === 'allocate' && b.allocated === null) b.allocated = t;
@@ -36,6 +38,8 @@ function lives(events) {
       const m = b.maps.find((x) => x.device === e.actor && x.end === null);
       if (m) m.end = t;
     }
+    if (e.kind === 'dma') b.dma.push({ device: e.actor, start: t - (e.durationUs ?? 0) / 1000, end: t });
+    if (e.kind === 'name') b.label = /named "(.*)"$/.exec(e.message)?.[1];
     if (MARKS[e.kind]) b.marks.push({ t, kind: MARKS[e.kind], e });
   }
   return [...byId.values()];
@@ -90,6 +94,14 @@ function useWheelZoom(track, zoom) {
   });
 }
 
+/** A colour per device, for its DMA slices (distinct from the allocators' colours). */
+const DEVICE_PALETTE = ['#ffd166', '#ef476f', '#06d6a0', '#f78c6b', '#c77dff', '#8ecae6', '#e9ff70', '#ff99c8'];
+function deviceColor(name) {
+  let h = 7;
+  for (const ch of name) h = (h * 33 + ch.charCodeAt(0)) >>> 0;
+  return DEVICE_PALETTE[h % DEVICE_PALETTE.length];
+}
+
 export function Timeline({ events, now, colorOf, size }) {
   const [span, setSpan] = useState(10_000);
   const [follow, setFollow] = useState(true);
@@ -130,7 +142,7 @@ export function Timeline({ events, now, colorOf, size }) {
         ${rows.map((b) => bufferRow(b, row))}</div>`)}
     </div>
     ${detail(sel, describe)}
-    ${legend()}
+    ${legend([...new Set(visible.flatMap((b) => b.dma.map((x) => x.device)))])}
   </section>`;
 }
 
@@ -152,7 +164,7 @@ function bufferRow(b, { t0, t1, pct, selected, setSelected, describe, colorOf, s
   const to = b.released ?? t1;
   const alloc = b.allocated ?? to;
   return html`<div class="tl-row" data-testid=${`tl-row-${b.id}`}>
-            <div class="tl-label">buffer ${b.id}${b.size ? html` <span class="muted">${size(b.size)}</span>` : null}</div>
+            <div class="tl-label" title=${b.label ?? ''}>buffer ${b.id}${b.size ? html` <span class="muted">${size(b.size)}</span>` : null}</div>
             <div class="tl-track">
               <button class=${`tl-bar${selected === b.id ? ' selected' : ''}`} data-testid=${`tl-bar-${b.id}`} aria-label=${describe(b)}
                 style=${`left:${pct(from)}%;width:max(3px, ${pct(to) - pct(from)}%)`}
@@ -161,6 +173,7 @@ function bufferRow(b, { t0, t1, pct, selected, setSelected, describe, colorOf, s
                 ${b.allocated !== null ? html`<span class="seg" style=${`left:${to > from ? ((alloc - from) / (to - from)) * 100 : 0}%;right:0;background:${colorOf(b.allocator ?? '')}`}></span>` : null}
               </button>
               ${b.maps.map((m) => html`<span class="tl-map" style=${`left:${pct(m.start)}%;width:max(2px, ${pct(m.end ?? to) - pct(m.start)}%)`}></span>`)}
+              ${b.dma.filter((x) => x.end >= t0 && x.start <= t1).map((x) => html`<span class="tl-dma" data-testid=${`tl-dma-${x.device}`} style=${`left:${pct(x.start)}%;width:max(2px, ${pct(x.end) - pct(x.start)}%);background:${deviceColor(x.device)}`}></span>`)}
               ${b.marks.filter((m) => m.t >= t0 && m.t <= t1).map((m) => html`<span class=${`tl-mark ${m.kind}`} data-testid=${`tl-mark-${m.kind}`} style=${`left:${pct(m.t)}%`}></span>`)}
             </div></div>`;
 }
@@ -168,11 +181,11 @@ function bufferRow(b, { t0, t1, pct, selected, setSelected, describe, colorOf, s
 /** The selected buffer's whole story. */
 function detail(sel, describe) {
   return html`<div class="tl-detail" data-testid="timeline-detail" aria-live="polite">${sel ? html`<b>${describe(sel)}</b>
-      <ul>${sel.events.map((e) => html`<li><span class="t">${new Date(e.time).toISOString().slice(11, 23)}</span> <span class=${`k ${e.kind}`}>${e.kind}</span> ${e.clientLabel ? html`<span class="muted">[${e.clientLabel}]</span> ` : null}${e.message}${e.latencyUs !== undefined ? html` <span class="muted">(allocators took ${e.latencyUs} µs)</span>` : null}</li>`)}</ul>`
+      <ul>${sel.events.map((e) => html`<li><span class="t">${new Date(e.time).toISOString().slice(11, 23)}</span> <span class=${`k ${e.kind}`}>${e.kind}</span> ${e.clientLabel ? html`<span class="muted">[${e.clientLabel}]</span> ` : null}${e.message}${e.latencyUs !== undefined ? html` <span class="muted">(allocators took ${e.latencyUs} µs)</span>` : null}${e.durationUs !== undefined ? html` <span class="muted">(${e.durationUs} µs)</span>` : null}</li>`)}</ul>`
       : html`<span class="muted">hover, tap or focus (Tab) a bar for the buffer's whole story</span>`}</div>`;
 }
 
-function legend() {
-  return html`<div class="legend"><span><span class="swatch" style="background:#39424d"></span>no memory yet</span><span><span class="swatch tl-map-swatch"></span>DMA mapped</span>
+function legend(devices) {
+  return html`<div class="legend" data-testid="timeline-legend">${devices.map((d) => html`<span><span class="swatch" style=${`background:${deviceColor(d)}`}></span>${d} DMA</span>`)}<span><span class="swatch" style="background:#39424d"></span>no memory yet</span><span><span class="swatch tl-map-swatch"></span>DMA mapped</span>
       <span><span class="swatch" style="background:#fff;box-shadow:0 0 0 1px var(--bad)"></span>denial</span><span><span class="swatch" style="background:var(--ok)"></span>grant</span><span><span class="swatch" style="background:var(--warn)"></span>revoke</span><span><span class="swatch" style="background:var(--accent)"></span>CPU access</span></div>`;
 }
