@@ -77,7 +77,7 @@ export async function createCommand(cli: Cli, length: string, o: CreateOptions):
   const directions = parseDirections(o.direction, devices); // a bad --direction fails before anything is created
   const c = await SmafClient.connect(g().socket, { timeoutMs: g().timeout });
   try {
-    await c.hello(); // smaf ps and the dashboard name the process that holds the buffer
+    await c.hello(process.pid, 'smaf create'); // smaf ps and the dashboard name the process that holds the buffer
     const fd = await build(c, frame ? frame.size : parseSize(length), o, devices, directions);
     const label = frame ? frameLabel(frame) : null;
     if (label) await c.setName(fd, label); // its name says its layout: the dashboard draws its planes
