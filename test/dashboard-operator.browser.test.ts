@@ -19,6 +19,9 @@ import { METRIC_DOCS } from '../src/web/metrics.ts';
 import { launchChromium } from './helpers/browser.ts';
 import { ROOT, startDaemon, type RunningDaemon } from './helpers/daemon.ts';
 
+/** What the page's functions use of the browser (the tests are typed without the DOM library). */
+declare const getComputedStyle: (el: unknown, pseudo: string) => { content: string };
+
 let d: RunningDaemon;
 let browser: BrowserContext;
 let url: string;
@@ -198,7 +201,7 @@ test('phone (390x844): one column, nothing wider than the screen; each row is a 
   const card = async (row: ReturnType<Page['getByTestId']>, testid: string): Promise<string> => {
     const cells = await row.locator('td').evaluateAll((tds) => tds.map((td) => {
       const r = td.getBoundingClientRect();
-      return { right: r.right, width: r.width, label: getComputedStyle(td, '::before').content.replace(/^"|"$/g, ''), text: (td as HTMLElement).innerText.replace(/\s+/g, ' ').trim() };
+      return { right: r.right, width: r.width, label: getComputedStyle(td, '::before').content.replace(/^"|"$/g, ''), text: (td as unknown as { innerText: string }).innerText.replace(/\s+/g, ' ').trim() };
     }));
     for (const cell of cells) assert.ok(cell.width > 0 && cell.right <= 390, `${testid}: "${cell.text}" is on screen (right edge ${cell.right})`);
     return cells.map((cell) => `${cell.label}: ${cell.text}`).join('; ');

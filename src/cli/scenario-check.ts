@@ -141,10 +141,11 @@ const CHECKS: Readonly<Record<string, (a: Args, n: Names, i: number, live: boole
 
 /** Each stage's device exists, its pools are pools, its `from` a buffer; the attachments the stream makes get their names. */
 function streamCheck(a: Args, n: Names, i: number, live: boolean): string {
-  const stages = a.stages as { device: string; reads?: string; writes?: string; from?: string }[];
+  const stages = a.stages as { device: string; client?: string; reads?: string; writes?: string; from?: string }[];
   const pools = new Set<string>();
   stages.forEach((s, k) => {
     n.device(s.device, i, `stages[${k}].device`);
+    if (s.client) n.clients.add(s.client);
     for (const field of ['reads', 'writes'] as const) {
       const p = s[field];
       if (p === undefined) continue;
@@ -159,7 +160,8 @@ function streamCheck(a: Args, n: Names, i: number, live: boolean): string {
       if (s.from !== undefined && n.buffers.has(s.from)) buffers.push(s.from);
       for (const b of buffers) {
         const owner = n.buffers.get(b);
-        if (owner && !n.attachments.has(`${b}@${s.device}`)) n.attachments.set(`${b}@${s.device}`, { ...owner, buffer: b, device: s.device, index: i });
+        // the stage's client drives the device (it is given the buffer): the attachment is its
+        if (owner && !n.attachments.has(`${b}@${s.device}`)) n.attachments.set(`${b}@${s.device}`, { ...owner, client: s.client ?? owner.client, buffer: b, device: s.device, index: i });
       }
     }
   }

@@ -53,6 +53,8 @@ const direction = z.enum(['bidirectional', 'to-device', 'from-device']).default(
 /** One stage of a stream: a device's DMA on the frame's buffer(s). */
 const stage = z.strictObject({
   device: z.string().min(1),
+  /** The client (connection) that drives this device; it is given the buffers it touches. Default: the buffers' owner. */
+  client: ident.optional(),
   reads: ident.optional(),
   writes: ident.optional(),
   from: ident.optional(),

@@ -22,6 +22,8 @@ export class ScenarioRun {
   readonly buffers = new Map<string, Handle>();
   readonly attachments = new Map<string, Handle & { id: number; device: string }>();
   readonly mappings = new Map<string, Handle & { id: number }>();
+  /** Fds of a buffer that other clients got by import, for a stream's stages (`CLIENT:BUFFER`). */
+  readonly imported = new Map<string, Handle>();
   readonly crcs = new Map<string, number>();
   /** Rings of buffers (`pool`): the names of their buffers, NAME[0]..NAME[count-1]. */
   readonly pools = new Map<string, { buffers: string[] }>();
