@@ -186,7 +186,7 @@ export function checkScenario(scenario: Scenario, devices: ReadonlySet<string> |
     const action = Object.keys(step)[0]!;
     if (action === 'say') return undefined;
     const args = (step as Record<string, Args>)[action]!;
-    if (args.client) n.clients.add(args.client);
+    if (args.client && action !== 'disconnect') n.clients.add(args.client); // disconnect's client is the one it drops
     const live = args.expect_error === undefined;
     const check = CHECKS[action];
     if (check) return check(args, n, index, live);
