@@ -145,3 +145,30 @@ test('a copy checks both mappings again before each slice: one unmapped in betwe
     if (!sa.mapped) src.map(sa, DmaDirection.TO_DEVICE);
   }
 });
+
+test('each DMA job leaves a `dma` event on every buffer it touched: the device, the bytes, how long, never a CRC', () => {
+  const { platform, smaf, dev } = system();
+  const src = smaf.create(4096);
+  const dst = smaf.create(4096);
+  const s = src.attach(dev('dec'));
+  const d = dst.attach(dev('dec'));
+  src.map(s, DmaDirection.BIDIRECTIONAL);
+  dst.map(d, DmaDirection.BIDIRECTIONAL);
+  const after = platform.events.lastSeq;
+  dmaCopy(d, 0, s, 0, 100);
+  dmaCopy(d, 100, d, 0, 50);
+  const crc = dmaCrc(d, 0, 4096);
+  const dma = platform.events.list({ kinds: ['dma'], after });
+  assert.deepEqual(dma.map((e) => [e.actor, e.buffer, e.length, e.message]), [
+    ['dec', src.id, 100, `dec read 100 B of buffer ${src.id} by DMA (copy into buffer ${dst.id})`],
+    ['dec', dst.id, 100, `dec wrote 100 B into buffer ${dst.id} by DMA (copy of buffer ${src.id})`],
+    ['dec', dst.id, 50, `dec read and wrote 50 B of buffer ${dst.id} by DMA (copy within the buffer)`],
+    ['dec', dst.id, 4096, `dec read 4 KiB of buffer ${dst.id} by DMA (CRC capture)`],
+  ]);
+  assert.ok(dma.every((e) => typeof e.durationUs === 'number' && e.durationUs >= 0));
+  assert.ok(!dma.some((e) => e.message.includes(crc.toString(16))), 'a CRC is its asker\'s alone');
+  // a job that fails leaves no `dma` event
+  const before = platform.events.lastSeq;
+  assert.throws(() => dmaCopy(d, 0, s, 4000, 200));
+  assert.equal(platform.events.list({ kinds: ['dma'], after: before }).length, 0);
+});
