@@ -94,12 +94,12 @@ function useWheelZoom(track, zoom) {
   });
 }
 
-/** A colour per device, for its DMA slices (distinct from the allocators' colours). */
-const DEVICE_PALETTE = ['#ffd166', '#ef476f', '#06d6a0', '#f78c6b', '#c77dff', '#8ecae6', '#e9ff70', '#ff99c8'];
+/** A colour per device for its DMA slices, in the order devices first appear (stable for the page's life). */
+const DEVICE_PALETTE = ['#ffd166', '#ff5fa2', '#7ee8fa', '#c77dff', '#f78c6b', '#b8f35c', '#ffffff', '#8ea2ff'];
+const deviceColors = new Map();
 function deviceColor(name) {
-  let h = 7;
-  for (const ch of name) h = (h * 33 + ch.charCodeAt(0)) >>> 0;
-  return DEVICE_PALETTE[h % DEVICE_PALETTE.length];
+  if (!deviceColors.has(name)) deviceColors.set(name, DEVICE_PALETTE[deviceColors.size % DEVICE_PALETTE.length]);
+  return deviceColors.get(name);
 }
 
 export function Timeline({ events, now, colorOf, size }) {
@@ -119,6 +119,7 @@ export function Timeline({ events, now, colorOf, size }) {
   const ticks = [];
   for (let t = Math.ceil(t0 / step) * step; t <= t1; t += step) ticks.push(t);
 
+  const sel = selected === null ? null : all.find((b) => b.id === selected) ?? null;
   const zoom = (factor) => {
     const cur = span === 0 ? width : span;
     setSpan(Math.max(5, Math.round(cur * factor)));
@@ -127,13 +128,24 @@ export function Timeline({ events, now, colorOf, size }) {
     setFollow(false);
     setEnd(t1 + dir * width * 0.5);
   };
+  // fit the window to what happened to the selected buffer (else to every buffer in the window):
+  // a pipeline that ran for a second among minutes of idle time fills the track
+  const fit = () => {
+    const times = (sel ? sel.events : visible.flatMap((b) => b.events)).map((e) => e.us / 1000);
+    if (times.length === 0) return;
+    const from = Math.min(...times);
+    const to = Math.max(...times);
+    const pad = Math.max(1, (to - from) * 0.04);
+    setFollow(false);
+    setSpan(Math.max(5, Math.round(to - from + 2 * pad)));
+    setEnd(to + pad);
+  };
   useWheelZoom(track, zoom);
 
-  const sel = selected === null ? null : all.find((b) => b.id === selected);
   const describe = (b) => `buffer ${b.id}${b.size ? ` · ${size(b.size)}` : ''}${b.allocator ? ` · ${b.allocator} in ${b.region}` : ' · no memory yet'}${b.secure ? ' · secure' : ''}${b.owner ? ` · created by ${b.owner}` : ''}${b.released !== null ? ' · released' : ' · live'}`;
   const row = { t0, t1, pct, selected, setSelected, describe, colorOf, size };
   return html`<section class="wide" data-testid="timeline"><h2>Timeline (${visible.length} buffer${visible.length === 1 ? '' : 's'} in view)</h2>
-    ${controls({ span, setSpan, zoom, pan, follow, setFollow, setEnd, t1, group, setGroup })}
+    ${controls({ span, setSpan, zoom, pan, fit, follow, setFollow, setEnd, t1, group, setGroup, sel })}
     <div class="tl" ref=${track}>
       <div class="tl-axis" data-testid="timeline-axis"><div class="tl-label muted">${(width / 1000).toFixed(width < 1000 ? 3 : 1)} s shown</div><div class="tl-track">
         ${ticks.map((t) => html`<span class="tick" style=${`left:${pct(t)}%`}>${clock(t, step)}</span>`)}</div></div>
@@ -146,11 +158,12 @@ export function Timeline({ events, now, colorOf, size }) {
   </section>`;
 }
 
-function controls({ span, setSpan, zoom, pan, follow, setFollow, setEnd, t1, group, setGroup }) {
+function controls({ span, setSpan, zoom, pan, fit, follow, setFollow, setEnd, t1, group, setGroup, sel }) {
   return html`<div class="tl-controls">
       <span class="muted">span</span>${SPANS.map((s) => html`<button class=${`chip${span === s.ms ? ' on' : ''}`} aria-pressed=${span === s.ms} data-testid=${`span-${s.label}`} onClick=${() => setSpan(s.ms)}>${s.label}</button>`)}
       <button class="chip" aria-label="zoom in" data-testid="zoom-in" onClick=${() => zoom(1 / 2)}>+</button><button class="chip" aria-label="zoom out" data-testid="zoom-out" onClick=${() => zoom(2)}>−</button>
       <button class="chip" aria-label="earlier" onClick=${() => pan(-1)}>◀</button><button class="chip" aria-label="later" onClick=${() => pan(1)}>▶</button>
+      <button class="chip" data-testid="zoom-fit" title=${sel ? `from the first to the last event of buffer ${sel.id}` : 'from the first to the last event in view'} onClick=${fit}>fit ${sel ? `buffer ${sel.id}` : 'all in view'}</button>
       <label class="chip"><input type="checkbox" checked=${follow} data-testid="follow" onChange=${(ev) => { setFollow(ev.target.checked); setEnd(t1); }} /> follow live</label>
       <span class="muted">group by</span>
       ${['region', 'client'].map((g) => html`<button class=${`chip${group === g ? ' on' : ''}`} aria-pressed=${group === g} data-testid=${`group-${g}`} onClick=${() => setGroup(g)}>${g}</button>`)}
