@@ -85,6 +85,10 @@ test('trace export writes valid trace-event JSON of an SDP run: buffers in the s
   assert.ok(ev.some((e) => e.ph === 'X' && e.pid === sdpPid && e.name === 'secure-carveout'));
   assert.ok(ev.some((e) => e.ph === 'b' && e.pid === sdpPid && e.name === 'mapped by display'));
   assert.ok(ev.some((e) => e.ph === 'i' && e.pid === sdpPid && e.name === 'grant crypto'));
+  // each device's DMA job is a slice: the stream's frames through the rings
+  const dma = ev.filter((e) => e.cat === 'dma' && e.pid === sdpPid);
+  assert.ok(dma.filter((e) => e.ph === 'b' && e.name === 'display DMA').length >= 24, 'the display scanned out 24 frames');
+  assert.equal(dma.filter((e) => e.ph === 'b').length, dma.filter((e) => e.ph === 'e').length);
   assert.ok(ev.some((e) => e.ph === 'i' && e.name === 'DENIED gpu'));
   const firewallPid = ev.find((e) => e.ph === 'M' && (e.args as { name?: string }).name === 'firewall and secure module')!.pid;
   assert.ok(ev.some((e) => e.ph === 'i' && e.pid === firewallPid && e.name === 'DENIED display'), 'the flow rule\'s denial');
