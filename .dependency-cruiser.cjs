@@ -10,7 +10,7 @@ const LAYERS = [
   ['daemon', 'client', 'demo'], // smafd's library, the Node client, the in-process demo
   ['presets', 'platform-file'], // composition roots (which plugins), platform files from disk
   ['uapi'], // the wire: ioctl table, codecs, socket paths
-  ['allocators', 'secure'], // plugins
+  ['allocators', 'secure', 'trusted-apps'], // plugins
   ['core'], // registry, buffer lifecycle, deferred allocation; declares the plugin contracts
   ['platform'], // the emulated SoC
   ['common'], // errors, units, schemas: used everywhere

@@ -72,7 +72,7 @@ export async function benchScale(ctx: BenchContext): Promise<{ metrics: Metric[]
       curve.push({ live, p50Us: p, emptyUs: base });
       bar.tick();
     }
-    const token = new URL(full.info).searchParams.get('token')!;
+    const token = new URLSearchParams(new URL(full.info).hash.slice(1)).get('token')!;
     let pushed = 0;
     const [without, watched] = await alternate(ROUNDS, () => p50(probe, samples), async () => {
       const watch = await viewer(full.info, token);

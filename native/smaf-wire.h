@@ -34,6 +34,18 @@
 #define SMAF_OP_HELLO 16
 #define SMAF_OP_SET_NAME 17
 #define SMAF_OP_GENERATION 18
+#define SMAF_OP_DMA_SCANOUT 19
+#define SMAF_OP_TEE_OPEN 64
+#define SMAF_OP_TEE_VERSION 65
+#define SMAF_OP_TEE_CLOSE 66
+#define SMAF_OP_TEE_SHM_ALLOC 67
+#define SMAF_OP_TEE_SHM_REGISTER 68
+#define SMAF_OP_TEE_SHM_REGISTER_FD 69
+#define SMAF_OP_TEE_SHM_RELEASE 70
+#define SMAF_OP_TEE_OPEN_SESSION 71
+#define SMAF_OP_TEE_INVOKE 72
+#define SMAF_OP_TEE_CLOSE_SESSION 73
+#define SMAF_OP_TEE_CANCEL 74
 #define SMAF_OP_X_STATE 0x80
 #define SMAF_OP_X_EXPLAIN 0x81
 #define SMAF_OP_X_CHECK 0x82
@@ -157,7 +169,7 @@ struct smaf_dma_copy_in {
 	uint32_t dst_attachment;  /* attachment of the destination (this fd) */
 	int32_t src_fd;  /* source buffer fd */
 	uint32_t src_attachment;  /* attachment of the source, same device */
-	uint32_t transform;  /* 0 copy, 1 toy decryption (XOR 0x5A) */
+	uint32_t transform;  /* 0 copy, 1 decrypt with the secure world's content key (a decrypter, into secure memory) */
 	uint64_t src_offset;  /* bytes */
 	uint64_t dst_offset;  /* bytes */
 	uint64_t length;  /* bytes */
@@ -211,6 +223,159 @@ struct smaf_set_name_in {
 _Static_assert(sizeof(struct smaf_set_name_in) == 32, "smaf_set_name_in: size");
 _Static_assert(offsetof(struct smaf_set_name_in, name) == 0, "smaf_set_name_in.name");
 #define SMAF_SET_NAME_SIZE 32u
+
+/* DMA_SCANOUT: the device reads a range of its mapping (a display scanning a frame out): the firewall decides; nothing but the count comes back */
+struct smaf_dma_scanout_in {
+	uint32_t attachment;  /* attachment id */
+	uint32_t reserved;  /* reserved, must be 0 */
+	uint64_t offset;  /* bytes */
+	uint64_t length;  /* bytes */
+};
+_Static_assert(sizeof(struct smaf_dma_scanout_in) == 24, "smaf_dma_scanout_in: size");
+_Static_assert(offsetof(struct smaf_dma_scanout_in, attachment) == 0, "smaf_dma_scanout_in.attachment");
+_Static_assert(offsetof(struct smaf_dma_scanout_in, reserved) == 4, "smaf_dma_scanout_in.reserved");
+_Static_assert(offsetof(struct smaf_dma_scanout_in, offset) == 8, "smaf_dma_scanout_in.offset");
+_Static_assert(offsetof(struct smaf_dma_scanout_in, length) == 16, "smaf_dma_scanout_in.length");
+#define SMAF_DMA_SCANOUT_SIZE 24u
+
+/* TEE_VERSION: TEE_IOC_VERSION */
+struct smaf_tee_ctx_in {
+	uint32_t ctx;  /* TEE context (from TEE_OPEN) */
+};
+_Static_assert(sizeof(struct smaf_tee_ctx_in) == 4, "smaf_tee_ctx_in: size");
+_Static_assert(offsetof(struct smaf_tee_ctx_in, ctx) == 0, "smaf_tee_ctx_in.ctx");
+#define SMAF_TEE_VERSION_SIZE 4u
+struct smaf_tee_version_out {
+	uint32_t impl_id;  /* TEE_IMPL_ID_OPTEE (1) */
+	uint32_t impl_caps;  /* TEE_OPTEE_CAP_TZ (1) */
+	uint32_t gen_caps;  /* TEE_GEN_CAP_GP | REG_MEM | MEMREF_NULL (13) */
+};
+_Static_assert(sizeof(struct smaf_tee_version_out) == 12, "smaf_tee_version_out: size");
+_Static_assert(offsetof(struct smaf_tee_version_out, impl_id) == 0, "smaf_tee_version_out.impl_id");
+_Static_assert(offsetof(struct smaf_tee_version_out, impl_caps) == 4, "smaf_tee_version_out.impl_caps");
+_Static_assert(offsetof(struct smaf_tee_version_out, gen_caps) == 8, "smaf_tee_version_out.gen_caps");
+#define SMAF_TEE_VERSION_REPLY_SIZE 12u
+
+/* TEE_CLOSE: close /dev/tee0: its sessions close; its shared memory stays until released */
+#define SMAF_TEE_CLOSE_SIZE 4u
+
+/* TEE_SHM_ALLOC: TEE_IOC_SHM_ALLOC: shared memory the client process holds (its bytes travel with each call) */
+struct smaf_tee_shm_alloc_in {
+	uint32_t ctx;  /* TEE context */
+	uint32_t flags;  /* must be 0 */
+	uint64_t size;  /* bytes, > 0 */
+};
+_Static_assert(sizeof(struct smaf_tee_shm_alloc_in) == 16, "smaf_tee_shm_alloc_in: size");
+_Static_assert(offsetof(struct smaf_tee_shm_alloc_in, ctx) == 0, "smaf_tee_shm_alloc_in.ctx");
+_Static_assert(offsetof(struct smaf_tee_shm_alloc_in, flags) == 4, "smaf_tee_shm_alloc_in.flags");
+_Static_assert(offsetof(struct smaf_tee_shm_alloc_in, size) == 8, "smaf_tee_shm_alloc_in.size");
+#define SMAF_TEE_SHM_ALLOC_SIZE 16u
+struct smaf_tee_shm_out {
+	uint64_t size;  /* bytes of the shared memory */
+	uint32_t flags;  /* the kernel's shm flags: 5 alloc (DYNAMIC|POOL), 3 registered (DYNAMIC|USER_MAPPED), 16 dma-buf (DMA_BUF) */
+	int32_t id;  /* the shared memory id (the result too) */
+};
+_Static_assert(sizeof(struct smaf_tee_shm_out) == 16, "smaf_tee_shm_out: size");
+_Static_assert(offsetof(struct smaf_tee_shm_out, size) == 0, "smaf_tee_shm_out.size");
+_Static_assert(offsetof(struct smaf_tee_shm_out, flags) == 8, "smaf_tee_shm_out.flags");
+_Static_assert(offsetof(struct smaf_tee_shm_out, id) == 12, "smaf_tee_shm_out.id");
+#define SMAF_TEE_SHM_ALLOC_REPLY_SIZE 16u
+
+/* TEE_SHM_REGISTER: TEE_IOC_SHM_REGISTER: user memory of the client process (its bytes travel with each call) */
+struct smaf_tee_shm_register_in {
+	uint32_t ctx;  /* TEE context */
+	uint32_t flags;  /* must be 0 */
+	uint64_t addr;  /* the client's address (shown, never used by smafd) */
+	uint64_t length;  /* bytes, > 0 */
+};
+_Static_assert(sizeof(struct smaf_tee_shm_register_in) == 24, "smaf_tee_shm_register_in: size");
+_Static_assert(offsetof(struct smaf_tee_shm_register_in, ctx) == 0, "smaf_tee_shm_register_in.ctx");
+_Static_assert(offsetof(struct smaf_tee_shm_register_in, flags) == 4, "smaf_tee_shm_register_in.flags");
+_Static_assert(offsetof(struct smaf_tee_shm_register_in, addr) == 8, "smaf_tee_shm_register_in.addr");
+_Static_assert(offsetof(struct smaf_tee_shm_register_in, length) == 16, "smaf_tee_shm_register_in.length");
+#define SMAF_TEE_SHM_REGISTER_SIZE 24u
+#define SMAF_TEE_SHM_REGISTER_REPLY_SIZE 16u
+
+/* TEE_SHM_REGISTER_FD: TEE_IOC_SHM_REGISTER_FD: the dma-buf of fd, with a reference of its own (the fd may be closed); not a buffer fd: EINVAL */
+struct smaf_tee_shm_register_fd_in {
+	uint32_t ctx;  /* TEE context */
+	uint32_t flags;  /* must be 0 */
+};
+_Static_assert(sizeof(struct smaf_tee_shm_register_fd_in) == 8, "smaf_tee_shm_register_fd_in: size");
+_Static_assert(offsetof(struct smaf_tee_shm_register_fd_in, ctx) == 0, "smaf_tee_shm_register_fd_in.ctx");
+_Static_assert(offsetof(struct smaf_tee_shm_register_fd_in, flags) == 4, "smaf_tee_shm_register_fd_in.flags");
+#define SMAF_TEE_SHM_REGISTER_FD_SIZE 8u
+#define SMAF_TEE_SHM_REGISTER_FD_REPLY_SIZE 16u
+
+/* TEE_SHM_RELEASE: close a shm fd: the shared memory (and its dma-buf reference) goes */
+struct smaf_tee_shm_release_in {
+	uint32_t shm;  /* shared memory id */
+	uint32_t reserved;  /* reserved, must be 0 */
+};
+_Static_assert(sizeof(struct smaf_tee_shm_release_in) == 8, "smaf_tee_shm_release_in: size");
+_Static_assert(offsetof(struct smaf_tee_shm_release_in, shm) == 0, "smaf_tee_shm_release_in.shm");
+_Static_assert(offsetof(struct smaf_tee_shm_release_in, reserved) == 4, "smaf_tee_shm_release_in.reserved");
+#define SMAF_TEE_SHM_RELEASE_SIZE 8u
+
+/* TEE_OPEN_SESSION: TEE_IOC_OPEN_SESSION */
+struct smaf_tee_open_session_in {
+	uint8_t uuid[16];  /* the TA's UUID, as uuid_to_octets writes it */
+	uint8_t clnt_uuid[16];  /* connection data (GROUP logins) */
+	uint32_t ctx;  /* TEE context */
+	uint32_t clnt_login;  /* TEE_IOCTL_LOGIN_* */
+	uint32_t cancel_id;  /* cancellation id */
+	uint32_t num_params;  /* parameters that follow */
+};
+_Static_assert(sizeof(struct smaf_tee_open_session_in) == 48, "smaf_tee_open_session_in: size");
+_Static_assert(offsetof(struct smaf_tee_open_session_in, uuid) == 0, "smaf_tee_open_session_in.uuid");
+_Static_assert(offsetof(struct smaf_tee_open_session_in, clnt_uuid) == 16, "smaf_tee_open_session_in.clnt_uuid");
+_Static_assert(offsetof(struct smaf_tee_open_session_in, ctx) == 32, "smaf_tee_open_session_in.ctx");
+_Static_assert(offsetof(struct smaf_tee_open_session_in, clnt_login) == 36, "smaf_tee_open_session_in.clnt_login");
+_Static_assert(offsetof(struct smaf_tee_open_session_in, cancel_id) == 40, "smaf_tee_open_session_in.cancel_id");
+_Static_assert(offsetof(struct smaf_tee_open_session_in, num_params) == 44, "smaf_tee_open_session_in.num_params");
+#define SMAF_TEE_OPEN_SESSION_HEADER 48u  /* then num_params smaf_tee_param, then the bytes of the normal world's memrefs (docs/tee.md) */
+
+/* TEE_INVOKE: TEE_IOC_INVOKE */
+struct smaf_tee_invoke_in {
+	uint32_t ctx;  /* TEE context */
+	uint32_t session;  /* session id */
+	uint32_t func;  /* the TA's command */
+	uint32_t cancel_id;  /* cancellation id */
+	uint32_t num_params;  /* parameters that follow */
+	uint32_t reserved;  /* reserved, must be 0 */
+};
+_Static_assert(sizeof(struct smaf_tee_invoke_in) == 24, "smaf_tee_invoke_in: size");
+_Static_assert(offsetof(struct smaf_tee_invoke_in, ctx) == 0, "smaf_tee_invoke_in.ctx");
+_Static_assert(offsetof(struct smaf_tee_invoke_in, session) == 4, "smaf_tee_invoke_in.session");
+_Static_assert(offsetof(struct smaf_tee_invoke_in, func) == 8, "smaf_tee_invoke_in.func");
+_Static_assert(offsetof(struct smaf_tee_invoke_in, cancel_id) == 12, "smaf_tee_invoke_in.cancel_id");
+_Static_assert(offsetof(struct smaf_tee_invoke_in, num_params) == 16, "smaf_tee_invoke_in.num_params");
+_Static_assert(offsetof(struct smaf_tee_invoke_in, reserved) == 20, "smaf_tee_invoke_in.reserved");
+#define SMAF_TEE_INVOKE_HEADER 24u  /* then num_params smaf_tee_param, then the bytes of the normal world's memrefs (docs/tee.md) */
+
+/* TEE_CLOSE_SESSION: TEE_IOC_CLOSE_SESSION */
+struct smaf_tee_close_session_in {
+	uint32_t ctx;  /* TEE context */
+	uint32_t session;  /* session id */
+};
+_Static_assert(sizeof(struct smaf_tee_close_session_in) == 8, "smaf_tee_close_session_in: size");
+_Static_assert(offsetof(struct smaf_tee_close_session_in, ctx) == 0, "smaf_tee_close_session_in.ctx");
+_Static_assert(offsetof(struct smaf_tee_close_session_in, session) == 4, "smaf_tee_close_session_in.session");
+#define SMAF_TEE_CLOSE_SESSION_SIZE 8u
+
+/* TEE_CANCEL: TEE_IOC_CANCEL */
+struct smaf_tee_cancel_in {
+	uint32_t ctx;  /* TEE context */
+	uint32_t session;  /* session id */
+	uint32_t cancel_id;  /* cancellation id */
+	uint32_t reserved;  /* reserved, must be 0 */
+};
+_Static_assert(sizeof(struct smaf_tee_cancel_in) == 16, "smaf_tee_cancel_in: size");
+_Static_assert(offsetof(struct smaf_tee_cancel_in, ctx) == 0, "smaf_tee_cancel_in.ctx");
+_Static_assert(offsetof(struct smaf_tee_cancel_in, session) == 4, "smaf_tee_cancel_in.session");
+_Static_assert(offsetof(struct smaf_tee_cancel_in, cancel_id) == 8, "smaf_tee_cancel_in.cancel_id");
+_Static_assert(offsetof(struct smaf_tee_cancel_in, reserved) == 12, "smaf_tee_cancel_in.reserved");
+#define SMAF_TEE_CANCEL_SIZE 16u
 
 /* X_STATE: a client sees only the buffers it holds; the admin socket sees all (extension) */
 struct smaf_state_in {
@@ -392,5 +557,71 @@ _Static_assert(offsetof(struct smaf_token_page, reserved) == 36, "smaf_token_pag
 #define SMAF_MEMFD_DEVICE "smaf:/dev/smaf"
 #define SMAF_MEMFD_HEAP_PREFIX "smaf-heap:"
 #define SMAF_MEMFD_BUFFER "smaf-dmabuf"
+
+/* ---- /dev/tee0: the TEE subsystem (linux/tee.h, OP-TEE's SHM_REGISTER_FD) and its ops (docs/tee.md) ---- */
+#define SMAF_TEE_IOC_VERSION 0x800CA400u
+#define SMAF_TEE_IOC_SHM_ALLOC 0xC010A401u
+#define SMAF_TEE_IOC_OPEN_SESSION 0x8010A402u
+#define SMAF_TEE_IOC_INVOKE 0x8010A403u
+#define SMAF_TEE_IOC_CANCEL 0x8008A404u
+#define SMAF_TEE_IOC_CLOSE_SESSION 0x8004A405u
+#define SMAF_TEE_IOC_SHM_REGISTER_FD 0xC018A408u
+#define SMAF_TEE_IOC_SHM_REGISTER 0xC018A409u
+#define SMAF_TEE_IMPL_ID_OPTEE 1u
+#define SMAF_TEE_OPTEE_CAP_TZ 1u
+#define SMAF_TEE_GEN_CAPS 0xDu  /* GP | REG_MEM | MEMREF_NULL */
+#define SMAF_TEE_MEMREF_NULL 0xFFFFFFFFFFFFFFFFull
+#define SMAF_TEE_MAX_ARG_SIZE 1024u
+#define SMAF_TEE_OPEN_SESSION_ARG 56u  /* sizeof(struct tee_ioctl_open_session_arg) */
+#define SMAF_TEE_INVOKE_ARG 24u  /* sizeof(struct tee_ioctl_invoke_arg) */
+#define SMAF_TEE_PARAM_ATTR_NONE 0x0u
+#define SMAF_TEE_PARAM_ATTR_VALUE_INPUT 0x1u
+#define SMAF_TEE_PARAM_ATTR_VALUE_OUTPUT 0x2u
+#define SMAF_TEE_PARAM_ATTR_VALUE_INOUT 0x3u
+#define SMAF_TEE_PARAM_ATTR_MEMREF_INPUT 0x5u
+#define SMAF_TEE_PARAM_ATTR_MEMREF_OUTPUT 0x6u
+#define SMAF_TEE_PARAM_ATTR_MEMREF_INOUT 0x7u
+#define SMAF_TEE_PARAM_ATTR_TYPE_MASK 0xFFu
+#define SMAF_TEE_PARAM_ATTR_META 0x100u
+#define SMAF_TEE_SHM_DYNAMIC 0x1u
+#define SMAF_TEE_SHM_USER_MAPPED 0x2u
+#define SMAF_TEE_SHM_POOL 0x4u
+#define SMAF_TEE_SHM_DMA_BUF 0x10u
+
+/* the parameter block of TEE_OPEN_SESSION and TEE_INVOKE, and of their replies after struct smaf_tee_call_out */
+struct smaf_tee_param {
+	uint64_t attr;  /* TEE_IOCTL_PARAM_ATTR_TYPE_*: 0 none, 1-3 value in/out/inout, 5-7 memref in/out/inout */
+	uint64_t a;  /* value a, or a memref's offset in its shared memory */
+	uint64_t b;  /* value b, or a memref's size (updated by an output) */
+	uint64_t c;  /* value c, or a memref's shared memory id (TEE_MEMREF_NULL: a NULL memref) */
+};
+_Static_assert(sizeof(struct smaf_tee_param) == 32, "smaf_tee_param: size");
+_Static_assert(offsetof(struct smaf_tee_param, attr) == 0, "smaf_tee_param.attr");
+_Static_assert(offsetof(struct smaf_tee_param, a) == 8, "smaf_tee_param.a");
+_Static_assert(offsetof(struct smaf_tee_param, b) == 16, "smaf_tee_param.b");
+_Static_assert(offsetof(struct smaf_tee_param, c) == 24, "smaf_tee_param.c");
+struct smaf_tee_call_out {
+	uint32_t ret;  /* TEEC_* return code */
+	uint32_t ret_origin;  /* TEEC_ORIGIN_* */
+	uint32_t session;  /* OPEN_SESSION: the new session (0 on failure) */
+	uint32_t num_params;  /* parameters that follow, as sent, outputs updated */
+};
+_Static_assert(sizeof(struct smaf_tee_call_out) == 16, "smaf_tee_call_out: size");
+_Static_assert(offsetof(struct smaf_tee_call_out, ret) == 0, "smaf_tee_call_out.ret");
+_Static_assert(offsetof(struct smaf_tee_call_out, ret_origin) == 4, "smaf_tee_call_out.ret_origin");
+_Static_assert(offsetof(struct smaf_tee_call_out, session) == 8, "smaf_tee_call_out.session");
+_Static_assert(offsetof(struct smaf_tee_call_out, num_params) == 12, "smaf_tee_call_out.num_params");
+
+struct smaf_tee_ioctl_shm_register_fd_data {
+	uint64_t fd;  /* __s64: the dma-buf fd */
+	uint64_t size;  /* bytes of the dma-buf */
+	uint32_t flags;  /* 0 in; the shm flags out */
+	int32_t id;  /* the shared memory id */
+};
+_Static_assert(sizeof(struct smaf_tee_ioctl_shm_register_fd_data) == 24, "smaf_tee_ioctl_shm_register_fd_data: size");
+_Static_assert(offsetof(struct smaf_tee_ioctl_shm_register_fd_data, fd) == 0, "smaf_tee_ioctl_shm_register_fd_data.fd");
+_Static_assert(offsetof(struct smaf_tee_ioctl_shm_register_fd_data, size) == 8, "smaf_tee_ioctl_shm_register_fd_data.size");
+_Static_assert(offsetof(struct smaf_tee_ioctl_shm_register_fd_data, flags) == 16, "smaf_tee_ioctl_shm_register_fd_data.flags");
+_Static_assert(offsetof(struct smaf_tee_ioctl_shm_register_fd_data, id) == 20, "smaf_tee_ioctl_shm_register_fd_data.id");
 
 #endif

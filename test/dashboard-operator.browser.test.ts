@@ -25,7 +25,7 @@ declare const getComputedStyle: (el: unknown, pseudo: string) => { content: stri
 let d: RunningDaemon;
 let browser: BrowserContext;
 let url: string;
-/** Scripts reach the dashboard with its token as a bearer (the page has it as a cookie). */
+/** Scripts reach the dashboard with its token as a bearer (as the page does). */
 let auth: Record<string, string>;
 let base: string;
 
@@ -41,7 +41,7 @@ before(async () => {
   d = await startDaemon(['--dashboard-port', '0']);
   assert.ok(d.dashboardUrl, d.output());
   url = d.dashboardUrl;
-  auth = { authorization: `Bearer ${new URL(url).searchParams.get('token')}` };
+  auth = { authorization: `Bearer ${new URLSearchParams(new URL(url).hash.slice(1)).get('token')}` };
   base = new URL(url).origin;
   browser = await launchChromium();
 });

@@ -48,16 +48,16 @@ test('the dashboard shows the SDP demo live: buffers, memory map occupancy, the 
   assert.match(health, /--max-clients/);
   assert.match(health, /--max-pending-bytes/);
 
-  // buffers: eight (cipher, three bitstreams, three frames, leak), six secure
-  await page.getByTestId('buffers').getByText('Buffers (8)').waitFor();
-  assert.equal(await page.locator('[data-testid^="buffer-row-"]').count(), 8);
-  assert.equal(await page.getByTestId('buffers').locator('.tag.secure').count(), 6);
+  // buffers: ten (cipher, three bitstreams, three frames, test pattern, test frame, leak), seven secure
+  await page.getByTestId('buffers').getByText('Buffers (10)').waitFor();
+  assert.equal(await page.locator('[data-testid^="buffer-row-"]').count(), 10);
+  assert.equal(await page.getByTestId('buffers').locator('.tag.secure').count(), 7);
   assert.match(await page.getByTestId('buffers').innerText(), /secure-carveout/);
 
-  // memory map: the secure carveout holds the two rings, drawn to scale, with hover text
-  await page.getByTestId('region-usage-sdp').filter({ hasText: '9312 KiB in use' }).waitFor();
+  // memory map: the secure carveout holds the two rings and the test frame, drawn to scale, with hover text
+  await page.getByTestId('region-usage-sdp').filter({ hasText: '9376 KiB in use' }).waitFor();
   const sdpRects = page.getByTestId('region-sdp').locator('rect.occ');
-  assert.equal(await sdpRects.count(), 6);
+  assert.equal(await sdpRects.count(), 7);
   assert.match((await sdpRects.first().getAttribute('aria-label')) ?? '', /buffer \d+ · 64 KiB at 0x7c000000 · secure-carveout · secure · held by client/);
   const width = Number(await sdpRects.first().getAttribute('width'));
   assert.ok(Math.abs(width - (64 / (31 * 1024)) * 1000) < 0.01, `64 KiB of 31 MiB drawn to scale (${width})`);
@@ -86,13 +86,21 @@ test('the dashboard shows the SDP demo live: buffers, memory map occupancy, the 
   assert.match(why, /no-match\s+secure-carveout \(ranking 20\): only secure buffers come from the secure carveout/);
   assert.match(why, /no-match\s+system \(ranking 10\): display has no IOMMU/);
 
+  // a TA call on the test frame (fd 7 of the main client, registered with the TEE): a TEE mark on its row
+  const tee = await main.teeOpen();
+  const shm = await main.teeShmRegisterFd(tee, 7);
+  const session = await main.teeOpenSession(tee, '12345678-5b69-11e4-9dbb-101f74f00099');
+  assert.equal((await main.teeInvoke(tee, session.session, 1, [{ type: 'memref', direction: 'inout', shm: shm.id, offset: 0, size: 16 }])).ret, 0);
+  await page.getByTestId('timeline').locator('[data-testid="tl-mark-tee"]').first().waitFor({ state: 'attached' });
+  await events.getByText(/sdp-basic command 1 \(session \d+\) -> TEEC_SUCCESS \(TEEC_ORIGIN_TRUSTED_APP\)/).waitFor();
+
   await page.screenshot({ path: join(tmpdir(), 'smaf-dashboard-test.png'), fullPage: true });
 
   // release the decrypted bitstream buffer (fd 4 of the main client): the page updates by itself
   const before = await page.locator('[data-testid^="buffer-row-"]').count();
   await main.closeFd(4);
   await page.getByTestId('buffers').getByText(`Buffers (${before - 1})`).waitFor();
-  await page.getByTestId('region-usage-sdp').filter({ hasText: '9248 KiB in use' }).waitFor();
+  await page.getByTestId('region-usage-sdp').filter({ hasText: '9312 KiB in use' }).waitFor();
   assert.match(await events.innerText(), /revoke/);
 
   for (const c of result.clients!.values()) await c.close();
@@ -115,8 +123,8 @@ test('a buffer named with DMA_BUF_SET_NAME shows its name in the buffer list and
 });
 
 test('GET /api/state serves the same state as JSON; the dashboard refuses to change anything', async () => {
-  const { origin, searchParams } = new URL(url);
-  const auth = { authorization: `Bearer ${searchParams.get('token')}` };
+  const { origin, hash } = new URL(url);
+  const auth = { authorization: `Bearer ${new URLSearchParams(hash.slice(1)).get('token')}` };
   const state = await (await fetch(`${origin}/api/state`, { headers: auth })).json() as { platform: { name: string }; regions: unknown[]; history: unknown[] };
   assert.equal(state.platform.name, 'media-soc');
   assert.equal(state.regions.length, 3);

@@ -44,12 +44,17 @@ const hints: FieldHints = (f: FieldDef) => {
   }
   if (f.type === 'u64') {
     if (f.name === 'version' || f.name === 'since' || f.name === 'after') return fc.constantFrom(0n, 0n, 0n, 1n);
+    if (/offset$/.test(f.name)) return fc.constantFrom(0n, 0n, 0n, 4096n, ...LENGTHS);
     return fc.constantFrom(...LENGTHS, 2n ** 63n);
   }
   if (f.type === 's32' && /fd$/.test(f.name)) return fc.constantFrom(0, 0, 0, 3, 4, -1);
   if (/attachment|mapping|buffer|index|direction|prot|secure|transform|flags/.test(f.name)) return f.name === 'flags' ? fc.constantFrom(2, 2, 0x80002, 1, 0) : fc.nat(3);
   if (f.name === 'length' || f.name === 'limit') return fc.constantFrom(0, 1, 16, 4096, 1000);
   if (f.name === 'kinds' || f.name === 'client') return fc.constantFrom(0, 1, 0x8000);
+  // the TEE ops: context, session and shm ids are small per-client counters
+  if (/^(ctx|session|shm|func|cancel_id)$/.test(f.name)) return fc.nat(3);
+  if (f.name === 'num_params') return fc.constantFrom(0, 0, 1, 4, 5);
+  if (f.name === 'clnt_login') return fc.constantFrom(0, 0, 1, 2, 4, 0x8000_0000);
   return undefined;
 };
 

@@ -15,13 +15,14 @@ import type { SmafClient } from '../src/client/client.ts';
 import type { ProcessReport } from '../src/daemon/processes.ts';
 import {
   COMM_LEN, DEVICE_FD, DMA_BUF_IOCTL_SYNC, DMA_BUF_NAME_LEN, DMA_BUF_SYNC_END, DMA_BUF_SYNC_READ, DMA_BUF_SYNC_WRITE, HELLO_SIZE, IOCTLS,
-  MAX_FRAME, Op, opDef, opRowNamed, REQUEST_HEADER, RESPONSE_HEADER, SMAF_NAME_LEN, smafCreateData, smafInfo, smafSecureFlag, type StructDef,
+  MAX_FRAME, Op, opDef, opRowNamed, REQUEST_HEADER, RESPONSE_HEADER, SMAF_NAME_LEN, smafCreateData, smafInfo, smafSecureFlag, TEE_IOCTLS, teeCallOut,
+  teeParam, type StructDef,
 } from '../src/uapi/index.ts';
 import { SMAF_CLOEXEC, SMAF_RDWR } from '../src/core/smaf.ts';
 import { eventually, ROOT, startDaemon, type RunningDaemon } from './helpers/daemon.ts';
 
 const BIN = mkdtempSync(join(tmpdir(), 'smaf-native-test-'));
-const PROGRAMS = ['smaf-uapi', 'dma-heap', 'share', 'device', 'threads', 'wire-dump'];
+const PROGRAMS = ['smaf-uapi', 'dma-heap', 'share', 'device', 'threads', 'wire-dump', 'tee-sdp'];
 const exe = (name: string): string => join(BIN, name);
 
 let d: RunningDaemon;
@@ -133,6 +134,11 @@ describe('smaf-wire.h agrees with src/uapi', () => {
     expect('SMAF_CREATE_DATA_FD_OFFSET', field(smafCreateData, 'fd'));
     expect('SMAF_CREATE_DATA_FLAGS_OFFSET', field(smafCreateData, 'flags'));
     expect('SMAF_SECURE_FLAG_FD_OFFSET', field(smafSecureFlag, 'fd'));
+    for (const [name, number] of Object.entries(TEE_IOCTLS)) expect(`SMAF_${name}`, number);
+    expect('SMAF_TEE_OPEN_SESSION_HEADER', opRowNamed('TEE_OPEN_SESSION').request.struct.size);
+    expect('SMAF_TEE_INVOKE_HEADER', opRowNamed('TEE_INVOKE').request.struct.size);
+    expect('sizeof(struct smaf_tee_param)', teeParam.size);
+    expect('sizeof(struct smaf_tee_call_out)', teeCallOut.size);
   });
 });
 
@@ -147,12 +153,21 @@ describe('smaf exec', () => {
     await noBuffersLeft();
   });
 
+  // issue 25: native/tests/tee-sdp.c is built above (it compiles against linux/tee.h today); it runs
+  // once the preload library serves /dev/tee0 on the TEE ops of docs/tee.md (native/preload/tee.c)
+  test('/dev/tee0 as libteec drives it: the SDP flow of both TAs on smaf-optee and on the protected heap, 1000 rounds; out-of-bounds memrefs refused', {
+    todo: 'the preload library does not serve /dev/tee0 yet: the lead adds it (native/preload/tee.c) on the wire ops of docs/tee.md',
+  }, async () => {
+    await cTest(['--heaps', 'all', '--', exe('tee-sdp')], 40);
+    await noBuffersLeft();
+  });
+
   test('by default /dev/dma_heap lists the non-secure heaps only; an unmodified ls sees them', async () => {
     const r = await finished(smafExec(['--', 'ls', '/dev/dma_heap']));
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(r.stdout.trim().split('\n').sort(), ['linux,cma', 'smaf', 'system']);
     const all = await finished(smafExec(['--heaps', 'linux,cma,protected', '--', 'ls', '/dev/dma_heap']));
-    assert.deepEqual(all.stdout.trim().split('\n').sort(), ['linux,cma', 'protected,secure-carveout']);
+    assert.deepEqual(all.stdout.trim().split('\n').sort(), ['linux,cma', 'protected,secure-carveout', 'protected,smaf-optee']);
     const bad = await finished(smafExec(['--heaps', 'ion', '--', 'ls']));
     assert.equal(bad.code, 22);
     assert.match(bad.stderr, /no heap named "ion"/);

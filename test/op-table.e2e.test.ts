@@ -36,6 +36,10 @@ interface Fixture {
   cpuFd: number;
   mapping: number;
   token: Uint8Array;
+  /** TEE context, session and shared memory ids. */
+  tee: number;
+  session: number;
+  shm: number;
 }
 
 const STEPS: { readonly [K in OpName]: (f: Fixture) => Promise<unknown> } = {
@@ -47,6 +51,7 @@ const STEPS: { readonly [K in OpName]: (f: Fixture) => Promise<unknown> } = {
     assert.ok(r.payload.every((s) => s.length > 0n));
   },
   DMA_CRC: async (f) => assert.equal(typeof (await c.op('DMA_CRC', f.fd, { attachment: f.att, offset: 0n, length: 4096n })).payload.crc32, 'number'),
+  DMA_SCANOUT: async (f) => assert.equal((await c.op('DMA_SCANOUT', f.fd, { attachment: f.att, offset: 0n, length: 8192n })).result, 8192),
   DMA_COPY: async (f) => {
     const r = await c.op('DMA_COPY', f.fd, { dst_attachment: f.att, src_fd: f.fd, src_attachment: f.att, transform: 0, src_offset: 0n, dst_offset: 4096n, length: 4096n });
     assert.equal(r.result, 4096);
@@ -87,13 +92,36 @@ const STEPS: { readonly [K in OpName]: (f: Fixture) => Promise<unknown> } = {
     assert.ok(gpu.domain!.size > 0 && typeof gpu.domain!.largestFree === 'number');
     assert.equal((await c.op('X_DEVICES', -1, {})).payload.scope, 'own');
   },
+  TEE_OPEN: async (f) => assert.ok((f.tee = (await c.op('TEE_OPEN', -1, {})).result) >= 1),
+  TEE_VERSION: async (f) => assert.deepEqual((await c.op('TEE_VERSION', -1, { ctx: f.tee })).payload, { impl_id: 1, impl_caps: 1, gen_caps: 13 }),
+  TEE_SHM_ALLOC: async (f) => assert.equal((await c.op('TEE_SHM_ALLOC', -1, { ctx: f.tee, size: 64n })).payload.size, 64n),
+  TEE_SHM_REGISTER: async (f) => assert.equal((await c.op('TEE_SHM_REGISTER', -1, { ctx: f.tee, addr: 0x1000n, length: 32n })).payload.flags, 3),
+  TEE_SHM_REGISTER_FD: async (f) => {
+    const r = await c.op('TEE_SHM_REGISTER_FD', f.fd, { ctx: f.tee });
+    assert.deepEqual([r.payload.size, r.payload.flags, r.payload.id], [8192n, 16, r.result]);
+    f.shm = r.result;
+  },
+  TEE_OPEN_SESSION: async (f) => {
+    const r = await c.teeOpenSession(f.tee, '12345678-5b69-11e4-9dbb-101f74f00099');
+    assert.deepEqual([r.ret, r.origin], [0, 4]);
+    f.session = r.session;
+  },
+  TEE_INVOKE: async (f) => {
+    const r = await c.op('TEE_INVOKE', -1, { ctx: f.tee, session: f.session, func: 99, num_params: 0, data: new Uint8Array(0) });
+    assert.equal(r.payload.length, r.result);
+    assert.equal(new DataView(r.payload.buffer, r.payload.byteOffset).getUint32(0, true), 0xffff0006, 'an unknown command: TEEC_ERROR_BAD_PARAMETERS');
+  },
+  TEE_CANCEL: async (f) => assert.equal((await c.op('TEE_CANCEL', -1, { ctx: f.tee, session: f.session, cancel_id: 0 })).result, 0),
+  TEE_CLOSE_SESSION: async (f) => assert.equal((await c.op('TEE_CLOSE_SESSION', -1, { ctx: f.tee, session: f.session })).result, 0),
+  TEE_SHM_RELEASE: async (f) => assert.equal((await c.op('TEE_SHM_RELEASE', -1, { shm: f.shm })).result, 0),
+  TEE_CLOSE: async (f) => assert.equal((await c.op('TEE_CLOSE', -1, { ctx: f.tee })).result, 0),
   CLOSE: async (f) => assert.equal((await c.op('CLOSE', f.cpuFd, {})).result, 0),
 };
 
 test('every op of the table, over the socket: the daemon accepts the request and the client decodes the reply', async () => {
   const fd = await c.create(8192);
   const cpuFd = await c.create(4096);
-  const f: Fixture = { fd, att: -1, cpuFd, mapping: -1, token: new Uint8Array(0) };
+  const f: Fixture = { fd, att: -1, cpuFd, mapping: -1, token: new Uint8Array(0), tee: 0, session: 0, shm: 0 };
   const done: string[] = [];
   for (const name of Object.keys(STEPS) as OpName[]) {
     if (name === 'MAP') f.att = (await c.op('ATTACH', fd, { device: encodeName('gpu', 64) })).result;

@@ -80,7 +80,7 @@ test('trace export writes valid trace-event JSON of an SDP run: buffers in the s
   const ev = trace.traceEvents;
   const sdpPid = ev.find((e) => e.ph === 'M' && (e.args as { name?: string }).name === 'region sdp')!.pid;
   const secureLives = ev.filter((e) => e.ph === 'X' && e.pid === sdpPid && e.name.startsWith('buffer '));
-  assert.equal(secureLives.length, 6, 'the rings of bitstreams and frames');
+  assert.equal(secureLives.length, 7, 'the rings of bitstreams and frames, and the test frame');
   assert.ok(secureLives.every((e) => e.args!.secure === true && e.args!.live === false && /^client \d+ \(main, pid \d+\)$/.test(String(e.args!.owner))), 'the scenario\'s client, by its name');
   assert.ok(ev.some((e) => e.ph === 'X' && e.pid === sdpPid && e.name === 'secure-carveout'));
   assert.ok(ev.some((e) => e.ph === 'b' && e.pid === sdpPid && e.name === 'mapped by display'));

@@ -21,8 +21,8 @@ test('no path of one particular machine: device trees live under ~/dtbs (or $SMA
 });
 
 test('/metrics needs the token, and the README shows Prometheus how to send it', () => {
-  assert.match(readme, /`GET \/metrics` on the dashboard's address serves Prometheus metrics \(prom-client\)\. Like every\nroute of the dashboard it needs the dashboard's token/);
-  assert.match(readme, /scrape_configs:\n {2}- job_name: smafd\n.*\n {4}authorization: \{ credentials: /);
+  assert.match(readme, /`GET \/metrics` on the dashboard's address serves Prometheus metrics \(prom-client\), to the holder of\nthe dashboard's token/);
+  assert.match(readme, /scrape_configs:\n {2}- job_name: smafd\n.*\n {4}authorization: \{ type: Bearer, credentials: /);
 });
 
 test('every feature the README pictures has its screenshot at 1280 and at 390 px, from scripts/screenshot.ts', () => {

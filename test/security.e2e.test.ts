@@ -297,7 +297,7 @@ describe('DMA_CRC is no read oracle for secure memory', () => {
   async function victimSecret(victim: SmafClient, secret: Uint8Array): Promise<string> {
     const clear = await victim.create(4096);
     const m = await victim.mmap(clear, 0, 4096, 3);
-    await victim.write(clear, m, 0, secret.map((b) => b ^ 0x5a)); // ciphertext, only in the victim's memory
+    await victim.write(clear, m, 0, secret); // ciphertext (what it decrypts to depends on the secure world's key)
     const s = await victim.create(4096);
     await victim.setSecure(s, true);
     const cin = await victim.attach(clear, 'crypto');
@@ -346,7 +346,7 @@ describe('DMA_CRC is no read oracle for secure memory', () => {
     await victim.close();
   });
 
-  test('the client that supplied the content may still check it by CRC (the SDP demo)', async () => {
+  test('a client may check by CRC a test pattern it put in secure memory itself, never what it decrypted (the SDP demo)', async () => {
     const victim = await d.connect();
     const secret = new TextEncoder().encode('a frame the player decrypted');
     await victimSecret(victim, secret);
@@ -355,9 +355,25 @@ describe('DMA_CRC is no read oracle for secure memory', () => {
     assert.ok(st.buffers[fd - 3]!.secure);
     const disp = await victim.attach(fd, 'display');
     await victim.map(fd, disp, 1);
+    await assert.rejects(victim.dmaCrc(fd, disp, 0, 4096), (e) => isSmafError(e, 'EACCES'), 'decrypted with the secure world\'s key: the secure world\'s data');
+    // a test pattern the client copies into a fresh secure buffer itself
+    const pattern = new TextEncoder().encode('TEST PATTERN 0001');
+    const src = await victim.create(4096);
+    const m = await victim.mmap(src, 0, 4096, 3);
+    await victim.write(src, m, 0, pattern);
+    const t = await victim.create(4096);
+    await victim.setSecure(t, true);
+    const vin = await victim.attach(src, 'vdec');
+    const vout = await victim.attach(t, 'vdec');
+    await victim.map(src, vin, 1);
+    await victim.map(t, vout, 2);
+    await victim.dmaCopy(t, vout, src, vin, pattern.length);
+    const td = await victim.attach(t, 'display');
+    await victim.map(t, td, 1);
     const page = Buffer.alloc(4096);
-    Buffer.from(secret).copy(page);
-    assert.equal(await victim.dmaCrc(fd, disp, 0, 4096), crc32.buf(page) >>> 0);
+    Buffer.from(pattern).copy(page);
+    assert.equal(await victim.dmaCrc(t, td, 0, 4096), crc32.buf(page) >>> 0);
     await victim.close();
   });
+
 });

@@ -3,4 +3,5 @@ export * from './carveout.ts';
 export * from './cma.ts';
 export * from './contiguous.ts';
 export * from './secure-carveout.ts';
+export * from './smaf-optee.ts';
 export * from './system.ts';

@@ -1,6 +1,7 @@
 /** What every `smaf` command handler gets: the global options, output, and a connected client. */
 import { SmafClient } from '../client/client.ts';
 import { isSmafError, SmafError } from '../common/errors.ts';
+import { printable } from '../common/printable.ts';
 import { adminSocketFor } from '../uapi/socket-path.ts';
 
 export interface Globals {
@@ -22,7 +23,12 @@ export interface Cli {
   withClient<T>(fn: (c: SmafClient) => Promise<T>, operator?: boolean): Promise<T>;
 }
 
-export const out = (s: string): void => void process.stdout.write(`${s}\n`);
+/**
+ * Every line the tool prints: text that came from a client (names, commands), the daemon or a file
+ * reaches the terminal only through `printable`, so no escape sequence or bidi control gets through
+ * (JSON output stays valid JSON of the same value).
+ */
+export const out = (s: string): void => void process.stdout.write(`${printable(s)}\n`);
 
 async function connect(g: Globals, operator: boolean): Promise<SmafClient> {
   if (operator) {

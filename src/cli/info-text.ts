@@ -2,6 +2,7 @@
 import { formatSize, hex, parseSize } from '../common/units.ts';
 import { LIMIT_OPTIONS, type LimitSettings } from '../daemon/context.ts';
 import type { DaemonState } from '../daemon/state.ts';
+import { printable } from '../common/printable.ts';
 
 function regionLine(r: DaemonState['regions'][number], width: number): string {
   const head = `  ${r.name.padEnd(width)} ${r.kind.padEnd(15)} ${hex(r.base)} ${formatSize(r.size).padStart(8)}`;
@@ -63,9 +64,10 @@ export function formatInfo(s: DaemonState): string[] {
   const regionWidth = Math.max(14, ...s.regions.map((r) => r.name.length));
   lines.push('\nregions:', ...s.regions.map((r) => regionLine(r, regionWidth)), '\ndevices:', ...deviceLines(s.devices));
   lines.push(...limitLines(s.limits), `\nclients: ${s.clients.length ? '' : 'none'}`);
-  const labelWidth = Math.max(0, ...s.clients.map((cl) => cl.label.length));
-  for (const cl of s.clients) lines.push(`  ${cl.label.padEnd(labelWidth)}  ${String(cl.fds).padStart(4)} fds  ${String(cl.buffers).padStart(4)} buffers  ${formatSize(cl.bytes).padStart(9)}`);
+  const label = (cl: { label: string }): string => printable(cl.label, 'line');
+  const labelWidth = Math.max(0, ...s.clients.map((cl) => label(cl).length));
+  for (const cl of s.clients) lines.push(`  ${label(cl).padEnd(labelWidth)}  ${String(cl.fds).padStart(4)} fds  ${String(cl.buffers).padStart(4)} buffers  ${formatSize(cl.bytes).padStart(9)}`);
   lines.push(`buffers: ${s.buffersTotal}, allocated ${s.buffers.filter((b) => b.allocated).length}${s.buffersTotal > s.buffers.length ? ` of the first ${s.buffers.length}` : ''}; firewall denials: ${s.eventCounts.denial ?? 0}`);
-  for (const b of s.buffers.filter((x) => x.label !== null)) lines.push(`  buffer ${b.buffer} "${b.label}": ${formatSize(b.length)}${b.allocator ? ` from ${b.allocator}` : ', no memory yet'}`);
+  for (const b of s.buffers.filter((x) => x.label !== null)) lines.push(`  buffer ${b.buffer} "${printable(b.label ?? '', 'line')}": ${formatSize(b.length)}${b.allocator ? ` from ${b.allocator}` : ', no memory yet'}`);
   return lines;
 }

@@ -8,13 +8,14 @@ import { parseSince } from '../common/time.ts';
 import type { JournalEvent } from '../daemon/journal.ts';
 import { EVENT_KINDS, isEventKind, X_EVENTS_MAX_LIMIT, type EventQuery } from '../uapi/index.ts';
 import type { EventKind } from '../platform/index.ts';
+import { out } from './context.ts';
+import { printable } from '../common/printable.ts';
 
 export interface OperatorGlobals {
   readonly json?: boolean;
 }
 
 type WithClient = <T>(fn: (c: SmafClient) => Promise<T>) => Promise<T>;
-const out = (s: string): void => void process.stdout.write(`${s}\n`);
 
 /** A count the user typed: a whole number >= 1, else EINVAL naming the option. */
 function parseCount(value: string): number {
@@ -90,12 +91,12 @@ export async function fetchEvents(c: SmafClient, query: Partial<EventQuery>, lim
 }
 
 function formatEvents(events: readonly JournalEvent[]): string[] {
-  const who = (e: JournalEvent): string => e.clientLabel ?? 'smafd';
+  const who = (e: JournalEvent): string => printable(e.clientLabel ?? 'smafd', 'line');
   const seqWidth = Math.max(1, ...events.map((e) => String(e.seq).length));
   const whoWidth = Math.max(5, ...events.map((e) => who(e).length));
   const actorWidth = Math.max(5, ...events.map((e) => e.actor.length));
   const kindWidth = Math.max(...EVENT_KINDS.map((k) => k.length));
-  return events.map((e) => `  #${String(e.seq).padStart(seqWidth)} ${new Date(e.time).toISOString().slice(11, 23)} ${who(e).padEnd(whoWidth)} ${e.kind.padEnd(kindWidth)} ${e.actor.padEnd(actorWidth)} ${e.message}`);
+  return events.map((e) => `  #${String(e.seq).padStart(seqWidth)} ${new Date(e.time).toISOString().slice(11, 23)} ${who(e).padEnd(whoWidth)} ${e.kind.padEnd(kindWidth)} ${e.actor.padEnd(actorWidth)} ${printable(e.message, 'line')}`);
 }
 
 /**

@@ -6,8 +6,8 @@ import { physLimit, type PlatformSpec } from '../platform/index.ts';
 import { parseCmaOption, type CmaRequest } from '../platform/devicetree/index.ts';
 import { parser } from '../daemon/options.ts';
 import { loadPlatformFile, type LoadedPlatform } from '../platform-file/load.ts';
+import { out } from './context.ts';
 
-const out = (s: string): void => void process.stdout.write(`${s}\n`);
 
 const span = (base: number, size: number): string => `${hex(base)}-${hex(base + size - 1)}`;
 

@@ -24,3 +24,18 @@ test('smaf ps lists the processes that hold buffers, each buffer, and the totals
   assert.match(text, /smaf-cma\s+1 buffers\s+1 MiB/);
   assert.match(text, /total\s+2 buffers\s+3 MiB/);
 });
+
+test('smaf ps shows what a process holds in the TEE: buffers held only by TEE shared memory, its sessions and shm', () => {
+  const report: ProcessReport = {
+    processes: [
+      { client: 5, pid: 77, comm: 'tee-sdp', totals: { buffers: 1, bytes: 16384, cpuMappedBytes: 0 }, buffers: [
+        { buffer: 9, size: 16384, name: null, allocator: 'smaf-optee', nameHint: 'smaf-optee', secure: true, fds: [], cpuMapped: false, dmaMapped: false, dmaDevices: [], sharedBy: 1, teeShm: [2] },
+      ], tee: { contexts: 1, sessions: [{ id: 1, uuid: '12345678-5b69-11e4-9dbb-101f74f00001', ta: 'smaf-sdp-test' }], shm: [{ id: 2, kind: 'dma-buf', size: 16384, buffer: 9 }, { id: 3, kind: 'registered', size: 8, buffer: null }] } },
+    ],
+    allocators: [{ allocator: 'smaf-optee', buffers: 1, bytes: 16384 }],
+    total: { buffers: 1, bytes: 16384 },
+  };
+  const text = formatProcesses(report);
+  assert.match(text, /buffer 9 .*16 KiB {2}smaf-optee, secure; TEE shm 2$/m);
+  assert.match(text, /TEE: 1 context open; session 1 to smaf-sdp-test; shm 2 \(dma-buf of buffer 9, 16 KiB\), shm 3 \(registered, 8 B\)$/m);
+});

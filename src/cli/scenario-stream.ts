@@ -1,7 +1,8 @@
 /**
  * A scenario's `stream` step: N frames through a pipeline of device stages over rings of buffers
  * (pools), as a camera or a secure video path runs. Each stage is one device's DMA request (a copy
- * from what it reads into what it writes, or a CRC capture when it only reads), sent by the client
+ * from what it reads into what it writes; when it only reads, a scan-out, or with `expect_crc_text`
+ * a CRC capture checked against the text), sent by the client
  * that drives that device (a stage's `client`: it is given the buffers by export and import; by
  * default the buffers' owner). Stages of different clients run at the same time, smafd serving
  * their requests in turn; so the runner keeps a fence per (frame, stage), signalled when that
@@ -67,7 +68,7 @@ function stagesOf(run: StreamRun, specs: readonly StageSpec[]): Stage[] {
     const target = pick(spec.writes);
     const from = spec.from ?? spec.reads;
     const does = spec.writes === undefined
-      ? `reads ${spec.reads} (CRC)`
+      ? `reads ${spec.reads} (${spec.expect_crc_text !== undefined ? 'CRC' : 'scan-out'})`
       : spec.reads === spec.writes ? `reads+writes ${spec.writes}` : `${spec.transform === 'decrypt' ? 'decrypts' : 'reads'} ${from}, writes ${spec.writes}`;
     return { spec, index, source, target, does };
   });
@@ -143,12 +144,15 @@ async function runStage(run: StreamRun, s: Stage, f: number, sizes: Map<string, 
   if (dst === null) {
     const a = run.need(run.attachments, `${src}@${dev}`, 'attachment');
     const length = s.spec.bytes ?? sizes.get(src!)!;
-    const crc = await (await run.client(a.client)).dmaCrc(a.fd, a.id, 0, length);
-    if (s.spec.expect_crc_text !== undefined) {
-      const want = new Uint8Array(length);
-      want.set(new TextEncoder().encode(s.spec.expect_crc_text).subarray(0, length));
-      if ((crc32.buf(want) >>> 0) !== crc) throw new SmafError('EIO', `frame ${f}: ${dev}'s CRC of ${src} is 0x${crc.toString(16)}, not the CRC of the expected text`);
+    const c = await run.client(a.client);
+    if (s.spec.expect_crc_text === undefined) {
+      await c.dmaScanout(a.fd, a.id, 0, length); // the device reads the frame; nothing comes back
+      return;
     }
+    const crc = await c.dmaCrc(a.fd, a.id, 0, length);
+    const want = new Uint8Array(length);
+    want.set(new TextEncoder().encode(s.spec.expect_crc_text).subarray(0, length));
+    if ((crc32.buf(want) >>> 0) !== crc) throw new SmafError('EIO', `frame ${f}: ${dev}'s CRC of ${src} is 0x${crc.toString(16)}, not the CRC of the expected text`);
     return;
   }
   const from = run.need(run.attachments, `${src}@${dev}`, 'attachment');

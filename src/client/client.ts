@@ -4,6 +4,7 @@
  */
 import { createConnection, type Socket } from 'node:net';
 import { Errno, SmafError, smafErrorFromErrno } from '../common/errors.ts';
+import { uuidToBytes } from '../platform/tee.ts';
 import type { Explanation, SelfCheckReport } from '../core/index.ts';
 import { frameLayout, type FrameLayout, type FrameOptions } from '../common/pixel-format.ts';
 import { checkSocketOwner } from '../uapi/socket-path.ts';
@@ -14,6 +15,9 @@ import {
   type ChromeTrace, type DaemonState, type DevicesReport, type EventPage, type EventQuery, type HeapInfo, type JournalEvent, type OpName, type ProcessReport, type Reply,
   type RequestInput, type Response, type RowOf,
 } from '../uapi/index.ts';
+import { decodeTeeAnswer, encodeTeeCall, type TeeCallAnswer, type TeeCallParam } from '../uapi/tee-abi.ts';
+
+export type { TeeCallAnswer, TeeCallParam } from '../uapi/tee-abi.ts';
 
 export interface DmaSegmentInfo {
   readonly dma: bigint;
@@ -28,6 +32,13 @@ export interface BufferStat {
 }
 
 export type Direction = 0 | 1 | 2;
+
+export interface TeeShmInfo {
+  readonly id: number;
+  readonly size: bigint;
+  readonly flags: number;
+}
+
 
 const dec = new TextDecoder();
 
@@ -318,6 +329,11 @@ export class SmafClient {
     return (await this.op('DMA_CRC', fd, { attachment, offset: BigInt(offset), length: BigInt(length) })).payload.crc32;
   }
 
+  /** DMA_SCANOUT: the device reads a range (a display scanning out); nothing comes back but the count. */
+  async dmaScanout(fd: number, attachment: number, offset: number | bigint, length: number | bigint): Promise<number> {
+    return (await this.op('DMA_SCANOUT', fd, { attachment, offset: BigInt(offset), length: BigInt(length) })).result;
+  }
+
   /** DMA_BUF_IOCTL_SYNC: flags READ 1 | WRITE 2, START 0 | END 4. */
   async sync(fd: number, flags: number | bigint): Promise<void> {
     await this.call(DMA_BUF_IOCTL_SYNC.number, fd, encodeStruct(dmaBufSync, { flags: BigInt(flags) }));
@@ -334,6 +350,67 @@ export class SmafClient {
     const bytes = new TextEncoder().encode(name);
     if (bytes.length >= DMA_BUF_NAME_LEN) throw new SmafError('EINVAL', `name "${name}" is ${bytes.length} bytes, at most ${DMA_BUF_NAME_LEN - 1}`);
     await this.op('SET_NAME', fd, { name: bytes });
+  }
+
+  // ---- the TEE subsystem (what /dev/tee0 does: docs/tee.md) ---------------------------------
+
+  /** Open a TEE context (an open of /dev/tee0). */
+  async teeOpen(): Promise<number> {
+    return (await this.op('TEE_OPEN', DEVICE_FD, {})).result;
+  }
+
+  async teeVersion(ctx: number): Promise<{ implId: number; implCaps: number; genCaps: number }> {
+    const v = (await this.op('TEE_VERSION', DEVICE_FD, { ctx })).payload;
+    return { implId: v.impl_id, implCaps: v.impl_caps, genCaps: v.gen_caps };
+  }
+
+  /** Close a TEE context: its sessions close; its shared memory stays until released. */
+  async teeClose(ctx: number): Promise<void> {
+    await this.op('TEE_CLOSE', DEVICE_FD, { ctx });
+  }
+
+  /** Shared memory this client holds the bytes of (TEE_IOC_SHM_ALLOC). */
+  async teeShmAlloc(ctx: number, size: number | bigint): Promise<TeeShmInfo> {
+    const v = (await this.op('TEE_SHM_ALLOC', DEVICE_FD, { ctx, size: BigInt(size) })).payload;
+    return { id: v.id, size: v.size, flags: v.flags };
+  }
+
+  /** User memory of this client registered with the TEE (TEE_IOC_SHM_REGISTER); `addr` is only shown. */
+  async teeShmRegister(ctx: number, length: number | bigint, addr: bigint = 0n): Promise<TeeShmInfo> {
+    const v = (await this.op('TEE_SHM_REGISTER', DEVICE_FD, { ctx, addr, length: BigInt(length) })).payload;
+    return { id: v.id, size: v.size, flags: v.flags };
+  }
+
+  /** A dma-buf of `fd` as shared memory with its own reference (TEE_IOC_SHM_REGISTER_FD): `fd` may be closed after. */
+  async teeShmRegisterFd(ctx: number, fd: number): Promise<TeeShmInfo> {
+    const v = (await this.op('TEE_SHM_REGISTER_FD', fd, { ctx })).payload;
+    return { id: v.id, size: v.size, flags: v.flags };
+  }
+
+  async teeShmRelease(shm: number): Promise<void> {
+    await this.op('TEE_SHM_RELEASE', DEVICE_FD, { shm });
+  }
+
+  /** TEE_IOC_OPEN_SESSION to the TA `uuid` (login PUBLIC unless given). */
+  async teeOpenSession(ctx: number, uuid: string, options: { login?: number; params?: readonly TeeCallParam[]; clientUuid?: Uint8Array } = {}): Promise<TeeCallAnswer> {
+    const params = options.params ?? [];
+    const data = encodeTeeCall(params);
+    const r = await this.op('TEE_OPEN_SESSION', DEVICE_FD, { uuid: uuidToBytes(uuid), clnt_uuid: options.clientUuid ?? new Uint8Array(16), ctx, clnt_login: options.login ?? 0, num_params: params.length, data });
+    return decodeTeeAnswer(params, r.payload);
+  }
+
+  /** TEE_IOC_INVOKE: command `func` of the session's TA. */
+  async teeInvoke(ctx: number, session: number, func: number, params: readonly TeeCallParam[] = []): Promise<TeeCallAnswer> {
+    const r = await this.op('TEE_INVOKE', DEVICE_FD, { ctx, session, func, num_params: params.length, data: encodeTeeCall(params) });
+    return decodeTeeAnswer(params, r.payload);
+  }
+
+  async teeCloseSession(ctx: number, session: number): Promise<void> {
+    await this.op('TEE_CLOSE_SESSION', DEVICE_FD, { ctx, session });
+  }
+
+  async teeCancel(ctx: number, session: number, cancelId = 0): Promise<void> {
+    await this.op('TEE_CANCEL', DEVICE_FD, { ctx, session, cancel_id: cancelId });
   }
 
   // ---- extensions (JSON, validated against the op's schema) ---------------------------------

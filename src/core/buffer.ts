@@ -133,6 +133,16 @@ export class SmafBuffer implements BufferRef {
     return this.backingImpl;
   }
 
+  /**
+   * The memory, for the secure world (a TEE that registers the dma-buf, as the kernel's
+   * tee_shm_register_fd maps it): allocated at first need, as a device's map is. The secure world
+   * is not the normal world's CPU: no CPU-access check.
+   */
+  secureWorldBacking(trigger: string): Backing {
+    this.alive();
+    return this.ensureBacking(trigger);
+  }
+
   private ensureBacking(trigger: string): Backing {
     this.backingImpl ??= this.core.chooseBacking(this.info(), trigger, this.log);
     return this.backingImpl;

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import crc32 from 'crc-32';
 import { isSmafError, type ErrnoName } from '../common/errors.ts';
-import { Platform } from '../platform/index.ts';
-import { registerPlatformAllocators, testPlatformSpec } from '../testing/index.ts';
+import { ContentKey, Platform, SECURE_WORLD } from '../platform/index.ts';
+import { createRecordingSecureModule, registerPlatformAllocators, testPlatformSpec } from '../testing/index.ts';
 import { DmaDirection } from './contracts.ts';
 import { DMA_SLICE, dmaCopy, dmaCopySteps, dmaCrc, dmaRead, dmaWrite, DmaTransform } from './dma.ts';
 import { Smaf } from './smaf.ts';
@@ -89,7 +89,7 @@ test('a copy moves every byte of a multi-MiB range, at any offsets, in chunks', 
   assert.ok(check.subarray(0, 100).every((x) => x === 0) && check.subarray(100 + len).every((x) => x === 0), 'nothing outside the range is written');
 });
 
-test('the decrypt transform XORs every byte with 0x5A; other transforms and devices are refused', () => {
+test('copy transforms: 0 copies, others are refused; both ends are one device, in range', () => {
   const { smaf, dev } = system();
   const src = smaf.create(8192);
   const dst = smaf.create(8192);
@@ -99,9 +99,7 @@ test('the decrypt transform XORs every byte with 0x5A; other transforms and devi
   const data = pattern(6000);
   src.vmap().write(0, data);
   src.map(s, DmaDirection.TO_DEVICE); // the source is only read
-  assert.equal(dmaCopy(d, 0, s, 0, 6000, DmaTransform.DECRYPT_XOR_5A), 6000);
-  assert.deepEqual(dmaRead(d, 0, 6000), data.map((x) => x ^ 0x5a));
-  dmaCopy(d, 0, s, 0, 6000, DmaTransform.COPY);
+  assert.equal(dmaCopy(d, 0, s, 0, 6000, DmaTransform.COPY), 6000);
   assert.deepEqual(dmaRead(d, 0, 6000), data);
   assert.throws(() => dmaCopy(d, 0, s, 0, 1, 2), fails('EINVAL', 'unknown transform 2 (0 copy, 1 decrypt)'));
   const other = dst.attach(dev('dec'));
@@ -109,6 +107,63 @@ test('the decrypt transform XORs every byte with 0x5A; other transforms and devi
   assert.throws(() => dmaCopy(other, 0, s, 0, 1), fails('EINVAL', 'both attachments must belong to the same device ("dec" vs "crypto")'));
   assert.throws(() => dmaCopy(d, 8000, s, 0, 193), fails('EINVAL', `range 8000+193 leaves buffer ${dst.id} (8192 bytes)`));
   assert.throws(() => dmaCopy(d, 0, s, 8000, 193), fails('EINVAL', `range 8000+193 leaves buffer ${src.id} (8192 bytes)`));
+});
+
+/** A platform whose content key the test knows, with an open bus (to read the clear text back) and a secure module. */
+function keyed(key: Uint8Array) {
+  const platform = new Platform(testPlatformSpec(), { firewall: 'permissive', contentKey: key });
+  const smaf = new Smaf(platform);
+  registerPlatformAllocators(smaf);
+  smaf.registerSecureModule(createRecordingSecureModule());
+  return { platform, smaf, dev: (n: string) => platform.device(n) };
+}
+
+test('decryption uses the secure world\'s content key, at the bytes\' position in the source; its output is the secure world\'s', () => {
+  const key = Uint8Array.from({ length: 32 }, (_, i) => i * 7 + 1);
+  const { platform, smaf, dev } = keyed(key);
+  const src = smaf.create(8192);
+  const data = pattern(6000);
+  src.vmap().write(0, data);
+  const s = src.attach(dev('crypto'));
+  src.map(s, DmaDirection.TO_DEVICE);
+  const dst = smaf.create(8192);
+  dst.setSecure(true);
+  const d = dst.attach(dev('crypto'));
+  dst.map(d, DmaDirection.FROM_DEVICE);
+  assert.equal(dmaCopy(d, 100, s, 50, 5000, DmaTransform.DECRYPT, 'client 1'), 5000);
+  const clear = data.slice(50, 5050);
+  new ContentKey(key).apply(clear, 50);
+  const base = dst.segments[0]!.phys;
+  const got = new Uint8Array(5000);
+  platform.memory.read(base + 100, got);
+  assert.deepEqual(got, clear, 'the key\'s keystream at source offset 50');
+  assert.notDeepEqual(got, data.slice(50, 5050).map((x) => x ^ 0x5a), 'no longer the public XOR 0x5A');
+  assert.deepEqual([...platform.provenance.labelOf(base, 8192)].sort(), ['client 1', SECURE_WORLD], 'decrypted pages hold the secure world\'s data');
+  const other = keyed(Uint8Array.from({ length: 32 }, (_, i) => i));
+  const again = data.slice(50, 5050);
+  other.platform.contentKey.apply(again, 50);
+  assert.notDeepEqual(again, clear, 'another key, other clear bytes');
+});
+
+test('decryption is the decrypter\'s, into secure memory only (EACCES and a denial otherwise)', () => {
+  const { platform, smaf, dev } = keyed(new Uint8Array(32).fill(3));
+  const src = smaf.create(8192);
+  const s = src.attach(dev('crypto'));
+  src.map(s, DmaDirection.TO_DEVICE);
+  const normal = smaf.create(8192);
+  const n = normal.attach(dev('crypto'));
+  normal.map(n, DmaDirection.FROM_DEVICE);
+  assert.throws(() => dmaCopy(n, 0, s, 0, 16, DmaTransform.DECRYPT), fails('EACCES', `"crypto" may not decrypt into buffer ${normal.id}: decrypted content goes to secure memory only (buffer ${src.id} -> a secure buffer)`));
+  assert.equal(platform.events.list({ kinds: ['denial'] }).at(-1)!.buffer, normal.id);
+  assert.ok(platform.memory.isZero(normal.segments[0]!.phys, 8192), 'nothing was written');
+  const gsrc = smaf.create(8192);
+  const g = gsrc.attach(dev('dec'));
+  gsrc.map(g, DmaDirection.TO_DEVICE);
+  const sec = smaf.create(8192);
+  sec.setSecure(true);
+  const gd = sec.attach(dev('dec'));
+  sec.map(gd, DmaDirection.FROM_DEVICE);
+  assert.throws(() => dmaCopy(gd, 0, g, 0, 16, DmaTransform.DECRYPT), fails('EINVAL', '"dec" (decoder) cannot decrypt: only a decrypter (the crypto engine) uses the content key'));
 });
 
 test('a CRC capture of a normal buffer covers any range, across chunks', () => {

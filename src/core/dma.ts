@@ -15,7 +15,7 @@
 import crc32 from 'crc-32';
 import { SmafError } from '../common/errors.ts';
 import { hex } from '../common/units.ts';
-import type { CopyPiece, Device, DmaSegment, Platform } from '../platform/index.ts';
+import { SECURE_WORLD, type CopyPiece, type Device, type DmaSegment, type Platform } from '../platform/index.ts';
 import type { Attachment } from './attachment.ts';
 import { DmaDirection } from './contracts.ts';
 import { eventText, type DmaDone } from './event-texts.ts';
@@ -121,7 +121,7 @@ function dmaEvent(att: Attachment, e: Omit<DmaDone, 'device' | 'id'>, t0: number
 }
 
 /** Transforms a DMA engine can apply while copying. */
-export const DmaTransform = { COPY: 0, DECRYPT_XOR_5A: 1 } as const;
+export const DmaTransform = { COPY: 0, DECRYPT: 1 } as const;
 
 /** Run a sliced job to its end. */
 function runToEnd<T>(steps: Generator<unknown, T>): T {
@@ -131,17 +131,43 @@ function runToEnd<T>(steps: Generator<unknown, T>): T {
   }
 }
 
+/** A refusal on security grounds: a denial event, then EACCES. */
+function deny(att: Attachment, message: string): never {
+  att.buffer.core.platform.events.emit({ kind: 'denial', actor: att.device.name, buffer: att.buffer.id, message });
+  throw new SmafError('EACCES', message);
+}
+
+/**
+ * Decryption is the crypto engine's (a decrypter: it holds the secure world's content key) and its
+ * output goes to secure memory only (a secure buffer's memory always lies in a secure carveout):
+ * clear content in normal memory would be the key's output for anyone to read.
+ */
+function checkDecrypt(dst: Attachment, src: Attachment): void {
+  const dev = dst.device;
+  if (dev.class !== 'decrypter') throw new SmafError('EINVAL', `"${dev.name}" (${dev.class}) cannot decrypt: only a decrypter (the crypto engine) uses the content key`);
+  if (!dst.buffer.secure) deny(dst, `"${dev.name}" may not decrypt into buffer ${dst.buffer.id}: decrypted content goes to secure memory only (buffer ${src.buffer.id} -> a secure buffer)`);
+}
+
+/** Whose data decrypted bytes are: their source's, the asker's, and the secure world's (the key). */
+function decryptedLabel(from: Set<string>): Set<string> {
+  from.add(SECURE_WORLD);
+  return from;
+}
+
 /**
  * Device-to-device copy by one device between two of its mappings, slice by slice, through the bus.
- * transform 1 is the crypto engine's toy decryption (each byte XOR 0x5A; its key is public, so its
- * output is the requester's data). The copied bytes carry their source's provenance plus the
- * principal that asked for the copy.
+ * The copied bytes carry their source's provenance plus the principal that asked for the copy.
+ * transform 1 is the crypto engine's decryption with the secure world's content key (content-key.ts),
+ * the bytes' position in the content stream being their offset in the source buffer: only a
+ * decrypter does it, only into secure memory, and what it writes is the secure world's data too,
+ * so that no CRC or TA dump of it is ever answered.
  */
 export function* dmaCopySteps(dst: Attachment, dstOffset: number, src: Attachment, srcOffset: number, length: number, transform = 0, principal = LOCAL_PRINCIPAL): Generator<void, number> {
   if (dst.device.name !== src.device.name) throw new SmafError('EINVAL', `both attachments must belong to the same device ("${dst.device.name}" vs "${src.device.name}")`);
-  if (transform !== DmaTransform.COPY && transform !== DmaTransform.DECRYPT_XOR_5A) throw new SmafError('EINVAL', `unknown transform ${transform} (0 copy, 1 decrypt)`);
+  if (transform !== DmaTransform.COPY && transform !== DmaTransform.DECRYPT) throw new SmafError('EINVAL', `unknown transform ${transform} (0 copy, 1 decrypt)`);
   check(src, srcOffset, length, false);
   check(dst, dstOffset, length, true);
+  if (transform === DmaTransform.DECRYPT) checkDecrypt(dst, src);
   const t0 = performance.now();
   for (let done = 0; done < length; done += DMA_SLICE) {
     if (done > 0) yield;
@@ -156,8 +182,8 @@ export function* dmaCopySteps(dst: Attachment, dstOffset: number, src: Attachmen
       continue;
     }
     const bytes = dmaRead(src, srcOffset + done, n);
-    for (let i = 0; i < bytes.length; i++) bytes[i]! ^= 0x5a;
-    dmaWrite(dst, dstOffset + done, bytes, principal, from);
+    src.buffer.core.platform.contentKey.apply(bytes, srcOffset + done);
+    dmaWrite(dst, dstOffset + done, bytes, principal, decryptedLabel(from));
   }
   const how = transform === DmaTransform.COPY ? 'copy' : 'decryption';
   if (dst.buffer === src.buffer) dmaEvent(dst, { access: 'read and wrote', length, how: `${how} within the buffer` }, t0);
@@ -229,14 +255,32 @@ export function* dmaCrcSteps(att: Attachment, offset: number, length: number, pr
   return crc >>> 0;
 }
 
+/**
+ * A display controller scanning a frame out: the device reads [offset, offset+length) of its
+ * mapping through the bus, slice by slice, and nothing of what it read comes back (the normal world
+ * observes only that it could: the firewall decides). Secure content the normal world may not even
+ * take the CRC of can be shown this way.
+ */
+export function* dmaScanoutSteps(att: Attachment, offset: number, length: number): Generator<void, number> {
+  check(att, offset, length, false);
+  const t0 = performance.now();
+  for (let done = 0; done < length; done += DMA_SLICE) {
+    if (done > 0) {
+      yield;
+      check(att, offset + done, 0, false);
+    }
+    dmaRead(att, offset + done, Math.min(DMA_SLICE, length - done));
+  }
+  dmaEvent(att, { access: 'read', length, how: 'scan-out' }, t0);
+  return length;
+}
+
 /** EACCES (and a denial event) when [offset, offset+length) holds data that is not `principal`'s. */
 function refuseForeign(att: Attachment, offset: number, length: number, principal: string): void {
   const foreign = [...sourceLabel(att, offset, length)].filter((who) => who !== principal);
   if (foreign.length === 0) return;
   // who else's data it is stays out of the message: that would tell one client about another
-  const message = `CRC of buffer ${att.buffer.id} refused: the range holds data that ${principal} did not supply, and a CRC would reveal it`;
-  att.buffer.core.platform.events.emit({ kind: 'denial', actor: att.device.name, buffer: att.buffer.id, message });
-  throw new SmafError('EACCES', message);
+  deny(att, `CRC of buffer ${att.buffer.id} refused: the range holds data that ${principal} did not supply, and a CRC would reveal it`);
 }
 
 export function dmaCrc(att: Attachment, offset: number, length: number, principal = LOCAL_PRINCIPAL): number {

@@ -57,9 +57,10 @@ test('an allocated buffer: memory, attachments (mapped or not) and every candida
   assert.deepEqual(text.slice(4).map((l) => l.replace(/: .*/, '')), [
     '    no-match  carveout-cam-carveout (ranking 30)',
     '    no-match  secure-carveout (ranking 20)',
+    '    no-match  smaf-optee (ranking 15)',
     '    allocated system (ranking 10)',
   ]);
-  assert.equal(text.length, 7);
+  assert.equal(text.length, 8);
 });
 
 test('one segment is "segment", several are "segments"', () => {

@@ -3,6 +3,7 @@ import { formatSize, hex } from '../common/units.ts';
 import type { SmafBuffer } from './buffer.ts';
 import { directionName, type DirectionName } from './contracts.ts';
 import type { Decision } from './decisions.ts';
+import { printable } from '../common/printable.ts';
 
 export interface Explanation {
   readonly buffer: number;
@@ -30,6 +31,8 @@ export interface Explanation {
    */
   readonly released?: { readonly time: number };
   readonly history?: readonly { readonly time: number; readonly kind: string; readonly actor: string; readonly message: string }[];
+  /** TEE shared memory that holds the buffer (filled in by smafd: the core knows no TEE client). */
+  readonly teeShm?: readonly { readonly client: number; readonly label: string; readonly shm: number }[];
 }
 
 /** Segments an explanation lists: enough to see the layout, bounded whatever the buffer. */
@@ -63,7 +66,7 @@ const clock = (t: number): string => new Date(t).toISOString().slice(11, 23);
 export function formatExplanation(e: Explanation): string {
   const lines: string[] = [];
   const released = e.released ? ` (RELEASED at ${clock(e.released.time)}: explained from the daemon's journal)` : '';
-  lines.push(`buffer ${e.buffer}${e.label ? ` "${e.label}"` : ''}: ${formatSize(e.length)}${e.secure ? ', secure' : ''}${e.nameHint ? `, asks for allocator "${e.nameHint}"` : ''}${released}`);
+  lines.push(`buffer ${e.buffer}${e.label ? ` "${printable(e.label, 'line')}"` : ''}: ${formatSize(e.length)}${e.secure ? ', secure' : ''}${e.nameHint ? `, asks for allocator "${e.nameHint}"` : ''}${released}`);
   if (e.released) {
     lines.push(`  memory: ${e.allocator ? `had ${e.allocator} in region ${e.region}, scrubbed and returned at release` : 'never had any'}`);
     lines.push(`  devices attached in its life: ${e.attachments.length ? e.attachments.map((a) => a.device).join(', ') : 'none'}`);
@@ -72,6 +75,7 @@ export function formatExplanation(e: Explanation): string {
     lines.push(`  memory: ${e.allocator} in region ${e.region}, ${segs} segment${segs > 1 ? 's' : ''}${segs > 0 ? ` starting at ${hex(e.segments[0]!.phys)}` : ''}`);
   } else lines.push('  memory: none yet (deferred until a device maps it or the CPU touches it)');
   if (!e.released) lines.push(`  attachments: ${e.attachments.length ? e.attachments.map((a) => `${a.device}${a.mapped ? ` (mapped ${a.direction})` : ''}`).join(', ') : 'none'}`);
+  if (e.teeShm?.length) lines.push(`  TEE shared memory: ${e.teeShm.map((t) => `shm ${t.shm} of ${printable(t.label, 'line')}`).join(', ')}`);
   if (e.decisions.length === 0) lines.push('  no allocation decision yet');
   const dropped = e.decisionsTotal - e.decisions.length;
   e.decisions.forEach((d, i) => {

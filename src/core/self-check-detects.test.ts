@@ -38,7 +38,7 @@ test('a healthy system passes every check, and says what it looked at', () => {
   assert.deepEqual(r.checks.map((c) => [c.name, c.ok, c.detail]), [
     ['pools match live buffers', true, '2 allocated buffers, 12288 bytes'],
     ['no shared memory between buffers', true, '2 segments, disjoint'],
-    ['allocator statistics add up', true, '5 allocators'],
+    ['allocator statistics add up', true, '6 allocators'],
     ['buffer states are consistent', true, '3 buffers'],
     ['free memory is scrubbed', true, 'every byte outside live buffers is zero'],
     ['secure world is consistent', true, '1 SDP regions, CPU shut out'],

@@ -40,7 +40,7 @@ test('create: flags, lengths and allocator names are checked with messages that 
   assert.throws(() => smaf.create(largest + 1), fails('ENOMEM', `cannot create a buffer of ${largest + 1} bytes: the largest region holds ${largest / 2 ** 20} MiB`));
   assert.equal(smaf.create(4096, { name: '' }).nameHint, undefined, 'an empty name asks for any allocator');
   assert.throws(() => smaf.create(4096, { name: 'é'.repeat(32) }), fails('EINVAL', 'allocator name is longer than 63 bytes'));
-  assert.throws(() => smaf.create(4096, { name: 'x'.repeat(63) }), fails('EINVAL', /^unknown allocator "x{63}" \(registered: carveout-cam-carveout, secure-carveout, system, smaf-cma, smaf-cma-low-cma\)$/));
+  assert.throws(() => smaf.create(4096, { name: 'x'.repeat(63) }), fails('EINVAL', /^unknown allocator "x{63}" \(registered: carveout-cam-carveout, secure-carveout, smaf-optee, system, smaf-cma, smaf-cma-low-cma\)$/));
   assert.throws(() => bare().smaf.create(4096, { name: 'system' }), fails('EINVAL', 'unknown allocator "system" (registered: none)'));
 });
 
@@ -79,7 +79,7 @@ test('without a matching allocator: ENODEV, every candidate with its reason, log
   const { smaf, platform, dev } = system();
   smaf.unregisterAllocator('smaf-cma-low-cma');
   const b = smaf.create(4096);
-  assert.throws(() => b.map(b.attach(dev('legacy'))), fails('ENODEV', new RegExp(`^no memory for buffer ${b.id} \\(4 KiB, for legacy\\): carveout-cam-carveout: .+; secure-carveout: only secure buffers come from the secure carveout; system: legacy has no IOMMU and cannot use scattered pages; smaf-cma: .+$`)));
+  assert.throws(() => b.map(b.attach(dev('legacy'))), fails('ENODEV', new RegExp(`^no memory for buffer ${b.id} \\(4 KiB, for legacy\\): carveout-cam-carveout: .+; secure-carveout: only secure buffers come from the secure carveout; smaf-optee: only secure buffers come from the TEE's SDP pool; system: legacy has no IOMMU and cannot use scattered pages; smaf-cma: .+$`)));
   const failed = platform.events.list({ kinds: ['allocate-failed'] });
   assert.equal(failed.length, 1);
   assert.deepEqual([failed[0]!.actor, failed[0]!.buffer, failed[0]!.length], ['core', b.id, 4096]);

@@ -7,6 +7,7 @@ import { selfCheck, type SelfCheckReport, type Smaf, type SmafBuffer } from '../
 import type { Platform } from '../platform/index.ts';
 import { WriteGenerations } from './generations.ts';
 import { EventJournal } from './journal.ts';
+import type { TeeClient } from './tee-client.ts';
 
 export interface LimitSettings {
   /** Open fds per client. */
@@ -164,6 +165,8 @@ export interface SessionLike extends UsageSource {
   readonly openFds: readonly number[];
   readonly requests: number;
   readonly connectedAt: number;
+  /** Its TEE contexts, sessions and shared memory (a client of the socket has them). */
+  readonly tee?: TeeClient;
 }
 
 export class DaemonContext {

@@ -29,6 +29,11 @@ export class HeldBuffers {
     return true;
   }
 
+  /** Whether some fd holds `buf`. */
+  has(buf: SmafBuffer): boolean {
+    return this.fdsOf.has(buf);
+  }
+
   /** Distinct buffers held. */
   get buffers(): number {
     return this.fdsOf.size;

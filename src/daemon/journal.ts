@@ -32,6 +32,7 @@ class JournalEntry implements JournalEvent {
   readonly region: string | undefined;
   readonly allocator: string | undefined;
   readonly secure: boolean | undefined;
+  readonly tee: SmafEvent['tee'];
 
   /** allocate / allocate-failed / migrate: the decision taken (kept for `explain` after the buffer is gone; not sent). */
   decision: Decision | undefined;
@@ -53,6 +54,7 @@ class JournalEntry implements JournalEvent {
     this.region = facts?.region;
     this.allocator = facts?.region !== undefined ? facts.allocator : undefined;
     this.secure = facts?.secure;
+    this.tee = source.tee;
   }
 
   get message(): string {
@@ -72,6 +74,7 @@ class JournalEntry implements JournalEvent {
     if (this.region !== undefined) [out.region, out.allocator] = [this.region, this.allocator];
     if (this.secure !== undefined) out.secure = this.secure;
     if (this.latencyUs !== undefined) out.latencyUs = this.latencyUs;
+    if (this.tee !== undefined) out.tee = this.tee;
     return out;
   }
 }

@@ -4,7 +4,8 @@
  * the handler and encodes its reply from the row: a handler only acts.
  */
 import { Errno, SmafError } from '../common/errors.ts';
-import { DMA_SLICE, dmaCopySteps, dmaCrcSteps, explain, PROT_READ, PROT_WRITE, type CpuMapping, type DmaDirection } from '../core/index.ts';
+import { printable } from '../common/printable.ts';
+import { DMA_SLICE, dmaCopySteps, dmaCrcSteps, dmaScanoutSteps, explain, PROT_READ, PROT_WRITE, type CpuMapping, type DmaDirection } from '../core/index.ts';
 import {
   decodeName, decodeOpRequest, DEVICE_FD, DMA_BUF_NAME_LEN, encodeName, encodeOpReply, eventQueryFrom, MAX_FRAME, RESPONSE_HEADER,
   opRowNamed, type OpName, type OpTableRow, type Reply, type Request, type RowOf,
@@ -15,6 +16,7 @@ import { eventsPage, explainReleased, traceOf } from './operator-ops.ts';
 import { isSliced, mapWork, type HandlerSession, type OpCall, type OpHandler, type OpHandlers, type Outcome, type Work } from './op-types.ts';
 import { processes } from './processes.ts';
 import { snapshot } from './state.ts';
+import { teeOps } from './tee-ops.ts';
 
 /** Reads [offset, offset+length) of a CPU mapping, one slice at a time. */
 function* readSteps(m: CpuMapping, offset: number, length: number): Generator<void, { result: number; payload: Uint8Array }> {
@@ -49,9 +51,6 @@ function name(bytes: Uint8Array, what: string, note = ''): string {
   }
 }
 
-/** Control characters of a self-declared name shown to others become `?`. */
-const printable = (s: string): string => [...s].map((ch) => (ch < ' ' || ch === '\x7f' ? '?' : ch)).join('');
-
 /** Ops on the device (fd -1). */
 const deviceOps = {
   IMPORT: ({ session: s, value }) => {
@@ -62,7 +61,7 @@ const deviceOps = {
   HELLO: ({ session: s, value }) => {
     const comm = name(value.comm, 'HELLO: comm ');
     s.pid = value.pid;
-    s.comm = printable(comm);
+    s.comm = printable(comm, 'line');
     return { result: 0 };
   },
 } satisfies Pick<OpHandlers, 'IMPORT' | 'HELLO'>;
@@ -88,7 +87,10 @@ const extensionOps = {
     // the operator asking about a buffer that is gone gets its story from the journal
     if (fd === DEVICE_FD && s.admin && !s.ctx.smaf.find(value.buffer)) return { result: 0, payload: explainReleased(s.ctx, value.buffer) };
     const buf = fd === DEVICE_FD ? s.visibleBuffer(value.buffer) : s.entry(fd).buffer;
-    return { result: 0, payload: explain(buf) };
+    // the TEE shared memory holding it: every client's for the operator, a client its own
+    const teeShm = [...(s.admin ? s.ctx.sessions : [s])].flatMap((c) => (c.tee?.sharedMemory ?? [])
+      .filter((m) => m.buffer === buf).map((m) => ({ client: c.id, label: c.label, shm: m.id })));
+    return { result: 0, payload: { ...explain(buf), ...(teeShm.length ? { teeShm } : {}) } };
   },
 } satisfies Pick<OpHandlers, 'X_STATE' | 'X_PS' | 'X_HEAPS' | 'X_DEVICES' | 'X_CHECK' | 'X_EVENTS' | 'X_TRACE' | 'X_EXPLAIN'>;
 
@@ -129,7 +131,7 @@ const bufferOps = {
     return { result: 0 };
   },
   SET_NAME: ({ entry, value }) => {
-    entry.buffer.setLabel(printable(name(value.name, 'SET_NAME: ', ` (at most ${DMA_BUF_NAME_LEN - 1} bytes)`)));
+    entry.buffer.setLabel(printable(name(value.name, 'SET_NAME: ', ` (at most ${DMA_BUF_NAME_LEN - 1} bytes)`), 'line'));
     return { result: 0 };
   },
   GENERATION: ({ session: s, entry }) => ({ result: s.ctx.generations.get(entry.buffer) }),
@@ -186,9 +188,13 @@ const ioOps = {
     const steps = dmaCrcSteps(att, safe(v.offset, 'offset'), safe(v.length, 'length'), s.principal);
     return mapWork(steps, (crc) => ({ result: 0, payload: { crc32: crc } }));
   },
-} satisfies Pick<OpHandlers, 'MMAP' | 'MUNMAP' | 'READ' | 'WRITE' | 'DMA_COPY' | 'DMA_CRC'>;
+  DMA_SCANOUT: ({ session: s, entry, value: v }) => {
+    const att = s.attachment(entry, v.attachment);
+    return mapWork(dmaScanoutSteps(att, safe(v.offset, 'offset'), safe(v.length, 'length')), (n) => ({ result: n }));
+  },
+} satisfies Pick<OpHandlers, 'MMAP' | 'MUNMAP' | 'READ' | 'WRITE' | 'DMA_COPY' | 'DMA_CRC' | 'DMA_SCANOUT'>;
 
-export const OP_HANDLERS: OpHandlers = { ...deviceOps, ...extensionOps, ...bufferOps, ...ioOps };
+export const OP_HANDLERS: OpHandlers = { ...deviceOps, ...extensionOps, ...bufferOps, ...ioOps, ...teeOps };
 
 /**
  * Run one op of the table: decode its request (EINVAL on a bad length or reserved field), check

@@ -6,6 +6,7 @@
 import type { Attachment, CpuMapping, SmafBuffer } from '../core/index.ts';
 import type { OpName, Reply, RequestValue, RowOf } from '../uapi/index.ts';
 import type { DaemonContext, SessionLike } from './context.ts';
+import type { TeeClient } from './tee-client.ts';
 
 export interface FdEntry {
   readonly fd: number;
@@ -36,6 +37,8 @@ export interface HandlerSession extends SessionLike {
   readonly ctx: DaemonContext;
   /** Whose data this client's DMA writes into secure memory. */
   readonly principal: string;
+  /** Its TEE contexts, sessions and shared memory. */
+  readonly tee: TeeClient;
   pid: number | null;
   comm: string | null;
   /** DMA_BUF_IOCTL_SYNC STARTs not yet ENDed, per dma-buf (not per fd, as in the kernel). */

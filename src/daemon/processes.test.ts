@@ -67,9 +67,13 @@ test('SET_NAME labels a buffer: explain, state and the event log show it; 32 byt
   assert.equal(c.handle(req(Op.SET_NAME, fd, new Uint8Array(31))).result, -Errno.EINVAL, 'payload of the wrong size');
   assert.equal(c.handle(req(Op.SET_NAME, 99, name32('x'))).result, -Errno.EBADF);
   assert.equal(c.handle(req(Op.SET_NAME, fd, name32(Uint8Array.of(0x61, 0x0a, 0x62)))).result, 0);
-  assert.equal(buf.label, 'a?b', 'control characters cannot forge lines in logs');
+  assert.equal(buf.label, 'a\\x0ab', 'control characters cannot forge lines in logs');
+  // C1 controls (a one-byte CSI, OSC) and bidi overrides are escaped too, not only C0
+  assert.equal(c.handle(req(Op.SET_NAME, fd, name32('x\u009b2J\u009d0;t\u202e'))).result, 0);
+  assert.equal(buf.label, 'x\\u009b2J\\u009d0;t\\u202e');
+  assert.equal(c.handle(req(Op.SET_NAME, fd, name32(Uint8Array.of(0x61, 0x0a, 0x62)))).result, 0);
   assert.equal(c.handle(req(Op.CLOSE, fd)).result, 0);
-  assert.match(smaf.platform.events.list({ kinds: ['release'] }).at(-1)!.message, /"a\?b"/);
+  assert.match(smaf.platform.events.list({ kinds: ['release'] }).at(-1)!.message, /"a\\x0ab"/);
 });
 
 test('X_PS: every client, its buffers (size, name, allocator, mapped, shared), totals per process and per allocator', () => {
@@ -121,6 +125,7 @@ test('X_HEAPS: smaf (late choice), one heap per allocator, linux,cma for smaf-cm
   assert.deepEqual(list.map((h) => [h.name, h.allocator, h.secure]), [
     ['smaf', null, false],
     ['protected,secure-carveout', 'secure-carveout', true],
+    ['protected,smaf-optee', 'smaf-optee', true],
     ['system', 'system', false],
     ['linux,cma', 'smaf-cma', false],
   ]);

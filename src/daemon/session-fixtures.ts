@@ -1,5 +1,8 @@
 /** Raw requests for the tests that drive ClientSession without a socket (one definition for all). */
-import { encodeStruct, SMAF_IOC_CREATE, type Request } from '../uapi/index.ts';
+import { smafErrorFromErrno } from '../common/errors.ts';
+import {
+  decodeOpReply, encodeOpRequest, encodeStruct, opRowNamed, SMAF_IOC_CREATE, type OpName, type Reply, type Request, type RequestInput, type Response, type RowOf,
+} from '../uapi/index.ts';
 
 let rid = 1;
 
@@ -18,3 +21,14 @@ export const create = (len: number): Request => req(SMAF_IOC_CREATE.number, -1, 
 
 /** The fd a CREATE answer carries in its struct. */
 export const fdOf = (r: { payload: Uint8Array }): number => new DataView(r.payload.buffer, r.payload.byteOffset).getInt32(24, true);
+
+/**
+ * An op of the table on a session, as the client's `op()` sends it: the reply decoded, or the
+ * error as a SmafError (its errno and message).
+ */
+export function call<K extends OpName>(s: { handle(r: Request): Response }, name: K, fd: number, input: RequestInput<RowOf<K>>): Reply<RowOf<K>> {
+  const row = opRowNamed(name);
+  const r = s.handle(req(row.op, fd, encodeOpRequest(row, input)));
+  if (r.result < 0) throw smafErrorFromErrno(-r.result, new TextDecoder().decode(r.payload));
+  return decodeOpReply(row, r.result, r.payload);
+}

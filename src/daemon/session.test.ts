@@ -139,5 +139,7 @@ test('HELLO records who the client says it is; its label shows it; a bad HELLO c
   assert.equal(c.pid, 4242);
   // control characters never reach a terminal
   assert.equal(c.handle(req(Op.HELLO, -1, body(7, 'ev\x1b[2Jil'))).result, 0);
-  assert.equal(c.comm, 'ev?[2Jil');
+  assert.equal(c.comm, 'ev\\x1b[2Jil');
+  assert.equal(c.handle(req(Op.HELLO, -1, body(7, 'c\u009b2J\u009d0;x\u202e'))).result, 0);
+  assert.equal(c.comm, 'c\\u009b2J\\u009d0;x\\u202e', 'C1 controls and bidi overrides too');
 });

@@ -12,6 +12,7 @@ import { HeldBuffers } from './held-buffers.ts';
 import { runIoctl } from './ioctl-handlers.ts';
 import { runOp } from './op-handlers.ts';
 import { isSliced, type FdEntry, type HandlerSession, type Outcome, type Work } from './op-types.ts';
+import { TeeClient } from './tee-client.ts';
 
 const FIRST_FD = 3;
 
@@ -44,9 +45,12 @@ export class ClientSession implements HandlerSession {
   /** What the client announced with HELLO (self-declared, not verified). */
   pid: number | null = null;
   comm: string | null = null;
+  /** Its TEE contexts, sessions and shared memory (what its /dev/tee0 holds). */
+  readonly tee: TeeClient;
 
   constructor(readonly id: number, readonly ctx: DaemonContext, options: SessionOptions = {}) {
     this.admin = options.admin ?? false;
+    this.tee = new TeeClient({ id, label: `client ${id}`, principal: `client ${id}`, platform: ctx.platform, events: ctx.platform.events });
   }
 
   /** Whose data this client's DMA writes into secure memory (see platform/provenance.ts). */
@@ -137,10 +141,11 @@ export class ClientSession implements HandlerSession {
     if (!this.admin) throw new SmafError('EPERM', `${what} shows every client's buffers: it is only answered on the operator's admin socket`);
   }
 
-  /** A buffer by id, if this client may see it: one it holds an fd of, or any for the operator. */
+  /** A buffer by id, if this client may see it: one it holds an fd or TEE shared memory of, or any for the operator. */
   visibleBuffer(id: number): SmafBuffer {
     if (this.admin) return this.ctx.smaf.buffer(id);
     for (const e of this.fds.values()) if (e.buffer.id === id) return e.buffer;
+    for (const b of this.tee.heldBuffers()) if (b.id === id) return b;
     throw new SmafError('ENOENT', `no buffer ${id} among those this client holds (the operator's admin socket explains any buffer)`);
   }
 
@@ -154,10 +159,10 @@ export class ClientSession implements HandlerSession {
     return out;
   }
 
-  /** Whether this client holds an fd of the buffer. */
+  /** Whether this client holds an fd of the buffer, or TEE shared memory of it. */
   holds(bufferId: number): boolean {
     for (const e of this.fds.values()) if (e.buffer.id === bufferId) return true;
-    return false;
+    return this.tee.holds(bufferId);
   }
 
   /** The normal world never reads or writes secure bytes, whatever it holds. */
@@ -236,6 +241,11 @@ export class ClientSession implements HandlerSession {
   }
 
   private closeAll(): void {
+    try {
+      this.tee.releaseAll();
+    } catch (e) {
+      this.ctx.log.error({ client: this.id, err: (e as Error).message }, 'release of the TEE state failed');
+    }
     for (const entry of [...this.fds.values()]) {
       try {
         this.closeFd(entry);
@@ -245,9 +255,13 @@ export class ClientSession implements HandlerSession {
     }
   }
 
-  /** Usage of this client, for limits and `smaf info`. */
+  /** Usage of this client, for limits and `smaf info`: buffers held through fds or TEE shared memory. */
   usage(): { fds: number; buffers: number; bytes: number } {
-    return { fds: this.fds.size, buffers: this.held.buffers, bytes: this.held.bytes };
+    let { buffers, bytes } = this.held;
+    const teeOnly = new Set(this.tee.heldBuffers().filter((b) => !this.held.has(b)));
+    for (const b of teeOnly) bytes += b.length;
+    buffers += teeOnly.size;
+    return { fds: this.fds.size, buffers, bytes };
   }
 
   get openFds(): readonly number[] {
@@ -258,8 +272,8 @@ export class ClientSession implements HandlerSession {
     return [...this.fds.values()].map((e) => ({ fd: e.fd, buffer: e.buffer, mappings: e.mappings.size, attachments: e.attachments.size }));
   }
 
-  /** The buffers behind this client's fds (for the daemon's self-check). */
+  /** The buffers behind this client's fds and TEE shared memory, one entry per reference (for the self-check). */
   heldBuffers(): SmafBuffer[] {
-    return [...this.fds.values()].map((e) => e.buffer);
+    return [...[...this.fds.values()].map((e) => e.buffer), ...this.tee.heldBuffers()];
   }
 }

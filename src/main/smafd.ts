@@ -8,6 +8,7 @@ import { dirname } from 'node:path';
 import { CommanderError } from 'commander';
 import { pino } from 'pino';
 import { Errno, SmafError, toSmafError } from '../common/errors.ts';
+import { printable } from '../common/printable.ts';
 import { onClosedPipe } from '../common/stdio.ts';
 import { formatSize } from '../common/units.ts';
 import { smafdOptions, smafdProgram, type SmafdOptions } from '../daemon/options.ts';
@@ -23,7 +24,8 @@ import type { Smaf } from '../core/index.ts';
 const FD_RESERVE = 64;
 const LOOPBACK = ['127.0.0.1', 'localhost', '::1'];
 
-const out = (s: string): void => void process.stdout.write(`${s}\n`);
+/** smafd's own lines: names and notes from a platform file are shown through `printable`. */
+const out = (s: string): void => void process.stdout.write(`${printable(s)}\n`);
 
 /** The soft limit on open files (`ulimit -n`), or null when it cannot be read. */
 function openFileLimit(): number | null {
@@ -130,6 +132,6 @@ export async function runSmafd(argv: readonly string[]): Promise<void> {
 onClosedPipe(null); // a closed stdout never stops the daemon
 runSmafd(process.argv).catch((e: unknown) => {
   const err = toSmafError(e);
-  process.stderr.write(`smafd: ${err.message}\n`);
+  process.stderr.write(`smafd: ${printable(err.message)}\n`);
   process.exit(err.errno);
 });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -250,4 +251,79 @@ test('corrupted real blobs: an EINVAL-class error or a platform, never a crash, 
     }
   }
   assert.ok(rejected > 50, `${rejected} corruptions rejected`);
+});
+
+/** A directory holding a 0600 secret, a .dts that tries to reach it, and what it reads it through. */
+function secretBeside(): { dir: string; secret: string } {
+  const dir = tmp();
+  const secret = join(dir, 'secret.txt');
+  writeFileSync(secret, 'TOPSECRET-MODEL', { mode: 0o600 });
+  return { dir, secret };
+}
+
+const DTS_HEAD = '/dts-v1/;\n/ { #address-cells = <1>; #size-cells = <1>;\n memory@40000000 { device_type = "memory"; reg = <0x40000000 0x10000000>; };\n';
+
+test('a .dts may not read other files: /incbin/, /include/ and #include are refused wherever they point, before dtc runs', () => {
+  const { dir, secret } = secretBeside();
+  const outside = secretBeside();
+  symlinkSync(outside.secret, join(dir, 'link.txt'));
+  writeFileSync(join(dir, 'inc.dtsi'), `/ { model = /incbin/("${secret}"); };\n`);
+  const cases: [string, string, RegExp][] = [
+    ['beside.dts', `${DTS_HEAD} model = /incbin/("secret.txt");\n};\n`, /beside\.dts:4: \/incbin\/ is refused/],
+    ['up.dts', `${DTS_HEAD} model = /incbin/("../${outside.dir.split('/').at(-1)}/secret.txt");\n};\n`, /up\.dts:4: \/incbin\/ is refused/],
+    ['absolute.dts', `${DTS_HEAD} model = /incbin/("${outside.secret}", 0, 15);\n};\n`, /absolute\.dts:4: \/incbin\/ is refused/],
+    ['symlink.dts', `${DTS_HEAD} model = /incbin/ ("link.txt");\n};\n`, /symlink\.dts:4: \/incbin\/ is refused/],
+    ['nested.dts', `${DTS_HEAD}};\n/include/ "inc.dtsi"\n`, /nested\.dts:5: \/include\/ is refused/],
+    ['cpp.dts', `#include "inc.dtsi"\n${DTS_HEAD}};\n`, /cpp\.dts:1: #include is refused/],
+    ['comment.dts', `${DTS_HEAD}};\n/* /incbin/("secret.txt") */\n`, /comment\.dts:5: \/incbin\/ is refused/],
+  ];
+  for (const [name, text, re] of cases) {
+    const path = join(dir, name);
+    writeFileSync(path, text);
+    assert.throws(() => loadPlatformFile(path), (e) => isSmafError(e, 'EINVAL') && re.test(e.message) && /Compile it yourself \(dtc -I dts -O dtb/.test(e.message) && !e.message.includes('TOPSECRET'), name);
+    // a dtc that would read anything is never started: a missing one would be ENOENT
+    assert.throws(() => loadPlatformFile(path, { dtc: '/nonexistent/dtc' }), (e) => isSmafError(e, 'EINVAL'), `${name}: refused before dtc`);
+  }
+});
+
+test('dtc must have read nothing but the .dts it was given: its dependency list is checked, and the blob dropped otherwise', () => {
+  const { dir, secret } = secretBeside();
+  const blob = join(dir, 'good.dtb');
+  writeFileSync(blob, compileDts(soc32));
+  // a dtc that (as a fooled check would let it) reads another file: it lists it, as dtc -d does
+  const fake = join(dir, 'fake-dtc');
+  writeFileSync(fake, `#!/bin/sh\nwhile [ "$1" != "-d" ]; do shift; done\nprintf -- '-: <stdin> ${secret}\\n' > "$2"\ncat '${blob}'\n`, { mode: 0o755 });
+  const dts = join(dir, 'plain.dts');
+  writeFileSync(dts, `${DTS_HEAD}};\n`);
+  assert.throws(() => loadPlatformFile(dts, { dtc: fake }), (e) => isSmafError(e, 'EINVAL') && /dtc read other files than .*plain\.dts \(-: <stdin> .*secret\.txt\): refused/.test(e.message));
+  assert.equal(loadPlatformFile(dts).format, 'dts', 'the real dtc lists only its input');
+});
+
+test('text a platform file shows to clients is checked: a name, description or class with a control, C1 or bidi character is refused', () => {
+  const dir = tmp();
+  const yaml = (field: string): string => {
+    const p = join(dir, 'p.yaml');
+    writeFileSync(p, `name: plain\nmemory: [{ name: ram, base: 0, size: 1MiB, kind: system${field.startsWith('description') ? `, ${field}` : ''} }]\ndevices: [{ name: d, dma_mask: 32${field.startsWith('class') ? `, ${field}` : ''} }]\n`.replace('name: plain', field.startsWith('name') ? field : 'name: plain'));
+    return p;
+  };
+  for (const [field, path, cp] of [
+    ['name: "evil\\e]0;owned\\a"', /name/, 'U\\+001B'],
+    ['name: "csi\\x9b2J"', /name/, 'U\\+009B'],
+    ['description: "rlo \\u202e fdp.exe"', /memory\[0\]\.description/, 'U\\+202E'],
+    ['class: "two\\nlines"', /devices\[0\]\.class/, 'U\\+000A'],
+  ] as const) {
+    assert.throws(() => loadPlatformFile(yaml(field)), (e) => isSmafError(e, 'EINVAL') && path.test(e.message) && new RegExp(`holds ${cp} at character`).test(e.message), field);
+  }
+  assert.equal(loadPlatformFile(yaml('name: "Café SoC 日本"')).spec.name, 'Café SoC 日本');
+});
+
+test('platform files are bounded before they are read: over 4 MiB, a FIFO or a device is refused', () => {
+  const dir = tmp();
+  const big = join(dir, 'big.yaml');
+  writeFileSync(big, `# ${'x'.repeat(4 * MiB)}\n`);
+  assert.throws(() => loadPlatformFile(big), (e) => isSmafError(e, 'EINVAL') && /big\.yaml is \d+ bytes or more, over the 4194304-byte limit/.test(e.message));
+  const fifo = join(dir, 'fifo.dtb');
+  execFileSync('mkfifo', [fifo]);
+  assert.throws(() => loadPlatformFile(fifo), (e) => isSmafError(e, 'EINVAL') && /fifo\.dtb is not a regular file/.test(e.message), 'a FIFO would block the read');
+  assert.throws(() => loadPlatformFile('/dev/zero'), (e) => isSmafError(e, 'EINVAL') && /\/dev\/zero is not a regular file/.test(e.message), '/dev/zero would never end');
 });

@@ -6,13 +6,22 @@
  * device-tree rules live in src/platform/devicetree/, this file only reads files and runs dtc.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { closeSync, constants, existsSync, fstatSync, mkdtempSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { SmafError } from '../common/errors.ts';
 import { validatePlatform, type PlatformSpec } from '../platform/index.ts';
-import { checkOverlay, DtError, FDT_MAGIC, isOverlay, parseFdt, platformFromDeviceTree, type CmaRequest, type DtOverlay, type DtPlatform } from '../platform/devicetree/index.ts';
+import { checkOverlay, DtError, FDT_LIMITS, FDT_MAGIC, isOverlay, parseFdt, platformFromDeviceTree, type CmaRequest, type DtOverlay, type DtPlatform } from '../platform/devicetree/index.ts';
+
+/**
+ * The largest platform file read (YAML, JSON, .dtb, .dts, overlay), checked before reading: a real
+ * board's blob is a few hundred KiB. Larger files, and anything but a regular file (a FIFO, /dev/zero),
+ * are refused before their bytes are read.
+ */
+const MAX_PLATFORM_FILE = FDT_LIMITS.maxBlobSize;
+/** How long dtc may take to compile a .dts. */
+const DTC_TIMEOUT_MS = 30_000;
 
 export interface LoadedPlatform {
   readonly spec: PlatformSpec;
@@ -93,26 +102,97 @@ function isBlob(bytes: Uint8Array): boolean {
 }
 
 function readBytes(path: string, what = 'platform file'): Uint8Array {
+  let fd: number;
   try {
-    return readFileSync(path);
+    // non-blocking: opening a FIFO must not wait for a writer before we can see it is one
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new SmafError('ENOENT', `${what} ${path} does not exist`);
-    if (code === 'EISDIR') throw new SmafError('EINVAL', `${what} ${path} is a directory`);
-    throw new SmafError('EIO', `cannot read ${what} ${path}: ${(e as Error).message}`);
+    throw fileError(e, path, what);
+  }
+  try {
+    const st = fstatSync(fd);
+    if (st.isDirectory()) throw new SmafError('EINVAL', `${what} ${path} is a directory`);
+    if (!st.isFile()) throw new SmafError('EINVAL', `${what} ${path} is not a regular file (a device, FIFO or socket): give a file`);
+    if (st.size > MAX_PLATFORM_FILE) throw tooLarge(path, what, st.size);
+    // a file that grows while we read is cut off at the limit, never read to its end
+    const buf = Buffer.alloc(Math.min(st.size, MAX_PLATFORM_FILE) + 1);
+    let n = 0;
+    for (;;) {
+      const r = readSync(fd, buf, n, buf.length - n, null);
+      n += r;
+      if (r === 0 || n === buf.length) break;
+    }
+    if (n > MAX_PLATFORM_FILE) throw tooLarge(path, what, n);
+    return new Uint8Array(buf.buffer, buf.byteOffset, n);
+  } catch (e) {
+    if (e instanceof SmafError) throw e;
+    throw fileError(e, path, what);
+  } finally {
+    closeSync(fd);
   }
 }
 
-/** Compile a .dts with dtc (device-tree-compiler). A missing dtc is ENOENT with the package to install. */
-export function compileDts(path: string, dtc = process.env.SMAF_DTC ?? 'dtc'): Uint8Array {
-  readBytes(path, 'device-tree source');
-  const r = spawnSync(dtc, ['-q', '-I', 'dts', '-O', 'dtb', '-o', '-', path], { maxBuffer: 64 * 1024 * 1024 });
-  if (r.error) {
-    if ((r.error as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new SmafError('ENOENT', `cannot compile ${path}: the device-tree compiler "${dtc}" is not installed (Debian/Ubuntu: apt-get install device-tree-compiler), or give a compiled .dtb`);
-    }
-    throw new SmafError('EIO', `cannot run ${dtc}: ${r.error.message}`);
+function fileError(e: unknown, path: string, what: string): SmafError {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return new SmafError('ENOENT', `${what} ${path} does not exist`);
+  if (code === 'EISDIR') return new SmafError('EINVAL', `${what} ${path} is a directory`);
+  return new SmafError('EIO', `cannot read ${what} ${path}: ${(e as Error).message}`);
+}
+
+function tooLarge(path: string, what: string, size: number): SmafError {
+  return new SmafError('EINVAL', `${what} ${path} is ${size} bytes or more, over the ${MAX_PLATFORM_FILE}-byte limit for platform files (real boards' blobs are a few hundred KiB)`);
+}
+
+/**
+ * What a .dts may not do: dtc runs with smafd's rights, and `/include/` or `/incbin/` would copy
+ * any file smafd can read into the tree (a 0600 secret as the platform's model, shown to every
+ * client). All of them are refused, wherever they appear (comments included: dtc's lexer is the
+ * judge of what a comment is, not us), and `#include` with them (dtc does not run the C
+ * preprocessor; the kernel's build does). A tree that needs its .dtsi files is compiled by its
+ * owner (`dtc -I dts -O dtb -o board.dtb board.dts`, or the kernel's `make dtbs`) and given as a .dtb.
+ */
+const FILE_DIRECTIVES = ['/include/', '/incbin/', '#include'] as const;
+
+function refuseFileDirectives(source: Uint8Array, path: string): void {
+  const text = Buffer.from(source.buffer, source.byteOffset, source.byteLength).toString('latin1');
+  for (const directive of FILE_DIRECTIVES) {
+    const at = text.indexOf(directive);
+    if (at < 0) continue;
+    const line = text.slice(0, at).split('\n').length;
+    throw new SmafError('EINVAL', `${path}:${line}: ${directive} is refused: smafd compiles a .dts with its own rights, so a .dts may not read other files (every ${FILE_DIRECTIVES.join(', ')} is refused, even in a comment). Compile it yourself (dtc -I dts -O dtb -o board.dtb ${basename(path)}) and give the .dtb`);
   }
-  if (r.status !== 0) throw new SmafError('EINVAL', `dtc could not compile ${path}:\n${r.stderr.toString().trim()}`);
-  return new Uint8Array(r.stdout);
+}
+
+/**
+ * Compile a .dts with dtc (device-tree-compiler): the bytes read and checked here are what dtc
+ * compiles (on its stdin, from an empty private directory, so what it reads cannot change after
+ * the check), `/include/` and `/incbin/` are refused, and dtc's list of the files it read must name
+ * only its input. A missing dtc is ENOENT with the package to install.
+ */
+export function compileDts(path: string, dtc = process.env.SMAF_DTC ?? 'dtc'): Uint8Array {
+  const source = readBytes(path, 'device-tree source');
+  refuseFileDirectives(source, path);
+  const dir = mkdtempSync(join(tmpdir(), 'smaf-dtc-'));
+  try {
+    const deps = join(dir, 'deps');
+    const r = spawnSync(dtc, ['-q', '-I', 'dts', '-O', 'dtb', '-d', deps, '-o', '-', '-'], {
+      input: source, cwd: dir, maxBuffer: FDT_LIMITS.maxBlobSize + 1, timeout: DTC_TIMEOUT_MS, killSignal: 'SIGKILL',
+    });
+    if (r.error) throw dtcError(r.error as NodeJS.ErrnoException, path, dtc);
+    if (r.status !== 0) throw new SmafError('EINVAL', `dtc could not compile ${path}:\n${r.stderr.toString().replaceAll('<stdin>', path).trim()}`);
+    const read = existsSync(deps) ? readFileSync(deps, 'utf8') : '';
+    if (read !== '-: <stdin>\n') throw new SmafError('EINVAL', `dtc read other files than ${path} (${read.trim() || 'no dependency list'}): refused`);
+    return new Uint8Array(r.stdout);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function dtcError(e: NodeJS.ErrnoException, path: string, dtc: string): SmafError {
+  if (e.code === 'ENOENT') {
+    return new SmafError('ENOENT', `cannot compile ${path}: the device-tree compiler "${dtc}" is not installed (Debian/Ubuntu: apt-get install device-tree-compiler), or give a compiled .dtb`);
+  }
+  if (e.code === 'ENOBUFS') return new SmafError('EINVAL', `dtc made a blob of ${path} over the ${FDT_LIMITS.maxBlobSize}-byte limit`);
+  if (e.code === 'ETIMEDOUT') return new SmafError('ETIMEDOUT', `dtc did not compile ${path} within ${DTC_TIMEOUT_MS / 1000} s`);
+  return new SmafError('EIO', `cannot run ${dtc}: ${e.message}`);
 }

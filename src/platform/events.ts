@@ -20,6 +20,24 @@ export interface SmafEvent {
   /** A `dma` event: how long the device's transfer took, from its first byte to its last, in microseconds. */
   readonly durationUs?: number;
   readonly message: string;
+  /** A TEE event's facts (kind `tee`: sessions, shared memory and TA invocations of clients). */
+  readonly tee?: TeeEventDetail;
+}
+
+export interface TeeEventDetail {
+  readonly what: 'open-session' | 'close-session' | 'invoke' | 'shm-register' | 'shm-release';
+  /** The TA (its UUID and name), for sessions and invocations. */
+  readonly uuid?: string;
+  readonly ta?: string;
+  /** The client's session and shared memory ids. */
+  readonly session?: number;
+  readonly shm?: number;
+  readonly command?: number;
+  /** TEEC_* return code and TEEC_ORIGIN_* of an open or an invocation. */
+  readonly result?: number;
+  readonly origin?: number;
+  /** How long the TA took, in microseconds. */
+  readonly durationUs?: number;
 }
 
 /** Text written when first read: a module-level function and the values it needs. */
@@ -55,6 +73,7 @@ class LoggedEvent implements SmafEvent {
   readonly addr: number | undefined;
   readonly length: number | undefined;
   readonly durationUs: number | undefined;
+  readonly tee: TeeEventDetail | undefined;
   private text: EventText;
 
   constructor(readonly seq: number, readonly time: number, e: EventInput) {
@@ -64,6 +83,7 @@ class LoggedEvent implements SmafEvent {
     this.addr = e.addr;
     this.length = e.length;
     this.durationUs = e.durationUs;
+    this.tee = e.tee;
     this.text = e.message;
   }
 
@@ -85,6 +105,7 @@ function eventFields(e: SmafEvent): SmafEvent {
   if (e.addr !== undefined) out.addr = e.addr;
   if (e.length !== undefined) out.length = e.length;
   if (e.durationUs !== undefined) out.durationUs = e.durationUs;
+  if (e.tee !== undefined) out.tee = e.tee;
   return out;
 }
 

@@ -7,6 +7,7 @@ import { SdpFirewall } from './firewall.ts';
 import { Platform } from './platform.ts';
 import { SDP_READ, SdpCommand } from './sdp-ta.ts';
 import type { TeeParam } from './tee.ts';
+import { bytesParam } from './tee-memory.ts';
 
 function setup() {
   const platform = new Platform(testPlatformSpec());
@@ -17,7 +18,7 @@ function setup() {
     const out: TeeParam = { type: 'value', a: 0, b: 0 };
     assert.equal(ta.invoke(SdpCommand.CREATE_REGION, [{ type: 'value', a: addr, b: size }, out]).code, 0);
     const id = (out as { a: number }).a;
-    if (device) assert.equal(ta.invoke(SdpCommand.UPDATE_REGION, [{ type: 'value', a: id, b: 0 }, { type: 'memref', data: new TextEncoder().encode(device) }, { type: 'value', a: access, b: 0 }]).code, 0);
+    if (device) assert.equal(ta.invoke(SdpCommand.UPDATE_REGION, [{ type: 'value', a: id, b: 0 }, bytesParam(new TextEncoder().encode(device)), { type: 'value', a: access, b: 0 }]).code, 0);
     return id;
   };
   const device = (name: string): Initiator => ({ kind: 'device', device: platform.device(name) });

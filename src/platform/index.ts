@@ -14,3 +14,5 @@ export * from './sg-table.ts';
 export * from './firewall.ts';
 export * from './sdp-ta.ts';
 export * from './tee.ts';
+export * from './tee-memory.ts';
+export * from './content-key.ts';

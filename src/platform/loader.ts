@@ -10,7 +10,7 @@
  */
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { sizeSchema } from '../common/schema.ts';
+import { displayText, sizeSchema } from '../common/schema.ts';
 import { SmafError } from '../common/errors.ts';
 import { hex } from '../common/units.ts';
 import { DEFAULT_MAX_SEGMENT_SIZE, DEFAULT_SEGMENT_BOUNDARY, type Device, type DmaRange } from './device.ts';
@@ -55,7 +55,7 @@ const regionSchema = z.strictObject({
   base: size,
   size,
   kind: z.enum(REGION_KINDS as [string, ...string[]]),
-  description: z.string().max(200).optional(),
+  description: displayText(200).optional(),
   node: nodePath.optional(),
 });
 
@@ -63,7 +63,7 @@ const dmaRangeSchema = z.strictObject({ cpu: size, bus: size, size });
 
 const deviceSchema = z.strictObject({
   name: deviceName,
-  class: z.string().min(1).max(32).default('generic'),
+  class: displayText(32).min(1).default('generic'),
   dma_mask: z.number().int().min(12).max(64),
   coherent_dma_mask: z.number().int().min(12).max(64).optional(),
   max_segment_size: size.optional(),
@@ -71,14 +71,14 @@ const deviceSchema = z.strictObject({
   iommu: z.boolean().default(false),
   secure: z.boolean().default(false),
   memory_region: name.optional(),
-  description: z.string().max(200).optional(),
+  description: displayText(200).optional(),
   node: nodePath.optional(),
   dma_coherent: z.boolean().optional(),
   dma_ranges: z.array(dmaRangeSchema).min(1).max(64).optional(),
 });
 
 const platformSchema = z.strictObject({
-  name: z.string().min(1).max(63).default('custom'),
+  name: displayText(63).min(1).default('custom'),
   page_size: z.literal(4096).default(4096),
   memory: z.array(regionSchema).min(1).max(PLATFORM_LIMITS.maxRegions),
   devices: z.array(deviceSchema).max(PLATFORM_LIMITS.maxDevices).default([]),

@@ -1,6 +1,7 @@
 /** An emulated SoC built from a PlatformSpec: memory, pools, devices, IOMMUs, bus and event log. */
 import { SmafError } from '../common/errors.ts';
 import { MemoryBus } from './bus.ts';
+import { ContentKey } from './content-key.ts';
 import { SdpFirewall } from './firewall.ts';
 import { SdpTrustedApp } from './sdp-ta.ts';
 import { Tee } from './tee.ts';
@@ -29,12 +30,15 @@ export class Platform {
   /** The TEE, with the SDP trusted application registered when the platform has secure memory. */
   readonly tee = new Tee();
   readonly sdp: SdpTrustedApp | null = null;
+  /** The secure world's content key: the crypto engine decrypts with it; nothing reads it back. */
+  readonly contentKey: ContentKey;
 
   /**
    * `firewall: 'sdp'` (the default when the platform has a secure carveout) enforces the SDP TA's
-   * regions on the bus; 'permissive' leaves the bus open (tests of the bare core).
+   * regions on the bus; 'permissive' leaves the bus open (tests of the bare core). `contentKey`: 32
+   * bytes provisioned for the crypto engine (tests); by default a random one, new at every start.
    */
-  constructor(spec: PlatformSpec, options: { eventCapacity?: number; firewall?: 'sdp' | 'permissive' } = {}) {
+  constructor(spec: PlatformSpec, options: { eventCapacity?: number; firewall?: 'sdp' | 'permissive'; contentKey?: Uint8Array } = {}) {
     this.spec = spec;
     this.name = spec.name;
     this.pageSize = spec.pageSize;
@@ -42,6 +46,7 @@ export class Platform {
     this.events = new EventLog(options.eventCapacity);
     this.bus = new MemoryBus(this.memory, this.events);
     this.provenance = new Provenance(spec.pageSize);
+    this.contentKey = new ContentKey(options.contentKey);
     for (const r of spec.memory) {
       if (r.kind === 'system') {
         this.pools.set(r.name, new PagePool(r, spec.pageSize, carvedOut(r, spec.memory)));

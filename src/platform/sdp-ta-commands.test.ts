@@ -5,6 +5,7 @@ import { EventLog } from './events.ts';
 import { parsePlatform } from './loader.ts';
 import { SDP_POLICY, SDP_READ, SDP_REMOVE, SDP_TA_UUID, SDP_WRITE, SdpCommand, SdpTrustedApp } from './sdp-ta.ts';
 import { TeeResult, type TeeParam } from './tee.ts';
+import { bytesParam } from './tee-memory.ts';
 
 const SPEC = parsePlatform(`
 name: classes
@@ -35,7 +36,7 @@ function setup() {
     return { ...r, id: (out as { a: number }).a };
   };
   const update = (id: number, device: string, access: number) =>
-    ta.invoke(SdpCommand.UPDATE_REGION, [{ type: 'value', a: id, b: 0 }, { type: 'memref', data: new TextEncoder().encode(device) }, { type: 'value', a: access, b: 0 }]);
+    ta.invoke(SdpCommand.UPDATE_REGION, [{ type: 'value', a: id, b: 0 }, bytesParam(new TextEncoder().encode(device)), { type: 'value', a: access, b: 0 }]);
   const destroy = (id: number) => ta.invoke(SdpCommand.DESTROY_REGION, [{ type: 'value', a: id, b: 0 }]);
   const devices = (id: number) => ta.status().regions.find((r) => r.id === id)?.devices;
   return { ta, events, create, update, destroy, devices };
@@ -110,7 +111,7 @@ test('UPDATE_REGION checks its parameters, the region and the device', () => {
   const { ta, create, update } = setup();
   const { id } = create(BASE, 4096);
   const bad = (params: TeeParam[]) => ta.invoke(SdpCommand.UPDATE_REGION, params);
-  const name = { type: 'memref', data: new TextEncoder().encode('dec') } as const;
+  const name = bytesParam(new TextEncoder().encode('dec'));
   const why = 'UPDATE_REGION takes value(id), memref(device), value(access)';
   for (const params of [[], [{ type: 'value', a: id, b: 0 }, name], [{ type: 'value', a: id, b: 0 }, { type: 'value', a: 0, b: 0 }, { type: 'value', a: 1, b: 0 }], [name, name, { type: 'value', a: 1, b: 0 }]] as TeeParam[][]) {
     assert.deepEqual(bad(params), { code: TeeResult.ERROR_BAD_PARAMETERS, reason: why });
@@ -125,7 +126,7 @@ test('CREATE_REGION: inside one secure carveout, touching neighbours allowed, id
   const { ta, events, create } = setup();
   const why = 'CREATE_REGION takes value(addr, size) and an out value';
   assert.deepEqual(ta.invoke(SdpCommand.CREATE_REGION, [{ type: 'value', a: BASE, b: 4096 }]), { code: TeeResult.ERROR_BAD_PARAMETERS, reason: why });
-  assert.deepEqual(ta.invoke(SdpCommand.CREATE_REGION, [{ type: 'memref', data: new Uint8Array(0) }, { type: 'value', a: 0, b: 0 }]), { code: TeeResult.ERROR_BAD_PARAMETERS, reason: why });
+  assert.deepEqual(ta.invoke(SdpCommand.CREATE_REGION, [bytesParam(new Uint8Array(0)), { type: 'value', a: 0, b: 0 }]), { code: TeeResult.ERROR_BAD_PARAMETERS, reason: why });
   const outside = (addr: number, size: number) => ({ code: TeeResult.ERROR_BAD_PARAMETERS, reason: `0x${addr.toString(16)}+${size} is not inside a secure carveout` });
   assert.deepEqual(create(BASE, 0), { ...outside(BASE, 0), id: 0 });
   assert.deepEqual(create(BASE - 4096, 8192), { ...outside(BASE - 4096, 8192), id: 0 });
@@ -150,12 +151,16 @@ test('DESTROY_REGION, DUMP_STATUS and unknown commands', () => {
   assert.deepEqual(ta.invoke(SdpCommand.DESTROY_REGION, []), { code: TeeResult.ERROR_BAD_PARAMETERS, reason: 'DESTROY_REGION takes value(region id)' });
   assert.deepEqual(ta.invoke(SdpCommand.DUMP_STATUS, []), { code: TeeResult.ERROR_BAD_PARAMETERS, reason: 'DUMP_STATUS takes an out memref' });
   assert.deepEqual(ta.invoke(SdpCommand.DUMP_STATUS, [{ type: 'value', a: 0, b: 0 }]), { code: TeeResult.ERROR_BAD_PARAMETERS, reason: 'DUMP_STATUS takes an out memref' });
-  const out: TeeParam = { type: 'memref', data: new Uint8Array(0) };
+  const want = { maxRegions: 3, regions: [{ id, addr: BASE, size: 8192, devices: { disp: { reads: 1, writes: 0 } } }] };
+  const needed = JSON.stringify(want).length;
+  const short = bytesParam(new Uint8Array(10), 'output');
+  assert.deepEqual(ta.invoke(SdpCommand.DUMP_STATUS, [short]), { code: TeeResult.ERROR_SHORT_BUFFER, reason: `the status takes ${needed} bytes` });
+  assert.equal((short as { size: number }).size, needed, 'SHORT_BUFFER says how many bytes it needs');
+  const bytes = new Uint8Array(1000);
+  const out = bytesParam(bytes, 'output');
   assert.deepEqual(ta.invoke(SdpCommand.DUMP_STATUS, [out]), { code: TeeResult.SUCCESS });
-  assert.deepEqual(JSON.parse(new TextDecoder().decode((out as { data: Uint8Array }).data)), {
-    maxRegions: 3,
-    regions: [{ id, addr: BASE, size: 8192, devices: { disp: { reads: 1, writes: 0 } } }],
-  });
+  assert.equal((out as { size: number }).size, needed);
+  assert.deepEqual(JSON.parse(new TextDecoder().decode(bytes.subarray(0, needed))), want);
   assert.deepEqual(destroy(id), { code: TeeResult.SUCCESS });
   assert.deepEqual(destroy(id), { code: TeeResult.ERROR_ITEM_NOT_FOUND, reason: `no region ${id}` });
   assert.equal(events.list({ kinds: ['tee'] }).at(-1)!.message, `SDP region ${id} destroyed`);

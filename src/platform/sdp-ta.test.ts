@@ -5,6 +5,7 @@ import { CPU } from './bus.ts';
 import { Platform } from './platform.ts';
 import { SDP_READ, SDP_REMOVE, SDP_TA_UUID, SDP_WRITE, SdpCommand } from './sdp-ta.ts';
 import { TeeResult, type TeeParam } from './tee.ts';
+import { bytesParam } from './tee-memory.ts';
 
 function setup() {
   const platform = new Platform(testPlatformSpec());
@@ -17,7 +18,7 @@ function setup() {
     return { ...r, id: (out as { a: number }).a };
   };
   const update = (id: number, device: string, access: number) =>
-    platform.tee.invoke(session, SdpCommand.UPDATE_REGION, [{ type: 'value', a: id, b: 0 }, { type: 'memref', data: new TextEncoder().encode(device) }, { type: 'value', a: access, b: 0 }]);
+    platform.tee.invoke(session, SdpCommand.UPDATE_REGION, [{ type: 'value', a: id, b: 0 }, bytesParam(new TextEncoder().encode(device)), { type: 'value', a: access, b: 0 }]);
   return { platform, session, sdp, create, update };
 }
 
@@ -65,9 +66,10 @@ test('DUMP_STATUS and DESTROY_REGION', () => {
   const { platform, session, create, update, sdp } = setup();
   const { id } = create(sdp.base, 4096);
   update(id, 'dec', SDP_READ);
-  const out: TeeParam = { type: 'memref', data: new Uint8Array(0) };
+  const bytes = new Uint8Array(4096);
+  const out: TeeParam = bytesParam(bytes, 'output');
   assert.equal(platform.tee.invoke(session, SdpCommand.DUMP_STATUS, [out]).code, TeeResult.SUCCESS);
-  const status = JSON.parse(new TextDecoder().decode((out as { data: Uint8Array }).data));
+  const status = JSON.parse(new TextDecoder().decode(bytes.subarray(0, (out as { size: number }).size)));
   assert.deepEqual(status.regions[0].devices, { dec: { reads: 1, writes: 0 } });
   assert.equal(platform.tee.invoke(session, SdpCommand.DESTROY_REGION, [{ type: 'value', a: id, b: 0 }]).code, TeeResult.SUCCESS);
   assert.equal(platform.tee.invoke(session, SdpCommand.DESTROY_REGION, [{ type: 'value', a: id, b: 0 }]).code, TeeResult.ERROR_ITEM_NOT_FOUND);

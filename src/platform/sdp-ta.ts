@@ -18,7 +18,7 @@
 import type { Device } from './device.ts';
 import type { EventLog } from './events.ts';
 import type { MemoryRegion } from './region.ts';
-import { TeeResult, type TeeParam, type TrustedApp } from './tee.ts';
+import { TeeLogin, TeeResult, type TeeCaller, type TeeParam, type TrustedApp } from './tee.ts';
 
 export const SDP_TA_UUID = 'b9aa5f00-d229-11e4-925c-0002a5d5c51b';
 
@@ -52,6 +52,7 @@ export interface SdpRegion {
 export class SdpTrustedApp implements TrustedApp {
   readonly uuid = SDP_TA_UUID;
   readonly name = 'optee-sdp';
+  readonly description = 'the SDP region table the firewall enforces; the REE kernel\'s (the secure module), not user space\'s';
   private readonly regions = new Map<number, SdpRegion>();
   private nextId = 1;
 
@@ -61,6 +62,16 @@ export class SdpTrustedApp implements TrustedApp {
     readonly maxRegions: number,
     private readonly events?: EventLog,
   ) {}
+
+  /**
+   * Sessions of the REE kernel only (the secure module's, login REE_KERNEL, which the TEE driver
+   * refuses to user space): a client that could update the table would grant its devices access to
+   * other clients' secure memory, or tear their regions down.
+   */
+  openSession(_params: TeeParam[], caller: TeeCaller): TeeReply {
+    if (caller.login === TeeLogin.REE_KERNEL) return { code: TeeResult.SUCCESS };
+    return { code: TeeResult.ERROR_ACCESS_DENIED, reason: 'the SDP region table serves the REE kernel (login REE_KERNEL) only' };
+  }
 
   invoke(command: number, params: TeeParam[]): TeeReply {
     const handle = this.commands[command];
@@ -104,7 +115,8 @@ export class SdpTrustedApp implements TrustedApp {
   /** in: value[0].a = region id; memref[1] = device name; value[2].a = access bits | SDP_REMOVE */
   private updateRegion(params: TeeParam[]): TeeReply {
     const p = valueParam(params, 0);
-    const name = params[1]?.type === 'memref' ? new TextDecoder().decode(params[1].data) : null;
+    const ref = params[1];
+    const name = ref?.type === 'memref' && ref.memory ? new TextDecoder().decode(ref.memory.read(0, Math.min(ref.size, ref.memory.size))) : null;
     const acc = valueParam(params, 2);
     if (!p || name === null || !acc) return { code: TeeResult.ERROR_BAD_PARAMETERS, reason: 'UPDATE_REGION takes value(id), memref(device), value(access)' };
     const region = this.regions.get(p.a);
@@ -117,12 +129,15 @@ export class SdpTrustedApp implements TrustedApp {
     return grantAccess(region, name, dev, access);
   }
 
-  /** out: memref[0] = the status as JSON */
+  /** out: memref[0] = the status as JSON (SHORT_BUFFER with the size it needs when it does not fit) */
   private dumpStatus(params: TeeParam[]): TeeReply {
     const out = params[0];
-    if (!out || out.type !== 'memref') return { code: TeeResult.ERROR_BAD_PARAMETERS, reason: 'DUMP_STATUS takes an out memref' };
-    out.data = new TextEncoder().encode(JSON.stringify(this.status()));
-    return { code: TeeResult.SUCCESS };
+    if (!out || out.type !== 'memref' || !out.memory) return { code: TeeResult.ERROR_BAD_PARAMETERS, reason: 'DUMP_STATUS takes an out memref' };
+    const json = new TextEncoder().encode(JSON.stringify(this.status()));
+    const fits = json.length <= out.memory.size;
+    if (fits) out.memory.write(0, json, new Set());
+    out.size = json.length;
+    return fits ? { code: TeeResult.SUCCESS } : { code: TeeResult.ERROR_SHORT_BUFFER, reason: `the status takes ${json.length} bytes` };
   }
 
   status(): { maxRegions: number; regions: { id: number; addr: number; size: number; devices: Record<string, SdpGrant> }[] } {

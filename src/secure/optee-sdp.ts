@@ -8,7 +8,7 @@ import { SmafError, type ErrnoName } from '../common/errors.ts';
 import { hex } from '../common/units.ts';
 import { DmaDirection, type BufferInfo, type CpuAccessKind, type CpuAccessMode, type SecureModule } from '../core/index.ts';
 import {
-  SDP_READ, SDP_REMOVE, SDP_TA_UUID, SDP_WRITE, SdpCommand, TeeResult, teeResultName, type Device, type Platform, type TeeParam,
+  bytesParam, SDP_READ, SDP_REMOVE, SDP_TA_UUID, SDP_WRITE, SdpCommand, TeeResult, teeResultName, type Device, type Platform, type TeeParam,
 } from '../platform/index.ts';
 
 export interface OpteeSdpContext {
@@ -44,7 +44,7 @@ export function createOpteeSdpModule(platform: Platform): SecureModule<OpteeSdpC
   };
   const update = (region: number, device: Device, dir: DmaDirection, remove: boolean): void => {
     const access = sdpAccess(dir) | (remove ? SDP_REMOVE : 0);
-    call(SdpCommand.UPDATE_REGION, [{ type: 'value', a: region, b: 0 }, { type: 'memref', data: new TextEncoder().encode(device.name) }, { type: 'value', a: access, b: 0 }], `${remove ? 'revoke' : 'grant'} ${device.name}`);
+    call(SdpCommand.UPDATE_REGION, [{ type: 'value', a: region, b: 0 }, bytesParam(new TextEncoder().encode(device.name), 'input'), { type: 'value', a: access, b: 0 }], `${remove ? 'revoke' : 'grant'} ${device.name}`);
   };
   const destroy = (ctx: OpteeSdpContext, addr: number, id: number): void => {
     ctx.regions.delete(addr);

@@ -11,6 +11,7 @@
 import { PROT_READ, PROT_WRITE, SMAF_CLOEXEC, SMAF_RDWR } from '../core/index.ts';
 import { DMA_BUF_SYNC_END, DMA_BUF_SYNC_READ, DMA_BUF_SYNC_WRITE, IOCTLS, SMAF_NAME_LEN, type FieldDef, type StructDef } from './abi.ts';
 import * as native from './native-abi.ts';
+import * as tee from './tee-abi.ts';
 import { COMM_LEN, DEVICE_NAME_LEN, DMA_BUF_NAME_LEN, OP_TABLE, TOKEN_LEN, type OpRow } from './ops.ts';
 import { DEVICE_FD, MAX_FRAME, REQUEST_HEADER, RESPONSE_HEADER } from './wire.ts';
 
@@ -101,6 +102,30 @@ function nativeSection(): string[] {
   ];
 }
 
+function teeSection(): string[] {
+  const attrs = Object.entries(tee.TeeParamAttr).map(([k, v]) => define(`SMAF_TEE_PARAM_ATTR_${k}`, hex(v)));
+  const flags = Object.entries(tee.TeeShmFlag).map(([k, v]) => define(`SMAF_TEE_SHM_${k}`, hex(v)));
+  return [
+    section('/dev/tee0: the TEE subsystem (linux/tee.h, OP-TEE\'s SHM_REGISTER_FD) and its ops (docs/tee.md)'),
+    ...Object.entries(tee.TEE_IOCTLS).map(([k, v]) => define(`SMAF_${k}`, hex(v))),
+    define('SMAF_TEE_IMPL_ID_OPTEE', `${tee.TEE_IMPL_ID_OPTEE}u`),
+    define('SMAF_TEE_OPTEE_CAP_TZ', `${tee.TEE_OPTEE_CAP_TZ}u`),
+    define('SMAF_TEE_GEN_CAPS', hex(tee.TEE_GEN_CAP_GP | tee.TEE_GEN_CAP_REG_MEM | tee.TEE_GEN_CAP_MEMREF_NULL), 'GP | REG_MEM | MEMREF_NULL'),
+    define('SMAF_TEE_MEMREF_NULL', '0xFFFFFFFFFFFFFFFFull'),
+    define('SMAF_TEE_MAX_ARG_SIZE', `${tee.TEE_MAX_ARG_SIZE}u`),
+    define('SMAF_TEE_OPEN_SESSION_ARG', `${tee.TEE_OPEN_SESSION_ARG}u`, 'sizeof(struct tee_ioctl_open_session_arg)'),
+    define('SMAF_TEE_INVOKE_ARG', `${tee.TEE_INVOKE_ARG}u`, 'sizeof(struct tee_ioctl_invoke_arg)'),
+    ...attrs,
+    ...flags,
+    '',
+    '/* the parameter block of TEE_OPEN_SESSION and TEE_INVOKE, and of their replies after struct smaf_tee_call_out */',
+    cStruct(tee.teeParam),
+    cStruct(tee.teeCallOut),
+    '',
+    cStruct(tee.teeIoctlShmRegisterFdData),
+  ];
+}
+
 /** The whole header, byte for byte as checked in. */
 export function cHeader(): string {
   const rows = OP_TABLE as readonly OpRow[];
@@ -134,6 +159,7 @@ export function cHeader(): string {
     ...rows.flatMap((r) => opLines(r, seen)),
     ...ioctlSection(),
     ...nativeSection(),
+    ...teeSection(),
     '',
     '#endif',
     '',

@@ -1,6 +1,7 @@
 /** Generated documentation of the ABI (used by `smaf info --abi` and docs/protocol.md). */
 import { IOCTLS, type StructDef } from './abi.ts';
 import { OP_TABLE, type OpRow } from './ops.ts';
+import { teeCallOut, teeParam } from './tee-abi.ts';
 
 const hex = (n: number): string => `0x${n.toString(16).toUpperCase().padStart(8, '0')}`;
 const typeName = (f: StructDef['fields'][number]): string => (f.type === 'bytes' || f.type === 'char' ? `u8[${f.size}]` : f.type);
@@ -48,14 +49,14 @@ function structMarkdown(s: StructDef): string {
   return [`#### ${s.name} (${s.size} bytes${packed})`, '', '| offset | type | field | role | meaning |', '|---|---|---|---|---|', ...rows].join('\n');
 }
 
-/** The structs of the op payloads, each once, in op order. */
+/** The structs of the op payloads, each once, in op order; then those inside the TEE calls' bytes. */
 function opStructs(): StructDef[] {
   const out = new Set<StructDef>();
   for (const row of OP_TABLE as readonly OpRow[]) {
     if (row.request.kind === 'struct') out.add(row.request.struct);
     if (row.reply.kind === 'struct' || row.reply.kind === 'array') out.add(row.reply.struct);
   }
-  return [...out];
+  return [...out, teeParam, teeCallOut];
 }
 
 export function abiMarkdown(): string {

@@ -9,3 +9,4 @@ export * from './docs.ts';
 export * from './events.ts';
 export * from './c-header.ts';
 export * from './native-abi.ts';
+export * from './tee-abi.ts';

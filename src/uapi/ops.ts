@@ -11,6 +11,10 @@ import type { Explanation, SelfCheckReport } from '../core/index.ts';
 import { struct, type StructDef } from './abi.ts';
 import { eventsIn, type EventPage } from './events.ts';
 import {
+  TEE_CALL_REPLY, TEE_CALL_TAIL, teeCancelIn, teeCloseSessionIn, teeCtxIn, teeInvokeIn, teeOpenSessionIn, teeShmAllocIn, teeShmOut, teeShmRegisterFdIn,
+  teeShmRegisterIn, teeShmReleaseIn, teeVersionOut,
+} from './tee-abi.ts';
+import {
   chromeTraceSchema, daemonStateSchema, devicesReportSchema, eventPageSchema, explanationSchema, heapsSchema, processReportSchema, selfCheckSchema,
   type ChromeTrace, type DaemonState, type DevicesReport, type HeapInfo, type JournalEvent, type ProcessReport,
 } from './replies.ts';
@@ -118,7 +122,7 @@ export const OP_TABLE = [
     op: 14, name: 'DMA_COPY', target: 'buffer', result: 'bytes copied', reply: NONE, doc: 'the device of the attachments copies (fd = the destination buffer)',
     request: fields(struct('smaf_dma_copy_in', 40, [
       u32('dst_attachment', 'attachment of the destination (this fd)'), { name: 'src_fd', type: 's32', role: 'in', doc: 'source buffer fd' },
-      u32('src_attachment', 'attachment of the source, same device'), u32('transform', '0 copy, 1 toy decryption (XOR 0x5A)'),
+      u32('src_attachment', 'attachment of the source, same device'), u32('transform', '0 copy, 1 decrypt with the secure world\'s content key (a decrypter, into secure memory)'),
       u64('src_offset', 'bytes'), u64('dst_offset', 'bytes'), u64('length', 'bytes'),
     ])),
   },
@@ -136,6 +140,38 @@ export const OP_TABLE = [
     op: 18, name: 'GENERATION', target: 'buffer', request: NONE, reply: NONE, doc: 'unchanged = a CPU copy taken at that generation is still current',
     result: 'the write generation: WRITEs and DMA writes into the buffer so far, modulo 2^31',
   },
+  {
+    op: 19, name: 'DMA_SCANOUT', target: 'buffer', result: 'bytes read', reply: NONE,
+    doc: 'the device reads a range of its mapping (a display scanning a frame out): the firewall decides; nothing but the count comes back',
+    request: fields(struct('smaf_dma_scanout_in', 24, [u32('attachment', 'attachment id'), { name: 'reserved', type: 'u32', role: 'reserved', doc: 'must be 0' }, u64('offset', 'bytes'), u64('length', 'bytes')])),
+  },
+  // the TEE subsystem (/dev/tee0 of a preload library): docs/tee.md
+  { op: 0x40, name: 'TEE_OPEN', target: 'device', request: NONE, result: 'TEE context id', reply: NONE, doc: 'open /dev/tee0: a TEE context' },
+  { op: 0x41, name: 'TEE_VERSION', target: 'device', request: fields(teeCtxIn), result: '0', reply: fields(teeVersionOut), doc: 'TEE_IOC_VERSION' },
+  { op: 0x42, name: 'TEE_CLOSE', target: 'device', request: fields(teeCtxIn), result: '0', reply: NONE, doc: 'close /dev/tee0: its sessions close; its shared memory stays until released' },
+  {
+    op: 0x43, name: 'TEE_SHM_ALLOC', target: 'device', request: fields(teeShmAllocIn), result: 'shm id', reply: fields(teeShmOut),
+    doc: 'TEE_IOC_SHM_ALLOC: shared memory the client process holds (its bytes travel with each call)',
+  },
+  {
+    op: 0x44, name: 'TEE_SHM_REGISTER', target: 'device', request: fields(teeShmRegisterIn), result: 'shm id', reply: fields(teeShmOut),
+    doc: 'TEE_IOC_SHM_REGISTER: user memory of the client process (its bytes travel with each call)',
+  },
+  {
+    op: 0x45, name: 'TEE_SHM_REGISTER_FD', target: 'either', request: fields(teeShmRegisterFdIn), result: 'shm id', reply: fields(teeShmOut),
+    doc: 'TEE_IOC_SHM_REGISTER_FD: the dma-buf of fd, with a reference of its own (the fd may be closed); not a buffer fd: EINVAL',
+  },
+  { op: 0x46, name: 'TEE_SHM_RELEASE', target: 'device', request: fields(teeShmReleaseIn), result: '0', reply: NONE, doc: 'close a shm fd: the shared memory (and its dma-buf reference) goes' },
+  {
+    op: 0x47, name: 'TEE_OPEN_SESSION', target: 'device', result: 'bytes that follow', doc: 'TEE_IOC_OPEN_SESSION',
+    request: { kind: 'struct', struct: teeOpenSessionIn, tail: TEE_CALL_TAIL }, reply: { kind: 'bytes', doc: TEE_CALL_REPLY },
+  },
+  {
+    op: 0x48, name: 'TEE_INVOKE', target: 'device', result: 'bytes that follow', doc: 'TEE_IOC_INVOKE',
+    request: { kind: 'struct', struct: teeInvokeIn, tail: TEE_CALL_TAIL }, reply: { kind: 'bytes', doc: TEE_CALL_REPLY },
+  },
+  { op: 0x49, name: 'TEE_CLOSE_SESSION', target: 'device', request: fields(teeCloseSessionIn), result: '0', reply: NONE, doc: 'TEE_IOC_CLOSE_SESSION' },
+  { op: 0x4a, name: 'TEE_CANCEL', target: 'device', request: fields(teeCancelIn), result: '0', reply: NONE, doc: 'TEE_IOC_CANCEL' },
   {
     op: 0x80, name: 'X_STATE', target: 'device', result: '0', doc: 'a client sees only the buffers it holds; the admin socket sees all (extension)',
     request: { kind: 'struct', optional: true, struct: struct('smaf_state_in', 8, [u32('offset', 'first buffer of the page'), u32('limit', 'buffers in the page, at most 500')]) },

@@ -22,8 +22,12 @@ const record = z.record(str, z.unknown());
 
 // ---- the platform's and the core's types ---------------------------------------------------
 
+const teeEventSchema = z.looseObject({
+  what: z.enum(['open-session', 'close-session', 'invoke', 'shm-register', 'shm-release']), uuid: opt(str), ta: opt(str), session: opt(int), shm: opt(int),
+  command: opt(num), result: opt(num), origin: opt(int), durationUs: opt(num),
+});
 const eventFields = {
-  seq: int, time: num, kind: z.enum(EVENT_KINDS), actor: str, buffer: opt(int), addr: opt(num), length: opt(num), durationUs: opt(num), message: str,
+  seq: int, time: num, kind: z.enum(EVENT_KINDS), actor: str, buffer: opt(int), addr: opt(num), length: opt(num), durationUs: opt(num), message: str, tee: opt(teeEventSchema),
 };
 const smafEventSchema: z.ZodType<SmafEvent> = z.looseObject(eventFields);
 
@@ -46,7 +50,7 @@ const explanationFields = {
   region: nullable(str), segments: list(z.looseObject({ phys: num, length: num })), segmentsTotal: int,
   attachments: list(z.looseObject({ id: int, device: str, mapped: bool, direction: nullable(z.enum(['bidirectional', 'to-device', 'from-device'])) })), cpuMappings: int, refs: int,
   released: opt(z.looseObject({ time: num })), history: opt(list(z.looseObject({ time: num, kind: str, actor: str, message: str }))),
-  decisionsTotal: int,
+  decisionsTotal: int, teeShm: opt(list(z.looseObject({ client: int, label: str, shm: int }))),
 };
 export const explanationSchema: z.ZodType<Explanation> = z.looseObject({ ...explanationFields, decisions: list(decisionSchema) });
 
@@ -143,6 +147,15 @@ export interface ProcessBuffer {
   readonly dmaDevices: readonly string[];
   /** How many processes hold it (1 = this one only). */
   readonly sharedBy: number;
+  /** The TEE shared memory ids of this process that hold it (TEE_SHM_REGISTER_FD). */
+  readonly teeShm?: readonly number[];
+}
+
+/** What a process holds in the TEE: contexts (opens of /dev/tee0), sessions, shared memory. */
+export interface ProcessTee {
+  readonly contexts: number;
+  readonly sessions: readonly { readonly id: number; readonly uuid: string; readonly ta: string }[];
+  readonly shm: readonly { readonly id: number; readonly kind: 'alloc' | 'registered' | 'dma-buf'; readonly size: number; readonly buffer: number | null }[];
 }
 
 export interface ProcessView {
@@ -152,6 +165,7 @@ export interface ProcessView {
   readonly buffers: readonly ProcessBuffer[];
   /** Bytes of the distinct buffers this process holds; `cpuMappedBytes` of those it maps with the CPU. */
   readonly totals: { readonly buffers: number; readonly bytes: number; readonly cpuMappedBytes: number };
+  readonly tee?: ProcessTee;
 }
 
 export interface ProcessReport {
@@ -163,13 +177,19 @@ export interface ProcessReport {
 
 const processBufferSchema: z.ZodType<ProcessBuffer> = z.looseObject({
   buffer: int, size: num, name: nullable(str), allocator: nullable(str), nameHint: nullable(str), secure: bool, fds: list(int), cpuMapped: bool,
-  dmaMapped: bool, dmaDevices: list(str), sharedBy: int,
+  dmaMapped: bool, dmaDevices: list(str), sharedBy: int, teeShm: opt(list(int)),
+});
+
+const processTeeSchema: z.ZodType<ProcessTee> = z.looseObject({
+  contexts: int,
+  sessions: list(z.looseObject({ id: int, uuid: str, ta: str })),
+  shm: list(z.looseObject({ id: int, kind: z.enum(['alloc', 'registered', 'dma-buf']), size: num, buffer: nullable(int) })),
 });
 
 export const processReportSchema: z.ZodType<ProcessReport> = z.looseObject({
   processes: list(z.looseObject({
     client: int, pid: nullable(int), comm: nullable(str), buffers: list(processBufferSchema),
-    totals: z.looseObject({ buffers: int, bytes: num, cpuMappedBytes: num }),
+    totals: z.looseObject({ buffers: int, bytes: num, cpuMappedBytes: num }), tee: opt(processTeeSchema),
   })),
   allocators: list(z.looseObject({ allocator: str, buffers: int, bytes: num })),
   total: z.looseObject({ buffers: int, bytes: num }),

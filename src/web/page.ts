@@ -73,7 +73,7 @@ export const INDEX_HTML = `<!doctype html>
   .tl-bar .seg { position:absolute; top:0; bottom:0; left:0; background:#39424d; } .tl-bar.selected { outline:2px solid #fff; }
   .tl-map { position:absolute; top:14px; height:3px; background:#9fd6ff; border-radius:1px; pointer-events:none; } .tl-map-swatch { background:#9fd6ff; }
   .tl-mark { position:absolute; top:1px; width:3px; height:14px; margin-left:-1px; pointer-events:none; border-radius:1px; }
-  .tl-mark.deny { background:#fff; box-shadow:0 0 0 1px #000, 0 0 0 2px var(--bad); } .tl-mark.grant { background:var(--ok); } .tl-mark.revoke { background:var(--warn); } .tl-mark.cpu { background:var(--accent); } .tl-mark.att { background:#6b7785; width:1px; }
+  .tl-mark.deny { background:#fff; box-shadow:0 0 0 1px #000, 0 0 0 2px var(--bad); } .tl-mark.grant { background:var(--ok); } .tl-mark.revoke { background:var(--warn); } .tl-mark.cpu { background:var(--accent); } .tl-mark.tee { background:#c792ea; } .tl-mark.att { background:#6b7785; width:1px; }
   .tl-detail { font-size:12px; margin:6px 0; max-height:160px; overflow:auto; } .tl-detail ul { margin:4px 0; padding-left:18px; } .tl-detail .t { color:var(--dim); font-variant-numeric: tabular-nums; }
   .tl-detail .k.denial { color:var(--bad); } .tl-detail .k.grant { color:var(--ok); }
   /* phones: every table row becomes a card listing its fields, so nothing is cut off to the right */

@@ -9,7 +9,7 @@ import { build } from 'esbuild';
 import { Hono } from 'hono';
 import { WebSocketServer } from 'ws';
 import { randomBytes } from 'node:crypto';
-import { dashboardGuard } from './guard.ts';
+import { dashboardGuard, WS_PROTOCOL } from './guard.ts';
 import { explain } from '../core/index.ts';
 import type { DaemonContext } from '../daemon/context.ts';
 import { StatsHistory } from './history.ts';
@@ -21,7 +21,7 @@ import { snapshot } from '../daemon/state.ts';
 import { devicesView } from '../daemon/devices.ts';
 
 export interface Dashboard {
-  /** The address to open, access token included. */
+  /** The address to open, access token included (in the fragment: `http://127.0.0.1:7070/#token=...`). */
   readonly url: string;
   readonly token: string;
   /** WebSocket viewers connected now. */
@@ -92,6 +92,8 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
   app.get('/', (c) => c.html(INDEX_HTML));
   app.get('/app.js', (c) => c.body(js, 200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-cache' }));
   app.get('/api/state', (c) => c.body(payload(), 200, { 'content-type': 'application/json' }));
+  // answers 204 to the token holder (the guard answers everyone else): how the page knows its token is right
+  app.get('/api/access', (c) => c.body(null, 204));
   mountStateRoutes(app, ctx);
   app.get(
     '/ws',
@@ -106,7 +108,9 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
   const ticker = setInterval(() => history.sample(), 1000);
   ticker.unref();
 
-  const wss = new WebSocketServer({ noServer: true, maxPayload: WS_MAX_PAYLOAD });
+  // a page's WebSocket offers the dashboard's subprotocol and its token as a second one: the
+  // answer names only the first, so the token is never echoed
+  const wss = new WebSocketServer({ noServer: true, maxPayload: WS_MAX_PAYLOAD, handleProtocols: (offered) => (offered.has(WS_PROTOCOL) ? WS_PROTOCOL : false) });
   let server: ServerType | null = null;
   port = await new Promise<number>((resolve, reject) => {
     server = serve({ fetch: app.fetch, hostname: host, port: o.port ?? 0, websocket: { server: wss } }, (info) => resolve(info.port));
@@ -114,7 +118,7 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
   });
   const shown = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
   return {
-    url: `http://${shown}:${port}/?token=${token}`,
+    url: `http://${shown}:${port}/#token=${token}`,
     token,
     viewers: () => pusher.viewers,
     close: async () => {

@@ -4,8 +4,12 @@
  *
  * Every offset and length is checked against the blob before it is used, so a truncated or
  * corrupted blob gives a RangeError that says what is wrong and where, never an out-of-range read,
- * a crash or a hang: the structure block is read in one forward pass (each token advances the
- * cursor by at least 4 bytes) and nesting is bounded.
+ * a crash or a hang. A crafted blob cannot make the reader slow or hungry either: every limit below
+ * is checked before the work it bounds, and every step is linear in the blob's size. The structure
+ * block is read in one forward pass (each token advances the cursor by at least 4 bytes); a
+ * duplicate child name is found with a set, not by comparing siblings; a property name is decoded
+ * once per strings-block offset however many properties name it; the reservation block stops at
+ * its limit; a node's path is built when asked for, not kept for every node.
  */
 
 export const FDT_MAGIC = 0xd00dfeed;
@@ -15,8 +19,27 @@ const FDT_PROP = 3;
 const FDT_NOP = 4;
 const FDT_END = 9;
 const HEADER_SIZE = 40;
-/** dtc rejects deeper trees long before this; a bound keeps a hostile blob from exhausting the stack. */
-export const MAX_DEPTH = 64;
+
+/**
+ * Bounds no real tree reaches (the largest boards' blobs are a few hundred KiB, with a few thousand
+ * nodes, names under 64 bytes, paths under 200 and a handful of /memreserve/ entries).
+ */
+export const FDT_LIMITS = {
+  /** Bytes of a blob (and of a platform file on disk). */
+  maxBlobSize: 4 * 1024 * 1024,
+  /** Nodes in a tree. */
+  maxNodes: 100_000,
+  /** Bytes of a node name (with its unit address) or a property name. */
+  maxNameLength: 256,
+  /** Characters of a node's full path. */
+  maxPathLength: 1024,
+  /** Nesting depth: dtc rejects deeper trees long before; a bound keeps a hostile blob from exhausting the stack. */
+  maxDepth: 64,
+  /** Entries of the memory reservation block (as many as a platform has regions). */
+  maxReservations: 1024,
+} as const;
+
+export const MAX_DEPTH = FDT_LIMITS.maxDepth;
 
 export interface FdtNode {
   /** Node name with its unit address (`video-codec@aa00000`); "" for the root. */
@@ -33,20 +56,46 @@ export interface FdtReservation {
   readonly size: bigint;
 }
 
+/** What reading the blob cost, in steps that do not depend on the machine (tests bound them). */
+export interface FdtCost {
+  /** Tokens and header fields read, name bytes scanned and decoded, name lookups. */
+  readonly steps: number;
+  /** Bytes of property names decoded (each strings-block offset once). */
+  readonly propertyNameBytes: number;
+}
+
 export interface Fdt {
   readonly version: number;
   readonly bootCpu: number;
   readonly root: FdtNode;
   /** The memory reservation block (`/memreserve/` in a .dts). */
   readonly reservations: readonly FdtReservation[];
+  readonly cost: FdtCost;
 }
 
-interface MutableNode {
-  name: string;
-  path: string;
-  parent: MutableNode | null;
-  props: Map<string, Uint8Array>;
-  children: MutableNode[];
+/** A node as the parser builds it; its path is made from its parents when first asked for. */
+class ParsedNode implements FdtNode {
+  readonly props = new Map<string, Uint8Array>();
+  readonly children: ParsedNode[] = [];
+  /** Names of the children, for the duplicate check (made with the second child). */
+  childNames: Set<string> | null = null;
+  private pathText: string | null = null;
+
+  constructor(readonly name: string, readonly parent: ParsedNode | null, readonly pathLength: number) {}
+
+  get path(): string {
+    if (this.pathText === null) this.pathText = this.parent === null ? '/' : this.parent.parent === null ? `/${this.name}` : `${this.parent.path}/${this.name}`;
+    return this.pathText;
+  }
+
+  /** Whether a child of this name exists; records it. One set lookup, whatever the number of siblings. */
+  addChildName(name: string): boolean {
+    if (this.children.length === 0) return true;
+    if (this.childNames === null) this.childNames = new Set(this.children.map((c) => c.name));
+    if (this.childNames.has(name)) return false;
+    this.childNames.add(name);
+    return true;
+  }
 }
 
 function fail(message: string): never {
@@ -67,14 +116,16 @@ interface Header {
   readonly sizeStruct: number;
 }
 
-/** Parse a .dtb. Throws RangeError("malformed device tree blob: ...") on any inconsistency. */
+/** Parse a .dtb. Throws RangeError("malformed device tree blob: ...") on any inconsistency or exceeded limit. */
 export function parseFdt(bytes: Uint8Array): Fdt {
+  if (bytes.length > FDT_LIMITS.maxBlobSize) fail(`${bytes.length} bytes is over the ${FDT_LIMITS.maxBlobSize}-byte limit (real boards' blobs are a few hundred KiB)`);
   if (bytes.length < HEADER_SIZE) fail(`${bytes.length} bytes is shorter than the ${HEADER_SIZE}-byte header (truncated?)`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const header = readHeader(bytes, view);
   const reservations = readReservations(view, header);
-  const root = new StructParser(bytes, view, header).parse();
-  return { version: header.version, bootCpu: header.bootCpu, root, reservations };
+  const parser = new StructParser(bytes, view, header);
+  const root = parser.parse();
+  return { version: header.version, bootCpu: header.bootCpu, root, reservations, cost: { steps: parser.steps + reservations.length + 1, propertyNameBytes: parser.propertyNameBytes } };
 }
 
 function readHeader(bytes: Uint8Array, view: DataView): Header {
@@ -104,7 +155,7 @@ function readHeader(bytes: Uint8Array, view: DataView): Header {
   return { totalSize, offStruct, offStrings, offRsvmap, version, bootCpu, sizeStrings, sizeStruct };
 }
 
-/** The memory reservation block: (u64 address, u64 size) pairs up to a (0, 0) terminator. */
+/** The memory reservation block: (u64 address, u64 size) pairs up to a (0, 0) terminator, at most maxReservations. */
 function readReservations(view: DataView, h: Header): FdtReservation[] {
   const reservations: FdtReservation[] = [];
   for (let off = h.offRsvmap; ; off += 16) {
@@ -112,6 +163,9 @@ function readReservations(view: DataView, h: Header): FdtReservation[] {
     const address = view.getBigUint64(off);
     const size = view.getBigUint64(off + 8);
     if (address === 0n && size === 0n) break;
+    if (reservations.length === FDT_LIMITS.maxReservations) {
+      fail(`more than ${FDT_LIMITS.maxReservations} /memreserve/ entries (entry ${reservations.length + 1} at ${hexOff(off)}): a platform has at most ${FDT_LIMITS.maxReservations} regions`);
+    }
     reservations.push({ address, size });
   }
   return reservations;
@@ -121,12 +175,18 @@ const align4 = (n: number): number => (n + 3) & ~3;
 
 /** The structure block, token by token, into a node tree. */
 class StructParser {
+  /** Work done, counted (see FdtCost). */
+  steps = 0;
+  propertyNameBytes = 0;
   private readonly end: number;
   private pos: number;
-  private root: MutableNode | null = null;
-  private current: MutableNode | null = null;
+  private root: ParsedNode | null = null;
+  private current: ParsedNode | null = null;
   private depth = 0;
+  private nodes = 0;
   private finished = false;
+  /** Property names by strings-block offset: each decoded once, however many properties use it. */
+  private readonly names = new Map<number, string>();
   private readonly tokens: Readonly<Record<number, (at: number) => void>> = {
     [FDT_BEGIN_NODE]: (at) => this.beginNode(at),
     [FDT_END_NODE]: (at) => this.endNode(at),
@@ -155,34 +215,55 @@ class StructParser {
     if (this.pos + 4 > this.end) fail(`structure block ends in the middle of a token at ${hexOff(this.pos)} (truncated)`);
     const v = this.view.getUint32(this.pos);
     this.pos += 4;
+    this.steps++;
     return v;
   }
 
-  private stringAt(nameoff: number, where: number): string {
+  /**
+   * The NUL-terminated name at `start`, ending before `limit`: at most maxNameLength bytes are
+   * looked at (a longer name fails before it is decoded), then decoded as printable ASCII.
+   */
+  private name(start: number, limit: number, what: () => string): string {
+    const window = this.bytes.subarray(start, Math.min(limit, start + FDT_LIMITS.maxNameLength + 1));
+    const nul = window.indexOf(0);
+    this.steps += nul < 0 ? window.length : nul + 1;
+    if (nul < 0) {
+      if (window.length > FDT_LIMITS.maxNameLength) fail(`${what()} is longer than ${FDT_LIMITS.maxNameLength} bytes (the limit; real trees use under 64)`);
+      return fail(`${what()} is not NUL-terminated inside its block`);
+    }
+    this.steps += nul;
+    return decodeAscii(window.subarray(0, nul), what);
+  }
+
+  private propertyName(nameoff: number, where: number): string {
+    this.steps++;
+    const known = this.names.get(nameoff);
+    if (known !== undefined) return known;
     const { offStrings, sizeStrings } = this.h;
     if (nameoff >= sizeStrings) fail(`property name offset ${hexOff(nameoff)} at ${hexOff(where)} is outside the strings block (${sizeStrings} bytes)`);
-    const start = offStrings + nameoff;
-    const end = this.bytes.indexOf(0, start);
-    if (end < 0 || end >= offStrings + sizeStrings) fail(`property name at strings offset ${hexOff(nameoff)} is not NUL-terminated inside the strings block`);
-    return decodeAscii(this.bytes.subarray(start, end), `property name at ${hexOff(where)}`);
+    const name = this.name(offStrings + nameoff, offStrings + sizeStrings, () => `property name at strings offset ${hexOff(nameoff)} (property at ${hexOff(where)})`);
+    this.propertyNameBytes += name.length;
+    this.names.set(nameoff, name);
+    return name;
   }
 
   private beginNode(at: number): void {
     const { current, pos, end } = this;
     if (this.root && !current) fail(`a second root node at ${hexOff(at)}`);
-    const nul = this.bytes.indexOf(0, pos);
-    if (nul < 0 || nul >= end) fail(`node name at ${hexOff(pos)} is not NUL-terminated inside the structure block`);
-    const name = decodeAscii(this.bytes.subarray(pos, nul), `node name at ${hexOff(pos)}`);
+    if (++this.nodes > FDT_LIMITS.maxNodes) fail(`more than ${FDT_LIMITS.maxNodes} nodes (node ${this.nodes} at ${hexOff(at)})`);
+    if (++this.depth > FDT_LIMITS.maxDepth) fail(`nodes nested deeper than ${FDT_LIMITS.maxDepth} levels at ${hexOff(at)}`);
+    const name = this.name(pos, end, () => `node name at ${hexOff(pos)}${current ? ` under ${current.path}` : ''}`);
     if (!current && name !== '') fail(`the root node has a name ("${name}")`);
     if (current && name === '') fail(`an unnamed node under ${current.path} at ${hexOff(at)}`);
     if (current && name.includes('/')) fail(`node name "${name}" under ${current.path} contains "/"`);
-    this.pos = align4(nul + 1);
+    this.pos = align4(pos + name.length + 1);
     if (this.pos > end) fail(`node "${name}" runs past the structure block`);
-    if (++this.depth > MAX_DEPTH) fail(`nodes nested deeper than ${MAX_DEPTH} levels at ${hexOff(at)}`);
-    const path = current ? (current.path === '/' ? `/${name}` : `${current.path}/${name}`) : '/';
-    const node: MutableNode = { name, path, parent: current, props: new Map(), children: [] };
+    const pathLength = current ? (current.parent ? current.pathLength + 1 : 1) + name.length : 1;
+    if (pathLength > FDT_LIMITS.maxPathLength) fail(`the path of node "${name}" under ${current!.path} is longer than ${FDT_LIMITS.maxPathLength} characters`);
+    const node = new ParsedNode(name, current, pathLength);
     if (current) {
-      if (current.children.some((c) => c.name === name)) fail(`duplicate node ${path}`);
+      this.steps++;
+      if (!current.addChildName(name)) fail(`duplicate node ${node.path}`);
       current.children.push(node);
     } else this.root = node;
     this.current = node;
@@ -190,6 +271,7 @@ class StructParser {
 
   private endNode(at: number): void {
     if (!this.current) fail(`END_NODE without a node at ${hexOff(at)}`);
+    this.current.childNames = null; // only open nodes take children
     this.current = this.current.parent;
     this.depth--;
   }
@@ -200,7 +282,7 @@ class StructParser {
     const len = this.u32();
     const nameoff = this.u32();
     if (len > this.end - this.pos) fail(`property at ${hexOff(at)} in ${current.path} claims ${len} bytes, past the end of the structure block`);
-    const name = this.stringAt(nameoff, at);
+    const name = this.propertyName(nameoff, at);
     if (current.props.has(name)) fail(`duplicate property "${name}" in ${current.path}`);
     current.props.set(name, this.bytes.slice(this.pos, this.pos + len));
     this.pos = align4(this.pos + len);
@@ -213,14 +295,14 @@ class StructParser {
     this.finished = true;
   }
 }
-function decodeAscii(b: Uint8Array, what: string): string {
-  let s = '';
-  for (const c of b) {
-    if (c < 0x20 || c > 0x7e) fail(`${what} holds a non-printable byte 0x${c.toString(16)}`);
-    s += String.fromCharCode(c);
-  }
-  return s;
+
+/** Printable ASCII only (names of nodes and properties), decoded in one call. */
+function decodeAscii(b: Uint8Array, what: () => string): string {
+  for (const c of b) if (c < 0x20 || c > 0x7e) fail(`${what()} holds a non-printable byte 0x${c.toString(16)}`);
+  return LATIN1.decode(b);
 }
+
+const LATIN1 = new TextDecoder('latin1');
 
 // ---- property readers (big-endian cells, strings, phandles) ----
 

@@ -17,9 +17,16 @@ export class Memblock {
     this.memory = [...memory].sort((a, b) => a.base - b.base);
   }
 
+  /** Reserve [base, base + size): inserted where it belongs, the list stays sorted without a sort per insert. */
   reserve(base: number, size: number): void {
-    this.reserved.push({ base, end: base + size });
-    this.reserved.sort((a, b) => a.base - b.base);
+    let lo = 0;
+    let hi = this.reserved.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.reserved[mid]!.base <= base) lo = mid + 1;
+      else hi = mid;
+    }
+    this.reserved.splice(lo, 0, { base, end: base + size });
   }
 
   /** Free ranges (memory minus reserved) inside [start, end), highest first. */

@@ -4,7 +4,7 @@
  * its `device_tree:` key; any field of a YAML platform device may be set per device.
  */
 import { z } from 'zod';
-import { sizeSchema } from '../../common/schema.ts';
+import { displayText, sizeSchema } from '../../common/schema.ts';
 import { parseSize } from '../../common/units.ts';
 
 const bank = z.strictObject({ base: sizeSchema.optional(), size: sizeSchema });
@@ -17,7 +17,7 @@ const cmaSchema = z.union([
 const overlayDevice = z.strictObject({
   /** The device-tree node this name stands for; omitted, the key must name a device of the tree. */
   node: z.string().startsWith('/', 'a device-tree path starts with "/"').optional(),
-  class: z.string().min(1).max(32).optional(),
+  class: displayText(32).min(1).optional(),
   dma_mask: z.number().int().min(12).max(64).optional(),
   coherent_dma_mask: z.number().int().min(12).max(64).optional(),
   max_segment_size: sizeSchema.optional(),
@@ -25,13 +25,13 @@ const overlayDevice = z.strictObject({
   iommu: z.boolean().optional(),
   secure: z.boolean().optional(),
   memory_region: z.string().optional(),
-  description: z.string().max(200).optional(),
+  description: displayText(200).optional(),
   dma_coherent: z.boolean().optional(),
 });
 
 export const overlaySchema = z.strictObject({
   device_tree: z.string().min(1),
-  name: z.string().min(1).max(63).optional(),
+  name: displayText(63).min(1).optional(),
   /** Size (and limit) of the default CMA pool when the tree has none, or in place of its own (as `cma=` does). */
   cma: cmaSchema.optional(),
   /** DRAM, when the tree leaves it to the boot loader (`reg` size 0) or to override it. */

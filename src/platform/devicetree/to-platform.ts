@@ -22,7 +22,7 @@
  */
 import { formatSize, hex } from '../../common/units.ts';
 import { physLimit as physLimitOf } from '../device.ts';
-import { checkPlatform, formatPlatformPath, type PlatformIssue, type PlatformSpec } from '../loader.ts';
+import { checkPlatform, formatPlatformPath, PLATFORM_LIMITS, type PlatformIssue, type PlatformSpec } from '../loader.ts';
 import { type Fdt, type FdtNode, childCells, findPath, hasProp, isEnabled, phandles, regPairs, stringProp, strings, walk, cells, joinCells } from './fdt.ts';
 import { bitsFor, dmaCoherent, dmaWindows } from './dma-ranges.ts';
 import { Memblock } from './memblock.ts';
@@ -42,6 +42,8 @@ const MAX_EMULATED_DRAM = 64 * GiB;
 /** The kernel's default DMA mask for platform devices. */
 const DEFAULT_DMA_BITS = 32;
 const MAX_NAME = 63;
+/** Notes and skipped nodes kept in a report; more are counted, not listed (a crafted tree could ask for one per node). */
+const MAX_REPORT_LINES = 200;
 
 export interface DtOptions {
   /** The .dtb/.dts name, for messages. */
@@ -154,11 +156,15 @@ interface Build {
   readonly byPhandle: Map<number, FdtNode>;
   readonly notes: string[];
   readonly problems: string[];
+  /** Notes past MAX_REPORT_LINES, counted. */
+  readonly dropped: { notes: number };
+  /** Regions the tree asks for so far (DRAM banks, /memreserve/, reserved-memory ranges): checked against the platform's limit before they are placed. */
+  regions: number;
 }
 
 /** The overlay's `devices`: those that name a node, and those that name a master by its name. */
 interface OverlayDevices {
-  readonly byNode: Map<string, { key: string; dev: OverlayDevice }>;
+  readonly byNode: Map<FdtNode, { key: string; dev: OverlayDevice }>;
   readonly byName: Map<string, OverlayDevice>;
 }
 
@@ -179,7 +185,7 @@ export function platformFromDeviceTree(fdt: Fdt, options: DtOptions = {}): DtPla
   const root = fdt.root;
   const b: Build = {
     fdt, root, options, overlay: options.overlay, pageSize: options.pageSize ?? 4096, source: options.source ?? 'device tree',
-    ovSource: options.overlaySource ?? 'overlay', rootCells: childCells(root), byPhandle: phandles(root), notes: [], problems: [],
+    ovSource: options.overlaySource ?? 'overlay', rootCells: childCells(root), byPhandle: phandles(root), notes: [], problems: [], dropped: { notes: 0 }, regions: 0,
   };
   const model = stringProp(root, 'model') ?? '';
   const compatible = strings(root, 'compatible') ?? [];
@@ -204,14 +210,39 @@ export function platformFromDeviceTree(fdt: Fdt, options: DtOptions = {}): DtPla
   const devices = masters.map((m) => deviceDoc(b, m, poolName));
 
   const doc: PlatformDoc = {
-    name: b.overlay?.name ?? (model || compatible[0] || b.source).slice(0, 63),
+    name: b.overlay?.name ?? clip(model || compatible[0] || b.source, 63),
     page_size: b.pageSize,
-    memory: regions.map((r) => ({ name: r.name, base: hex(r.base), size: hex(r.size), kind: r.kind, ...(r.node ? { node: r.node } : {}), description: r.why.slice(0, 200) })),
+    memory: regions.map((r) => ({ name: r.name, base: hex(r.base), size: hex(r.size), kind: r.kind, ...(r.node ? { node: r.node } : {}), description: clip(r.why, 200) })),
     devices,
     ...(b.overlay?.tee ? { tee: { sdp_max_regions: b.overlay.tee.sdp_max_regions } } : {}),
   };
   const spec = checkDoc(b, doc, masters, regions);
-  return { doc, spec, report: { model, compatible, regions, devices: deviceReports(spec, masters), skipped, notes: b.notes } };
+  const notes = b.dropped.notes > 0 ? [...b.notes, `(${b.dropped.notes} more notes not shown)`] : b.notes;
+  return { doc, spec, report: { model, compatible, regions, devices: deviceReports(spec, masters), skipped, notes } };
+}
+
+/** A note for the report, while there is room (MAX_REPORT_LINES); past it, only counted. */
+function note(b: Build, text: string | (() => string)): void {
+  if (b.notes.length < MAX_REPORT_LINES) b.notes.push(typeof text === 'string' ? text : text());
+  else b.dropped.notes++;
+}
+
+/**
+ * Count `n` more regions the tree asks for, before any of them is built or placed: past the
+ * platform's limit the tree is refused at once (a crafted tree with thousands of ranges costs no
+ * placement work).
+ */
+function countRegions(b: Build, n: number, where: () => string): void {
+  b.regions += n;
+  if (b.regions > PLATFORM_LIMITS.maxRegions) {
+    throw new DtError([`${b.source}: ${where()}: the tree asks for more than ${PLATFORM_LIMITS.maxRegions} memory regions (DRAM banks, /memreserve/ entries and reserved-memory ranges), the most a platform has`], `${b.source} does not make a valid platform`);
+  }
+}
+
+/** How many (address, size) pairs a reg-like property holds, from its length alone (nothing decoded). */
+function pairCount(node: FdtNode, prop: string, c: Cells): number {
+  const stride = (c.address + c.size) * 4;
+  return stride === 0 ? 0 : Math.floor((node.props.get(prop)?.length ?? 0) / stride);
 }
 
 // ---- DRAM ----
@@ -224,13 +255,13 @@ function readDram(b: Build): Bank[] {
     const list = Array.isArray(b.overlay.dram) ? b.overlay.dram : [b.overlay.dram];
     const defaultBase = banks[0]?.base ?? unitAddress(memoryNodes[0]) ?? 0;
     banks = list.map((d) => ({ base: d.base ?? defaultBase, size: d.size, from: `"dram" of ${b.ovSource}` }));
-    b.notes.push(`DRAM from ${b.ovSource}: ${banks.map((d) => `${formatSize(d.size)} at ${hex(d.base)}`).join(', ')}`);
+    note(b, `DRAM from ${b.ovSource}: ${banks.map((d) => `${formatSize(d.size)} at ${hex(d.base)}`).join(', ')}`);
   }
   if (banks.length === 0) {
     const base = unitAddress(memoryNodes[0]) ?? 0;
     const size = Math.max(ASSUMED_DRAM_SIZE, Math.ceil((staticReservedEnd(b) - base) / GiB) * GiB);
     banks.push({ base, size, from: 'assumed: the tree gives no size' });
-    b.notes.push(`the tree gives no DRAM size: assumed ${formatSize(size)} at ${hex(base)} (set "dram: { size: ... }" in an overlay)`);
+    note(b, `the tree gives no DRAM size: assumed ${formatSize(size)} at ${hex(base)} (set "dram: { size: ... }" in an overlay)`);
   }
   banks = wholePages(banks, b.pageSize);
   const totalDram = banks.reduce((n, d) => n + d.size, 0);
@@ -243,10 +274,12 @@ function readDram(b: Build): Bank[] {
 function dramFromTree(b: Build, memoryNodes: readonly FdtNode[]): Bank[] {
   const banks: Bank[] = [];
   for (const n of memoryNodes) {
-    const pairs = regPairs(n, hasProp(n, 'linux,usable-memory') ? 'linux,usable-memory' : 'reg', b.rootCells.address, b.rootCells.size) ?? [];
+    const prop = hasProp(n, 'linux,usable-memory') ? 'linux,usable-memory' : 'reg';
+    countRegions(b, pairCount(n, prop, b.rootCells), () => `${n.path} ${prop}`);
+    const pairs = regPairs(n, prop, b.rootCells.address, b.rootCells.size) ?? [];
     for (const p of pairs) {
       if (p.size === 0n) {
-        b.notes.push(`${n.path}: reg size 0 (the boot loader fills it in)`);
+        note(b, `${n.path}: reg size 0 (the boot loader fills it in)`);
         continue;
       }
       banks.push({ base: toNumber(p.address, `${n.path} reg`), size: toNumber(p.size, `${n.path} reg`), node: n.path });
@@ -284,6 +317,7 @@ function pageOut(base: number, size: number, pageSize: number): { base: number; 
 }
 
 function reserveMemreserve(b: Build, memblock: Memblock): DtRegionReport[] {
+  countRegions(b, b.fdt.reservations.filter((r) => r.size !== 0n).length, () => '/memreserve/');
   const reserved: DtRegionReport[] = [];
   b.fdt.reservations.forEach((r, i) => {
     if (r.size === 0n) return;
@@ -300,7 +334,7 @@ function readReservedMemory(b: Build, memblock: Memblock): Pending[] {
   if (!rm || !isEnabled(rm)) return [];
   const rmCells = childCells(rm);
   if (rmCells.address !== b.rootCells.address || rmCells.size !== b.rootCells.size || !hasProp(rm, 'ranges')) {
-    b.notes.push(`${rm.path}: its #address-cells/#size-cells differ from the root's or "ranges" is missing: the kernel ignores it, so does this loader`);
+    note(b, `${rm.path}: its #address-cells/#size-cells differ from the root's or "ranges" is missing: the kernel ignores it, so does this loader`);
     return [];
   }
   const pending = rm.children.flatMap((child) => (isEnabled(child) ? pendingOf(b, child) : []));
@@ -308,7 +342,7 @@ function readReservedMemory(b: Build, memblock: Memblock): Pending[] {
   for (const p of pending.filter((x) => x.dynamic)) {
     const placed = placeDynamic(p, b.rootCells, memblock, b.pageSize);
     if (typeof placed === 'string') {
-      b.notes.push(`${p.node.path}: ${placed}: left out, as the kernel would`);
+      note(b, `${p.node.path}: ${placed}: left out, as the kernel would`);
       p.size = 0;
     } else {
       p.base = placed.base;
@@ -326,9 +360,10 @@ function pendingOf(b: Build, child: FdtNode): Pending[] {
   const cmaDefault = hasProp(child, 'linux,cma-default');
   const cliCma = b.options.cma ?? b.overlay?.cma;
   if (cmaDefault && cliCma && compat.includes('shared-dma-pool') && reusable) {
-    b.notes.push(`${child.path}: bypassed, the ${b.options.cma ? '--cma option' : `"cma" of ${b.ovSource}`} gives the default CMA pool instead (as the kernel's cma= does)`);
+    note(b, `${child.path}: bypassed, the ${b.options.cma ? '--cma option' : `"cma" of ${b.ovSource}`} gives the default CMA pool instead (as the kernel's cma= does)`);
     return [];
   }
+  countRegions(b, Math.max(pairCount(child, 'reg', b.rootCells), hasProp(child, 'size') ? 1 : 0), () => child.path);
   const regs = regPairs(child, 'reg', b.rootCells.address, b.rootCells.size);
   const base: Omit<Pending, 'name' | 'base' | 'size' | 'dynamic'> = { node: child, nomap, reusable, compatible: compat, cmaDefault };
   if (regs && regs.length > 0) {
@@ -337,7 +372,7 @@ function pendingOf(b: Build, child: FdtNode): Pending[] {
     }]));
   }
   if (hasProp(child, 'size')) return [{ ...base, name: child.name, base: 0, size: 0, dynamic: true }];
-  b.notes.push(`${child.path}: neither "reg" nor "size": ignored`);
+  note(b, () => `${child.path}: neither "reg" nor "size": ignored`);
   return [];
 }
 
@@ -347,7 +382,7 @@ function reserveStatic(b: Build, memblock: Memblock, p: Pending): void {
     // a pool hands out whole pages inside its range
     const start = Math.ceil(p.base / pageSize) * pageSize;
     const end = Math.floor((p.base + p.size) / pageSize) * pageSize;
-    if (start !== p.base || end !== p.base + p.size) b.notes.push(`${p.node.path}: range ${hex(p.base)}+${hex(p.size)} trimmed to whole pages`);
+    if (start !== p.base || end !== p.base + p.size) note(b, `${p.node.path}: range ${hex(p.base)}+${hex(p.size)} trimmed to whole pages`);
     memblock.reserve(p.base, p.size);
     p.base = start;
     p.size = Math.max(0, end - start);
@@ -362,7 +397,7 @@ function reserveStatic(b: Build, memblock: Memblock, p: Pending): void {
 // ---- DMA masters ----
 
 function readOverlayDevices(b: Build): OverlayDevices {
-  const byNode = new Map<string, { key: string; dev: OverlayDevice }>();
+  const byNode = new Map<FdtNode, { key: string; dev: OverlayDevice }>();
   const byName = new Map<string, OverlayDevice>();
   for (const [key, dev] of Object.entries(b.overlay?.devices ?? {})) {
     if (dev.node === undefined) {
@@ -372,10 +407,10 @@ function readOverlayDevices(b: Build): OverlayDevices {
     const target = findPath(b.root, dev.node);
     const problem = !target ? `no node ${dev.node} in ${b.source}`
       : !enabledWithParents(target) ? `${target.path} is disabled (status = "${stringProp(target, 'status') ?? 'disabled'}" on it or a parent)`
-        : byNode.has(target.path) ? `${target.path} is already devices.${byNode.get(target.path)!.key}`
+        : byNode.has(target) ? `${target.path} is already devices.${byNode.get(target)!.key}`
           : undefined;
     if (problem !== undefined) b.problems.push(`${b.ovSource}: devices.${key}.node: ${problem}`);
-    else byNode.set(target!.path, { key, dev });
+    else byNode.set(target!, { key, dev });
   }
   return { byNode, byName };
 }
@@ -388,17 +423,24 @@ function findMasters(b: Build, livePending: readonly Pending[], overlayByNode: O
   for (const p of livePending) if (p.compatible.includes('shared-dma-pool') && !p.cmaDefault && !poolByNode.has(p.node)) poolByNode.set(p.node, p);
   const masters: Master[] = [];
   const skipped: { node: string; why: string }[] = [];
-  for (const n of walk(b.root)) {
-    if (n === b.root) continue;
-    if (n.path.split('/').slice(1, 2).some((top) => SKIP_SUBTREES.has(top.split('@')[0]!))) continue;
-    const m = masterOf(b, n, poolByNode, overlayByNode);
-    if (!m) continue;
-    if (!enabledWithParents(n)) {
-      skipped.push({ node: n.path, why: `disabled (status = "${stringProp(n, 'status') ?? 'disabled'}" on it or a parent) although it has ${m.why.join(', ')}` });
-      continue;
+  let moreSkipped = 0;
+  for (const top of b.root.children) {
+    if (SKIP_SUBTREES.has(top.name.split('@')[0]!)) continue;
+    for (const n of walk(top)) {
+      const m = masterOf(b, n, poolByNode, overlayByNode);
+      if (!m) continue;
+      if (!enabledWithParents(n)) {
+        if (skipped.length < MAX_REPORT_LINES) skipped.push({ node: n.path, why: `disabled (status = "${stringProp(n, 'status') ?? 'disabled'}" on it or a parent) although it has ${m.why.join(', ')}` });
+        else moreSkipped++;
+        continue;
+      }
+      if (masters.length === PLATFORM_LIMITS.maxDevices) {
+        throw new DtError([`${b.source}: node ${n.path}: more than ${PLATFORM_LIMITS.maxDevices} DMA masters (nodes with iommus or a memory-region pool), the most a platform has`], `${b.source} does not make a valid platform`);
+      }
+      masters.push(m);
     }
-    masters.push(m);
   }
+  if (moreSkipped > 0) skipped.push({ node: '...', why: `${moreSkipped} more disabled DMA masters not listed` });
   return { masters, skipped };
 }
 
@@ -420,8 +462,8 @@ function masterOf(b: Build, n: FdtNode, poolByNode: ReadonlyMap<FdtNode, Pending
   });
   const pool = pools[0];
   if (pool) why.push(`memory-region ${pool.node.path}`);
-  if (pools.length > 1) b.notes.push(`${n.path}: names ${pools.length} DMA pools; the first (${pool!.node.path}) becomes its pool, the others are classified as if no device named them`);
-  const ov = overlayByNode.get(n.path);
+  if (pools.length > 1) note(b, `${n.path}: names ${pools.length} DMA pools; the first (${pool!.node.path}) becomes its pool, the others are classified as if no device named them`);
+  const ov = overlayByNode.get(n);
   if (ov) why.push(`named by ${b.ovSource}`);
   if (why.length === 0) return undefined;
   return { node: n, name: n.name, why, iommu, ...(iommuNote ? { iommuNote } : {}), ...(pool ? { pool } : {}), ...(ov ? { overlayKey: ov.key, overlay: ov.dev } : {}) };
@@ -501,7 +543,7 @@ function placeDefaultCma(b: Build, memblock: Memblock, cmaRegions: DtRegionRepor
   const limit = req?.limit ?? DEFAULT_CMA_LIMIT;
   const by = b.options.cma ? '--cma' : b.overlay?.cma ? `"cma" of ${b.ovSource}` : 'the kernel default (cma=64M)';
   if (size === 0) {
-    b.notes.push(`no default CMA pool (${by} asks for 0)`);
+    note(b, `no default CMA pool (${by} asks for 0)`);
     return;
   }
   const aligned = Math.ceil(size / CMA_MIN_ALIGNMENT) * CMA_MIN_ALIGNMENT;
@@ -509,7 +551,7 @@ function placeDefaultCma(b: Build, memblock: Memblock, cmaRegions: DtRegionRepor
   if (base === null) {
     const msg = `no free ${formatSize(aligned)} of DRAM below ${hex(limit)} for the default CMA pool (${by})`;
     if (req) b.problems.push(`${b.options.cma ? '--cma' : `${b.ovSource}: cma`}: ${msg}`);
-    else b.notes.push(`${msg}: the platform has no CMA`);
+    else note(b, `${msg}: the platform has no CMA`);
     return;
   }
   const name = cmaRegions.some((r) => r.name === 'cma') ? 'cma-default' : 'cma';
@@ -519,9 +561,14 @@ function placeDefaultCma(b: Build, memblock: Memblock, cmaRegions: DtRegionRepor
 /** Names must be unique: a second "foo" becomes "foo-2" (renamed in place). */
 function uniqueNames(regions: DtRegionReport[]): DtRegionReport[] {
   const seen = new Set<string>();
+  /** The next suffix to try per name: each name is tried from where the last one stopped. */
+  const next = new Map<string, number>();
   for (const r of regions) {
     let n = r.name;
-    for (let k = 2; seen.has(n); k++) n = `${r.name}-${k}`;
+    for (let k = next.get(r.name) ?? 2; seen.has(n); k++) {
+      n = `${r.name}-${k}`;
+      next.set(r.name, k + 1);
+    }
     seen.add(n);
     (r as { name: string }).name = n;
   }
@@ -532,7 +579,7 @@ function uniqueNames(regions: DtRegionReport[]): DtRegionReport[] {
 
 function deviceDoc(b: Build, m: Master, poolName: ReadonlyMap<Pending, string>): Record<string, unknown> {
   const dma = dmaWindows(m.node);
-  if (dma.note) b.notes.push(dma.note);
+  if (dma.note) note(b, dma.note);
   const busEnd = dma.windows ? Math.max(...dma.windows.map((w) => w.bus + w.size - 1)) : undefined;
   const bits = busEnd !== undefined ? Math.min(DEFAULT_DMA_BITS, bitsFor(busEnd)) : DEFAULT_DMA_BITS;
   const coherent = dmaCoherent(m.node);
@@ -544,13 +591,13 @@ function deviceDoc(b: Build, m: Master, poolName: ReadonlyMap<Pending, string>):
     iommu: m.iommu,
     secure: false,
     ...(m.pool ? { memory_region: poolName.get(m.pool) } : {}),
-    ...(compat ? { description: compat.slice(0, 200) } : {}),
+    ...(compat ? { description: clip(compat, 200) } : {}),
     node: m.node.path,
     ...(coherent ? { dma_coherent: true } : {}),
     ...(dma.windows ? { dma_ranges: dma.windows } : {}),
   };
   for (const [k, v] of Object.entries(m.overlay ?? {})) if (k !== 'node' && v !== undefined) doc[k] = v;
-  if (m.iommuNote) b.notes.push(`${m.node.path}: ${m.iommuNote}`);
+  if (m.iommuNote) note(b, `${m.node.path}: ${m.iommuNote}`);
   return doc;
 }
 
@@ -565,8 +612,8 @@ function checkDoc(b: Build, doc: PlatformDoc, masters: readonly Master[], region
 }
 
 function deviceReports(spec: PlatformSpec, origins: readonly Master[]): DtDeviceReport[] {
-  return spec.devices.map((d) => {
-    const m = origins[spec.devices.indexOf(d)]!;
+  return spec.devices.map((d, i) => {
+    const m = origins[i]!;
     return {
       name: d.name, node: m.node.path, compatible: strings(m.node, 'compatible')?.[0] ?? '', iommu: d.iommu, dmaMask: d.dmaMask,
       limit: physLimitOf(d), ...(d.memoryRegion ? { pool: d.memoryRegion } : {}), coherent: d.dmaCoherent ?? false, why: m.why.join(', '),
@@ -643,5 +690,13 @@ function describeIssue(issue: PlatformIssue, origins: readonly Master[], regions
     const otherRegion = other !== undefined ? regions.find((x) => x.name === other) : undefined;
     return `${origin(r)}${field}: ${issue.message}${otherRegion ? ` (${origin(otherRegion)})` : ''}`;
   }
-  return `${source}: ${formatPlatformPath(issue.path)}: ${issue.message}`;
+  const origin = section === 'name' ? ' (the platform\'s name: the tree\'s model, else its first compatible; an overlay\'s "name:" replaces it)' : '';
+  return `${source}: ${formatPlatformPath(issue.path)}${origin}: ${issue.message}`;
+}
+
+/** The first `max` UTF-16 units of `s`, never half of a surrogate pair. */
+function clip(s: string, max: number): string {
+  if (s.length <= max) return s;
+  const cut = s.charCodeAt(max - 1) >= 0xd800 && s.charCodeAt(max - 1) < 0xdc00 ? max - 1 : max;
+  return s.slice(0, cut);
 }

@@ -6,6 +6,7 @@ import { formatSize, hex } from '../../common/units.ts';
 import { formatExplanation } from '../../core/explain.ts';
 import { parseFrameLabel } from '../../common/pixel-format.ts';
 import { Timeline } from './timeline.js';
+import { authFetch, openSocket, useAccess } from './token.js';
 
 const html = htm.bind(h);
 
@@ -29,7 +30,7 @@ function useDaemon() {
     let ws;
     let stopped = false;
     const connect = () => {
-      ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`);
+      ws = openSocket('/ws');
       ws.onopen = () => setLive(true);
       ws.onmessage = (m) => setState(JSON.parse(m.data));
       ws.onclose = () => {
@@ -51,7 +52,7 @@ function useEvents() {
     let ws;
     let stopped = false;
     const connect = () => {
-      ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws/events`);
+      ws = openSocket('/ws/events');
       ws.onmessage = (m) => {
         const msg = JSON.parse(m.data);
         setStore((old) => {
@@ -166,7 +167,7 @@ function useBufferPage(state, offset) {
   useEffect(() => {
     if (offset === 0) return setPage(null);
     let stale = false;
-    fetch(`/api/buffers?offset=${offset}`).then((r) => r.json()).then((p) => { if (!stale) setPage(p); }).catch(() => {});
+    authFetch(`/api/buffers?offset=${offset}`).then((r) => r.json()).then((p) => { if (!stale) setPage(p); }).catch(() => {});
     return () => { stale = true; };
   }, [offset, state.time]);
   return offset === 0 || !page ? { buffers: state.buffers, offset: state.offset ?? 0 } : page;
@@ -198,7 +199,7 @@ function Explain({ id, version }) {
   const [e, setE] = useState(null);
   useEffect(() => {
     if (id === null) return;
-    fetch(`/api/explain/${id}`).then((r) => r.json()).then(setE).catch(() => setE(null));
+    authFetch(`/api/explain/${id}`).then((r) => r.json()).then(setE).catch(() => setE(null));
   }, [id, version]);
   if (id === null) return html`<section data-testid="explain"><h2>Explain</h2><p class="muted">click a buffer to see which allocators were asked, and why</p></section>`;
   if (!e || e.error) return html`<section data-testid="explain"><h2>Explain buffer ${id}</h2><p class="muted">${e?.error ?? 'loading...'}</p></section>`;
@@ -327,9 +328,13 @@ function Devices({ state }) {
 }
 
 function App() {
+  const access = useAccess();
   const { state, live } = useDaemon();
   const stream = useEvents();
   const [selected, setSelected] = useState(null);
+  if (access === 'missing' || access === 'wrong') {
+    return html`<p style="padding:16px" data-testid="access">${access === 'wrong' ? 'smafd refused the access token this tab holds (was it restarted?)' : 'This dashboard needs its access token'}: open the URL smafd printed at start-up, <code>http://HOST:PORT/#token=...</code></p>`;
+  }
   if (!state) return html`<p style="padding:16px">Connecting to smafd...</p>`;
   const clients = state.clients.length;
   return html`<header><h1>SMAF-TS</h1>

@@ -6,6 +6,7 @@
 import htm from 'htm';
 import { h } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
+import { download } from './token.js';
 
 const html = htm.bind(h);
 
@@ -13,7 +14,7 @@ const SPANS = [
   { label: '100 ms', ms: 100 }, { label: '1 s', ms: 1000 }, { label: '10 s', ms: 10_000 },
   { label: '1 min', ms: 60_000 }, { label: '10 min', ms: 600_000 }, { label: 'all', ms: 0 },
 ];
-const MARKS = { denial: 'deny', grant: 'grant', revoke: 'revoke', 'cpu-access': 'cpu', 'allocate-failed': 'deny', attach: 'att', detach: 'att' };
+const MARKS = { denial: 'deny', grant: 'grant', revoke: 'revoke', 'cpu-access': 'cpu', 'allocate-failed': 'deny', attach: 'att', detach: 'att', tee: 'tee' };
 const MAX_ROWS = 150;
 
 /** Buffers' lives from journal events (ms times, with sub-ms precision from `us`). */
@@ -167,7 +168,7 @@ function controls({ span, setSpan, zoom, pan, fit, follow, setFollow, setEnd, t1
       <label class="chip"><input type="checkbox" checked=${follow} data-testid="follow" onChange=${(ev) => { setFollow(ev.target.checked); setEnd(t1); }} /> follow live</label>
       <span class="muted">group by</span>
       ${['region', 'client'].map((g) => html`<button class=${`chip${group === g ? ' on' : ''}`} aria-pressed=${group === g} data-testid=${`group-${g}`} onClick=${() => setGroup(g)}>${g}</button>`)}
-      <a class="chip" href="/api/trace.json" download data-testid="download-trace">download trace (Perfetto)</a>
+      <a class="chip" href="/api/trace.json" download data-testid="download-trace" onClick=${(ev) => { ev.preventDefault(); download('/api/trace.json').catch(() => {}); }}>download trace (Perfetto)</a>
     </div>`;
 }
 
@@ -200,5 +201,5 @@ function detail(sel, describe) {
 
 function legend(devices) {
   return html`<div class="legend" data-testid="timeline-legend">${devices.map((d) => html`<span><span class="swatch" style=${`background:${deviceColor(d)}`}></span>${d} DMA</span>`)}<span><span class="swatch" style="background:#39424d"></span>no memory yet</span><span><span class="swatch tl-map-swatch"></span>DMA mapped</span>
-      <span><span class="swatch" style="background:#fff;box-shadow:0 0 0 1px var(--bad)"></span>denial</span><span><span class="swatch" style="background:var(--ok)"></span>grant</span><span><span class="swatch" style="background:var(--warn)"></span>revoke</span><span><span class="swatch" style="background:var(--accent)"></span>CPU access</span></div>`;
+      <span><span class="swatch" style="background:#fff;box-shadow:0 0 0 1px var(--bad)"></span>denial</span><span><span class="swatch" style="background:var(--ok)"></span>grant</span><span><span class="swatch" style="background:var(--warn)"></span>revoke</span><span><span class="swatch" style="background:var(--accent)"></span>CPU access</span><span><span class="swatch" style="background:#c792ea"></span>TEE (shared memory, TA call)</span></div>`;
 }
