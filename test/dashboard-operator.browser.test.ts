@@ -170,7 +170,7 @@ test('desktop: clients with pid and command against their limits; the firewall p
   const devices = page.getByTestId('devices');
   const display = devices.getByTestId('device-display');
   assert.match(await display.innerText(), /sink.*secure-capable.*no IOMMU: it emits physical addresses/s);
-  assert.equal(await display.locator('[data-testid^="device-map-display-"]').count(), 4, 'the 3 frames of the ring and the leak buffer');
+  assert.equal(await display.locator('[data-testid^="device-map-display-"]').count(), 5, 'the 3 frames of the ring, the test frame and the leak buffer');
   const frame = await display.locator('[data-testid^="device-map-display-"]').first().innerText();
   assert.match(frame, /buffer \d+ 1920x1080:NV12 3040 KiB to-device secure\s+phys 0x7c[0-9a-f]{6}\+3040 KiB\s+granted 0x7c[0-9a-f]{6}\+3040 KiB/);
   assert.match(await devices.getByTestId('device-gpu').innerText(), /IOMMU domain .* \/ 1024 GiB · 0 ranges · largest free 1024 GiB.*maps no buffer now/s);
