@@ -65,7 +65,7 @@ export function simulateCompatibility(seed: number, pipelines: number, tick: () 
     const e = smaf.create(size, { name: devices[0]!.iommu ? 'system' : 'smaf-cma' });
     try {
       e.map(e.attach(devices[0]!), DmaDirection.FROM_DEVICE);
-      if (devices.every((d) => unsuitableReason(e.backing!, d, false) === null)) eagerOk++;
+      if (devices.every((d) => unsuitableReason(e.backing!, d) === null)) eagerOk++;
     } finally {
       e.put();
     }

@@ -34,7 +34,6 @@
 #define SMAF_OP_HELLO 16
 #define SMAF_OP_SET_NAME 17
 #define SMAF_OP_GENERATION 18
-#define SMAF_OP_DMA_SCANOUT 19
 #define SMAF_OP_TEE_OPEN 64
 #define SMAF_OP_TEE_VERSION 65
 #define SMAF_OP_TEE_CLOSE 66
@@ -46,11 +45,18 @@
 #define SMAF_OP_TEE_INVOKE 72
 #define SMAF_OP_TEE_CLOSE_SESSION 73
 #define SMAF_OP_TEE_CANCEL 74
+#define SMAF_OP_ALLOCATE 19
+#define SMAF_OP_FILE 20
+#define SMAF_OP_IDENTIFY 21
+#define SMAF_OP_EXPORT_FENCE 22
+#define SMAF_OP_IMPORT_FENCE 23
+#define SMAF_OP_DMA_SCANOUT 24
 #define SMAF_OP_X_STATE 0x80
 #define SMAF_OP_X_EXPLAIN 0x81
 #define SMAF_OP_X_CHECK 0x82
 #define SMAF_OP_X_EVENTS 0x83
 #define SMAF_OP_X_TRACE 0x84
+#define SMAF_OP_X_NATIVE 0x85
 #define SMAF_OP_X_PS 0x88
 #define SMAF_OP_X_HEAPS 0x89
 #define SMAF_OP_X_DEVICES 0x8a
@@ -224,20 +230,6 @@ _Static_assert(sizeof(struct smaf_set_name_in) == 32, "smaf_set_name_in: size");
 _Static_assert(offsetof(struct smaf_set_name_in, name) == 0, "smaf_set_name_in.name");
 #define SMAF_SET_NAME_SIZE 32u
 
-/* DMA_SCANOUT: the device reads a range of its mapping (a display scanning a frame out): the firewall decides; nothing but the count comes back */
-struct smaf_dma_scanout_in {
-	uint32_t attachment;  /* attachment id */
-	uint32_t reserved;  /* reserved, must be 0 */
-	uint64_t offset;  /* bytes */
-	uint64_t length;  /* bytes */
-};
-_Static_assert(sizeof(struct smaf_dma_scanout_in) == 24, "smaf_dma_scanout_in: size");
-_Static_assert(offsetof(struct smaf_dma_scanout_in, attachment) == 0, "smaf_dma_scanout_in.attachment");
-_Static_assert(offsetof(struct smaf_dma_scanout_in, reserved) == 4, "smaf_dma_scanout_in.reserved");
-_Static_assert(offsetof(struct smaf_dma_scanout_in, offset) == 8, "smaf_dma_scanout_in.offset");
-_Static_assert(offsetof(struct smaf_dma_scanout_in, length) == 16, "smaf_dma_scanout_in.length");
-#define SMAF_DMA_SCANOUT_SIZE 24u
-
 /* TEE_VERSION: TEE_IOC_VERSION */
 struct smaf_tee_ctx_in {
 	uint32_t ctx;  /* TEE context (from TEE_OPEN) */
@@ -377,6 +369,73 @@ _Static_assert(offsetof(struct smaf_tee_cancel_in, cancel_id) == 8, "smaf_tee_ca
 _Static_assert(offsetof(struct smaf_tee_cancel_in, reserved) == 12, "smaf_tee_cancel_in.reserved");
 #define SMAF_TEE_CANCEL_SIZE 16u
 
+/* ALLOCATE: allocate the memory now, as a dma-heap does at DMA_HEAP_IOCTL_ALLOC (ENOMEM when it cannot); the heap becomes its exporter */
+struct smaf_allocate_in {
+	char heap[64];  /* the dma-heap it comes from (its exp_name), NUL-terminated; empty: none */
+};
+_Static_assert(sizeof(struct smaf_allocate_in) == 64, "smaf_allocate_in: size");
+_Static_assert(offsetof(struct smaf_allocate_in, heap) == 0, "smaf_allocate_in.heap");
+#define SMAF_ALLOCATE_SIZE 64u
+
+/* FILE: the buffer as a file a C program maps; this fd becomes a handle that holds no reference (the open files do) and cannot be closed */
+struct smaf_file_in {
+	uint32_t access;  /* O_RDONLY 0, O_WRONLY 1 or O_RDWR 2: the access mode of the file */
+};
+_Static_assert(sizeof(struct smaf_file_in) == 4, "smaf_file_in: size");
+_Static_assert(offsetof(struct smaf_file_in, access) == 0, "smaf_file_in.access");
+#define SMAF_FILE_SIZE 4u
+
+/* IDENTIFY: which buffer a file is (EINVAL if it is none of smafd's); with handle 1, a handle of it in this client */
+struct smaf_identify_in {
+	uint32_t handle;  /* 1: install (or reuse) a handle of the buffer in this client */
+};
+_Static_assert(sizeof(struct smaf_identify_in) == 4, "smaf_identify_in: size");
+_Static_assert(offsetof(struct smaf_identify_in, handle) == 0, "smaf_identify_in.handle");
+#define SMAF_IDENTIFY_SIZE 4u
+struct smaf_identify_out {
+	uint64_t size;  /* bytes */
+	uint32_t buffer;  /* buffer id */
+	uint32_t secure;  /* 0 or 1 */
+	uint32_t count;  /* open files of the buffer (fdinfo count:) */
+	uint32_t mmap_errno;  /* 0 when the CPU may map it, else how mmap fails (EPERM, EINVAL) */
+	char exp_name[32];  /* the exporter: smaf, or the heap */
+	char name[32];  /* DMA_BUF_SET_NAME, empty until set */
+};
+_Static_assert(sizeof(struct smaf_identify_out) == 88, "smaf_identify_out: size");
+_Static_assert(offsetof(struct smaf_identify_out, size) == 0, "smaf_identify_out.size");
+_Static_assert(offsetof(struct smaf_identify_out, buffer) == 8, "smaf_identify_out.buffer");
+_Static_assert(offsetof(struct smaf_identify_out, secure) == 12, "smaf_identify_out.secure");
+_Static_assert(offsetof(struct smaf_identify_out, count) == 16, "smaf_identify_out.count");
+_Static_assert(offsetof(struct smaf_identify_out, mmap_errno) == 20, "smaf_identify_out.mmap_errno");
+_Static_assert(offsetof(struct smaf_identify_out, exp_name) == 24, "smaf_identify_out.exp_name");
+_Static_assert(offsetof(struct smaf_identify_out, name) == 56, "smaf_identify_out.name");
+#define SMAF_IDENTIFY_REPLY_SIZE 88u
+
+/* EXPORT_FENCE: DMA_BUF_IOCTL_EXPORT_SYNC_FILE */
+struct smaf_fence_in {
+	uint32_t flags;  /* DMA_BUF_SYNC_READ 1 and/or DMA_BUF_SYNC_WRITE 2 */
+};
+_Static_assert(sizeof(struct smaf_fence_in) == 4, "smaf_fence_in: size");
+_Static_assert(offsetof(struct smaf_fence_in, flags) == 0, "smaf_fence_in.flags");
+#define SMAF_EXPORT_FENCE_SIZE 4u
+
+/* IMPORT_FENCE: DMA_BUF_IOCTL_IMPORT_SYNC_FILE: device work on the buffer waits for it */
+#define SMAF_IMPORT_FENCE_SIZE 4u
+
+/* DMA_SCANOUT: the device reads a range of its mapping (a display scanning a frame out): the firewall decides; nothing but the count comes back */
+struct smaf_dma_scanout_in {
+	uint32_t attachment;  /* attachment id */
+	uint32_t reserved;  /* reserved, must be 0 */
+	uint64_t offset;  /* bytes */
+	uint64_t length;  /* bytes */
+};
+_Static_assert(sizeof(struct smaf_dma_scanout_in) == 24, "smaf_dma_scanout_in: size");
+_Static_assert(offsetof(struct smaf_dma_scanout_in, attachment) == 0, "smaf_dma_scanout_in.attachment");
+_Static_assert(offsetof(struct smaf_dma_scanout_in, reserved) == 4, "smaf_dma_scanout_in.reserved");
+_Static_assert(offsetof(struct smaf_dma_scanout_in, offset) == 8, "smaf_dma_scanout_in.offset");
+_Static_assert(offsetof(struct smaf_dma_scanout_in, length) == 16, "smaf_dma_scanout_in.length");
+#define SMAF_DMA_SCANOUT_SIZE 24u
+
 /* X_STATE: a client sees only the buffers it holds; the admin socket sees all (extension) */
 struct smaf_state_in {
 	uint32_t offset;  /* first buffer of the page */
@@ -439,6 +498,8 @@ _Static_assert(offsetof(struct smaf_trace_in, since) == 0, "smaf_trace_in.since"
 #define SMAF_DMA_BUF_SYNC_READ 1u
 #define SMAF_DMA_BUF_SYNC_WRITE 2u
 #define SMAF_DMA_BUF_SYNC_END 4u
+#define SMAF_DMA_BUF_SYNC_RW 3u
+#define SMAF_DMA_BUF_SYNC_VALID_FLAGS_MASK 7u
 
 struct smaf_create_data {
 	uint64_t version;  /* structure version, must be 0 */
@@ -554,9 +615,14 @@ _Static_assert(offsetof(struct smaf_token_page, length) == 8, "smaf_token_page.l
 _Static_assert(offsetof(struct smaf_token_page, token) == 16, "smaf_token_page.token");
 _Static_assert(offsetof(struct smaf_token_page, cpu_live) == 32, "smaf_token_page.cpu_live");
 _Static_assert(offsetof(struct smaf_token_page, reserved) == 36, "smaf_token_page.reserved");
+/* Zero-copy: smafd's OFD lock of this byte of a buffer's memfd: device work in flight (read
+ * lock: reads only; write lock: a write, or a sync file waited for). */
+#define SMAF_BUSY_LOCK_OFFSET 0x4000000000000000u
 #define SMAF_MEMFD_DEVICE "smaf:/dev/smaf"
 #define SMAF_MEMFD_HEAP_PREFIX "smaf-heap:"
 #define SMAF_MEMFD_BUFFER "smaf-dmabuf"
+#define SMAF_MEMFD_TEE "smaf:/dev/tee0"
+#define SMAF_MEMFD_TEE_SHM "smaf-tee-shm"
 
 /* ---- /dev/tee0: the TEE subsystem (linux/tee.h, OP-TEE's SHM_REGISTER_FD) and its ops (docs/tee.md) ---- */
 #define SMAF_TEE_IOC_VERSION 0x800CA400u

@@ -92,6 +92,17 @@ const STEPS: { readonly [K in OpName]: (f: Fixture) => Promise<unknown> } = {
     assert.ok(gpu.domain!.size > 0 && typeof gpu.domain!.largestFree === 'number');
     assert.equal((await c.op('X_DEVICES', -1, {})).payload.scope, 'own');
   },
+  ALLOCATE: async () => {
+    const fd = await c.create(4096);
+    assert.equal((await c.op('ALLOCATE', fd, { heap: encodeName('system', 64) })).result, 0);
+    assert.equal((await c.stat(fd)).allocated, true);
+  },
+  // files travel only on the native socket (C programs; test/native.test.ts): here each is EOPNOTSUPP
+  FILE: async (f) => assert.rejects(c.op('FILE', f.fd, { access: 2 }), eopnotsupp),
+  IDENTIFY: async () => assert.rejects(c.op('IDENTIFY', -1, { handle: 1 }), eopnotsupp),
+  EXPORT_FENCE: async (f) => assert.rejects(c.op('EXPORT_FENCE', f.fd, { flags: 1 }), eopnotsupp),
+  IMPORT_FENCE: async (f) => assert.rejects(c.op('IMPORT_FENCE', f.fd, { flags: 1 }), eopnotsupp),
+  X_NATIVE: async () => assert.equal(typeof (await c.op('X_NATIVE', -1, {})).payload.zeroCopy, 'boolean'),
   TEE_OPEN: async (f) => assert.ok((f.tee = (await c.op('TEE_OPEN', -1, {})).result) >= 1),
   TEE_VERSION: async (f) => assert.deepEqual((await c.op('TEE_VERSION', -1, { ctx: f.tee })).payload, { impl_id: 1, impl_caps: 1, gen_caps: 13 }),
   TEE_SHM_ALLOC: async (f) => assert.equal((await c.op('TEE_SHM_ALLOC', -1, { ctx: f.tee, size: 64n })).payload.size, 64n),
@@ -117,6 +128,10 @@ const STEPS: { readonly [K in OpName]: (f: Fixture) => Promise<unknown> } = {
   TEE_CLOSE: async (f) => assert.equal((await c.op('TEE_CLOSE', -1, { ctx: f.tee })).result, 0),
   CLOSE: async (f) => assert.equal((await c.op('CLOSE', f.cpuFd, {})).result, 0),
 };
+
+function eopnotsupp(e: unknown): boolean {
+  return isSmafError(e, 'EOPNOTSUPP') && /only smafd's native socket carries files/.test((e as Error).message);
+}
 
 test('every op of the table, over the socket: the daemon accepts the request and the client decodes the reply', async () => {
   const fd = await c.create(8192);

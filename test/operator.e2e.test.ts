@@ -24,7 +24,7 @@ test('events: bad --limit, --kind, --since, --client are usage errors (exit 22) 
     [['-l', 'abc'], /option '-l, --limit <n>' argument 'abc' is invalid\. "abc" is not a positive whole number/],
     [['-l', '0'], /--limit <n>' argument '0' is invalid/],
     [['-l', '-5'], /--limit <n>' argument '-5' is invalid/],
-    [['-k', 'bogus'], /--kind <kinds>' argument 'bogus' is invalid\. unknown event kind "bogus" \(valid: create, allocate, .*denial, tee, iommu-fault, name, dma\)/],
+    [['-k', 'bogus'], /--kind <kinds>' argument 'bogus' is invalid\. unknown event kind "bogus" \(valid: create, allocate, .*denial, tee, iommu-fault, name, internal-error, dma\)/],
     [['-k', 'denial,nope'], /--kind <kinds>' .*"nope"/],
     [['--since', 'yesterday'], /--since <time>' argument 'yesterday' is invalid\. "yesterday" is not a time/],
     [['--client', 'x'], /--client <id>' argument 'x' is invalid/],

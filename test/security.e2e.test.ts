@@ -12,7 +12,7 @@ import type { SmafClient } from '../src/client/client.ts';
 import { Errno, isSmafError } from '../src/common/errors.ts';
 import { encodeRequest, Op, SMAF_IOC_CREATE } from '../src/uapi/index.ts';
 import { parseScenario, runScenario } from '../src/cli/scenario.ts';
-import { eventually, startDaemon, type RunningDaemon } from './helpers/daemon.ts';
+import { eventually, ROOT, startDaemon, waitForLine, type RunningDaemon } from './helpers/daemon.ts';
 
 function rssBytes(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -142,7 +142,8 @@ describe('one client cannot take the daemon down', () => {
   });
 
   test('the answers queued for all clients together are bounded: the connection with most unread answers is closed', { timeout: 120_000 }, async () => {
-    const t = await startDaemon(['--no-dashboard', '--max-total-backlog', '96MiB']);
+    // a streamed READ keeps at most 1 MiB queued for a client that does not read: three of them pass 2 MiB
+    const t = await startDaemon(['--no-dashboard', '--max-total-backlog', '2MiB']);
     try {
       const attackers: Socket[] = [];
       for (let k = 0; k < 3; k++) {
@@ -173,7 +174,7 @@ describe('one client cannot take the daemon down', () => {
       }
       // the attackers do not read, so they cannot see the close: smafd's log says it
       assert.match(t.output(), /max_total_backlog/, 'a non-reading connection was closed');
-      assert.ok(maxRss < 450 * 1024 * 1024, `smafd RSS stayed bounded with three non-readers: ${(maxRss / 2 ** 20).toFixed(0)} MiB`);
+      assert.ok(maxRss < 300 * 1024 * 1024, `smafd RSS stayed bounded with three non-readers: ${(maxRss / 2 ** 20).toFixed(0)} MiB`);
       for (const s of attackers) s.destroy();
       await bystander.close();
     } finally {
@@ -204,6 +205,104 @@ describe('one client cannot take the daemon down', () => {
     } finally {
       await t.stop();
     }
+  });
+});
+
+describe('many connections from one process', () => {
+  test('64 connections, each with a 16 MiB READ it never reads: answers are streamed, smafd holds little, and gives it back when they go', { timeout: 120_000 }, async () => {
+    const d = await startDaemon(['--no-dashboard']);
+    try {
+      const owner = await d.connect();
+      const len = 16 * 1024 * 1024;
+      const token = await owner.exportToken(await owner.create(len));
+      const socks: Socket[] = [];
+      const reads: Uint8Array[] = [];
+      for (let i = 0; i < 64; i++) {
+        const s = await open(d.socket);
+        const imported = await ask(s, Op.IMPORT, -1, token);
+        assert.ok(imported.result >= 3, `import ${i}`);
+        const mmap = new Uint8Array(20);
+        new DataView(mmap.buffer).setBigUint64(8, BigInt(len), true);
+        new DataView(mmap.buffer).setUint32(16, 1, true);
+        const m = await ask(s, Op.MMAP, imported.result, mmap, 2);
+        assert.ok(m.result >= 0, `mmap ${i}`);
+        s.pause(); // never read another answer
+        const p = new Uint8Array(16);
+        new DataView(p.buffer).setUint32(0, m.result, true);
+        new DataView(p.buffer).setUint32(12, len - 64, true);
+        reads.push(encodeRequest({ id: 3, op: Op.READ, fd: imported.result, payload: p }));
+        socks.push(s);
+      }
+      const start = rssBytes(d.proc.pid!);
+      socks.forEach((s, i) => s.write(reads[i]!)); // all at once: 1 GiB of answers asked for
+      let peak = start;
+      const end = Date.now() + 3000;
+      while (Date.now() < end) {
+        await owner.stat(3); // a bystander is served throughout
+        peak = Math.max(peak, rssBytes(d.proc.pid!));
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      // each non-reading connection holds at most about 1 MiB of its streamed answer (before: the whole 16 MiB, 1 GiB in all)
+      assert.ok(peak - start < 300 * 2 ** 20, `smafd grew by ${((peak - start) / 2 ** 20).toFixed(0)} MiB under the attack`);
+      for (const s of socks) s.destroy();
+      await eventually(async () => rssBytes(d.proc.pid!), (rss) => rss - start < 128 * 2 ** 20, 15_000, 'smafd to give the memory back');
+      assert.equal(d.proc.exitCode, null, 'smafd is alive');
+      await owner.close();
+    } finally {
+      await d.stop();
+    }
+  });
+
+  test('two connections of one process cannot take the whole SDP region table: a client that has none mapped still gets a region', { timeout: 60_000 }, async () => {
+    const d = await startDaemon(['--no-dashboard']);
+    try {
+      const mapSecure = async (c: SmafClient): Promise<boolean> => {
+        const fd = await c.create(4096);
+        await c.setSecure(fd, true);
+        try {
+          await c.map(fd, await c.attach(fd, 'vdec'), 2);
+          return true;
+        } catch (e) {
+          if (isSmafError(e, 'ENOSPC')) return false;
+          throw e;
+        }
+      };
+      const [a, b] = [await d.connect(), await d.connect()];
+      let taken = 0;
+      for (const c of [a, b]) while (taken < 32 && (await mapSecure(c))) taken++;
+      assert.equal(taken, 12, 'the attacker\'s two connections took 8 + 4 of the 16 regions');
+      const victim = await d.connect();
+      assert.equal(await mapSecure(victim), true, 'a client that has none mapped gets one');
+      for (const c of [a, b, victim]) await c.close();
+    } finally {
+      await d.stop();
+    }
+  });
+
+  test('a loop of connections that each send 4 malformed bytes cannot flood the log: a few lines per cause, the rest counted', { timeout: 60_000 }, async () => {
+    const d = await startDaemon(['--no-dashboard']);
+    try {
+      const before = d.output().length;
+      let sent = 0;
+      const end = Date.now() + 2000;
+      while (Date.now() < end) {
+        const s = await open(d.socket);
+        const closed = new Promise<void>((resolve) => s.once('close', () => resolve()));
+        s.on('error', () => undefined);
+        s.write(Buffer.from([0, 0, 0, 0])); // a frame shorter than its header
+        await closed;
+        sent++;
+      }
+      const log = d.output().slice(before);
+      const lines = log.split('\n').filter((l) => l.includes('malformed frame'));
+      assert.ok(sent > 100, `${sent} malformed frames sent`);
+      assert.ok(lines.length <= 10, `${lines.length} log lines for ${sent} malformed frames`);
+      assert.ok(log.length < 16 * 1024, `${log.length} bytes of log`);
+      assert.equal(d.proc.exitCode, null);
+    } finally {
+      await d.stop();
+    }
+    assert.match(d.output(), /malformed frame: closing this connection: suppressed \d+ similar warnings in 10 s/, 'the count is said (at the latest when smafd stops)');
   });
 });
 
@@ -281,6 +380,34 @@ describe('a client sees only what it holds', () => {
     const { statSync } = await import('node:fs');
     assert.equal(statSync(d.socket).mode & 0o777, 0o660);
     assert.equal(statSync(d.socket.replace(/smaf\.sock$/, 'smaf-admin.sock')).mode & 0o777, 0o600);
+  });
+
+  test('started under umask 000, smafd creates its sockets 0600 (admin) and 0660 (clients, C programs) from their first moment (watched as they appear)', { timeout: 30_000 }, async () => {
+    const { mkdtempSync, rmSync, statSync, watch } = await import('node:fs');
+    const { spawn } = await import('node:child_process');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'smafd-umask-'));
+    const seen: string[] = [];
+    // every mode the sockets are seen with, from the first inotify event on
+    const watcher = watch(dir, (_e, name) => {
+      try {
+        if (name?.endsWith('.sock')) seen.push(`${name} ${(statSync(join(dir, name)).mode & 0o777).toString(8)}`);
+      } catch {
+        // gone again
+      }
+    });
+    const proc = spawn('sh', ['-c', `umask 000; exec "${process.execPath}" "${join(ROOT, 'bin/smafd.js')}" --no-dashboard --socket "${join(dir, 'smaf.sock')}"`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      await waitForLine(proc, /dashboard off/);
+      for (const name of ['smaf.sock', 'smaf-admin.sock', 'smaf-native.sock']) seen.push(`${name} ${(statSync(join(dir, name)).mode & 0o777).toString(8)}`);
+      assert.deepEqual([...new Set(seen)].sort(), ['smaf-admin.sock 600', 'smaf-native.sock 660', 'smaf.sock 660']);
+    } finally {
+      watcher.close();
+      proc.kill('SIGTERM');
+      await new Promise((r) => proc.once('exit', r));
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

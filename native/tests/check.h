@@ -2,6 +2,7 @@
 #ifndef SMAF_CHECK_H
 #define SMAF_CHECK_H
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 

@@ -14,6 +14,7 @@
 
 #include "../smaf-wire.h"
 #include "check.h"
+#include "driver.h"
 
 #define SIZE (64 * 1024)
 
@@ -71,17 +72,39 @@ int main(int argc, char **argv)
 	CHECK(sync_buf(fd, SMAF_DMA_BUF_SYNC_WRITE | SMAF_DMA_BUF_SYNC_END) == 0, "write a pattern, SYNC END");
 	CHECK(ioctl(fd, SMAF_DMA_BUF_SET_NAME_B, "c-frame") == 0, "name it c-frame");
 
-	/* the export token the memfd carries (docs/c-programs.md): how another tool imports it */
-	struct smaf_token_page tp;
-	CHECK(pread(fd, &tp, sizeof tp, SIZE) == (ssize_t)sizeof tp && !memcmp(tp.magic, SMAF_TOKEN_MAGIC, 8), "the memfd carries its token page");
+	/* an export token, for the Node side to import the buffer: zero-copy, a driver of the tests
+	 * hands smafd the file and asks (driver.h); copy mode, the memfd's token page carries it */
+	bool zero_copy = getenv("SMAF_NATIVE_SOCKET") != NULL;
+	uint8_t token[SMAF_TOKEN_LEN] = { 0 };
+	if (zero_copy) {
+		int s = drv_connect();
+		int h = drv_handle(s, fd);
+		CHECK(h >= 0 && drv_call(s, SMAF_OP_EXPORT, h, NULL, 0, token, sizeof token, -1, NULL) == 0, "a driver exports it (zero-copy)");
+	} else {
+		struct smaf_token_page tp;
+		CHECK(pread(fd, &tp, sizeof tp, SIZE) == (ssize_t)sizeof tp && !memcmp(tp.magic, SMAF_TOKEN_MAGIC, 8), "the memfd carries its token page (copy mode)");
+		memcpy(token, tp.token, sizeof token);
+	}
 	printf("token ");
 	for (unsigned i = 0; i < SMAF_TOKEN_LEN; i++)
-		printf("%02x", tp.token[i]);
+		printf("%02x", token[i]);
 	printf("\n");
 	fflush(stdout);
 
 	char line[64];
-	CHECK(fgets(line, sizeof line, stdin) && !strncmp(line, "check", 5), "the test says check");
+	if (fgets(line, sizeof line, stdin) && !strncmp(line, "stop", 4)) {
+		munmap(p, SIZE);
+		close(fd);
+		return check_done();
+	}
+	CHECK(!strncmp(line, "check", 5), "the test says check");
+	if (zero_copy) {
+		CHECK(!memcmp(p + 4096, "hello from the GPU", 18), "the CPU sees what the device wrote at 4096, with no SYNC: \"%.18s\"", (const char *)p + 4096);
+		CHECK(p[0] == 'h' && p[SIZE - 1] == (unsigned char)((SIZE - 1) * 3), "and its own bytes around it");
+		munmap(p, SIZE);
+		close(fd);
+		return check_done();
+	}
 	memset(p + 4096, 0, 32); /* stale CPU bytes: SYNC START must replace them with the device's */
 	/* a write-only bracket after a device wrote: START must still copy in, or END would push the
 	 * stale bytes over the device's */

@@ -1,7 +1,8 @@
 /*
  * /dev/dma_heap under smaf exec, as the kernel's dma-buf heap selftest exercises a heap, in our
  * own words. Usage: dma-heap HEAP... (every heap named must be listed; "protected,*" heaps are
- * checked to refuse mmap).
+ * checked to refuse mmap). A heap allocates at ALLOC: linux,cma (64 MiB) and the protected heap
+ * (31 MiB) are filled until ALLOC says ENOMEM.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -80,6 +81,24 @@ static void zeroed_reuse(int heap, const char *name, size_t size)
 	CHECK(ok && dirty == 0, "%s: 32 more buffers of %zu bytes read all zero (%zu dirty bytes)", name, size, dirty);
 }
 
+/* The heap allocates at ALLOC, as the kernel's: more than the pool holds fails there with ENOMEM. */
+static void exhaustion(int heap, const char *name, uint64_t pool)
+{
+	CHECK_ERRNO(heap_alloc(heap, pool + (1 << 20), O_RDWR | O_CLOEXEC, 0), ENOMEM, "%s: one buffer larger than the %llu MiB pool: ENOMEM at ALLOC", name, (unsigned long long)(pool >> 20));
+	int big = heap_alloc(heap, pool * 5 / 8, O_RDWR | O_CLOEXEC, 0);
+	CHECK(big >= 0, "%s: %llu MiB fit", name, (unsigned long long)(pool * 5 / 8 >> 20));
+	CHECK_ERRNO(heap_alloc(heap, pool * 5 / 8, O_RDWR | O_CLOEXEC, 0), ENOMEM, "%s: a second one does not: ENOMEM at ALLOC", name);
+	close(big);
+	int fds[64];
+	int n = 0;
+	while (n < 64 && (fds[n] = heap_alloc(heap, 4u << 20, O_RDWR | O_CLOEXEC, 0)) >= 0)
+		n++;
+	int e = errno;
+	CHECK(n < 64 && (uint64_t)n * (4u << 20) <= pool && e == ENOMEM, "%s: 4 MiB buffers until the pool is full: %d, then ENOMEM", name, n);
+	while (n > 0)
+		close(fds[--n]);
+}
+
 static void test_heap(const char *name)
 {
 	char path[128];
@@ -99,8 +118,9 @@ static void test_heap(const char *name)
 	if (secure) {
 		errno = 0;
 		void *p = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-		CHECK(p == MAP_FAILED && errno == EPERM, "%s: mmap of protected memory: EPERM", name);
+		CHECK(p == MAP_FAILED && errno == EINVAL, "%s: mmap of protected memory: EINVAL (the heap has no mmap)", name);
 		close(fd);
+		exhaustion(heap, name, 31u << 20);
 		close(heap);
 		return;
 	}
@@ -136,7 +156,9 @@ static void test_heap(const char *name)
 	struct smaf_dma_heap_allocation_data d = { .len = 4096, .fd = 7, .fd_flags = O_RDWR };
 	CHECK_ERRNO(ioctl(heap, SMAF_DMA_HEAP_IOCTL_ALLOC, &d), EINVAL, "%s: fd not 0 on input: EINVAL", name);
 	CHECK_ERRNO(ioctl(heap, _IOWR('H', 1, struct smaf_dma_heap_allocation_data), &d), EINVAL, "%s: an nr past the kernel's table: EINVAL", name);
-	CHECK_ERRNO(ioctl(heap, _IOWR('x', 0, struct smaf_dma_heap_allocation_data), &d), ENOTTY, "%s: an ioctl of another type: ENOTTY", name);
+	CHECK_ERRNO(ioctl(heap, _IOWR('x', 5, struct smaf_dma_heap_allocation_data), &d), EINVAL, "%s: an ioctl of another type, nr 5: EINVAL (dma_heap_ioctl looks only at the nr)", name);
+	if (!strcmp(name, "linux,cma"))
+		exhaustion(heap, name, 64u << 20);
 	CHECK_ERRNO(mmap(NULL, 4096, PROT_READ, MAP_SHARED, heap, 0) == MAP_FAILED ? -1 : 0, ENODEV, "%s: mmap of the heap fd: ENODEV", name);
 	close(heap);
 }

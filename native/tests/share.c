@@ -2,9 +2,10 @@
  * A dma-buf fd crosses fork, exec and SCM_RIGHTS under smaf exec, and every process that holds it
  * reaches the same buffer in smafd. Usage: share HEAP   (the receiver roles are internal).
  *
- * To prove that bytes went through the emulated memory and not merely through the shared memfd,
- * the checking process scribbles over its own mapping without SYNC END and then does SYNC START:
- * what it reads then is what smafd holds.
+ * To prove that bytes are in the emulated memory and not merely in a memfd the processes share:
+ * zero-copy, a device reads them (a driver's DMA CRC, driver.h); copy mode, the checking process
+ * scribbles over its own mapping without SYNC END and then does SYNC START: what it reads then is
+ * what smafd holds.
  */
 #include <fcntl.h>
 #include <stdint.h>
@@ -17,6 +18,7 @@
 
 #include "../smaf-wire.h"
 #include "check.h"
+#include "driver.h"
 
 #define SIZE (256 * 1024)
 
@@ -49,9 +51,20 @@ static int write_pattern(int fd, unsigned seed)
 	return r;
 }
 
-/* What smafd holds: scribble locally, then SYNC START must bring the pattern back. */
+/* What smafd holds: zero-copy, what a device reads; copy mode, what SYNC START brings back over a scribble. */
 static size_t daemon_mismatches(int fd, unsigned seed)
 {
+	if (getenv("SMAF_NATIVE_SOCKET")) {
+		static unsigned char expect[SIZE];
+		fill(expect, seed);
+		int s = drv_connect();
+		int h = s >= 0 ? drv_handle(s, fd) : -1;
+		int att = h >= 0 ? drv_attach_map(s, h, "gpu", 1) : -1;
+		uint32_t crc = 0;
+		int r = att >= 0 ? drv_crc(s, h, att, 0, SIZE, &crc) : -1;
+		close(s);
+		return r == 0 && crc == crc32_of(expect, SIZE) ? 0 : SIZE;
+	}
 	unsigned char *p = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED)
 		return SIZE;

@@ -7,11 +7,11 @@ import type { HeapInfo } from '../daemon/heaps.ts';
 import { isStaticElf, selectHeaps, writeHeapDir } from './exec.ts';
 
 const heap = (name: string, allocator: string | null, secure = false): HeapInfo => ({ name, allocator, secure, description: '' });
-const AVAILABLE = [heap('smaf', null), heap('protected,secure-carveout', 'secure-carveout', true), heap('system', 'system'), heap('linux,cma', 'smaf-cma')];
+const AVAILABLE = [heap('protected,secure-carveout', 'secure-carveout', true), heap('system', 'system'), heap('linux,cma', 'smaf-cma')];
 const names = (h: HeapInfo[]) => h.map((x) => x.name);
 
 test('--heaps: the default is every non-secure heap; names with commas, keywords and repeats add up', () => {
-  assert.deepEqual(names(selectHeaps(AVAILABLE, undefined)), ['smaf', 'system', 'linux,cma']);
+  assert.deepEqual(names(selectHeaps(AVAILABLE, undefined)), ['system', 'linux,cma']);
   assert.deepEqual(names(selectHeaps(AVAILABLE, ['all'])), names(AVAILABLE));
   assert.deepEqual(names(selectHeaps(AVAILABLE, ['linux,cma'])), ['linux,cma']);
   assert.deepEqual(names(selectHeaps(AVAILABLE, ['linux,cma,protected'])), ['protected,secure-carveout', 'linux,cma']);

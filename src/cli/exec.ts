@@ -11,7 +11,8 @@ import { constants } from 'node:os';
 import { SmafClient } from '../client/client.ts';
 import { SmafError } from '../common/errors.ts';
 import type { HeapInfo } from '../daemon/heaps.ts';
-import { ensurePreload } from './preload.ts';
+import type { NativeStatus } from '../uapi/index.ts';
+import { ensurePreload } from '../native/build.ts';
 
 export interface ExecOptions {
   readonly socket: string;
@@ -95,23 +96,29 @@ export function isStaticElf(file: string): boolean {
 
 /** Run the program; resolves with its exit code (128 + signal number if a signal ended it). */
 export async function execProgram(program: string, args: readonly string[], o: ExecOptions): Promise<number> {
-  const lib = ensurePreload();
+  const lib = ensurePreload((what) => process.stderr.write(`smaf exec: building ${what} with the host's C compiler (once; cached)...\n`));
   const file = resolveProgram(program);
   if (file && isStaticElf(file)) {
     process.stderr.write(`smaf exec: ${program} is statically linked: the preload library cannot reach it, so /dev/smaf and /dev/dma_heap do not exist for it (link it dynamically)\n`);
   }
   let heaps: HeapInfo[];
+  let native: NativeStatus;
   const c = await SmafClient.connect(o.socket).catch((e: unknown) => {
-    throw new SmafError('ENOENT', `smafd does not answer at ${o.socket} (${(e as Error).message.replace(/^cannot reach smafd at \S+: /, '')}); start it with "npm start", or name its socket with --socket`);
+    throw new SmafError('ENOENT', `${(e as Error).message}; or name its socket with --socket`);
   });
   try {
     heaps = selectHeaps(await c.heaps(), o.heaps);
+    native = await c.native();
   } finally {
     await c.close();
   }
+  if (!native.socket) process.stderr.write(`smaf exec: no zero-copy (${native.reason}): the program's dma-buf bytes are copied over the socket at SYNC, msync and munmap\n`);
   const dir = writeHeapDir(heaps);
   const preload = [lib, process.env.LD_PRELOAD].filter(Boolean).join(':');
-  const env = { ...process.env, LD_PRELOAD: preload, SMAF_SOCKET: o.socket, SMAF_HEAP_DIR: dir, ...(o.debug ? { SMAF_PRELOAD_DEBUG: '1' } : {}) };
+  const env = {
+    ...process.env, LD_PRELOAD: preload, SMAF_SOCKET: o.socket, SMAF_HEAP_DIR: dir,
+    ...(native.socket ? { SMAF_NATIVE_SOCKET: native.socket } : {}), ...(o.debug ? { SMAF_PRELOAD_DEBUG: '1' } : {}),
+  };
   try {
     return await new Promise<number>((resolve, reject) => {
       const child = spawn(program, [...args], { stdio: 'inherit', env });

@@ -12,7 +12,7 @@ function regionLine(r: DaemonState['regions'][number], width: number): string {
 
 /** What each limit is per: a client (each connection) or the whole daemon; and how to print its value. */
 const PER_CLIENT: readonly (keyof LimitSettings)[] = ['maxClientBytes', 'maxClientBuffers', 'maxFds', 'maxClientSecureMaps', 'maxAttachmentsPerFd', 'maxMappingsPerFd', 'maxIo', 'maxClientBacklog'];
-const DAEMON_WIDE: readonly (keyof LimitSettings)[] = ['maxClients', 'maxBuffers', 'maxTotalFds', 'maxTotalBacklog', 'maxPendingBytes', 'readTimeoutMs'];
+const DAEMON_WIDE: readonly (keyof LimitSettings)[] = ['maxClients', 'maxBuffers', 'maxTotalFds', 'sdpReserve', 'maxTotalBacklog', 'maxPendingBytes', 'readTimeoutMs'];
 const MEANING: Readonly<Record<keyof LimitSettings, string>> = {
   maxClientBytes: 'bytes of buffers held',
   maxClientBuffers: 'buffers held',
@@ -25,6 +25,7 @@ const MEANING: Readonly<Record<keyof LimitSettings, string>> = {
   maxClients: 'clients connected at once',
   maxBuffers: 'live buffers',
   maxTotalFds: 'fds open',
+  sdpReserve: 'SDP table regions kept for clients with none mapped',
   maxTotalBacklog: 'answers queued for all clients',
   maxPendingBytes: 'bytes of half-sent requests',
   readTimeoutMs: 'a request left half-sent',

@@ -12,7 +12,7 @@ import {
   COMM_LEN, decodeName, decodeOpReply, decodeStruct, DEVICE_FD, DEVICE_NAME_LEN, DMA_BUF_IOCTL_SYNC, DMA_BUF_NAME_LEN, dmaBufSync, encodeName,
   encodeOpRequest, encodeRequest, encodeStruct, eventQueryStruct, FrameReader, MAX_FRAME, opRowNamed, parseResponse, REQUEST_HEADER, RESPONSE_HEADER,
   SMAF_IOC_CREATE, SMAF_IOC_GET_INFO, SMAF_IOC_GET_SECURE_FLAG, SMAF_IOC_SET_SECURE_FLAG, SMAF_NAME_LEN, smafCreateData, TOKEN_LEN, smafInfo, smafSecureFlag,
-  type ChromeTrace, type DaemonState, type DevicesReport, type EventPage, type EventQuery, type HeapInfo, type JournalEvent, type OpName, type ProcessReport, type Reply,
+  type ChromeTrace, type DaemonState, type DevicesReport, type EventPage, type EventQuery, type HeapInfo, type JournalEvent, type NativeStatus, type OpName, type ProcessReport, type Reply,
   type RequestInput, type Response, type RowOf,
 } from '../uapi/index.ts';
 import { decodeTeeAnswer, encodeTeeCall, type TeeCallAnswer, type TeeCallParam } from '../uapi/tee-abi.ts';
@@ -141,7 +141,7 @@ export class SmafClient {
       sock.once('error', (e: NodeJS.ErrnoException) => {
         clearTimeout(timer);
         const code = e.code === 'ENOENT' || e.code === 'ECONNREFUSED' || e.code === 'ENOTDIR' ? 'ENOENT' : e.code === 'EAGAIN' ? 'EAGAIN' : e.code === 'EACCES' ? 'EACCES' : 'EIO';
-        reject(new SmafError(code, `cannot reach smafd at ${path}: ${e.code ?? e.message} (is smafd running? start it with "npm start")`, { cause: e }));
+        reject(new SmafError(code, `cannot reach smafd at ${path}: ${e.code ?? e.message} (is smafd running? start it: \`npx smafd\`, or \`npm start\` in the smaf-ts checkout)`, { cause: e }));
       });
     });
   }
@@ -428,6 +428,11 @@ export class SmafClient {
   /** X_DEVICES: each device and what it maps (a client sees only the buffers it holds). */
   async devices(): Promise<DevicesReport> {
     return (await this.op('X_DEVICES', DEVICE_FD, {})).payload;
+  }
+
+  /** X_NATIVE: how C programs reach smafd (the native socket, zero-copy or why not). */
+  async native(): Promise<NativeStatus> {
+    return (await this.op('X_NATIVE', DEVICE_FD, {})).payload;
   }
 
   /** X_STATE: one page of buffers (`offset`, at most `limit`); the operator's view on the admin socket. */

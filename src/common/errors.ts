@@ -27,6 +27,7 @@ export const Errno = {
   ENOSYS: 38,
   EOVERFLOW: 75,
   EPROTO: 71,
+  EOPNOTSUPP: 95,
   ECONNRESET: 104,
   ETIMEDOUT: 110,
 } as const;

@@ -18,7 +18,8 @@ import { mapForDevice, unmapForDevice } from './dma-mapping.ts';
 import { SMAF_RDWR } from './flags.ts';
 import type { BufferHost, BufferRef } from './host.ts';
 import { migrate } from './migration.ts';
-import { scrubAndFree } from './scrub.ts';
+import { scrub } from './scrub.ts';
+import { teardownStep } from './teardown.ts';
 import { unsuitableReason } from './suitability.ts';
 
 const RELEASED = 1;
@@ -134,11 +135,12 @@ export class SmafBuffer implements BufferRef {
   }
 
   /**
-   * The memory, for the secure world (a TEE that registers the dma-buf, as the kernel's
-   * tee_shm_register_fd maps it): allocated at first need, as a device's map is. The secure world
-   * is not the normal world's CPU: no CPU-access check.
+   * Allocate now, whatever is attached (a dma-heap allocates at ALLOC; SMAF's own buffers wait for
+   * their first use; a TEE that registers the dma-buf needs its memory, as the kernel's
+   * tee_shm_register_fd maps it). No CPU-access check: this is not a CPU mapping. ENOMEM, ENODEV or
+   * EPERM with the allocators' reasons when none can.
    */
-  secureWorldBacking(trigger: string): Backing {
+  allocate(trigger: string): Backing {
     this.alive();
     return this.ensureBacking(trigger);
   }
@@ -158,7 +160,7 @@ export class SmafBuffer implements BufferRef {
     return this;
   }
 
-  /** Drop a reference; the last one releases the buffer. */
+  /** Drop a reference; the last one releases the buffer (which always completes: refs never go below 0). */
   put(): void {
     this.alive();
     this.refs--;
@@ -193,8 +195,7 @@ export class SmafBuffer implements BufferRef {
     const module = this.core.secureModule;
     if (secure) {
       if (!module) throw new SmafError('EINVAL', `cannot make buffer ${this.id} secure: no secure module is registered`);
-      const plain = [...(this.attachmentMap?.values() ?? [])].find((a) => !a.device.secure);
-      if (plain) this.deny(plain.device.name, `cannot make buffer ${this.id} secure: device "${plain.device.name}" is attached and is not secure-capable (detach it first)`);
+      this.onlySecureCapable(this.devices, (d) => `cannot make buffer ${this.id} secure: device "${d}" is attached and is not secure-capable (detach it first)`);
       this.secureCtx = module.createContext(this.info());
     } else if (module && this.secureCtx !== null) {
       module.destroyContext(this.secureCtx);
@@ -211,9 +212,8 @@ export class SmafBuffer implements BufferRef {
    */
   attach(device: Device): Attachment {
     this.alive();
-    // secure capability is checked here, with or without memory: a device that may never touch
-    // secure memory is refused at attach, not later at map (one rule, one place)
-    if (this.secure && !device.secure) this.deny(device.name, `Cannot attach device "${device.name}" to buffer ${this.id}: device "${device.name}" is not secure-capable and the buffer is secure`);
+    // with or without memory: a device that may never touch secure memory is refused at attach
+    if (this.secure) this.onlySecureCapable([device], (d) => `Cannot attach device "${d}" to buffer ${this.id}: device "${d}" is not secure-capable and the buffer is secure`);
     if (this.backingImpl) this.fitFor(device, this.backingImpl);
     const att = new Attachment(this.nextAttachment++, this, device);
     (this.attachmentMap ??= new Map()).set(att.id, att);
@@ -222,23 +222,33 @@ export class SmafBuffer implements BufferRef {
     return att;
   }
 
+  /**
+   * The one enforcement point of "a secure buffer has only secure-capable devices": the two changes
+   * that could break it (a device attached to a secure buffer, a buffer with devices made secure)
+   * pass here, so no later step (allocation, map) needs to ask again. The SDP trusted application
+   * refuses grants to such devices on its own (platform/sdp-ta.ts): that is the secure world's
+   * policy, not a copy of this rule.
+   */
+  private onlySecureCapable(devices: readonly Device[], refusal: (device: string) => string): void {
+    const plain = devices.find((d) => !d.secure);
+    if (plain) this.deny(plain.name, refusal(plain.name));
+  }
+
   /** A refusal on security grounds: logged as a denial, then EPERM. */
   private deny(actor: string, message: string): never {
     this.core.platform.events.emit({ kind: 'denial', actor, buffer: this.id, message });
     throw new SmafError('EPERM', message);
   }
 
-  /** Memory that does not suit a newly attached device: EPERM, EBUSY when pinned, else migrate. */
+  /** Memory that a newly attached device cannot address: EBUSY when pinned, else migrate. */
   private fitFor(device: Device, backing: Backing): void {
-    const problem = unsuitableReason(backing, device, this.secure);
+    const problem = unsuitableReason(backing, device);
     if (!problem) return;
-    const head = `Cannot attach device "${device.name}" to buffer ${this.id}`;
-    if (problem.code === 'EPERM') this.deny(device.name, `${head}: ${problem.reason}`);
     const pins = this.pinnedBy();
     if (pins.length > 0) {
-      throw new SmafError('EBUSY', `${head}: ${problem.reason}; the memory cannot move while the buffer has ${pins.join(' and ')}`);
+      throw new SmafError('EBUSY', `Cannot attach device "${device.name}" to buffer ${this.id}: ${problem}; the memory cannot move while the buffer has ${pins.join(' and ')}`);
     }
-    this.backingImpl = migrate(this, backing, device, problem.reason, this.log);
+    this.backingImpl = migrate(this, backing, device, problem, this.log);
   }
 
   private attachment(att: Attachment): Attachment {
@@ -269,9 +279,8 @@ export class SmafBuffer implements BufferRef {
     const dev = att.device;
     if (direction !== 0 && direction !== 1 && direction !== 2) throw new SmafError('EINVAL', `invalid DMA direction ${String(direction)} (0 bidirectional, 1 to device, 2 from device)`);
     if (att.mapping) throw new SmafError('EBUSY', `buffer ${this.id} is already mapped for "${dev.name}" (unmap first)`);
+    // the memory suits every attached device: chosen for them, or migrated (or refused) at attach
     const backing = this.ensureBacking(`map by ${dev.name}`);
-    const problem = unsuitableReason(backing, dev, this.secure);
-    if (problem) throw new SmafError(problem.code, `Cannot map buffer ${this.id} for device "${dev.name}": ${problem.reason}`);
     return mapForDevice(this, att, backing, direction, this.secureCtx).segments;
   }
 
@@ -335,7 +344,12 @@ export class SmafBuffer implements BufferRef {
 
   // ---- release -----------------------------------------------------------------------------
 
-  /** Last reference gone: revoke every grant, scrub, return the memory, destroy the secure context. */
+  /**
+   * Last reference gone: revoke every grant, scrub, destroy the secure context, return the memory.
+   * Always completes, whatever a plugin does (teardown.ts). Memory whose secure context the module
+   * failed to destroy is scrubbed but never handed out again (quarantined): the secure world may
+   * still let a device reach it.
+   */
   private release(): void {
     for (const att of this.attachmentMap?.values() ?? []) {
       unmapForDevice(this, att, this.secureCtx);
@@ -345,14 +359,17 @@ export class SmafBuffer implements BufferRef {
     for (const m of this.cpuMaps?.values() ?? []) m.closed = true;
     this.cpuMaps = null;
     this.cpuAccessDepth = 0;
+    const module = this.core.secureModule;
+    const ctx = this.secureCtx;
+    const secureGone = ctx === null || !module || teardownStep(this, module.name, 'destroying its secure context', () => module.destroyContext(ctx));
+    this.secureCtx = null;
     const b = this.backingImpl;
     if (b) {
-      scrubAndFree(this.core, b, this.length);
+      scrub(this.core, b);
+      if (secureGone) teardownStep(this, b.allocator, 'returning its memory', () => this.core.releaseBacking(b, this.length));
+      else this.core.quarantine(b, this.length, `buffer ${this.id}'s secure context could not be destroyed`);
       this.backingImpl = null;
     }
-    const module = this.core.secureModule;
-    if (this.secureCtx !== null && module) module.destroyContext(this.secureCtx);
-    this.secureCtx = null;
     this.state |= RELEASED;
     this.core.forget(this);
     const { id, length } = this;

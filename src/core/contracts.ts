@@ -75,7 +75,9 @@ export type CpuAccessMode = 'read' | 'write' | 'read-write';
  *   every grant was revoked) or when the flag is cleared before allocation.
  * - `grantAccess(ctx, device, addr, size, dir)` for each sg segment at map time; refuse by throwing
  *   a SmafError (EPERM/EACCES/ENOSPC...). The core rolls back the grants already made.
- * - `revokeAccess(...)` with the same arguments at unmap and release; must not fail.
+ * - `revokeAccess(...)` with the same arguments at unmap and release; must not fail. Teardown does
+ *   not depend on it: a revoke or destroy that throws anyway is an `internal-error` event and the
+ *   unmap or release completes; memory whose context could not be destroyed is never reused.
  * - `checkCpuAccess(ctx, buffer, kind, mode)` before every CPU mapping (mmap, vmap,
  *   begin_cpu_access) of *any* buffer (ctx is null for a non-secure one); refuse by throwing.
  */

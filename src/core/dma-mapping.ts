@@ -10,6 +10,7 @@ import type { Attachment, DmaMapping, Grant } from './attachment.ts';
 import { directionName, type Backing, type DmaDirection } from './contracts.ts';
 import { eventText } from './event-texts.ts';
 import type { BufferRef } from './host.ts';
+import { teardownStep } from './teardown.ts';
 
 const NO_GRANTS: readonly Grant[] = Object.freeze([]);
 
@@ -53,8 +54,8 @@ function grantAll(buf: BufferRef, att: Attachment, backing: Backing, direction: 
   } catch (e) {
     for (let k = grants.length - 1; k >= 0; k--) {
       const g = grants[k]!;
-      module?.revokeAccess(secureCtx, dev, g.addr, g.size, direction);
-      platform.events.emit({ kind: 'revoke', actor: dev.name, buffer: buf.id, addr: g.addr, length: g.size, message: `rolled back grant of ${hex(g.addr)} to ${dev.name}` });
+      const undone = teardownStep(buf, module!.name, `rolling back the grant of ${hex(g.addr)} to ${dev.name}`, () => module!.revokeAccess(secureCtx, dev, g.addr, g.size, direction));
+      if (undone) platform.events.emit({ kind: 'revoke', actor: dev.name, buffer: buf.id, addr: g.addr, length: g.size, message: `rolled back grant of ${hex(g.addr)} to ${dev.name}` });
     }
     if (iova !== undefined) platform.iommu(dev).unmap(iova);
     const err = toSmafError(e);
@@ -64,19 +65,27 @@ function grantAll(buf: BufferRef, att: Attachment, backing: Backing, direction: 
   }
 }
 
-/** Revoke the grants made at map (in reverse), free the IOVA, clear the mapping. */
-export function unmapForDevice(buf: BufferRef, att: Attachment, secureCtx: unknown): void {
+/**
+ * Revoke the grants made at map (in reverse), free the IOVA, clear the mapping. Always completes
+ * (teardown.ts): a revoke the module fails is an internal-error event, and the unmap goes on.
+ * Returns whether every revoke succeeded.
+ */
+export function unmapForDevice(buf: BufferRef, att: Attachment, secureCtx: unknown): boolean {
   const m = att.mapping;
-  if (!m) return;
+  if (!m) return true;
   const { platform, secureModule: module } = buf.core;
   const dev = att.device.name;
+  let revoked = true;
   for (let k = m.grants.length - 1; k >= 0; k--) {
     const g = m.grants[k]!;
-    module?.revokeAccess(secureCtx, att.device, g.addr, g.size, m.direction);
-    platform.events.emit({ kind: 'revoke', actor: dev, buffer: buf.id, addr: g.addr, length: g.size, message: `revoked ${dev} access to ${hex(g.addr)}+${formatSize(g.size)}` });
+    // grants are only made through a module, and it cannot be unregistered while a secure buffer lives
+    const ok = teardownStep(buf, module!.name, `revoking ${dev}'s access to ${hex(g.addr)}`, () => module!.revokeAccess(secureCtx, att.device, g.addr, g.size, m.direction));
+    if (ok) platform.events.emit({ kind: 'revoke', actor: dev, buffer: buf.id, addr: g.addr, length: g.size, message: `revoked ${dev} access to ${hex(g.addr)}+${formatSize(g.size)}` });
+    revoked &&= ok;
   }
   if (m.iova !== undefined) platform.iommu(att.device).unmap(m.iova);
   att.mapping = null;
   const { id } = buf;
   platform.events.emit({ kind: 'unmap', actor: dev, buffer: id, message: eventText.unmapped({ id, device: dev }) });
+  return revoked;
 }

@@ -16,6 +16,8 @@ export interface BufferHost {
   chooseBacking(info: BufferInfo, trigger: string, log: DecisionSink): Backing;
   /** A backing goes back to its allocator (after revoke and scrub). */
   releaseBacking(b: Backing, length: number): void;
+  /** A scrubbed backing that must never be handed out again (the secure world may still grant it). */
+  quarantine(b: Backing, length: number, why: string): void;
   /** The buffer's last reference is gone. */
   forget(buf: { readonly id: number }): void;
 }

@@ -52,3 +52,21 @@ test('ranges lists every owned range in address order with the buffer that holds
     { base: 0x1000, length: 0x1000, owner: 7 }, { base: 0x3000, length: 0x1000, owner: 9 }, { base: 0x5000, length: 0x2000, owner: 7 },
   ]);
 });
+
+test('a buffer of thousands of segments is added and removed in one pass, in order, between other buffers\' ranges', () => {
+  const o = new OwnedRanges();
+  const page = 0x1000;
+  // every other page to buffer 1 (few at a time), the pages between to buffer 2 (all at once, out of order)
+  for (let i = 0; i < 4000; i += 2) o.add([{ phys: i * page, length: page }], 1);
+  const big = Array.from({ length: 2000 }, (_, k) => ({ phys: (2 * k + 1) * page, length: page })).reverse();
+  o.add(big, 2);
+  const all = [...o.ranges()];
+  assert.equal(all.length, 4000);
+  assert.ok(all.every((r, i) => r.base === i * page && r.owner === (i % 2 === 0 ? 1 : 2)), 'sorted, each with its owner');
+  assert.equal(o.conflicts([{ phys: 3999 * page, length: page }]), true);
+  assert.throws(() => o.remove([...big.slice(0, 100), { phys: 5000 * page, length: page }]), /is not recorded/);
+  assert.equal(o.size, 4000, 'a refused remove takes nothing out');
+  o.remove(big);
+  assert.deepEqual([...o.ranges()].map((r) => r.owner), new Array(2000).fill(1));
+  assert.equal(o.overlaps(page, page), false, 'buffer 2\'s pages are free');
+});

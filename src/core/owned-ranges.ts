@@ -4,11 +4,20 @@
  */
 import type { SgSegment } from '../platform/index.ts';
 
+/** Whether segments come in address order (an allocator's usually do: no sort needed). */
+function isSorted(segments: readonly SgSegment[]): boolean {
+  for (let i = 1; i < segments.length; i++) if (segments[i]!.phys < segments[i - 1]!.phys) return false;
+  return true;
+}
+
+/** Segment counts from which a buffer's ranges are merged in one pass rather than spliced one by one. */
+const MERGE_FROM = 16;
+
 export class OwnedRanges {
-  private readonly starts: number[] = [];
-  private readonly ends: number[] = [];
+  private starts: number[] = [];
+  private ends: number[] = [];
   /** The buffer holding each range. */
-  private readonly owners: number[] = [];
+  private owners: number[] = [];
 
   /** Index of the first range whose start is >= addr. */
   private lowerBound(addr: number): number {
@@ -31,7 +40,7 @@ export class OwnedRanges {
 
   /** Whether any segment overlaps an owned range or another segment of the same list. */
   conflicts(segments: readonly SgSegment[]): boolean {
-    const sorted = [...segments].sort((a, b) => a.phys - b.phys);
+    const sorted = isSorted(segments) ? segments : [...segments].sort((a, b) => a.phys - b.phys);
     for (let k = 0; k < sorted.length; k++) {
       const s = sorted[k]!;
       if (this.overlaps(s.phys, s.length)) return true;
@@ -40,13 +49,38 @@ export class OwnedRanges {
     return false;
   }
 
+  /** Record a buffer's segments: a few are inserted in place, many merged in one pass. */
   add(segments: readonly SgSegment[], owner: number): void {
-    for (const s of segments) {
-      const i = this.lowerBound(s.phys);
-      this.starts.splice(i, 0, s.phys);
-      this.ends.splice(i, 0, s.phys + s.length);
-      this.owners.splice(i, 0, owner);
+    if (segments.length <= MERGE_FROM) {
+      for (const s of segments) {
+        const i = this.lowerBound(s.phys);
+        this.starts.splice(i, 0, s.phys);
+        this.ends.splice(i, 0, s.phys + s.length);
+        this.owners.splice(i, 0, owner);
+      }
+      return;
     }
+    const sorted = isSorted(segments) ? segments : [...segments].sort((a, b) => a.phys - b.phys);
+    const n = this.starts.length;
+    const starts = new Array<number>(n + sorted.length);
+    const ends = new Array<number>(n + sorted.length);
+    const owners = new Array<number>(n + sorted.length);
+    let i = 0;
+    let k = 0;
+    for (let o = 0; o < starts.length; o++) {
+      if (k < sorted.length && (i >= n || sorted[k]!.phys < this.starts[i]!)) {
+        const s = sorted[k++]!;
+        starts[o] = s.phys;
+        ends[o] = s.phys + s.length;
+        owners[o] = owner;
+      } else {
+        starts[o] = this.starts[i]!;
+        ends[o] = this.ends[i]!;
+        owners[o] = this.owners[i]!;
+        i++;
+      }
+    }
+    this.replace(starts, ends, owners);
   }
 
   /** Every owned range with its buffer, in address order (what the dashboard's memory map draws). */
@@ -54,14 +88,44 @@ export class OwnedRanges {
     for (let i = 0; i < this.starts.length; i++) yield { base: this.starts[i]!, length: this.ends[i]! - this.starts[i]!, owner: this.owners[i]! };
   }
 
+  /** Forget a buffer's segments (exactly as added): a few in place, many in one pass. */
   remove(segments: readonly SgSegment[]): void {
-    for (const s of segments) {
-      const i = this.lowerBound(s.phys);
-      if (this.starts[i] !== s.phys || this.ends[i] !== s.phys + s.length) throw new Error(`owned range 0x${s.phys.toString(16)}+${s.length} is not recorded`);
-      this.starts.splice(i, 1);
-      this.ends.splice(i, 1);
-      this.owners.splice(i, 1);
+    const missing = (s: SgSegment) => new Error(`owned range 0x${s.phys.toString(16)}+${s.length} is not recorded`);
+    if (segments.length <= MERGE_FROM) {
+      for (const s of segments) {
+        const i = this.lowerBound(s.phys);
+        if (this.starts[i] !== s.phys || this.ends[i] !== s.phys + s.length) throw missing(s);
+        this.starts.splice(i, 1);
+        this.ends.splice(i, 1);
+        this.owners.splice(i, 1);
+      }
+      return;
     }
+    const sorted = isSorted(segments) ? segments : [...segments].sort((a, b) => a.phys - b.phys);
+    for (const s of sorted) {
+      const i = this.lowerBound(s.phys);
+      if (this.starts[i] !== s.phys || this.ends[i] !== s.phys + s.length) throw missing(s);
+    }
+    const starts: number[] = [];
+    const ends: number[] = [];
+    const owners: number[] = [];
+    let k = 0;
+    for (let i = 0; i < this.starts.length; i++) {
+      if (k < sorted.length && this.starts[i] === sorted[k]!.phys) {
+        k++;
+        continue;
+      }
+      starts.push(this.starts[i]!);
+      ends.push(this.ends[i]!);
+      owners.push(this.owners[i]!);
+    }
+    this.replace(starts, ends, owners);
+  }
+
+  private replace(starts: number[], ends: number[], owners: number[]): void {
+    this.starts = starts;
+    this.ends = ends;
+    this.owners = owners;
   }
 
   get size(): number {

@@ -1,12 +1,18 @@
-/** Memory leaving a buffer is scrubbed before its allocator gets it back: no data outlives a buffer. */
+/**
+ * Memory leaving a buffer is scrubbed before its allocator gets it back: no data outlives a buffer.
+ * Pages shared with a C program (its memfd) are zeroed there too, then stop being shared, so that
+ * neither the next owner of the memory nor a program that kept the file sees the old bytes.
+ */
 import type { Backing } from './contracts.ts';
 import type { BufferHost } from './host.ts';
 
-export function scrubAndFree(core: BufferHost, b: Backing, length: number): void {
+/** Zero the memory and clear whose data it held (the platform's own bookkeeping: no plugin runs). */
+export function scrub(core: BufferHost, b: Backing): void {
   const { memory, provenance } = core.platform;
   for (const s of b.segments) {
     memory.zero(s.phys, s.length);
+    memory.detachStore(s.phys, s.length);
     provenance.cleared(s.phys, s.length);
   }
-  core.releaseBacking(b, length);
 }
+

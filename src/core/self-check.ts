@@ -25,18 +25,38 @@ interface Segment {
 
 type Buffer = Smaf['buffers'][number];
 
+/** What holds memory: a live buffer, or a quarantined backing (id -1). */
+interface Holding {
+  readonly id: number;
+  readonly length: number;
+  readonly segments: readonly { readonly phys: number; readonly length: number }[];
+  readonly allocator: string;
+}
+
 export function selfCheck(smaf: Smaf): SelfCheckReport {
   const live = smaf.buffers.filter((b) => b.backing);
-  const segs = live.flatMap((b) => b.segments.map((s) => ({ ...s, id: b.id }))).sort((a, b) => a.phys - b.phys);
+  const held: Holding[] = [
+    ...live.map((b) => ({ id: b.id, length: b.length, segments: b.segments, allocator: b.backing!.allocator })),
+    ...smaf.quarantinedBackings.map((q) => ({ id: -1, length: q.length, segments: q.backing.segments, allocator: q.backing.allocator })),
+  ];
+  const segs = held.flatMap((h) => h.segments.map((s) => ({ ...s, id: h.id }))).sort((a, b) => a.phys - b.phys);
   const checks: CheckResult[] = [
-    checkPools(smaf.platform, live),
+    checkPools(smaf.platform, held),
     checkDisjoint(segs),
-    checkAllocatorStats(smaf, live),
+    checkAllocatorStats(smaf, held),
     checkBufferStates(smaf.platform, smaf.buffers),
     checkScrubbed(smaf.platform, segs),
     checkSecureWorld(smaf.platform, live),
+    checkQuarantine(smaf),
   ];
   return { ok: checks.every((c) => c.ok), checks };
+}
+
+/** 7. no memory was kept out of use after a secure module failed to tear a buffer down */
+function checkQuarantine(smaf: Smaf): CheckResult {
+  const q = smaf.quarantinedBackings;
+  const problems = q.map((x) => `${x.length} bytes of ${x.backing.region} quarantined: ${x.why}`);
+  return result('no memory quarantined', problems, 'every released buffer returned its memory');
 }
 
 function result(name: string, problems: readonly string[], okDetail: string): CheckResult {
@@ -44,7 +64,7 @@ function result(name: string, problems: readonly string[], okDetail: string): Ch
 }
 
 /** 1. pools account exactly for the live backings */
-function checkPools(platform: Platform, live: readonly Buffer[]): CheckResult {
+function checkPools(platform: Platform, live: readonly Holding[]): CheckResult {
   const perRegion = new Map<string, number>();
   for (const b of live) for (const s of b.segments) {
     const r = platform.regionAt(s.phys)?.name ?? '?';
@@ -56,7 +76,7 @@ function checkPools(platform: Platform, live: readonly Buffer[]): CheckResult {
     if (r.inUse !== expected) poolProblems.push(`region ${r.name}: ${r.inUse} bytes in use, live buffers hold ${expected}`);
     if (r.free !== r.capacity - r.inUse) poolProblems.push(`region ${r.name}: free ${r.free} != capacity - in use`);
   }
-  return result('pools match live buffers', poolProblems, `${live.length} allocated buffers, ${platform.bytesInUse} bytes`);
+  return result('pools match live buffers', poolProblems, `${live.filter((h) => h.id >= 0).length} allocated buffers, ${platform.bytesInUse} bytes`);
 }
 
 /** 2. no two backings overlap (`segs` sorted by address) */
@@ -71,10 +91,10 @@ function checkDisjoint(segs: readonly Segment[]): CheckResult {
 }
 
 /** 3. allocator statistics add up */
-function checkAllocatorStats(smaf: Smaf, live: readonly Buffer[]): CheckResult {
+function checkAllocatorStats(smaf: Smaf, live: readonly Holding[]): CheckResult {
   const statProblems: string[] = [];
   for (const s of smaf.registry.allStats()) {
-    const mine = live.filter((b) => b.backing!.allocator === s.name);
+    const mine = live.filter((b) => b.allocator === s.name);
     const bytes = mine.reduce((n, b) => n + b.length, 0);
     if (s.bytesInUse !== bytes) statProblems.push(`${s.name}: ${s.bytesInUse} bytes in use by its stats, ${bytes} by its buffers`);
     if (s.buffersInUse !== mine.length) statProblems.push(`${s.name}: ${s.buffersInUse} buffers by its stats, ${mine.length} live`);

@@ -8,7 +8,6 @@ import { isSmafError, type ErrnoName } from '../common/errors.ts';
 import { Platform, type SgSegment } from '../platform/index.ts';
 import { registerPlatformAllocators, testPlatformSpec, createRecordingSecureModule } from '../testing/index.ts';
 import type { Allocator, Backing } from './contracts.ts';
-import { DecisionLog } from './decisions.ts';
 import { Smaf } from './smaf.ts';
 
 const fails = (code: ErrnoName, message: string | RegExp) => (e: unknown) =>
@@ -62,17 +61,27 @@ test('buffer ids count up, each create is logged, and a buffer is found by id un
   assert.deepEqual([smaf.stats().buffers, smaf.stats().allocatedBuffers], [1, 1]);
 });
 
-test('the allocation of a secure buffer for devices that are not secure-capable is refused, naming them', () => {
-  // attach and setSecure already refuse such devices (buffer.test.ts); the choice of memory holds the
-  // rule on its own too, so no path can hand secure memory to them
-  const { smaf, dev } = system();
-  smaf.registerSecureModule(createRecordingSecureModule());
-  const log = new DecisionLog();
-  const info = { id: 7, length: 4096, secure: true, nameHint: '', devices: [dev('gpu'), dev('cam')] };
-  assert.throws(() => smaf.chooseBacking(info, 'test', log), fails('EPERM', 'cannot allocate secure buffer 7: "gpu", "cam" are not secure-capable'));
-  assert.throws(() => smaf.chooseBacking({ ...info, devices: [dev('gpu')] }, 'test', log), fails('EPERM', 'cannot allocate secure buffer 7: "gpu" is not secure-capable'));
-  assert.equal(log.kept.at(-1)!.outcome, 'failed');
-  assert.equal(log.kept.at(-1)!.error, 'EPERM: cannot allocate secure buffer 7: "gpu" is not secure-capable');
+test('a secure buffer never has memory with a device that is not secure-capable attached, in any order of attach, secure and map', () => {
+  // the rule is enforced once, by the buffer (attach and setSecure); allocation does not ask again
+  const orders = [['attach', 'secure', 'map'], ['secure', 'attach', 'map'], ['attach', 'map', 'secure'], ['secure', 'map', 'attach']] as const;
+  for (const order of orders) {
+    const { smaf, dev } = system();
+    smaf.registerSecureModule(createRecordingSecureModule());
+    const b = smaf.create(4096);
+    const ok = b.attach(dev('dec'));
+    for (const step of order) {
+      try {
+        if (step === 'attach') b.attach(dev('gpu'));
+        else if (step === 'secure') b.setSecure(true);
+        else b.map(ok);
+      } catch (e) {
+        assert.ok(isSmafError(e), String(e));
+      }
+    }
+    const plain = b.devices.filter((d) => !d.secure).map((d) => d.name);
+    assert.ok(!(b.secure && plain.length > 0), `${order.join(', ')}: secure with ${plain.join(', ')} attached`);
+    b.put();
+  }
 });
 
 test('without a matching allocator: ENODEV, every candidate with its reason, logged', () => {

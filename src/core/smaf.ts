@@ -149,8 +149,8 @@ export class Smaf implements BufferHost {
 
   /**
    * Ask the allocators, in ranking order (or only the named one), for memory that suits every
-   * attached device. Records the decision. Throws EPERM (a secure buffer with a device that is not
-   * secure-capable), ENODEV (no allocator matches) or ENOMEM (matches, but no memory).
+   * attached device. Records the decision. Throws ENODEV (no allocator matches) or ENOMEM (matches,
+   * but no memory, or an IOMMU device could not map it).
    */
   chooseBacking(info: BufferInfo, trigger: string, log: DecisionSink): Backing {
     const at = new Attempt(info, trigger, log, this.platform);
@@ -169,15 +169,8 @@ export class Smaf implements BufferHost {
     return at.fail(matched ? 'ENOMEM' : 'ENODEV', `no memory for buffer ${info.id} (${formatSize(info.length)}${info.secure ? ', secure' : ''}, for ${devs}): ${why}`);
   }
 
-  /** EPERM for a device a secure buffer cannot have; ENOMEM when a device's IOMMU could not map it. */
+  /** ENOMEM when a device behind an IOMMU could not map the whole buffer in its IOVA window. */
   private checkDevices(info: BufferInfo, at: Attempt): void {
-    if (info.secure) {
-      const insecure = info.devices.filter((d) => !d.secure);
-      if (insecure.length > 0) {
-        at.fail('EPERM', `cannot allocate secure buffer ${info.id}: ${insecure.map((d) => `"${d.name}"`).join(', ')} ${insecure.length > 1 ? 'are' : 'is'} not secure-capable`);
-      }
-    }
-    // a device behind an IOMMU must be able to map the whole buffer in its IOVA window
     for (const d of info.devices) {
       if (!d.iommu) continue;
       const iommu = this.platform.iommu(d);
@@ -248,13 +241,32 @@ export class Smaf implements BufferHost {
     if (this.owned.conflicts(b.segments)) return { reason: 'memory already held by another buffer (or listed twice)', foreign: true };
     if (total !== info.length) return { reason: `length ${total} instead of ${info.length}` };
     for (const d of info.devices) {
-      const u = unsuitableReason(b, d, info.secure);
-      if (u) return { reason: u.reason };
+      const u = unsuitableReason(b, d);
+      if (u) return { reason: u };
     }
     if (info.secure && b.segments.some((s) => this.platform.regionAt(s.phys)?.kind !== 'secure-carveout')) {
       return { reason: 'a secure buffer must live in a secure carveout' };
     }
     return null;
+  }
+
+  /**
+   * Memory kept out of use for good: the secure module could not tear down a buffer's context, so a
+   * device may still be granted this memory. It stays owned (no allocator hands it out again, and the
+   * core refuses it if one tried); the self-check reports it.
+   */
+  private readonly quarantined: { readonly backing: Backing; readonly length: number; readonly why: string }[] = [];
+
+  /** @internal keep a scrubbed backing out of use (see `quarantined`). */
+  quarantine(b: Backing, length: number, why: string): void {
+    this.quarantined.push({ backing: b, length, why });
+    const bytes = formatSize(length);
+    this.platform.events.emit({ kind: 'internal-error', actor: 'core', addr: b.segments[0]?.phys, length, message: `${bytes} of ${b.region} quarantined (scrubbed, never handed out again): ${why}` });
+  }
+
+  /** Backings kept out of use after a secure module failed to tear them down. */
+  get quarantinedBackings(): readonly { readonly backing: Backing; readonly length: number; readonly why: string }[] {
+    return this.quarantined;
   }
 
   /** @internal a backing goes back to its allocator (after revoke and scrub). */
@@ -301,7 +313,7 @@ class Attempt {
       : { time: this.time, trigger: this.trigger, devices, secure: this.info.secure, outcome, candidates: this.candidates, error, elapsedUs });
   }
 
-  fail(code: 'EPERM' | 'ENODEV' | 'ENOMEM', message: string): never {
+  fail(code: 'ENODEV' | 'ENOMEM', message: string): never {
     this.record('failed', undefined, undefined, `${code}: ${message}`);
     const { id, length } = this.info;
     this.platform.events.emit({ kind: 'allocate-failed', actor: 'core', buffer: id, length, message: `buffer ${id}: ${message}` });

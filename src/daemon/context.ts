@@ -2,123 +2,21 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { SmafError } from '../common/errors.ts';
-import { formatSize } from '../common/units.ts';
 import { selfCheck, type SelfCheckReport, type Smaf, type SmafBuffer } from '../core/index.ts';
+import type { SmafAddon } from '../native/addon.ts';
 import type { Platform } from '../platform/index.ts';
+import type { NativeStatus } from '../uapi/index.ts';
+import { Accounts } from './accounts.ts';
+import { BufferFiles } from './buffer-files.ts';
+import { Fences } from './fences.ts';
 import { WriteGenerations } from './generations.ts';
 import { EventJournal } from './journal.ts';
+import { DEFAULT_LIMITS, LIMIT_OPTIONS, Limits, type LimitSettings } from './limits.ts';
+import { RateLimitedLog } from './log-limit.ts';
 import type { TeeClient } from './tee-client.ts';
 
-export interface LimitSettings {
-  /** Open fds per client. */
-  readonly maxFds: number;
-  /** Bytes of buffers one client may hold (counting every buffer it has an fd of). */
-  readonly maxClientBytes: number;
-  /** Distinct buffers one client may hold. */
-  readonly maxClientBuffers: number;
-  /** Attachments and CPU mappings per fd. */
-  readonly maxAttachmentsPerFd: number;
-  readonly maxMappingsPerFd: number;
-  /** Bytes one READ may return. */
-  readonly maxIo: number;
-  /** Secure buffers one client may have mapped at once (each takes a region of the SDP table). */
-  readonly maxClientSecureMaps: number;
-  /** Clients connected at once (both sockets), buffers alive and fds open in the whole daemon. */
-  readonly maxClients: number;
-  readonly maxBuffers: number;
-  readonly maxTotalFds: number;
-  /** Answer bytes queued for one connection before smafd stops reading its requests. */
-  readonly maxClientBacklog: number;
-  /** Answer bytes queued for all connections together; past it the one with most is closed. */
-  readonly maxTotalBacklog: number;
-  /** Bytes held for incomplete requests, all connections together. */
-  readonly maxPendingBytes: number;
-  /** Milliseconds a connection may leave a request half-sent before it is closed. */
-  readonly readTimeoutMs: number;
-}
-
-export const DEFAULT_LIMITS: LimitSettings = {
-  maxFds: 1024,
-  maxClientBytes: 512 * 1024 * 1024,
-  maxClientBuffers: 1024,
-  maxAttachmentsPerFd: 64,
-  maxMappingsPerFd: 256,
-  maxIo: 16 * 1024 * 1024 - 64,
-  maxClientSecureMaps: 8,
-  maxClients: 2048,
-  maxBuffers: 200_000,
-  maxTotalFds: 400_000,
-  maxClientBacklog: 64 * 1024 * 1024,
-  maxTotalBacklog: 256 * 1024 * 1024,
-  maxPendingBytes: 256 * 1024 * 1024,
-  readTimeoutMs: 30_000,
-};
-
-/** What every limit is called on the command line and in docs (`--max-client-fds` for maxFds...). */
-export const LIMIT_OPTIONS: Readonly<Record<keyof LimitSettings, string>> = {
-  maxFds: 'max-client-fds',
-  maxClientBytes: 'max-client-bytes',
-  maxClientBuffers: 'max-client-buffers',
-  maxAttachmentsPerFd: 'max-attachments-per-fd',
-  maxMappingsPerFd: 'max-mappings-per-fd',
-  maxIo: 'max-io',
-  maxClientSecureMaps: 'max-client-secure-maps',
-  maxClients: 'max-clients',
-  maxBuffers: 'max-total-buffers',
-  maxTotalFds: 'max-total-fds',
-  maxClientBacklog: 'max-client-backlog',
-  maxTotalBacklog: 'max-total-backlog',
-  maxPendingBytes: 'max-pending-bytes',
-  readTimeoutMs: 'read-timeout',
-};
-
-interface UsageSource {
-  readonly label: string;
-  usage(): { fds: number; buffers: number; bytes: number };
-}
-
-export class Limits {
-  /** fds open in the whole daemon. */
-  totalFds = 0;
-
-  constructor(readonly settings: LimitSettings = DEFAULT_LIMITS, private readonly liveBuffers: () => number = () => 0) {}
-
-  get maxIo(): number {
-    return this.settings.maxIo;
-  }
-
-  checkFds(s: UsageSource, open: number): void {
-    if (open >= this.settings.maxFds) throw new SmafError('EMFILE', `${s.label} has ${open} fds open, the limit (max_fds) is ${this.settings.maxFds}`);
-    if (this.totalFds >= this.settings.maxTotalFds) throw new SmafError('ENFILE', `smafd has ${this.totalFds} fds open in all, the limit (max_total_fds) is ${this.settings.maxTotalFds}`);
-  }
-
-  checkCreate(s: UsageSource, length: bigint): void {
-    const live = this.liveBuffers();
-    if (live >= this.settings.maxBuffers) throw new SmafError('ENOMEM', `smafd holds ${live} buffers in all, the limit (max_buffers) is ${this.settings.maxBuffers}`);
-    const u = s.usage();
-    if (u.buffers >= this.settings.maxClientBuffers) {
-      throw new SmafError('ENOMEM', `${s.label} holds ${u.buffers} buffers, the per-client limit (max_client_buffers) is ${this.settings.maxClientBuffers}`);
-    }
-    if (BigInt(u.bytes) + length > BigInt(this.settings.maxClientBytes)) {
-      throw new SmafError('ENOMEM', `${s.label} holds ${formatSize(u.bytes)}; ${length} more bytes would pass the per-client limit (max_client_bytes) of ${formatSize(this.settings.maxClientBytes)}`);
-    }
-  }
-
-  checkAttachments(s: UsageSource, n: number): void {
-    if (n >= this.settings.maxAttachmentsPerFd) throw new SmafError('ENOMEM', `${s.label}: ${n} attachments on one fd, the limit (max_attachments_per_fd) is ${this.settings.maxAttachmentsPerFd}`);
-  }
-
-  /** A secure buffer mapped takes a region of the platform's small SDP table: a client gets a share. */
-  checkSecureMaps(s: UsageSource, mapped: Set<unknown>, already: boolean): void {
-    if (!already && mapped.size >= this.settings.maxClientSecureMaps) {
-      throw new SmafError('ENOSPC', `${s.label} has ${mapped.size} secure buffers mapped, the per-client limit (max_client_secure_maps) is ${this.settings.maxClientSecureMaps}: the SDP region table is shared by every client`);
-    }
-  }
-
-  checkMappings(s: UsageSource, n: number): void {
-    if (n >= this.settings.maxMappingsPerFd) throw new SmafError('ENOMEM', `${s.label}: ${n} mappings on one fd, the limit (max_mappings_per_fd) is ${this.settings.maxMappingsPerFd}`);
-  }
-}
+// the limits live in limits.ts; smafd's library is used through this file
+export { DEFAULT_LIMITS, LIMIT_OPTIONS, type LimitSettings } from './limits.ts';
 
 /** Export tokens: 16 random bytes naming a live buffer; gone with the buffer. Hold no reference. */
 class TokenTable {
@@ -153,15 +51,21 @@ class TokenTable {
   }
 }
 
-export interface SessionLike extends UsageSource {
+export interface SessionLike {
   readonly id: number;
+  readonly label: string;
+  /** What this session holds now (an account may have several sessions). */
+  usage(): { fds: number; buffers: number; bytes: number };
   readonly admin: boolean;
-  holds(bufferId: number): boolean;
   readonly pid: number | null;
   readonly comm: string | null;
   heldBuffers(): SmafBuffer[];
   /** Each open fd: its buffer and how many CPU mappings and attachments it has (for `smaf ps`). */
   holdings(): readonly { readonly fd: number; readonly buffer: SmafBuffer; readonly mappings: number; readonly attachments: number }[];
+  /** The buffers whose fds in this client hold a reference (handles hold none). */
+  referencedBuffers(): SmafBuffer[];
+  /** A buffer was released: handles of it (which held no reference) go. */
+  forgetReleased(bufferId: number): void;
   readonly openFds: readonly number[];
   readonly requests: number;
   readonly connectedAt: number;
@@ -171,6 +75,8 @@ export interface SessionLike extends UsageSource {
 
 export class DaemonContext {
   readonly tokens = new TokenTable();
+  /** Who is charged for what sessions hold (accounts.ts). */
+  readonly accounts = new Accounts();
   readonly generations = new WriteGenerations();
   readonly limits: Limits;
   private readonly holders = new Map<number, Set<SessionLike>>();
@@ -181,19 +87,41 @@ export class DaemonContext {
   /** Whether debug logs are on (checked before building log objects on hot paths). */
   readonly verbose: boolean;
 
+  /** smafd's warnings, rate-limited per cause. */
+  readonly warnings: RateLimitedLog;
+
   /** Bugs met while handling requests (each answered EIO), and the stacks already logged. */
   internalErrors = 0;
   private readonly loggedStacks = new Set<string>();
 
-  constructor(readonly smaf: Smaf, readonly log: Logger, limits: LimitSettings = DEFAULT_LIMITS) {
-    this.limits = new Limits(limits, () => smaf.bufferCount);
+  /** A C program's buffers as files (zero-copy), with smafd's addon; null without it. */
+  readonly files: BufferFiles | null;
+  /** Implicit fences: device work in flight, sync files. */
+  readonly fences: Fences;
+  /** The native socket C programs use, set by the server once it listens (null: none). */
+  native: string | null = null;
+  /** Why there is no native socket (no addon: the reason it could not be loaded). */
+  nativeReason: string | null = null;
+  /** The exporter a dma-buf shows in fdinfo (exp_name): the heap it came from; `smaf` otherwise. */
+  private readonly exporters = new Map<number, string>();
+
+  constructor(readonly smaf: Smaf, readonly log: Logger, limits: LimitSettings = DEFAULT_LIMITS, readonly addon: SmafAddon | null = null) {
+    this.limits = new Limits(limits, () => smaf.bufferCount, () => {
+      const sdp = smaf.platform.sdp;
+      return sdp ? { capacity: sdp.maxRegions, used: sdp.table.size } : null;
+    });
     this.verbose = log.isLevelEnabled('debug');
+    this.warnings = new RateLimitedLog(log);
     this.journal = new EventJournal(smaf, smaf.platform.events);
+    this.fences = new Fences(addon);
+    const overflow = (): void => log.error('the inotify queue overflowed: smafd no longer knows when C programs close their dma-bufs, and keeps every buffer that has a file until it stops');
+    this.files = addon ? new BufferFiles(addon, smaf, overflow, (buf) => this.fences.busy(buf)) : null;
+    const files = this.files;
+    if (files) this.fences.onBusy = (id, busy) => files.busy(id, busy);
     smaf.platform.events.subscribe((e) => {
-      if (e.kind === 'release' && e.buffer !== undefined) {
-        this.tokens.forget(e.buffer);
-        this.holders.delete(e.buffer);
-      }
+      if (e.kind === 'release' && e.buffer !== undefined) this.released(e.buffer);
+      // a plugin failed while tearing something down (the teardown went on): a bug, counted and logged
+      if (e.kind === 'internal-error') this.internalError(new Error(e.message), { actor: e.actor, buffer: e.buffer, where: 'teardown' });
       if (!this.verbose) return;
       const decision = (e.kind === 'allocate' || e.kind === 'allocate-failed') && e.buffer !== undefined
         ? smaf.buffers.find((b) => b.id === e.buffer)?.decisions.at(-1)
@@ -204,6 +132,36 @@ export class DaemonContext {
 
   get platform(): Platform {
     return this.smaf.platform;
+  }
+
+  private released(bufferId: number): void {
+    this.tokens.forget(bufferId);
+    this.exporters.delete(bufferId);
+    const holders = this.holders.get(bufferId);
+    this.holders.delete(bufferId);
+    // handles held no reference: they go with the buffer (strong fds cannot exist any more)
+    for (const s of holders ?? []) s.forgetReleased(bufferId);
+    this.fences.released(bufferId);
+  }
+
+  exporterOf(buf: SmafBuffer): string {
+    return this.exporters.get(buf.id) ?? 'smaf';
+  }
+
+  setExporter(buf: SmafBuffer, name: string): void {
+    this.exporters.set(buf.id, name);
+  }
+
+  /** The files of C programs (EOPNOTSUPP without smafd's addon). */
+  requireFiles(what: string): BufferFiles {
+    if (!this.files) throw new SmafError('EOPNOTSUPP', `${what} needs smafd's addon (zero-copy files): ${this.nativeReason ?? 'not loaded'}`);
+    return this.files;
+  }
+
+  nativeStatus(): NativeStatus {
+    const files = this.files?.stats() ?? { buffers: 0, open: 0, sharedBytes: 0 };
+    const reason = this.native ? null : this.nativeReason ?? (this.addon ? 'no native socket' : "smafd's addon is not loaded");
+    return { socket: this.native, zeroCopy: this.native !== null && this.files !== null, reason, files };
   }
 
   noteHolder(buf: SmafBuffer, s: SessionLike): void {
@@ -229,7 +187,12 @@ export class DaemonContext {
     const stack = e instanceof Error ? e.stack ?? e.message : String(e);
     if (this.loggedStacks.has(stack)) return;
     if (this.loggedStacks.size < 256) this.loggedStacks.add(stack);
-    this.log.error({ ...where, err: stack }, 'internal error while handling a request (answered EIO; smafd goes on)');
+    this.warn('internal error while handling a request (answered EIO; smafd goes on)', { ...where, err: stack }, 'error');
+  }
+
+  /** Log a warning, at most a few per cause every 10 s (log-limit.ts): clients cannot flood the log. */
+  warn(cause: string, fields: Record<string, unknown>, level: 'warn' | 'error' = 'warn'): void {
+    this.warnings.warn(cause, fields, level);
   }
 
   /** The core's invariants plus the daemon's: every fd holds a live buffer, references add up. */
@@ -238,14 +201,13 @@ export class DaemonContext {
     const problems: string[] = [];
     const refs = new Map<SmafBuffer, number>();
     for (const s of this.sessions) {
-      for (const b of s.heldBuffers()) {
-        if (b.released) problems.push(`${s.label} holds an fd of released buffer ${b.id}`);
-        refs.set(b, (refs.get(b) ?? 0) + 1);
-      }
+      for (const b of s.heldBuffers()) if (b.released) problems.push(`${s.label} holds an fd of released buffer ${b.id}`);
+      for (const b of s.referencedBuffers()) refs.set(b, (refs.get(b) ?? 0) + 1);
     }
     for (const b of this.smaf.buffers) {
-      const held = refs.get(b) ?? 0;
-      if (held !== b.refCount) problems.push(`buffer ${b.id} has ${b.refCount} references but ${held} open fds`);
+      const files = this.files?.holdsReference(b) ? 1 : 0;
+      const held = (refs.get(b) ?? 0) + files;
+      if (held !== b.refCount) problems.push(`buffer ${b.id} has ${b.refCount} references but ${held} (open fds${files ? ', and its files' : ''})`);
     }
     const daemon = { name: 'fds and references add up', ok: problems.length === 0, detail: problems.length ? problems.slice(0, 10).join('; ') : `${this.sessions.size} clients, ${[...refs.values()].reduce((a, b) => a + b, 0)} fds` };
     const bugs = { name: 'no internal errors', ok: this.internalErrors === 0, detail: this.internalErrors === 0 ? 'none since start' : `${this.internalErrors} request(s) met a bug and were answered EIO (stacks in smafd's log)` };
@@ -254,8 +216,23 @@ export class DaemonContext {
       ok: l.used < l.limit,
       detail: `${l.used} of ${l.limit} (${Math.round((100 * l.used) / l.limit)} %)${l.note ? `, ${l.note}` : ''}`,
     }));
-    const checks = [...core.checks, daemon, bugs, ...limits];
-    return { ok: core.ok && daemon.ok && bugs.ok, checks };
+    const native = this.nativeCheck();
+    const checks = [...core.checks, daemon, bugs, native, ...limits];
+    return { ok: core.ok && daemon.ok && bugs.ok && native.ok, checks };
+  }
+
+  /**
+   * How C programs reach smafd: zero-copy (fails only when the inotify queue overflowed: smafd no
+   * longer knows when their files close), or the copying path and why.
+   */
+  private nativeCheck(): SelfCheckReport['checks'][number] {
+    const st = this.nativeStatus();
+    if (!st.zeroCopy) return { name: 'zero-copy for C programs', ok: true, detail: `off: ${st.reason ?? 'no native socket'} (C programs under smaf exec copy their dma-bufs' bytes at SYNC, msync and munmap)` };
+    const exact = this.files?.exact ?? true;
+    const detail = `native socket ${st.socket}; ${st.files.buffers} buffers have files (${st.files.open} open)`;
+    return exact
+      ? { name: 'zero-copy for C programs', ok: true, detail }
+      : { name: 'zero-copy for C programs', ok: false, detail: `${detail}; the inotify queue overflowed: buffers with files are kept until smafd stops` };
   }
 
   /** How close each daemon-wide limit is (for `smaf doctor` and the dashboard). */

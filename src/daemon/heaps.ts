@@ -1,8 +1,8 @@
 /**
  * The dma-heaps that `/dev/dma_heap/` shows under `smaf exec`: views of SMAF's allocators, named
- * as a Linux system would name them (docs/c-programs.md).
+ * as a Linux system would name them (docs/c-programs.md). A heap allocates at DMA_HEAP_IOCTL_ALLOC,
+ * as the kernel's do; the late choice of memory is `/dev/smaf`'s (SMAF's point), not a heap's.
  *
- * - `smaf`: no allocator named; the memory is chosen late, at first use, by the attached devices.
  * - one heap per allocator: `system`; `linux,cma` for smaf-cma (the kernel's default CMA heap name);
  *   any other allocator under its own name (`carveout-<region>`).
  * - an allocator that serves only secure buffers is a protected heap, `protected,<allocator>`, as the
@@ -34,7 +34,7 @@ function heapName(allocator: string, secure: boolean): string {
 }
 
 export function heaps(smaf: Smaf): HeapInfo[] {
-  const out: HeapInfo[] = [{ name: 'smaf', allocator: null, secure: false, description: 'memory chosen late, at first use, by the devices attached then (SMAF deferred allocation)' }];
+  const out: HeapInfo[] = [];
   for (const a of smaf.registry.allocators) {
     const secure = secureOnly(a, smaf.platform.pageSize);
     out.push({ name: heapName(a.name, secure), allocator: a.name, secure, description: a.description ?? '' });

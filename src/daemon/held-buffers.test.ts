@@ -18,3 +18,28 @@ test('a client\'s usage counts each buffer once, whatever its number of fds, unt
   assert.equal(held.remove(b), true);
   assert.deepEqual([held.buffers, held.bytes], [0, 0]);
 });
+
+test('a held buffer is found by its id, and the list is in id order, one entry per buffer', () => {
+  const { smaf } = createSmafSystem();
+  const [a, b, c] = [smaf.create(4096), smaf.create(4096), smaf.create(4096)];
+  const held = new HeldBuffers();
+  held.add(c);
+  held.add(a);
+  held.add(c);
+  assert.equal(held.get(a.id), a);
+  assert.equal(held.get(b.id), undefined, 'b is not held');
+  assert.deepEqual(held.list().map((x) => x.id), [a.id, c.id]);
+  held.remove(c);
+  assert.equal(held.get(c.id), c, 'one fd of c is left');
+  held.remove(c);
+  assert.equal(held.get(c.id), undefined);
+});
+
+test('removing a buffer that is not held changes nothing', () => {
+  const { smaf } = createSmafSystem();
+  const [a, b] = [smaf.create(4096), smaf.create(8192)];
+  const held = new HeldBuffers();
+  held.add(a);
+  assert.equal(held.remove(b), true);
+  assert.deepEqual([held.buffers, held.bytes, held.get(a.id)], [1, 4096, a]);
+});

@@ -5,10 +5,10 @@
  */
 import { SmafError } from '../common/errors.ts';
 import {
-  decodeName, decodeStruct, DEVICE_FD, DMA_BUF_SYNC_END, DMA_BUF_SYNC_READ, DMA_BUF_SYNC_VALID, DMA_BUF_SYNC_WRITE, encodeName, encodeStruct,
+  decodeName, decodeStruct, DEVICE_FD, dmaBufSync, DMA_BUF_SYNC_END, DMA_BUF_SYNC_READ, DMA_BUF_SYNC_VALID, DMA_BUF_SYNC_WRITE, encodeName, encodeStruct,
   findIoctl, fitStruct, iocSize, ioctlNamed, nonZeroReserved, SMAF_NAME_LEN, type IoctlName, type IoctlOf, type Request, type StructValue,
 } from '../uapi/index.ts';
-import type { HandlerSession, Outcome } from './op-types.ts';
+import { mapWork, type HandlerSession, type Outcome, type Work } from './op-types.ts';
 
 /** What an ioctl copies out (the struct, updated), or null when it copies nothing out. */
 type IoctlHandler<K extends IoctlName> = (s: HandlerSession, fd: number, v: StructValue<IoctlOf<K>['struct']>) => StructValue<IoctlOf<K>['struct']> | null;
@@ -54,7 +54,8 @@ const IOCTL_HANDLERS: IoctlHandlers = {
     // CPU access is tracked per dma-buf, as the kernel does: END may come on any fd of it
     const depth = s.cpuAccess.get(buffer) ?? 0;
     if ((v.flags & DMA_BUF_SYNC_END) !== 0n) {
-      if (depth === 0) throw new SmafError('EINVAL', `DMA_BUF_IOCTL_SYNC END without START on buffer ${buffer.id} (through any of this client's fds)`);
+      // the kernel does not pair START and END: an END without START is 0 (the count is for tools)
+      if (depth === 0) return null;
       buffer.endCpuAccess(mode);
       if (depth === 1) s.cpuAccess.delete(buffer);
       else s.cpuAccess.set(buffer, depth - 1);
@@ -71,7 +72,7 @@ const IOCTL_HANDLERS: IoctlHandlers = {
  * _IOC_SIZE bytes EINVAL; a caller's smaller struct zero-filled and a larger one's extra bytes
  * ignored (and copied back untouched); reserved fields and versions other than 0 EINVAL.
  */
-export function runIoctl(s: HandlerSession, req: Request): Outcome {
+export function runIoctl(s: HandlerSession, req: Request): Work<Outcome> {
   const def = findIoctl(req.op);
   if (!def) throw new SmafError('ENOTTY', `unknown ioctl 0x${req.op.toString(16)}`);
   const size = iocSize(req.op);
@@ -83,13 +84,30 @@ export function runIoctl(s: HandlerSession, req: Request): Outcome {
   const data = fitStruct(def.struct, req.payload);
   const reserved = nonZeroReserved(def.struct, data);
   if (reserved.length) throw new SmafError('EINVAL', `${def.name}: reserved field${reserved.length > 1 ? 's' : ''} ${reserved.join(', ')} must be zero`);
-  const out = act(s, def.name, req.fd, data);
-  if (out === null) return { result: 0, payload: new Uint8Array(0) };
-  // copy out what the caller's struct holds; its extra bytes come back untouched
-  const reply = new Uint8Array(size);
-  reply.set(req.payload);
-  reply.set(out.subarray(0, Math.min(size, out.length)));
-  return { result: 0, payload: reply };
+  const finish = (): Outcome => {
+    const out = act(s, def.name, req.fd, data);
+    if (out === null) return { result: 0, payload: new Uint8Array(0) };
+    // copy out what the caller's struct holds; its extra bytes come back untouched
+    const reply = new Uint8Array(size);
+    reply.set(req.payload);
+    reply.set(out.subarray(0, Math.min(size, out.length)));
+    return { result: 0, payload: reply };
+  };
+  const wait = def.name === 'DMA_BUF_IOCTL_SYNC' ? syncWait(s, req.fd, decodeStruct(dmaBufSync, data).flags) : null;
+  return wait ? mapWork(wait, finish) : finish();
+}
+
+/**
+ * DMA_BUF_IOCTL_SYNC START waits for the device work in its way, as dma_buf_begin_cpu_access waits
+ * for the buffer's fences (a reader for the writes, a writer for everything): null when nothing is.
+ * A bad fd or bad flags fail at once, before any wait.
+ */
+function syncWait(s: HandlerSession, fd: number, flags: bigint): Generator<void, void> | null {
+  const { buffer } = s.entry(fd);
+  syncMode(flags);
+  if ((flags & DMA_BUF_SYNC_END) !== 0n) return null;
+  const access = (flags & DMA_BUF_SYNC_WRITE) !== 0n ? 'write' : 'read';
+  return s.ctx.fences.cpuMustWait(buffer, access) ? s.ctx.fences.cpuAccess(buffer, access) : null;
 }
 
 function act<K extends IoctlName>(s: HandlerSession, name: K, fd: number, data: Uint8Array): Uint8Array | null {

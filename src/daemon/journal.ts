@@ -98,6 +98,9 @@ interface BufferFacts {
 /** Events kept: a full trace of them stays well under the 16 MiB frame limit. */
 const JOURNAL_CAPACITY = 10_000;
 
+/** Events a sliced query looks at before it lets other clients in. */
+export const QUERY_SLICE = 1000;
+
 export class EventJournal {
   private readonly ring: JournalEvent[] = [];
   private start = 0;
@@ -187,19 +190,58 @@ export class EventJournal {
     return this.ring.length ? this.ring[(this.start + this.ring.length - 1) % this.ring.length]!.seq : 0;
   }
 
-  /** One page of the events that match, over the whole journal. */
-  /** The events matching a query (and `may`, when given: what the asker may see), paged. */
+  /** The events matching a query (and `may`, when given: what the asker may see), paged, at once. */
   query(q: EventQuery, may?: (e: JournalEvent) => boolean): EventPage<JournalEvent> {
-    const matching = this.all().filter((e) =>
-      (may === undefined || may(e))
-      && e.seq > q.after
-      && (q.since === 0 || e.time >= q.since)
-      && (q.kinds.length === 0 || q.kinds.includes(e.kind))
-      && (q.client === 0 || e.client === q.client)
-      && (q.buffer === 0 || e.buffer === q.buffer));
-    const events = q.newest ? matching.slice(-q.limit) : matching.slice(0, q.limit);
-    const more = !q.newest && matching.length > q.limit;
-    return { events, matched: matching.length, more, next: events.at(-1)?.seq ?? q.after, oldest: this.oldest };
+    const steps = this.querySteps(q, may);
+    for (;;) {
+      const r = steps.next();
+      if (r.done) return r.value;
+    }
+  }
+
+  /**
+   * The same, in slices: it yields after every QUERY_SLICE events it looked at, so that a query over
+   * a full journal never holds other clients up for long. Events recorded between slices are seen;
+   * events dropped from the ring between slices are skipped (the cursor is a sequence number).
+   */
+  *querySteps(q: EventQuery, may?: (e: JournalEvent) => boolean): Generator<void, EventPage<JournalEvent>> {
+    const found: JournalEvent[] = [];
+    let matched = 0;
+    let cursor = q.after;
+    for (;;) {
+      let i = this.indexAfter(cursor);
+      const end = Math.min(this.ring.length, i + QUERY_SLICE);
+      for (; i < end; i++) {
+        const e = this.at(i);
+        cursor = e.seq;
+        if ((may !== undefined && !may(e)) || (q.since !== 0 && e.time < q.since) || (q.kinds.length !== 0 && !q.kinds.includes(e.kind))
+          || (q.client !== 0 && e.client !== q.client) || (q.buffer !== 0 && e.buffer !== q.buffer)) continue;
+        matched++;
+        if (q.newest || found.length < q.limit) found.push(e);
+        if (q.newest && found.length >= 2 * q.limit) found.splice(0, found.length - q.limit);
+      }
+      if (i >= this.ring.length) break;
+      yield;
+    }
+    const events = q.newest ? found.slice(-q.limit) : found;
+    return { events, matched, more: !q.newest && matched > q.limit, next: events.at(-1)?.seq ?? q.after, oldest: this.oldest };
+  }
+
+  /** The i-th oldest event kept. */
+  private at(i: number): JournalEvent {
+    return this.ring[(this.start + i) % this.ring.length]!;
+  }
+
+  /** The position (0 = oldest) of the first event kept whose sequence number is above `seq`. */
+  private indexAfter(seq: number): number {
+    let lo = 0;
+    let hi = this.ring.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.at(mid).seq <= seq) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 
   /** A buffer's events still kept (oldest first), with the allocation decisions taken for it. */

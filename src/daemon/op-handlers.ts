@@ -8,24 +8,21 @@ import { printable } from '../common/printable.ts';
 import { DMA_SLICE, dmaCopySteps, dmaCrcSteps, dmaScanoutSteps, explain, PROT_READ, PROT_WRITE, type CpuMapping, type DmaDirection } from '../core/index.ts';
 import {
   decodeName, decodeOpRequest, DEVICE_FD, DMA_BUF_NAME_LEN, encodeName, encodeOpReply, eventQueryFrom, MAX_FRAME, RESPONSE_HEADER,
-  opRowNamed, type OpName, type OpTableRow, type Reply, type Request, type RowOf,
+  opRowNamed, type HandlerReply, type OpName, type OpTableRow, type Request, type RowOf,
 } from '../uapi/index.ts';
-import { devicesView } from './devices.ts';
-import { heaps } from './heaps.ts';
-import { eventsPage, explainReleased, traceOf } from './operator-ops.ts';
-import { isSliced, mapWork, type HandlerSession, type OpCall, type OpHandler, type OpHandlers, type Outcome, type Work } from './op-types.ts';
+import { fileOps } from './file-ops.ts';
+import { traceOf } from './operator-ops.ts';
+import { isEncoded, isSliced, isStreamed, mapWork, type Encoded, type HandlerSession, type IntrospectionOp, type OpHandlers, type Outcome, type Streamed, type Work } from './op-types.ts';
 import { processes } from './processes.ts';
-import { snapshot } from './state.ts';
+import { snapshotJson } from './state.ts';
 import { teeOps } from './tee-ops.ts';
 
-/** Reads [offset, offset+length) of a CPU mapping, one slice at a time. */
-function* readSteps(m: CpuMapping, offset: number, length: number): Generator<void, { result: number; payload: Uint8Array }> {
-  const out = new Uint8Array(length);
-  for (let done = 0; done < length; done += DMA_SLICE) {
-    if (done > 0) yield;
-    out.set(m.read(offset + done, Math.min(DMA_SLICE, length - done)), done);
+/** [offset, offset+length) of a CPU mapping, streamed one slice at a time: never held whole. */
+function readStream(m: CpuMapping, offset: number, length: number): Streamed {
+  function* chunks(): Generator<Uint8Array, void> {
+    for (let done = 0; done < length; done += DMA_SLICE) yield m.read(offset + done, Math.min(DMA_SLICE, length - done));
   }
-  return { result: length, payload: out };
+  return { streamed: true, result: length, length, chunks: chunks() };
 }
 
 function* writeSteps(m: CpuMapping, offset: number, data: Uint8Array): Generator<void, { result: number }> {
@@ -60,43 +57,40 @@ const deviceOps = {
   },
   HELLO: ({ session: s, value }) => {
     const comm = name(value.comm, 'HELLO: comm ');
-    s.pid = value.pid;
+    if (!s.native) s.pid = value.pid; // a native connection's pid is the kernel's, not what it says
     s.comm = printable(comm, 'line');
     return { result: 0 };
   },
 } satisfies Pick<OpHandlers, 'IMPORT' | 'HELLO'>;
 
-/** The extensions (JSON introspection). */
+/** The extensions (JSON introspection): each sees what the asker's scope shows, nothing else. */
 const extensionOps = {
-  X_STATE: ({ session: s, value }) => ({ result: 0, payload: snapshot(s.ctx, { ...(value ?? {}), viewer: s.admin ? null : s }) }),
-  X_PS: ({ session: s }) => ({ result: 0, payload: processes(s.ctx) }),
-  X_HEAPS: ({ session: s }) => ({ result: 0, payload: heaps(s.ctx.smaf) }),
-  // a client sees the devices' mappings of the buffers it holds; the operator sees all
-  X_DEVICES: ({ session: s }) => ({ result: 0, payload: s.admin ? devicesView(s.ctx) : devicesView(s.ctx, (b) => s.holds(b.id), s.heldBuffers()) }),
-  X_CHECK: ({ session: s }) => {
-    const report = s.ctx.selfCheck();
+  X_STATE: ({ scope, value }) => mapWork(snapshotJson(scope, value ?? {}), (json): Encoded => ({ encoded: true, result: 0, payload: new TextEncoder().encode(json) })),
+  X_PS: ({ scope }) => ({ result: 0, payload: processes(scope) }),
+  X_HEAPS: ({ scope }) => ({ result: 0, payload: scope.heaps() }),
+  X_CHECK: ({ scope }) => {
+    const report = scope.selfCheck();
     return { result: report.ok ? 0 : -Errno.EIO, payload: report };
   },
-  X_EVENTS: ({ session: s, value }) => {
-    // a client sees the events of the buffers it holds; the operator sees all
-    const page = eventsPage(s.ctx, eventQueryFrom(value), s.admin ? null : (id) => s.holds(id));
-    return { result: page.events.length, payload: page };
-  },
-  X_TRACE: ({ session: s, value }) => ({ result: 0, payload: traceOf(s.ctx, safe(value.since, 'X_TRACE: since')) }),
-  X_EXPLAIN: ({ session: s, fd, value }) => {
+  X_EVENTS: ({ scope, value }) => mapWork(scope.eventSteps(eventQueryFrom(value)), (page) => ({ result: page.events.length, payload: page })),
+  X_TRACE: ({ scope, value }) => ({ result: 0, payload: traceOf(scope, safe(value.since, 'X_TRACE: since')) }),
+  X_EXPLAIN: ({ scope, fd, value }) => {
     // the operator asking about a buffer that is gone gets its story from the journal
-    if (fd === DEVICE_FD && s.admin && !s.ctx.smaf.find(value.buffer)) return { result: 0, payload: explainReleased(s.ctx, value.buffer) };
-    const buf = fd === DEVICE_FD ? s.visibleBuffer(value.buffer) : s.entry(fd).buffer;
-    // the TEE shared memory holding it: every client's for the operator, a client its own
-    const teeShm = [...(s.admin ? s.ctx.sessions : [s])].flatMap((c) => (c.tee?.sharedMemory ?? [])
-      .filter((m) => m.buffer === buf).map((m) => ({ client: c.id, label: c.label, shm: m.id })));
+    const gone = fd === DEVICE_FD ? scope.released(value.buffer) : null;
+    if (gone) return { result: 0, payload: gone };
+    const buf = fd === DEVICE_FD ? scope.buffer(value.buffer) : scope.bufferOfFd(fd);
+    const teeShm = scope.teeShmOf(buf); // the TEE shared memory holding it, as far as the scope sees
     return { result: 0, payload: { ...explain(buf), ...(teeShm.length ? { teeShm } : {}) } };
   },
-} satisfies Pick<OpHandlers, 'X_STATE' | 'X_PS' | 'X_HEAPS' | 'X_DEVICES' | 'X_CHECK' | 'X_EVENTS' | 'X_TRACE' | 'X_EXPLAIN'>;
+  X_NATIVE: ({ scope }) => ({ result: 0, payload: scope.native() }),
+  // a client sees the devices' mappings of the buffers it holds; the operator sees all
+  X_DEVICES: ({ scope }) => ({ result: 0, payload: scope.devices() }),
+} satisfies Pick<OpHandlers, IntrospectionOp>;
 
 /** Ops on a buffer fd: the fd's references, devices and CPU mappings. */
 const bufferOps = {
   CLOSE: ({ session: s, entry }) => {
+    if (entry.handle) throw new SmafError('EINVAL', `fd ${entry.fd} is a handle of buffer ${entry.buffer.id}: it lives as long as the buffer's files (close those)`);
     s.closeFd(entry);
     return { result: 0 };
   },
@@ -119,15 +113,16 @@ const bufferOps = {
   },
   MAP: ({ session: s, entry, value }) => {
     const att = s.attachment(entry, value.attachment);
-    const dir = value.direction;
-    if (dir > 2) throw new SmafError('EINVAL', `invalid direction ${dir} (0 bidirectional, 1 to device, 2 from device)`);
     const buf = entry.buffer;
-    if (buf.secure) s.ctx.limits.checkSecureMaps(s, s.secureBuffersMapped(), s.secureBuffersMapped().has(buf));
-    const segs = buf.map(att, dir as DmaDirection);
+    if (buf.secure) s.ctx.limits.checkSecureMap(s, buf);
+    const segs = buf.map(att, value.direction as DmaDirection); // the core refuses a direction other than 0, 1, 2
+    if (buf.secure) s.account.noteSecureMap(buf, 1);
     return { result: segs.length, payload: segs.map((g) => ({ dma_addr: BigInt(g.dma), length: BigInt(g.length) })) };
   },
   UNMAP: ({ session: s, entry, value }) => {
-    entry.buffer.unmap(s.attachment(entry, value.attachment));
+    const buf = entry.buffer;
+    buf.unmap(s.attachment(entry, value.attachment));
+    if (buf.secure) s.account.noteSecureMap(buf, -1);
     return { result: 0 };
   },
   SET_NAME: ({ entry, value }) => {
@@ -147,12 +142,15 @@ const bufferOps = {
 
 /** CPU access through a mapping, and the DMA a device does on the client's behalf (sliced). */
 const ioOps = {
-  MMAP: ({ session: s, entry, value: { offset, length, prot } }) => {
-    const buf = entry.buffer;
-    if (length === 0n || offset + length > BigInt(buf.length)) throw new SmafError('EINVAL', `cannot map ${offset}+${length} of a ${buf.length}-byte buffer`);
+  MMAP: ({ session: s, entry, value }) => {
     s.ctx.limits.checkMappings(s, entry.mappings.size);
-    const m = buf.mmap(Number(offset), Number(length), prot);
+    const buf = entry.buffer;
+    // a protected heap's buffers have no mmap at all (as the kernel's TEE heaps): EINVAL, not EPERM
+    if (buf.secure && s.ctx.exporterOf(buf) !== 'smaf') throw new SmafError('EINVAL', `buffer ${buf.id} comes from the protected heap ${s.ctx.exporterOf(buf)}, which has no mmap`);
+    // the core checks the range and prot; a u64 past 2^53 is refused here, where it is decoded
+    const m = buf.mmap(safe(value.offset, 'MMAP: offset'), safe(value.length, 'MMAP: length'), value.prot);
     entry.mappings.set(m.id, m);
+    s.ctx.files?.share(buf); // a C program's mapping is the memory itself from now on
     return { result: m.id };
   },
   MUNMAP: ({ session: s, entry, value }) => {
@@ -162,16 +160,14 @@ const ioOps = {
     return { result: 0 };
   },
   READ: ({ session: s, entry, value }) => {
-    s.notSecure(entry.buffer, 'READ');
     const m = s.mapping(entry, value.mapping);
     const offset = safe(value.offset, 'offset');
     const length = value.length;
     if (length > s.ctx.limits.maxIo) throw new SmafError('EINVAL', `READ of ${length} bytes is over the ${s.ctx.limits.maxIo}-byte limit of one request`);
-    m.check(offset, length, PROT_READ); // before any work
-    return readSteps(m, offset, length);
+    m.check(offset, length, PROT_READ); // before the answer's head is sent
+    return readStream(m, offset, length);
   },
   WRITE: ({ session: s, entry, value }) => {
-    s.notSecure(entry.buffer, 'WRITE');
     const m = s.mapping(entry, value.mapping);
     const offset = safe(value.offset, 'offset');
     m.check(offset, value.data.length, PROT_WRITE);
@@ -179,14 +175,16 @@ const ioOps = {
   },
   DMA_COPY: ({ session: s, entry, value: v }) => {
     const dst = s.attachment(entry, v.dst_attachment);
-    const src = s.attachment(s.entry(v.src_fd), v.src_attachment);
+    const srcEntry = s.entry(v.src_fd);
+    const src = s.attachment(srcEntry, v.src_attachment);
     const steps = dmaCopySteps(dst, safe(v.dst_offset, 'dst_offset'), src, safe(v.src_offset, 'src_offset'), safe(v.length, 'length'), v.transform, s.principal);
-    return s.bumping(entry.buffer, mapWork(steps, (n) => ({ result: n })));
+    const fenced = s.ctx.fences.device([[entry.buffer, 'write'], [srcEntry.buffer, 'read']], steps);
+    return s.bumping(entry.buffer, mapWork(fenced, (n) => ({ result: n })));
   },
   DMA_CRC: ({ session: s, entry, value: v }) => {
     const att = s.attachment(entry, v.attachment);
     const steps = dmaCrcSteps(att, safe(v.offset, 'offset'), safe(v.length, 'length'), s.principal);
-    return mapWork(steps, (crc) => ({ result: 0, payload: { crc32: crc } }));
+    return mapWork(s.ctx.fences.device([[entry.buffer, 'read']], steps), (crc) => ({ result: 0, payload: { crc32: crc } }));
   },
   DMA_SCANOUT: ({ session: s, entry, value: v }) => {
     const att = s.attachment(entry, v.attachment);
@@ -194,7 +192,20 @@ const ioOps = {
   },
 } satisfies Pick<OpHandlers, 'MMAP' | 'MUNMAP' | 'READ' | 'WRITE' | 'DMA_COPY' | 'DMA_CRC' | 'DMA_SCANOUT'>;
 
-export const OP_HANDLERS: OpHandlers = { ...deviceOps, ...extensionOps, ...bufferOps, ...ioOps, ...teeOps };
+export const OP_HANDLERS: OpHandlers = { ...deviceOps, ...extensionOps, ...bufferOps, ...ioOps, ...fileOps, ...teeOps };
+
+/** Run `f` with the file the client passed with the request (EINVAL without one); the file is closed after. */
+function withFile<T>(s: HandlerSession, op: string, f: (file: number) => T): T {
+  const file = s.takeFile();
+  if (file === null) throw new SmafError('EINVAL', `${op} needs a file passed with the request (SCM_RIGHTS)`);
+  try {
+    const r = f(file);
+    if (isSliced(r as Work<object>)) throw new SmafError('EIO', `${op}: an op that takes a file must finish at once`);
+    return r;
+  } finally {
+    s.closeFile(file);
+  }
+}
 
 /**
  * Run one op of the table: decode its request (EINVAL on a bad length or reserved field), check
@@ -209,15 +220,27 @@ function run<K extends OpName>(s: HandlerSession, name: K, req: Request): Work<O
   const row = opRowNamed(name);
   const value = decodeOpRequest(row, req.payload);
   if (row.target === 'device' && req.fd !== DEVICE_FD) throw new SmafError('EINVAL', `${row.name} goes to the device (fd -1)`);
-  if ('operator' in row) s.operatorOnly(row.operator);
-  const entry = row.target === 'buffer' ? { entry: s.entry(req.fd) } : {};
-  const call = { session: s, fd: req.fd, value, ...entry } as OpCall<K>; // entry is there exactly for buffer ops
-  const handler: OpHandler<K> = OP_HANDLERS[name];
-  const work = handler(call);
-  const encode = (r: Reply<RowOf<K>>): Outcome => {
-    const out = encodeOpReply(row, r);
+  if ('operator' in row) s.scope.requireOperator(row.operator);
+  if ('file' in row && !s.native) throw new SmafError('EOPNOTSUPP', `${row.name} passes a file: only smafd's native socket carries files (X_NATIVE names it)`);
+  const handler = OP_HANDLERS[name] as (call: object) => Work<HandlerReply<RowOf<K>>>; // the call built below is K's: TypeScript does not correlate the union
+  const call = (extra: object): Work<HandlerReply<RowOf<K>>> => handler(isIntrospection(name)
+    ? { scope: s.scope, fd: req.fd, value }
+    : { session: s, fd: req.fd, value, ...(row.target === 'buffer' ? { entry: s.entry(req.fd) } : {}), ...extra });
+  // the file passed with the request, for the ops that take one
+  const work = 'file' in row && 'in' in row.file ? withFile(s, row.name, (file) => call({ file })) : call({});
+  const encode = (r: HandlerReply<RowOf<K>> | Encoded): Outcome => {
+    const out = isEncoded(r) ? r : encodeOpReply(row, r);
     if (out.payload.length > MAX_FRAME - RESPONSE_HEADER) throw new SmafError('EOVERFLOW', `${row.name}: the reply is ${out.payload.length} bytes, over one frame: ask for less (a smaller page, a shorter span)`);
     return out;
   };
+  if (isStreamed(work)) {
+    if (work.length > MAX_FRAME - RESPONSE_HEADER) throw new SmafError('EOVERFLOW', `${row.name}: the reply is ${work.length} bytes, over one frame: ask for less`);
+    return work;
+  }
   return isSliced(work) ? mapWork(work, encode) : encode(work);
+}
+
+/** Every X_* op is an introspection op: it gets the asker's scope, never the session. */
+function isIntrospection(name: OpName): name is IntrospectionOp {
+  return name.startsWith('X_');
 }

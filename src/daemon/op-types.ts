@@ -4,8 +4,10 @@
  * the op table (src/uapi/ops.ts): a handler with the wrong request or reply type does not compile.
  */
 import type { Attachment, CpuMapping, SmafBuffer } from '../core/index.ts';
-import type { OpName, Reply, RequestValue, RowOf } from '../uapi/index.ts';
-import type { DaemonContext, SessionLike } from './context.ts';
+import type { HandlerReply, OpName, RequestValue, RowOf } from '../uapi/index.ts';
+import type { Account } from './accounts.ts';
+import type { DaemonContext } from './context.ts';
+import type { Scope, ScopeHolder } from './scope.ts';
 import type { TeeClient } from './tee-client.ts';
 
 export interface FdEntry {
@@ -13,19 +15,56 @@ export interface FdEntry {
   readonly buffer: SmafBuffer;
   readonly attachments: Map<number, Attachment>;
   readonly mappings: Map<number, CpuMapping>;
+  /**
+   * A handle: the fd of a C program's connection for a buffer whose reference its files hold (the
+   * FILE op made it one). It holds no reference, cannot be closed, and goes when the buffer goes.
+   */
+  handle: boolean;
 }
 
-/** What the dispatcher answers: a result and its payload bytes. */
+/** What the dispatcher answers: a result, its payload bytes, and a file to send with them. */
 export interface Outcome {
   result: number;
   payload: Uint8Array;
+  /** smafd's descriptor of a file sent with the reply (SCM_RIGHTS), closed once sent. */
+  file?: number;
 }
 
-/** An op's work: done at once, or sliced (a generator that yields between slices). */
-export type Work<T> = T | Generator<void, T>;
+/**
+ * A reply whose payload bytes are sent as they are produced, one slice at a time (READ): its result
+ * and payload length are known before the first slice, so that smafd never holds a whole large
+ * answer. `chunks` yields the payload in order; together they are exactly `length` bytes.
+ */
+export interface Streamed {
+  readonly streamed: true;
+  readonly result: number;
+  readonly length: number;
+  readonly chunks: Iterator<Uint8Array, void>;
+}
 
-export function isSliced<T extends object>(w: Work<T>): w is Generator<void, T> {
+/**
+ * A JSON reply a sliced handler wrote itself, a piece per slice (X_STATE): the dispatcher sends its
+ * bytes as they are, where it would otherwise encode the reply at once in the last slice.
+ */
+export interface Encoded {
+  readonly encoded: true;
+  readonly result: number;
+  readonly payload: Uint8Array;
+}
+
+/** An op's work: done at once, sliced (a generator that yields between slices), or streamed. */
+export type Work<T> = T | Generator<void, T | Encoded> | Streamed;
+
+export function isSliced<T extends object>(w: T | Generator<void, T | Encoded> | Streamed): w is Generator<void, T | Encoded> {
   return typeof (w as Partial<Generator<void, T>>).next === 'function';
+}
+
+export function isEncoded(r: object): r is Encoded {
+  return (r as Partial<Encoded>).encoded === true;
+}
+
+export function isStreamed(w: object): w is Streamed {
+  return (w as Partial<Streamed>).streamed === true;
 }
 
 export function* mapWork<T, U>(steps: Generator<void, T>, f: (v: T) => U): Generator<void, U> {
@@ -33,7 +72,7 @@ export function* mapWork<T, U>(steps: Generator<void, T>, f: (v: T) => U): Gener
 }
 
 /** The session as the handlers see it. */
-export interface HandlerSession extends SessionLike {
+export interface HandlerSession extends ScopeHolder {
   readonly ctx: DaemonContext;
   /** Whose data this client's DMA writes into secure memory. */
   readonly principal: string;
@@ -43,31 +82,55 @@ export interface HandlerSession extends SessionLike {
   comm: string | null;
   /** DMA_BUF_IOCTL_SYNC STARTs not yet ENDed, per dma-buf (not per fd, as in the kernel). */
   readonly cpuAccess: Map<SmafBuffer, number>;
-  /** EPERM unless on the operator's admin socket. */
-  operatorOnly(what: string): void;
+  /** What this session may see: the only way an introspection op (X_*) sees anything. */
+  readonly scope: Scope;
+  /** Who is charged for what it holds (the per-client limits count per account). */
+  readonly account: Account;
   entry(fd: number): FdEntry;
   attachment(entry: FdEntry, id: number): Attachment;
   mapping(entry: FdEntry, id: number): CpuMapping;
   /** Put a buffer reference into the lowest free fd (`undo` drops it if that fails). */
   install(buf: SmafBuffer, undo: () => void): number;
   closeFd(entry: FdEntry): void;
-  /** EPERM: the normal world never reads or writes secure bytes. */
-  notSecure(buf: SmafBuffer, what: string): void;
   /** Work that writes into a buffer moves its write generation before and after. */
   bumping<T>(buf: SmafBuffer, steps: Generator<void, T>): Generator<void, T>;
-  /** A buffer by id, if this client may see it. */
-  visibleBuffer(id: number): SmafBuffer;
-  secureBuffersMapped(): Set<SmafBuffer>;
+  /** Connected on the native socket: files may travel with messages. */
+  readonly native: boolean;
+  /** The oldest file the client passed that no request took yet, or null. */
+  takeFile(): number | null;
+  /** Close a descriptor of smafd's (a file the client passed). */
+  closeFile(fd: number): void;
+  /** The fd's reference moves to the buffer's files: it becomes a handle. */
+  toHandle(entry: FdEntry): void;
+  /** This client's handle of the buffer, installed if it has none (no reference is taken). */
+  handleFor(buf: SmafBuffer): number;
 }
 
-/** One call of an op: the session, the fd, the decoded request; the fd's entry for buffer ops. */
+/**
+ * One call of an op: the session, the fd, the decoded request; the fd's entry for buffer ops; the
+ * file passed with the request for ops that take one (smafd's descriptor, closed after the call).
+ */
 export type OpCall<K extends OpName> = {
   readonly session: HandlerSession;
   readonly fd: number;
   readonly value: RequestValue<RowOf<K>>;
-} & (RowOf<K>['target'] extends 'buffer' ? { readonly entry: FdEntry } : unknown);
+} & (RowOf<K>['target'] extends 'buffer' ? { readonly entry: FdEntry } : unknown)
+  & (RowOf<K> extends { file: { in: string } } ? { readonly file: number } : unknown);
 
-export type OpHandler<K extends OpName> = (call: OpCall<K>) => Work<Reply<RowOf<K>>>;
+/** An introspection op (every X_* op, including any added later). */
+export type IntrospectionOp = Extract<OpName, `X_${string}`>;
+
+/**
+ * One call of an introspection op: the asker's scope, the fd and the decoded request. No session and
+ * no daemon context: what an X_* op shows, it can only get through the scope (scope.ts).
+ */
+export interface IntrospectionCall<K extends OpName> {
+  readonly scope: Scope;
+  readonly fd: number;
+  readonly value: RequestValue<RowOf<K>>;
+}
+
+export type OpHandler<K extends OpName> = (call: K extends IntrospectionOp ? IntrospectionCall<K> : OpCall<K>) => Work<HandlerReply<RowOf<K>>>;
 
 /** One handler per op of the table: a missing one, or one of the wrong type, does not compile. */
 export type OpHandlers = { readonly [K in OpName]: OpHandler<K> };

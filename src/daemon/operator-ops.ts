@@ -1,62 +1,13 @@
-/** The operator's extension ops: X_EVENTS (the journal, filtered and paged), X_TRACE, explain after release. */
-import { SmafError } from '../common/errors.ts';
-import type { Explanation } from '../core/index.ts';
-import type { EventPage, EventQuery, JournalEvent } from '../uapi/index.ts';
-import type { DaemonContext } from './context.ts';
+/** X_TRACE: the journal a scope sees, as a Chrome trace. */
+import type { Scope } from './scope.ts';
 import { buildChromeTrace, type ChromeTrace } from './trace.ts';
 
-export function traceOf(ctx: DaemonContext, sinceMs = 0): ChromeTrace {
-  const events = ctx.journal.all().filter((e) => sinceMs === 0 || e.time >= sinceMs);
+export function traceOf(scope: Scope, sinceMs = 0): ChromeTrace {
+  const shared = scope.shared();
   return buildChromeTrace({
-    events,
-    regions: ctx.platform.regionStats().map((r) => ({ name: r.name, inUse: r.inUse })),
-    platform: ctx.platform.name,
-    nowUs: ctx.journal.nowUs(),
+    events: scope.journal(sinceMs),
+    regions: shared.regions.map((r) => ({ name: r.name, inUse: r.inUse })),
+    platform: shared.platform.name,
+    nowUs: scope.nowUs(),
   });
-}
-
-/**
- * X_EVENTS: one page of the journal. `visible`: for a client that is not the operator, which
- * buffers' events it may see (those it holds); events of no buffer are the operator's.
- */
-export function eventsPage(ctx: DaemonContext, query: EventQuery, visible: ((bufferId: number) => boolean) | null = null): EventPage<JournalEvent> {
-  return ctx.journal.query(query, visible ? (e) => e.buffer !== undefined && visible(e.buffer) : undefined);
-}
-
-/** Events of a released buffer's story an explanation lists (the first and the latest). */
-const MAX_STORY = 40;
-
-/**
- * X_EXPLAIN of a buffer that is gone, for the operator: its story from the journal (size, name,
- * memory, devices, the allocation decisions, every event kept), marked as released. ENOENT when the
- * journal never saw it or has forgotten its release.
- */
-export function explainReleased(ctx: DaemonContext, id: number): Explanation {
-  const { events, decisions } = ctx.journal.storyOf(id);
-  const release = events.find((e) => e.kind === 'release');
-  if (!release) throw new SmafError('EBADF', `no live buffer ${id}, nor a released one in the journal (its last ${ctx.journal.capacityEvents} events)`);
-  const created = events.find((e) => e.kind === 'create');
-  const allocated = [...events].reverse().find((e) => e.region !== undefined);
-  const named = [...events].reverse().find((e) => e.kind === 'name');
-  const devices = [...new Set(events.filter((e) => e.kind === 'attach').map((e) => e.actor))];
-  const story = events.length > MAX_STORY ? [...events.slice(0, MAX_STORY / 2), ...events.slice(-MAX_STORY / 2)] : events;
-  return {
-    buffer: id,
-    length: release.size ?? created?.size ?? release.length ?? 0,
-    secure: release.secure ?? false,
-    nameHint: null,
-    label: named ? (/named "(.*)"$/.exec(named.message)?.[1] ?? null) : null,
-    allocated: false,
-    allocator: allocated?.allocator ?? null,
-    region: allocated?.region ?? null,
-    segments: [],
-    segmentsTotal: 0,
-    attachments: devices.map((device, i) => ({ id: i, device, mapped: false, direction: null })),
-    cpuMappings: 0,
-    refs: 0,
-    decisions,
-    decisionsTotal: decisions.length,
-    released: { time: release.time },
-    history: story.map((e) => ({ time: e.time, kind: e.kind, actor: e.actor, message: e.message })),
-  };
 }

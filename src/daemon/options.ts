@@ -40,6 +40,7 @@ const LIMIT_FLAGS: readonly (readonly [keyof LimitSettings, string, '<size>' | '
   ['maxClientBuffers', 'buffers one client may hold', '<n>'],
   ['maxFds', 'open fds per client', '<n>'],
   ['maxClientSecureMaps', 'secure buffers one client may have mapped at once (the SDP region table is shared)', '<n>'],
+  ['sdpReserve', 'regions of the SDP table kept for clients that have no secure buffer mapped (at most a quarter of the table)', '<n>'],
   ['maxClients', 'clients connected at once', '<n>'],
   ['maxBuffers', 'live buffers in the whole daemon', '<n>'],
   ['maxTotalFds', 'open fds in the whole daemon', '<n>'],
@@ -58,6 +59,10 @@ export interface SmafdOptions {
   readonly dashboard: boolean;
   readonly dashboardPort: number;
   readonly dashboardHost: string;
+  /** The native socket for C programs: a path, or true for the default beside --socket. */
+  readonly nativeSocket: string | boolean;
+  /** false: run without smafd's addon (C programs copy their bytes over the socket). */
+  readonly zeroCopy: boolean;
   readonly limits: LimitSettings;
 }
 
@@ -68,6 +73,8 @@ export function smafdProgram(): Command {
     .option('-s, --socket <path>', 'Unix socket path', defaultSocketPath())
     .option('--admin-socket <path>', "the operator's socket (mode 0600; sees every client's buffers); default: beside --socket, smaf-admin.sock")
     .option('--no-admin-socket', 'serve no admin socket')
+    .option('--native-socket <path>', 'the socket C programs under `smaf exec` use (files travel with messages); default: beside --socket, smaf-native.sock')
+    .option('--no-zero-copy', "run without smafd's addon: no native socket, and C programs copy their dma-bufs' bytes over the socket")
     .option('-p, --platform <file>', 'platform: YAML/JSON, a device tree (.dtb, .dts) or a device-tree overlay (.yaml with device_tree:); default: the embedded media SoC')
     .addOption(new Option('--cma <size[@limit]>', 'default CMA pool of a device-tree platform (as the kernel\'s cma=): 64MiB below 4GiB unless given').argParser(parser(parseCmaOption)))
     .option('-v, --verbose', 'log every decision (allocations, grants, denials, clients)')

@@ -1,6 +1,6 @@
 /**
  * The daemon side of issue 16 without sockets: SET_NAME labels a buffer, X_PS accounts every
- * client's buffers (processes(ctx)), X_HEAPS names the dma-heaps (heaps()).
+ * client's buffers (processes(scope)), X_HEAPS names the dma-heaps (heaps()).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -14,6 +14,7 @@ import { heaps, type HeapInfo } from './heaps.ts';
 import type { ProcessReport } from './processes.ts';
 import { ClientSession } from './session.ts';
 import { snapshot } from './state.ts';
+import { operatorScope } from './scope.ts';
 
 function setup() {
   const { smaf } = createSmafSystem();
@@ -61,7 +62,7 @@ test('SET_NAME labels a buffer: explain, state and the event log show it; 32 byt
   assert.equal(c.handle(req(Op.SET_NAME, fd, name32('camera-out'))).result, 0);
   const buf = smaf.buffers[0]!;
   assert.equal(explain(buf).label, 'camera-out');
-  assert.equal(snapshot(ctx).buffers[0]!.label, 'camera-out');
+  assert.equal(snapshot(operatorScope(ctx)).buffers[0]!.label, 'camera-out');
   assert.ok(smaf.platform.events.list({ kinds: ['name'] }).some((e) => e.buffer === buf.id && e.message.includes('camera-out')));
   assert.equal(c.handle(req(Op.SET_NAME, fd, new Uint8Array(32).fill(0x41))).result, -Errno.EINVAL, 'no NUL in 32 bytes');
   assert.equal(c.handle(req(Op.SET_NAME, fd, new Uint8Array(31))).result, -Errno.EINVAL, 'payload of the wrong size');
@@ -119,11 +120,10 @@ test('X_PS: every client, its buffers (size, name, allocator, mapped, shared), t
   assert.deepEqual(after.total, { buffers: 1, bytes: 8192 });
 });
 
-test('X_HEAPS: smaf (late choice), one heap per allocator, linux,cma for smaf-cma, protected,<allocator> for a secure-only one', () => {
+test('X_HEAPS: one heap per allocator (no late-choice heap: a heap allocates at ALLOC), linux,cma for smaf-cma, protected,<allocator> for a secure-only one', () => {
   const { smaf, client } = setup();
   const list = json<HeapInfo[]>(client().handle(req(Op.X_HEAPS, -1)));
   assert.deepEqual(list.map((h) => [h.name, h.allocator, h.secure]), [
-    ['smaf', null, false],
     ['protected,secure-carveout', 'secure-carveout', true],
     ['protected,smaf-optee', 'smaf-optee', true],
     ['system', 'system', false],

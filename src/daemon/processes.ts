@@ -4,11 +4,12 @@
  * allocator, whether it maps them with the CPU and which devices map them for DMA, and totals per
  * process and per allocator. `smaf ps` prints it.
  *
- * It shows every client's holdings: an operator's view. It is a function of the daemon context so
- * that the caller decides who may see it (the privilege model gates it at the op).
+ * It shows the clients a scope sees (scope.ts): every client's holdings for the operator, who alone
+ * may ask for it (the op is the operator's).
  */
 import type { SmafBuffer } from '../core/index.ts';
-import type { DaemonContext, SessionLike } from './context.ts';
+import type { SessionLike } from './context.ts';
+import type { Scope } from './scope.ts';
 import type { ProcessBuffer, ProcessView, ProcessReport } from '../uapi/replies.ts';
 // the wire types live in uapi (the client reads them without importing the daemon)
 export type { ProcessReport } from '../uapi/replies.ts';
@@ -28,9 +29,9 @@ function teeOf(s: SessionLike): Pick<ProcessView, 'tee'> {
   };
 }
 
-export function processes(ctx: DaemonContext): ProcessReport {
+export function processes(scope: Scope): ProcessReport {
   const holders = new Map<number, number>();
-  const sessions = [...ctx.sessions].sort((a, b) => a.id - b.id);
+  const sessions = [...scope.sessions()].sort((a, b) => a.id - b.id);
   for (const s of sessions) for (const id of new Set(s.heldBuffers().map((b) => b.id))) holders.set(id, (holders.get(id) ?? 0) + 1);
 
   const distinct = new Map<number, { allocator: string; bytes: number }>();

@@ -4,24 +4,38 @@
  * malformed frame closes only that connection.
  *
  * Fairness and bounds (docs/protocol.md, "Limits"): requests are answered one at a time, in order
- * per connection, round robin across connections, and large work (DMA, READ, WRITE) in slices, so
- * one client cannot hold the others up for more than a slice. A connection whose queued answers
- * pass `maxClientBacklog` bytes is not read from (nor served) until they drain; a request left
- * half-sent for `readTimeoutMs` closes its connection, and all connections together may hold at
- * most `maxPendingBytes` of half-sent requests.
+ * per connection; the connection that has had least of smafd's time runs next (scheduler.ts), one
+ * unit of work at a time, and large work (DMA, READ, WRITE, the journal) in slices, so one client
+ * cannot hold the others up for more than a slice. Memory a client makes smafd hold is bounded per
+ * connection and for all of them together:
+ * - answers: a large READ is streamed, each slice written as it is read (never built whole), and
+ *   only while the client takes what was sent; a connection whose queued answers pass
+ *   `maxClientBacklog` is not served until they drain; past `maxTotalBacklog` for all connections
+ *   together (counted as answers are written) the connection with most unread is closed;
+ * - requests: received and not yet done (half-sent, waiting their turn, in progress) count against
+ *   `maxPendingBytes` for all connections together (past it the largest holder is closed); a
+ *   connection is not read while it has two frames' worth waiting; a request left half-sent for
+ *   `readTimeoutMs` closes its connection.
+ * A connection that goes releases all of it at once.
+ *
+ * With smafd's addon, a third socket, the native socket, serves the C programs of `smaf exec`
+ * (native-socket.ts): the same frames, plus files that travel with messages (SCM_RIGHTS).
  */
-import { chmodSync, existsSync, lstatSync, unlinkSync } from 'node:fs';
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { existsSync, lstatSync, unlinkSync } from 'node:fs';
+import { createConnection, createServer, type Server } from 'node:net';
 import type { Logger } from 'pino';
 import { Errno, SmafError } from '../common/errors.ts';
 import type { Smaf } from '../core/index.ts';
 import {
-  FrameError, FrameReader, parseRequest, REQUEST_HEADER, RESPONSE_HEADER, type Request, type Response,
+  FrameError, FrameReader, MAX_FRAME, parseRequest, REQUEST_HEADER, RESPONSE_HEADER, type Request,
 } from '../uapi/index.ts';
+import type { SmafAddon } from '../native/addon.ts';
 import { DaemonContext, DEFAULT_LIMITS, type LimitSettings } from './context.ts';
+import { listenNative, NativeSocket } from './native-socket.ts';
+import { FairScheduler, type Lane } from './scheduler.ts';
 import { ClientSession, type SlicedRequest } from './session.ts';
 
-export { adminSocketFor, defaultSocketPath } from '../uapi/socket-path.ts';
+export { adminSocketFor, defaultSocketPath, nativeSocketFor } from '../uapi/socket-path.ts';
 
 export interface DaemonOptions {
   readonly socketPath: string;
@@ -32,10 +46,37 @@ export interface DaemonOptions {
   readonly limits?: LimitSettings;
   /** File mode of the socket, like a device node (default 0660). */
   readonly mode?: number;
+  /** smafd's addon: the native socket for C programs, zero-copy files, sync files. */
+  readonly addon?: SmafAddon | null;
+  /** The native socket (same mode as the socket); needs the addon. null: none. */
+  readonly nativeSocketPath?: string | null;
+}
+
+/** A client connection as the server uses it: a net.Socket, or a NativeSocket of the addon. */
+interface ClientStream {
+  readonly destroyed: boolean;
+  readonly writableLength: number;
+  write(b: Uint8Array): boolean;
+  cork(): void;
+  uncork(): void;
+  pause(): unknown;
+  resume(): unknown;
+  destroy(): unknown;
+  end(b: Uint8Array): unknown;
+  on(event: 'data', l: (b: Buffer) => void): unknown;
+  on(event: 'drain' | 'close', l: () => void): unknown;
+  on(event: 'error', l: (e: Error) => void): unknown;
 }
 
 /** Requests parsed but not started, per connection, before smafd stops reading it. */
 const MAX_QUEUED_REQUESTS = 256;
+/** Bytes of received requests a connection may hold (waiting or in progress) before smafd stops reading it. */
+const MAX_HELD_REQUEST_BYTES = 2 * MAX_FRAME;
+/**
+ * Answer bytes a streamed answer may have queued, not yet taken by its client, before its next
+ * slice is read: a client that does not read holds this much, not its whole answer.
+ */
+const STREAM_AHEAD = 1024 * 1024;
 /** Milliseconds of work in one turn of the scheduler before it lets I/O in. */
 const TURN_MS = 2;
 
@@ -51,44 +92,66 @@ function socketIsLive(path: string): Promise<boolean> {
   });
 }
 
-/** A response frame's 12-byte header (the payload is written after it, uncopied). */
-function responseHeader(r: Response): Buffer {
+/** A response frame's 12-byte header for `length` payload bytes (written before them, uncopied). */
+function responseHeader(id: number, result: number, length: number): Buffer {
   const head = Buffer.allocUnsafe(4 + RESPONSE_HEADER);
-  head.writeUInt32LE(RESPONSE_HEADER + r.payload.length, 0);
-  head.writeUInt32LE(r.id >>> 0, 4);
-  head.writeInt32LE(r.result, 8);
+  head.writeUInt32LE(RESPONSE_HEADER + length, 0);
+  head.writeUInt32LE(id >>> 0, 4);
+  head.writeInt32LE(result, 8);
   return head;
 }
 
 /** One client connection: its socket, its session, the requests it sent that wait for their turn. */
-class Connection {
+class Connection implements Lane {
   readonly queue: Request[] = [];
   current: SlicedRequest | null = null;
+  /** Payload bytes of a streamed answer still to be sent (its head went out already). */
+  streamLeft = 0;
   readonly reader = new FrameReader(REQUEST_HEADER);
-  /** Bytes of half-sent requests counted in the daemon-wide total. */
+  /** Payload bytes of the requests received whole and not done yet (queued or in progress). */
+  heldRequestBytes = 0;
+  /** Bytes of requests counted in the daemon-wide total (half-sent, held). */
   pendingCounted = 0;
   partialTimer: NodeJS.Timeout | null = null;
   reading = true;
   closed = false;
 
-  constructor(readonly sock: Socket, readonly session: ClientSession) {}
+  constructor(readonly sock: ClientStream, readonly session: ClientSession, private readonly limits: () => LimitSettings, private readonly serve: (c: Connection) => void) {}
 
   get hasWork(): boolean {
     return this.current !== null || this.queue.length > 0;
+  }
+
+  /** Whether a unit of its work may run: it has some, and its client takes its answers. */
+  get runnable(): boolean {
+    if (this.closed || !this.hasWork) return false;
+    return this.sock.writableLength < (this.streamLeft > 0 ? STREAM_AHEAD : this.limits().maxClientBacklog);
+  }
+
+  unit(): void {
+    this.serve(this);
   }
 }
 
 export class SmafDaemon {
   readonly context: DaemonContext;
   private readonly servers: Server[] = [];
+  private nativeListener: ReturnType<typeof listenNative> | null = null;
   private readonly connections = new Set<Connection>();
-  /** Connections in round-robin order; the scheduler serves them one unit of work at a time. */
-  private ring: Connection[] = [];
+  /** Serves the connections that have work, least-served first, one unit of work at a time. */
+  private readonly scheduler = new FairScheduler<Connection>();
   private turnScheduled = false;
   private nextClient = 1;
+  /** Answer bytes queued in all sockets: exact at each turn's start, then counted up as written. */
+  private answerBytes = 0;
 
   constructor(private readonly options: DaemonOptions) {
-    this.context = new DaemonContext(options.smaf, options.log, options.limits ?? DEFAULT_LIMITS);
+    this.context = new DaemonContext(options.smaf, options.log, options.limits ?? DEFAULT_LIMITS, options.addon ?? null);
+  }
+
+  /** The native socket, when smafd has its addon and serves one. */
+  get nativeSocketPath(): string | null {
+    return this.options.addon ? this.options.nativeSocketPath ?? null : null;
   }
 
   get socketPath(): string {
@@ -107,49 +170,70 @@ export class SmafDaemon {
   async start(): Promise<void> {
     await this.listen(this.options.socketPath, this.options.mode ?? 0o660, false);
     if (this.options.adminSocketPath) await this.listen(this.options.adminSocketPath, 0o600, true);
+    const addon = this.options.addon;
+    const native = this.nativeSocketPath;
+    if (addon && native) {
+      await this.clearPath(native);
+      // the addon binds under a umask that leaves exactly this mode, as listen() below does
+      this.nativeListener = listenNative(addon, native, this.options.mode ?? 0o660, (sock) => this.accept(sock, false));
+    }
+    this.context.native = native;
     this.options.log.info({ path: this.options.socketPath, admin: this.options.adminSocketPath, platform: this.options.smaf.platform.name }, 'smafd listening');
   }
 
+  /** Refuse a live socket or a file that is not a socket at `path`; remove a stale socket. */
+  private async clearPath(path: string): Promise<void> {
+    if (!existsSync(path)) return;
+    if (!lstatSync(path).isSocket()) throw new SmafError('EEXIST', `${path} exists and is not a socket; not touching it`);
+    if (await socketIsLive(path)) throw new SmafError('EBUSY', `another smafd is already serving ${path}`);
+    this.options.log.info({ path }, 'removing stale socket');
+    unlinkSync(path);
+  }
+
   private async listen(path: string, mode: number, admin: boolean): Promise<void> {
-    if (existsSync(path)) {
-      if (!lstatSync(path).isSocket()) throw new SmafError('EEXIST', `${path} exists and is not a socket; not touching it`);
-      if (await socketIsLive(path)) throw new SmafError('EBUSY', `another smafd is already serving ${path}`);
-      this.options.log.info({ path }, 'removing stale socket');
-      unlinkSync(path);
-    }
+    await this.clearPath(path);
     const server = createServer((sock) => this.accept(sock, admin));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen({ path, backlog: 1024 }, () => {
-        server.off('error', reject);
-        resolve();
-      });
+      // the socket is born with its mode: bind() runs inside listen(), synchronously, under a umask
+      // that leaves exactly `mode`, so there is no moment (as there was between listen and a chmod)
+      // when anybody else could connect, whatever the umask smafd was started with
+      const umask = process.umask(0o777 & ~mode);
+      try {
+        server.listen({ path, backlog: 1024 }, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      } finally {
+        process.umask(umask);
+      }
     });
-    chmodSync(path, mode);
     this.servers.push(server);
   }
 
-  private accept(sock: Socket, admin: boolean): void {
+  private accept(sock: ClientStream, admin: boolean): void {
     const ctx = this.context;
     if (ctx.sessions.size >= this.limits.maxClients) {
       // a clear refusal, as an unsolicited answer (request id 0), then the door closes
       const message = Buffer.from(`smafd serves ${ctx.sessions.size} clients, its limit (max_clients); try again later`);
-      const r: Response = { id: 0, result: -Errno.EAGAIN, payload: message };
       sock.on('error', () => undefined);
-      sock.end(Buffer.concat([responseHeader(r), message]));
+      sock.end(Buffer.concat([responseHeader(0, -Errno.EAGAIN, message.length), message]));
       setTimeout(() => sock.destroy(), 1000).unref();
-      ctx.log.warn({ clients: ctx.sessions.size }, 'client refused: max_clients reached');
+      ctx.warn('client refused: max_clients reached', { clients: ctx.sessions.size });
       return;
     }
-    const session = new ClientSession(this.nextClient++, ctx, { admin });
-    const conn = new Connection(sock, session);
+    // a native connection's peer is the kernel's word: its session is charged to its process
+    const native = sock instanceof NativeSocket ? { files: sock, peer: sock.peer } : undefined;
+    const session = new ClientSession(this.nextClient++, ctx, { admin, ...(native ? { native } : {}) });
+    const conn = new Connection(sock, session, () => this.limits, (c) => this.unit(c));
     ctx.sessions.add(session);
     this.connections.add(conn);
-    this.ring.push(conn);
+    this.scheduler.add(conn);
     ctx.log.debug({ client: session.id, admin }, 'client connected');
     sock.on('data', (chunk) => this.receive(conn, chunk));
     sock.on('drain', () => {
       this.updateReading(conn);
+      this.scheduler.wake(conn);
       this.schedule();
     });
     sock.on('error', (e) => ctx.log.debug({ client: session.id, err: e.message }, 'socket error'));
@@ -163,25 +247,38 @@ export class SmafDaemon {
       frames = conn.reader.push(chunk);
     } catch (e) {
       if (!(e instanceof FrameError)) ctx.internalError(e, { client: conn.session.id, where: 'frame reader' });
-      ctx.log.warn({ client: conn.session.id, reason: (e as Error).message }, 'malformed frame: closing this connection');
+      ctx.warn('malformed frame: closing this connection', { client: conn.session.id, reason: (e as Error).message });
       conn.sock.destroy();
       return;
     }
-    // half-sent requests: a daemon-wide budget (the largest holders go first), a timeout per frame
-    const pending = conn.reader.pending;
-    ctx.pendingBytes += pending - conn.pendingCounted;
-    conn.pendingCounted = pending;
+    for (const f of frames) {
+      const req = parseRequest(f);
+      conn.queue.push(req);
+      conn.heldRequestBytes += req.payload.length;
+    }
+    // requests held (half-sent or whole): a daemon-wide budget (the largest holders go first), a timeout per frame
+    this.countRequests(conn);
     this.enforcePendingBudget();
     if (conn.closed || conn.sock.destroyed) return;
     this.armPartialTimer(conn);
-    for (const f of frames) conn.queue.push(parseRequest(f));
     this.updateReading(conn);
-    if (frames.length > 0) this.schedule();
+    if (frames.length > 0) {
+      this.scheduler.wake(conn);
+      this.schedule();
+    }
+  }
+
+  /** A connection's request bytes in the daemon-wide total: what is half-sent, and what waits or runs. */
+  private countRequests(conn: Connection): void {
+    const held = conn.closed ? 0 : conn.reader.pending + conn.heldRequestBytes;
+    this.context.pendingBytes += held - conn.pendingCounted;
+    conn.pendingCounted = held;
   }
 
   /**
-   * While all connections together hold more than `maxPendingBytes` for half-sent requests, close
-   * the one holding most: whoever fills the budget pays for it, not the client that comes next.
+   * While all connections together hold more than `maxPendingBytes` of requests not done yet
+   * (half-sent, waiting their turn, in progress), close the one holding most: whoever fills the
+   * budget pays for it, not the client that comes next.
    */
   private enforcePendingBudget(): void {
     const ctx = this.context;
@@ -189,7 +286,7 @@ export class SmafDaemon {
       let worst: Connection | null = null;
       for (const c of this.connections) if (!c.closed && (!worst || c.pendingCounted > worst.pendingCounted)) worst = c;
       if (!worst) return;
-      ctx.log.warn({ client: worst.session.id, pending: worst.pendingCounted, total: ctx.pendingBytes }, 'too many bytes held for half-sent requests (max_pending_bytes): closing the connection that holds most');
+      ctx.warn('too many bytes held for requests not done yet (max_pending_bytes): closing the connection that holds most', { client: worst.session.id, pending: worst.pendingCounted, total: ctx.pendingBytes });
       worst.sock.destroy();
       this.drop(worst);
     }
@@ -208,16 +305,16 @@ export class SmafDaemon {
     }
     if (conn.partialTimer) return; // already counting for this frame
     conn.partialTimer = setTimeout(() => {
-      this.context.log.warn({ client: conn.session.id, pending: conn.reader.pending }, `request left half-sent for ${this.limits.readTimeoutMs} ms (read_timeout): closing this connection`);
+      this.context.warn(`request left half-sent for ${this.limits.readTimeoutMs} ms (read_timeout): closing this connection`, { client: conn.session.id, pending: conn.reader.pending });
       conn.sock.destroy();
     }, this.limits.readTimeoutMs);
     conn.partialTimer.unref();
   }
 
-  /** Read from a connection only while its answers drain and its queue is short. */
+  /** Read from a connection only while its answers drain and few of its requests wait. */
   private updateReading(conn: Connection): void {
     if (conn.closed) return;
-    const want = conn.sock.writableLength < this.limits.maxClientBacklog && conn.queue.length < MAX_QUEUED_REQUESTS;
+    const want = conn.sock.writableLength < this.limits.maxClientBacklog && conn.queue.length < MAX_QUEUED_REQUESTS && conn.heldRequestBytes < MAX_HELD_REQUEST_BYTES;
     if (want && !conn.reading) {
       conn.reading = true;
       conn.sock.resume();
@@ -235,32 +332,11 @@ export class SmafDaemon {
     setImmediate(() => this.turn());
   }
 
-  /**
-   * One turn: serve runnable connections round robin, one unit each (a request, or a slice of a
-   * sliced one), for at most TURN_MS, then let I/O in. A connection whose answers pass the backlog
-   * cap is skipped until they drain.
-   */
+  /** One turn: serve connections, least-served first, for at most TURN_MS; then let I/O in. */
   private turn(): void {
     this.turnScheduled = false;
     this.enforceBacklogBudget();
-    const deadline = performance.now() + TURN_MS;
-    let more: boolean;
-    do {
-      more = false;
-      const ring = this.ring;
-      for (let i = 0; i < ring.length; i++) {
-        const conn = ring[i]!;
-        if (conn.closed || !conn.hasWork || conn.sock.writableLength >= this.limits.maxClientBacklog) continue;
-        this.unit(conn);
-        if (conn.hasWork) more = true;
-        if (performance.now() >= deadline) {
-          // the next turn starts after this connection
-          this.ring = [...ring.slice(i + 1), ...ring.slice(0, i + 1)].filter((c) => !c.closed);
-          if (more || this.ring.some((c) => c.hasWork)) this.schedule();
-          return;
-        }
-      }
-    } while (more);
+    if (this.scheduler.run(TURN_MS)) this.schedule();
   }
 
   /**
@@ -273,41 +349,97 @@ export class SmafDaemon {
     while (total > this.limits.maxTotalBacklog) {
       let worst: Connection | null = null;
       for (const c of this.connections) if (!c.closed && (!worst || c.sock.writableLength > worst.sock.writableLength)) worst = c;
-      if (!worst) return;
+      if (!worst) break;
       total -= worst.sock.writableLength;
-      this.context.log.warn({ client: worst.session.id, queued: worst.sock.writableLength, total }, 'too many unread answers queued in all (max_total_backlog): closing the connection with most');
+      this.context.warn('too many unread answers queued in all (max_total_backlog): closing the connection with most', { client: worst.session.id, queued: worst.sock.writableLength, total });
       worst.sock.destroy();
       this.drop(worst);
     }
+    this.answerBytes = total;
   }
 
+  /** One unit of a connection's work: start its next request, or run one step of the current one. */
   private unit(conn: Connection): void {
-    let r: Response | null;
-    if (conn.current) {
-      r = conn.current.step();
-    } else {
+    if (!conn.current) {
       const req = conn.queue.shift()!;
       const started = conn.session.begin(req);
-      if ('id' in started) r = started;
-      else {
-        conn.current = started;
-        r = started.step();
-      }
+      if ('id' in started) {
+        this.done(conn, req);
+        this.send(conn, responseHeader(started.id, started.result, started.payload.length), started.payload, started.file);
+      } else conn.current = started;
     }
-    if (r) {
-      conn.current = null;
-      this.send(conn, r);
+    const current = conn.current;
+    if (current) {
+      const out = current.step();
+      if (out instanceof Uint8Array) this.streamChunk(conn, current, out);
+      else if (out && 'length' in out) {
+        conn.streamLeft = out.length;
+        this.send(conn, responseHeader(out.id, out.result, out.length));
+        if (out.length === 0) this.done(conn, current.request);
+      } else if (out && conn.streamLeft > 0) this.cutShort(conn, `the answer to request ${out.id} failed part-way: ${new TextDecoder().decode(out.payload)}`);
+      else if (out) {
+        this.done(conn, current.request);
+        this.send(conn, responseHeader(out.id, out.result, out.payload.length), out.payload, out.file);
+      }
     }
     this.updateReading(conn);
   }
 
-  private send(conn: Connection, r: Response): void {
+  /** One chunk of a streamed answer; the request is done with its last byte. */
+  private streamChunk(conn: Connection, current: SlicedRequest, chunk: Uint8Array): void {
+    if (chunk.length > conn.streamLeft) {
+      this.context.internalError(new Error(`a streamed answer sent ${chunk.length - conn.streamLeft} bytes more than its head announced`), { client: conn.session.id, op: current.request.op });
+      this.cutShort(conn, 'a streamed answer overran its length');
+      return;
+    }
+    conn.streamLeft -= chunk.length;
+    this.send(conn, null, chunk);
+    if (conn.streamLeft === 0) this.done(conn, current.request);
+  }
+
+  /** An answer whose head is sent cannot be finished: the client cannot resynchronise, so it goes. */
+  private cutShort(conn: Connection, why: string): void {
+    this.context.warn('an answer could not be finished: closing this connection', { client: conn.session.id, reason: why });
+    conn.sock.destroy();
+    this.drop(conn);
+  }
+
+  /** A request is done: its bytes leave the budget. */
+  private done(conn: Connection, req: Request): void {
+    if (conn.closed) return;
+    conn.current = null;
+    conn.streamLeft = 0;
+    conn.heldRequestBytes -= req.payload.length;
+    this.countRequests(conn);
+  }
+
+  /**
+   * Write a header and/or payload bytes (a Buffer view: Node's socket writes Buffers much faster).
+   * A file of the answer (smafd's descriptor; only native connections get them) rides on the
+   * header's first byte, and is closed once written, or when the connection is gone.
+   */
+  private send(conn: Connection, head: Buffer | null, payload?: Uint8Array, file?: number): void {
+    if (file !== undefined) {
+      const sock = conn.sock as NativeSocket;
+      try {
+        if (!sock.destroyed && head) this.write(conn, () => sock.write(head, file), payload);
+      } finally {
+        sock.closeFile(file);
+      }
+      return;
+    }
     if (conn.sock.destroyed) return;
+    this.write(conn, head ? () => conn.sock.write(head) : null, payload);
+  }
+
+  private write(conn: Connection, head: (() => void) | null, payload?: Uint8Array): void {
+    const bytes = (payload?.length ?? 0) + (head ? 4 + RESPONSE_HEADER : 0);
     conn.sock.cork();
-    conn.sock.write(responseHeader(r));
-    // a Buffer view, not a bare Uint8Array: Node's socket write path is much cheaper for Buffers
-    if (r.payload.length > 0) conn.sock.write(Buffer.from(r.payload.buffer, r.payload.byteOffset, r.payload.byteLength));
+    if (head) head();
+    if (payload && payload.length > 0) conn.sock.write(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength));
     conn.sock.uncork();
+    this.answerBytes += bytes;
+    if (this.answerBytes > this.limits.maxTotalBacklog) this.enforceBacklogBudget();
   }
 
   private drop(conn: Connection): void {
@@ -317,12 +449,13 @@ export class SmafDaemon {
     if (conn.partialTimer) clearTimeout(conn.partialTimer);
     ctx.pendingBytes -= conn.pendingCounted;
     conn.pendingCounted = 0;
+    conn.heldRequestBytes = 0;
     conn.queue.length = 0;
     conn.current = null;
     conn.session.close();
     ctx.sessions.delete(conn.session);
     this.connections.delete(conn);
-    this.ring = this.ring.filter((c) => c !== conn);
+    this.scheduler.remove(conn);
     ctx.log.debug({ client: conn.session.id }, 'client gone: its fds are closed');
   }
 
@@ -334,9 +467,12 @@ export class SmafDaemon {
       this.drop(c);
     }
     await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    if (this.nativeListener) this.options.addon?.closeListener(this.nativeListener);
+    this.nativeListener = null;
+    this.context.warnings.flush();
     for (const s of [...this.context.sessions]) (s as ClientSession).close();
     this.context.sessions.clear();
-    for (const path of [this.options.socketPath, this.options.adminSocketPath]) {
+    for (const path of [this.options.socketPath, this.options.adminSocketPath, this.nativeSocketPath]) {
       try {
         if (path && existsSync(path)) unlinkSync(path);
       } catch {

@@ -12,6 +12,7 @@ import { DaemonContext, DEFAULT_LIMITS, type LimitSettings } from './context.ts'
 import { ClientSession } from './session.ts';
 import { create, fdOf, req, u32 } from './session-fixtures.ts';
 import { snapshot } from './state.ts';
+import { operatorScope } from './scope.ts';
 
 function setup(limits: Partial<LimitSettings> = {}) {
   const { smaf, platform } = createSmafSystem();
@@ -59,7 +60,7 @@ test('per-client limits: one client cannot starve the others; the error names th
   assert.match(new TextDecoder().decode(r3.payload), /max_client_buffers/);
   const polite = client();
   assert.equal(polite.handle(create(512 * 1024)).result, 0, 'another client still gets memory');
-  const info = snapshot(ctx).clients;
+  const info = snapshot(operatorScope(ctx)).clients;
   assert.equal(info.find((x) => x.id === greedy.id)!.buffers, 3);
   greedy.close();
   polite.close();
@@ -130,8 +131,8 @@ test('HELLO records who the client says it is; its label shows it; a bad HELLO c
   };
   assert.equal(c.handle(req(Op.HELLO, -1, body(4242, 'gst-launch-1.0'))).result, 0);
   assert.equal(c.label, `client ${c.id} (gst-launch-1.0, pid 4242)`);
-  assert.equal(snapshot(ctx).clients[0]!.comm, 'gst-launch-1.0');
-  assert.equal(snapshot(ctx).clients[0]!.pid, 4242);
+  assert.equal(snapshot(operatorScope(ctx)).clients[0]!.comm, 'gst-launch-1.0');
+  assert.equal(snapshot(operatorScope(ctx)).clients[0]!.pid, 4242);
   assert.equal(c.handle(req(Op.HELLO, -1, body(1, 'x', 1))).result, -Errno.EINVAL);
   assert.equal(c.handle(req(Op.HELLO, -1, new Uint8Array(71))).result, -Errno.EINVAL);
   assert.equal(c.handle(req(Op.HELLO, -1, body(1, 'y'.repeat(64)))).result, -Errno.EINVAL); // no NUL

@@ -8,28 +8,50 @@ import { isInternalError, SmafError, toSmafError } from '../common/errors.ts';
 import type { Attachment, CpuMapping, SmafBuffer } from '../core/index.ts';
 import { DEVICE_FD, opRow, type Request, type Response } from '../uapi/index.ts';
 import type { DaemonContext } from './context.ts';
+import type { Account } from './accounts.ts';
 import { HeldBuffers } from './held-buffers.ts';
 import { runIoctl } from './ioctl-handlers.ts';
 import { runOp } from './op-handlers.ts';
-import { isSliced, type FdEntry, type HandlerSession, type Outcome, type Work } from './op-types.ts';
+import { isSliced, isStreamed, type FdEntry, type HandlerSession, type Outcome, type Streamed, type Work } from './op-types.ts';
+import { sessionScope, type Scope } from './scope.ts';
 import { TeeClient } from './tee-client.ts';
 
 const FIRST_FD = 3;
 
 const enc = new TextEncoder();
 
+/** The head of a streamed answer (READ): its frame header says `length` payload bytes follow. */
+export interface StreamHead {
+  readonly id: number;
+  readonly result: number;
+  readonly length: number;
+}
+
 /**
- * A request whose work is sliced (large DMA, READ, WRITE): the daemon calls `step()` until it
- * returns the response, and serves other clients in between.
+ * A request whose work is sliced (large DMA, READ, WRITE, introspection over the whole journal):
+ * the daemon calls `step()` and serves other clients in between. A step gives null (more work to
+ * do) or the Response (done). A streamed answer gives its StreamHead first, then its payload, one
+ * chunk per step, until `length` bytes have come: the request is done with its last byte. A
+ * Response that comes before that is a failure met part-way: the answer cannot be finished.
  */
 export interface SlicedRequest {
   readonly request: Request;
-  step(): Response | null;
+  step(): Response | StreamHead | Uint8Array | null;
 }
 
 export interface SessionOptions {
   /** Connected on the operator's admin socket: may see every client's buffers. */
   readonly admin?: boolean;
+  /**
+   * Who is charged for what this session holds (accounts.ts): by default its own connection
+   * (`connection:<id>`), or on the native socket the kernel-verified process (`pid:<pid>`).
+   */
+  readonly accountKey?: string;
+  /** Connected on the native socket: files travel with messages; the peer's credentials are the kernel's. */
+  readonly native?: {
+    readonly files: { takeFile(): number | null; closeFile(fd: number): void };
+    readonly peer: { readonly pid: number; readonly uid: number; readonly gid: number };
+  };
 }
 
 export class ClientSession implements HandlerSession {
@@ -42,15 +64,43 @@ export class ClientSession implements HandlerSession {
   readonly connectedAt = Date.now();
   requests = 0;
 
-  /** What the client announced with HELLO (self-declared, not verified). */
+  /** What the client announced with HELLO (self-declared, not verified; the kernel's pid on the native socket). */
   pid: number | null = null;
   comm: string | null = null;
   /** Its TEE contexts, sessions and shared memory (what its /dev/tee0 holds). */
   readonly tee: TeeClient;
+  private readonly nativeFiles: NonNullable<SessionOptions['native']>['files'] | null;
+  /** The kernel-verified credentials of a native connection's peer (null on the main socket). */
+  readonly peer: NonNullable<SessionOptions['native']>['peer'] | null;
+
+  /** What this session may see (the operator's scope on the admin socket, else its own). */
+  readonly scope: Scope;
+
+  /** Who is charged for what it holds: the per-client limits count per account. */
+  readonly account: Account;
 
   constructor(readonly id: number, readonly ctx: DaemonContext, options: SessionOptions = {}) {
     this.admin = options.admin ?? false;
-    this.tee = new TeeClient({ id, label: `client ${id}`, principal: `client ${id}`, platform: ctx.platform, events: ctx.platform.events });
+    this.nativeFiles = options.native?.files ?? null;
+    this.peer = options.native?.peer ?? null;
+    if (this.peer) this.pid = this.peer.pid;
+    this.scope = sessionScope(ctx, this);
+    this.account = ctx.accounts.join(options.accountKey ?? (this.peer ? `pid:${this.peer.pid}` : `connection:${id}`));
+    // a buffer held through TEE shared memory is held like one held through an fd
+    const holding = { hold: (b: SmafBuffer) => this.hold(b), unhold: (b: SmafBuffer) => this.unhold(b) };
+    this.tee = new TeeClient({ id, label: `client ${id}`, principal: `client ${id}`, platform: ctx.platform, events: ctx.platform.events, holding });
+  }
+
+  get native(): boolean {
+    return this.nativeFiles !== null;
+  }
+
+  takeFile(): number | null {
+    return this.nativeFiles?.takeFile() ?? null;
+  }
+
+  closeFile(fd: number): void {
+    this.nativeFiles?.closeFile(fd);
   }
 
   /** Whose data this client's DMA writes into secure memory (see platform/provenance.ts). */
@@ -63,13 +113,21 @@ export class ClientSession implements HandlerSession {
     return this.comm === null ? `client ${this.id}` : `client ${this.id} (${this.comm}, pid ${this.pid})`;
   }
 
-  /** Handle one request to its end; never throws: errors become `-errno` with a message. */
+  /** Handle one request to its end (a streamed answer gathered whole); never throws. */
   handle(req: Request): Response {
     const r = this.begin(req);
     if ('id' in r) return r;
+    let head: StreamHead | null = null;
+    const chunks: Uint8Array[] = [];
+    let got = 0;
     for (;;) {
-      const done = r.step();
-      if (done) return done;
+      const out = r.step();
+      if (out instanceof Uint8Array) {
+        chunks.push(out);
+        got += out.length;
+      } else if (out && 'length' in out) head = out;
+      else if (out) return out;
+      if (head && got >= head.length) return { id: head.id, result: head.result, payload: Buffer.concat(chunks, got) };
     }
   }
 
@@ -88,6 +146,7 @@ export class ClientSession implements HandlerSession {
     } catch (e) {
       return this.failure(req, e);
     }
+    if (isStreamed(work)) return this.streaming(req, work);
     if (!isSliced(work)) return this.reply(req, work);
     const steps = work;
     return {
@@ -103,8 +162,29 @@ export class ClientSession implements HandlerSession {
     };
   }
 
+  /** A streamed answer: its head, then one chunk per step; a failure part-way is a Response. */
+  private streaming(req: Request, s: Streamed): SlicedRequest {
+    let started = false;
+    return {
+      request: req,
+      step: () => {
+        if (!started) {
+          started = true;
+          return { id: req.id, result: s.result, length: s.length };
+        }
+        try {
+          const r = this.ctx.journal.actAs(this, () => s.chunks.next());
+          if (r.done) throw new Error(`the answer to request ${req.id} ended before its ${s.length} bytes`);
+          return r.value;
+        } catch (e) {
+          return this.failure(req, e);
+        }
+      },
+    };
+  }
+
   private reply(req: Request, o: Outcome): Response {
-    return { id: req.id, result: o.result, payload: o.payload };
+    return o.file === undefined ? { id: req.id, result: o.result, payload: o.payload } : { id: req.id, result: o.result, payload: o.payload, file: o.file };
   }
 
   private failure(req: Request, e: unknown): Response {
@@ -136,38 +216,16 @@ export class ClientSession implements HandlerSession {
     }
   }
 
-  /** Introspection of everything is the operator's (the admin socket). */
-  operatorOnly(what: string): void {
-    if (!this.admin) throw new SmafError('EPERM', `${what} shows every client's buffers: it is only answered on the operator's admin socket`);
+  bufferOfFd(fd: number): SmafBuffer {
+    return this.entry(fd).buffer;
   }
 
-  /** A buffer by id, if this client may see it: one it holds an fd or TEE shared memory of, or any for the operator. */
-  visibleBuffer(id: number): SmafBuffer {
-    if (this.admin) return this.ctx.smaf.buffer(id);
-    for (const e of this.fds.values()) if (e.buffer.id === id) return e.buffer;
-    for (const b of this.tee.heldBuffers()) if (b.id === id) return b;
-    throw new SmafError('ENOENT', `no buffer ${id} among those this client holds (the operator's admin socket explains any buffer)`);
+  heldBuffer(id: number): SmafBuffer | undefined {
+    return this.held.get(id);
   }
 
-  /** Secure buffers this client has mapped for some device (each holds a region of the SDP table). */
-  secureBuffersMapped(): Set<SmafBuffer> {
-    const out = new Set<SmafBuffer>();
-    for (const e of this.fds.values()) {
-      if (!e.buffer.secure) continue;
-      for (const a of e.attachments.values()) if (a.mapped) out.add(e.buffer);
-    }
-    return out;
-  }
-
-  /** Whether this client holds an fd of the buffer, or TEE shared memory of it. */
-  holds(bufferId: number): boolean {
-    for (const e of this.fds.values()) if (e.buffer.id === bufferId) return true;
-    return this.tee.holds(bufferId);
-  }
-
-  /** The normal world never reads or writes secure bytes, whatever it holds. */
-  notSecure(buf: SmafBuffer, what: string): void {
-    if (buf.secure) throw new SmafError('EPERM', `${what} refused: buffer ${buf.id} is secure and never CPU-accessible`);
+  heldList(): SmafBuffer[] {
+    return this.held.list();
   }
 
   // ---- fd table ----------------------------------------------------------------------------
@@ -198,39 +256,85 @@ export class ClientSession implements HandlerSession {
     let fd = FIRST_FD;
     while (this.fds.has(fd)) fd++;
     try {
-      this.ctx.limits.checkFds(this, this.fds.size);
+      this.ctx.limits.checkFds(this);
     } catch (e) {
       undo();
       throw e;
     }
-    this.fds.set(fd, { fd, buffer: buf, attachments: new Map(), mappings: new Map() });
-    this.held.add(buf);
+    this.fds.set(fd, { fd, buffer: buf, attachments: new Map(), mappings: new Map(), handle: false });
+    this.hold(buf);
+    this.account.fds++;
     this.ctx.limits.totalFds++;
-    this.ctx.noteHolder(buf, this);
     return fd;
   }
 
+  /** One more hold of `buf` (an fd, or TEE shared memory): counted, and the client is among its holders. */
+  private hold(buf: SmafBuffer): void {
+    this.held.add(buf);
+    this.account.held.add(buf);
+    this.ctx.noteHolder(buf, this);
+  }
+
+  /** One hold fewer; true when it was the client's last of that buffer. */
+  private unhold(buf: SmafBuffer): boolean {
+    this.account.held.remove(buf);
+    if (!this.held.remove(buf)) return false;
+    this.ctx.dropHolder(buf, this);
+    return true;
+  }
+
+  toHandle(entry: FdEntry): void {
+    if (entry.handle) return;
+    entry.handle = true;
+    entry.buffer.put(); // never the last: the buffer's files hold a reference now
+  }
+
+  handleFor(buf: SmafBuffer): number {
+    for (const e of this.fds.values()) if (e.buffer === buf && e.handle) return e.fd;
+    const fd = this.install(buf.get(), () => buf.put());
+    this.toHandle(this.fds.get(fd)!);
+    return fd;
+  }
+
+  /** The buffers whose references this client holds (fds that are not handles, TEE shared memory). */
+  referencedBuffers(): SmafBuffer[] {
+    return [...[...this.fds.values()].filter((e) => !e.handle).map((e) => e.buffer), ...this.tee.heldBuffers()];
+  }
+
+  forgetReleased(bufferId: number): void {
+    for (const e of [...this.fds.values()]) if (e.buffer.id === bufferId) this.closeFd(e);
+  }
+
+  /** Close an fd: its mappings and attachments go, then its reference, whatever fails on the way. */
   closeFd(entry: FdEntry): void {
     this.fds.delete(entry.fd);
     this.ctx.limits.totalFds--;
+    this.account.fds--;
     const buf = entry.buffer;
-    if (!buf.released) {
-      for (const m of entry.mappings.values()) if (!m.closed) buf.munmap(m);
-      for (const a of entry.attachments.values()) {
-        if (a.detached) continue;
-        if (a.mapped) buf.unmap(a);
-        buf.detach(a);
+    try {
+      if (!buf.released) {
+        for (const m of entry.mappings.values()) if (!m.closed) buf.munmap(m);
+        for (const a of entry.attachments.values()) {
+          if (a.detached) continue;
+          if (a.mapped) {
+            if (buf.secure) this.account.noteSecureMap(buf, -1);
+            buf.unmap(a);
+          }
+          buf.detach(a);
+        }
       }
+    } finally {
+      entry.mappings.clear();
+      entry.attachments.clear();
+      if (this.unhold(buf)) {
+        // the client's last fd of this dma-buf: CPU accesses it left open end with it
+        if (!buf.released) for (let n = this.cpuAccess.get(buf) ?? 0; n > 0; n--) buf.endCpuAccess('read-write');
+        this.cpuAccess.delete(buf);
+      }
+      // the reference goes last: releasing the buffer tears down whatever the steps above left (a
+      // handle holds none: the buffer's files do)
+      if (!buf.released && !entry.handle) buf.put();
     }
-    entry.mappings.clear();
-    entry.attachments.clear();
-    if (this.held.remove(buf)) {
-      // the client's last fd of this dma-buf: CPU accesses it left open end with it
-      if (!buf.released) for (let n = this.cpuAccess.get(buf) ?? 0; n > 0; n--) buf.endCpuAccess('read-write');
-      this.cpuAccess.delete(buf);
-      this.ctx.dropHolder(buf, this);
-    }
-    if (!buf.released) buf.put();
   }
 
   /** The client is gone: close every fd it held, as a process exit does. Idempotent. */
@@ -238,30 +342,27 @@ export class ClientSession implements HandlerSession {
     if (this.closed) return;
     this.ctx.journal.actAs(this, () => this.closeAll());
     this.closed = true;
+    this.ctx.accounts.leave(this.account);
   }
 
   private closeAll(): void {
     try {
       this.tee.releaseAll();
     } catch (e) {
-      this.ctx.log.error({ client: this.id, err: (e as Error).message }, 'release of the TEE state failed');
+      this.ctx.warn('release of the TEE state failed', { client: this.id, err: (e as Error).message }, 'error');
     }
     for (const entry of [...this.fds.values()]) {
       try {
         this.closeFd(entry);
       } catch (e) {
-        this.ctx.log.error({ client: this.id, fd: entry.fd, err: (e as Error).message }, 'cleanup of an fd failed');
+        this.ctx.warn('cleanup of an fd failed', { client: this.id, fd: entry.fd, err: (e as Error).message }, 'error');
       }
     }
   }
 
   /** Usage of this client, for limits and `smaf info`: buffers held through fds or TEE shared memory. */
   usage(): { fds: number; buffers: number; bytes: number } {
-    let { buffers, bytes } = this.held;
-    const teeOnly = new Set(this.tee.heldBuffers().filter((b) => !this.held.has(b)));
-    for (const b of teeOnly) bytes += b.length;
-    buffers += teeOnly.size;
-    return { fds: this.fds.size, buffers, bytes };
+    return { fds: this.fds.size, buffers: this.held.buffers, bytes: this.held.bytes };
   }
 
   get openFds(): readonly number[] {
@@ -272,7 +373,7 @@ export class ClientSession implements HandlerSession {
     return [...this.fds.values()].map((e) => ({ fd: e.fd, buffer: e.buffer, mappings: e.mappings.size, attachments: e.attachments.size }));
   }
 
-  /** The buffers behind this client's fds and TEE shared memory, one entry per reference (for the self-check). */
+  /** The buffers behind this client's fds and TEE shared memory, one entry per hold (for the self-check). */
   heldBuffers(): SmafBuffer[] {
     return [...[...this.fds.values()].map((e) => e.buffer), ...this.tee.heldBuffers()];
   }

@@ -1,23 +1,24 @@
 /**
  * A JSON snapshot of what smafd knows, for `smaf info`, the dashboard and scripts. Read-only.
- * The operator (admin socket, dashboard) sees every client's buffers; a client sees only the
- * buffers it holds an fd of, and nothing about other clients. Buffers come in pages, so that a
- * reply never passes the frame limit whatever the number of buffers.
+ * What it shows is what the asker's scope (scope.ts) lets it see: the operator (admin socket,
+ * dashboard) every client's buffers, a client only the buffers it holds and nothing about other
+ * clients. Buffers come in pages, so that a reply never passes the frame limit whatever their number.
  */
-import { explain, type SmafBuffer } from '../core/index.ts';
+import { explain } from '../core/index.ts';
 import type { MemoryRegion } from '../platform/index.ts';
-import type { DaemonContext, SessionLike } from './context.ts';
 import type { RegionView, BufferView, DaemonState } from '../uapi/replies.ts';
+import type { Occupied, Scope } from './scope.ts';
 // the wire types live in uapi (the client reads them without importing the daemon)
 export type { BufferView, DaemonState } from '../uapi/replies.ts';
 
 export interface SnapshotOptions {
-  /** null or absent: the operator's view of everything. */
-  readonly viewer?: SessionLike | null;
   readonly offset?: number;
   readonly limit?: number;
   readonly eventLimit?: number;
 }
+
+/** Where a region lies (regions and their statistics both have it). */
+type Placed = Pick<MemoryRegion, 'name' | 'base' | 'size' | 'kind'>;
 
 /** Buffers in one page of X_STATE (the reply stays far below the 16 MiB frame limit). */
 const MAX_STATE_PAGE = 500;
@@ -26,12 +27,12 @@ const DEFAULT_STATE_PAGE = 200;
 const MAX_OCCUPANCY = 4096;
 
 /** Regions sorted by base, for finding the region of an address by binary search. */
-function regionFinder(regions: readonly MemoryRegion[]): (addr: number) => MemoryRegion | undefined {
+function regionFinder(regions: readonly Placed[]): (addr: number) => Placed | undefined {
   // the most specific region wins (a carveout inside its DRAM), as Platform.regionAt does
   const sorted = [...regions].sort((a, b) => a.base - b.base || (a.kind === 'system' ? 1 : 0) - (b.kind === 'system' ? 1 : 0));
   const specific = sorted.filter((r) => r.kind !== 'system');
   const system = sorted.filter((r) => r.kind === 'system');
-  const find = (list: MemoryRegion[], addr: number): MemoryRegion | undefined => {
+  const find = (list: Placed[], addr: number): Placed | undefined => {
     let lo = 0;
     let hi = list.length - 1;
     while (lo <= hi) {
@@ -46,39 +47,16 @@ function regionFinder(regions: readonly MemoryRegion[]): (addr: number) => Memor
   return (addr) => find(specific, addr) ?? find(system, addr);
 }
 
-/** Items offset..offset+limit of an iteration, walking no further. */
-function pageOf<T>(items: Iterable<T>, offset: number, limit: number): T[] {
-  const out: T[] = [];
-  let i = 0;
-  for (const item of items) {
-    if (out.length >= limit) break;
-    if (i++ >= offset) out.push(item);
-  }
-  return out;
-}
-
-type Occupied = RegionView['occupancy'][number];
-
-/** The memory of some buffers, segment by segment. */
-function* segmentsOf(buffers: readonly SmafBuffer[]): Generator<Occupied> {
-  for (const b of buffers) {
-    for (const s of b.segments) yield { base: s.phys, length: s.length, buffer: b.id, allocator: b.backing!.allocator, secure: b.secure };
-  }
-}
-
-/** The memory of every live buffer, from the core's record of owned ranges (no walk over buffers). */
-function* ownedSegments(smaf: DaemonContext['smaf']): Generator<Occupied> {
-  for (const r of smaf.ownedRanges()) {
-    const b = smaf.find(r.owner);
-    if (b?.backing) yield { base: r.base, length: r.length, buffer: b.id, allocator: b.backing.allocator, secure: b.secure };
-  }
-}
+/** Buffers explained, or occupied ranges placed, before a sliced snapshot lets other clients in. */
+const STATE_SLICE = { buffers: 25, ranges: 4096 };
 
 /** Occupied ranges by region name, at most MAX_OCCUPANCY each; one pass whatever the number of regions. */
-function occupancyByRegion(regions: readonly MemoryRegion[], ranges: Iterable<Occupied>): Map<string, Occupied[]> {
+function* occupancyByRegion(regions: readonly Placed[], ranges: Iterable<Occupied>): Generator<void, Map<string, Occupied[]>> {
   const regionOf = regionFinder(regions);
   const occupancy = new Map<string, Occupied[]>();
+  let n = 0;
   for (const o of ranges) {
+    if (++n % STATE_SLICE.ranges === 0) yield;
     const r = regionOf(o.base);
     if (!r) continue;
     let list = occupancy.get(r.name);
@@ -88,47 +66,58 @@ function occupancyByRegion(regions: readonly MemoryRegion[], ranges: Iterable<Oc
   return occupancy;
 }
 
-export function snapshot(ctx: DaemonContext, options: SnapshotOptions = {}): DaemonState {
-  const { smaf, platform } = ctx;
-  const viewer = options.viewer ?? null;
-  // a client's view costs what it holds; the operator's costs its page and the memory in use,
-  // never the number of live buffers (which may be 100,000 that have no memory yet)
-  const held = viewer ? [...new Set(viewer.heldBuffers())].sort((a, b) => a.id - b.id) : null;
+/**
+ * The snapshot a scope sees, in slices: it yields after every few buffers explained and every few
+ * thousand ranges of memory placed, so that a page of 500 large buffers never holds smafd up.
+ * `view` turns each buffer's view into what the caller keeps (the object, or its JSON for X_STATE).
+ */
+function* snapshotSteps<B>(scope: Scope, options: SnapshotOptions, view: (b: BufferView) => B): Generator<void, Omit<DaemonState, 'buffers'> & { buffers: B[] }> {
   const offset = Math.max(0, options.offset ?? 0);
   const limit = Math.min(MAX_STATE_PAGE, Math.max(0, options.limit ?? DEFAULT_STATE_PAGE));
-  const page = held ? held.slice(offset, offset + limit) : pageOf(smaf.liveBuffers(), offset, limit);
-  const buffers = page.map((b): BufferView => {
+  const { page, total } = scope.bufferPage(offset, limit);
+  const buffers: B[] = [];
+  for (const b of page) {
+    if (buffers.length > 0 && buffers.length % STATE_SLICE.buffers === 0) yield;
     const e = explain(b);
-    return { ...e, decisions: e.decisionsTotal, holders: viewer ? [] : ctx.holdersOf(b.id), createdAt: b.createdAt };
-  });
-  const occupancy = occupancyByRegion(platform.regions, held ? segmentsOf(held) : ownedSegments(smaf));
-  const regions = platform.regionStats().map((r): RegionView => ({ ...r, occupancy: (occupancy.get(r.name) ?? []).sort((a, b) => a.base - b.base) }));
-  const descriptions = new Map(smaf.registry.allocators.map((a) => [a.name, a.description ?? '']));
-  const eventLimit = options.eventLimit ?? 200;
-  const visibleIds = held ? new Set(held.map((b) => b.id)) : null;
-  const events = visibleIds
-    ? platform.events.list({}).filter((e) => e.buffer !== undefined && visibleIds.has(e.buffer)).slice(-eventLimit)
-    : platform.events.list({ limit: eventLimit });
-  const sessions = viewer ? [viewer] : [...ctx.sessions];
+    buffers.push(view({ ...e, decisions: e.decisionsTotal, holders: scope.holdersOf(b.id), createdAt: b.createdAt }));
+  }
+  const shared = scope.shared();
+  const occupancy = yield* occupancyByRegion(shared.regions, scope.occupied());
+  const regions = shared.regions.map((r): RegionView => ({ ...r, occupancy: (occupancy.get(r.name) ?? []).sort((a, b) => a.base - b.base) }));
   return {
     time: Date.now(),
-    scope: viewer ? 'own' : 'all',
-    platform: { name: platform.name, pageSize: platform.pageSize },
+    scope: scope.kind,
+    platform: shared.platform,
     regions,
-    devices: platform.devices.map((d) => ({ ...d })),
-    allocators: smaf.registry.allStats().map((s) => ({ ...s, description: descriptions.get(s.name) })),
-    secureModule: smaf.secureModule?.name ?? null,
-    firewall: platform.bus.firewall.name,
+    devices: shared.devices.map((d) => ({ ...d })),
+    allocators: shared.allocators,
+    secureModule: shared.secureModule,
+    firewall: shared.firewall,
     buffers,
-    buffersTotal: held ? held.length : smaf.bufferCount,
+    buffersTotal: total,
     offset,
-    clients: sessions.map((s) => ({ id: s.id, label: s.label, pid: s.pid, comm: s.comm, ...s.usage(), requests: s.requests, connectedAt: s.connectedAt })),
-    limits: { ...ctx.limits.settings },
-    limitUsage: viewer ? [] : ctx.limitUsage(),
-    internalErrors: viewer ? 0 : ctx.internalErrors,
-    events,
-    eventCounts: viewer ? {} : { ...platform.events.counts },
-    bus: viewer ? {} : platform.bus.stats(),
-    tokens: viewer ? 0 : ctx.tokens.size,
+    clients: scope.sessions().map((s) => ({ id: s.id, label: s.label, pid: s.pid, comm: s.comm, ...s.usage(), requests: s.requests, connectedAt: s.connectedAt })),
+    limits: shared.limits,
+    events: scope.recentEvents(options.eventLimit ?? 200),
+    ...scope.figures(),
   };
+}
+
+/** The snapshot a scope sees, at once (the dashboard, tests). */
+export function snapshot(scope: Scope, options: SnapshotOptions = {}): DaemonState {
+  const steps = snapshotSteps(scope, options, (b) => b);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/**
+ * X_STATE's answer, in slices: each buffer's view is written as JSON in the slice that explains it,
+ * so that the last step only joins the pieces. The same JSON as `JSON.stringify(snapshot(...))`.
+ */
+export function* snapshotJson(scope: Scope, options: SnapshotOptions): Generator<void, string> {
+  const state = yield* snapshotSteps(scope, options, (b) => JSON.stringify(b));
+  const fields = Object.entries(state).map(([k, v]) => `${JSON.stringify(k)}:${k === 'buffers' ? `[${state.buffers.join(',')}]` : JSON.stringify(v)}`);
+  return `{${fields.join(',')}}`;
 }

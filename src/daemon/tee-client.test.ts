@@ -17,6 +17,7 @@ import { uuidToBytes as toBytes } from '../platform/index.ts';
 import { DaemonContext, DEFAULT_LIMITS, type LimitSettings } from './context.ts';
 import type { JournalEvent } from './journal.ts';
 import { processes } from './processes.ts';
+import { operatorScope } from './scope.ts';
 import { call, create, fdOf, req } from './session-fixtures.ts';
 import { ClientSession } from './session.ts';
 import { TEE_LIMITS } from './tee-client.ts';
@@ -350,7 +351,7 @@ test('the operator sees TEE sessions, shared memory and invocations: events, X_P
   const sharer = client();
   const sfd = call(sharer, 'IMPORT', -1, { token }).result;
   assert.equal(call(sharer, 'X_EXPLAIN', sfd, { buffer: 0 }).payload.teeShm, undefined, 'a client sees its own TEE shared memory only, not another\'s');
-  const ps = processes(daemon).processes.find((p) => p.client === c.id)!;
+  const ps = processes(operatorScope(daemon)).processes.find((p) => p.client === c.id)!;
   assert.deepEqual(ps.buffers.map((b) => [b.buffer, b.fds, b.teeShm]), [[daemon.smaf.buffers[0]!.id, [], [shm]]]);
   assert.deepEqual(ps.tee, { contexts: 1, sessions: [{ id: s, uuid: SMAF_TEST, ta: 'smaf-sdp-test' }], shm: [{ id: shm, kind: 'dma-buf', size: 8192, buffer: daemon.smaf.buffers[0]!.id }] });
   const id = daemon.smaf.buffers[0]!.id;

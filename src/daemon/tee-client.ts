@@ -69,6 +69,8 @@ export interface TeeOwner {
   readonly principal: string;
   readonly platform: Platform;
   readonly events: TeeEventSink;
+  /** Told when a shared memory starts and stops holding a buffer (the session counts it as held). */
+  readonly holding?: { hold(buf: SmafBuffer): void; unhold(buf: SmafBuffer): void };
 }
 
 /** What an OPEN_SESSION or INVOKE answers: the call's outcome and the memrefs' output bytes. */
@@ -145,6 +147,7 @@ export class TeeClient {
     const shm = make(this.nextShm);
     this.nextShm++;
     this.shms.set(shm.id, shm);
+    if (shm.buffer) this.owner.holding?.hold(shm.buffer);
     this.owner.events.emit(teeEvent.shmRegistered(this.owner, shm));
     return shm;
   }
@@ -170,7 +173,7 @@ export class TeeClient {
   shmRegisterFd(ctx: number, flags: number, buffer: SmafBuffer): TeeShm {
     return this.addShm(ctx, 'TEE_SHM_REGISTER_FD', flags, (id) => {
       try {
-        buffer.secureWorldBacking(`registered with the TEE by ${this.owner.label}`);
+        buffer.allocate(`registered with the TEE by ${this.owner.label}`);
         buffer.get();
       } catch (e) {
         throw new SmafError('EINVAL', `TEE_SHM_REGISTER_FD: buffer ${buffer.id} cannot be registered: ${(e as Error).message}`);
@@ -188,6 +191,7 @@ export class TeeClient {
   private dropShm(shm: TeeShm): void {
     this.shms.delete(shm.id);
     this.owner.events.emit(teeEvent.shmReleased(this.owner, shm));
+    if (shm.buffer) this.owner.holding?.unhold(shm.buffer);
     if (shm.buffer && !shm.buffer.released) shm.buffer.put();
     const c = this.contexts.get(shm.ctx);
     if (c) this.forgetIfUnused(c);
@@ -202,7 +206,7 @@ export class TeeClient {
       return {
         size: shm.size,
         travels: !buf,
-        memory: (offset, size) => new BusMemory(this.owner.platform, buf!.secureWorldBacking('a TEE call').segments, offset, size, ta, buf!.id),
+        memory: (offset, size) => new BusMemory(this.owner.platform, buf!.allocate('a TEE call').segments, offset, size, ta, buf!.id),
       };
     };
   }

@@ -8,11 +8,12 @@ import { pino } from 'pino';
 import { createSmafSystem } from '../presets/default.ts';
 import { encodeEventQuery, eventQueryFrom, eventQueryStruct, encodeName, encodeStruct, Op, SMAF_IOC_CREATE, SMAF_IOC_SET_SECURE_FLAG, type Request } from '../uapi/index.ts';
 import { DaemonContext, DEFAULT_LIMITS } from './context.ts';
-import { eventsPage, traceOf } from './operator-ops.ts';
+import { traceOf } from './operator-ops.ts';
 import { ClientSession } from './session.ts';
 import { checkChromeTrace } from './trace-check.ts';
 import type { TraceEvent } from './trace.ts';
 import { req, u32 } from './session-fixtures.ts';
+import { operatorScope } from './scope.ts';
 
 
 function setup() {
@@ -87,7 +88,7 @@ test('X_EVENTS filters and pages on the daemon over the whole journal; bad queri
   const sfd = 3;
   for (let i = 0; i < 1500; i++) assert.ok(player.s.handle(req(Op.MMAP, sfd, (() => { const p = new Uint8Array(20); const v = new DataView(p.buffer); v.setBigUint64(8, 4096n, true); v.setUint32(16, 1, true); return p; })())).result < 0);
   const call = (q: Parameters<typeof encodeEventQuery>[0]) => {
-    return eventsPage(ctx, eventQueryFrom(eventQueryStruct(q)));
+    return ctx.journal.query(eventQueryFrom(eventQueryStruct(q)));
   };
   const first = call({ kinds: ['denial'], limit: 1000 });
   assert.equal(first.matched, 1501);
@@ -118,7 +119,7 @@ test('X_EVENTS filters and pages on the daemon over the whole journal; bad queri
 
 test('the trace is valid trace-event JSON with each buffer\'s life, its allocator, its maps and the GPU denial', () => {
   const { ctx } = pipeline();
-  const trace = traceOf(ctx);
+  const trace = traceOf(operatorScope(ctx));
   assert.deepEqual(checkChromeTrace(JSON.parse(JSON.stringify(trace))), []);
   const ev = trace.traceEvents;
   const procName = (pid: number) => (ev.find((e) => e.ph === 'M' && e.name === 'process_name' && e.pid === pid)?.args as { name: string }).name;

@@ -12,7 +12,8 @@ import { printable } from '../common/printable.ts';
 import { onClosedPipe } from '../common/stdio.ts';
 import { formatSize } from '../common/units.ts';
 import { smafdOptions, smafdProgram, type SmafdOptions } from '../daemon/options.ts';
-import { adminSocketFor, defaultSocketPath, SmafDaemon } from '../daemon/server.ts';
+import { adminSocketFor, defaultSocketPath, nativeSocketFor, SmafDaemon } from '../daemon/server.ts';
+import { loadAddon, type AddonLoad } from '../native/addon.ts';
 import { loadPlatformFile, type LoadedPlatform } from '../platform-file/load.ts';
 import { defaultPlatformSpec, type Platform } from '../platform/index.ts';
 import { createSmafSystem } from '../presets/default.ts';
@@ -53,12 +54,29 @@ function loadPlatform(opts: SmafdOptions): LoadedPlatform | null {
   return loadPlatformFile(opts.platform, opts.cma ? { cma: opts.cma } : {});
 }
 
-async function startDaemon(opts: SmafdOptions, smaf: Smaf): Promise<SmafDaemon> {
+/**
+ * smafd's addon (built on first use by the host's C compiler): without it smafd serves everything
+ * but zero-copy for C programs, and says why. With it, smafd's memory is not dumpable: no other
+ * process of the same user can read the emulated memory through /proc/PID/mem or /proc/PID/fd.
+ */
+function addonFor(opts: SmafdOptions): AddonLoad {
+  if (!opts.zeroCopy) return { addon: null, reason: 'smafd runs with --no-zero-copy' };
+  const load = loadAddon((what) => out(`smafd: building ${what} with the host's C compiler (once; cached)`));
+  if (load.addon) {
+    load.addon.setDumpable(false);
+    load.addon.raiseFdLimit();
+  }
+  return load;
+}
+
+async function startDaemon(opts: SmafdOptions, smaf: Smaf, load: AddonLoad): Promise<SmafDaemon> {
   // the default socket lives in a directory of our own (mode 0700), never one somebody else made
   if (opts.socket === defaultSocketPath() && !process.env.XDG_RUNTIME_DIR) ensurePrivateDir(dirname(opts.socket));
   const adminSocketPath = opts.adminSocket === false ? null : typeof opts.adminSocket === 'string' ? opts.adminSocket : adminSocketFor(opts.socket);
+  const nativeSocketPath = typeof opts.nativeSocket === 'string' ? opts.nativeSocket : nativeSocketFor(opts.socket);
   const log = pino({ name: 'smafd', level: opts.verbose ? 'debug' : 'warn' }, pino.destination(2));
-  const daemon = new SmafDaemon({ socketPath: opts.socket, adminSocketPath, smaf, log, limits: opts.limits });
+  const daemon = new SmafDaemon({ socketPath: opts.socket, adminSocketPath, smaf, log, limits: opts.limits, addon: load.addon, nativeSocketPath });
+  if (!load.addon) daemon.context.nativeReason = load.reason;
   await daemon.start();
   return daemon;
 }
@@ -92,6 +110,8 @@ function printBanner(platform: Platform, smaf: Smaf, loaded: LoadedPlatform | nu
 function printListening(opts: SmafdOptions, daemon: SmafDaemon, dashboard: Dashboard | null): void {
   out(`smafd: listening on ${daemon.socketPath} (mode 0660); try: SMAF_SOCKET=${daemon.socketPath} npx smaf info`);
   if (daemon.adminSocketPath) out(`smafd: operator's admin socket ${daemon.adminSocketPath} (mode 0600: every client's buffers)`);
+  const native = daemon.context.nativeStatus();
+  out(native.socket ? `smafd: C programs (smaf exec): ${native.socket}, zero-copy` : `smafd: C programs (smaf exec) copy their dma-bufs' bytes over the socket: ${native.reason}`);
   if (dashboard && !LOOPBACK.includes(opts.dashboardHost)) {
     out(`smafd: WARNING: the dashboard listens on ${opts.dashboardHost}: anyone on that network who learns its token sees every client's buffers, over plain HTTP`);
   }
@@ -122,7 +142,7 @@ export async function runSmafd(argv: readonly string[]): Promise<void> {
   const opts = clampClients(smafdOptions(program));
   const loaded = loadPlatform(opts);
   const { smaf, platform } = createSmafSystem(loaded?.spec ?? defaultPlatformSpec());
-  const daemon = await startDaemon(opts, smaf);
+  const daemon = await startDaemon(opts, smaf, addonFor(opts));
   const dashboard = await serveDashboard(opts, daemon, program.getOptionValueSource('dashboardPort') === 'cli');
   stopOnSignals(daemon, dashboard);
   printBanner(platform, smaf, loaded);

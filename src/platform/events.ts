@@ -6,7 +6,7 @@
 export type EventKind =
   | 'create' | 'allocate' | 'allocate-failed' | 'release' | 'migrate'
   | 'attach' | 'detach' | 'map' | 'unmap' | 'cpu-access'
-  | 'grant' | 'revoke' | 'denial' | 'tee' | 'iommu-fault' | 'name' | 'dma';
+  | 'grant' | 'revoke' | 'denial' | 'tee' | 'iommu-fault' | 'name' | 'internal-error' | 'dma';
 
 export interface SmafEvent {
   readonly seq: number;

@@ -42,7 +42,7 @@ export class Platform {
     this.spec = spec;
     this.name = spec.name;
     this.pageSize = spec.pageSize;
-    this.memory = new PhysicalMemory(spec.memory);
+    this.memory = new PhysicalMemory(spec.memory, spec.pageSize);
     this.events = new EventLog(options.eventCapacity);
     this.bus = new MemoryBus(this.memory, this.events);
     this.provenance = new Provenance(spec.pageSize);

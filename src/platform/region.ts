@@ -160,8 +160,12 @@ export class ContiguousPool extends Pool {
  * like a buddy allocator after some uptime: allocations come back as several segments.
  */
 export class PagePool extends Pool {
-  /** Pages freed and not yet taken again (LIFO): grows with use, never with the region's size. */
-  private readonly returned: number[] = [];
+  /**
+   * Pages freed and not yet taken again, as runs (LIFO: the top run's first page comes out first):
+   * grows with the segments freed, never with the region's size or a buffer's page count.
+   */
+  private readonly returned: { first: number; n: number }[] = [];
+  private returnedPages = 0;
   /** Position in the scrambled sequence of pages never handed out yet, and how many remain. */
   private cursor = 0;
   private untouched: number;
@@ -200,18 +204,27 @@ export class PagePool extends Pool {
     }
   }
 
-  /** The next page never handed out (reserved pages skipped), or -1. */
-  private nextUntouched(): number {
+  /**
+   * The next run of pages never handed out, at most `max` long, contiguous inside one 64 KiB group
+   * (reserved pages end a run), or null. Costs a group, not a page, at a time.
+   */
+  private nextUntouchedRun(max: number): { first: number; n: number } | null {
     while (this.untouched > 0) {
       const p = this.virtualPage(this.cursor);
-      if (p < 0) return -1;
-      this.cursor++;
-      if (!this.bitmap.test(p)) {
-        this.untouched--;
-        return p;
+      if (p < 0) return null;
+      // the rest of this group: pages p, p+1, ... in the order virtualPage gives them
+      const left = Math.min(max, GROUP_PAGES - (this.cursor % GROUP_PAGES), this.bitmap.bits - p);
+      let n = 0;
+      while (n < left && !this.bitmap.test(p + n)) n++;
+      if (n === 0) {
+        this.cursor++; // a reserved page: skip it
+        continue;
       }
+      this.cursor += n;
+      this.untouched -= n;
+      return { first: p, n };
     }
-    return -1;
+    return null;
   }
 
   protected override withoutReserved(ranges: Occupancy[]): Occupancy[] {
@@ -233,35 +246,51 @@ export class PagePool extends Pool {
 
   /** All-or-nothing: `bytes` as scattered pages (merged into segments), or null if not enough free. */
   allocate(bytes: number): SgSegment[] | null {
-    const pages = bytes / this.pageSize;
-    if (pages > this.freePages) {
+    let need = bytes / this.pageSize;
+    if (need > this.freePages) {
       this.noteAlloc(false);
       return null;
     }
-    const taken: number[] = [];
-    for (let i = 0; i < pages; i++) taken.push(this.returned.length > 0 ? this.returned.pop()! : this.nextUntouched());
     const segs: SgSegment[] = [];
-    for (const p of taken) {
-      this.bitmap.set(p, 1);
-      segs.push({ phys: this.region.base + p * this.pageSize, length: this.pageSize });
+    while (need > 0) {
+      const run = this.takeRun(need);
+      this.bitmap.set(run.first, run.n);
+      segs.push({ phys: this.region.base + run.first * this.pageSize, length: run.n * this.pageSize });
+      need -= run.n;
     }
     this.noteAlloc(true);
     return mergeSegments(segs);
   }
 
+  /** The next run of free pages, at most `max`: freed ones first (LIFO), then never-used ones. */
+  private takeRun(max: number): { first: number; n: number } {
+    const top = this.returned.at(-1);
+    if (top) {
+      const n = Math.min(max, top.n);
+      const run = { first: top.first, n };
+      top.first += n;
+      top.n -= n;
+      if (top.n === 0) this.returned.pop();
+      this.returnedPages -= n;
+      return run;
+    }
+    return this.nextUntouchedRun(max)!; // freePages said there are enough
+  }
+
   free(segments: readonly SgSegment[]): void {
-    // push back in reverse so the same pages come back in the same order (LIFO)
+    // pushed back in reverse so that the same pages come back in the same order (LIFO)
     for (let s = segments.length - 1; s >= 0; s--) {
       const seg = segments[s] as SgSegment;
       const first = (seg.phys - this.region.base) / this.pageSize;
       const n = seg.length / this.pageSize;
       this.bitmap.clear(first, n);
-      for (let p = first + n - 1; p >= first; p--) this.returned.push(p);
+      this.returned.push({ first, n });
+      this.returnedPages += n;
     }
   }
 
   get freePages(): number {
-    return this.returned.length + this.untouched;
+    return this.returnedPages + this.untouched;
   }
 }
 

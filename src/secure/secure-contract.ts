@@ -6,8 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { isSmafError } from '../common/errors.ts';
-import { DmaDirection, Smaf, type SecureModule, type SmafBuffer } from '../core/index.ts';
+import { isSmafError, SmafError } from '../common/errors.ts';
+import { DmaDirection, selfCheck, Smaf, type SecureModule, type SmafBuffer } from '../core/index.ts';
 import type { Device, Platform } from '../platform/index.ts';
 
 export type BusAccess = 'read' | 'write';
@@ -39,6 +39,46 @@ function edges(b: SmafBuffer): { inside: number[]; outside: number[] } {
   return {
     inside: b.segments.flatMap((s) => [s.phys, s.phys + s.length - 1]),
     outside: b.segments.map((s) => s.phys + s.length),
+  };
+}
+
+/**
+ * A secure module that fails at one hook: it delegates to a real module except that the named hook
+ * throws, as a TEE error would, before the real one runs (while `failing()` says so). For the tests
+ * that teardown completes whatever a plugin does (src/core/teardown.ts).
+ */
+export type SecureHook = 'createContext' | 'destroyContext' | 'grantAccess' | 'revokeAccess' | 'checkCpuAccess';
+
+export const SECURE_HOOKS: readonly SecureHook[] = ['createContext', 'destroyContext', 'grantAccess', 'revokeAccess', 'checkCpuAccess'];
+
+/** `inner`, but `hook` throws (ENOENT, as optee-sdp's revoke of a region it lost does) while `failing()` says so. */
+export function failingAt<C>(inner: SecureModule<C>, hook: SecureHook, failing: () => boolean = () => true): SecureModule<C> {
+  const at = (h: SecureHook): void => {
+    if (h === hook && failing()) throw new SmafError('ENOENT', `${inner.name}: injected failure of ${hook}`);
+  };
+  return {
+    name: inner.name,
+    description: inner.description,
+    createContext(b) {
+      at('createContext');
+      return inner.createContext(b);
+    },
+    destroyContext(ctx) {
+      at('destroyContext');
+      inner.destroyContext(ctx);
+    },
+    grantAccess(ctx, d, addr, size, dir) {
+      at('grantAccess');
+      inner.grantAccess(ctx, d, addr, size, dir);
+    },
+    revokeAccess(ctx, d, addr, size, dir) {
+      at('revokeAccess');
+      inner.revokeAccess(ctx, d, addr, size, dir);
+    },
+    checkCpuAccess(ctx, b, kind, mode) {
+      at('checkCpuAccess');
+      inner.checkCpuAccess(ctx, b, kind, mode);
+    },
   };
 }
 
@@ -132,6 +172,58 @@ export function secureModuleContract(label: string, make: () => SecureFixture): 
       }
       assert.equal(f.platform.bytesInUse, before);
       assert.equal(f.grantsHeld(), 0);
+    });
+
+    test('teardown completes when the module fails to revoke: unmapped, released, scrubbed, reported; its destroy clears what the revoke left', () => {
+      const f = make();
+      let failing = false;
+      const name = f.module.name;
+      f.smaf.unregisterSecureModule(name);
+      f.smaf.registerSecureModule(failingAt(f.module, 'revokeAccess', () => failing));
+      const before = f.platform.bytesInUse;
+      const b = f.smaf.create(8192);
+      b.setSecure(true);
+      const r = b.attach(f.reader);
+      b.map(r, DmaDirection.TO_DEVICE);
+      b.map(b.attach(f.writer), DmaDirection.FROM_DEVICE);
+      const { inside } = edges(b);
+      failing = true;
+      b.unmap(r);
+      assert.equal(r.mapped, false, 'the unmap completed');
+      b.put();
+      failing = false;
+      assert.deepEqual([b.released, b.refCount], [true, 0]);
+      for (const a of inside) assert.ok(f.platform.memory.isZero(a, 1), 'scrubbed');
+      assert.ok(f.platform.events.list({ kinds: ['internal-error'] }).some((e) => e.buffer === b.id && e.actor === name), 'reported');
+      assert.equal(f.smaf.quarantinedBackings.length, 0, 'the context was destroyed: the memory went back');
+      assert.equal(f.platform.bytesInUse, before);
+      assert.deepEqual(selfCheck(f.smaf).checks.filter((c) => !c.ok && c.name !== 'secure world is consistent').map((c) => c.name), []);
+    });
+
+    test('teardown completes when the module fails to destroy a context: released, scrubbed, and the memory never handed out again', () => {
+      const f = make();
+      const name = f.module.name;
+      f.smaf.unregisterSecureModule(name);
+      f.smaf.registerSecureModule(failingAt(f.module, 'destroyContext'));
+      const b = f.smaf.create(8192);
+      b.setSecure(true);
+      b.map(b.attach(f.writer), DmaDirection.FROM_DEVICE);
+      const seg = b.segments[0]!;
+      b.put();
+      assert.deepEqual([b.released, b.refCount], [true, 0]);
+      assert.ok(f.platform.memory.isZero(seg.phys, seg.length), 'scrubbed');
+      assert.equal(f.smaf.quarantinedBackings.length, 1);
+      assert.deepEqual(f.smaf.quarantinedBackings[0]!.backing.segments, [seg]);
+      for (let i = 0; i < 3; i++) {
+        const again = f.smaf.create(8192);
+        again.setSecure(true);
+        try {
+          again.map(again.attach(f.writer), DmaDirection.FROM_DEVICE);
+          assert.ok(again.segments.every((s) => s.phys + s.length <= seg.phys || s.phys >= seg.phys + seg.length), 'the quarantined memory is not handed out');
+        } catch (e) {
+          assert.ok(isSmafError(e), String(e));
+        }
+      }
     });
 
     test('setting the flag and clearing it before allocation creates and destroys a context cleanly', () => {

@@ -8,3 +8,4 @@ export { testPlatformSpec } from './test-platform.ts';
 export { createRecordingSecureModule } from './recording-secure.ts';
 export { createSmafSystem, registerPlatformAllocators } from '../presets/default.ts';
 export { createOpteeSdpModule } from '../secure/optee-sdp.ts';
+export { failingAt, SECURE_HOOKS } from '../secure/secure-contract.ts';

@@ -10,7 +10,7 @@ function setup() {
   const { smaf, platform } = createSmafSystem(testPlatformSpec());
   const buf = smaf.create(3 * 4096, { name: 'smaf-optee' });
   buf.setSecure(true);
-  const segments = buf.secureWorldBacking('a test').segments;
+  const segments = buf.allocate('a test').segments;
   const mem = (offset: number, size: number, ta = 'sdp-basic') => new BusMemory(platform, segments, offset, size, ta, buf.id);
   const caller = (n: number) => ({ principal: `client ${n}`, login: TeeLogin.PUBLIC });
   const session = (uuid: string, n = 1) => platform.tee.openSession(uuid, caller(n)).session;

@@ -4,7 +4,7 @@ import { DMA_BUF_IOCTL_SYNC, findIoctl, ioc, IOCTLS, SMAF_IOC_CREATE, smafCreate
 import { decodeName, decodeStruct, encodeName, encodeStruct, fitStruct, nonZeroReserved } from './codec.ts';
 import { encodeRequest, FrameError, FrameReader, MAX_FRAME, parseRequest } from './wire.ts';
 
-test('ioctl numbers are exactly those of design.md', () => {
+test('ioctl numbers are exactly those of the SMAF uapi (docs/protocol.md)', () => {
   assert.deepEqual(IOCTLS.map((d) => [d.name, d.number]), [
     ['SMAF_IOC_CREATE', 0xc0805300], ['SMAF_IOC_GET_SECURE_FLAG', 0xc0405301], ['SMAF_IOC_SET_SECURE_FLAG', 0xc0405302],
     ['SMAF_IOC_GET_INFO', 0xc0805303], ['DMA_BUF_IOCTL_SYNC', 0x40086200],
@@ -12,7 +12,7 @@ test('ioctl numbers are exactly those of design.md', () => {
   assert.equal(DMA_BUF_IOCTL_SYNC.number, 0x40086200);
 });
 
-test('struct layouts match the byte offsets of design.md', () => {
+test('struct layouts match the byte offsets of the SMAF uapi', () => {
   const off = (s: StructDef) => Object.fromEntries(s.fields.map((f) => [f.name, f.offset]));
   assert.deepEqual(off(smafCreateData), { version: 0, length: 8, flags: 16, reserved0: 20, fd: 24, reserved1: 28, name: 32, reserved2: 96 });
   assert.deepEqual(off(smafSecureFlag), { version: 0, fd: 8, reserved0: 12, secure: 16, reserved1: 20 });

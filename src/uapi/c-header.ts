@@ -9,7 +9,7 @@
  * SMAF_<STRUCT>_<FIELD>_OFFSET for the ioctl struct fields the library rewrites.
  */
 import { PROT_READ, PROT_WRITE, SMAF_CLOEXEC, SMAF_RDWR } from '../core/index.ts';
-import { DMA_BUF_SYNC_END, DMA_BUF_SYNC_READ, DMA_BUF_SYNC_WRITE, IOCTLS, SMAF_NAME_LEN, type FieldDef, type StructDef } from './abi.ts';
+import { DMA_BUF_SYNC_END, DMA_BUF_SYNC_READ, DMA_BUF_SYNC_VALID, DMA_BUF_SYNC_WRITE, IOCTLS, SMAF_NAME_LEN, type FieldDef, type StructDef } from './abi.ts';
 import * as native from './native-abi.ts';
 import * as tee from './tee-abi.ts';
 import { COMM_LEN, DEVICE_NAME_LEN, DMA_BUF_NAME_LEN, OP_TABLE, TOKEN_LEN, type OpRow } from './ops.ts';
@@ -72,6 +72,8 @@ function ioctlSection(): string[] {
     define('SMAF_DMA_BUF_SYNC_READ', `${DMA_BUF_SYNC_READ}u`),
     define('SMAF_DMA_BUF_SYNC_WRITE', `${DMA_BUF_SYNC_WRITE}u`),
     define('SMAF_DMA_BUF_SYNC_END', `${DMA_BUF_SYNC_END}u`),
+    define('SMAF_DMA_BUF_SYNC_RW', `${DMA_BUF_SYNC_READ | DMA_BUF_SYNC_WRITE}u`),
+    define('SMAF_DMA_BUF_SYNC_VALID_FLAGS_MASK', `${DMA_BUF_SYNC_VALID}u`),
     '',
     ...[...new Set(IOCTLS.map((d) => d.struct))].map((s) => `${cStruct(s)}\n`),
     '/* offsets the library rewrites (fds travel as the daemon\'s numbers on the wire) */',
@@ -96,9 +98,14 @@ function nativeSection(): string[] {
     define('SMAF_TOKEN_PAGE', `${native.TOKEN_PAGE}u`),
     define('SMAF_TOKEN_MAGIC', JSON.stringify(native.TOKEN_MAGIC)),
     cStruct(native.smafTokenPage),
+    '/* Zero-copy: smafd\'s OFD lock of this byte of a buffer\'s memfd: device work in flight (read',
+    ' * lock: reads only; write lock: a write, or a sync file waited for). */',
+    define('SMAF_BUSY_LOCK_OFFSET', hex(native.BUSY_LOCK_OFFSET)),
     define('SMAF_MEMFD_DEVICE', JSON.stringify(native.MEMFD_DEVICE)),
     define('SMAF_MEMFD_HEAP_PREFIX', JSON.stringify(native.MEMFD_HEAP_PREFIX)),
     define('SMAF_MEMFD_BUFFER', JSON.stringify(native.MEMFD_BUFFER)),
+    define('SMAF_MEMFD_TEE', JSON.stringify(native.MEMFD_TEE)),
+    define('SMAF_MEMFD_TEE_SHM', JSON.stringify(native.MEMFD_TEE_SHM)),
   ];
 }
 

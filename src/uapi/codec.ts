@@ -26,22 +26,28 @@ export function decodeStruct<S extends StructDef>(def: S, bytes: Uint8Array): St
 
 export function encodeStruct<S extends StructDef>(def: S, value: Partial<StructValue<S>>): Uint8Array {
   const bytes = new Uint8Array(def.size);
-  const view = new DataView(bytes.buffer);
+  writeStruct(def, value, bytes, new DataView(bytes.buffer), 0);
+  return bytes;
+}
+
+/** Encode `value` at `at` in `bytes` (whose DataView is `view`): an array of structs takes one buffer. */
+export function writeStruct<S extends StructDef>(def: S, value: Partial<StructValue<S>>, bytes: Uint8Array, view: DataView, at: number): void {
   for (const f of def.fields) {
     const v = (value as Partial<AnyValue>)[f.name];
     if (v === undefined) continue;
+    const o = at + f.offset;
     switch (f.type) {
       case 'u32':
       case 's32': {
         if (typeof v !== 'number' || !Number.isInteger(v)) throw new TypeError(`${def.name}.${f.name} must be an integer`);
-        if (f.type === 'u32') view.setUint32(f.offset, v, true);
-        else view.setInt32(f.offset, v, true);
+        if (f.type === 'u32') view.setUint32(o, v, true);
+        else view.setInt32(o, v, true);
         break;
       }
       case 'u64': {
         const b = typeof v === 'bigint' ? v : typeof v === 'number' ? BigInt(v) : null;
         if (b === null || b < 0n || b > U64_MAX) throw new TypeError(`${def.name}.${f.name} must be a u64`);
-        view.setBigUint64(f.offset, b, true);
+        view.setBigUint64(o, b, true);
         break;
       }
       case 'bytes':
@@ -49,12 +55,11 @@ export function encodeStruct<S extends StructDef>(def: S, value: Partial<StructV
         // a string may be shorter than its field (the rest is NUL); raw bytes (a token) fill it exactly
         const fits = v instanceof Uint8Array && (f.type === 'char' ? v.length <= f.size : v.length === f.size);
         if (!fits) throw new TypeError(`${def.name}.${f.name} must be ${f.type === 'char' ? 'at most' : 'exactly'} ${f.size} bytes`);
-        bytes.set(v, f.offset);
+        bytes.set(v, o);
         break;
       }
     }
   }
-  return bytes;
 }
 
 /** Bytes of a NUL-terminated string field. RangeError when the name does not fit with its NUL. */

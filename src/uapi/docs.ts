@@ -27,11 +27,12 @@ export interface OpSummary {
 
 export function opSummary(row: OpRow): OpSummary {
   const q = row.request;
-  const payload = q.kind === 'none' ? '-' : `${q.optional ? '- or ' : ''}${fieldList(q.struct)}${q.tail ? `, then ${q.tail}` : ''}`;
+  const fileIn = row.file?.in ? `; with a file (SCM_RIGHTS): ${row.file.in}` : '';
+  const payload = `${q.kind === 'none' ? '-' : `${q.optional ? '- or ' : ''}${fieldList(q.struct)}${q.tail ? `, then ${q.tail}` : ''}`}${fileIn}`;
   const r = row.reply;
   const then = r.kind === 'none' ? '' : r.kind === 'array' ? `; then (${fieldList(r.struct)}) per entry` : r.kind === 'struct' ? `; then ${fieldList(r.struct)}`
     : r.kind === 'bytes' ? `; then ${r.doc}` : `; then UTF-8 JSON: ${r.doc}`;
-  const operator = row.operator ? '. Admin socket only, else -EPERM' : '';
+  const operator = `${row.file?.out ? `; with a file (SCM_RIGHTS): ${row.file.out}` : ''}${row.file ? '. Native socket only, else -EOPNOTSUPP' : ''}${row.operator ? '. Admin socket only, else -EPERM' : ''}`;
   const payloadSize = q.kind === 'none' ? 0 : q.optional || q.tail ? null : q.struct.size;
   return { op: row.op, name: row.name, fd: FD[row.target], payloadSize, payload, result: `${row.result}${then}${operator}`, doc: row.doc };
 }

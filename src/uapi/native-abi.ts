@@ -36,7 +36,18 @@ export const smafTokenPage = struct('smaf_token_page', 40, [
   { name: 'reserved', type: 'u32', role: 'reserved', doc: '0' },
 ]);
 
+/**
+ * Zero-copy: while device work is in flight on a buffer (or waits for a sync file imported into it),
+ * smafd holds an OFD lock of the byte at this offset of the buffer's memfd: a read lock while only
+ * reads are in flight, a write lock once a write is (or a sync file waits). A program's
+ * DMA_BUF_IOCTL_SYNC asks the kernel (F_OFD_GETLK) instead of smafd when nothing is in its way.
+ */
+export const BUSY_LOCK_OFFSET = 2 ** 62;
+
 /** memfd names the library gives the fds it hands out. */
 export const MEMFD_DEVICE = 'smaf:/dev/smaf';
 export const MEMFD_HEAP_PREFIX = 'smaf-heap:';
 export const MEMFD_BUFFER = 'smaf-dmabuf';
+export const MEMFD_TEE = 'smaf:/dev/tee0';
+/** A TEE shared memory's fd: TEE_IOC_SHM_ALLOC's (the program maps it) or a placeholder (REGISTER, REGISTER_FD). */
+export const MEMFD_TEE_SHM = 'smaf-tee-shm';

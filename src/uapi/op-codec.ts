@@ -8,7 +8,7 @@
 import type { z } from 'zod';
 import { SmafError } from '../common/errors.ts';
 import type { StructDef, StructValue } from './abi.ts';
-import { decodeStruct, encodeStruct, nonZeroReserved } from './codec.ts';
+import { decodeStruct, encodeStruct, nonZeroReserved, writeStruct } from './codec.ts';
 import { fieldList } from './docs.ts';
 import type { OpRow, OpTableRow, ReplyLayout } from './ops.ts';
 
@@ -37,6 +37,9 @@ type PayloadValue<L extends ReplyLayout> = L extends { kind: 'struct'; struct: i
 /** A reply of the row: the result and, unless the row's reply is `none`, its payload. */
 export type Reply<R extends OpRow> = R['reply'] extends { kind: 'none' } ? { readonly result: number }
   : { readonly result: number; readonly payload: PayloadValue<R['reply']> };
+
+/** What the daemon's handler of a row answers: its reply and, for a row with a file out, the file. */
+export type HandlerReply<R extends OpRow> = Reply<R> & (R['file'] extends { out: string } ? { readonly file: number } : unknown);
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -88,8 +91,10 @@ function encodeRequest(row: OpRow, value: object | null): Uint8Array {
 }
 
 /** Encode a reply (the daemon): its result and payload bytes. */
-export function encodeOpReply<R extends OpTableRow>(row: R, reply: Reply<R>): { result: number; payload: Uint8Array } {
-  return { result: reply.result, payload: 'payload' in reply ? encodePayload(row.reply, reply.payload) : new Uint8Array(0) };
+export function encodeOpReply<R extends OpTableRow>(row: R, reply: HandlerReply<R>): { result: number; payload: Uint8Array; file?: number } {
+  const payload = 'payload' in reply ? encodePayload(row.reply, reply.payload) : new Uint8Array(0);
+  const file: unknown = 'file' in reply ? reply.file : undefined;
+  return typeof file === 'number' ? { result: reply.result, payload, file } : { result: reply.result, payload };
 }
 
 function encodePayload(layout: ReplyLayout, v: unknown): Uint8Array {
@@ -101,7 +106,8 @@ function encodePayload(layout: ReplyLayout, v: unknown): Uint8Array {
     case 'array': {
       const items = v as readonly Partial<StructValue>[]; // typed by Reply<R>
       const out = new Uint8Array(items.length * layout.struct.size);
-      items.forEach((item, i) => out.set(encodeStruct(layout.struct, item), i * layout.struct.size));
+      const view = new DataView(out.buffer);
+      items.forEach((item, i) => writeStruct(layout.struct, item, out, view, i * layout.struct.size));
       return out;
     }
   }

@@ -15,8 +15,8 @@ import {
   teeShmRegisterIn, teeShmReleaseIn, teeVersionOut,
 } from './tee-abi.ts';
 import {
-  chromeTraceSchema, daemonStateSchema, devicesReportSchema, eventPageSchema, explanationSchema, heapsSchema, processReportSchema, selfCheckSchema,
-  type ChromeTrace, type DaemonState, type DevicesReport, type HeapInfo, type JournalEvent, type ProcessReport,
+  chromeTraceSchema, daemonStateSchema, devicesReportSchema, eventPageSchema, explanationSchema, heapsSchema, nativeStatusSchema, processReportSchema, selfCheckSchema,
+  type ChromeTrace, type DaemonState, type DevicesReport, type HeapInfo, type JournalEvent, type NativeStatus, type ProcessReport,
 } from './replies.ts';
 
 /** The fd an op goes to: the device (-1), one of the client's buffer fds, or either. */
@@ -51,6 +51,11 @@ export interface OpRow {
   readonly operator?: string;
   /** Errnos other than EPERM that come with the JSON reply (X_CHECK: EIO when a check fails). */
   readonly jsonOnError?: 'EIO';
+  /**
+   * A file that travels with the request (`in`) or the reply (`out`) as SCM_RIGHTS: only the native
+   * socket carries files (elsewhere the op is EOPNOTSUPP). What it is.
+   */
+  readonly file?: { readonly in?: string; readonly out?: string };
   readonly doc: string;
 }
 
@@ -68,6 +73,21 @@ const u32 = <const N extends string>(name: N, doc: string) => ({ name, type: 'u3
 const u64 = <const N extends string>(name: N, doc: string) => ({ name, type: 'u64', role: 'in', doc }) as const;
 const attachmentIn = struct('smaf_attachment_in', 4, [u32('attachment', 'attachment id (from ATTACH)')]);
 const mappingIn = struct('smaf_mapping_in', 4, [u32('mapping', 'mapping id (from MMAP)')]);
+
+const heapName = { name: 'heap', type: 'char', size: 64, role: 'in', doc: 'the dma-heap it comes from (its exp_name), NUL-terminated; empty: none' } as const;
+const fenceIn = struct('smaf_fence_in', 4, [u32('flags', 'DMA_BUF_SYNC_READ 1 and/or DMA_BUF_SYNC_WRITE 2')]);
+
+/** IDENTIFY's answer: what the kernel shows of a dma-buf in /proc/PID/fdinfo. */
+export const EXP_NAME_LEN = 32;
+const identifyOut = struct('smaf_identify_out', 88, [
+  u64('size', 'bytes'),
+  { name: 'buffer', type: 'u32', role: 'out', doc: 'buffer id' },
+  { name: 'secure', type: 'u32', role: 'out', doc: '0 or 1' },
+  { name: 'count', type: 'u32', role: 'out', doc: 'open files of the buffer (fdinfo count:)' },
+  { name: 'mmap_errno', type: 'u32', role: 'out', doc: '0 when the CPU may map it, else how mmap fails (EPERM, EINVAL)' },
+  { name: 'exp_name', type: 'char', size: EXP_NAME_LEN, role: 'out', doc: 'the exporter: smaf, or the heap' },
+  { name: 'name', type: 'char', size: DMA_BUF_NAME_LEN, role: 'out', doc: 'DMA_BUF_SET_NAME, empty until set' },
+]);
 
 const helloIn = struct('smaf_hello_in', 72, [
   u32('pid', 'process id (self-declared, not verified)'),
@@ -140,11 +160,6 @@ export const OP_TABLE = [
     op: 18, name: 'GENERATION', target: 'buffer', request: NONE, reply: NONE, doc: 'unchanged = a CPU copy taken at that generation is still current',
     result: 'the write generation: WRITEs and DMA writes into the buffer so far, modulo 2^31',
   },
-  {
-    op: 19, name: 'DMA_SCANOUT', target: 'buffer', result: 'bytes read', reply: NONE,
-    doc: 'the device reads a range of its mapping (a display scanning a frame out): the firewall decides; nothing but the count comes back',
-    request: fields(struct('smaf_dma_scanout_in', 24, [u32('attachment', 'attachment id'), { name: 'reserved', type: 'u32', role: 'reserved', doc: 'must be 0' }, u64('offset', 'bytes'), u64('length', 'bytes')])),
-  },
   // the TEE subsystem (/dev/tee0 of a preload library): docs/tee.md
   { op: 0x40, name: 'TEE_OPEN', target: 'device', request: NONE, result: 'TEE context id', reply: NONE, doc: 'open /dev/tee0: a TEE context' },
   { op: 0x41, name: 'TEE_VERSION', target: 'device', request: fields(teeCtxIn), result: '0', reply: fields(teeVersionOut), doc: 'TEE_IOC_VERSION' },
@@ -173,6 +188,35 @@ export const OP_TABLE = [
   { op: 0x49, name: 'TEE_CLOSE_SESSION', target: 'device', request: fields(teeCloseSessionIn), result: '0', reply: NONE, doc: 'TEE_IOC_CLOSE_SESSION' },
   { op: 0x4a, name: 'TEE_CANCEL', target: 'device', request: fields(teeCancelIn), result: '0', reply: NONE, doc: 'TEE_IOC_CANCEL' },
   {
+    op: 19, name: 'ALLOCATE', target: 'buffer', result: '0', reply: NONE,
+    doc: 'allocate the memory now, as a dma-heap does at DMA_HEAP_IOCTL_ALLOC (ENOMEM when it cannot); the heap becomes its exporter',
+    request: fields(struct('smaf_allocate_in', 64, [heapName])),
+  },
+  {
+    op: 20, name: 'FILE', target: 'buffer', result: '0', reply: NONE, file: { out: 'a new open file of the buffer: a memfd whose pages are its memory' },
+    doc: 'the buffer as a file a C program maps; this fd becomes a handle that holds no reference (the open files do) and cannot be closed',
+    request: fields(struct('smaf_file_in', 4, [u32('access', 'O_RDONLY 0, O_WRONLY 1 or O_RDWR 2: the access mode of the file')])),
+  },
+  {
+    op: 21, name: 'IDENTIFY', target: 'device', result: 'the handle fd, or 0', file: { in: 'a file that may be one of smafd\'s dma-bufs' },
+    doc: 'which buffer a file is (EINVAL if it is none of smafd\'s); with handle 1, a handle of it in this client',
+    request: fields(struct('smaf_identify_in', 4, [u32('handle', '1: install (or reuse) a handle of the buffer in this client')])),
+    reply: fields(identifyOut),
+  },
+  {
+    op: 22, name: 'EXPORT_FENCE', target: 'buffer', result: '0', reply: NONE, request: fields(fenceIn),
+    file: { out: 'a sync file: an eventfd readable once the device work the flags name is done' }, doc: 'DMA_BUF_IOCTL_EXPORT_SYNC_FILE',
+  },
+  {
+    op: 23, name: 'IMPORT_FENCE', target: 'buffer', result: '0', reply: NONE, request: fields(fenceIn),
+    file: { in: 'a sync file smafd made (any other file: EINVAL)' }, doc: 'DMA_BUF_IOCTL_IMPORT_SYNC_FILE: device work on the buffer waits for it',
+  },
+  {
+    op: 24, name: 'DMA_SCANOUT', target: 'buffer', result: 'bytes read', reply: NONE,
+    doc: 'the device reads a range of its mapping (a display scanning a frame out): the firewall decides; nothing but the count comes back',
+    request: fields(struct('smaf_dma_scanout_in', 24, [u32('attachment', 'attachment id'), { name: 'reserved', type: 'u32', role: 'reserved', doc: 'must be 0' }, u64('offset', 'bytes'), u64('length', 'bytes')])),
+  },
+  {
     op: 0x80, name: 'X_STATE', target: 'device', result: '0', doc: 'a client sees only the buffers it holds; the admin socket sees all (extension)',
     request: { kind: 'struct', optional: true, struct: struct('smaf_state_in', 8, [u32('offset', 'first buffer of the page'), u32('limit', 'buffers in the page, at most 500')]) },
     reply: json<DaemonState>(daemonStateSchema, 'platform, allocators, regions, one page of buffers, events'),
@@ -196,6 +240,10 @@ export const OP_TABLE = [
     op: 0x84, name: 'X_TRACE', target: 'device', result: '0', operator: 'X_TRACE (smaf trace export)', doc: 'the journal as a trace for ui.perfetto.dev (extension)',
     request: fields(struct('smaf_trace_in', 8, [u64('since', 'ms since the epoch; 0 = the whole journal')])),
     reply: json<ChromeTrace>(chromeTraceSchema, 'Chrome trace-event JSON of the journal'),
+  },
+  {
+    op: 0x85, name: 'X_NATIVE', target: 'device', request: NONE, result: '0', doc: 'how C programs reach smafd: the native socket, zero-copy or why not (extension)',
+    reply: json<NativeStatus>(nativeStatusSchema, '{socket, zeroCopy, reason, files}'),
   },
   {
     op: 0x88, name: 'X_PS', target: 'device', request: NONE, result: '0', operator: 'X_PS (smaf ps)', doc: 'per-process accounting (extension, operator)',

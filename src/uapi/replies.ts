@@ -197,6 +197,25 @@ export const processReportSchema: z.ZodType<ProcessReport> = z.looseObject({
 
 // ---- X_HEAPS -------------------------------------------------------------------------------
 
+/** X_NATIVE: how C programs reach smafd. */
+export interface NativeStatus {
+  /** The native socket (files travel with messages), or null without smafd's addon. */
+  readonly socket: string | null;
+  /** Whether a C program's mapping is the emulated memory itself (else: the copying path). */
+  readonly zeroCopy: boolean;
+  /** Why not, when not. */
+  readonly reason: string | null;
+  /** Buffers that have a file, and the files open on them. */
+  readonly files: { readonly buffers: number; readonly open: number; readonly sharedBytes: number };
+}
+
+export const nativeStatusSchema: z.ZodType<NativeStatus> = z.looseObject({
+  socket: nullable(str),
+  zeroCopy: bool,
+  reason: nullable(str),
+  files: z.looseObject({ buffers: z.number(), open: z.number(), sharedBytes: z.number() }),
+});
+
 export interface HeapInfo {
   readonly name: string;
   /** The allocator asked for by name, or null for late choice. */

@@ -27,6 +27,12 @@ export function adminSocketFor(path: string): string {
   return join(dirname(path), name.endsWith('.sock') ? `${name.slice(0, -5)}-admin.sock` : `${name}-admin`);
 }
 
+/** The native socket beside a client socket (C programs, with files): `x/smaf.sock` -> `x/smaf-native.sock`. */
+export function nativeSocketFor(path: string): string {
+  const name = basename(path);
+  return join(dirname(path), name.endsWith('.sock') ? `${name.slice(0, -5)}-native.sock` : `${name}-native`);
+}
+
 /**
  * The daemon's side: make sure the directory of the default socket is ours alone. Creates it
  * (mode 0700) when missing; refuses (EPERM) a directory that is a symlink, is owned by another user

@@ -1,5 +1,5 @@
 /**
- * The smafd wire protocol: frames and the op table (design.md, "Wire protocol, exact").
+ * The smafd wire protocol: frames and the op table (docs/protocol.md, "Frames" and "Tables").
  * Request: u32 length | u32 request_id | u32 op | s32 fd | payload.
  * Response: u32 length | u32 request_id | s32 result | payload.
  * `length` counts the bytes after itself. All little-endian. The ops are rows of ops.ts.
@@ -21,6 +21,8 @@ export interface Response {
   readonly id: number;
   readonly result: number;
   readonly payload: Uint8Array;
+  /** A file (smafd's descriptor) sent with the response as SCM_RIGHTS: the native socket only. */
+  readonly file?: number;
 }
 
 export function encodeRequest(r: Request): Uint8Array {

@@ -18,7 +18,7 @@ import { INDEX_HTML } from './page.ts';
 import { WS_MAX_PAYLOAD } from './limits.ts';
 import { StatePusher } from './state-push.ts';
 import { snapshot } from '../daemon/state.ts';
-import { devicesView } from '../daemon/devices.ts';
+import { operatorScope } from '../daemon/scope.ts';
 
 export interface Dashboard {
   /** The address to open, access token included (in the fragment: `http://127.0.0.1:7070/#token=...`). */
@@ -66,7 +66,7 @@ function mountStateRoutes(app: Hono, ctx: DaemonContext): void {
   app.get('/api/buffers', (c) => {
     const offset = Number(c.req.query('offset') ?? 0);
     if (!Number.isSafeInteger(offset) || offset < 0) return c.json({ error: `bad offset ${c.req.query('offset')}: a whole number >= 0` }, 400);
-    const s = snapshot(ctx, { offset });
+    const s = snapshot(operatorScope(ctx), { offset });
     return c.json({ buffers: s.buffers, buffersTotal: s.buffersTotal, offset: s.offset });
   });
   app.get('/api/explain/:id', (c) => {
@@ -80,7 +80,10 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
   const ctx = o.context;
   const history = new StatsHistory(ctx.smaf);
   history.sample();
-  const payload = (): string => JSON.stringify({ ...snapshot(ctx), deviceViews: devicesView(ctx), history: history.list() });
+  const payload = (): string => {
+    const scope = operatorScope(ctx);
+    return JSON.stringify({ ...snapshot(scope), deviceViews: scope.devices(), history: history.list() });
+  };
   const pusher = new StatePusher(ctx.platform.events, payload, () => history.sample(), o);
   const js = await dashboardBundle();
 

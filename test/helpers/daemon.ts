@@ -32,10 +32,10 @@ export interface RunningDaemon {
   stop(): Promise<number | null>;
 }
 
-export async function startDaemon(args: string[] = []): Promise<RunningDaemon> {
+export async function startDaemon(args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<RunningDaemon> {
   const dir = mkdtempSync(join(tmpdir(), 'smafd-test-'));
   const socket = join(dir, 'smaf.sock');
-  const proc = spawn(process.execPath, [join(ROOT, 'bin/smafd.js'), '--socket', socket, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [join(ROOT, 'bin/smafd.js'), '--socket', socket, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let out = '';
   proc.stdout!.on('data', (d) => (out += d));
   proc.stderr!.on('data', (d) => (out += d));

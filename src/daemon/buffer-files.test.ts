@@ -1,0 +1,128 @@
+/**
+ * A buffer's file with the real addon: its pages are the emulated memory (both ways, no copy), it
+ * follows a migration, it holds the buffer while open, it is scrubbed and cut off at release, and a
+ * secure buffer's file never gets its memory.
+ */
+import assert from 'node:assert/strict';
+import { closeSync, fstatSync, openSync } from 'node:fs';
+import { after, before, test } from 'node:test';
+import { DmaDirection, dmaRead, dmaWrite } from '../core/index.ts';
+import { loadAddon, type SmafAddon } from '../native/addon.ts';
+import { CPU } from '../platform/index.ts';
+import { createSmafSystem } from '../testing/index.ts';
+import { BufferFiles } from './buffer-files.ts';
+
+let addon: SmafAddon;
+before(() => {
+  const load = loadAddon();
+  if (!load.addon) throw new Error(`the addon is needed here: ${load.reason}`);
+  addon = load.addon;
+});
+
+const opened: number[] = [];
+after(() => {
+  for (const fd of opened.splice(0)) closeSync(fd);
+});
+
+/** What a C program maps: a view of the file handed out. */
+function programView(fd: number, length: number): Uint8Array {
+  return new Uint8Array(addon.map(fd, length));
+}
+
+/** Wait until the inotify events of closed files have arrived. */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 20));
+}
+
+function system() {
+  const sys = createSmafSystem();
+  let overflows = 0;
+  const files = new BufferFiles(addon, sys.smaf, () => overflows++);
+  return { ...sys, files, overflows: () => overflows };
+}
+
+test('the file is the memory: a program write is what a device reads, a device write is what the program sees', () => {
+  const { smaf, platform, files } = system();
+  const buf = smaf.create(64 * 1024);
+  const gpu = buf.attach(platform.device('gpu'));
+  buf.map(gpu, DmaDirection.BIDIRECTIONAL); // scattered pages (system), the GPU behind its IOMMU
+  const fd = files.handOut(buf, 2);
+  opened.push(fd);
+  assert.equal(fstatSync(fd).size, 64 * 1024, "the file is the buffer's size");
+  const view = programView(fd, buf.length);
+  view.set(new TextEncoder().encode('from the CPU'), 8192);
+  assert.equal(new TextDecoder().decode(dmaRead(gpu, 8192, 12)), 'from the CPU', 'the device reads the program page, no copy');
+  dmaWrite(gpu, 100, new TextEncoder().encode('from the GPU'));
+  assert.equal(new TextDecoder().decode(view.subarray(100, 112)), 'from the GPU');
+  assert.ok(platform.memory.sharedBytes >= 64 * 1024);
+});
+
+test('bytes written before the file existed move into it; a late attach migrates and the mapping follows', () => {
+  const { smaf, platform, files } = system();
+  const buf = smaf.create(1 << 20);
+  const m = buf.mmap(0, buf.length, 3);
+  m.write(0, new TextEncoder().encode('before'));
+  buf.munmap(m);
+  const fd = files.handOut(buf, 2);
+  opened.push(fd);
+  const view = programView(fd, buf.length);
+  assert.equal(new TextDecoder().decode(view.subarray(0, 6)), 'before');
+  assert.equal(buf.backing!.allocator, 'system');
+  assert.ok(buf.segments.length > 1, 'scattered pages: the display cannot use them');
+  const old = buf.segments.map((s) => s.phys);
+  const display = buf.attach(platform.device('display')); // no IOMMU: contiguous memory, a migration
+  assert.equal(buf.backing!.allocator, 'smaf-cma', 'the buffer migrated');
+  for (const p of old) assert.ok(platform.memory.isZero(p, 4096) && !platform.memory.isShared(p, 4096), 'the old pages are scrubbed and no longer shared');
+  view.set(new TextEncoder().encode('after'), 4096);
+  buf.map(display, DmaDirection.TO_DEVICE);
+  assert.equal(new TextDecoder().decode(dmaRead(display, 4096, 5)), 'after', 'the program mapping follows the migration');
+  assert.equal(new TextDecoder().decode(view.subarray(0, 6)), 'before');
+});
+
+test('the open files hold the buffer; when the last one closes it is released, scrubbed and cut off', async () => {
+  const { smaf, platform, files } = system();
+  const buf = smaf.create(16 * 1024);
+  buf.allocate('test');
+  const fd = files.handOut(buf, 2);
+  buf.put(); // the creator's reference goes: only the file holds it now
+  assert.equal(buf.released, false);
+  assert.ok(files.holdsReference(buf));
+  const view = programView(fd, buf.length);
+  view.fill(0x5e);
+  const second = openSync(`/proc/self/fd/${fd}`, 'r'); // another open file of it (IN_OPEN)
+  closeSync(fd);
+  await settle();
+  assert.equal(buf.released, false, 'another open file still holds it');
+  const segs = buf.segments.map((s) => ({ phys: s.phys, length: s.length }));
+  closeSync(second);
+  await settle();
+  assert.equal(buf.released, true, 'released when the last file closed');
+  assert.equal(files.stats().buffers, 0);
+  assert.ok(view.every((b) => b === 0), 'the file was scrubbed before it was cut off');
+  for (const s of segs) assert.ok(platform.memory.isZero(s.phys, s.length) && !platform.memory.isShared(s.phys, s.length));
+});
+
+test('a secure buffer has a file, but its memory never goes into it', () => {
+  const { smaf, platform, files } = system();
+  const buf = smaf.create(16 * 1024);
+  buf.setSecure(true);
+  const vdec = buf.attach(platform.device('vdec'));
+  buf.map(vdec, DmaDirection.FROM_DEVICE);
+  const fd = files.handOut(buf, 2);
+  opened.push(fd);
+  assert.equal(platform.memory.isShared(buf.segments[0]!.phys, buf.length), false, 'not shared');
+  dmaWrite(vdec, 0, new Uint8Array(16).fill(7));
+  assert.ok(programView(fd, buf.length).every((b) => b === 0), 'the file holds zeros only');
+  assert.throws(() => platform.bus.read(CPU, buf.segments[0]!.phys, new Uint8Array(1)), /firewall/);
+});
+
+test('identify: a file of ours names its buffer; any other file is none', () => {
+  const { smaf, files } = system();
+  const buf = smaf.create(4096);
+  const fd = files.handOut(buf, 0);
+  opened.push(fd);
+  assert.equal(files.identify(fd)?.buf, buf);
+  const other = openSync('/dev/null', 'r');
+  opened.push(other);
+  assert.equal(files.identify(other), null);
+});

@@ -1,0 +1,191 @@
+/**
+ * A buffer as a file C programs hold: one sealed memfd per buffer that a program of `smaf exec`
+ * has asked for (the FILE op), whose pages ARE the buffer's emulated memory once it has memory
+ * (zero-copy: `PhysicalMemory.attachStore`). Secure buffers get a memfd too (a program needs an
+ * fd), but it is never attached: secure memory never leaves smafd.
+ *
+ * Lifetime, as the kernel's: a dma-buf lives while any process holds an fd of it, a mapping, or an
+ * fd in flight in an SCM_RIGHTS message, i.e. while its file is open. smafd hands out new open
+ * files of the memfd (never its own) and watches the memfd with inotify: IN_OPEN when someone
+ * opens another file of it (through /proc/PID/fd), IN_CLOSE_* when one of them is released for
+ * good (its last fd, mapping and in-flight message gone). While any is open, the files hold one
+ * reference of the buffer; the C programs' own fds on smafd are handles that hold none.
+ */
+import { SmafError } from '../common/errors.ts';
+import type { Smaf, SmafBuffer } from '../core/index.ts';
+import { IN_CLOSE_NOWRITE, IN_CLOSE_WRITE, IN_OPEN, type SmafAddon } from '../native/addon.ts';
+import { fileWatcher, type FileWatcher } from '../native/watch.ts';
+import { BUSY_LOCK_OFFSET, MEMFD_BUFFER } from '../uapi/index.ts';
+import type { Busy } from './fences.ts';
+
+
+interface BufferFile {
+  readonly buf: SmafBuffer;
+  /** smafd's own open file of the memfd: never handed out, closed at release. */
+  readonly fd: number;
+  readonly key: string;
+  readonly wd: number;
+  /** smafd's shared view of the memfd, once the buffer's memory is attached to it. */
+  view: ArrayBuffer | null;
+  /** Open files of the memfd outside smafd (counted from inotify, and at once for those smafd makes). */
+  open: number;
+  /** Files smafd opened whose IN_OPEN has not arrived yet (each is counted already). */
+  ownOpens: number;
+  /** Whether the files hold a reference of the buffer now. */
+  holdsRef: boolean;
+}
+
+export interface BufferFileStats {
+  readonly buffers: number;
+  readonly open: number;
+  readonly sharedBytes: number;
+}
+
+export class BufferFiles {
+  private readonly byBuffer = new Map<number, BufferFile>();
+  private readonly byKey = new Map<string, BufferFile>();
+  private readonly watcher: FileWatcher;
+  /** The inotify queue overflowed once: counts are unknown, so no file reference is ever dropped. */
+  private overflowed = false;
+
+  constructor(
+    private readonly addon: SmafAddon,
+    private readonly smaf: Smaf,
+    onOverflow: () => void,
+    /** What device work a buffer is busy with now (fences.ts). */
+    private readonly busyOf: (buf: SmafBuffer) => Busy = () => 0,
+  ) {
+    this.watcher = fileWatcher(addon);
+    this.watcher.onOverflow(() => {
+      if (!this.overflowed) onOverflow();
+      this.overflowed = true;
+    });
+    smaf.platform.events.subscribe((e) => {
+      if (e.kind === 'release' && e.buffer !== undefined) this.released(e.buffer);
+    });
+  }
+
+  /**
+   * A new open file of the buffer (access O_RDONLY 0, O_WRONLY 1, O_RDWR 2) for a C program; the
+   * caller sends it and closes its descriptor. From now on the files hold a reference.
+   */
+  handOut(buf: SmafBuffer, access: 0 | 1 | 2): number {
+    const f = this.byBuffer.get(buf.id) ?? this.create(buf);
+    this.share(buf);
+    const fd = this.addon.reopen(f.fd, access);
+    f.open++;
+    f.ownOpens++;
+    if (!f.holdsRef) {
+      buf.get();
+      f.holdsRef = true;
+    }
+    return fd;
+  }
+
+  private create(buf: SmafBuffer): BufferFile {
+    const fd = this.addon.memfd(MEMFD_BUFFER, buf.length) // the name the preload library recognises;
+    let wd: number;
+    let f: BufferFile | null = null;
+    try {
+      wd = this.watcher.watch(fd, (mask) => {
+        if (f) this.onEvent(f, mask);
+      });
+    } catch (e) {
+      this.addon.close(fd);
+      throw new SmafError('ENOSPC', `cannot follow the files of buffer ${buf.id}: ${(e as Error).message} (raise fs.inotify.max_user_watches)`);
+    }
+    const [dev, ino] = this.addon.fstat(fd);
+    f = { buf, fd, key: `${dev}:${ino}`, wd, view: null, open: 0, ownOpens: 0, holdsRef: false };
+    this.byBuffer.set(buf.id, f);
+    this.byKey.set(f.key, f);
+    const busy = this.busyOf(buf);
+    if (busy !== 0) this.busy(buf.id, busy);
+    return f;
+  }
+
+  /**
+   * What device work the buffer is busy with, as the lock smafd's own open file holds on the byte
+   * at BUSY_LOCK_OFFSET: a program's SYNC looks at it (F_OFD_GETLK) and asks smafd only when it is
+   * in the way. A program asks for a write lock, which any lock is in the way of: a lock a
+   * program took itself on that byte (which makes smafd's fail) sends its peers' SYNCs to smafd,
+   * which is slower, never wrong.
+   */
+  busy(bufferId: number, busy: Busy): void {
+    const f = this.byBuffer.get(bufferId);
+    if (f) this.addon.lock(f.fd, busy, BUSY_LOCK_OFFSET);
+  }
+
+  /**
+   * Once the buffer has memory and a file, the memory IS the file's pages (its current bytes move
+   * into the memfd). Never for a secure buffer. Idempotent.
+   */
+  share(buf: SmafBuffer): void {
+    const f = this.byBuffer.get(buf.id);
+    const backing = buf.backing;
+    if (!f || f.view || !backing || buf.secure) return;
+    const view = this.addon.map(f.fd, buf.length);
+    const store = new Uint8Array(view);
+    const memory = this.smaf.platform.memory;
+    let off = 0;
+    for (const s of backing.segments) {
+      if (off >= buf.length) break;
+      const n = Math.min(s.length, buf.length - off);
+      memory.attachStore(s.phys, n, store, off, 'memory');
+      off += n;
+    }
+    f.view = view;
+  }
+
+  /** The buffer a file of this host is (smafd's descriptor of it), or null when it is none of ours. */
+  identify(fd: number): { readonly buf: SmafBuffer; readonly open: number } | null {
+    const [dev, ino] = this.addon.fstat(fd);
+    const f = this.byKey.get(`${dev}:${ino}`);
+    return f && !f.buf.released ? f : null;
+  }
+
+  /** Whether the files of a buffer hold a reference of it now (the daemon's self-check). */
+  holdsReference(buf: SmafBuffer): boolean {
+    return this.byBuffer.get(buf.id)?.holdsRef ?? false;
+  }
+
+  /** Open files of a buffer outside smafd (fdinfo's count), 0 when it has no file. */
+  openFiles(buf: SmafBuffer): number {
+    return this.byBuffer.get(buf.id)?.open ?? 0;
+  }
+
+  /** The buffer is gone (scrubbed, its store detached by the core): its memfd goes too. */
+  private released(bufferId: number): void {
+    const f = this.byBuffer.get(bufferId);
+    if (!f) return;
+    this.byBuffer.delete(bufferId);
+    this.byKey.delete(f.key);
+    this.watcher.unwatch(f.wd);
+    if (f.view) this.addon.detach(f.view);
+    f.view = null;
+    this.addon.close(f.fd);
+  }
+
+  private onEvent(f: BufferFile, mask: number): void {
+    if (mask & IN_OPEN) {
+      if (f.ownOpens > 0) f.ownOpens--;
+      else f.open++;
+    }
+    if (mask & (IN_CLOSE_WRITE | IN_CLOSE_NOWRITE)) f.open--;
+    if (f.open <= 0 && f.ownOpens === 0 && f.holdsRef && !this.overflowed) {
+      f.open = 0;
+      f.holdsRef = false;
+      f.buf.put(); // may release it: then released() forgets f
+    }
+  }
+
+  stats(): BufferFileStats {
+    let open = 0;
+    for (const f of this.byBuffer.values()) open += f.open;
+    return { buffers: this.byBuffer.size, open, sharedBytes: this.smaf.platform.memory.sharedBytes };
+  }
+
+  /** Whether counts are still exact (false once the inotify queue overflowed). */
+  get exact(): boolean {
+    return !this.overflowed;
+  }
+}

@@ -1,0 +1,212 @@
+/**
+ * Implicit fences of dma-bufs, as the kernel's dma_resv: device work in flight on a buffer (a DMA
+ * copy or CRC that smafd runs in slices) is a fence; `DMA_BUF_IOCTL_EXPORT_SYNC_FILE` gives a sync
+ * file (an eventfd of smafd's, readable once signalled) that waits for the writes in flight (READ)
+ * or for everything in flight (WRITE); `DMA_BUF_IOCTL_IMPORT_SYNC_FILE` adds a sync file of smafd's
+ * to a buffer as a write (WRITE) or a read (READ) fence, and device work waits for it as the
+ * kernel's dma_resv_usage_rw says: a reader for the write fences, a writer for all of them. A CPU
+ * access (DMA_BUF_IOCTL_SYNC START) waits the same way, as dma_buf_begin_cpu_access does.
+ *
+ * What a buffer is busy with (nothing, reads, a write) is told to `onBusy` as it changes: smafd
+ * shows it to C programs as a lock on the buffer's file (buffer-files.ts), so that their SYNC asks
+ * the kernel, not smafd, when nothing is in flight.
+ *
+ * Without smafd's addon there are no eventfds: work is only counted (and still waits for nothing).
+ */
+import { SmafError } from '../common/errors.ts';
+import type { SmafBuffer } from '../core/index.ts';
+import type { SmafAddon } from '../native/addon.ts';
+
+export type FenceAccess = 'read' | 'write';
+
+/** What a buffer is busy with: 0 nothing, 1 reads only, 2 a write (or a write fence waited for). */
+export type Busy = 0 | 1 | 2;
+
+/** A sync file smafd made: signalled when every piece of work it waits for is done. */
+interface Fence {
+  /** smafd's own descriptor of the eventfd while it is not signalled (-1 after). */
+  fd: number;
+  waiting: number;
+  /** Sync files exported while this one was imported and pending: they wait for it too. */
+  readonly then: Fence[];
+}
+
+interface InFlight {
+  readonly access: FenceAccess;
+  readonly waiters: Fence[];
+}
+
+interface BufferFences {
+  readonly work: Set<InFlight>;
+  /** Sync files imported into the buffer and not signalled yet, each a read or a write fence. */
+  readonly imported: Map<Fence, FenceAccess>;
+  busy: Busy;
+}
+
+/** Sync files remembered for IMPORT (by inode), the oldest forgotten first. */
+const MAX_KNOWN_FENCES = 4096;
+
+const DMA_BUF_SYNC_READ = 1;
+const DMA_BUF_SYNC_WRITE = 2;
+
+/** Whether a fence of `held` access is in the way of `wanted` (dma_resv_usage_rw). */
+const inTheWay = (held: FenceAccess, wanted: FenceAccess): boolean => wanted === 'write' || held === 'write';
+
+export class Fences {
+  private readonly buffers = new Map<number, BufferFences>();
+  private readonly known = new Map<string, Fence>();
+  /** Told when what a buffer is busy with changes (by buffer id). */
+  onBusy: ((bufferId: number, busy: Busy) => void) | null = null;
+
+  constructor(private readonly addon: SmafAddon | null) {}
+
+  private of(buf: SmafBuffer): BufferFences {
+    let b = this.buffers.get(buf.id);
+    if (!b) this.buffers.set(buf.id, (b = { work: new Set(), imported: new Map(), busy: 0 }));
+    return b;
+  }
+
+  /** What the buffer is busy with now. */
+  busy(buf: SmafBuffer): Busy {
+    return this.buffers.get(buf.id)?.busy ?? 0;
+  }
+
+  /** Whether an access must wait for the sync files imported into the buffer. */
+  private blocked(buf: SmafBuffer, access: FenceAccess): boolean {
+    const b = this.buffers.get(buf.id);
+    if (!b) return false;
+    for (const held of b.imported.values()) if (inTheWay(held, access)) return true;
+    return false;
+  }
+
+  /** Whether a CPU access must wait: for everything in flight (write), or for the writes (read). */
+  cpuMustWait(buf: SmafBuffer, access: FenceAccess): boolean {
+    const busy = this.busy(buf);
+    return access === 'write' ? busy !== 0 : busy === 2;
+  }
+
+  /**
+   * Device work on buffers: it waits (yields) while a sync file imported into any of them is in its
+   * way, then is in flight until `steps` finishes, however it finishes.
+   */
+  *device<T>(uses: readonly (readonly [SmafBuffer, FenceAccess])[], steps: Generator<void, T>): Generator<void, T> {
+    while (uses.some(([buf, access]) => this.blocked(buf, access))) yield;
+    const started = uses.map(([buf, access]) => this.begin(buf, access));
+    try {
+      return yield* steps;
+    } finally {
+      for (const [buf, w] of started) this.end(buf, w);
+    }
+  }
+
+  /** A CPU access (DMA_BUF_IOCTL_SYNC START) waits (yields) for the device work in its way. */
+  *cpuAccess(buf: SmafBuffer, access: FenceAccess): Generator<void, void> {
+    while (this.cpuMustWait(buf, access)) yield;
+  }
+
+  private begin(buf: SmafBuffer, access: FenceAccess): [SmafBuffer, InFlight] {
+    const b = this.of(buf);
+    const w: InFlight = { access, waiters: [] };
+    b.work.add(w);
+    this.changed(buf.id, b);
+    return [buf, w];
+  }
+
+  private end(buf: SmafBuffer, w: InFlight): void {
+    const b = this.buffers.get(buf.id);
+    if (!b) return;
+    b.work.delete(w);
+    for (const f of w.waiters) this.done(f);
+    this.changed(buf.id, b);
+  }
+
+  private done(f: Fence): void {
+    if (--f.waiting > 0) return;
+    if (this.addon && f.fd >= 0) {
+      this.addon.signal(f.fd, true);
+      this.addon.close(f.fd);
+    }
+    f.fd = -1;
+    for (const next of f.then.splice(0)) this.done(next);
+    for (const [id, b] of this.buffers) if (b.imported.delete(f)) this.changed(id, b);
+  }
+
+  /** Recompute what the buffer is busy with; tell `onBusy` when it changed; forget an idle buffer. */
+  private changed(id: number, b: BufferFences): void {
+    let busy: Busy = [...b.imported.values()].some((a) => a === 'write') ? 2 : b.imported.size > 0 ? 1 : 0;
+    for (const w of b.work) busy = w.access === 'write' ? 2 : busy === 2 ? 2 : 1;
+    if (b.work.size === 0 && b.imported.size === 0) this.buffers.delete(id);
+    if (busy === b.busy) return;
+    b.busy = busy;
+    this.onBusy?.(id, busy);
+  }
+
+  private need(what: string): SmafAddon {
+    if (!this.addon) throw new SmafError('EOPNOTSUPP', `${what} needs smafd's addon (sync files are eventfds)`);
+    return this.addon;
+  }
+
+  /**
+   * DMA_BUF_IOCTL_EXPORT_SYNC_FILE: a sync file for the writes in flight (READ), or for all the
+   * work in flight (WRITE), as dma_resv_usage_rw; signalled at once when there is none. A
+   * descriptor to send and close (smafd keeps its own until it signals it).
+   */
+  exportFence(buf: SmafBuffer, flags: number): number {
+    checkFlags('EXPORT_SYNC_FILE', flags);
+    const addon = this.need('EXPORT_SYNC_FILE');
+    const b = this.buffers.get(buf.id);
+    const all = (flags & DMA_BUF_SYNC_WRITE) !== 0;
+    const wanted: FenceAccess = all ? 'write' : 'read';
+    const pending = b ? [...b.work].filter((w) => inTheWay(w.access, wanted)) : [];
+    const imported = b ? [...b.imported].filter(([, held]) => inTheWay(held, wanted)).map(([f]) => f) : [];
+    const waiting = pending.length + imported.length;
+    const fd = addon.eventfd(waiting === 0);
+    const fence: Fence = { fd, waiting, then: [] };
+    for (const w of pending) w.waiters.push(fence);
+    for (const other of imported) other.then.push(fence);
+    const [dev, ino] = addon.fstat(fd);
+    this.known.set(`${dev}:${ino}`, fence);
+    if (this.known.size > MAX_KNOWN_FENCES) this.known.delete(this.known.keys().next().value!);
+    const out = addon.dup(fd);
+    if (waiting === 0) {
+      addon.close(fd);
+      fence.fd = -1;
+    }
+    return out;
+  }
+
+  /**
+   * DMA_BUF_IOCTL_IMPORT_SYNC_FILE: `fd` (received) must be a sync file smafd made (EINVAL, as the
+   * kernel's sync_file_get_fence, for anything else). It becomes a write fence of the buffer (WRITE
+   * in the flags) or a read fence, and what is in its way waits for it.
+   */
+  importFence(buf: SmafBuffer, flags: number, fd: number): void {
+    checkFlags('IMPORT_SYNC_FILE', flags);
+    const addon = this.need('IMPORT_SYNC_FILE');
+    const [dev, ino] = addon.fstat(fd);
+    const f = this.known.get(`${dev}:${ino}`);
+    if (!f) throw new SmafError('EINVAL', 'IMPORT_SYNC_FILE: the fd is not a sync file (only sync files smafd made are known here)');
+    if (f.waiting <= 0) return; // signalled: nothing to wait for
+    const b = this.of(buf);
+    const access: FenceAccess = (flags & DMA_BUF_SYNC_WRITE) !== 0 ? 'write' : 'read';
+    if (b.imported.get(f) !== 'write') b.imported.set(f, access);
+    this.changed(buf.id, b);
+  }
+
+  /** Device work in flight on a buffer (for the dashboard and tests). */
+  inFlight(buf: SmafBuffer): number {
+    return this.buffers.get(buf.id)?.work.size ?? 0;
+  }
+
+  released(bufferId: number): void {
+    const b = this.buffers.get(bufferId);
+    this.buffers.delete(bufferId);
+    if (b && b.busy !== 0) this.onBusy?.(bufferId, 0);
+  }
+}
+
+function checkFlags(what: string, flags: number): void {
+  if ((flags & ~(DMA_BUF_SYNC_READ | DMA_BUF_SYNC_WRITE)) !== 0 || (flags & (DMA_BUF_SYNC_READ | DMA_BUF_SYNC_WRITE)) === 0) {
+    throw new SmafError('EINVAL', `${what}: invalid flags 0x${flags.toString(16)} (DMA_BUF_SYNC_READ 1 and/or DMA_BUF_SYNC_WRITE 2)`);
+  }
+}

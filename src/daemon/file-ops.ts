@@ -1,0 +1,71 @@
+/**
+ * The ops a C program's dma-bufs need beyond the uapi (docs/c-programs.md): a heap's allocation at
+ * ALLOC, the buffer as a file (zero-copy), identifying a file a program was given, sync files.
+ */
+import { Errno, isSmafError, SmafError } from '../common/errors.ts';
+import { SMAF_RDWR, type SmafBuffer } from '../core/index.ts';
+import { decodeName, encodeName, EXP_NAME_LEN, DMA_BUF_NAME_LEN } from '../uapi/index.ts';
+import type { HandlerSession, OpHandlers } from './op-types.ts';
+
+/** How mmap of the buffer fails for the CPU: EPERM for a secure /dev/smaf buffer, EINVAL for a protected heap's (it has no mmap). */
+function mmapErrno(s: HandlerSession, buf: SmafBuffer): number {
+  if (!buf.secure) return 0;
+  return s.ctx.exporterOf(buf) === 'smaf' ? Errno.EPERM : Errno.EINVAL;
+}
+
+function heapName(bytes: Uint8Array): string {
+  try {
+    return decodeName(bytes);
+  } catch (e) {
+    throw new SmafError('EINVAL', `ALLOCATE: heap ${(e as Error).message}`);
+  }
+}
+
+export const fileOps = {
+  ALLOCATE: ({ session: s, entry: { buffer: buf }, value }) => {
+    const heap = heapName(value.heap);
+    if (heap) s.ctx.setExporter(buf, heap);
+    try {
+      buf.allocate(heap ? `alloc from heap ${heap}` : 'alloc');
+    } catch (e) {
+      // a heap that cannot supply the memory fails the ALLOC with ENOMEM, whatever the reason
+      if (heap && (isSmafError(e, 'ENODEV') || isSmafError(e, 'ENOMEM'))) {
+        throw new SmafError('ENOMEM', `heap ${heap} cannot supply ${buf.length} bytes: ${(e as Error).message}`);
+      }
+      throw e;
+    }
+    s.ctx.files?.share(buf);
+    return { result: 0 };
+  },
+  FILE: ({ session: s, entry, value }) => {
+    const files = s.ctx.requireFiles('FILE');
+    const access = value.access;
+    if (access > 2) throw new SmafError('EINVAL', `FILE: access ${access} is none of O_RDONLY 0, O_WRONLY 1, O_RDWR 2`);
+    const buf = entry.buffer;
+    if (access !== 0 && (buf.flags & SMAF_RDWR) === 0) throw new SmafError('EACCES', `FILE: buffer ${buf.id} was created read-only (no O_RDWR): its files cannot be writable`);
+    const file = files.handOut(buf, access as 0 | 1 | 2);
+    s.toHandle(entry);
+    return { result: 0, file };
+  },
+  IDENTIFY: ({ session: s, value, file }) => {
+    const files = s.ctx.requireFiles('IDENTIFY');
+    if (value.handle > 1) throw new SmafError('EINVAL', `IDENTIFY: handle must be 0 or 1, got ${value.handle}`);
+    const known = files.identify(file);
+    if (!known) throw new SmafError('EINVAL', 'IDENTIFY: the file is not a dma-buf of smafd');
+    const buf = known.buf;
+    const result = value.handle === 1 ? s.handleFor(buf) : 0;
+    return {
+      result,
+      payload: {
+        size: BigInt(buf.length), buffer: buf.id, secure: buf.secure ? 1 : 0, count: known.open, mmap_errno: mmapErrno(s, buf),
+        exp_name: encodeName(s.ctx.exporterOf(buf).slice(0, EXP_NAME_LEN - 1), EXP_NAME_LEN),
+        name: encodeName((buf.label ?? '').slice(0, DMA_BUF_NAME_LEN - 1), DMA_BUF_NAME_LEN),
+      },
+    };
+  },
+  EXPORT_FENCE: ({ session: s, entry, value }) => ({ result: 0, file: s.ctx.fences.exportFence(entry.buffer, value.flags) }),
+  IMPORT_FENCE: ({ session: s, entry, value, file }) => {
+    s.ctx.fences.importFence(entry.buffer, value.flags, file);
+    return { result: 0 };
+  },
+} satisfies Pick<OpHandlers, 'ALLOCATE' | 'FILE' | 'IDENTIFY' | 'EXPORT_FENCE' | 'IMPORT_FENCE'>;

@@ -1,0 +1,88 @@
+/**
+ * smafd's addon (native/addon/): its functions, typed, and how smafd gets it. Without it (no C
+ * compiler, no Node headers, or `--no-zero-copy`), smafd serves Node clients exactly the same and C
+ * programs through the copying path (docs/c-programs.md); `smaf doctor` says which.
+ */
+import { createRequire } from 'node:module';
+import { ensureAddon } from './build.ts';
+
+declare const handle: unique symbol;
+/** A connection of the native socket (an opaque handle). */
+export type NativeConn = { readonly [handle]: 'conn' };
+/** The native socket's listener (an opaque handle). */
+export type NativeListener = { readonly [handle]: 'listener' };
+
+export interface NativeSocketCallbacks {
+  /** A new peer: its handle, the id the other callbacks use, and its kernel-verified credentials. */
+  onConnection(conn: NativeConn, id: number, pid: number, uid: number, gid: number): void;
+  /** Bytes read, and the descriptors that came with them (now open in smafd: close them). */
+  onData(id: number, data: Buffer, fds: number[] | null): void;
+  /** Everything queued has been written. */
+  onDrain(id: number): void;
+  /** The connection is gone (errno 0: closed by the peer or by destroy). */
+  onClose(id: number, errno: number): void;
+}
+
+export interface SmafAddon {
+  /** Listen on a Unix socket created with `mode` (never wider, even for a moment). */
+  listen(
+    path: string, mode: number, backlog: number, onConnection: NativeSocketCallbacks['onConnection'], onData: NativeSocketCallbacks['onData'],
+    onDrain: NativeSocketCallbacks['onDrain'], onClose: NativeSocketCallbacks['onClose'],
+  ): NativeListener;
+  closeListener(l: NativeListener): void;
+  /** Bytes still queued after this write; `fd` >= 0 is duplicated and rides on the first byte. */
+  write(conn: NativeConn, bytes: Uint8Array, fd: number): number;
+  queued(conn: NativeConn): number;
+  pause(conn: NativeConn): void;
+  resume(conn: NativeConn): void;
+  destroy(conn: NativeConn): void;
+  /** A sealed memfd (cannot grow, shrink, or take new seals). */
+  memfd(name: string, size: number): number;
+  /** A shared view of a memfd in smafd. */
+  map(fd: number, size: number): ArrayBuffer;
+  /** The view's pages become private zero pages (the memfd is no longer reachable through it). */
+  detach(view: ArrayBuffer): void;
+  /** A new open file of the same memfd, with the access mode O_RDONLY 0, O_WRONLY 1 or O_RDWR 2. */
+  reopen(fd: number, access: 0 | 1 | 2): number;
+  close(fd: number): void;
+  /** Another descriptor of the same open file (close-on-exec). */
+  dup(fd: number): number;
+  /** [st_dev, st_ino, st_size, st_mode] */
+  fstat(fd: number): [number, number, number, number];
+  eventfd(signalled: boolean): number;
+  signal(fd: number, on: boolean): void;
+  /** inotify: events arrive as [wd, mask, wd, mask, ...]. */
+  watchStart(onEvents: (events: Int32Array) => void): void;
+  watch(fd: number): number;
+  unwatch(wd: number): void;
+  /**
+   * An OFD lock of one byte at `offset` on smafd's own open file (0 none, 1 read, 2 write): 0, or
+   * -errno when another open file's lock is in the way (it stays as it was).
+   */
+  lock(fd: number, type: 0 | 1 | 2, offset: number): number;
+  setDumpable(on: boolean): void;
+  raiseFdLimit(): number;
+}
+
+/** inotify event bits the addon watches for. */
+export const IN_CLOSE_WRITE = 0x8;
+export const IN_CLOSE_NOWRITE = 0x10;
+export const IN_OPEN = 0x20;
+
+export type AddonLoad = { readonly addon: SmafAddon; readonly path: string } | { readonly addon: null; readonly reason: string };
+
+/** Build (if needed) and load the addon; a failure is a reason, never an exception. */
+export function loadAddon(onBuild?: (what: string) => void): AddonLoad {
+  let path: string;
+  try {
+    path = ensureAddon(onBuild);
+  } catch (e) {
+    return { addon: null, reason: (e as Error).message };
+  }
+  try {
+    const addon = createRequire(import.meta.url)(path) as SmafAddon;
+    return { addon, path };
+  } catch (e) {
+    return { addon: null, reason: `cannot load ${path}: ${(e as Error).message}` };
+  }
+}

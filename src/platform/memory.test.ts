@@ -1,0 +1,151 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { CHUNK_SIZE, PhysicalMemory } from './memory.ts';
+
+const PAGE = 4096;
+const bytes = (n: number, v: number): Uint8Array => new Uint8Array(n).fill(v);
+
+test('a shared page is the store: writes either side are seen on the other, detach reads zero', () => {
+  const m = new PhysicalMemory([{ base: 0, size: 1 << 20 }]);
+  m.write(PAGE, bytes(PAGE, 7));
+  const store = new Uint8Array(2 * PAGE);
+  m.attachStore(PAGE, 2 * PAGE, store, 0, 'memory');
+  assert.equal(store[0], 7, 'the bytes the memory held moved into the store');
+  assert.equal(store[PAGE], 0);
+  store[PAGE + 5] = 9; // the C program writes through its mapping
+  const out = new Uint8Array(1);
+  m.read(2 * PAGE + 5, out);
+  assert.equal(out[0], 9, 'a device reads what the program wrote, with no copy in between');
+  m.write(PAGE + 1, Uint8Array.of(3));
+  assert.equal(store[1], 3, 'the program sees what a device wrote');
+  assert.ok(m.isShared(PAGE, 1) && !m.isShared(0, PAGE));
+  assert.equal(m.sharedBytes, 2 * PAGE);
+  m.detachStore(PAGE, 2 * PAGE);
+  assert.ok(m.isZero(PAGE, 2 * PAGE), 'detached pages read as zero: nothing of the store stays behind');
+  assert.equal(store[1], 3, 'the store keeps its bytes (the caller scrubs it first when it must)');
+  assert.equal(m.sharedBytes, 0);
+});
+
+test("keep 'store' keeps the store's bytes; zero() clears the store; stray arguments are RangeErrors", () => {
+  const m = new PhysicalMemory([{ base: 0, size: 1 << 20 }]);
+  m.write(0, bytes(PAGE, 1));
+  const store = bytes(PAGE, 5);
+  m.attachStore(0, PAGE, store, 0, 'store');
+  assert.ok(!m.isZero(0, PAGE));
+  const out = new Uint8Array(PAGE);
+  m.read(0, out);
+  assert.deepEqual(out, bytes(PAGE, 5));
+  m.zero(0, PAGE);
+  assert.deepEqual(store, bytes(PAGE, 0), 'a scrub of shared pages scrubs the store');
+  assert.throws(() => m.attachStore(0, PAGE, new Uint8Array(PAGE), 0, 'store'), /already shared/);
+  assert.throws(() => m.attachStore(PAGE + 1, PAGE, new Uint8Array(PAGE), 0, 'store'), /whole pages/);
+  assert.throws(() => m.attachStore(PAGE, PAGE, new Uint8Array(PAGE), PAGE, 'store'), /leave/);
+  m.detachStore(0, PAGE);
+  assert.ok(m.isZero(0, PAGE), 'the private bytes under a shared page were cleared at attach');
+});
+
+test('move carries a shared page without copying it, and copies private pages', () => {
+  const m = new PhysicalMemory([{ base: 0, size: 1 << 20 }]);
+  const store = new Uint8Array(PAGE);
+  m.attachStore(0, PAGE, store, 0, 'store');
+  store[10] = 42;
+  m.write(PAGE, bytes(PAGE, 8));
+  m.move(8 * PAGE, 0, 2 * PAGE);
+  assert.ok(m.isZero(0, 2 * PAGE), 'the old pages read as zero');
+  assert.ok(m.isShared(8 * PAGE, PAGE) && !m.isShared(0, PAGE));
+  store[11] = 43; // the program still writes through its mapping after the move
+  const out = new Uint8Array(2);
+  m.read(8 * PAGE + 10, out);
+  assert.deepEqual([...out], [42, 43]);
+  m.read(9 * PAGE, out);
+  assert.deepEqual([...out], [8, 8]);
+  assert.throws(() => m.move(8 * PAGE, 16 * PAGE, PAGE), /is shared/);
+});
+
+test('the model: any mix of reads, writes, copies, zeroing, sharing and moves agrees with a flat array', () => {
+  const SIZE = 4 * CHUNK_SIZE;
+  const PAGES = SIZE / PAGE;
+  const op = fc.oneof(
+    fc.record({ k: fc.constant('write' as const), a: fc.nat(SIZE - 1), n: fc.integer({ min: 1, max: 3 * PAGE }), v: fc.integer({ min: 1, max: 255 }) }),
+    fc.record({ k: fc.constant('zero' as const), a: fc.nat(SIZE - 1), n: fc.integer({ min: 1, max: 2 * CHUNK_SIZE }) }),
+    fc.record({ k: fc.constant('copy' as const), a: fc.nat(SIZE - 1), b: fc.nat(SIZE - 1), n: fc.integer({ min: 1, max: 2 * PAGE }) }),
+    fc.record({ k: fc.constant('attach' as const), p: fc.nat(PAGES - 1), n: fc.integer({ min: 1, max: 6 }), keep: fc.constantFrom('memory' as const, 'store' as const) }),
+    fc.record({ k: fc.constant('detach' as const), p: fc.nat(PAGES - 1), n: fc.integer({ min: 1, max: 6 }) }),
+    fc.record({ k: fc.constant('move' as const), p: fc.nat(PAGES - 1), q: fc.nat(PAGES - 1), n: fc.integer({ min: 1, max: 4 }) }),
+    fc.record({ k: fc.constant('poke' as const), p: fc.nat(PAGES - 1), o: fc.nat(PAGE - 1), v: fc.integer({ min: 1, max: 255 }) }),
+  );
+  fc.assert(
+    fc.property(fc.array(op, { maxLength: 40 }), (ops) => {
+      const m = new PhysicalMemory([{ base: 0, size: SIZE }]);
+      // the model: each page is its own private bytes or a view of a store
+      const flat = new Uint8Array(SIZE);
+      const view = new Map<number, Uint8Array>();
+      const modelBytes = (a: number): { arr: Uint8Array; i: number } => {
+        const p = Math.floor(a / PAGE);
+        const v = view.get(p);
+        return v ? { arr: v, i: a - p * PAGE } : { arr: flat, i: a };
+      };
+      const get = (a: number): number => { const r = modelBytes(a); return r.arr[r.i]!; };
+      const set = (a: number, x: number): void => { const r = modelBytes(a); r.arr[r.i] = x; };
+      for (const o of ops) {
+        if (o.k === 'write') {
+          const n = Math.min(o.n, SIZE - o.a);
+          m.write(o.a, bytes(n, o.v));
+          for (let i = 0; i < n; i++) set(o.a + i, o.v);
+        } else if (o.k === 'zero') {
+          const n = Math.min(o.n, SIZE - o.a);
+          m.zero(o.a, n);
+          for (let i = 0; i < n; i++) set(o.a + i, 0);
+        } else if (o.k === 'copy') {
+          const n = Math.min(o.n, SIZE - o.a, SIZE - o.b);
+          if (Math.abs(o.a - o.b) < n) continue; // device copies never overlap
+          m.copy(o.a, o.b, n);
+          const tmp = Array.from({ length: n }, (_, i) => get(o.b + i));
+          tmp.forEach((x, i) => set(o.a + i, x));
+        } else if (o.k === 'attach') {
+          const n = Math.min(o.n, PAGES - o.p);
+          if ([...Array(n).keys()].some((i) => view.has(o.p + i))) continue;
+          const store = new Uint8Array(n * PAGE).map((_, i) => (i * 7) % 251);
+          m.attachStore(o.p * PAGE, n * PAGE, store, 0, o.keep);
+          for (let i = 0; i < n; i++) {
+            const v = store.subarray(i * PAGE, (i + 1) * PAGE);
+            if (o.keep === 'memory') v.set(flat.subarray((o.p + i) * PAGE, (o.p + i + 1) * PAGE));
+            flat.fill(0, (o.p + i) * PAGE, (o.p + i + 1) * PAGE);
+            view.set(o.p + i, v);
+          }
+        } else if (o.k === 'detach') {
+          const n = Math.min(o.n, PAGES - o.p);
+          m.detachStore(o.p * PAGE, n * PAGE);
+          for (let i = 0; i < n; i++) view.delete(o.p + i);
+        } else if (o.k === 'move') {
+          const n = Math.min(o.n, PAGES - o.p, PAGES - o.q);
+          if (Math.abs(o.p - o.q) < n || [...Array(n).keys()].some((i) => view.has(o.q + i))) continue;
+          m.move(o.q * PAGE, o.p * PAGE, n * PAGE);
+          for (let i = 0; i < n; i++) {
+            const src = o.p + i;
+            const dst = o.q + i;
+            const v = view.get(src);
+            if (v) {
+              view.delete(src);
+              view.set(dst, v);
+              flat.fill(0, dst * PAGE, (dst + 1) * PAGE);
+            } else {
+              flat.copyWithin(dst * PAGE, src * PAGE, (src + 1) * PAGE);
+              flat.fill(0, src * PAGE, (src + 1) * PAGE);
+            }
+          }
+        } else {
+          const v = view.get(o.p);
+          if (v) v[o.o] = o.v; // the program writes its mapping
+        }
+      }
+      const out = new Uint8Array(SIZE);
+      m.read(0, out);
+      for (let a = 0; a < SIZE; a++) if (out[a] !== get(a)) return false;
+      for (let p = 0; p < PAGES; p++) if (m.isZero(p * PAGE, PAGE) !== out.subarray(p * PAGE, (p + 1) * PAGE).every((x) => x === 0)) return false;
+      return true;
+    }),
+    { numRuns: process.env.SMAF_TEST_LONG ? 2000 : 200 },
+  );
+});
