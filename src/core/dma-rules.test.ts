@@ -6,7 +6,15 @@ import { isSmafError, type ErrnoName } from '../common/errors.ts';
 import { ContentKey, Platform, SECURE_WORLD } from '../platform/index.ts';
 import { createRecordingSecureModule, registerPlatformAllocators, testPlatformSpec } from '../testing/index.ts';
 import { DmaDirection } from './contracts.ts';
-import { DMA_SLICE, dmaCopy, dmaCopySteps, dmaCrc, dmaRead, dmaWrite, DmaTransform } from './dma.ts';
+import { DMA_SLICE, dmaCopy, dmaCopySteps, dmaCrc, dmaRead, dmaScanoutSteps, dmaWrite, DmaTransform } from './dma.ts';
+
+const dmaScanout = (att: Parameters<typeof dmaScanoutSteps>[0], offset: number, length: number): number => {
+  const steps = dmaScanoutSteps(att, offset, length);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+};
 import { Smaf } from './smaf.ts';
 
 const fails = (code: ErrnoName, message: string) => (e: unknown) => isSmafError(e, code) && (e as Error).message === message;
@@ -226,4 +234,20 @@ test('each DMA job leaves a `dma` event on every buffer it touched: the device, 
   const before = platform.events.lastSeq;
   assert.throws(() => dmaCopy(d, 0, s, 4000, 200));
   assert.equal(platform.events.list({ kinds: ['dma'], after: before }).length, 0);
+});
+
+test('a scan-out: the device reads the range through the bus, nothing comes back but the count; its mapping must allow reading', () => {
+  const { platform, smaf, dev } = system();
+  const b = smaf.create(3 * DMA_SLICE);
+  const r = b.attach(dev('disp'));
+  const w = b.attach(dev('dec'));
+  b.map(r, DmaDirection.TO_DEVICE);
+  b.map(w, DmaDirection.FROM_DEVICE);
+  const before = platform.events.lastSeq;
+  const reads = platform.bus.stats()['disp']?.bytesRead ?? 0;
+  assert.equal(dmaScanout(r, 0, 3 * DMA_SLICE), 3 * DMA_SLICE);
+  assert.equal(platform.bus.stats()['disp']!.bytesRead - reads, 3 * DMA_SLICE, 'every byte read through the bus');
+  assert.deepEqual(platform.events.list({ kinds: ['dma'], after: before }).map((e) => e.message), [`disp read 768 KiB of buffer ${b.id} by DMA (scan-out)`]);
+  assert.throws(() => dmaScanout(w, 0, 4096), fails('EACCES', `"dec" mapped buffer ${b.id} from-device: it may write, not read`));
+  assert.throws(() => dmaScanout(r, 3 * DMA_SLICE - 10, 20), (e) => isSmafError(e, 'EINVAL'));
 });
