@@ -81,3 +81,22 @@ test('a stream that names a pool it never made, or a stage that writes from nowh
   assert.equal(nosource.code, 22);
   assert.match(nosource.stderr, /a stage that only writes needs what its device reads: from: BUFFER/);
 });
+
+test('the built-in streams run side by side: the camera held while the secure video path runs, on a fragmented DRAM', async () => {
+  const { spawn } = await import('node:child_process');
+  const { ROOT } = await import('./helpers/daemon.ts');
+  const camera = spawn(process.execPath, [join(ROOT, 'bin/smaf.js'), '--socket', d.socket, 'run', 'camera', '--hold'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  camera.stderr.on('data', (x) => (err += x));
+  const exited = new Promise((r) => camera.once('exit', r));
+  try {
+    for (let i = 0; i < 400 && !/holding/.test(err); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.match(err, /holding 4 clients and their buffers until Ctrl-C/);
+    const sdp = await runBin('smaf', ['--socket', d.socket, 'run', 'sdp']);
+    assert.equal(sdp.code, 0, sdp.stdout + sdp.stderr);
+    assert.match(sdp.stdout, /scenario passed: 36 steps/);
+  } finally {
+    camera.kill('SIGINT');
+    assert.equal(await exited, 0);
+  }
+});
