@@ -2,7 +2,8 @@
  * Implicit fences, as a kernel keeps them in a dma-buf's dma_resv: DMA_BUF_IOCTL_SYNC START waits
  * for the device work in its way (a reader for the writes in flight, a writer for everything), a
  * sync file exported for READ waits for the writes and one for WRITE for everything, and a sync
- * file imported as a write fence holds back readers and writers alike. Zero-copy only.
+ * file imported as a write fence holds back readers and writers alike; a display's scan-out is a read
+ * like any other. Zero-copy only.
  *
  * The work in flight is a device's 64 MiB DMA that a driver (driver.h) starts without waiting for
  * its answer; the program sees it in flight when the sync file it exports is not signalled yet,
@@ -106,6 +107,16 @@ int main(int argc, char **argv)
 	CHECK(sync_buf(x, SMAF_DMA_BUF_SYNC_WRITE | SMAF_DMA_BUF_SYNC_END) == 0 && sync_buf(x, SMAF_DMA_BUF_SYNC_READ | SMAF_DMA_BUF_SYNC_END) == 0, "SYNC END twice");
 	struct smaf_dma_crc_out crc_out;
 	CHECK(drv_recv(s, &crc_out, sizeof crc_out, NULL) == 0, "the CRC answers 0");
+	close(sf);
+
+	/* a display scans x out (a read): a writer waits for it too */
+	struct smaf_dma_scanout_in scan = { .attachment = (uint32_t)ax, .length = BIG };
+	CHECK(drv_send(s, SMAF_OP_DMA_SCANOUT, hx, &scan, sizeof scan, -1) == 0, "the device starts scanning x out");
+	sf = in_flight(x, SMAF_DMA_BUF_SYNC_WRITE);
+	CHECK(sf >= 0, "the scan-out is in flight");
+	CHECK(sync_buf(x, SMAF_DMA_BUF_SYNC_WRITE) == 0 && sf >= 0 && signalled(sf), "SYNC START WRITE came back after the scan-out");
+	CHECK(sync_buf(x, SMAF_DMA_BUF_SYNC_WRITE | SMAF_DMA_BUF_SYNC_END) == 0, "SYNC END");
+	CHECK(drv_recv(s, NULL, 0, NULL) == (int)BIG, "the scan-out answers its length");
 	close(sf);
 
 	/* a sync file imported into x as a write fence: readers of x wait for it */
