@@ -155,8 +155,8 @@ class Stats {
   }
 
   /** The generated frames reach real work, in every op that should succeed at least once. */
-  check(): void {
-    assert.ok(this.succeeded > FRAMES * 0.05, `the fuzzer reaches real work: ${this.succeeded} successes`);
+  check(total: number): void {
+    assert.ok(this.succeeded > total * 0.05, `the fuzzer reaches real work: ${this.succeeded} successes`);
     for (const op of [SMAF_IOC_CREATE.number, ...(['ATTACH', 'MAP', 'MMAP', 'DUP', 'STAT', 'EXPORT'] as const).map((n) => opRowNamed(n).op)]) assert.ok(this.ok.has(op), `op 0x${op.toString(16)} succeeded at least once`);
     for (const row of OP_TABLE) assert.ok(this.sent.has(row.op), `${row.name} was fuzzed`);
     const okRows = OP_TABLE.filter((r) => this.ok.has(r.op)).map((r) => r.name);
@@ -164,12 +164,17 @@ class Stats {
   }
 }
 
-test(`${FRAMES} fuzzed frames: every well-formed frame gets an answer, the daemon stays up and consistent`, { timeout: 600_000 }, async () => {
+test(`${FRAMES} fuzzed frames: every well-formed frame gets an answer, the daemon stays up and consistent`, { timeout: 600_000 }, () => fuzz(d.socket, FRAMES));
+
+// the native socket C programs use: the addon's transport (its framing, its received files) under the same frames
+test(`${FRAMES / 4} fuzzed frames on the native socket: the same answers, and nothing left behind`, { timeout: 600_000 }, () => fuzz(d.socket.replace(/\.sock$/, '-native.sock'), FRAMES / 4));
+
+async function fuzz(socket: string, total: number): Promise<void> {
   const rand = prng(0x5eed);
   const int = (n: number) => Math.floor(rand() * n);
   const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;
   const fdFor = (aim: Frame['aim'], held: number[]): number => (aim === 'bad' ? pick([-2, 0, 1, 2, 999, 0x7fffffff]) : aim === 'held' && held.length ? pick(held) : -1);
-  const conns = await Promise.all(Array.from({ length: 4 }, () => Conn.open(d.socket)));
+  const conns = await Promise.all(Array.from({ length: 4 }, () => Conn.open(socket)));
   const fds: number[][] = conns.map(() => []);
   // fds with a device attached: ops on an attachment aim there mostly (a map then reaches real work
   // whatever the seeded sample, rather than by the luck of an attachment id on a random fd)
@@ -178,7 +183,7 @@ test(`${FRAMES} fuzzed frames: every well-formed frame gets an answer, the daemo
   const stats = new Stats();
   let id = 1;
   const batch = 200;
-  for (let sent = 0; sent < FRAMES; sent += batch) {
+  for (let sent = 0; sent < total; sent += batch) {
     const sample = frames(sent / batch, batch);
     await Promise.all(conns.map(async (c, ci) => {
       const waits: Promise<void>[] = [];
@@ -212,17 +217,17 @@ test(`${FRAMES} fuzzed frames: every well-formed frame gets an answer, the daemo
       }
     }
   }
-  assert.equal(stats.answered, Math.ceil(FRAMES / batch) * batch);
-  stats.check();
+  assert.equal(stats.answered, Math.ceil(total / batch) * batch);
+  stats.check(total);
   assert.ok(conns.every((c) => !c.closed), 'well-formed frames never close a connection');
-  await malformedAndConsistent(conns);
-});
+  await malformedAndConsistent(socket, conns);
+}
 
 /** Malformed frames close only their own connection; once every client is gone, all is back. */
-async function malformedAndConsistent(conns: readonly Conn[]): Promise<void> {
+async function malformedAndConsistent(socket: string, conns: readonly Conn[]): Promise<void> {
   // malformed frames close only their own connection
   for (const bad of [0, 4, 11, 16 * 1024 * 1024 + 1, 2 ** 32 - 1]) {
-    const victim = await Conn.open(d.socket);
+    const victim = await Conn.open(socket);
     const head = Buffer.alloc(16);
     head.writeUInt32LE(bad, 0);
     victim.sock.write(head);
