@@ -77,6 +77,8 @@ test('zero-copy: a handle cannot be closed; the buffer lives while its files are
   assert.match(refused(...dup, { client: 1, op: 'CLOSE', fd: 4, result: 0 }, { client: 1, op: 'STAT', fd: 3, result: 0 })[0]!, /^r\.jsonl:7: fd: #7 STAT on fd 3 .* client 1 holds no fd 3 there/);
   // a client that goes closes its handles without dropping a reference they never held
   assert.equal(check(...cBuffer(1, 1), { client: 1, op: 'DISCONNECT' }, closed(1)).length, 4);
+  const exp = { client: 1, op: 'EXPORT', fd: 4, result: 0 };
+  assert.equal(check(...dup.slice(0, 3), exp, identify(2, 1, 5), { client: 2, op: 'DISCONNECT' }, closed(1), { client: 3, op: 'IMPORT', fd: -1, result: 3, buffer: 1 }).length, 8, 'fd 4 still holds it');
 });
 
 test('zero-copy: FILES_CLOSED only for a buffer whose files hold a reference; IDENTIFY names a buffer with an open file', () => {

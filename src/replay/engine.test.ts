@@ -260,6 +260,12 @@ test('zero-copy: a file passes only on the native socket (EOPNOTSUPP elsewhere, 
   assert.deepEqual(r.differences, []);
   // a recording written by hand (no CONNECT) may pass files
   assert.deepEqual(run([create(3, 4096), { client: 1, op: 'FILE', fd: 3, args: { access: 2 }, result: 0 }]).differences, []);
+  // one edited to say a Node client's FILE succeeded: not here, so no file of it exists for another program to identify
+  const edited = run([
+    { client: 1, op: 'CONNECT' }, create(3, 4096, { buffer: 1 }), { client: 1, op: 'FILE', fd: 3, args: { access: 2 }, result: 0 },
+    { client: 2, op: 'IDENTIFY', fd: -1, args: { handle: 1 }, result: 3, buffer: 1 },
+  ]);
+  assert.deepEqual(edited.differences.map((d) => [d.op, d.replayed, d.explain]), [['FILE', 'EOPNOTSUPP', "FILE passes a file: only smafd's native socket carries files (X_NATIVE names it)"], ['IDENTIFY', 'EINVAL', 'IDENTIFY: the file is not a dma-buf of smafd']]);
   // a read-only buffer's files cannot be writable
   const ro = run([create(3, 4096, { args: { length: 4096, flags: 0, name: '' } }), { client: 1, op: 'FILE', fd: 3, args: { access: 1 }, errno: 'EACCES' }, { client: 1, op: 'FILE', fd: 3, args: { access: 0 }, result: 0 }]);
   assert.deepEqual(ro.differences, []);
