@@ -276,6 +276,18 @@ test('zero-copy: a file passes only on the native socket (EOPNOTSUPP elsewhere, 
   assert.deepEqual(run(limited, {}, { limits: { maxFds: 1 } }).differences, []);
 });
 
+test('a protected heap\'s buffer has no mmap (EINVAL); a secure /dev/smaf buffer refuses the CPU (EPERM)', () => {
+  const secure = (fd: number, heap: string): R[] => [
+    create(fd, 65536, { args: { length: 65536, flags: 2, name: 'secure-carveout' } }), { client: 1, op: 'SMAF_IOC_SET_SECURE_FLAG', fd: -1, args: { fd, secure: 1 }, result: 0 },
+    ...(heap ? [{ client: 1, op: 'ALLOCATE', fd, args: { heap }, result: 0 }] : []),
+  ];
+  const r = run([
+    ...secure(3, 'protected,secure-carveout'), { client: 1, op: 'MMAP', fd: 3, args: { offset: 0, length: 4096, prot: 1 }, errno: 'EINVAL' },
+    ...secure(4, ''), { client: 1, op: 'MMAP', fd: 4, args: { offset: 0, length: 4096, prot: 1 }, errno: 'EPERM' },
+  ]);
+  assert.deepEqual(r.differences, []);
+});
+
 test('every operation a recording may hold has its row (X_* introspection ops are never recorded)', () => {
   assert.deepEqual(Object.keys(REPLAY_OPS).sort(), [...RECORDED_ARGS.keys()].sort());
 });

@@ -229,6 +229,9 @@ const ioRows = {
       const offset = u64(args, 'offset');
       const bytes = u64(args, 'length');
       w.checkMappings(c, e); // the per-fd mapping limit first, as smafd (and the kernel's vma limit)
+      // a protected heap's buffers have no mmap at all (as the kernel's TEE heaps): EINVAL, not EPERM
+      const heap = w.exporters.get(e.buffer);
+      if (e.buffer.secure && heap !== undefined) throw new SmafError('EINVAL', `buffer ${e.buffer.id} comes from the protected heap ${heap}, which has no mmap`);
       if (bytes === 0n || offset + bytes > BigInt(e.buffer.length)) throw new SmafError('EINVAL', `cannot map ${offset}+${bytes} of a ${e.buffer.length}-byte buffer`);
       const m = e.buffer.mmap(Number(offset), Number(bytes), num(args, 'prot'));
       call.made = m;
@@ -291,6 +294,7 @@ const fileRows = {
     apply: (call) => {
       const buf = entry(call).buffer;
       const heap = call.args.heap as string;
+      if (heap) call.w.exporters.set(buf, heap); // the heap is its exporter (fdinfo's exp_name), even if it cannot supply the memory
       try {
         buf.allocate(heap ? `alloc from heap ${heap}` : 'alloc');
       } catch (e) {

@@ -108,6 +108,8 @@ export class ReplayWorld {
   /** Replayed buffers by the id the recording gave them. */
   readonly buffers = new Map<number, SmafBuffer>();
   readonly exported = new Set<SmafBuffer>();
+  /** The heap each dma-heap buffer came from (ALLOCATE): its exporter; /dev/smaf's have none. */
+  readonly exporters = new Map<SmafBuffer, string>();
   /** Buffers whose files hold a reference (a FILE handed one out, no FILES_CLOSED since). */
   readonly files = new Set<SmafBuffer>();
   /** Each buffer's handles, in every client: they go when it is released. */
@@ -284,6 +286,7 @@ export class ReplayWorld {
   private forget(buf: SmafBuffer, recorded: number | undefined): void {
     this.exported.delete(buf);
     this.files.delete(buf);
+    this.exporters.delete(buf);
     if (recorded !== undefined && this.buffers.get(recorded) === buf) this.buffers.delete(recorded);
     const handles = this.handles.get(buf);
     if (!handles) return;
