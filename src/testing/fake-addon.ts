@@ -138,11 +138,6 @@ export class FakeAddon implements SmafAddon {
     this.onEvents(events);
   }
 
-  /** Descriptors open now (of any file). */
-  get descriptors(): number {
-    return this.fds.size;
-  }
-
   /** What the native socket gives a session of one connection. */
   connection(): FakeConnection {
     let passed: number | null = null;
