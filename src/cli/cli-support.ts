@@ -15,6 +15,16 @@ export function jsonError(err: SmafError): string {
   return JSON.stringify({ error: { code: err.code, errno: err.errno, message: err.message } });
 }
 
+/**
+ * A failure already reported inside a command's one JSON document (`smaf run --json`): `main`
+ * exits with its errno and prints nothing more, so stdout holds exactly one document.
+ */
+export class PrintedError extends Error {
+  constructor(readonly error: SmafError) {
+    super(error.message);
+  }
+}
+
 const DIRECTIONS = { bidirectional: 0, 'to-device': 1, 'from-device': 2 } as const;
 
 /**

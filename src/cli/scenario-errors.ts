@@ -5,7 +5,7 @@
  * action "craete" (did you mean create?)`).
  */
 import type { z } from 'zod';
-import { editDistance } from '../common/edit-distance.ts';
+import { nearest } from '../common/edit-distance.ts';
 
 type Issue = { path: PropertyKey[]; message: string };
 
@@ -18,8 +18,8 @@ export function stepIssues(step: unknown, index: number, variants: readonly z.Zo
   const action = keys[0]!;
   const i = actions.indexOf(action);
   if (i < 0) {
-    const near = actions.map((a) => ({ a, d: editDistance(action, a) })).sort((x, y) => x.d - y.d)[0];
-    return [{ path: at([]), message: `unknown action "${action}"${near && near.d <= 2 ? ` (did you mean ${near.a}?)` : ''} (actions: ${actions.join(', ')})` }];
+    const near = nearest(action, actions);
+    return [{ path: at([]), message: `unknown action "${action}"${near ? ` (did you mean ${near}?)` : ''} (actions: ${actions.join(', ')})` }];
   }
   const r = variants[i]!.safeParse(step);
   return r.success ? [] : r.error.issues.map((x) => ({ path: at(x.path), message: x.message }));

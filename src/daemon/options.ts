@@ -94,7 +94,7 @@ export function smafdProgram(): Command {
     const option = new Option(`--${LIMIT_OPTIONS[key]} ${syntax}`, help);
     program.addOption(syntax === '<size>' ? option.default(value, formatSize(value)).argParser(size) : option.default(value).argParser(positive));
   }
-  return program.version(packageVersion(), '-V, --version').showHelpAfterError().exitOverride();
+  return program.version(packageVersion(), '-V, --version').showHelpAfterError("See 'smafd --help'.").exitOverride();
 }
 
 /** The parsed options of `smafdProgram()`, limits gathered into one object. */

@@ -189,6 +189,12 @@ function pushEvents(t: Trace): void {
       openMaps.delete(key);
       t.out.push({ name: `mapped by ${e.actor}`, cat: 'dma-map', ph: 'e', id2: { local: key }, pid, tid: l.buffer, ts: tsOf(t, e.us) });
     }
+    if (e.kind === 'dma' && e.durationUs !== undefined) {
+      // a device's DMA job: an async slice (two devices may work on one buffer at once)
+      const id2 = { local: `dma:${e.seq}` };
+      t.out.push({ name: `${e.actor} DMA`, cat: 'dma', ph: 'b', id2, pid, tid: l.buffer, ts: tsOf(t, e.us - e.durationUs), args: argsOf(e) });
+      t.out.push({ name: `${e.actor} DMA`, cat: 'dma', ph: 'e', id2, pid, tid: l.buffer, ts: tsOf(t, e.us) });
+    }
     const instant = INSTANT_NAMES[e.kind];
     if (instant) t.out.push({ name: instant(e), cat: e.kind, ph: 'i', s: 't', pid, tid: l.buffer, ts: tsOf(t, e.us), args: argsOf(e) });
   }

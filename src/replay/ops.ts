@@ -15,7 +15,7 @@
  */
 import { SmafError } from '../common/errors.ts';
 import { printable } from '../common/printable.ts';
-import { dmaCopySteps, dmaCrcSteps, PROT_READ, PROT_WRITE, SMAF_RDWR, type Attachment, type CpuMapping, type DmaDirection, type SmafBuffer } from '../core/index.ts';
+import { dmaCopySteps, dmaCrcSteps, dmaScanoutSteps, PROT_READ, PROT_WRITE, SMAF_RDWR, type Attachment, type CpuMapping, type DmaDirection, type SmafBuffer } from '../core/index.ts';
 import { DMA_BUF_SYNC_END, DMA_BUF_SYNC_READ, DMA_BUF_SYNC_VALID, DMA_BUF_SYNC_WRITE, type OpRecord, type RecordArgs, type RecordedOpName } from '../uapi/index.ts';
 import type { BufferFuture, Policy } from './policy.ts';
 import type { ReplayClient, ReplayFd, ReplayWorld } from './world.ts';
@@ -276,6 +276,13 @@ const ioRows = {
       const dst = w.attachment(c, entry(call), num(args, 'dst_attachment'));
       const src = w.attachment(c, w.entry(c, num(args, 'src_fd')), num(args, 'src_attachment'));
       return runSteps(dmaCopySteps(dst, safe(args, 'dst_offset'), src, safe(args, 'src_offset'), safe(args, 'length'), num(args, 'transform'), c.principal));
+    },
+  },
+  DMA_SCANOUT: {
+    apply: (call) => {
+      const { w, c, args } = call;
+      const att = w.attachment(c, entry(call), num(args, 'attachment'));
+      return runSteps(dmaScanoutSteps(att, safe(args, 'offset'), safe(args, 'length')));
     },
   },
   DMA_CRC: {

@@ -66,6 +66,8 @@ export class FakeAddon implements SmafAddon {
     return this.open(ino, 2);
   }
 
+  sealWrites(): void {}
+
   map(fd: number, size: number): ArrayBuffer {
     const { ino } = this.file(fd);
     let store = this.stores.get(ino);
