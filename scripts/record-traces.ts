@@ -7,7 +7,8 @@
 // with every outcome matching.
 //
 // Workloads: the built-in scenarios (camera, share, sdp), the SDP demo, and the C programs of
-// native/tests under `smaf exec`. `--program NAME=PATH[,ARG...]` records any other program under
+// native/tests under `smaf exec`: zero-copy (smafd's addon, which needs a C compiler where smafd
+// runs: the recording is refused without it), and one of them in copy mode (`--no-zero-copy`). `--program NAME=PATH[,ARG...]` records any other program under
 // `smaf exec` as NAME.json (the kernel's dma-heap selftest, libsmaf's tests: programs fetched and
 // built by hand; no test depends on them).
 import { spawn, spawnSync } from 'node:child_process';
@@ -34,23 +35,27 @@ const exe = (name: string): string => {
   return out;
 };
 
-/** A workload: the smaf arguments that run it (after --socket). */
-type Workload = () => string[];
+/** A workload: the smaf arguments that run it (after --socket), and smafd's own (C programs: zero-copy or not). */
+interface Workload {
+  readonly run: () => string[];
+  readonly mode?: 'zero-copy' | 'copy';
+}
 const WORKLOADS: Record<string, Workload> = {
-  camera: () => ['run', 'camera'],
-  share: () => ['run', 'share'],
-  sdp: () => ['run', 'sdp'],
-  'demo-sdp': () => ['demo', 'sdp'],
-  'c-smaf-uapi': () => ['exec', '--', exe('smaf-uapi')],
-  'c-dma-heap': () => ['exec', '--heaps', 'all', '--', exe('dma-heap'), 'smaf', 'system', 'linux,cma', 'protected,secure-carveout'],
-  'c-share': () => ['exec', '--', exe('share'), 'linux,cma'],
-  'c-threads': () => ['exec', '--', exe('threads'), 'system'],
+  camera: { run: () => ['run', 'camera'] },
+  share: { run: () => ['run', 'share'] },
+  sdp: { run: () => ['run', 'sdp'] },
+  'demo-sdp': { run: () => ['demo', 'sdp'] },
+  'c-smaf-uapi': { run: () => ['exec', '--', exe('smaf-uapi')], mode: 'zero-copy' },
+  'c-dma-heap': { run: () => ['exec', '--heaps', 'all', '--', exe('dma-heap'), 'system', 'linux,cma', 'protected,secure-carveout'], mode: 'zero-copy' },
+  'c-share': { run: () => ['exec', '--', exe('share'), 'linux,cma'], mode: 'zero-copy' },
+  'c-threads': { run: () => ['exec', '--', exe('threads'), 'system'], mode: 'zero-copy' },
+  'c-share-copy': { run: () => ['exec', '--', exe('share'), 'linux,cma'], mode: 'copy' },
 };
 for (const p of opts.program ?? []) {
   const [name, spec] = p.split('=', 2) as [string, string | undefined];
   if (!spec) throw new Error(`--program ${p}: write NAME=PATH[,ARG...]`);
   const [path, ...args] = spec.split(',');
-  WORKLOADS[name] = () => ['exec', '--', path!, ...args];
+  WORKLOADS[name] = { run: () => ['exec', '--', path!, ...args], mode: 'zero-copy' };
 }
 
 function smaf(socket: string, args: readonly string[]): { code: number | null; out: string } {
@@ -61,7 +66,8 @@ function smaf(socket: string, args: readonly string[]): { code: number | null; o
 async function record(name: string, workload: Workload): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'smafd-record-'));
   const socket = join(dir, 'smaf.sock');
-  const d = spawn(process.execPath, [join(ROOT, 'bin/smafd.js'), '--socket', socket, '--no-dashboard'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const copy = workload.mode === 'copy' ? ['--no-zero-copy'] : [];
+  const d = spawn(process.execPath, [join(ROOT, 'bin/smafd.js'), '--socket', socket, '--no-dashboard', ...copy], { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   d.stdout.on('data', (b) => (log += b));
   d.stderr.on('data', (b) => (log += b));
@@ -75,7 +81,9 @@ async function record(name: string, workload: Workload): Promise<void> {
     });
   });
   try {
-    const run = smaf(socket, workload());
+    // smafd's banner says how C programs reach it
+    if (workload.mode && /C programs \(smaf exec\): .*, zero-copy$/m.test(log) !== (workload.mode === 'zero-copy')) throw new Error(`${name}: smafd is not in ${workload.mode} mode:\n${log}`);
+    const run = smaf(socket, workload.run());
     if (run.code !== 0) throw new Error(`${name}: the workload failed (exit ${run.code}):\n${run.out}`);
     const file = join(opts.out, `${name}.json`);
     const exp = smaf(socket, ['trace', 'export', '-o', file]);

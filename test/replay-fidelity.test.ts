@@ -2,8 +2,13 @@
  * The replay is faithful: random sequences of every operation the protocol allows, by several
  * clients (errors included: bad fds, missing attachments, secure refusals, exhausted memory, limits),
  * run through smafd's real sessions; their recording, written as a trace file and read back,
- * replays in process with every outcome matching. Nothing here knows the outcomes: the sessions
- * decide them, the replay must agree.
+ * replays in process with every outcome matching, and ends with the buffers smafd ended with.
+ * Nothing here knows the outcomes: the sessions decide them, the replay must agree.
+ *
+ * Two clients are C programs on the native socket (a fake addon: files and inotify as the kernel
+ * keeps them): they hand buffers out as files (FILE), send files to each other, open and close
+ * them, and identify them (IDENTIFY); inotify's events reach smafd at random moments, so the
+ * files' reference goes (FILES_CLOSED) in between other operations. The third is a Node client.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -15,7 +20,8 @@ import { operatorScope } from '../src/daemon/scope.ts';
 import { ClientSession } from '../src/daemon/session.ts';
 import { defaultPlatformSpec, type PlatformSpec } from '../src/platform/index.ts';
 import { createSmafSystem } from '../src/presets/default.ts';
-import { prepareRecording, replay } from '../src/replay/engine.ts';
+import { prepareRecording, replay, Replayer } from '../src/replay/engine.ts';
+import { createFakeAddon, type FakeConnection } from '../src/testing/index.ts';
 import {
   DMA_BUF_IOCTL_SYNC, encodeName, encodeOpRequest, encodeStruct, Op, opRowNamed, parseTraceFile, SMAF_IOC_CREATE, SMAF_IOC_GET_INFO, SMAF_IOC_GET_SECURE_FLAG,
   SMAF_IOC_SET_SECURE_FLAG, type Request,
@@ -35,14 +41,21 @@ const ACTIONS: readonly (readonly [string, number])[] = [
   ['create', 6], ['secure', 2], ['getSecure', 1], ['info', 1], ['attach', 6], ['detach', 2], ['map', 6], ['unmap', 2], ['mmap', 3], ['munmap', 1],
   ['read', 2], ['write', 2], ['sync', 2], ['copy', 3], ['crc', 2], ['share', 2], ['dup', 1], ['close', 2], ['stat', 1], ['name', 1], ['generation', 1],
   ['disconnect', 1], ['badFd', 1], ['teeOpen', 1], ['teeRegister', 2], ['teeRelease', 1], ['teeClose', 1],
+  ['file', 4], ['identify', 4], ['closeFile', 6], ['sendFile', 2], ['openFile', 1], ['events', 4],
 ];
-const step = fc.record({
+/** C programs' files above all: what makes handles, what the kernel does with files, and what uses fds. */
+const FILE_ACTIONS: readonly (readonly [string, number])[] = [
+  ['create', 3], ['file', 5], ['identify', 5], ['closeFile', 5], ['sendFile', 3], ['openFile', 2], ['events', 5], ['close', 3], ['dup', 2],
+  ['share', 2], ['stat', 2], ['attach', 2], ['map', 2], ['mmap', 2], ['disconnect', 1],
+];
+const stepOf = (actions: readonly (readonly [string, number])[]) => fc.record({
   client: fc.oneof({ arbitrary: fc.constant(0), weight: 3 }, { arbitrary: fc.nat({ max: 2 }), weight: 1 }),
-  a: fc.oneof(...ACTIONS.map(([a, weight]) => ({ arbitrary: fc.constant(a), weight }))),
+  a: fc.oneof(...actions.map(([a, weight]) => ({ arbitrary: fc.constant(a), weight }))),
   x: fc.nat({ max: 6 }),
   y: fc.nat({ max: 6 }),
   z: fc.nat({ max: 3 }),
 });
+const step = stepOf(ACTIONS);
 
 let rid = 1;
 const r = (op: number, fd: number, payload: Uint8Array = new Uint8Array(0)): Request => ({ id: rid++, op, fd, payload });
@@ -50,10 +63,20 @@ const r = (op: number, fd: number, payload: Uint8Array = new Uint8Array(0)): Req
 /** One world: sessions on a small-CMA smafd; a step picks fds, attachments and mappings by index among what its client was given. */
 function world(limits = DEFAULT_LIMITS) {
   const { smaf } = createSmafSystem(smallCma());
-  const ctx = new DaemonContext(smaf, pino({ level: 'silent' }), limits);
-  const sessions = [1, 2, 3].map((id) => new ClientSession(id, ctx));
-  let nextId = 4; // smafd never gives a client id twice
+  const addon = createFakeAddon();
+  const ctx = new DaemonContext(smaf, pino({ level: 'silent' }), limits, addon);
+  // clients 0 and 1 are C programs (the native socket), client 2 a Node client
+  const conns: (FakeConnection | null)[] = [addon.connection(), addon.connection(), null];
+  let nextId = 1; // smafd never gives a client id twice
+  const session = (i: number): ClientSession => {
+    const conn = conns[i];
+    const id = nextId++;
+    return new ClientSession(id, ctx, conn ? { native: { files: conn.files, peer: { pid: 1000 + id, uid: 0, gid: 0 } } } : {});
+  };
+  const sessions = [0, 1, 2].map(session);
   const fds = sessions.map(() => [] as number[]);
+  // the files each program holds (descriptors of the fake kernel)
+  const files = sessions.map(() => [] as number[]);
   const atts = new Map<string, number[]>();
   const maps = new Map<string, number[]>();
   const tokens: Uint8Array[] = [];
@@ -109,8 +132,7 @@ function world(limits = DEFAULT_LIMITS) {
         return;
       }
       case 'close': {
-        c.handle(r(Op.CLOSE, fd));
-        own.splice(own.indexOf(fd), own.includes(fd) ? 1 : 0);
+        if (c.handle(r(Op.CLOSE, fd)).result >= 0) own.splice(own.indexOf(fd), own.includes(fd) ? 1 : 0);
         return;
       }
       case 'stat': return void c.handle(r(Op.STAT, fd));
@@ -130,11 +152,53 @@ function world(limits = DEFAULT_LIMITS) {
       case 'teeRelease': return void c.handle(r(Op.TEE_SHM_RELEASE, -1, encodeOpRequest(opRowNamed('TEE_SHM_RELEASE'), { shm: pick(shms, s.y, 1) })));
       case 'teeClose': return void c.handle(r(Op.TEE_CLOSE, -1, encodeOpRequest(opRowNamed('TEE_CLOSE'), { ctx: pick(ctxs, s.y, 1) })));
       case 'disconnect': {
+        // the process exits: its connection and its files close (a file it sent lives on with its receiver)
         c.close();
-        sessions[s.client] = new ClientSession(nextId++, ctx);
+        for (const f of files[s.client]!.splice(0)) addon.close(f);
+        sessions[s.client] = session(s.client);
         own.length = 0;
         return;
       }
+      default: return files_(s, c, own);
+    }
+  };
+  /** The ops of C programs' files, and what the kernel does with the files themselves. */
+  const files_ = (s: Step, c: ClientSession, own: number[]): void => {
+    const mine = files[s.client]!;
+    const fd = pick(own, s.x, 3 + s.x);
+    switch (s.a) {
+      case 'file': {
+        const res = c.handle(r(Op.FILE, fd, encodeOpRequest(opRowNamed('FILE'), { access: [2, 0, 1, 3][s.z]! })));
+        if (res.file !== undefined) mine.push(res.file);
+        return;
+      }
+      case 'identify': {
+        // one of its files, a file of another program's, a memfd smafd never made, or nothing at all
+        const conn = conns[s.client];
+        const theirs = files[(s.client + 1) % 2]!;
+        const file = s.x === 6 ? addon.memfd('forged', 4096) : pick(s.y % 2 ? [...mine, ...theirs] : [...theirs, ...mine], s.x, -1);
+        if (conn && file >= 0 && s.y !== 5) conn.pass(file);
+        const res = c.handle(r(Op.IDENTIFY, -1, encodeOpRequest(opRowNamed('IDENTIFY'), { handle: [1, 1, 0, 2][s.z]! })));
+        if (res.result > 0 && !own.includes(res.result)) own.push(res.result);
+        return;
+      }
+      case 'closeFile': {
+        if (mine.length) addon.close(mine.splice(s.x % mine.length, 1)[0]!);
+        return;
+      }
+      case 'sendFile': {
+        // SCM_RIGHTS to the other program: the same open file; the sender may close its own at once
+        if (!mine.length) return;
+        const f = mine[s.x % mine.length]!;
+        files[(s.client + 1) % 2]!.push(addon.dup(f));
+        if (s.z % 2) addon.close(mine.splice(mine.indexOf(f), 1)[0]!);
+        return;
+      }
+      case 'openFile': {
+        if (mine.length) mine.push(addon.openAgain(mine[s.x % mine.length]!, (s.z % 3) as 0 | 1 | 2));
+        return;
+      }
+      case 'events': return addon.deliver();
     }
   };
   // every client starts with buffers and devices, so that random steps find something to act on
@@ -143,23 +207,42 @@ function world(limits = DEFAULT_LIMITS) {
     { client: 0, a: 'create', x: 0, y: 0, z: 0 }, { client: 0, a: 'mmap', x: 1, y: 2, z: 0 },
     { client: 1, a: 'create', x: 0, y: 0, z: 2 }, { client: 1, a: 'attach', x: 0, y: 4, z: 0 },
     { client: 2, a: 'create', x: 0, y: 0, z: 1 }, { client: 2, a: 'secure', x: 0, y: 0, z: 1 }, { client: 2, a: 'attach', x: 0, y: 0, z: 0 }, { client: 2, a: 'attach', x: 0, y: 2, z: 0 },
+    // the C programs hand a buffer each out as a file; one sends its file to the other
+    { client: 0, a: 'file', x: 1, y: 0, z: 0 }, { client: 1, a: 'file', x: 0, y: 0, z: 0 }, { client: 0, a: 'sendFile', x: 0, y: 0, z: 0 },
   ];
   for (const st of setup) run(st);
-  return { ctx, run };
+  return { ctx, run, addon };
+}
+
+/** The recording of a world's run, replayed: every outcome matches, and it ends with the buffers smafd ended with. */
+function assertFaithful(w: ReturnType<typeof world>): void {
+  w.addon.deliver(); // what the kernel has still to say
+  const text = traceFileOf(operatorScope(w.ctx));
+  const rec = prepareRecording(parseTraceFile(text, 'random.json'));
+  assert.equal(rec.records.length, w.ctx.recorder.size);
+  const replayer = new Replayer(rec, { spec: smallCma() });
+  const result = replayer.run();
+  assert.deepEqual(result.differences.slice(0, 3), [], `${result.differencesTotal} differences`);
+  assert.equal(result.internalErrors, 0);
+  const live = (smaf: typeof w.ctx.smaf) => [...smaf.liveBuffers()].map((b) => [b.length, b.backing?.region ?? null]);
+  assert.deepEqual(live(replayer.system.smaf), live(w.ctx.smaf), 'the same buffers live at the end, with memory in the same regions');
+  // and another policy never breaks the replay itself
+  assert.equal(replay(rec, { spec: smallCma(), policy: 'eager' }).internalErrors, 0);
 }
 
 test('random pipelines of three clients, recorded by smafd and replayed in process: every outcome matches', () => {
   fc.assert(fc.property(fc.array(step, { minLength: 10, maxLength: 150 }), (steps) => {
     const w = world();
     for (const s of steps) w.run(s);
-    const text = traceFileOf(operatorScope(w.ctx));
-    const rec = prepareRecording(parseTraceFile(text, 'random.json'));
-    assert.equal(rec.records.length, w.ctx.recorder.size);
-    const result = replay(rec, { spec: smallCma() });
-    assert.deepEqual(result.differences.slice(0, 3), [], `${result.differencesTotal} differences`);
-    assert.equal(result.internalErrors, 0);
-    // and another policy never breaks the replay itself
-    assert.equal(replay(rec, { spec: smallCma(), policy: 'eager' }).internalErrors, 0);
+    assertFaithful(w);
+  }), { numRuns: RUNS });
+});
+
+test('C programs\' files and handles (FILE, IDENTIFY, files sent, opened and closed, inotify late): every outcome matches, the same buffers live', () => {
+  fc.assert(fc.property(fc.array(stepOf(FILE_ACTIONS), { minLength: 20, maxLength: 150, size: '+1' }), (steps) => {
+    const w = world();
+    for (const s of steps) w.run(s);
+    assertFaithful(w);
   }), { numRuns: RUNS });
 });
 

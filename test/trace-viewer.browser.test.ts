@@ -56,9 +56,12 @@ test('a recorded camera run, opened with the file chooser: every outcome matches
   assert.equal(await page.getByTestId('trace-marks').locator('rect').count(), 0, 'no red mark');
   // at the end: the frame was closed, the memory is back
   assert.match(await page.getByTestId('trace-region-usage-cma').innerText(), /^0 B in use/);
-  // back to just after the ISP's first map: the frame in CMA, mapped by the isp
-  const records = (JSON.parse(readFileSync(file, 'utf8')) as { traceEvents: { cat?: string; args: { op: string; args?: { direction?: number } } }[] }).traceEvents.filter((e) => e.cat === 'smaf.op').map((e) => e.args);
-  const firstMap = records.findIndex((r) => r.op === 'MAP') + 1;
+  // back to just after the ISP's first map of a ring frame (the sensor's frame, which the CPU
+  // mapped first, is in DRAM): the frame in CMA, mapped by the isp
+  const records = (JSON.parse(readFileSync(file, 'utf8')) as { traceEvents: { cat?: string; args: { op: string; buffer?: number; args?: { direction?: number } } }[] }).traceEvents.filter((e) => e.cat === 'smaf.op').map((e) => e.args);
+  const sensor = records.find((r) => r.op === 'MMAP')!.buffer;
+  const firstMap = records.findIndex((r) => r.op === 'MAP' && r.buffer !== sensor) + 1;
+  const frame = records[firstMap - 1]!.buffer!;
   await page.getByTestId('trace-slider').fill(String(firstMap));
   await page.getByTestId('trace-position').getByText(new RegExp(`after operation ${firstMap} of ${records.length}: #\\d+ MAP by client \\d+`)).waitFor();
   assert.match(await page.getByTestId('trace-region-usage-cma').innerText(), /^3040 KiB in use/);
@@ -67,12 +70,12 @@ test('a recorded camera run, opened with the file chooser: every outcome matches
   assert.match(await page.getByTestId('trace-events').innerText(), /allocate/);
   // a moment earlier: attached, no memory yet (deferred)
   await page.getByTestId('trace-slider').fill(String(firstMap - 1));
-  await page.getByTestId('trace-buffers').getByText('deferred').waitFor();
+  await page.getByTestId(`trace-buffer-${frame}`).getByText('deferred').waitFor();
   assert.match(await page.getByTestId('trace-region-usage-cma').innerText(), /^0 B in use/);
   // the timeline marks the moment
   await page.getByTestId('timeline-marker').first().waitFor();
   // a buffer's explain is a click away
-  await page.locator('[data-testid^="trace-buffer-"]').first().click();
+  await page.getByTestId(`trace-buffer-${frame}`).click();
   assert.match(await page.getByTestId('trace-explain').innerText(), /memory: none yet \(deferred/);
 });
 

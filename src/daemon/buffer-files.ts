@@ -56,6 +56,8 @@ export class BufferFiles {
     onOverflow: () => void,
     /** What device work a buffer is busy with now (fences.ts). */
     private readonly busyOf: (buf: SmafBuffer) => Busy = () => 0,
+    /** The files' reference of a buffer is about to go (its last open file was closed): the recording. */
+    private readonly onClosed: (buf: SmafBuffer) => void = () => undefined,
   ) {
     this.watcher = fileWatcher(addon);
     this.watcher.onOverflow(() => {
@@ -196,6 +198,7 @@ export class BufferFiles {
     if (f.open <= 0 && f.ownOpens === 0 && f.holdsRef && !this.overflowed) {
       f.open = 0;
       f.holdsRef = false;
+      this.onClosed(f.buf);
       f.buf.put(); // may release it: then released() forgets f
     }
   }

@@ -126,7 +126,7 @@ export class DaemonContext {
     this.journal = new EventJournal(smaf, smaf.platform.events);
     this.fences = new Fences(addon);
     const overflow = (): void => log.error('the inotify queue overflowed: smafd no longer knows when C programs close their dma-bufs, and keeps every buffer that has a file until it stops');
-    this.files = addon ? new BufferFiles(addon, smaf, overflow, (buf) => this.fences.busy(buf)) : null;
+    this.files = addon ? new BufferFiles(addon, smaf, overflow, (buf) => this.fences.busy(buf), (buf) => this.recorder.filesClosed(buf.id)) : null;
     const files = this.files;
     if (files) this.fences.onBusy = (id, busy) => files.busy(id, busy);
     this.recorder = new Recorder(recordedOps, () => this.journal.nowUs(), platformDocument(smaf.platform.spec), { ...limits }, (t) => this.tokens.find(t)?.id);

@@ -53,6 +53,7 @@ export const fileOps = {
     const known = files.identify(file);
     if (!known) throw new SmafError('EINVAL', 'IDENTIFY: the file is not a dma-buf of smafd');
     const buf = known.buf;
+    s.ctx.recorder.concerns(buf.id); // the recording names the buffer, even if the handle cannot be installed
     const result = value.handle === 1 ? s.handleFor(buf) : 0;
     return {
       result,

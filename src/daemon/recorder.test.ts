@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { pino } from 'pino';
 import { createSmafSystem } from '../presets/default.ts';
+import { createFakeAddon } from '../testing/index.ts';
 import { encodeName, encodeOpRequest, encodeStruct, Op, opRowNamed, SMAF_IOC_SET_SECURE_FLAG, type OpRecord } from '../uapi/index.ts';
 import { DaemonContext, DEFAULT_LIMITS } from './context.ts';
 import { Recorder } from './recorder.ts';
@@ -113,11 +114,53 @@ test('X_RECORDING pages the recording for the operator only', () => {
   assert.equal(JSON.parse(new TextDecoder().decode(admin.handle(req(Op.X_RECORDING, -1, u32(1000, 10))).payload)).records.length, 0, 'past the end: an empty page');
 });
 
+test('a C program\'s files: its CONNECT says native, IDENTIFY names the buffer of the file, and smafd records when the files close (client 0, its own)', () => {
+  const addon = createFakeAddon();
+  const { smaf } = createSmafSystem();
+  const ctx = new DaemonContext(smaf, pino({ level: 'silent' }), DEFAULT_LIMITS, addon);
+  const conn = addon.connection();
+  const s = new ClientSession(1, ctx, { native: { files: conn.files, peer: { pid: 7, uid: 0, gid: 0 } } });
+  const fd = fdOf(s.handle(create(8192)));
+  const file = s.handle(req(Op.FILE, fd, u32(2))).file!;
+  conn.pass(file); // sent back over SCM_RIGHTS: the same open file
+  assert.equal(s.handle(req(Op.IDENTIFY, -1, u32(1))).result, fd, 'the handle it has');
+  conn.pass(addon.memfd('forged', 4096));
+  assert.equal(s.handle(req(Op.IDENTIFY, -1, u32(0))).result, -22, 'not a file of smafd');
+  addon.close(file);
+  assert.equal(smaf.bufferCount, 1, 'nothing before inotify says so');
+  addon.deliver();
+  assert.equal(smaf.bufferCount, 0, 'the files held the last reference');
+  assert.deepEqual(ctx.recorder.page(0, 100).records.map(plain), [
+    { seq: 1, client: 1, op: 'CONNECT', native: true },
+    { seq: 2, client: 1, op: 'SMAF_IOC_CREATE', fd: -1, args: { length: 8192, flags: 2, name: '' }, result: 0, new_fd: fd, buffer: 1 },
+    { seq: 3, client: 1, op: 'FILE', fd, args: { access: 2 }, buffer: 1, result: 0 },
+    { seq: 4, client: 1, op: 'IDENTIFY', fd: -1, args: { handle: 1 }, result: fd, buffer: 1 },
+    { seq: 5, client: 1, op: 'IDENTIFY', fd: -1, args: { handle: 0 }, errno: 'EINVAL', message: 'IDENTIFY: the file is not a dma-buf of smafd' },
+    { seq: 6, client: 0, op: 'FILES_CLOSED', buffer: 1 },
+  ]);
+});
+
+test('an IDENTIFY that fails after the file was known (EMFILE) still names its buffer: the replay needs it', () => {
+  const addon = createFakeAddon();
+  const { smaf } = createSmafSystem();
+  const ctx = new DaemonContext(smaf, pino({ level: 'silent' }), { ...DEFAULT_LIMITS, maxFds: 1 }, addon);
+  const [ca, cb] = [addon.connection(), addon.connection()];
+  const a = new ClientSession(1, ctx, { native: { files: ca.files, peer: { pid: 7, uid: 0, gid: 0 } } });
+  const b = new ClientSession(2, ctx, { native: { files: cb.files, peer: { pid: 8, uid: 0, gid: 0 } } });
+  const file = a.handle(req(Op.FILE, fdOf(a.handle(create(4096))), u32(2))).file!;
+  b.handle(create(4096)); // b's one fd
+  cb.pass(file);
+  assert.equal(b.handle(req(Op.IDENTIFY, -1, u32(1))).result, -24, 'EMFILE');
+  b.handle(create(4096)); // the next request names nothing it did not concern
+  const records = ctx.recorder.page(0, 100).records.filter((r) => r.client === 2 && r.op !== 'CONNECT');
+  assert.deepEqual(records.map((r) => [r.op, r.errno, r.buffer]), [['SMAF_IOC_CREATE', undefined, 2], ['IDENTIFY', 'EMFILE', 1], ['SMAF_IOC_CREATE', 'EMFILE', undefined]]);
+});
+
 test('a recorder on its own: records carry the clock since its origin', () => {
   let now = 1_000;
   const r = new Recorder(10, () => now, { name: 'x' });
   now = 1_500;
-  r.connect({ id: 4, admin: true, bufferIdOf: () => undefined });
+  r.connect({ id: 4, admin: true, native: false, bufferIdOf: () => undefined });
   assert.deepEqual(r.page(0, 1).records[0], { seq: 1, t: 500, client: 4, op: 'CONNECT', admin: true });
   assert.equal(r.header().origin_us, 1_000);
 });

@@ -10,13 +10,15 @@
  */
 import { type ErrnoName, errnoName } from '../common/errors.ts';
 import {
-  createdFd, describeRequest, RECORDING_VERSION, type OpRecord, type RecordArgs, type RecordedOpName, type RecordingHeader, type RecordingPage, type Request, type Response, type Unrecorded,
+  createdFd, describeRequest, RECORDING_VERSION, SMAFD_CLIENT, type OpRecord, type RecordArgs, type RecordedOpName, type RecordingHeader, type RecordingPage, type Request, type Response, type Unrecorded,
 } from '../uapi/index.ts';
 
 /** What the recorder needs of a session. */
 export interface RecordedSession {
   readonly id: number;
   readonly admin: boolean;
+  /** On smafd's native socket (files travel with its requests). */
+  readonly native: boolean;
   /** The buffer behind one of the session's fds, if it holds that fd. */
   bufferIdOf(fd: number): number | undefined;
 }
@@ -38,6 +40,8 @@ export class Recorder {
   private readonly records: OpRecord[] = [];
   private dropped = 0;
   private readonly skipped: Mutable<Unrecorded> = { unknown: 0, malformed: 0, introspection: 0 };
+  /** The buffer the request being handled concerns, when only its handler can tell (IDENTIFY: the file it was given). */
+  private concerned: number | undefined;
   readonly originUs: number;
 
   /**
@@ -68,7 +72,15 @@ export class Recorder {
   }
 
   connect(s: RecordedSession): void {
-    this.push(s.admin ? { client: s.id, op: 'CONNECT', admin: true } : { client: s.id, op: 'CONNECT' });
+    this.push({ client: s.id, op: 'CONNECT', ...(s.admin ? { admin: true } : {}), ...(s.native ? { native: true } : {}) });
+  }
+
+  /**
+   * smafd's own doing: the last open file of a buffer was closed (BufferFiles learnt it from
+   * inotify), and the reference the files held goes now.
+   */
+  filesClosed(bufferId: number): void {
+    this.push({ client: SMAFD_CLIENT, op: 'FILES_CLOSED', buffer: bufferId });
   }
 
   disconnect(s: RecordedSession): void {
@@ -80,6 +92,7 @@ export class Recorder {
    * Returns the function that records it with its response, and passes the response on.
    */
   begin(s: RecordedSession, req: Request): (res: Response) => Response {
+    this.concerned = undefined;
     if (this.records.length >= this.limit) {
       this.dropped++;
       return identity;
@@ -91,9 +104,19 @@ export class Recorder {
     }
     const before = d.op === 'IMPORT' ? bufferOfToken(this.tokenBuffer(req.payload)) : buffersOf(s, req.fd, d.args);
     return (res) => {
-      this.push({ client: s.id, op: d.op, fd: req.fd, args: d.args, ...before, ...outcome(s, d.op, res) });
+      // IDENTIFY finishes at once (an op that takes a file cannot be sliced): what its handler noted is its own
+      const concerned = d.op === 'IDENTIFY' && this.concerned !== undefined ? { buffer: this.concerned } : {};
+      this.push({ client: s.id, op: d.op, fd: req.fd, args: d.args, ...before, ...concerned, ...outcome(s, d.op, res) });
       return res;
     };
+  }
+
+  /**
+   * The handler of the request being handled found which buffer it concerns (IDENTIFY: the file
+   * it was given is that buffer's), whether the request then succeeds or not (EMFILE).
+   */
+  concerns(bufferId: number): void {
+    this.concerned = bufferId;
   }
 
   header(): RecordingHeader {

@@ -4,6 +4,7 @@
  * `smaf trace export` test use it; it returns the problems found (none: valid).
  */
 import { z } from 'zod';
+import { RECORDING_VERSION } from '../uapi/index.ts';
 
 const base = { name: z.string().min(1), pid: z.number().int().nonnegative(), tid: z.number().int().nonnegative(), cat: z.string().optional() };
 const ts = z.number().finite().nonnegative();
@@ -25,7 +26,7 @@ const chromeTraceSchema = z.strictObject({
   displayTimeUnit: z.enum(['ms', 'ns']),
   otherData: z.record(z.string(), z.union([z.string(), z.number()])).optional(),
   // metadata, as the format allows: the recording's header
-  smaf_recording: z.looseObject({ version: z.literal(1), ops: z.number().int().nonnegative() }).optional(),
+  smaf_recording: z.looseObject({ version: z.literal(RECORDING_VERSION), ops: z.number().int().nonnegative() }).optional(),
 });
 
 /** Problems with a parsed trace: schema violations, unbalanced async slices, overlapping children. */

@@ -58,3 +58,40 @@ test('a hand-written recording is completed: buffer ids from the fds (new ones a
   const out = check(create(1, 3), { client: 1, op: 'DUP', fd: 3, result: 4 }, { client: 1, op: 'ATTACH', fd: 4, args: { device: 'gpu' }, result: 0 }, create(2, 3, { buffer: 9 }));
   assert.deepEqual(out.map((r) => r.buffer), [10, 10, 10, 9]);
 });
+
+/** A C program's zero-copy dma-buf: created (buffer `id`, fd 3), handed out as a file (fd 3 becomes a handle). */
+const cBuffer = (client: number, id: number) => [create(client, 3, { buffer: id }), { client, op: 'FILE', fd: 3, args: { access: 2 }, result: 0 }];
+const closed = (buffer: number) => ({ client: 0, op: 'FILES_CLOSED', buffer });
+const identify = (client: number, buffer: number, fd: number) => ({ client, op: 'IDENTIFY', fd: -1, args: { handle: 1 }, result: fd, buffer });
+
+test('zero-copy: a handle cannot be closed; the buffer lives while its files are open, and its handles go with it', () => {
+  assert.equal(check(...cBuffer(1, 1), { client: 1, op: 'MMAP', fd: 3, args: { offset: 0, length: 4096, prot: 3 }, result: 0 }, closed(1)).length, 4);
+  assert.deepEqual(refused(...cBuffer(1, 1), { client: 1, op: 'CLOSE', fd: 3, result: 0 }), [
+    'r.jsonl:3: fd: #3 CLOSE of fd 3 succeeded, but fd 3 of client 1 is a handle there (smafd answers EINVAL: it goes with the buffer\'s files)',
+  ]);
+  // the files were the last reference: the handle went with the buffer
+  assert.match(refused(...cBuffer(1, 1), closed(1), { client: 1, op: 'STAT', fd: 3, result: 0 })[0]!, /^r\.jsonl:4: fd: #4 STAT on fd 3 succeeded in the recording, but client 1 holds no fd 3 there/);
+  // another fd still holds it: the handle stays until that one goes too
+  const dup = [create(1, 3, { buffer: 1 }), { client: 1, op: 'DUP', fd: 3, result: 4 }, { client: 1, op: 'FILE', fd: 3, args: { access: 2 }, result: 0 }, closed(1), { client: 1, op: 'STAT', fd: 3, result: 0 }];
+  assert.equal(check(...dup).length, 5);
+  assert.match(refused(...dup, { client: 1, op: 'CLOSE', fd: 4, result: 0 }, { client: 1, op: 'STAT', fd: 3, result: 0 })[0]!, /^r\.jsonl:7: fd: #7 STAT on fd 3 .* client 1 holds no fd 3 there/);
+  // a client that goes closes its handles without dropping a reference they never held
+  assert.equal(check(...cBuffer(1, 1), { client: 1, op: 'DISCONNECT' }, closed(1)).length, 4);
+  const exp = { client: 1, op: 'EXPORT', fd: 4, result: 0 };
+  assert.equal(check(...dup.slice(0, 3), exp, identify(2, 1, 5), { client: 2, op: 'DISCONNECT' }, closed(1), { client: 3, op: 'IMPORT', fd: -1, result: 3, buffer: 1 }).length, 8, 'fd 4 still holds it');
+});
+
+test('zero-copy: FILES_CLOSED only for a buffer whose files hold a reference; IDENTIFY names a buffer with an open file', () => {
+  assert.deepEqual(refused(create(1, 3, { buffer: 1 }), closed(1)), ['r.jsonl:2: buffer: #2 FILES_CLOSED of buffer 1, whose files hold no reference there: no FILE handed one out before']);
+  assert.match(refused(create(1, 3, { buffer: 1 }), { client: 1, op: 'DUP', fd: 3, result: 4 }, { client: 1, op: 'FILE', fd: 3, args: { access: 2 }, result: 0 }, closed(1), closed(1))[0]!, /r\.jsonl:5: buffer: #5 FILES_CLOSED of buffer 1, whose files hold no reference there: they were closed already on line 4/);
+  // another process identifies the file: a handle in its client, used like any fd
+  assert.equal(check(...cBuffer(1, 1), identify(2, 1, 3), { client: 2, op: 'ATTACH', fd: 3, args: { device: 'gpu' }, result: 0 }, { client: 2, op: 'MAP', fd: 3, args: { attachment: 0, direction: 0 }, result: 1 }).length, 5);
+  assert.deepEqual(refused(...cBuffer(1, 1), { ...identify(2, 1, 3), buffer: undefined }), ['r.jsonl:3: buffer: #3 IDENTIFY names no buffer: an IDENTIFY record says which buffer the file was']);
+  assert.deepEqual(refused(create(1, 3, { buffer: 1 }), identify(2, 1, 3)), ['r.jsonl:2: buffer: #2 IDENTIFY of a file of buffer 1, which has no open file there (no FILE handed one out before)']);
+  const kept = [create(1, 3, { buffer: 1 }), { client: 1, op: 'DUP', fd: 3, result: 4 }, { client: 1, op: 'FILE', fd: 3, args: { access: 2 }, result: 0 }, closed(1)];
+  assert.deepEqual(refused(...kept, identify(2, 1, 3)), ['r.jsonl:5: buffer: #5 IDENTIFY of a file of buffer 1, which has no open file there (its files were closed on line 4)']);
+  // handles of every client go when the buffer is released
+  assert.match(refused(...cBuffer(1, 1), identify(2, 1, 5), closed(1), { client: 2, op: 'STAT', fd: 5, result: 0 })[0]!, /#5 STAT on fd 5 succeeded in the recording, but client 2 holds no fd 5 there/);
+  // and an EXPORT of it is over: an IMPORT after is inconsistent
+  assert.match(refused(...cBuffer(1, 1), { client: 1, op: 'EXPORT', fd: 3, result: 0 }, closed(1), { client: 2, op: 'IMPORT', fd: -1, result: 3, buffer: 1 })[0]!, /#5 IMPORT of buffer 1, which no EXPORT shared before/);
+});

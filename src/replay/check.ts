@@ -1,9 +1,13 @@
 /**
  * A recording must make sense on its own before it is replayed: what an operation that succeeded
- * used must exist at that point of the recording (an fd some CREATE, DUP or IMPORT gave and no
- * CLOSE took back, an attachment of that fd, a mapping, a buffer an EXPORT shared). A record that
- * breaks this is refused with its line and field (TraceFileError, EINVAL): the recording was cut,
- * reordered or edited, and a replay of it would measure nothing.
+ * used must exist at that point of the recording (an fd some CREATE, DUP, IMPORT or IDENTIFY gave
+ * and no CLOSE took back, an attachment of that fd, a mapping, a buffer an EXPORT shared, a buffer
+ * whose files a FILE handed out for IDENTIFY and FILES_CLOSED). A record that breaks this is
+ * refused with its line and field (TraceFileError, EINVAL): the recording was cut, reordered or
+ * edited, and a replay of it would measure nothing.
+ *
+ * A buffer lives while something holds a reference: an fd that is not a handle, TEE shared
+ * memory, its files (from its first FILE to FILES_CLOSED). When the last goes, its handles go too.
  *
  * The check also completes a hand-written recording: `buffer` ids it leaves out are filled in
  * from the fds (new buffers get ids above every id the file names).
@@ -28,6 +32,8 @@ const MAPPING_ARGS: Readonly<Record<string, readonly string[]>> = { MUNMAP: ['ma
 
 interface Client {
   readonly fds: Map<number, number>;
+  /** fds that are handles (they hold no reference). */
+  readonly handles: Set<number>;
   readonly atts: Set<string>;
   readonly maps: Set<string>;
   goneAt?: number;
@@ -35,8 +41,14 @@ interface Client {
 
 class Checker {
   private readonly clients = new Map<number, Client>();
-  /** fds open on each live buffer (all clients). */
+  /** References held on each live buffer (fds that are not handles, TEE shared memory, its files). */
   private readonly holders = new Map<number, number>();
+  /** Buffers whose files hold a reference. */
+  private readonly files = new Set<number>();
+  /** Where each buffer's files were last closed (FILES_CLOSED), for the message. */
+  private readonly filesClosedAt = new Map<number, number>();
+  /** Each buffer's handles: [client, fd]. */
+  private readonly handles = new Map<number, [Client, number][]>();
   private readonly created = new Map<number, number>();
   private readonly exported = new Set<number>();
   /** TEE shared memory holding a dma-buf, by client and shm id: a holder of the buffer as an fd is. */
@@ -57,7 +69,7 @@ class Checker {
 
   private client(id: number): Client {
     let c = this.clients.get(id);
-    if (!c) this.clients.set(id, (c = { fds: new Map(), atts: new Set(), maps: new Set() }));
+    if (!c) this.clients.set(id, (c = { fds: new Map(), handles: new Set(), atts: new Set(), maps: new Set() }));
     return c;
   }
 
@@ -71,8 +83,17 @@ class Checker {
   }
 
   private open(c: Client, fd: number, buffer: number): void {
+    if (c.fds.has(fd)) this.close(c, fd);
     c.fds.set(fd, buffer);
     this.holders.set(buffer, (this.holders.get(buffer) ?? 0) + 1);
+  }
+
+  /** An fd that holds no reference: FILE made it one, or IDENTIFY gave it. */
+  private handle(c: Client, fd: number, buffer: number): void {
+    c.handles.add(fd);
+    const list = this.handles.get(buffer);
+    if (list) list.push([c, fd]);
+    else this.handles.set(buffer, [[c, fd]]);
   }
 
   private hold(key: string, buffer: number): void {
@@ -87,14 +108,18 @@ class Checker {
     this.drop(b);
   }
 
-  /** One holder of a buffer fewer: the last one releases it (an EXPORT of it is over). */
+  /** One holder of a buffer fewer: the last one releases it (an EXPORT of it is over, its handles go). */
   private drop(b: number): void {
     const n = (this.holders.get(b) ?? 1) - 1;
-    if (n > 0) this.holders.set(b, n);
-    else {
-      this.holders.delete(b);
-      this.exported.delete(b);
+    if (n > 0) {
+      this.holders.set(b, n);
+      return;
     }
+    this.holders.delete(b);
+    this.exported.delete(b);
+    const handles = this.handles.get(b) ?? [];
+    this.handles.delete(b);
+    for (const [c, fd] of handles) if (c.handles.has(fd) && c.fds.get(fd) === b) this.close(c, fd);
   }
 
   private close(c: Client, fd: number): void {
@@ -102,6 +127,7 @@ class Checker {
     if (b === undefined) return;
     c.fds.delete(fd);
     for (const set of [c.atts, c.maps]) for (const k of [...set]) if (k.startsWith(`${fd}:`)) set.delete(k);
+    if (c.handles.delete(fd)) return; // a handle held no reference
     this.drop(b);
   }
 
@@ -110,6 +136,7 @@ class Checker {
     this.line = line;
     const c = this.client(r.client);
     if (c.goneAt !== undefined) this.problem('client', `#${r.seq} ${r.op} of client ${r.client}, after its DISCONNECT on line ${c.goneAt}`);
+    if (r.op === 'FILES_CLOSED') return this.filesClosed(r);
     if (r.op === 'DISCONNECT') {
       for (const fd of [...c.fds.keys()]) this.close(c, fd);
       for (const key of [...this.teeShms.keys()]) if (key.startsWith(`${r.client}:`)) this.unhold(key);
@@ -126,6 +153,46 @@ class Checker {
     this.ids(c, r, r.fd!);
     buffer = this.effects(c, r, buffer);
     return { ...r, ...(buffer !== undefined ? { buffer } : {}), ...(src !== undefined ? { src_buffer: src } : {}) };
+  }
+
+  /** smafd closed the files' reference of a buffer: its files must hold one. */
+  private filesClosed(r: OpRecord): OpRecord {
+    const b = r.buffer!; // the trace file's check: FILES_CLOSED names its buffer
+    if (!this.files.has(b)) {
+      const closed = this.filesClosedAt.get(b);
+      this.problem('buffer', `#${r.seq} FILES_CLOSED of buffer ${b}, whose files hold no reference there: ${closed !== undefined ? `they were closed already on line ${closed}` : 'no FILE handed one out before'}`);
+      return r;
+    }
+    this.files.delete(b);
+    this.filesClosedAt.set(b, this.line);
+    this.drop(b);
+    return r;
+  }
+
+  /** FILE: the buffer's files hold a reference (one), and the fd is a handle (it holds none). */
+  private handedOut(c: Client, fd: number, buffer: number): void {
+    if (!this.files.has(buffer)) {
+      this.files.add(buffer);
+      this.holders.set(buffer, (this.holders.get(buffer) ?? 0) + 1);
+    }
+    if (c.handles.has(fd)) return;
+    this.handle(c, fd, buffer);
+    this.drop(buffer); // never the last: the files hold one
+  }
+
+  /** IDENTIFY: the file must be a buffer whose files are open; with handle 1, its result is a handle of it. */
+  private identified(c: Client, r: OpRecord, buffer: number | undefined): void {
+    if (buffer === undefined) return this.problem('buffer', `#${r.seq} IDENTIFY names no buffer: an IDENTIFY record says which buffer the file was`);
+    if (!this.files.has(buffer)) {
+      const closed = this.filesClosedAt.get(buffer);
+      return this.problem('buffer', `#${r.seq} IDENTIFY of a file of buffer ${buffer}, which has no open file there (${closed !== undefined ? `its files were closed on line ${closed}` : 'no FILE handed one out before'})`);
+    }
+    if (r.args?.handle !== 1) return;
+    const fd = r.result!;
+    if (c.handles.has(fd) && c.fds.get(fd) === buffer) return; // the handle it had already
+    if (c.fds.has(fd)) this.close(c, fd);
+    c.fds.set(fd, buffer);
+    this.handle(c, fd, buffer);
   }
 
   /** A failed operation changed nothing; its buffer is the fd's, when the client holds it. */
@@ -178,7 +245,14 @@ class Checker {
         if (buffer !== undefined) this.exported.add(buffer);
         return buffer;
       case 'CLOSE':
+        if (c.handles.has(fd)) this.problem('fd', `#${r.seq} CLOSE of fd ${fd} succeeded, but fd ${fd} of client ${r.client} is a handle there (smafd answers EINVAL: it goes with the buffer's files)`);
         this.close(c, fd);
+        return buffer;
+      case 'FILE':
+        if (buffer !== undefined) this.handedOut(c, fd, buffer);
+        return buffer;
+      case 'IDENTIFY':
+        this.identified(c, r, buffer);
         return buffer;
       case 'ATTACH':
         c.atts.add(`${fd}:${made}`);

@@ -11,7 +11,7 @@ const FRAME = 3_112_960; // 1080p NV12, page-rounded
 
 /** A recording from records written as a program's log would be (JSON Lines). */
 function recording(records: R[], header?: Partial<RecordingHeader>) {
-  const h = header ? [{ smaf_recording: { version: 1, platform: {}, ops: records.length, complete: true, dropped: 0, limit: 100, ...header } }] : [];
+  const h = header ? [{ smaf_recording: { version: 2, platform: {}, ops: records.length, complete: true, dropped: 0, limit: 100, ...header } }] : [];
   return prepareRecording(parseTraceFile(`${[...h, ...records].map((r) => JSON.stringify(r)).join('\n')}\n`, 'r.jsonl'));
 }
 
@@ -72,15 +72,22 @@ test('eager allocates at create (deferred at the first map); a name hint picks t
   assert.deepEqual(held('deferred', 4), ['system', null]);
 });
 
-test('eager on a secure pipeline: the protected heap at create, allocated through the first device in its first map\'s direction', () => {
+test('eager on a secure pipeline: the protected heap at create, allocated there as its ALLOC would (no device, no CPU mapping): explain says so', () => {
   const secure: R[] = [
     create(3, 65536), { client: 1, op: 'SMAF_IOC_SET_SECURE_FLAG', fd: -1, args: { fd: 3, secure: 1 }, result: 0 },
     attach(3, 'crypto', 0), map(3, 0, 2), attach(3, 'display', 1), map(3, 1, 1), attach(3, 'gpu', 2, { result: undefined, errno: 'EPERM' }),
   ];
   assert.deepEqual(run(secure).differences, []);
-  const eager = run(secure, { policy: 'eager' });
-  assert.deepEqual(eager.differences, [], 'the decrypter may write, not read: a bidirectional map would have been refused');
+  const p = new Replayer(recording(secure), { spec: defaultPlatformSpec(), policy: 'eager' });
+  const eager = p.run();
+  assert.deepEqual(eager.differences, []);
   assert.equal(eager.regions.find((g) => g.name === 'sdp')!.peak, 65536);
+  const [buf] = p.system.smaf.buffers;
+  assert.deepEqual(buf!.decisions.map((d) => [d.trigger, d.devices, d.outcome]), [['create (eager policy: heap secure-carveout)', [], 'allocated']]);
+  // a normal buffer too: no kernel mapping made up for it (vmap would say "vmap by cpu")
+  const normal = new Replayer(recording([create(3, 8192), attach(3, 'gpu', 0)]), { spec: defaultPlatformSpec(), policy: 'eager' });
+  normal.run();
+  assert.deepEqual(normal.system.smaf.buffers[0]!.decisions.map((d) => d.trigger), ['create (eager policy: heap system)']);
 });
 
 test('an operation that failed in the recording and succeeds here is given back at once (the program never had it)', () => {
@@ -181,6 +188,104 @@ test('TEE: a dma-buf registered with the TEE gets its memory then and is held un
   const released = new Replayer(recording([...records, { client: 1, op: 'TEE_SHM_RELEASE', fd: -1, args: { shm: 1 }, result: 0 }, { client: 1, op: 'TEE_SHM_RELEASE', fd: -1, args: { shm: 1 }, errno: 'EBADF' }]), { spec: defaultPlatformSpec() });
   assert.deepEqual(released.run().differences, []);
   assert.equal(released.system.smaf.bufferCount, 0, 'released with the shared memory');
+});
+
+/** A C program's zero-copy dma-buf, as smafd records it: created from a heap, allocated, handed out as a file (fd 3 becomes a handle). */
+const cBuffer = (client: number, buffer: number, length = FRAME): R[] => [
+  { client, op: 'SMAF_IOC_CREATE', fd: -1, args: { length, flags: 2, name: 'smaf-cma' }, result: 0, new_fd: 3, buffer },
+  { client, op: 'ALLOCATE', fd: 3, args: { heap: 'linux,cma' }, result: 0 },
+  { client, op: 'FILE', fd: 3, args: { access: 2 }, result: 0 },
+];
+const filesClosed = (buffer: number): R => ({ client: 0, op: 'FILES_CLOSED', buffer });
+
+test('zero-copy: FILE gives the reference to the buffer\'s files and makes the fd a handle (CLOSE is EINVAL); smafd\'s FILES_CLOSED releases it', () => {
+  const records: R[] = [
+    { client: 1, op: 'CONNECT', native: true }, ...cBuffer(1, 1),
+    { client: 1, op: 'MMAP', fd: 3, args: { offset: 0, length: FRAME, prot: 3 }, result: 0 },
+    { client: 1, op: 'CLOSE', fd: 3, errno: 'EINVAL' }, // what the preload library does when a FILE fails: harmless on a handle
+    { client: 1, op: 'MUNMAP', fd: 3, args: { mapping: 0 }, result: 0 },
+    { client: 1, op: 'DISCONNECT' }, // the program's connection goes; its file (in flight to another process, say) still holds the buffer
+    filesClosed(1),
+  ];
+  const p = new Replayer(recording(records), { spec: defaultPlatformSpec() });
+  p.runTo(records.length - 1);
+  assert.equal(p.system.smaf.bufferCount, 1, 'held by its files alone');
+  assert.equal(p.system.platform.pool('cma').inUse, FRAME);
+  const r = p.run();
+  assert.deepEqual(r.differences, []);
+  assert.deepEqual(r.notReplayed, [], 'FILE is replayed');
+  assert.equal(p.system.smaf.bufferCount, 0, 'released when its last file was closed');
+  assert.equal(p.system.platform.pool('cma').inUse, 0);
+  // a recording that says a handle was closed does not replay as one
+  const closed = run([...cBuffer(1, 1), { client: 1, op: 'CLOSE', fd: 3, result: 0 }].map((x, i) => (i === 3 ? { ...x, result: undefined, errno: 'EINVAL' } : x)));
+  assert.deepEqual(closed.differences, []);
+});
+
+test('zero-copy: IDENTIFY gives another process a handle; handles go when the buffer is released, whoever released it', () => {
+  const records: R[] = [
+    { client: 1, op: 'CONNECT', native: true }, { client: 2, op: 'CONNECT', native: true }, { client: 3, op: 'CONNECT' },
+    ...cBuffer(1, 1, 65536), { client: 1, op: 'EXPORT', fd: 3, result: 0 }, { client: 3, op: 'IMPORT', fd: -1, result: 3, buffer: 1 },
+    { client: 2, op: 'IDENTIFY', fd: -1, args: { handle: 1 }, result: 3, buffer: 1 },
+    { client: 2, op: 'IDENTIFY', fd: -1, args: { handle: 1 }, result: 3, buffer: 1 }, // the handle it has
+    { client: 2, op: 'IDENTIFY', fd: -1, args: { handle: 0 }, result: 0, buffer: 1 },
+    { client: 2, op: 'IDENTIFY', fd: -1, args: { handle: 2 }, errno: 'EINVAL' },
+    { client: 2, op: 'IDENTIFY', fd: -1, args: { handle: 1 }, errno: 'EINVAL' }, // a file that is none of smafd's
+    { client: 2, op: 'ATTACH', fd: 3, args: { device: 'gpu' }, result: 0 },
+    filesClosed(1), // the files are closed; client 3's fd still holds the buffer
+    { client: 2, op: 'STAT', fd: 3, result: 0 },
+    { client: 2, op: 'CLOSE', fd: 3, errno: 'EINVAL' },
+    { client: 2, op: 'IDENTIFY', fd: -1, args: { handle: 1 }, errno: 'EINVAL' }, // no file of it is open any more
+    { client: 3, op: 'CLOSE', fd: 3, result: 0 }, // the last reference: released, client 2's handle goes too
+    { client: 2, op: 'STAT', fd: 3, errno: 'EBADF' },
+    { client: 2, op: 'DISCONNECT' }, { client: 1, op: 'DISCONNECT' },
+  ];
+  const p = new Replayer(recording(records), { spec: defaultPlatformSpec() });
+  const r = p.run();
+  assert.deepEqual(r.differences, []);
+  assert.equal(r.internalErrors, 0);
+  assert.equal(p.system.smaf.bufferCount, 0);
+  assert.equal(p.system.smaf.find(1), undefined);
+});
+
+test('zero-copy: a file passes only on the native socket (EOPNOTSUPP elsewhere, before the fd); FILE\'s access as smafd checks it; a handle counts against the fd limit', () => {
+  const r = run([
+    { client: 1, op: 'CONNECT' }, create(3, 4096), create(4, 4096, { args: { length: 4096, flags: 0, name: '' } }),
+    { client: 1, op: 'FILE', fd: 3, args: { access: 2 }, errno: 'EOPNOTSUPP' },
+    { client: 1, op: 'FILE', fd: 9, args: { access: 2 }, errno: 'EOPNOTSUPP' },
+    { client: 1, op: 'IDENTIFY', fd: -1, args: { handle: 1 }, errno: 'EOPNOTSUPP' },
+    { client: 2, op: 'CONNECT', native: true }, create(3, 4096, { client: 2 }),
+    { client: 2, op: 'FILE', fd: 3, args: { access: 3 }, errno: 'EINVAL' },
+    { client: 2, op: 'FILE', fd: 9, args: { access: 2 }, errno: 'EBADF' },
+  ]);
+  assert.deepEqual(r.differences, []);
+  // a recording written by hand (no CONNECT) may pass files
+  assert.deepEqual(run([create(3, 4096), { client: 1, op: 'FILE', fd: 3, args: { access: 2 }, result: 0 }]).differences, []);
+  // one edited to say a Node client's FILE succeeded: not here, so no file of it exists for another program to identify
+  const edited = run([
+    { client: 1, op: 'CONNECT' }, create(3, 4096, { buffer: 1 }), { client: 1, op: 'FILE', fd: 3, args: { access: 2 }, result: 0 },
+    { client: 2, op: 'IDENTIFY', fd: -1, args: { handle: 1 }, result: 3, buffer: 1 },
+  ]);
+  assert.deepEqual(edited.differences.map((d) => [d.op, d.replayed, d.explain]), [['FILE', 'EOPNOTSUPP', "FILE passes a file: only smafd's native socket carries files (X_NATIVE names it)"], ['IDENTIFY', 'EINVAL', 'IDENTIFY: the file is not a dma-buf of smafd']]);
+  // a read-only buffer's files cannot be writable
+  const ro = run([create(3, 4096, { args: { length: 4096, flags: 0, name: '' } }), { client: 1, op: 'FILE', fd: 3, args: { access: 1 }, errno: 'EACCES' }, { client: 1, op: 'FILE', fd: 3, args: { access: 0 }, result: 0 }]);
+  assert.deepEqual(ro.differences, []);
+  const limited = [
+    ...cBuffer(1, 1, 4096), { client: 1, op: 'EXPORT', fd: 3, result: 0 }, { client: 2, op: 'IMPORT', fd: -1, result: 3, buffer: 1 },
+    { client: 2, op: 'IDENTIFY', fd: -1, args: { handle: 1 }, errno: 'EMFILE', buffer: 1 }, // the recording names the buffer of the file it failed to give a handle of
+  ];
+  assert.deepEqual(run(limited, {}, { limits: { maxFds: 1 } }).differences, []);
+});
+
+test('a protected heap\'s buffer has no mmap (EINVAL); a secure /dev/smaf buffer refuses the CPU (EPERM)', () => {
+  const secure = (fd: number, heap: string): R[] => [
+    create(fd, 65536, { args: { length: 65536, flags: 2, name: 'secure-carveout' } }), { client: 1, op: 'SMAF_IOC_SET_SECURE_FLAG', fd: -1, args: { fd, secure: 1 }, result: 0 },
+    ...(heap ? [{ client: 1, op: 'ALLOCATE', fd, args: { heap }, result: 0 }] : []),
+  ];
+  const r = run([
+    ...secure(3, 'protected,secure-carveout'), { client: 1, op: 'MMAP', fd: 3, args: { offset: 0, length: 4096, prot: 1 }, errno: 'EINVAL' },
+    ...secure(4, ''), { client: 1, op: 'MMAP', fd: 4, args: { offset: 0, length: 4096, prot: 1 }, errno: 'EPERM' },
+  ]);
+  assert.deepEqual(r.differences, []);
 });
 
 test('every operation a recording may hold has its row (X_* introspection ops are never recorded)', () => {

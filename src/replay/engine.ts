@@ -9,7 +9,7 @@
 import { SmafError, toSmafError } from '../common/errors.ts';
 import type { PlatformSpec, SmafEvent } from '../platform/index.ts';
 import { createSmafSystem, type PresetOptions, type SmafSystem } from '../presets/default.ts';
-import { IOCTLS, type OpRecord, type RecordArgs, type RecordingHeader, type Recording } from '../uapi/index.ts';
+import { FILE_OPS, IOCTLS, type OpRecord, type RecordArgs, type RecordingHeader, type Recording } from '../uapi/index.ts';
 import { checkRecording, targetOf } from './check.ts';
 import { REPLAY_OPS, type ReplayCall, type ReplayedOpName, type ReplayRow } from './ops.ts';
 import { buffersFuture, policyNamed, type BufferFuture, type PolicyName } from './policy.ts';
@@ -97,6 +97,7 @@ const MADE_KEY: Partial<Record<ReplayedOpName, (r: OpRecord) => string | null>> 
   IMPORT: (r) => `${r.client}:fd:${r.result}`,
   ATTACH: (r) => `${r.client}:att:${r.fd}:${r.result}`,
   MMAP: (r) => `${r.client}:map:${r.fd}:${r.result}`,
+  IDENTIFY: (r) => (r.args?.handle === 1 ? `${r.client}:fd:${r.result}` : null),
 };
 
 export class Replayer {
@@ -207,18 +208,22 @@ export class Replayer {
     }
   }
 
-  /** The fd the op goes to, checked as smafd does before any handler (the op's row of the uapi tables). */
+  /**
+   * The fd the op goes to, checked as smafd does before any handler (the op's row of the uapi
+   * tables): the device's ops on the device, a file passed only on the native socket, then the fd.
+   */
   private target(rec: OpRecord, call: ReplayCall): void {
     const w = this.world;
     const target = targetOf(rec.op as ReplayedOpName);
-    if (target === 'buffer') call.entry = w.entry(call.c, rec.fd!);
-    else if (target === 'device' && rec.fd !== -1) {
+    if (target === 'device' && rec.fd !== -1) {
       if (IOCTL_NAMES.has(rec.op)) {
         w.entry(call.c, rec.fd!); // EBADF first for a bad fd, as the kernel would
         throw new SmafError('ENOTTY', `${rec.op} is an ioctl of /dev/smaf (fd -1), not of a buffer fd`);
       }
       throw new SmafError('EINVAL', `${rec.op} goes to the device (fd -1)`);
     }
+    if (call.c.native === false && FILE_OPS.has(rec.op)) throw new SmafError('EOPNOTSUPP', `${rec.op} passes a file: only smafd's native socket carries files (X_NATIVE names it)`);
+    if (target === 'buffer') call.entry = w.entry(call.c, rec.fd!);
   }
 
   private differ(i: number, rec: OpRecord, recorded: string, replayed: string, err: SmafError | null): Difference {

@@ -15,7 +15,7 @@
  */
 import { SmafError } from '../common/errors.ts';
 import { printable } from '../common/printable.ts';
-import { dmaCopySteps, dmaCrcSteps, dmaScanoutSteps, PROT_READ, PROT_WRITE, type Attachment, type CpuMapping, type DmaDirection, type SmafBuffer } from '../core/index.ts';
+import { dmaCopySteps, dmaCrcSteps, dmaScanoutSteps, PROT_READ, PROT_WRITE, SMAF_RDWR, type Attachment, type CpuMapping, type DmaDirection, type SmafBuffer } from '../core/index.ts';
 import { DMA_BUF_SYNC_END, DMA_BUF_SYNC_READ, DMA_BUF_SYNC_VALID, DMA_BUF_SYNC_WRITE, type OpRecord, type RecordArgs, type RecordedOpName } from '../uapi/index.ts';
 import type { BufferFuture, Policy } from './policy.ts';
 import type { ReplayClient, ReplayFd, ReplayWorld } from './world.ts';
@@ -160,7 +160,14 @@ const ioctlRows = {
 
 /** Ops on a buffer fd: references, devices, names. */
 const bufferRows = {
-  CLOSE: { apply: (call) => (call.w.closeFd(call.c, entry(call)), 0) },
+  CLOSE: {
+    apply: (call) => {
+      const e = entry(call);
+      if (e.handle) throw new SmafError('EINVAL', `fd ${e.fd} is a handle of buffer ${e.buffer.id}: it lives as long as the buffer's files (close those)`);
+      call.w.closeFd(call.c, e);
+      return 0;
+    },
+  },
   DUP: makesFd((call) => newRef(call, entry(call).buffer.get(), call.rec.result ?? 0), (rec) => rec.result),
   ATTACH: makes<Attachment>({
     apply: (call) => {
@@ -222,6 +229,9 @@ const ioRows = {
       const offset = u64(args, 'offset');
       const bytes = u64(args, 'length');
       w.checkMappings(c, e); // the per-fd mapping limit first, as smafd (and the kernel's vma limit)
+      // a protected heap's buffers have no mmap at all (as the kernel's TEE heaps): EINVAL, not EPERM
+      const heap = w.exporters.get(e.buffer);
+      if (e.buffer.secure && heap !== undefined) throw new SmafError('EINVAL', `buffer ${e.buffer.id} comes from the protected heap ${heap}, which has no mmap`);
       if (bytes === 0n || offset + bytes > BigInt(e.buffer.length)) throw new SmafError('EINVAL', `cannot map ${offset}+${bytes} of a ${e.buffer.length}-byte buffer`);
       const m = e.buffer.mmap(Number(offset), Number(bytes), num(args, 'prot'));
       call.made = m;
@@ -291,6 +301,7 @@ const fileRows = {
     apply: (call) => {
       const buf = entry(call).buffer;
       const heap = call.args.heap as string;
+      if (heap) call.w.exporters.set(buf, heap); // the heap is its exporter (fdinfo's exp_name), even if it cannot supply the memory
       try {
         buf.allocate(heap ? `alloc from heap ${heap}` : 'alloc');
       } catch (e) {
@@ -301,8 +312,40 @@ const fileRows = {
       return 0;
     },
   },
-  FILE: { apply: () => 0, notReplayed: 'a buffer as a file (zero-copy): the reference its files hold is not replayed yet' },
-  IDENTIFY: { apply: () => 0, notReplayed: 'a file identified (zero-copy): the handle it gives is not replayed yet' },
+  // the files hold a reference from now on, and the fd is a handle (world.ts), once the recording says the program got the file
+  FILE: makes<ReplayFd>({
+    apply: (call) => {
+      const e = entry(call);
+      const access = num(call.args, 'access');
+      if (access > 2) throw new SmafError('EINVAL', `FILE: access ${access} is none of O_RDONLY 0, O_WRONLY 1, O_RDWR 2`);
+      if (access !== 0 && (e.buffer.flags & SMAF_RDWR) === 0) throw new SmafError('EACCES', `FILE: buffer ${e.buffer.id} was created read-only (no O_RDWR): its files cannot be writable`);
+      call.made = e;
+      return 0;
+    },
+    bind: (call, e) => call.w.handOut(call.c, e),
+    undo: () => undefined,
+  }),
+  IDENTIFY: makes<SmafBuffer | null>({
+    apply: (call) => {
+      const { w, c, args, rec } = call;
+      const handle = num(args, 'handle');
+      if (handle > 1) throw new SmafError('EINVAL', `IDENTIFY: handle must be 0 or 1, got ${handle}`);
+      // the file is the buffer the recording names; smafd knows it while the buffer's files are open
+      const buf = rec.buffer !== undefined ? w.buffers.get(rec.buffer) : undefined;
+      if (!buf || buf.released || !w.files.has(buf)) throw new SmafError('EINVAL', 'IDENTIFY: the file is not a dma-buf of smafd');
+      call.made = null;
+      if (handle === 0) return 0;
+      const existing = c.handleOf(buf);
+      if (existing) return existing.fd;
+      w.checkFds(c);
+      call.made = buf;
+      return rec.result ?? 0;
+    },
+    bind: ({ w, c, rec }, buf) => {
+      if (buf) w.installHandle(c, rec.result!, buf, rec.buffer);
+    },
+    undo: () => undefined,
+  }),
   EXPORT_FENCE: { apply: (call) => (entry(call), fenceFlags(call, 'EXPORT_SYNC_FILE'), 0) },
   IMPORT_FENCE: { apply: (call) => (entry(call), fenceFlags(call, 'IMPORT_SYNC_FILE'), 0) },
 } satisfies Record<string, ReplayRow>;
@@ -328,8 +371,20 @@ const deviceRows = {
       return 0;
     },
   },
-  CONNECT: { apply: () => 0 },
+  CONNECT: { apply: ({ c, rec }) => ((c.native = rec.native === true), 0) },
   DISCONNECT: { apply: ({ w, c }) => (w.disconnect(c), 0) },
+} satisfies Record<string, ReplayRow>;
+
+/** What smafd does on its own (client 0). */
+const daemonRows = {
+  // the last open file of a buffer was closed somewhere: the files' reference goes (the buffer may go with it, its handles too)
+  FILES_CLOSED: {
+    apply: ({ w, rec }) => {
+      const buf = rec.buffer !== undefined ? w.buffers.get(rec.buffer) : undefined;
+      if (buf) w.filesClosed(buf, rec.buffer);
+      return 0;
+    },
+  },
 } satisfies Record<string, ReplayRow>;
 
 /** A TEE call: the TA's behaviour needs its parameters and memrefs' bytes, which no recording holds. */
@@ -393,4 +448,4 @@ const teeRows = {
 } satisfies Record<string, ReplayRow>;
 
 /** Every recorded operation's row. */
-export const REPLAY_OPS: { readonly [K in ReplayedOpName]: ReplayRow } = { ...ioctlRows, ...bufferRows, ...ioRows, ...fileRows, ...deviceRows, ...teeRows };
+export const REPLAY_OPS: { readonly [K in ReplayedOpName]: ReplayRow } = { ...ioctlRows, ...bufferRows, ...ioRows, ...fileRows, ...deviceRows, ...daemonRows, ...teeRows };

@@ -9,10 +9,12 @@
  *   needs (the first allocator, in ranking order, that accepts the buffer with that device alone:
  *   the system heap for a device behind an IOMMU, CMA for one without, the secure carveout for a
  *   buffer made secure before its first use), as a program that knows its pipeline opens that
- *   heap. A device that attaches later and cannot use the memory is refused (ION cannot move it).
+ *   heap. The memory is allocated as a dma-heap's ALLOC does (the core's `allocate`, with no CPU
+ *   mapping, for secure buffers too: explain says "decision at create (eager policy: heap ...)").
+ *   A device that attaches later and cannot use the memory is refused (ION cannot move it).
  */
 import { SmafError } from '../common/errors.ts';
-import { DmaDirection, unsuitableReason, type BufferInfo, type Smaf, type SmafBuffer } from '../core/index.ts';
+import { unsuitableReason, type BufferInfo, type Smaf, type SmafBuffer } from '../core/index.ts';
 import type { Device } from '../platform/index.ts';
 import type { OpRecord } from '../uapi/index.ts';
 
@@ -21,9 +23,8 @@ export const POLICIES: readonly PolicyName[] = ['deferred', 'eager'];
 
 /** What the recording says will happen to a buffer (eager looks ahead, as its program knows its pipeline). */
 export interface BufferFuture {
-  /** The first device attached to it, and the direction of its first DMA map (if any). */
+  /** The first device attached to it (if any). */
   readonly firstDevice?: string;
-  readonly firstDirection?: DmaDirection;
   /** Made secure before its first use (a protected heap). */
   readonly secure: boolean;
 }
@@ -32,13 +33,12 @@ const USES = new Set(['MAP', 'MMAP', 'DMA_BUF_IOCTL_SYNC']);
 
 /** Each recorded buffer's future, from one pass over the recording. */
 export function buffersFuture(records: readonly OpRecord[]): ReadonlyMap<number, BufferFuture> {
-  const out = new Map<number, { firstDevice?: string; firstDirection?: DmaDirection; secure: boolean; used: boolean }>();
+  const out = new Map<number, { firstDevice?: string; secure: boolean; used: boolean }>();
   for (const r of records) {
     if (r.buffer === undefined) continue;
     let f = out.get(r.buffer);
     if (!f) out.set(r.buffer, (f = { secure: false, used: false }));
     if (r.op === 'ATTACH' && f.firstDevice === undefined && typeof r.args?.device === 'string') f.firstDevice = r.args.device;
-    if (r.op === 'MAP' && f.firstDirection === undefined && typeof r.args?.direction === 'number' && r.args.direction <= 2) f.firstDirection = r.args.direction as DmaDirection;
     if (r.op === 'SMAF_IOC_SET_SECURE_FLAG' && r.args?.secure === 1 && r.result !== undefined && !f.used) f.secure = true;
     if (USES.has(r.op)) f.used = true;
   }
@@ -79,26 +79,6 @@ function heapFor(smaf: Smaf, length: number, future: BufferFuture | undefined): 
   return undefined;
 }
 
-/**
- * Memory now, through the core's public API: a kernel mapping for a normal buffer (its heap's
- * allocate); a secure one, which no CPU may map, through its first device (attach, map in the
- * direction of its first recorded map, unmap, detach).
- */
-function allocateNow(smaf: Smaf, buf: SmafBuffer, future: BufferFuture | undefined): void {
-  if (!buf.secure) {
-    buf.munmap(buf.vmap());
-    return;
-  }
-  if (future?.firstDevice === undefined) return; // never used by a device: nothing can allocate it
-  const att = buf.attach(smaf.platform.device(future.firstDevice));
-  try {
-    buf.map(att, future.firstDirection ?? DmaDirection.BIDIRECTIONAL);
-    buf.unmap(att);
-  } finally {
-    buf.detach(att);
-  }
-}
-
 const eager: Policy = {
   name: 'eager',
   create(smaf, length, flags, name, future) {
@@ -108,7 +88,8 @@ const eager: Policy = {
     const buf = smaf.create(length, { flags, ...(heap ? { name: heap } : {}) });
     try {
       if (future?.secure && smaf.secureModule) buf.setSecure(true);
-      allocateNow(smaf, buf, future);
+      // what a dma-heap's ALLOC does (the core's allocate: no CPU mapping, secure buffers too)
+      buf.allocate(`create (eager policy: heap ${heap ?? 'none matches'})`);
     } catch (e) {
       buf.put(); // the heap had no memory for it: the allocation fails, as ION's does
       throw e;

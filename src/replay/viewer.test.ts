@@ -42,3 +42,35 @@ test('the viewer replays to any moment, forward and back: the memory map, the bu
   const eager = new TraceViewer(text, 'f', 'eager');
   assert.deepEqual(eager.allDifferences.map((d) => [d.seq, d.op, d.replayed]), [[6, 'SMAF_IOC_CREATE', 'ENOMEM'], [7, 'ATTACH', 'EBADF'], [8, 'MAP', 'EBADF']], 'eager: the heap at create, and what follows');
 });
+
+test('holders of a C program\'s buffer: its handles say so, and its open files hold it until smafd says they closed', () => {
+  const records = [
+    { client: 1, op: 'CONNECT', native: true }, { client: 2, op: 'CONNECT', native: true },
+    { client: 1, op: 'SMAF_IOC_CREATE', fd: -1, args: { length: 65536, flags: 2, name: '' }, result: 0, new_fd: 3, buffer: 1 },
+    { client: 1, op: 'DUP', fd: 3, result: 4 },
+    { client: 1, op: 'FILE', fd: 3, args: { access: 2 }, result: 0 },
+    { client: 2, op: 'IDENTIFY', fd: -1, args: { handle: 1 }, result: 3, buffer: 1 },
+    { client: 0, op: 'FILES_CLOSED', buffer: 1 },
+    { client: 1, op: 'CLOSE', fd: 4, result: 0 },
+  ];
+  const v = new TraceViewer(`${records.map((r) => JSON.stringify(r)).join('\n')}\n`, 'c.jsonl');
+  assert.deepEqual(v.allDifferences, []);
+  assert.deepEqual(v.at(4).buffers.map((b) => b.holders), [['client 1']]);
+  assert.deepEqual(v.at(6).buffers.map((b) => b.holders), [['client 1', 'client 2 (handle)', 'open files']], 'client 1 still has fd 4, which holds a reference');
+  assert.deepEqual(v.at(7).buffers.map((b) => b.holders), [['client 1', 'client 2 (handle)']]);
+  const gone = v.at(8);
+  assert.deepEqual(gone.buffers, [], 'its last reference closed: released, the handles with it');
+  assert.equal(gone.events.at(-1)!.kind, 'release');
+});
+
+test('what smafd does on its own shows as smafd\'s: a release when the last file closed', () => {
+  const records = [
+    { client: 1, op: 'SMAF_IOC_CREATE', fd: -1, args: { length: 65536, flags: 2, name: '' }, result: 0, new_fd: 3, buffer: 1 },
+    { client: 1, op: 'FILE', fd: 3, args: { access: 2 }, result: 0 },
+    { client: 0, op: 'FILES_CLOSED', buffer: 1 },
+  ];
+  const v = new TraceViewer(`${records.map((r) => JSON.stringify(r)).join('\n')}\n`, 'c.jsonl');
+  const end = v.at(3);
+  assert.deepEqual(end.buffers, []);
+  assert.deepEqual([end.events.at(-1)!.kind, end.events.at(-1)!.clientLabel], ['release', 'smafd']);
+});

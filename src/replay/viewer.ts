@@ -5,7 +5,7 @@
  * differences so far. Moving forward replays on; moving back replays again from the start (a
  * replay of 100,000 operations takes well under a second).
  */
-import { explain, formatExplanation } from '../core/index.ts';
+import { explain, formatExplanation, type SmafBuffer } from '../core/index.ts';
 import type { PlatformSpec, SmafEvent } from '../platform/index.ts';
 import { defaultPlatformSpec, validatePlatform } from '../platform/index.ts';
 import { parseTraceFile, type OpRecord } from '../uapi/index.ts';
@@ -51,6 +51,7 @@ export interface ViewerBuffer {
   readonly label: string | null;
   readonly attachments: readonly { device: string; mapped: boolean }[];
   readonly cpuMappings: number;
+  /** Clients with an fd of it (`client 3 (handle)`: handles only, no reference), and `open files` while a C program's files hold it. */
   readonly holders: readonly string[];
 }
 
@@ -158,18 +159,27 @@ export class TraceViewer {
     }));
   }
 
+  /**
+   * Who holds each buffer: each client with an fd of it (`(handle)` when its fds are handles
+   * only, which hold no reference), and `open files` while a C program's files hold one.
+   */
   private buffers(): ViewerBuffer[] {
-    const holders = new Map<number, string[]>();
-    for (const c of this.replayer.world.clients.values()) {
+    const world = this.replayer.world;
+    const holders = new Map<number, Map<string, boolean>>();
+    for (const c of world.clients.values()) {
       for (const e of c.fds.values()) {
-        const list = holders.get(e.buffer.id) ?? [];
-        if (!list.includes(c.label)) list.push(c.label);
-        holders.set(e.buffer.id, list);
+        let byLabel = holders.get(e.buffer.id);
+        if (!byLabel) holders.set(e.buffer.id, (byLabel = new Map()));
+        byLabel.set(c.label, (byLabel.get(c.label) ?? false) || !e.handle);
       }
     }
+    const named = (b: SmafBuffer): string[] => [
+      ...[...(holders.get(b.id) ?? [])].map(([label, strong]) => (strong ? label : `${label} (handle)`)),
+      ...(world.files.has(b) ? ['open files'] : []),
+    ];
     return [...this.replayer.system.smaf.liveBuffers()].slice(0, 500).map((b) => ({
       buffer: b.id, length: b.length, allocator: b.backing?.allocator ?? null, secure: b.secure, label: b.label,
-      attachments: b.attachments.map((a) => ({ device: a.device.name, mapped: a.mapped })), cpuMappings: b.cpuMappings.length, holders: holders.get(b.id) ?? [],
+      attachments: b.attachments.map((a) => ({ device: a.device.name, mapped: a.mapped })), cpuMappings: b.cpuMappings.length, holders: named(b),
     }));
   }
 

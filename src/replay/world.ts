@@ -4,11 +4,17 @@
  * what earlier ones made), the buffers by their recorded id, and smafd's per-client rules that
  * live above the core (limits, fd checks, CPU access brackets). The rules follow smafd's session
  * (src/daemon/session.ts) errno for errno.
+ *
+ * A C program's dma-bufs (zero-copy, src/daemon/buffer-files.ts): once a buffer is handed out as
+ * a file (FILE), its files hold ONE reference of it until the last of them is closed anywhere
+ * (smafd's own FILES_CLOSED record); the program's fds on smafd for it are handles, which hold
+ * none, cannot be closed (EINVAL) and go when the buffer is released.
  */
 import { SmafError } from '../common/errors.ts';
 import { formatSize } from '../common/units.ts';
 import type { Attachment, CpuMapping, Smaf, SmafBuffer } from '../core/index.ts';
 import type { Platform } from '../platform/index.ts';
+import { SMAFD_CLIENT } from '../uapi/index.ts';
 
 /** smafd's limits a replay enforces (those of the recording's header; none without one). */
 export interface ReplayLimits {
@@ -27,6 +33,9 @@ export interface ReplayLimits {
 export class ReplayFd {
   private atts: Map<number, Attachment> | null = null;
   private maps: Map<number, CpuMapping> | null = null;
+
+  /** A handle (FILE made it one, or IDENTIFY gave it): it holds no reference of the buffer. */
+  handle = false;
 
   /** `recordedBuffer`: the buffer's id in the recording. */
   constructor(readonly fd: number, readonly buffer: SmafBuffer, readonly recordedBuffer: number | undefined) {}
@@ -73,6 +82,8 @@ export class ReplayClient {
   comm: string | null = null;
   pid: number | null = null;
   gone = false;
+  /** Whether it came on smafd's native socket (its CONNECT says); null when the recording has no CONNECT of it. */
+  native: boolean | null = null;
 
   constructor(readonly id: number) {}
 
@@ -81,7 +92,14 @@ export class ReplayClient {
   }
 
   get label(): string {
+    if (this.id === SMAFD_CLIENT) return 'smafd';
     return this.comm === null ? `client ${this.id}` : `client ${this.id} (${this.comm}, pid ${this.pid})`;
+  }
+
+  /** A handle of the buffer in this client, if it has one (the first: IDENTIFY gives that one). */
+  handleOf(buf: SmafBuffer): ReplayFd | undefined {
+    for (const e of this.fds.values()) if (e.buffer === buf && e.handle) return e;
+    return undefined;
   }
 }
 
@@ -90,6 +108,12 @@ export class ReplayWorld {
   /** Replayed buffers by the id the recording gave them. */
   readonly buffers = new Map<number, SmafBuffer>();
   readonly exported = new Set<SmafBuffer>();
+  /** The heap each dma-heap buffer came from (ALLOCATE): its exporter; /dev/smaf's have none. */
+  readonly exporters = new Map<SmafBuffer, string>();
+  /** Buffers whose files hold a reference (a FILE handed one out, no FILES_CLOSED since). */
+  readonly files = new Set<SmafBuffer>();
+  /** Each buffer's handles, in every client: they go when it is released. */
+  private readonly handles = new Map<SmafBuffer, { readonly c: ReplayClient; readonly e: ReplayFd }[]>();
   private totalFds = 0;
   /** Where a recorded fd, attachment or mapping went missing: the record that failed to make it. */
   readonly lost = new Map<string, number>();
@@ -180,8 +204,44 @@ export class ReplayWorld {
     this.totalFds++;
   }
 
-  /** Close an fd as smafd does: its mappings and attachments go, its CPU accesses end with the client's last fd of the buffer, then the reference. */
+  // ---- files and handles (zero-copy) ---------------------------------------------------------
+
+  /** FILE: the buffer's files hold a reference from now on (one, however many are handed out), and the fd becomes a handle. */
+  handOut(c: ReplayClient, e: ReplayFd): void {
+    const buf = e.buffer;
+    if (!this.files.has(buf)) {
+      buf.get();
+      this.files.add(buf);
+    }
+    this.toHandle(c, e);
+  }
+
+  /** The fd's reference goes (never the last: the files hold one); it stays, as a handle. */
+  private toHandle(c: ReplayClient, e: ReplayFd): void {
+    if (e.handle) return;
+    e.handle = true;
+    e.buffer.put();
+    const list = this.handles.get(e.buffer);
+    if (list) list.push({ c, e });
+    else this.handles.set(e.buffer, [{ c, e }]);
+  }
+
+  /** IDENTIFY with handle 1 gave a new fd: a handle, filed under the number the recording gave it. */
+  installHandle(c: ReplayClient, fd: number, buf: SmafBuffer, recordedBuffer: number | undefined): void {
+    this.install(c, fd, buf.get(), recordedBuffer);
+    this.toHandle(c, c.fds.get(fd)!);
+  }
+
+  /** The last open file of the buffer was closed (smafd's FILES_CLOSED): the files' reference goes. */
+  filesClosed(buf: SmafBuffer, recorded: number | undefined): void {
+    if (!this.files.delete(buf) || buf.released) return;
+    buf.put();
+    if (buf.released) this.forget(buf, recorded);
+  }
+
+  /** Close an fd as smafd does: its mappings and attachments go, its CPU accesses end with the client's last fd of the buffer, then the reference (a handle holds none). */
   closeFd(c: ReplayClient, e: ReplayFd): void {
+    if (e.handle) this.unlistHandle(e);
     c.fds.delete(e.fd);
     this.totalFds--;
     const buf = e.buffer;
@@ -193,8 +253,16 @@ export class ReplayWorld {
       if (!buf.released) for (let k = c.cpuAccess.get(buf) ?? 0; k > 0; k--) buf.endCpuAccess('read-write');
       c.cpuAccess.delete(buf);
     } else c.held.set(buf, n - 1);
-    if (!buf.released) buf.put();
+    if (!buf.released && !e.handle) buf.put();
     if (buf.released) this.forget(buf, e.recordedBuffer);
+  }
+
+  private unlistHandle(e: ReplayFd): void {
+    const list = this.handles.get(e.buffer);
+    if (!list) return;
+    const i = list.findIndex((h) => h.e === e);
+    if (i >= 0) list.splice(i, 1);
+    if (list.length === 0) this.handles.delete(e.buffer);
   }
 
   /** TEE shared memory goes (a dma-buf's reference with it). */
@@ -214,10 +282,16 @@ export class ReplayWorld {
     if (!c.teeContexts.has(ctx)) throw new SmafError('EBADF', `${what}: no open TEE context ${ctx} in this client`);
   }
 
-  /** A released buffer: no record can name it any more (an IMPORT of it is ENOENT). */
+  /** A released buffer: no record can name it any more (an IMPORT of it is ENOENT), and its handles go, in every client. */
   private forget(buf: SmafBuffer, recorded: number | undefined): void {
     this.exported.delete(buf);
+    this.files.delete(buf);
+    this.exporters.delete(buf);
     if (recorded !== undefined && this.buffers.get(recorded) === buf) this.buffers.delete(recorded);
+    const handles = this.handles.get(buf);
+    if (!handles) return;
+    this.handles.delete(buf);
+    for (const { c, e } of handles) if (c.fds.get(e.fd) === e) this.closeFd(c, e);
   }
 
   /** The client is gone: every fd it held closes, and its TEE shared memory goes, as a process exit. */

@@ -9,3 +9,4 @@ export { createRecordingSecureModule } from './recording-secure.ts';
 export { createSmafSystem, registerPlatformAllocators } from '../presets/default.ts';
 export { createOpteeSdpModule } from '../secure/optee-sdp.ts';
 export { failingAt, SECURE_HOOKS } from '../secure/secure-contract.ts';
+export { createFakeAddon, type FakeConnection } from './fake-addon.ts';

@@ -16,11 +16,11 @@ import { findIoctl, iocSize, IOCTLS, SMAF_IOC_CREATE, type FieldDef, type IoctlN
 import { decodeName, decodeStruct, fitStruct, nonZeroReserved } from './codec.ts';
 import { decodeOpRequest } from './op-codec.ts';
 import { OP_TABLE, opRow, type OpName, type OpTableRow } from './ops.ts';
-import { SESSION_OPS, type ArgValue, type RecordArgs, type SessionOpName, type Unrecorded } from './replies.ts';
+import { DAEMON_OPS, SESSION_OPS, type ArgValue, type DaemonOpName, type RecordArgs, type SessionOpName, type Unrecorded } from './replies.ts';
 import type { Request } from './wire.ts';
 
-/** The name of a recorded operation: an op of the op table, an ioctl of the ioctl table, or a session op. */
-export type RecordedOpName = OpName | IoctlName | SessionOpName;
+/** The name of a recorded operation: an op of the op table, an ioctl of the ioctl table, a session op, or one of smafd's own. */
+export type RecordedOpName = OpName | IoctlName | SessionOpName | DaemonOpName;
 
 /** How an argument is written in a record. */
 export type ArgKind = 'u32' | 's32' | 'u64' | 'char';
@@ -54,7 +54,16 @@ export const RECORDED_ARGS: ReadonlyMap<RecordedOpName, readonly ArgSpec[]> = ne
   }),
   ...IOCTLS.map((d): [RecordedOpName, ArgSpec[]] => [d.name, argSpecs(d.struct, false)]),
   ...SESSION_OPS.map((n): [RecordedOpName, ArgSpec[]] => [n, []]),
+  ...DAEMON_OPS.map((n): [RecordedOpName, ArgSpec[]] => [n, []]),
 ]);
+
+/** Ops that pass a file (SCM_RIGHTS): only clients of smafd's native socket send them (elsewhere EOPNOTSUPP). */
+export const FILE_OPS: ReadonlySet<string> = new Set(OP_TABLE.filter((r) => 'file' in r).map((r) => r.name));
+
+/** smafd's own records (client 0): what it did that no client asked for. */
+export function isDaemonOp(op: string): op is DaemonOpName {
+  return (DAEMON_OPS as readonly string[]).includes(op);
+}
 
 /** X_* ops show state and change nothing: never recorded, never replayed. */
 export function isIntrospection(name: string): boolean {
@@ -129,6 +138,7 @@ const ARG_TYPES: Readonly<Record<ArgKind, string>> = { u32: 'u32', s32: 's32', u
 const TARGETS: ReadonlyMap<string, string> = new Map([
   ...OP_TABLE.map((r): [string, string] => [r.name, r.target === 'device' ? '-1' : r.target === 'buffer' ? 'a buffer fd' : '-1 or a buffer fd']),
   ...IOCTLS.map((d): [string, string] => [d.name, d.target === 'device' ? '-1' : 'a buffer fd']),
+  ...DAEMON_OPS.map((n): [string, string] => [n, 'none (client 0: smafd itself)']),
 ]);
 
 /** The table of recorded operations in docs/trace.md (`npm run docs`): each op, its fd, its arguments. */

@@ -352,6 +352,16 @@ export const chromeTraceSchema: z.ZodType<ChromeTrace> = z.looseObject({
 export const SESSION_OPS = ['CONNECT', 'DISCONNECT'] as const;
 export type SessionOpName = (typeof SESSION_OPS)[number];
 
+/**
+ * What smafd does on its own, which no client asked for, recorded with `client` SMAFD_CLIENT:
+ * FILES_CLOSED, the last open file of a buffer (zero-copy: a C program's dma-buf) was closed
+ * somewhere (smafd learns it from inotify), so the reference the files held goes.
+ */
+export const DAEMON_OPS = ['FILES_CLOSED'] as const;
+export type DaemonOpName = (typeof DAEMON_OPS)[number];
+/** The `client` of smafd's own records (clients are numbered from 1). */
+export const SMAFD_CLIENT = 0;
+
 export type ArgValue = number | string;
 export type RecordArgs = Readonly<Record<string, ArgValue>>;
 
@@ -361,10 +371,11 @@ export interface OpRecord {
   readonly seq: number;
   /** Microseconds since the recording began (never decreasing). */
   readonly t: number;
+  /** The client (connection) id, or SMAFD_CLIENT (0) for what smafd did on its own (DAEMON_OPS). */
   readonly client: number;
-  /** An op of the op table, an ioctl of the ioctl table (by name), or CONNECT / DISCONNECT. */
+  /** An op of the op table, an ioctl of the ioctl table (by name), CONNECT / DISCONNECT, or one of smafd's (FILES_CLOSED). */
   readonly op: string;
-  /** The fd the request went to (-1: the device); absent for CONNECT and DISCONNECT. */
+  /** The fd the request went to (-1: the device); absent for CONNECT, DISCONNECT and smafd's own records. */
   readonly fd?: number;
   readonly args?: RecordArgs;
   /** The result (>= 0) of an operation that succeeded... */
@@ -372,7 +383,7 @@ export interface OpRecord {
   /** ...or the errno of one that failed, with its message. */
   readonly errno?: ErrnoName;
   readonly message?: string;
-  /** The buffer the operation concerned: the fd's, or the one CREATE, DUP or IMPORT gave. */
+  /** The buffer the operation concerned: the fd's, the one CREATE, DUP or IMPORT gave, the one IDENTIFY's file is, the one whose files FILES_CLOSED closed. */
   readonly buffer?: number;
   /** DMA_COPY's source buffer. */
   readonly src_buffer?: number;
@@ -380,6 +391,8 @@ export interface OpRecord {
   readonly new_fd?: number;
   /** CONNECT: the client came on the operator's admin socket. */
   readonly admin?: boolean;
+  /** CONNECT: the client came on smafd's native socket (a C program under `smaf exec`: files travel with its requests). */
+  readonly native?: boolean;
 }
 
 /** Why requests were left out of a recording, and how many. */
@@ -392,11 +405,19 @@ export interface Unrecorded {
   readonly introspection: number;
 }
 
-export const RECORDING_VERSION = 1;
+/**
+ * 2: smafd's own records (FILES_CLOSED, client 0), CONNECT's `native`, IDENTIFY's `buffer`. A
+ * version 1 recording reads as well unless it holds an op that passes a file (FILE, IDENTIFY, the
+ * sync-file ops): it would not say when the files of a C program's buffers were closed.
+ */
+export const RECORDING_VERSION = 2;
+/** The versions a replay reads. */
+export const READ_RECORDING_VERSIONS: readonly number[] = [1, RECORDING_VERSION];
 
 /** What a recording says about itself (the trace's `smaf_recording`). */
 export interface RecordingHeader {
-  readonly version: typeof RECORDING_VERSION;
+  /** RECORDING_VERSION when smafd writes it; a file read may be an older one (READ_RECORDING_VERSIONS). */
+  readonly version: number;
   /** The platform it was recorded on, as a platform document (the YAML platform format). */
   readonly platform: Readonly<Record<string, unknown>>;
   /** smafd's limits (LimitSettings), for a replay that enforces them too. */
@@ -424,7 +445,7 @@ export interface RecordingPage {
 const recordSchema: z.ZodType<OpRecord> = z.looseObject({
   seq: int, t: num, client: int, op: str, fd: opt(int), args: opt(z.record(str, z.union([num, str]))),
   result: opt(int), errno: opt(z.enum(Object.keys(Errno) as [ErrnoName, ...ErrnoName[]])), message: opt(str), buffer: opt(int), src_buffer: opt(int),
-  new_fd: opt(int), admin: opt(bool),
+  new_fd: opt(int), admin: opt(bool), native: opt(bool),
 });
 
 export const recordingPageSchema: z.ZodType<RecordingPage> = z.looseObject({

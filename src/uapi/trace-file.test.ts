@@ -6,7 +6,7 @@ import type { ChromeTrace, OpRecord, RecordingHeader } from './replies.ts';
 import { OP_CATEGORY, parseTraceFile, traceFileText, TraceFileError } from './trace-file.ts';
 
 const header: RecordingHeader = {
-  version: 1, platform: { name: 'p', memory: [] }, ops: 3, complete: true, dropped: 0, limit: 100, unrecorded: { unknown: 0, malformed: 0, introspection: 0 }, origin_us: 1_000_000,
+  version: 2, platform: { name: 'p', memory: [] }, ops: 3, complete: true, dropped: 0, limit: 100, unrecorded: { unknown: 0, malformed: 0, introspection: 0 }, origin_us: 1_000_000,
 };
 const records: OpRecord[] = [
   { seq: 1, t: 0, client: 1, op: 'CONNECT' },
@@ -95,12 +95,36 @@ test('each field is checked against the op tables: the line and field at fault',
   assert.equal(bad({ ...create, result: undefined }), 't.json:1: result: missing: every operation has its outcome, a result (>= 0) or an errno');
   assert.equal(bad({ ...create, errno: 'ENOMEN' }), `t.json:1: result, errno: an operation has a result (it succeeded) or an errno (it failed), not both`);
   assert.match(bad({ ...create, result: undefined, errno: 'ENOMEN' }), /^t\.json:1: errno: unknown errno "ENOMEN" \(EPERM, ENOENT/);
-  assert.equal(bad({ ...create, client: 0 }), 't.json:1: client: must be a client id (a whole number >= 1), got 0');
+  assert.equal(bad({ ...create, client: -1 }), 't.json:1: client: must be a client id (a whole number >= 1), got -1');
+  assert.equal(bad({ ...create, client: 0 }), "t.json:1: client: 0 is smafd itself, whose records are its own (FILES_CLOSED); SMAF_IOC_CREATE is a client's operation (clients are numbered from 1)");
   assert.equal(bad({ ...create, fd: 'three' }), 't.json:1: fd: must be the fd the request went to (-1 for the device), got "three"');
   assert.equal(bad({ client: 1, op: 'MAP', fd: 3, args: { attachment: 0, direction: 2 ** 32 }, result: 1 }), 't.json:1: args.direction: must be a whole number 0..4294967295, got 4294967296');
   assert.equal(bad({ client: 1, op: 'WRITE', fd: 3, args: { mapping: 0, offset: 0 }, result: 1 }), 't.json:1: args.length: must be a whole number 0..2^64-1 (a decimal string past 2^53), got nothing');
-  assert.equal(problems(jsonl({ smaf_recording: { ...header, version: 2 } }, create))[0], 't.json: smaf_recording.version: this smaf reads version 1, got 2');
+  assert.equal(problems(jsonl({ smaf_recording: { ...header, version: 3 } }, create))[0], 't.json: smaf_recording.version: this smaf reads versions 1 and 2, got 3');
+  assert.equal(bad({ client: 1, op: 'CONNECT', native: 'yes' }), 't.json:1: native: must be true or false, got "yes"');
   assert.equal(problems('[1, 2]\n')[0], 't.json:1: a record is an object (client, op, fd, args, result or errno), got [1,2]');
+});
+
+test('smafd\'s own records: client 0, no fd, no outcome, the buffer named; client 0 is nothing else', () => {
+  const closed = { client: 0, op: 'FILES_CLOSED', buffer: 4 };
+  assert.deepEqual(parseTraceFile(jsonl(closed), 't').records[0], { ...closed, seq: 1, t: 0 });
+  assert.deepEqual(problems(jsonl({ ...closed, client: 2 })), ["t.json:1: client: FILES_CLOSED is smafd's own record, not a client's: its client is 0 (smafd), got 2"]);
+  assert.deepEqual(problems(jsonl({ ...closed, fd: 3 })), ["t.json:1: fd: FILES_CLOSED went to no fd (smafd's own record): leave fd out"]);
+  assert.deepEqual(problems(jsonl({ ...closed, result: 0 })), ['t.json:1: result: FILES_CLOSED answers no request: it has no outcome (leave result and errno out)']);
+  assert.deepEqual(problems(jsonl({ client: 0, op: 'FILES_CLOSED' })), ['t.json:1: buffer: missing: FILES_CLOSED says which buffer\'s files were closed']);
+  assert.deepEqual(problems(jsonl({ client: 0, op: 'FILES_CLOSED', buffer: 4, args: { buffer: 4 } })), ['t.json:1: args.buffer: not an argument of FILES_CLOSED (its arguments: none)']);
+  // the exported trace names smafd's track
+  const text = traceFileText(trace, header, [records[0]!, { seq: 2, t: 30, ...closed }]);
+  assert.match(text, /"name":"thread_name","ph":"M","pid":3,"tid":0,"args":\{"name":"smafd"\}/);
+});
+
+test('a version 1 recording reads, unless it holds an op that passes a file (it does not say when files were closed)', () => {
+  const v1 = { ...header, version: 1, ops: 2 };
+  const create = { client: 1, op: 'SMAF_IOC_CREATE', fd: -1, args: { length: 4096, flags: 2, name: '' }, result: 0, new_fd: 3 };
+  assert.equal(parseTraceFile(jsonl({ smaf_recording: v1 }, create, { client: 1, op: 'CLOSE', fd: 3, result: 0 }), 't').header?.version, 1);
+  assert.deepEqual(problems(jsonl({ smaf_recording: v1 }, create, { client: 1, op: 'FILE', fd: 3, args: { access: 2 }, result: 0 })), [
+    't.json:3: op: FILE in a version 1 recording, which does not say when the files of C programs\' buffers were closed (FILES_CLOSED, version 2): record the run again with this smafd',
+  ]);
 });
 
 test('a Chrome trace without a recording is refused, saying why it has none', () => {

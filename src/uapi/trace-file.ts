@@ -9,8 +9,8 @@
 import { Errno, SmafError } from '../common/errors.ts';
 import { nearest } from '../common/edit-distance.ts';
 import { JsonSyntaxError, scanJson } from './json-scan.ts';
-import { isIntrospection, RECORDED_ARGS, type ArgSpec, type RecordedOpName } from './recording.ts';
-import { RECORDING_VERSION, type ChromeTrace, type OpRecord, type RecordingHeader } from './replies.ts';
+import { FILE_OPS, isDaemonOp, isIntrospection, RECORDED_ARGS, type ArgSpec, type RecordedOpName } from './recording.ts';
+import { READ_RECORDING_VERSIONS, RECORDING_VERSION, SMAFD_CLIENT, type ChromeTrace, type OpRecord, type RecordingHeader } from './replies.ts';
 
 /** The category of the trace events that carry recorded operations. */
 export const OP_CATEGORY = 'smaf.op';
@@ -40,11 +40,11 @@ export class TraceFileError extends SmafError {
 
 // ---- writing ---------------------------------------------------------------------------------
 
-/** Each client's name from its HELLO: `client 7 (gst-launch-1.0, pid 4242)`. */
+/** Each client's name from its HELLO: `client 7 (gst-launch-1.0, pid 4242)`; smafd's own track is `smafd`. */
 function clientNames(records: readonly OpRecord[]): Map<number, string> {
   const names = new Map<number, string>();
   for (const r of records) {
-    if (!names.has(r.client)) names.set(r.client, `client ${r.client}`);
+    if (!names.has(r.client)) names.set(r.client, r.client === SMAFD_CLIENT ? 'smafd' : `client ${r.client}`);
     if (r.op === 'HELLO' && r.result !== undefined && typeof r.args?.comm === 'string') names.set(r.client, `client ${r.client} (${r.args.comm}, pid ${r.args.pid})`);
   }
   return names;
@@ -112,11 +112,14 @@ function recordProblems(r: Raw): string[] {
   const op = opProblem(r.op);
   if (op) return [`op: ${op}`];
   const specs = RECORDED_ARGS.get(r.op as RecordedOpName)!;
-  const session = specs.length === 0 && (r.op === 'CONNECT' || r.op === 'DISCONNECT');
+  const daemon = isDaemonOp(r.op as string);
+  const session = r.op === 'CONNECT' || r.op === 'DISCONNECT';
   if (r.seq !== undefined && !(isInt(r.seq) && r.seq >= 1)) p.push(`seq: must be a whole number >= 1, got ${show(r.seq)}`);
   if (r.t !== undefined && !(typeof r.t === 'number' && r.t >= 0 && Number.isFinite(r.t))) p.push(`t: must be microseconds >= 0, got ${show(r.t)}`);
-  if (!(isInt(r.client) && r.client >= 1)) p.push(`client: must be a client id (a whole number >= 1), got ${show(r.client)}`);
-  if (!session && !(isInt(r.fd) && r.fd >= -(2 ** 31) && r.fd < 2 ** 31)) p.push(`fd: must be the fd the request went to (-1 for the device), got ${show(r.fd)}`);
+  p.push(...clientProblems(r, daemon));
+  if (session || daemon) {
+    if (r.fd !== undefined) p.push(`fd: ${String(r.op)} went to no fd (${daemon ? "smafd's own record" : 'a client arriving or going'}): leave fd out`);
+  } else if (!(isInt(r.fd) && r.fd >= -(2 ** 31) && r.fd < 2 ** 31)) p.push(`fd: must be the fd the request went to (-1 for the device), got ${show(r.fd)}`);
   const args = r.args ?? {};
   if (!isObject(args)) p.push(`args: must be an object, got ${show(args)}`);
   else {
@@ -128,11 +131,26 @@ function recordProblems(r: Raw): string[] {
       if (!specs.some((s) => s.name === k)) p.push(`args.${k}: not an argument of ${String(r.op)} (its arguments: ${specs.map((s) => s.name).join(', ') || 'none'})`);
     }
   }
-  p.push(...outcomeProblems(r, session));
+  p.push(...(daemon ? daemonOutcomeProblems(r) : outcomeProblems(r, session)));
   for (const k of ['buffer', 'src_buffer'] as const) if (r[k] !== undefined && !(isInt(r[k]) && r[k] >= 1)) p.push(`${k}: must be a buffer id (a whole number >= 1), got ${show(r[k])}`);
   if (r.new_fd !== undefined && !isInt(r.new_fd)) p.push(`new_fd: must be an fd, got ${show(r.new_fd)}`);
-  if (r.admin !== undefined && typeof r.admin !== 'boolean') p.push(`admin: must be true or false, got ${show(r.admin)}`);
+  for (const k of ['admin', 'native'] as const) if (r[k] !== undefined && typeof r[k] !== 'boolean') p.push(`${k}: must be true or false, got ${show(r[k])}`);
   if (r.message !== undefined && typeof r.message !== 'string') p.push(`message: must be a string, got ${show(r.message)}`);
+  return p;
+}
+
+/** A client is numbered from 1; client 0 is smafd itself, whose records are its own ops and only those. */
+function clientProblems(r: Raw, daemon: boolean): string[] {
+  if (daemon) return r.client === SMAFD_CLIENT ? [] : [`client: ${String(r.op)} is smafd's own record, not a client's: its client is ${SMAFD_CLIENT} (smafd), got ${show(r.client)}`];
+  if (r.client === SMAFD_CLIENT) return [`client: ${SMAFD_CLIENT} is smafd itself, whose records are its own (FILES_CLOSED); ${String(r.op)} is a client's operation (clients are numbered from 1)`];
+  return isInt(r.client) && r.client >= 1 ? [] : [`client: must be a client id (a whole number >= 1), got ${show(r.client)}`];
+}
+
+/** smafd's own records answer no request: no outcome; they name the buffer they concern. */
+function daemonOutcomeProblems(r: Raw): string[] {
+  const p: string[] = [];
+  if (r.result !== undefined || r.errno !== undefined) p.push(`${r.result !== undefined ? 'result' : 'errno'}: ${String(r.op)} answers no request: it has no outcome (leave result and errno out)`);
+  if (r.buffer === undefined) p.push(`buffer: missing: ${String(r.op)} says which buffer's files were closed`);
   return p;
 }
 
@@ -146,7 +164,7 @@ function outcomeProblems(r: Raw, session: boolean): string[] {
 function headerProblems(h: unknown): string[] {
   if (!isObject(h)) return [`must be an object, got ${show(h)}`];
   const p: string[] = [];
-  if (h.version !== RECORDING_VERSION) p.push(`version: this smaf reads version ${RECORDING_VERSION}, got ${show(h.version)}`);
+  if (!READ_RECORDING_VERSIONS.includes(h.version as number)) p.push(`version: this smaf reads versions ${READ_RECORDING_VERSIONS.join(' and ')}, got ${show(h.version)}`);
   if (!isObject(h.platform)) p.push(`platform: must be a platform document (the YAML platform format, as JSON), got ${show(h.platform)}`);
   for (const k of ['ops', 'dropped', 'limit'] as const) if (!(isInt(h[k]) && h[k] >= 0)) p.push(`${k}: must be a whole number >= 0, got ${show(h[k])}`);
   if (typeof h.complete !== 'boolean') p.push(`complete: must be true or false, got ${show(h.complete)}`);
@@ -157,7 +175,7 @@ function headerProblems(h: unknown): string[] {
 /** The header with its defaults (a hand-written one may leave the counters out). */
 function headerOf(h: Raw): RecordingHeader {
   return {
-    version: RECORDING_VERSION, platform: h.platform as Record<string, unknown>, ...(isObject(h.limits) ? { limits: h.limits as Record<string, number> } : {}),
+    version: h.version as number, platform: h.platform as Record<string, unknown>, ...(isObject(h.limits) ? { limits: h.limits as Record<string, number> } : {}),
     ops: h.ops as number, complete: h.complete as boolean, dropped: h.dropped as number, limit: h.limit as number,
     unrecorded: isObject(h.unrecorded) ? (h.unrecorded as unknown as RecordingHeader['unrecorded']) : { unknown: 0, malformed: 0, introspection: 0 },
     origin_us: typeof h.origin_us === 'number' ? h.origin_us : 0,
@@ -204,6 +222,17 @@ function ordered(raws: readonly Raw[], lines: readonly number[], problems: Probl
   return out;
 }
 
+/**
+ * A version 1 recording does not say when the files of a C program's buffers were closed (nor
+ * which clients were on the native socket): one that holds an op passing a file cannot replay.
+ */
+function olderProblems(raws: readonly Raw[], lines: readonly number[], problems: Problems): void {
+  const i = raws.findIndex((r) => FILE_OPS.has(r.op as string));
+  if (i >= 0) {
+    problems.add(lines[i]!, `op: ${String(raws[i]!.op)} in a version 1 recording, which does not say when the files of C programs' buffers were closed (FILES_CLOSED, version ${RECORDING_VERSION}): record the run again with this smafd`);
+  }
+}
+
 function checked(source: string, format: Recording['format'], header: unknown, raws: readonly unknown[], lines: readonly number[]): Recording {
   const problems = new Problems(source);
   let h: RecordingHeader | null = null;
@@ -220,6 +249,7 @@ function checked(source: string, format: Recording['format'], header: unknown, r
     objects.push(r);
   });
   problems.throwIfAny();
+  if (h && h.version < RECORDING_VERSION) olderProblems(objects, lines, problems);
   const records = ordered(objects, lines, problems);
   problems.throwIfAny();
   if (h && h.ops !== records.length) {
