@@ -15,6 +15,7 @@
  * eventfd(signalled) -> fd              signal(fd, on): a sync file's state (readable = signalled)
  * watchStart(onEvents)                  inotify: onEvents(Int32Array [wd, mask, wd, mask, ...])
  * watch(fd) -> wd, unwatch(wd)          IN_OPEN | IN_CLOSE on a memfd: its open files come and go
+ * watchDrain() -> Int32Array            the events queued now, read at once (the poll would see them later)
  * lock(fd, type, offset)               an OFD lock of one byte at offset on smafd's own open file
  *                                       (type 0 none, 1 read, 2 write): device work in flight on a
  *                                       buffer, which a program's F_OFD_GETLK sees (its SYNC's fast
@@ -216,36 +217,78 @@ void files_shutdown(void)
 		uv_poll_stop(&g_watch.poll);
 }
 
+#define WATCH_BUF 16384
+#define WATCH_PAIRS (2 * (WATCH_BUF / sizeof(struct inotify_event)))
+
+/* One read of the inotify queue as [wd, mask] pairs: how many int32s, 0 when it is empty. */
+static size_t read_events(int32_t *pairs)
+{
+	char buf[WATCH_BUF] __attribute__((aligned(__alignof__(struct inotify_event))));
+	ssize_t n = read(g_watch.fd, buf, sizeof buf);
+	if (n <= 0)
+		return 0;
+	size_t k = 0;
+	for (char *p = buf; p < buf + n;) {
+		struct inotify_event *e = (struct inotify_event *)p;
+		pairs[k++] = e->wd;
+		pairs[k++] = (int32_t)e->mask;
+		p += sizeof *e + e->len;
+	}
+	return k;
+}
+
+/* An Int32Array of the pairs, or NULL when Node can no longer make one (it is tearing down: its
+ * handles' last callbacks run before the addon's cleanup hook, and JavaScript cannot run then). */
+static napi_value int32_array(napi_env env, const int32_t *pairs, size_t k)
+{
+	napi_value ab, arr;
+	void *data = NULL;
+	if (napi_create_arraybuffer(env, k * sizeof(int32_t), &data, &ab) != napi_ok || (k && !data))
+		return NULL;
+	if (k)
+		memcpy(data, pairs, k * sizeof(int32_t));
+	if (napi_create_typedarray(env, napi_int32_array, k, ab, 0, &arr) != napi_ok)
+		return NULL;
+	return arr;
+}
+
 static void watch_poll_cb(uv_poll_t *h, int status, int events)
 {
 	(void)h;
 	(void)events;
 	if (status < 0 || addon_env_closing)
 		return;
-	char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
-	int32_t pairs[2 * (sizeof buf / sizeof(struct inotify_event))];
-	for (;;) {
-		ssize_t n = read(g_watch.fd, buf, sizeof buf);
-		if (n <= 0)
-			return;
-		size_t k = 0;
-		for (char *p = buf; p < buf + n;) {
-			struct inotify_event *e = (struct inotify_event *)p;
-			pairs[k++] = e->wd;
-			pairs[k++] = (int32_t)e->mask;
-			p += sizeof *e + e->len;
-		}
+	int32_t pairs[WATCH_PAIRS];
+	for (size_t k; (k = read_events(pairs)) > 0;) {
 		napi_env env = g_watch.env;
 		napi_handle_scope scope;
 		napi_open_handle_scope(env, &scope);
-		napi_value ab, arr;
-		void *data;
-		napi_create_arraybuffer(env, k * sizeof(int32_t), &data, &ab);
-		memcpy(data, pairs, k * sizeof(int32_t));
-		napi_create_typedarray(env, napi_int32_array, k, ab, 0, &arr);
-		call_js(env, g_watch.ctx, g_watch.cb, 1, &arr);
+		napi_value arr = int32_array(env, pairs, k);
+		if (arr)
+			call_js(env, g_watch.ctx, g_watch.cb, 1, &arr);
 		napi_close_handle_scope(env, scope);
+		if (!arr) { /* Node is tearing down: nobody will read these events */
+			uv_poll_stop(&g_watch.poll);
+			return;
+		}
 	}
+}
+
+/* The events queued now, at once (the caller handles them as watchStart's callback would); one read of an empty queue when there are none. */
+static napi_value js_watch_drain(napi_env env, napi_callback_info info)
+{
+	(void)info;
+	if (g_watch.fd < 0) {
+		napi_value arr = int32_array(env, NULL, 0);
+		return arr ? arr : make_undefined(env);
+	}
+	static int32_t all[8 * WATCH_PAIRS];
+	int32_t pairs[WATCH_PAIRS];
+	size_t total = 0;
+	for (size_t k; total + WATCH_PAIRS <= sizeof all / sizeof *all && (k = read_events(pairs)) > 0; total += k)
+		memcpy(all + total, pairs, k * sizeof(int32_t));
+	napi_value arr = int32_array(env, all, total);
+	return arr ? arr : make_undefined(env);
 }
 
 static napi_value js_watch_start(napi_env env, napi_callback_info info)
@@ -362,6 +405,7 @@ void files_register(napi_env env, napi_value exports)
 	EXPORT_FN(env, exports, "signal", js_signal);
 	EXPORT_FN(env, exports, "watchStart", js_watch_start);
 	EXPORT_FN(env, exports, "watch", js_watch);
+	EXPORT_FN(env, exports, "watchDrain", js_watch_drain);
 	EXPORT_FN(env, exports, "unwatch", js_unwatch);
 	EXPORT_FN(env, exports, "sealWrites", js_seal_writes);
 	EXPORT_FN(env, exports, "lock", js_lock);

@@ -223,7 +223,10 @@ static void deliver(struct conn *c, ssize_t n, struct msghdr *m)
 	napi_open_handle_scope(env, &scope);
 	napi_value args[3];
 	args[0] = make_int(env, c->id);
-	napi_create_buffer_copy(env, (size_t)n, g_read_buf, NULL, &args[1]);
+	if (napi_create_buffer_copy(env, (size_t)n, g_read_buf, NULL, &args[1]) != napi_ok) {
+		napi_close_handle_scope(env, scope); /* Node is tearing down: no JavaScript runs any more */
+		return;
+	}
 	napi_get_null(env, &args[2]);
 	int count = 0;
 	for (struct cmsghdr *cm = CMSG_FIRSTHDR(m); cm; cm = CMSG_NXTHDR(m, cm)) {

@@ -6,8 +6,10 @@
  */
 #include <dirent.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -97,6 +99,22 @@ static void exhaustion(int heap, const char *name, uint64_t pool)
 	CHECK(n < 64 && (uint64_t)n * (4u << 20) <= pool && e == ENOMEM, "%s: 4 MiB buffers until the pool is full: %d, then ENOMEM", name, n);
 	while (n > 0)
 		close(fds[--n]);
+	/* memory whose last reference goes (the fd, or the mapping after it) is free at once: the next ALLOC may take it */
+	bool mappable = strncmp(name, "protected,", 10) != 0;
+	int again = 0;
+	for (int r = 0; r < 20; r++) {
+		int b = heap_alloc(heap, pool * 5 / 8, O_RDWR | O_CLOEXEC, 0);
+		if (b < 0)
+			continue;
+		again++;
+		unsigned char *p = mappable ? mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, b, 0) : MAP_FAILED;
+		close(b);
+		if (p != MAP_FAILED) {
+			p[0] = 1; /* the mapping is the last reference now */
+			munmap(p, 4096);
+		}
+	}
+	CHECK(again == 20, "%s: %llu MiB allocated and let go 20 times in a row: free again at once each time (%d of 20)", name, (unsigned long long)(pool * 5 / 8 >> 20), again);
 }
 
 static void test_heap(const char *name)

@@ -167,6 +167,17 @@ export class BufferFiles {
     return f && !f.buf.released ? f : null;
   }
 
+  /**
+   * Take in every open and close of the files that the kernel has queued by now, before a request
+   * runs. A program's close() queues its IN_CLOSE before it returns, so a request sent after it
+   * sees the buffer gone, as with a kernel's dma-buf (a heap ALLOC right after the last close of a
+   * buffer that filled the pool succeeds). The loop's poll usually delivers the close first (epoll
+   * reports the inotify fd ready before the socket), but nothing promises that order; this does.
+   */
+  settle(): void {
+    if (this.byBuffer.size > 0) this.watcher.drain();
+  }
+
   /** Whether the files of a buffer hold a reference of it now (the daemon's self-check). */
   holdsReference(buf: SmafBuffer): boolean {
     return this.byBuffer.get(buf.id)?.holdsRef ?? false;

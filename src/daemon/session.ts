@@ -139,6 +139,7 @@ export class ClientSession implements HandlerSession {
    */
   begin(req: Request): Response | SlicedRequest {
     this.requests++;
+    this.ctx.files?.settle(); // the closes programs made before this request was sent count before it
     const recorded = this.ctx.recorder.begin(this, req); // the recording for replay (recorder.ts)
     let work: Work<Outcome>;
     // the journal records this client as the one acting, through every slice of its work

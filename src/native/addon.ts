@@ -56,6 +56,8 @@ export interface SmafAddon {
   /** inotify: events arrive as [wd, mask, wd, mask, ...]. */
   watchStart(onEvents: (events: Int32Array) => void): void;
   watch(fd: number): number;
+  /** The events queued now, read at once ([wd, mask, ...]; empty when none): what the poll would deliver later. */
+  watchDrain(): Int32Array;
   unwatch(wd: number): void;
   /**
    * An OFD lock of one byte at `offset` on smafd's own open file (0 none, 1 read, 2 write): 0, or

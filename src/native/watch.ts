@@ -10,6 +10,8 @@ export interface FileWatcher {
   unwatch(wd: number): void;
   /** Called when the kernel dropped events (the queue overflowed): counts may be wrong. */
   onOverflow(handler: () => void): void;
+  /** Handle the events the kernel has queued by now, at once (not at the loop's next poll). */
+  drain(): void;
 }
 
 const IN_Q_OVERFLOW = 0x4000;
@@ -20,13 +22,14 @@ export function fileWatcher(addon: SmafAddon): FileWatcher {
   if (w) return w;
   const handlers = new Map<number, (mask: number) => void>();
   const overflow: (() => void)[] = [];
-  addon.watchStart((events) => {
+  const dispatch = (events: Int32Array): void => {
     for (let i = 0; i + 1 < events.length; i += 2) {
       const mask = events[i + 1]!;
       if (mask & IN_Q_OVERFLOW) for (const h of overflow) h();
       else handlers.get(events[i]!)?.(mask);
     }
-  });
+  };
+  addon.watchStart(dispatch);
   w = {
     watch(fd, onEvent) {
       const wd = addon.watch(fd);
@@ -39,6 +42,9 @@ export function fileWatcher(addon: SmafAddon): FileWatcher {
     },
     onOverflow(handler) {
       overflow.push(handler);
+    },
+    drain() {
+      dispatch(addon.watchDrain());
     },
   };
   watchers.set(addon, w);

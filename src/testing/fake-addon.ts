@@ -132,6 +132,12 @@ export class FakeAddon implements SmafAddon {
     return 0;
   }
 
+  watchDrain(): Int32Array {
+    const events = Int32Array.from(this.queue);
+    this.queue = [];
+    return events;
+  }
+
   /** Queued inotify events reach smafd now (in the order they were queued). */
   deliver(): void {
     if (this.queue.length === 0 || !this.onEvents) return;
