@@ -134,8 +134,13 @@ export class Platform {
 
   /** The region holding a physical address (the most specific one: a carveout before its DRAM). */
   regionAt(addr: number): MemoryRegion | undefined {
-    const hits = this.spec.memory.filter((r) => addr >= r.base && addr < r.base + r.size);
-    return hits.find((r) => r.kind !== 'system') ?? hits[0];
+    let first: MemoryRegion | undefined;
+    for (const r of this.spec.memory) {
+      if (addr < r.base || addr >= r.base + r.size) continue;
+      if (r.kind !== 'system') return r;
+      first ??= r;
+    }
+    return first;
   }
 
   /** The largest single region: no buffer longer than this can ever be allocated. */
