@@ -97,13 +97,13 @@ const bufferOps = {
     const device = name(value.device, 'device name: ');
     s.ctx.limits.checkAttachments(s, entry.attachments.size);
     const att = entry.buffer.attach(s.ctx.platform.device(device));
-    entry.attachments.set(att.id, att);
+    entry.addAttachment(att);
     return { result: att.id };
   },
   DETACH: ({ session: s, entry, value }) => {
     const att = s.attachment(entry, value.attachment);
     entry.buffer.detach(att);
-    entry.attachments.delete(att.id);
+    entry.removeAttachment(att.id);
     return { result: 0 };
   },
   MAP: ({ session: s, entry, value }) => {
@@ -144,14 +144,14 @@ const ioOps = {
     if (buf.secure && s.ctx.exporterOf(buf) !== 'smaf') throw new SmafError('EINVAL', `buffer ${buf.id} comes from the protected heap ${s.ctx.exporterOf(buf)}, which has no mmap`);
     // the core checks the range and prot; a u64 past 2^53 is refused here, where it is decoded
     const m = buf.mmap(safe(value.offset, 'MMAP: offset'), safe(value.length, 'MMAP: length'), value.prot);
-    entry.mappings.set(m.id, m);
+    entry.addMapping(m);
     s.ctx.files?.share(buf); // a C program's mapping is the memory itself from now on
     return { result: m.id };
   },
   MUNMAP: ({ session: s, entry, value }) => {
     const m = s.mapping(entry, value.mapping);
     entry.buffer.munmap(m);
-    entry.mappings.delete(m.id);
+    entry.removeMapping(m.id);
     return { result: 0 };
   },
   READ: ({ session: s, entry, value }) => {

@@ -12,7 +12,7 @@ import type { Account } from './accounts.ts';
 import { HeldBuffers } from './held-buffers.ts';
 import { runIoctl } from './ioctl-handlers.ts';
 import { runOp } from './op-handlers.ts';
-import { isSliced, isStreamed, type FdEntry, type HandlerSession, type Outcome, type Streamed, type Work } from './op-types.ts';
+import { FdEntry, isSliced, isStreamed, type HandlerSession, type Outcome, type Streamed, type Work } from './op-types.ts';
 import { sessionScope, type Scope } from './scope.ts';
 import { TeeClient } from './tee-client.ts';
 
@@ -261,7 +261,7 @@ export class ClientSession implements HandlerSession {
       undo();
       throw e;
     }
-    this.fds.set(fd, { fd, buffer: buf, attachments: new Map(), mappings: new Map(), handle: false });
+    this.fds.set(fd, new FdEntry(fd, buf));
     this.hold(buf);
     this.account.fds++;
     this.ctx.limits.totalFds++;
@@ -324,8 +324,7 @@ export class ClientSession implements HandlerSession {
         }
       }
     } finally {
-      entry.mappings.clear();
-      entry.attachments.clear();
+      entry.clear();
       if (this.unhold(buf)) {
         // the client's last fd of this dma-buf: CPU accesses it left open end with it
         if (!buf.released) for (let n = this.cpuAccess.get(buf) ?? 0; n > 0; n--) buf.endCpuAccess('read-write');
