@@ -12,7 +12,7 @@ import { SmafClient } from '../src/client/client.ts';
 import { pairedMetric, type BenchContext, type Metric } from './metric.ts';
 import type { ScalePoint } from './report.ts';
 import { median, paired } from './rounds.ts';
-import { startServer } from './spawn.ts';
+import { canPin, pinnedTo, startServer } from './spawn.ts';
 
 const HOLDERS = 100;
 
@@ -65,7 +65,12 @@ async function viewer(url: string, token: string): Promise<{ bytes: () => number
 }
 
 export async function benchScale(ctx: BenchContext): Promise<{ metrics: Metric[]; curve: ScalePoint[] }> {
-  const [full, empty] = await Promise.all([startServer('smafd-dashboard'), startServer('smafd-dashboard')]);
+  // the probe and both servers on one CPU: the same placement for both (spawn.ts, pinnedTo)
+  return pinnedTo(0, () => scaleOnOneCpu(ctx));
+}
+
+async function scaleOnOneCpu(ctx: BenchContext): Promise<{ metrics: Metric[]; curve: ScalePoint[] }> {
+  const [full, empty] = await Promise.all([startServer('smafd-dashboard', { cpu: 0 }), startServer('smafd-dashboard', { cpu: 0 })]);
   // --quick stops at 10,000 (filling to 100,000 takes longer than the minute the whole run has); the
   // figures are named by the size they reached
   const points = ctx.quick ? [0, 10_000] : [0, 10_000, 25_000, 50_000, 75_000, 100_000];
@@ -104,11 +109,12 @@ export async function benchScale(ctx: BenchContext): Promise<{ metrics: Metric[]
     bar.stop();
     await Promise.all([probe, other, ...holders].map((c) => c.close()));
     const size = `${live / 1000}k`;
+    const placement = canPin() ? '; the probe and both servers on one CPU' : '; unpinned (no taskset here)';
     return {
       curve,
       metrics: [
-        pairedMetric(`scale.create_close.${size}`, last!, 'µs', `CREATE+CLOSE p50 with ${live.toLocaleString('en')} live buffers held by ${HOLDERS} clients, vs an empty smafd: ${rounds(live)} paired rounds of ${burst} pairs on each`),
-        pairedMetric(`scale.dashboard.${size}`, viewed, 'µs', `CREATE+CLOSE p50 at ${live.toLocaleString('en')} live buffers with a dashboard viewer connected (${(pushed / viewerRounds / 1024).toFixed(0)} KiB pushed to it per round), vs without one: ${viewerRounds} paired rounds of ${windowMs} ms on each`),
+        pairedMetric(`scale.create_close.${size}`, last!, 'µs', `CREATE+CLOSE p50 with ${live.toLocaleString('en')} live buffers held by ${HOLDERS} clients, vs an empty smafd: ${rounds(live)} paired rounds of ${burst} pairs on each${placement}`),
+        pairedMetric(`scale.dashboard.${size}`, viewed, 'µs', `CREATE+CLOSE p50 at ${live.toLocaleString('en')} live buffers with a dashboard viewer connected (${(pushed / viewerRounds / 1024).toFixed(0)} KiB pushed to it per round), vs without one: ${viewerRounds} paired rounds of ${windowMs} ms on each${placement}`),
       ],
     };
   } finally {

@@ -1,7 +1,7 @@
 /** The benchmark's server processes (bench/servers.ts), each in its own process like a real smafd. */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { StallReport } from './stalls.ts';
@@ -28,9 +28,10 @@ export function benchSocket(name: string): string {
  * it prints besides goes to stderr: `SMAF_BENCH_NODE_FLAGS="--trace-gc"` shows each server's
  * garbage collections there.
  */
-function spawnReady(script: string, args: readonly string[], flags: readonly string[]): Promise<{ process: ChildProcess; info: string; lines: AsyncIterable<string> }> {
+function spawnReady(script: string, args: readonly string[], flags: readonly string[], cpu?: number): Promise<{ process: ChildProcess; info: string; lines: AsyncIterable<string> }> {
   const extra = process.env.SMAF_BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
-  const p = spawn(process.execPath, [...flags, ...extra, '--import', 'tsx', fileURLToPath(new URL(script, import.meta.url)), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const argv = [...flags, ...extra, '--import', 'tsx', fileURLToPath(new URL(script, import.meta.url)), ...args];
+  const p = cpu !== undefined && canPin() ? spawn('taskset', ['-c', String(cpu), process.execPath, ...argv], { stdio: ['ignore', 'pipe', 'inherit'] }) : spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
   const waiting: ((line: string) => void)[] = [];
   const later: string[] = [];
   let ready: ((info: string) => void) | null = null;
@@ -58,13 +59,48 @@ function spawnReady(script: string, args: readonly string[], flags: readonly str
   });
 }
 
-/** A server process; `watchStalls`: it watches its event loop's stalls (`stalls()` asks). */
-export async function startServer(kind: ServerKind, options: { socket?: string; watchStalls?: boolean } = {}): Promise<BenchServer> {
+let pinnable: boolean | null = null;
+
+/** Whether processes can be pinned to a CPU here (Linux's taskset). */
+export function canPin(): boolean {
+  if (pinnable === null) {
+    try {
+      execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
+      pinnable = availableParallelism() > 1;
+    } catch {
+      pinnable = false;
+    }
+  }
+  return pinnable;
+}
+
+/**
+ * Run `body` with this process (every thread) on one CPU, then on all of them again. Where a
+ * server and its client run on the same CPU, a request wakes the server with a context switch;
+ * across CPUs it takes an interrupt (on this VM about 50 µs each way): a figure that compares two
+ * servers must give both the same placement, or the kernel's choice of CPUs decides it.
+ */
+export async function pinnedTo<T>(cpu: number, body: () => Promise<T>): Promise<T> {
+  if (!canPin()) return body();
+  const all = `0-${availableParallelism() - 1}`;
+  execFileSync('taskset', ['-a', '-cp', String(cpu), String(process.pid)], { stdio: 'ignore' });
+  try {
+    return await body();
+  } finally {
+    execFileSync('taskset', ['-a', '-cp', all, String(process.pid)], { stdio: 'ignore' });
+  }
+}
+
+/**
+ * A server process; `watchStalls`: it watches its event loop's stalls (`stalls()` asks); `cpu`: it
+ * runs on that CPU only (where taskset exists; see `pinnedTo`).
+ */
+export async function startServer(kind: ServerKind, options: { socket?: string; watchStalls?: boolean; cpu?: number } = {}): Promise<BenchServer> {
   const socket = options.socket ?? benchSocket(kind);
   // SMAF_BENCH_PROFILE=DIR: each server writes a CPU profile into DIR when it stops
   const dir = process.env.SMAF_BENCH_PROFILE;
   const args = [kind, socket, ...(options.watchStalls ? ['--stalls'] : [])];
-  const { process: p, info, lines } = await spawnReady('./servers.ts', args, dir ? ['--cpu-prof', '--cpu-prof-dir', dir] : []);
+  const { process: p, info, lines } = await spawnReady('./servers.ts', args, dir ? ['--cpu-prof', '--cpu-prof-dir', dir] : [], options.cpu);
   const answers = lines[Symbol.asyncIterator]();
   return {
     socket,
