@@ -7,7 +7,7 @@
 const LAYERS = [
   ['main'], // one composition file per binary
   ['cli', 'web'], // the smaf tool, the dashboard
-  ['daemon', 'client', 'demo'], // smafd's library, the Node client, the in-process demo
+  ['daemon', 'client', 'demo', 'replay'], // smafd's library, the Node client, the in-process demo, replay and what-if
   ['presets', 'platform-file', 'native'], // composition roots (which plugins), platform files from disk, the C parts built on this host
   ['uapi'], // the wire: ioctl table, codecs, socket paths
   ['allocators', 'secure', 'trusted-apps'], // plugins

@@ -29,7 +29,7 @@ export default tseslint.config(
   },
   {
     files: ['src/web/client/**/*.js'],
-    languageOptions: { globals: { location: 'readonly', WebSocket: 'readonly', fetch: 'readonly', document: 'readonly', setTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', sessionStorage: 'readonly', history: 'readonly', URL: 'readonly', URLSearchParams: 'readonly' } },
+    languageOptions: { globals: { location: 'readonly', WebSocket: 'readonly', fetch: 'readonly', document: 'readonly', setTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', sessionStorage: 'readonly', history: 'readonly', URL: 'readonly', URLSearchParams: 'readonly', ResizeObserver: 'readonly' } },
   },
   {
     files: ['**/*.cjs'],

@@ -15,13 +15,14 @@ import { simulateCompatibility } from './deferred.ts';
 import { benchLifecycle } from './lifecycle.ts';
 import { benchMemory } from './memory.ts';
 import { judge, performanceDoc, scaleSvg, tableRows, type Judged, type ScalePoint } from './report.ts';
+import { benchReplay } from './replay.ts';
 import { benchScale } from './scale.ts';
 import { benchShim } from './shim.ts';
 import { metric, type BenchContext, type Metric } from './metric.ts';
 
 const program = new Command('bench')
   .option('--quick', 'a short run (under a minute)')
-  .option('--only <groups>', 'comma-separated: cma, lifecycle, deferred, memory, data, daemon, bystander, scale, shim')
+  .option('--only <groups>', 'comma-separated: cma, lifecycle, deferred, memory, data, daemon, bystander, scale, shim, replay')
   .option('--out <file>', 'results file', new URL('./results.json', import.meta.url).pathname)
   .option('--render-docs', 'only write docs/performance.md again from bench/results.json (after editing bench/performance-notes.md)')
   .option('--docs <dir>', 'where performance.md and its plot go (on a run of every group)', new URL('../docs/', import.meta.url).pathname)
@@ -65,6 +66,7 @@ const groups: [string, () => Promise<Metric[]>][] = [
     return r.metrics;
   }],
   ['shim', () => benchShim(ctx)],
+  ['replay', () => benchReplay(ctx)],
 ];
 
 /** docs/performance.md: the figures judged, the plot when there is one, the notes. */

@@ -50,6 +50,7 @@
 #define SMAF_OP_IDENTIFY 21
 #define SMAF_OP_EXPORT_FENCE 22
 #define SMAF_OP_IMPORT_FENCE 23
+#define SMAF_OP_DMA_SCANOUT 24
 #define SMAF_OP_X_STATE 0x80
 #define SMAF_OP_X_EXPLAIN 0x81
 #define SMAF_OP_X_CHECK 0x82
@@ -58,6 +59,8 @@
 #define SMAF_OP_X_NATIVE 0x85
 #define SMAF_OP_X_PS 0x88
 #define SMAF_OP_X_HEAPS 0x89
+#define SMAF_OP_X_DEVICES 0x8a
+#define SMAF_OP_X_RECORDING 0x8b
 
 /* ---- op payloads (packed, little-endian) ------------------------------------------------------- */
 #define SMAF_COMM_LEN 64u
@@ -420,6 +423,20 @@ _Static_assert(offsetof(struct smaf_fence_in, flags) == 0, "smaf_fence_in.flags"
 /* IMPORT_FENCE: DMA_BUF_IOCTL_IMPORT_SYNC_FILE: device work on the buffer waits for it */
 #define SMAF_IMPORT_FENCE_SIZE 4u
 
+/* DMA_SCANOUT: the device reads a range of its mapping (a display scanning a frame out): the firewall decides; nothing but the count comes back */
+struct smaf_dma_scanout_in {
+	uint32_t attachment;  /* attachment id */
+	uint32_t reserved;  /* reserved, must be 0 */
+	uint64_t offset;  /* bytes */
+	uint64_t length;  /* bytes */
+};
+_Static_assert(sizeof(struct smaf_dma_scanout_in) == 24, "smaf_dma_scanout_in: size");
+_Static_assert(offsetof(struct smaf_dma_scanout_in, attachment) == 0, "smaf_dma_scanout_in.attachment");
+_Static_assert(offsetof(struct smaf_dma_scanout_in, reserved) == 4, "smaf_dma_scanout_in.reserved");
+_Static_assert(offsetof(struct smaf_dma_scanout_in, offset) == 8, "smaf_dma_scanout_in.offset");
+_Static_assert(offsetof(struct smaf_dma_scanout_in, length) == 16, "smaf_dma_scanout_in.length");
+#define SMAF_DMA_SCANOUT_SIZE 24u
+
 /* X_STATE: a client sees only the buffers it holds; the admin socket sees all (extension) */
 struct smaf_state_in {
 	uint32_t offset;  /* first buffer of the page */
@@ -460,13 +477,23 @@ _Static_assert(offsetof(struct smaf_events_in, flags) == 32, "smaf_events_in.fla
 _Static_assert(offsetof(struct smaf_events_in, reserved) == 36, "smaf_events_in.reserved");
 #define SMAF_X_EVENTS_SIZE 40u
 
-/* X_TRACE: Perfetto, chrome://tracing (extension) */
+/* X_TRACE: the journal as a trace for ui.perfetto.dev (extension) */
 struct smaf_trace_in {
 	uint64_t since;  /* ms since the epoch; 0 = the whole journal */
 };
 _Static_assert(sizeof(struct smaf_trace_in) == 8, "smaf_trace_in: size");
 _Static_assert(offsetof(struct smaf_trace_in, since) == 0, "smaf_trace_in.since");
 #define SMAF_X_TRACE_SIZE 8u
+
+/* X_RECORDING: the recording of every client's operations, a page at a time, for replay (docs/trace.md) (extension) */
+struct smaf_recording_in {
+	uint32_t from;  /* index of the first record */
+	uint32_t limit;  /* records in the page, 1..10000 */
+};
+_Static_assert(sizeof(struct smaf_recording_in) == 8, "smaf_recording_in: size");
+_Static_assert(offsetof(struct smaf_recording_in, from) == 0, "smaf_recording_in.from");
+_Static_assert(offsetof(struct smaf_recording_in, limit) == 4, "smaf_recording_in.limit");
+#define SMAF_X_RECORDING_SIZE 8u
 
 
 /* ---- /dev/smaf ioctls (magic 'S'), v8 ABI, and DMA_BUF_IOCTL_SYNC ------------------------------ */

@@ -31,8 +31,8 @@ test('run --step runs one step per Enter', async () => {
   await new Promise((r) => setTimeout(r, 500));
   assert.doesNotMatch(out, /1\. create/, 'nothing runs before Enter');
   p.stdin.write('\n');
-  await until(() => /1\. create .*ok/.test(out) && /step 2 \(attach\)/.test(err));
-  assert.doesNotMatch(out, /2\. attach/);
+  await until(() => /1\. create .*ok/.test(out) && /step 2 \(mmap\)/.test(err));
+  assert.doesNotMatch(out, /2\. mmap/);
   p.stdin.end(); // the end of input lets the rest run
   const code = await new Promise((r) => p.once('exit', r));
   assert.equal(code, 0, err);

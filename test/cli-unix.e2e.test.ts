@@ -2,8 +2,10 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { SIGPIPE_STATUS } from '../src/common/stdio.ts';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { runPiped } from './helpers/cli.ts';
-import { startDaemon, type RunningDaemon } from './helpers/daemon.ts';
+import { ROOT, startDaemon, type RunningDaemon } from './helpers/daemon.ts';
 
 let d: RunningDaemon;
 before(async () => {
@@ -23,4 +25,16 @@ test('a closed pipe ends info, run and demo quietly (no EPIPE, no stack trace), 
     assert.equal(head.stderr, '', `${args.join(' ')} | head -1: ${head.stderr}`);
     assert.equal(head.stdout.split('\n').length, 2, 'exactly one line');
   }
+});
+
+test('what the README says of `smaf info | head -1`: one line, and smaf exits 0 (its output fits in the pipe at once)', async () => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8').replace(/\s+/g, ' ');
+  assert.match(readme, /`smaf info \| head -1` prints one line and `smaf` exits 0/);
+  assert.match(readme, /`smaf info \| true`.* ends with status 141/);
+  for (let i = 0; i < 3; i++) {
+    const r = await runPiped(['--socket', d.socket, 'info'], 'head -1'); // pipefail: smaf's status when it fails
+    assert.equal(r.code, 0, `smaf info | head -1: ${r.stderr}`);
+    assert.match(r.stdout, /^platform media-soc/);
+  }
+  assert.equal((await runPiped(['--socket', d.socket, 'info'], 'true')).code, SIGPIPE_STATUS);
 });

@@ -31,7 +31,7 @@ test('--version on both tools; usage errors exit 22 on both', async () => {
 test('--json errors are JSON on stdout with the same exit code', async () => {
   const r = await smaf('--json', 'explain', '99999');
   assert.equal(r.code, Errno.EBADF);
-  assert.deepEqual(JSON.parse(r.stdout), { error: { code: 'EBADF', errno: Errno.EBADF, message: 'no live buffer 99999' } });
+  assert.deepEqual(JSON.parse(r.stdout), { error: { code: 'EBADF', errno: Errno.EBADF, message: 'no live buffer 99999, nor a released one in the journal (its last 10000 events)' } });
   const usage = await smaf('--json', 'events', '-l', '0');
   assert.equal(usage.code, Errno.EINVAL);
   assert.equal(JSON.parse(usage.stdout).error.code, 'EINVAL');
@@ -84,13 +84,13 @@ test('smafd: a missing platform file is ENOENT; an explicit dashboard port that 
 test('create 1920x1080:NV12 --align 64 prints the planes and creates one buffer holding them; scenarios take frames too', async () => {
   const r = await smaf('create', '1366x768:NV12', '--align', '64');
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /frame 1366x768 NV12, strides aligned to 64: 1622016 bytes \(1584 KiB\) in one buffer/);
-  assert.match(r.stdout, /plane Y\s+offset\s+0\s+stride\s+1408\s+rows\s+768\s+size\s+1081344/);
-  assert.match(r.stdout, /plane CbCr\s+offset\s+1081344\s+stride\s+1408\s+rows\s+384\s+size\s+540672/);
-  assert.match(r.stdout, /buffer \d+: 1584 KiB/);
-  const bad = await smaf('create', '1920x1080:NV21');
+  assert.match(r.stdout, /frame 1366x768 NV12 \(Y\/UV 4:2:0, 8-bit, Y plane \+ interleaved UV plane\), modifier LINEAR; strides aligned to 64: 1622016 bytes \(1584 KiB\) in one buffer/);
+  assert.match(r.stdout, /plane 0 Y\s+offset\s+0\s+stride\s+1408\s+rows\s+768\s+size\s+1081344/);
+  assert.match(r.stdout, /plane 1 UV\s+offset\s+1081344\s+stride\s+1408\s+rows\s+384\s+size\s+540672/);
+  assert.match(r.stdout, /buffer \d+ "1366x768:NV12,s64": 1584 KiB/, 'named after its layout');
+  const bad = await smaf('create', '1920x1080:NV24');
   assert.equal(bad.code, Errno.EINVAL);
-  assert.match(bad.stderr, /unknown pixel format "NV21" \(known: NV12, NV16, P010, YUYV, RGBA8888\)/);
+  assert.match(bad.stderr, /unknown pixel format "NV24" \(known: NV12, NV21, NV16, NV61, I420, YV12, P010, P016, YUYV, RGBA8888\)/);
   assert.equal((await smaf('create', '1920x1080:NV12', '--align', '48')).code, Errno.EINVAL);
   const cam = await smaf('run', 'camera');
   assert.equal(cam.code, 0, cam.stderr);

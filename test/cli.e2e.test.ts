@@ -37,7 +37,7 @@ test('info --abi lists the ioctls without a daemon', async () => {
 test('info shows allocators, regions, devices and limits', async () => {
   const r = await smaf(['info']);
   assert.equal(r.code, 0, r.stderr);
-  for (const s of ['smaf-cma', 'dram', 'sdp', 'vdec', 'crypto', 'maxClientBytes']) assert.ok(r.stdout.includes(s), s);
+  for (const s of ['smaf-cma', 'dram', 'sdp', 'vdec', 'crypto', '--max-client-bytes']) assert.ok(r.stdout.includes(s), s);
   const j = JSON.parse((await smaf(['--json', 'info'])).stdout);
   assert.equal(j.platform.name, 'media-soc');
 });

@@ -36,10 +36,9 @@ test('the dashboard shows the SDP demo live: buffers, memory map occupancy, the 
   await page.getByTestId('live').filter({ hasText: 'live' }).waitFor();
   assert.match(await page.getByTestId('buffers').innerText(), /no live buffer/);
 
-  // the SDP demo up to its teardown, keeping the clients (and so the buffers) alive
+  // the SDP demo, keeping the clients (and so the buffers) alive
   const full = parseScenario(readFileSync(join(ROOT, 'scenarios/sdp.yaml'), 'utf8'));
-  const cut = full.steps.findIndex((s) => 'say' in s && /teardown/.test(s.say));
-  const result = await runScenario({ ...full, steps: full.steps.slice(0, cut) }, () => d.connect(), undefined, { keepOpen: true });
+  const result = await runScenario(full, () => d.connect(), undefined, { keepOpen: true });
   assert.equal(result.ok, true, JSON.stringify(result.steps.filter((s) => !s.ok)));
   const main = result.clients!.get('main') as SmafClient;
 
@@ -49,17 +48,17 @@ test('the dashboard shows the SDP demo live: buffers, memory map occupancy, the 
   assert.match(health, /--max-clients/);
   assert.match(health, /--max-pending-bytes/);
 
-  // buffers: six (cipher, bitstream, frame, test pattern, test frame, leak), three secure
-  await page.getByTestId('buffers').getByText('Buffers (6)').waitFor();
-  assert.equal(await page.locator('[data-testid^="buffer-row-"]').count(), 6);
-  assert.equal(await page.getByTestId('buffers').locator('.tag.secure').count(), 3);
+  // buffers: ten (cipher, three bitstreams, three frames, test pattern, test frame, leak), seven secure
+  await page.getByTestId('buffers').getByText('Buffers (10)').waitFor();
+  assert.equal(await page.locator('[data-testid^="buffer-row-"]').count(), 10);
+  assert.equal(await page.getByTestId('buffers').locator('.tag.secure').count(), 7);
   assert.match(await page.getByTestId('buffers').innerText(), /secure-carveout/);
 
-  // memory map: the secure carveout holds three occupied ranges, drawn to scale, with hover text
-  await page.getByTestId('region-usage-sdp').filter({ hasText: '192 KiB in use' }).waitFor();
+  // memory map: the secure carveout holds the two rings and the test frame, drawn to scale, with hover text
+  await page.getByTestId('region-usage-sdp').filter({ hasText: '9376 KiB in use' }).waitFor();
   const sdpRects = page.getByTestId('region-sdp').locator('rect.occ');
-  assert.equal(await sdpRects.count(), 3);
-  assert.match((await sdpRects.first().getAttribute('aria-label')) ?? '', /buffer \d+ · 64 KiB at 0x7c0[01]0000 · secure-carveout · secure · held by client/);
+  assert.equal(await sdpRects.count(), 7);
+  assert.match((await sdpRects.first().getAttribute('aria-label')) ?? '', /buffer \d+ · 64 KiB at 0x7c000000 · secure-carveout · secure · held by client/);
   const width = Number(await sdpRects.first().getAttribute('width'));
   assert.ok(Math.abs(width - (64 / (31 * 1024)) * 1000) < 0.01, `64 KiB of 31 MiB drawn to scale (${width})`);
   assert.ok((await page.getByTestId('region-cma').locator('rect.occ').count()) >= 1);
@@ -101,7 +100,7 @@ test('the dashboard shows the SDP demo live: buffers, memory map occupancy, the 
   const before = await page.locator('[data-testid^="buffer-row-"]').count();
   await main.closeFd(4);
   await page.getByTestId('buffers').getByText(`Buffers (${before - 1})`).waitFor();
-  await page.getByTestId('region-usage-sdp').filter({ hasText: '128 KiB in use' }).waitFor();
+  await page.getByTestId('region-usage-sdp').filter({ hasText: '9312 KiB in use' }).waitFor();
   assert.match(await events.innerText(), /revoke/);
 
   for (const c of result.clients!.values()) await c.close();

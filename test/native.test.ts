@@ -201,8 +201,8 @@ describe('smaf exec', () => {
     const proc = ps.processes.find((x) => x.comm === 'device');
     assert.ok(proc, `the C process is listed: ${JSON.stringify(ps.processes.map((x) => x.comm))}`);
     assert.ok(proc.pid !== null && proc.pid > 0);
-    assert.deepEqual(proc.buffers.map((b) => ({ size: b.size, name: b.name, allocator: b.allocator, mapped: b.mapped })), [{ size: 65536, name: 'c-frame', allocator: 'smaf-cma', mapped: true }]);
-    assert.deepEqual(proc.totals, { buffers: 1, bytes: 65536, mappedBytes: 65536 });
+    assert.deepEqual(proc.buffers.map((b) => ({ size: b.size, name: b.name, allocator: b.allocator, cpuMapped: b.cpuMapped })), [{ size: 65536, name: 'c-frame', allocator: 'smaf-cma', cpuMapped: true }]);
+    assert.deepEqual(proc.totals, { buffers: 1, bytes: 65536, cpuMappedBytes: 65536 });
     assert.ok(ps.allocators.some((a) => a.allocator === 'smaf-cma' && a.bytes >= 65536));
 
     // a device attached through the daemon reads the C program's bytes (DMA through the bus)
@@ -301,7 +301,7 @@ describe('smaf exec', () => {
   });
 
   test('implicit fences: SYNC START waits for the device work in its way, sync files wait as the kernel\'s, an imported write fence holds readers back', async () => {
-    await cTest([exe('fences'), 'system'], 29);
+    await cTest([exe('fences'), 'system'], 34);
     await noBuffersLeft();
   });
 
@@ -376,7 +376,7 @@ describe('smaf exec', () => {
       const r = await finished(run([process.execPath, join(ROOT, 'bin/smaf.js'), '--socket', socket, 'exec', '--heaps', 'all', '--', join(dir, 'isolation'), String(daemon.pid)]));
       const failed = r.stdout.split('\n').filter((l) => l.startsWith('not ok'));
       assert.deepEqual(failed, [], `${r.stdout}\n${r.stderr}`);
-      assert.match(r.stdout, /24 checks, 0 failed/);
+      assert.match(r.stdout, /29 checks, 0 failed/);
     } finally {
       daemon.kill('SIGTERM');
       await new Promise((resolve) => daemon.once('close', resolve));

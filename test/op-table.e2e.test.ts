@@ -51,6 +51,7 @@ const STEPS: { readonly [K in OpName]: (f: Fixture) => Promise<unknown> } = {
     assert.ok(r.payload.every((s) => s.length > 0n));
   },
   DMA_CRC: async (f) => assert.equal(typeof (await c.op('DMA_CRC', f.fd, { attachment: f.att, offset: 0n, length: 4096n })).payload.crc32, 'number'),
+  DMA_SCANOUT: async (f) => assert.equal((await c.op('DMA_SCANOUT', f.fd, { attachment: f.att, offset: 0n, length: 8192n })).result, 8192),
   DMA_COPY: async (f) => {
     const r = await c.op('DMA_COPY', f.fd, { dst_attachment: f.att, src_fd: f.fd, src_attachment: f.att, transform: 0, src_offset: 0n, dst_offset: 4096n, length: 4096n });
     assert.equal(r.result, 4096);
@@ -84,8 +85,18 @@ const STEPS: { readonly [K in OpName]: (f: Fixture) => Promise<unknown> } = {
     assert.ok(r.result > 0);
   },
   X_TRACE: async () => assert.ok((await admin.op('X_TRACE', -1, { since: 0n })).payload.traceEvents.length > 0),
+  X_RECORDING: async () => {
+    const r = await admin.op('X_RECORDING', -1, { from: 0, limit: 1000 });
+    assert.equal(r.payload.records.length, r.result);
+    assert.ok(r.payload.records.some((x) => x.op === 'SET_NAME' && x.args?.name === 'frame'));
+  },
   X_PS: async () => assert.ok((await admin.op('X_PS', -1, {})).payload.processes.some((p) => p.comm === 'op-table')),
   X_HEAPS: async () => assert.ok((await c.op('X_HEAPS', -1, {})).payload.some((h) => h.name === 'system')),
+  X_DEVICES: async () => {
+    const gpu = (await admin.op('X_DEVICES', -1, {})).payload.devices.find((d) => d.name === 'gpu')!;
+    assert.ok(gpu.domain!.size > 0 && typeof gpu.domain!.largestFree === 'number');
+    assert.equal((await c.op('X_DEVICES', -1, {})).payload.scope, 'own');
+  },
   ALLOCATE: async () => {
     const fd = await c.create(4096);
     assert.equal((await c.op('ALLOCATE', fd, { heap: encodeName('system', 64) })).result, 0);

@@ -24,7 +24,7 @@ test('events: bad --limit, --kind, --since, --client are usage errors (exit 22) 
     [['-l', 'abc'], /option '-l, --limit <n>' argument 'abc' is invalid\. "abc" is not a positive whole number/],
     [['-l', '0'], /--limit <n>' argument '0' is invalid/],
     [['-l', '-5'], /--limit <n>' argument '-5' is invalid/],
-    [['-k', 'bogus'], /--kind <kinds>' argument 'bogus' is invalid\. unknown event kind "bogus" \(valid: create, allocate, .*denial, tee, iommu-fault, name, internal-error\)/],
+    [['-k', 'bogus'], /--kind <kinds>' argument 'bogus' is invalid\. unknown event kind "bogus" \(valid: create, allocate, .*denial, tee, iommu-fault, name, internal-error, dma\)/],
     [['-k', 'denial,nope'], /--kind <kinds>' .*"nope"/],
     [['--since', 'yesterday'], /--since <time>' argument 'yesterday' is invalid\. "yesterday" is not a time/],
     [['--client', 'x'], /--client <id>' argument 'x' is invalid/],
@@ -61,8 +61,8 @@ test('demo sdp lists only its own denials; events -k denial -l N pages over the 
   const idWidth = new Set(lines.map((l) => /^\s+#\s*\d+ /.exec(l)![0].length));
   assert.equal(idWidth.size, 1, 'ids are fixed-width');
   const all = await smaf('--json', 'events', '-k', 'denial', '-l', '5000');
-  assert.equal(JSON.parse(all.stdout).length, total);
-  const cpu = JSON.parse((await smaf('--json', 'events', '-k', 'denial', '-l', '3')).stdout) as { actor: string; clientLabel: string }[];
+  assert.equal(JSON.parse(all.stdout).events.length, total);
+  const cpu = JSON.parse((await smaf('--json', 'events', '-k', 'denial', '-l', '3')).stdout).events as { actor: string; clientLabel: string }[];
   assert.equal(cpu.length, 3);
   assert.ok(cpu.every((e) => e.actor === 'cpu' && /^client \d+$/.test(e.clientLabel)));
 });
@@ -80,11 +80,15 @@ test('trace export writes valid trace-event JSON of an SDP run: buffers in the s
   const ev = trace.traceEvents;
   const sdpPid = ev.find((e) => e.ph === 'M' && (e.args as { name?: string }).name === 'region sdp')!.pid;
   const secureLives = ev.filter((e) => e.ph === 'X' && e.pid === sdpPid && e.name.startsWith('buffer '));
-  assert.equal(secureLives.length, 3, 'the bitstream, the frame and the test frame');
-  assert.ok(secureLives.every((e) => e.args!.secure === true && e.args!.live === false && /^client \d+ \(smaf/.test(String(e.args!.owner))));
+  assert.equal(secureLives.length, 7, 'the rings of bitstreams and frames, and the test frame');
+  assert.ok(secureLives.every((e) => e.args!.secure === true && e.args!.live === false && /^client \d+ \(main, pid \d+\)$/.test(String(e.args!.owner))), 'the scenario\'s client, by its name');
   assert.ok(ev.some((e) => e.ph === 'X' && e.pid === sdpPid && e.name === 'secure-carveout'));
   assert.ok(ev.some((e) => e.ph === 'b' && e.pid === sdpPid && e.name === 'mapped by display'));
   assert.ok(ev.some((e) => e.ph === 'i' && e.pid === sdpPid && e.name === 'grant crypto'));
+  // each device's DMA job is a slice: the stream's frames through the rings
+  const dma = ev.filter((e) => e.cat === 'dma' && e.pid === sdpPid);
+  assert.ok(dma.filter((e) => e.ph === 'b' && e.name === 'display DMA').length >= 24, 'the display scanned out 24 frames');
+  assert.equal(dma.filter((e) => e.ph === 'b').length, dma.filter((e) => e.ph === 'e').length);
   assert.ok(ev.some((e) => e.ph === 'i' && e.name === 'DENIED gpu'));
   const firewallPid = ev.find((e) => e.ph === 'M' && (e.args as { name?: string }).name === 'firewall and secure module')!.pid;
   assert.ok(ev.some((e) => e.ph === 'i' && e.pid === firewallPid && e.name === 'DENIED display'), 'the flow rule\'s denial');

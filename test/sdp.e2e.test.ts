@@ -31,6 +31,8 @@ test('smaf demo sdp runs the whole secure video path and shows the refusals', as
   });
   assert.equal(r.code, 0, r.out);
   assert.match(r.out, /scenario passed/);
+    assert.match(r.out, /stream +bitstream, frames \[main\] ok: 24 frames through bitstream \(3 buffers\), frames \(3 buffers\): crypto decrypts cipher, writes bitstream -> vdec reads bitstream, writes frames -> display reads frames \(scan-out\)/);
+  assert.match(r.out, /latency per frame: avg [\d.]+ ms, p50 [\d.]+, p95 [\d.]+, max [\d.]+; throughput [\d.]+ frames\/s/);
   assert.match(r.out, /dma_crc .*refused as expected \(EACCES\): CRC of buffer \d+ refused: the range holds data that client \d+ did not supply/);
   assert.match(r.out, /CRC of 64 KiB: 0x[0-9a-f]{8} \(as expected\)/);
   assert.match(r.out, /dma_crc .*refused as expected \(EINVAL\): on secure buffer \d+, a CRC covers whole pages/);

@@ -382,7 +382,7 @@ describe('a client sees only what it holds', () => {
     assert.equal(statSync(d.socket.replace(/smaf\.sock$/, 'smaf-admin.sock')).mode & 0o777, 0o600);
   });
 
-  test('started under umask 000, smafd creates its sockets 0600 and 0660 from their first moment (watched as they appear)', { timeout: 30_000 }, async () => {
+  test('started under umask 000, smafd creates its sockets 0600 (admin) and 0660 (clients, C programs) from their first moment (watched as they appear)', { timeout: 30_000 }, async () => {
     const { mkdtempSync, rmSync, statSync, watch } = await import('node:fs');
     const { spawn } = await import('node:child_process');
     const { tmpdir } = await import('node:os');
@@ -400,8 +400,8 @@ describe('a client sees only what it holds', () => {
     const proc = spawn('sh', ['-c', `umask 000; exec "${process.execPath}" "${join(ROOT, 'bin/smafd.js')}" --no-dashboard --socket "${join(dir, 'smaf.sock')}"`], { stdio: ['ignore', 'pipe', 'pipe'] });
     try {
       await waitForLine(proc, /dashboard off/);
-      seen.push(`smaf.sock ${(statSync(join(dir, 'smaf.sock')).mode & 0o777).toString(8)}`, `smaf-admin.sock ${(statSync(join(dir, 'smaf-admin.sock')).mode & 0o777).toString(8)}`);
-      assert.deepEqual([...new Set(seen)].sort(), ['smaf-admin.sock 600', 'smaf.sock 660']);
+      for (const name of ['smaf.sock', 'smaf-admin.sock', 'smaf-native.sock']) seen.push(`${name} ${(statSync(join(dir, name)).mode & 0o777).toString(8)}`);
+      assert.deepEqual([...new Set(seen)].sort(), ['smaf-admin.sock 600', 'smaf-native.sock 660', 'smaf.sock 660']);
     } finally {
       watcher.close();
       proc.kill('SIGTERM');

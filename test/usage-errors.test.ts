@@ -9,7 +9,7 @@ import { buildProgram } from '../src/cli/main.ts';
 import { smafdProgram } from '../src/daemon/options.ts';
 
 /** Options whose value is a free string (a path, a host, a name): any text is a value. */
-const FREE = new Set(['--socket', '--admin-socket', '--platform', '--dashboard-host', '--name', '--attach', '--direction', '--output', '--heaps']);
+const FREE = new Set(['--socket', '--admin-socket', '--native-socket', '--platform', '--dashboard-host', '--name', '--attach', '--direction', '--output', '--heaps']);
 
 function usageError(program: Command, argv: readonly string[]): CommanderError {
   const quiet = (c: Command): void => {

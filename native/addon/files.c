@@ -1,7 +1,10 @@
 /*
  * Files smafd shares with C programs, and what it learns from the kernel about them.
  *
- * memfd(name, size) -> fd               a sealed memfd (cannot grow, shrink, or take new seals)
+ * memfd(name, size, later) -> fd        a sealed memfd (cannot grow, shrink, or take new seals; with
+ *                                       `later`, it takes one more: sealWrites)
+ * sealWrites(fd)                        no new writable mapping or write() of the memfd, from anyone:
+ *                                       only the shared mappings that exist already can write
  * map(fd, size) -> ArrayBuffer          a MAP_SHARED view of it in smafd (freed when collected)
  * detach(ArrayBuffer)                   the view's pages become private zero pages at once: the
  *                                       memfd's memory is no longer reachable through it, and a
@@ -53,18 +56,21 @@ static bool int_args(napi_env env, napi_callback_info info, size_t n, int64_t *o
 
 static napi_value js_memfd(napi_env env, napi_callback_info info)
 {
-	napi_value argv[2];
-	bool ok;
-	args_n(env, info, 2, argv, &ok);
+	napi_value argv[3];
+	bool ok, later = false;
+	size_t argc = 3;
+	napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+	ok = argc >= 2 && (argc < 3 || arg_bool(env, argv[2], &later));
 	char name[64];
 	size_t nlen;
 	int64_t size;
 	if (!ok || napi_get_value_string_utf8(env, argv[0], name, sizeof name, &nlen) != napi_ok || !arg_int(env, argv[1], &size) || size <= 0)
-		return addon_throw_type(env, "memfd(name, size > 0)");
+		return addon_throw_type(env, "memfd(name, size > 0, sealWritesLater?)");
 	int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0)
 		return addon_throw_errno(env, "memfd_create", errno);
-	if (ftruncate(fd, (off_t)size) != 0 || fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
+	int seals = F_SEAL_SHRINK | F_SEAL_GROW | (later ? 0 : F_SEAL_SEAL);
+	if (ftruncate(fd, (off_t)size) != 0 || fcntl(fd, F_ADD_SEALS, seals) != 0) {
 		int e = errno;
 		close(fd);
 		return addon_throw_errno(env, "memfd: size and seals", e);
@@ -297,6 +303,16 @@ static napi_value js_unwatch(napi_env env, napi_callback_info info)
 	return make_undefined(env);
 }
 
+static napi_value js_seal_writes(napi_env env, napi_callback_info info)
+{
+	int64_t fd;
+	if (!int_args(env, info, 1, &fd) || fd < 0)
+		return addon_throw_type(env, "sealWrites(fd)");
+	if (fcntl((int)fd, F_ADD_SEALS, F_SEAL_FUTURE_WRITE | F_SEAL_SEAL) != 0)
+		return addon_throw_errno(env, "F_ADD_SEALS F_SEAL_FUTURE_WRITE", errno);
+	return make_undefined(env);
+}
+
 static napi_value js_lock(napi_env env, napi_callback_info info)
 {
 	int64_t a[3];
@@ -347,6 +363,7 @@ void files_register(napi_env env, napi_value exports)
 	EXPORT_FN(env, exports, "watchStart", js_watch_start);
 	EXPORT_FN(env, exports, "watch", js_watch);
 	EXPORT_FN(env, exports, "unwatch", js_unwatch);
+	EXPORT_FN(env, exports, "sealWrites", js_seal_writes);
 	EXPORT_FN(env, exports, "lock", js_lock);
 	EXPORT_FN(env, exports, "setDumpable", js_set_dumpable);
 	EXPORT_FN(env, exports, "raiseFdLimit", js_raise_fd_limit);

@@ -343,11 +343,20 @@ EXPORT ssize_t readlinkat(int dirfd, const char *path, char *buf, size_t size)
 
 /* ---- fds ----------------------------------------------------------------------------------- */
 
-/* fd is going away (close, or the target of dup2): the library's bookkeeping of it. */
-static void forget_fd(int fd, const struct stat *before, bool had)
+/*
+ * The number fd is no longer one of ours. Before the real close: once the kernel has freed the
+ * number, another thread may get it from open() and mark it, and an unmark after that would hide
+ * the new fd from the library (its ioctls would reach the kernel: ENOTTY).
+ */
+static void forget_number(int fd)
 {
 	fd_unmark(fd);
 	dmabuf_closed(fd);
+}
+
+/* An open file of ours lost an fd (close, or the target of dup2): its bookkeeping. */
+static void after_close(const struct stat *before, bool had)
+{
 	if (!had || rpc_foreign())
 		return;
 	/* copy mode's references and the TEE's contexts and shared memory go with their last fd (and
@@ -371,11 +380,12 @@ EXPORT int close(int fd)
 		return real_close(fd);
 	struct stat st;
 	bool had = real_fstat(fd, &st) == 0 && st.st_dev == g_memfd_dev;
+	forget_number(fd); /* a close that fails (EBADF) had nothing of ours; Linux frees the fd on EINTR too */
 	int r = real_close(fd);
 	int e = errno;
-	if (r == 0) {
+	if (r == 0 || e == EINTR) {
 		debug("close(%d)", fd);
-		forget_fd(fd, &st, had);
+		after_close(&st, had);
 	}
 	errno = e;
 	return r;
@@ -401,8 +411,10 @@ static int dup_onto(int oldfd, int newfd, int flags, bool three)
 	int r = three ? real_dup3(oldfd, newfd, flags) : real_dup2(oldfd, newfd);
 	int e = errno;
 	if (r >= 0) {
-		if (was)
-			forget_fd(newfd, &st, had);
+		if (was) { /* newfd was never free: no other thread can have been given its number */
+			forget_number(newfd);
+			after_close(&st, had);
+		}
 		if (fd_maybe(oldfd))
 			fd_mark(newfd);
 	}

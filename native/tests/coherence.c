@@ -15,27 +15,17 @@
 
 #include "../smaf-wire.h"
 #include "check.h"
+#include "heap.h"
 #include "driver.h"
 
 #define SIZE (256 * 1024)
-
-static int alloc(const char *heap_name)
-{
-	char path[128];
-	snprintf(path, sizeof path, "/dev/dma_heap/%s", heap_name);
-	int heap = open(path, O_RDONLY | O_CLOEXEC);
-	struct smaf_dma_heap_allocation_data d = { .len = SIZE, .fd_flags = O_RDWR | O_CLOEXEC };
-	int r = heap >= 0 ? ioctl(heap, SMAF_DMA_HEAP_IOCTL_ALLOC, &d) : -1;
-	close(heap);
-	return r == 0 ? (int)d.fd : -1;
-}
 
 static int sync_buf(int fd, uint64_t flags) { return ioctl(fd, SMAF_DMA_BUF_IOCTL_SYNC, &flags); }
 
 int main(int argc, char **argv)
 {
 	const char *heap = argc > 1 ? argv[1] : "system";
-	int fd = alloc(heap), src = alloc(heap);
+	int fd = heap_alloc(heap, SIZE, O_RDWR | O_CLOEXEC), src = heap_alloc(heap, SIZE, O_RDWR | O_CLOEXEC);
 	unsigned char *p = fd < 0 ? MAP_FAILED : mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	unsigned char *q = src < 0 ? MAP_FAILED : mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, src, 0);
 	CHECK(p != MAP_FAILED && q != MAP_FAILED, "two %s buffers, mapped", heap);

@@ -14,28 +14,18 @@
 
 #include "../smaf-wire.h"
 #include "check.h"
+#include "heap.h"
 #include "driver.h"
 
 #define SIZE (64 * 1024)
 
 static int sync_buf(int fd, uint64_t flags) { return ioctl(fd, SMAF_DMA_BUF_IOCTL_SYNC, &flags); }
 
-static int heap_alloc(const char *name, size_t len)
-{
-	char path[128];
-	snprintf(path, sizeof path, "/dev/dma_heap/%s", name);
-	int heap = open(path, O_RDONLY | O_CLOEXEC);
-	struct smaf_dma_heap_allocation_data d = { .len = len, .fd_flags = O_RDWR | O_CLOEXEC };
-	int r = heap >= 0 ? ioctl(heap, SMAF_DMA_HEAP_IOCTL_ALLOC, &d) : -1;
-	close(heap);
-	return r == 0 ? (int)d.fd : -1;
-}
-
 static int hold(int argc, char **argv)
 {
 	for (int i = 2; i < argc; i++) {
 		for (int k = 0; k < 3; k++) {
-			int fd = heap_alloc(argv[i], (size_t)(k + 1) * 256 * 1024);
+			int fd = heap_alloc(argv[i], (size_t)(k + 1) * 256 * 1024, O_RDWR | O_CLOEXEC);
 			void *p = fd < 0 ? MAP_FAILED : mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 			CHECK(p != MAP_FAILED, "hold: %s buffer %d mapped", argv[i], k);
 			if (p != MAP_FAILED)
@@ -59,7 +49,7 @@ int main(int argc, char **argv)
 {
 	if (argc > 1 && !strcmp(argv[1], "--hold"))
 		return hold(argc, argv);
-	int fd = heap_alloc("linux,cma", SIZE);
+	int fd = heap_alloc("linux,cma", SIZE, O_RDWR | O_CLOEXEC);
 	CHECK(fd >= 0, "allocate 64 KiB from linux,cma");
 	unsigned char *p = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	CHECK(p != MAP_FAILED, "mmap it");

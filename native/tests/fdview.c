@@ -18,6 +18,7 @@
 
 #include "../smaf-wire.h"
 #include "check.h"
+#include "heap.h"
 
 #define SIZE (64 * 1024)
 
@@ -31,17 +32,6 @@ static int heap_fd(const char *name)
 	char path[128];
 	snprintf(path, sizeof path, "/dev/dma_heap/%s", name);
 	return open(path, O_RDONLY | O_CLOEXEC);
-}
-
-static int alloc(const char *name, uint64_t len, uint32_t fd_flags)
-{
-	int heap = heap_fd(name);
-	struct smaf_dma_heap_allocation_data d = { .len = len, .fd_flags = fd_flags };
-	int r = heap >= 0 ? ioctl(heap, SMAF_DMA_HEAP_IOCTL_ALLOC, &d) : -1;
-	int e = errno;
-	close(heap);
-	errno = e;
-	return r == 0 ? (int)d.fd : -1;
 }
 
 /* The whole of a small file. */
@@ -159,7 +149,7 @@ static void polling(int fd)
 
 static void access_modes(void)
 {
-	int ro = alloc("system", SIZE, O_RDONLY | O_CLOEXEC);
+	int ro = heap_alloc("system", SIZE, O_RDONLY | O_CLOEXEC);
 	CHECK(ro >= 0, "ALLOC with fd_flags O_RDONLY");
 	int fl = fcntl(ro, F_GETFL);
 	CHECK(fl >= 0 && (fl & O_ACCMODE) == O_RDONLY && !(fl & 0100000), "F_GETFL: O_RDONLY (0%o)", fl);
@@ -204,7 +194,7 @@ static void kernel_errnos(void)
 	CHECK_ERRNO(ioctl(heap, _IOWR('X', 7, struct smaf_dma_heap_allocation_data), &d), EINVAL, "any type with nr 7: EINVAL (dma_heap_ioctl does not look at the type)");
 	CHECK_ERRNO(ioctl(heap, _IO('X', 0)), EINVAL, "nr 0 of another type and no size: an ALLOC of length 0, EINVAL");
 	close(heap);
-	int prot = alloc("protected,secure-carveout", SIZE, O_RDWR | O_CLOEXEC);
+	int prot = heap_alloc("protected,secure-carveout", SIZE, O_RDWR | O_CLOEXEC);
 	CHECK(prot >= 0, "a protected buffer");
 	CHECK_ERRNO(mmap(NULL, SIZE, PROT_READ, MAP_SHARED, prot, 0) == MAP_FAILED ? -1 : 0, EINVAL, "mmap of a protected heap's buffer: EINVAL (the TEE heap has no mmap)");
 	close(prot);
@@ -212,7 +202,7 @@ static void kernel_errnos(void)
 
 int main(void)
 {
-	int fd = alloc("system", SIZE, O_RDWR | O_CLOEXEC);
+	int fd = heap_alloc("system", SIZE, O_RDWR | O_CLOEXEC);
 	CHECK(fd >= 0, "a 64 KiB buffer from the system heap");
 	if (fd < 0)
 		return check_done();

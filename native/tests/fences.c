@@ -2,7 +2,8 @@
  * Implicit fences, as a kernel keeps them in a dma-buf's dma_resv: DMA_BUF_IOCTL_SYNC START waits
  * for the device work in its way (a reader for the writes in flight, a writer for everything), a
  * sync file exported for READ waits for the writes and one for WRITE for everything, and a sync
- * file imported as a write fence holds back readers and writers alike. Zero-copy only.
+ * file imported as a write fence holds back readers and writers alike; a display's scan-out is a read
+ * like any other. Zero-copy only.
  *
  * The work in flight is a device's 64 MiB DMA that a driver (driver.h) starts without waiting for
  * its answer; the program sees it in flight when the sync file it exports is not signalled yet,
@@ -19,6 +20,7 @@
 
 #include "../smaf-wire.h"
 #include "check.h"
+#include "heap.h"
 #include "driver.h"
 
 #define BIG (64u << 20)
@@ -27,17 +29,6 @@ struct sync_file_arg {
 	uint32_t flags;
 	int32_t fd;
 };
-
-static int alloc(const char *heap_name, uint64_t len)
-{
-	char path[128];
-	snprintf(path, sizeof path, "/dev/dma_heap/%s", heap_name);
-	int heap = open(path, O_RDONLY | O_CLOEXEC);
-	struct smaf_dma_heap_allocation_data d = { .len = len, .fd_flags = O_RDWR | O_CLOEXEC };
-	int r = heap >= 0 ? ioctl(heap, SMAF_DMA_HEAP_IOCTL_ALLOC, &d) : -1;
-	close(heap);
-	return r == 0 ? (int)d.fd : -1;
-}
 
 static int sync_buf(int fd, uint64_t flags) { return ioctl(fd, SMAF_DMA_BUF_IOCTL_SYNC, &flags); }
 
@@ -72,7 +63,7 @@ static int in_flight(int fd, uint32_t flags)
 int main(int argc, char **argv)
 {
 	const char *heap = argc > 1 ? argv[1] : "system";
-	int x = alloc(heap, BIG), src = alloc(heap, BIG), y = alloc(heap, BIG);
+	int x = heap_alloc(heap, BIG, O_RDWR | O_CLOEXEC), src = heap_alloc(heap, BIG, O_RDWR | O_CLOEXEC), y = heap_alloc(heap, BIG, O_RDWR | O_CLOEXEC);
 	unsigned char *p = x < 0 ? MAP_FAILED : mmap(NULL, BIG, PROT_READ | PROT_WRITE, MAP_SHARED, x, 0);
 	CHECK(p != MAP_FAILED && src >= 0 && y >= 0, "three 64 MiB %s buffers, one mapped", heap);
 	if (p == MAP_FAILED || src < 0 || y < 0)
@@ -116,6 +107,16 @@ int main(int argc, char **argv)
 	CHECK(sync_buf(x, SMAF_DMA_BUF_SYNC_WRITE | SMAF_DMA_BUF_SYNC_END) == 0 && sync_buf(x, SMAF_DMA_BUF_SYNC_READ | SMAF_DMA_BUF_SYNC_END) == 0, "SYNC END twice");
 	struct smaf_dma_crc_out crc_out;
 	CHECK(drv_recv(s, &crc_out, sizeof crc_out, NULL) == 0, "the CRC answers 0");
+	close(sf);
+
+	/* a display scans x out (a read): a writer waits for it too */
+	struct smaf_dma_scanout_in scan = { .attachment = (uint32_t)ax, .length = BIG };
+	CHECK(drv_send(s, SMAF_OP_DMA_SCANOUT, hx, &scan, sizeof scan, -1) == 0, "the device starts scanning x out");
+	sf = in_flight(x, SMAF_DMA_BUF_SYNC_WRITE);
+	CHECK(sf >= 0, "the scan-out is in flight");
+	CHECK(sync_buf(x, SMAF_DMA_BUF_SYNC_WRITE) == 0 && sf >= 0 && signalled(sf), "SYNC START WRITE came back after the scan-out");
+	CHECK(sync_buf(x, SMAF_DMA_BUF_SYNC_WRITE | SMAF_DMA_BUF_SYNC_END) == 0, "SYNC END");
+	CHECK(drv_recv(s, NULL, 0, NULL) == (int)BIG, "the scan-out answers its length");
 	close(sf);
 
 	/* a sync file imported into x as a write fence: readers of x wait for it */

@@ -8,7 +8,9 @@
  *     of smafd are all refused (smafd is not dumpable);
  *   - a file kept after the buffer is gone (an O_PATH fd, reopened later) holds zeros and is cut
  *     off: writes through it never reach the memory's next owner;
- *   - a secure buffer's file never holds its secure bytes.
+ *   - a secure buffer's file never holds its secure bytes;
+ *   - a read-only buffer (fd_flags O_RDONLY) stays read-only: its file reopened through
+ *     /proc/self/fd with O_RDWR (which a memfd allows and a dma-buf does not) cannot write it.
  * Usage: isolation SMAFD_PID
  */
 #include <fcntl.h>
@@ -25,20 +27,10 @@
 
 #include "../smaf-wire.h"
 #include "check.h"
+#include "heap.h"
 #include "driver.h"
 
 #define SIZE (64 * 1024)
-
-static int alloc(const char *heap_name)
-{
-	char path[128];
-	snprintf(path, sizeof path, "/dev/dma_heap/%s", heap_name);
-	int heap = open(path, O_RDONLY | O_CLOEXEC);
-	struct smaf_dma_heap_allocation_data d = { .len = SIZE, .fd_flags = O_RDWR | O_CLOEXEC };
-	int r = heap >= 0 ? ioctl(heap, SMAF_DMA_HEAP_IOCTL_ALLOC, &d) : -1;
-	close(heap);
-	return r == 0 ? (int)d.fd : -1;
-}
 
 /* mmap as the kernel sees it, around the library's checks */
 static void *raw_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
@@ -59,7 +51,7 @@ static int touch(const volatile unsigned char *p)
 
 static void past_the_end(void)
 {
-	int a = alloc("system"), b = alloc("system");
+	int a = heap_alloc("system", SIZE, O_RDWR | O_CLOEXEC), b = heap_alloc("system", SIZE, O_RDWR | O_CLOEXEC);
 	unsigned char *pb = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, b, 0);
 	CHECK(a >= 0 && pb != MAP_FAILED, "two buffers; the second holds a secret");
 	if (pb != MAP_FAILED)
@@ -106,7 +98,7 @@ static void smafd_memory(pid_t smafd)
 
 static void kept_after_release(void)
 {
-	int a = alloc("linux,cma");
+	int a = heap_alloc("linux,cma", SIZE, O_RDWR | O_CLOEXEC);
 	unsigned char *pa = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, a, 0);
 	if (pa != MAP_FAILED) {
 		memset(pa, 0x11, SIZE);
@@ -118,7 +110,7 @@ static void kept_after_release(void)
 	CHECK(a >= 0 && kept >= 0, "keep an O_PATH fd of a buffer's file, then close the buffer");
 	close(a);
 	usleep(300 * 1000); /* smafd frees it when it sees the file closed */
-	int b = alloc("linux,cma");
+	int b = heap_alloc("linux,cma", SIZE, O_RDWR | O_CLOEXEC);
 	unsigned char *pb = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, b, 0);
 	CHECK(pb != MAP_FAILED, "a new buffer from the same pool (likely the same memory)");
 	if (pb == MAP_FAILED)
@@ -148,8 +140,8 @@ static void kept_after_release(void)
 
 static void secure_file(void)
 {
-	int n = alloc("system");
-	int sfd = alloc("protected,secure-carveout");
+	int n = heap_alloc("system", SIZE, O_RDWR | O_CLOEXEC);
+	int sfd = heap_alloc("protected,secure-carveout", SIZE, O_RDWR | O_CLOEXEC);
 	unsigned char *pn = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, n, 0);
 	CHECK(n >= 0 && sfd >= 0 && pn != MAP_FAILED, "a plain buffer of ciphertext and a protected one");
 	if (pn == MAP_FAILED)
@@ -171,6 +163,28 @@ static void secure_file(void)
 	close(sfd);
 }
 
+static void read_only(void)
+{
+	int fd = heap_alloc("system", SIZE, O_RDONLY | O_CLOEXEC);
+	CHECK(fd >= 0, "a read-only buffer");
+	if (fd < 0)
+		return;
+	CHECK(raw_mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) == MAP_FAILED && errno == EACCES, "a writable mapping of its fd: EACCES");
+	char path[64];
+	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+	int rw = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDWR | O_CLOEXEC);
+	if (rw < 0) {
+		CHECK(true, "its file cannot even be reopened for writing (errno %d)", errno);
+	} else {
+		CHECK(raw_mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, rw, 0) == MAP_FAILED, "reopened O_RDWR through /proc/self/fd: a writable mapping still fails (errno %d)", errno);
+		CHECK(syscall(SYS_pwrite64, rw, "x", 1, 0) == -1, "and pwrite fails (errno %d)", errno);
+		void *ro = raw_mmap(NULL, SIZE, PROT_READ, MAP_SHARED, rw, 0);
+		CHECK(ro != MAP_FAILED && mprotect(ro, SIZE, PROT_READ | PROT_WRITE) != 0, "and a read mapping of it cannot be made writable with mprotect (errno %d)", errno);
+		close(rw);
+	}
+	close(fd);
+}
+
 int main(int argc, char **argv)
 {
 	pid_t smafd = argc > 1 ? (pid_t)atoi(argv[1]) : 0;
@@ -180,5 +194,6 @@ int main(int argc, char **argv)
 		smafd_memory(smafd);
 	kept_after_release();
 	secure_file();
+	read_only();
 	return check_done();
 }

@@ -25,21 +25,11 @@
 
 #include "../smaf-wire.h"
 #include "check.h"
+#include "heap.h"
 
 #define SIZE (128 * 1024)
 
 static const char *g_heap;
-
-static int alloc(void)
-{
-	char path[128];
-	snprintf(path, sizeof path, "/dev/dma_heap/%s", g_heap);
-	int heap = open(path, O_RDONLY | O_CLOEXEC);
-	struct smaf_dma_heap_allocation_data d = { .len = SIZE, .fd_flags = O_RDWR | O_CLOEXEC };
-	int r = heap >= 0 ? ioctl(heap, SMAF_DMA_HEAP_IOCTL_ALLOC, &d) : -1;
-	close(heap);
-	return r == 0 ? (int)d.fd : -1;
-}
 
 static void fill(int fd, unsigned seed)
 {
@@ -73,35 +63,6 @@ static void wait_for_test(const char *step)
 		exit(3);
 }
 
-static int send_fd(int sock, int fd)
-{
-	char byte = 'x';
-	struct iovec iov = { &byte, 1 };
-	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf };
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &fd, sizeof fd);
-	return sendmsg(sock, &m, 0) == 1 ? 0 : -1;
-}
-
-static int recv_fd(int sock)
-{
-	char byte;
-	struct iovec iov = { &byte, 1 };
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf };
-	if (recvmsg(sock, &m, 0) != 1)
-		return -1;
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
-	int fd = -1;
-	if (cm && cm->cmsg_type == SCM_RIGHTS)
-		memcpy(&fd, CMSG_DATA(cm), sizeof fd);
-	return fd;
-}
-
 /* The sender closes right after sendmsg; the receiver (started before the buffer existed) maps it later. */
 static void sent_then_closed(void)
 {
@@ -118,7 +79,7 @@ static void sent_then_closed(void)
 		close(fd);
 		_exit(ok ? 0 : 1);
 	}
-	int fd = alloc();
+	int fd = heap_alloc(g_heap, SIZE, O_RDWR | O_CLOEXEC);
 	fill(fd, 1);
 	CHECK(fd >= 0 && send_fd(sv[0], fd) == 0, "sendmsg the dma-buf fd");
 	CHECK(close(fd) == 0, "and close it at once");
@@ -136,7 +97,7 @@ static void forked_then_closed(void)
 {
 	int go[2];
 	CHECK(pipe(go) == 0, "a pipe to the child");
-	int fd = alloc();
+	int fd = heap_alloc(g_heap, SIZE, O_RDWR | O_CLOEXEC);
 	fill(fd, 2);
 	pid_t child = fork();
 	if (child == 0) {
@@ -158,7 +119,7 @@ static void never_received(void)
 {
 	int sv[2];
 	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0, "a socket pair nobody reads");
-	int fd = alloc();
+	int fd = heap_alloc(g_heap, SIZE, O_RDWR | O_CLOEXEC);
 	CHECK(fd >= 0 && send_fd(sv[0], fd) == 0 && close(fd) == 0, "send the fd, close it");
 	close(sv[0]);
 	close(sv[1]);
@@ -169,7 +130,7 @@ static void holder_killed(void)
 {
 	int ready[2];
 	CHECK(pipe(ready) == 0, "a pipe from the child");
-	int fd = alloc();
+	int fd = heap_alloc(g_heap, SIZE, O_RDWR | O_CLOEXEC);
 	pid_t child = fork();
 	if (child == 0) {
 		void *p = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);

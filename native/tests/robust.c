@@ -21,17 +21,9 @@
 
 #include "../smaf-wire.h"
 #include "check.h"
+#include "heap.h"
 
 #define SIZE (64 * 1024)
-
-static int alloc(void)
-{
-	int heap = open("/dev/dma_heap/system", O_RDONLY | O_CLOEXEC);
-	struct smaf_dma_heap_allocation_data d = { .len = SIZE, .fd_flags = O_RDWR | O_CLOEXEC };
-	int r = heap >= 0 ? ioctl(heap, SMAF_DMA_HEAP_IOCTL_ALLOC, &d) : -1;
-	close(heap);
-	return r == 0 ? (int)d.fd : -1;
-}
 
 static volatile sig_atomic_t g_fd = -1;
 static volatile sig_atomic_t g_handled;
@@ -58,7 +50,7 @@ static void signal_safety(void)
 {
 	pid_t child = fork();
 	if (child == 0) {
-		int fd = alloc();
+		int fd = heap_alloc("system", SIZE, O_RDWR | O_CLOEXEC);
 		g_fd = fd;
 		struct sigaction sa = { .sa_handler = on_alarm, .sa_flags = SA_RESTART };
 		sigaction(SIGALRM, &sa, NULL);
@@ -88,39 +80,10 @@ static void signal_safety(void)
 	CHECK(!stuck && WIFEXITED(st) && WEXITSTATUS(st) == 0, "close, dup and fstat in a SIGALRM handler while the main loop is in ioctl: no deadlock%s", stuck ? " (it hung)" : "");
 }
 
-static int send_fd(int sock, int fd)
-{
-	char byte = 'x';
-	struct iovec iov = { &byte, 1 };
-	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf };
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &fd, sizeof fd);
-	return sendmsg(sock, &m, 0) == 1 ? 0 : -1;
-}
-
-static int recv_fd(int sock)
-{
-	char byte;
-	struct iovec iov = { &byte, 1 };
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf };
-	if (recvmsg(sock, &m, 0) != 1)
-		return -1;
-	int fd = -1;
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
-	if (cm && cm->cmsg_type == SCM_RIGHTS)
-		memcpy(&fd, CMSG_DATA(cm), sizeof fd);
-	return fd;
-}
-
 /* A peer passes a memfd named like ours (with a copy-mode token page that is a real one's), then truncates it. */
 static void forged_memfd(void)
 {
-	int real = alloc();
+	int real = heap_alloc("system", SIZE, O_RDWR | O_CLOEXEC);
 	int sv[2];
 	CHECK(real >= 0 && socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0, "a real dma-buf and a socket to a peer");
 	pid_t peer = fork();

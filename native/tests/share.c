@@ -18,6 +18,7 @@
 
 #include "../smaf-wire.h"
 #include "check.h"
+#include "heap.h"
 #include "driver.h"
 
 #define SIZE (256 * 1024)
@@ -75,47 +76,6 @@ static size_t daemon_mismatches(int fd, unsigned seed)
 	return bad;
 }
 
-static int alloc(const char *heap_name, uint32_t fd_flags)
-{
-	char path[128];
-	snprintf(path, sizeof path, "/dev/dma_heap/%s", heap_name);
-	int heap = open(path, O_RDONLY | O_CLOEXEC);
-	struct smaf_dma_heap_allocation_data d = { .len = SIZE, .fd_flags = fd_flags };
-	int r = heap >= 0 ? ioctl(heap, SMAF_DMA_HEAP_IOCTL_ALLOC, &d) : -1;
-	close(heap);
-	return r == 0 ? (int)d.fd : -1;
-}
-
-static int send_fd(int sock, int fd)
-{
-	char byte = 'F';
-	struct iovec iov = { &byte, 1 };
-	union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } u;
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
-	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof fd);
-	return sendmsg(sock, &m, 0) == 1 ? 0 : -1;
-}
-
-static int recv_fd(int sock)
-{
-	char byte;
-	struct iovec iov = { &byte, 1 };
-	union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } u;
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
-	if (recvmsg(sock, &m, 0) != 1)
-		return -1;
-	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-	if (!c || c->cmsg_type != SCM_RIGHTS)
-		return -1;
-	int fd;
-	memcpy(&fd, CMSG_DATA(c), sizeof fd);
-	return fd;
-}
-
 /* exec'd with an inherited buffer fd: read the parent's pattern, write ours (seed 3). */
 static int role_exec(int fd, int cloexec_fd)
 {
@@ -148,7 +108,7 @@ int main(int argc, char **argv)
 	const char *heap = argc > 1 ? argv[1] : "system";
 
 	/* fork: the child maps the inherited fd itself and writes */
-	int fd = alloc(heap, O_RDWR);
+	int fd = heap_alloc(heap, SIZE, O_RDWR);
 	CHECK(fd >= 0, "allocate %d bytes from %s", SIZE, heap);
 	CHECK(write_pattern(fd, 1) == 0, "parent writes a pattern before fork");
 	pid_t pid = fork();
@@ -175,7 +135,7 @@ int main(int argc, char **argv)
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0 && daemon_mismatches(fd, 6) == 0, "exit: a child's unsynced writes reach the emulated memory when it exits");
 
 	/* exec: the fd (no O_CLOEXEC) survives into a new image; an O_CLOEXEC one does not */
-	int cl = alloc(heap, O_RDWR | O_CLOEXEC);
+	int cl = heap_alloc(heap, SIZE, O_RDWR | O_CLOEXEC);
 	pid = fork();
 	if (pid == 0) {
 		char a[16], b[16];
@@ -201,7 +161,7 @@ int main(int argc, char **argv)
 		_exit(127);
 	}
 	close(sv[1]);
-	int passed = alloc(heap, O_RDWR | O_CLOEXEC);
+	int passed = heap_alloc(heap, SIZE, O_RDWR | O_CLOEXEC);
 	CHECK(write_pattern(passed, 4) == 0, "a new buffer with a pattern, to pass");
 	CHECK(send_fd(sv[0], passed) == 0, "SCM_RIGHTS: sent");
 	char done = 0;

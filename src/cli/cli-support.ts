@@ -3,9 +3,26 @@ import { SmafError } from '../common/errors.ts';
 
 export { packageVersion } from '../uapi/version.ts';
 
+/** A command's exit status other than 0 that is not an error (`smaf replay`: 1 when outcomes differ). */
+export class ExitStatus extends Error {
+  constructor(readonly status: number) {
+    super(`exit status ${status}`);
+  }
+}
+
 /** What `--json` prints on stdout for an error (the exit code is the same errno). */
 export function jsonError(err: SmafError): string {
   return JSON.stringify({ error: { code: err.code, errno: err.errno, message: err.message } });
+}
+
+/**
+ * A failure already reported inside a command's one JSON document (`smaf run --json`): `main`
+ * exits with its errno and prints nothing more, so stdout holds exactly one document.
+ */
+export class PrintedError extends Error {
+  constructor(readonly error: SmafError) {
+    super(error.message);
+  }
 }
 
 const DIRECTIONS = { bidirectional: 0, 'to-device': 1, 'from-device': 2 } as const;

@@ -5,6 +5,7 @@
  */
 import { type Command, Option } from 'commander';
 import { SmafError } from '../common/errors.ts';
+import { MODIFIER_NAMES, PIXEL_FORMAT_NAMES } from '../common/pixel-format.ts';
 import { formatSize, parseSize } from '../common/units.ts';
 import { formatExplanation } from '../core/explain.ts';
 import { runCameraPipelineDemo } from '../demo/camera-pipeline.ts';
@@ -13,8 +14,9 @@ import { abiText, IOCTLS, OPS } from '../uapi/index.ts';
 import { tokenBytes, type Cli } from './context.ts';
 import { createCommand, type CreateOptions } from './create-command.ts';
 import { execProgram } from './exec.ts';
+import { formatDevices } from './devices-text.ts';
 import { formatInfo } from './info-text.ts';
-import { printEvents } from './operator-commands.ts';
+import { fetchEvents, printEvents } from './operator-commands.ts';
 import { demoPacer, type PaceOptions } from './pace.ts';
 import { formatProcesses } from './ps.ts';
 import { runScenarioCommand } from './run-command.ts';
@@ -42,6 +44,10 @@ const PACE_OPTIONS = [
   new Option('--hold', 'keep the clients (and their buffers) after the last step, until Ctrl-C'),
 ];
 const sizeArg = parser(parseSize);
+const lineCount = parser((v: string) => {
+  if (!/^\d+$/.test(v.trim()) || Number(v) < 1) throw new SmafError('EINVAL', `"${v}" is not a number of lines`);
+  return Number(v);
+});
 
 const info: CommandSpec = {
   name: 'info',
@@ -59,9 +65,12 @@ const info: CommandSpec = {
 const create: CommandSpec = {
   name: 'create',
   description: 'create a buffer, optionally make it secure, attach and map devices; --hold keeps it alive',
-  args: [['<length>', 'bytes (4096, 0x1000, 8MiB) or a frame WIDTHxHEIGHT:FORMAT (1920x1080:NV12; NV12, NV16, P010, YUYV, RGBA8888)']],
+  args: [['<length>', `bytes (4096, 0x1000, 8MiB) or a frame WIDTHxHEIGHT:FORMAT (1920x1080:NV12; ${PIXEL_FORMAT_NAMES.join(', ')})`]],
   options: [
-    new Option('--align <size>', 'stride alignment of a frame\'s planes (a power of two: 64, 4KiB)').default(1).argParser(sizeArg),
+    new Option('--align <size>', 'a frame: stride alignment of its planes (a power of two: 64, 4KiB)').argParser(sizeArg),
+    new Option('--align-plane <size>', 'a frame: each plane starts at a multiple of this (4KiB; default: the stride alignment)').argParser(sizeArg),
+    new Option('--align-height <lines>', 'a frame: its height rounded up to this many lines (16 or 32 for codecs)').argParser(lineCount),
+    new Option('--modifier <modifier>', `a frame: DRM format modifier (${MODIFIER_NAMES.join(', ')}, or its value)`),
     new Option('-n, --name <allocator>', 'ask for one allocator by name'),
     new Option('--secure', 'set the secure flag before any memory exists'),
     new Option('-a, --attach <devices>', 'comma-separated devices to attach'),
@@ -142,7 +151,9 @@ const run: CommandSpec = {
   description: 'run a pipeline scenario (YAML: create, attach, map, write, read, share...)',
   args: [['<scenario>', `a scenario file, or the name of a built-in one: ${BUILTIN_SCENARIOS.join(', ')}`]],
   options: PACE_OPTIONS,
-  run: (cli, [file], o: PaceOptions) => runScenarioCommand(cli, file as string, o),
+  run: async (cli, [file], o: PaceOptions) => {
+    await runScenarioCommand(cli, file as string, o);
+  },
 };
 
 const demoCamera: CommandSpec = {
@@ -166,9 +177,11 @@ const demoSdp: CommandSpec = {
   run: async (cli, _args, o: PaceOptions) => {
     // only this run's denials, not those of earlier runs
     const before = await cli.withClient(async (c) => (await c.events({ newest: true, limit: 1 })).events[0]?.seq ?? 0, true);
-    await runScenarioCommand(cli, 'sdp', o);
+    const denials = { kinds: ['denial' as const], after: before };
+    // with --json, the run's one document carries its denials
+    await runScenarioCommand(cli, 'sdp', o, () => cli.withClient(async (c) => ({ denials: (await fetchEvents(c, denials, 1000)).events }), true));
     if (cli.g().json) return;
-    await cli.withClient((c) => printEvents(c, cli.g(), { kinds: ['denial'], after: before }, 50, 'denials logged by smafd during this run (firewall, secure module, attach checks):'), true);
+    await cli.withClient((c) => printEvents(c, cli.g(), denials, 50, 'denials logged by smafd during this run (firewall, secure module, attach checks):'), true);
   },
 };
 
@@ -179,6 +192,17 @@ const ps: CommandSpec = {
     await withClient(async (c) => {
       const r = await c.ps();
       out(g().json ? JSON.stringify(r, null, 2) : formatProcesses(r));
+    }, true);
+  },
+};
+
+const devices: CommandSpec = {
+  name: 'devices',
+  description: 'each device: its constraints, IOMMU domain (size, mapped, largest free IOVA range), and every buffer it maps (direction, DMA ranges, grants)',
+  run: async ({ g, out, withClient }) => {
+    await withClient(async (c) => {
+      const r = await c.devices();
+      out(g().json ? JSON.stringify(r, null, 2) : formatDevices(r));
     }, true);
   },
 };
@@ -198,7 +222,7 @@ const exec: CommandSpec = {
 };
 
 /** In the order `smaf --help` lists them (events, trace and platform come after ps). */
-const COMMANDS: readonly CommandSpec[] = [info, create, secureGet, secureSet, stat, doctor, explainCommand, run, demoCamera, demoSdp, ps, exec];
+const COMMANDS: readonly CommandSpec[] = [info, create, secureGet, secureSet, stat, doctor, explainCommand, run, demoCamera, demoSdp, ps, devices, exec];
 
 /** The command `name` ("secure get") of `program`, with its group made on first use. */
 function commandFor(program: Command, name: string): Command {

@@ -3,11 +3,12 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { Errno, SmafError, toSmafError } from '../common/errors.ts';
 import { printable } from '../common/printable.ts';
 import { defaultSocketPath } from '../uapi/socket-path.ts';
-import { jsonError, packageVersion } from './cli-support.ts';
+import { ExitStatus, jsonError, packageVersion, PrintedError } from './cli-support.ts';
 import { addCommands } from './commands.ts';
 import { cliContext, out, type Globals } from './context.ts';
 import { addOperatorCommands } from './operator-commands.ts';
 import { registerPlatformCommands } from './platform-command.ts';
+import { REPLAY_COMMANDS } from './replay-command.ts';
 
 export function buildProgram(): Command {
   const program = new Command('smaf')
@@ -21,13 +22,20 @@ export function buildProgram(): Command {
     }))
     .option('--json', 'machine-readable output (errors too: {"error": {code, errno, message}} on stdout)')
     .version(packageVersion(), '-V, --version')
-    .showHelpAfterError()
     .exitOverride();
   const cli = cliContext(() => program.opts<Globals>());
   addCommands(program, cli);
+  addCommands(program, cli, REPLAY_COMMANDS); // replay and what-if: no daemon
   registerPlatformCommands(program, () => cli.g().json === true);
   addOperatorCommands(program, cli.g, (fn) => cli.withClient(fn, true)); // events and traces: the operator's view when it can
+  pointToHelp(program);
   return program;
+}
+
+/** A usage error prints its one line and where help is (as git does), not the whole help. */
+function pointToHelp(cmd: Command, path = 'smaf'): void {
+  cmd.showHelpAfterError(`See '${path} --help'.`);
+  for (const sub of cmd.commands) pointToHelp(sub, `${path} ${sub.name()}`);
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -35,6 +43,8 @@ export async function main(argv: string[]): Promise<number> {
     await buildProgram().parseAsync(argv);
     return 0;
   } catch (e) {
+    if (e instanceof ExitStatus) return e.status;
+    if (e instanceof PrintedError) return e.error.errno;
     const json = argv.includes('--json');
     if (e instanceof CommanderError) {
       if (e.exitCode === 0) return 0;

@@ -1,5 +1,6 @@
 /** `--step` and `--hold` for `smaf run` and `smaf demo`: watch a pipeline step by step. */
 import { createInterface } from 'node:readline';
+import { SmafError } from '../common/errors.ts';
 
 export interface PaceOptions {
   readonly step?: boolean;
@@ -39,24 +40,51 @@ export interface DemoPacer {
 }
 
 /**
- * A promise of the next Ctrl-C (SIGINT), listening from now on: take it *before* telling the user
- * to press Ctrl-C, so that a SIGINT sent as soon as the message is read never meets Node's default
- * action (which ends the process before anything is released). A timer keeps the process alive
- * while it waits (an in-process demo holds no socket).
+ * The next Ctrl-C (SIGINT), listening from now on: take it *before* telling the user to press
+ * Ctrl-C, so that a SIGINT sent as soon as the message is read never meets Node's default action
+ * (which ends the process before anything is released). A timer keeps the process alive while it
+ * waits (an in-process demo holds no socket); `cancel` stops waiting.
  */
-export function nextInterrupt(): Promise<void> {
+function nextInterrupt(): { readonly interrupted: Promise<void>; cancel(): void } {
   const alive = setInterval(() => {}, 1 << 30);
-  return new Promise<void>((resolve) => process.once('SIGINT', () => {
-    clearInterval(alive);
-    resolve();
-  }));
+  let onSigint = (): void => {};
+  const interrupted = new Promise<void>((resolve) => {
+    onSigint = () => {
+      clearInterval(alive);
+      resolve();
+    };
+    process.once('SIGINT', onSigint);
+  });
+  return {
+    interrupted,
+    cancel: () => {
+      clearInterval(alive);
+      process.off('SIGINT', onSigint);
+    },
+  };
 }
 
-/** Say `message` on stderr and wait for Ctrl-C. */
-export async function holdUntilInterrupt(message: string): Promise<void> {
-  const interrupted = nextInterrupt();
+/** What holds buffers for the user: a connection to smafd that may end (smafd stopped or crashed). */
+export interface Holder {
+  readonly closed: Promise<SmafError>;
+}
+
+/**
+ * Wait for Ctrl-C, after saying `message` on stderr. With `holders`: when smafd goes away first
+ * (a connection closes), ECONNRESET saying so, and the buffers were released with it.
+ */
+export async function holdUntilInterrupt(message: string, holders: readonly Holder[] = [], what = 'the buffers'): Promise<void> {
+  const wait = nextInterrupt();
   process.stderr.write(`${message}\n`);
-  await interrupted;
+  let lost: SmafError | null = null;
+  const gone = holders.map((h) => h.closed.then((e) => {
+    lost ??= e;
+  }));
+  await Promise.race([wait.interrupted, ...gone]);
+  wait.cancel();
+  if (lost !== null) {
+    throw new SmafError('ECONNRESET', `smafd went away while this command held ${what} (${(lost as SmafError).message}); ${what} went with it`);
+  }
 }
 
 /** `--step`: Enter before each step; `--hold`: the buffers stay until Ctrl-C before the release. */

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import { formatSize, hex } from '../common/units.ts';
-import { physLimit, type PlatformSpec } from '../platform/index.ts';
+import { physLimit, platformDocument } from '../platform/index.ts';
 import { parseCmaOption, type CmaRequest } from '../platform/devicetree/index.ts';
 import { parser } from '../daemon/options.ts';
 import { loadPlatformFile, type LoadedPlatform } from '../platform-file/load.ts';
@@ -49,22 +49,8 @@ function formatPlatform(file: string, loaded: LoadedPlatform): string {
 
 /** The YAML platform equivalent to a loaded file (`smaf platform convert`). */
 export function convertPlatform(file: string, loaded: LoadedPlatform): string {
-  const doc = loaded.dt?.doc ?? specToDoc(loaded.spec);
+  const doc = loaded.dt?.doc ?? platformDocument(loaded.spec);
   return `# ${loaded.spec.name}: converted by "smaf platform convert ${file}"\n${stringify(doc, { lineWidth: 0 })}`;
-}
-
-function specToDoc(spec: PlatformSpec): Record<string, unknown> {
-  return {
-    name: spec.name,
-    page_size: spec.pageSize,
-    memory: spec.memory.map((r) => ({ name: r.name, base: hex(r.base), size: hex(r.size), kind: r.kind, ...(r.node ? { node: r.node } : {}), ...(r.description ? { description: r.description } : {}) })),
-    devices: spec.devices.map((d) => ({
-      name: d.name, class: d.class, dma_mask: d.dmaMask, coherent_dma_mask: d.coherentDmaMask, max_segment_size: d.maxSegmentSize, segment_boundary: d.segmentBoundary,
-      iommu: d.iommu, secure: d.secure, ...(d.memoryRegion ? { memory_region: d.memoryRegion } : {}), ...(d.description ? { description: d.description } : {}),
-      ...(d.node ? { node: d.node } : {}), ...(d.dmaCoherent !== undefined ? { dma_coherent: d.dmaCoherent } : {}), ...(d.dmaRanges ? { dma_ranges: d.dmaRanges.map((r) => ({ cpu: hex(r.cpu), bus: hex(r.bus), size: hex(r.size) })) } : {}),
-    })),
-    tee: { sdp_max_regions: spec.tee.sdpMaxRegions },
-  };
 }
 
 export function registerPlatformCommands(program: Command, json: () => boolean): void {
@@ -76,7 +62,7 @@ export function registerPlatformCommands(program: Command, json: () => boolean):
     .option(...cmaOption, parser(parseCmaOption))
     .action((file: string, o: { cma?: CmaRequest }) => {
       const loaded = loadPlatformFile(file, o.cma ? { cma: o.cma } : {});
-      if (json()) out(JSON.stringify({ format: loaded.format, platform: loaded.dt?.doc ?? specToDoc(loaded.spec), ...(loaded.dt ? { report: loaded.dt.report } : {}) }, null, 2));
+      if (json()) out(JSON.stringify({ format: loaded.format, platform: loaded.dt?.doc ?? platformDocument(loaded.spec), ...(loaded.dt ? { report: loaded.dt.report } : {}) }, null, 2));
       else out(formatPlatform(file, loaded));
     });
   platform.command('convert')

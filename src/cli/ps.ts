@@ -13,17 +13,17 @@ function teeText(t: NonNullable<ProcessReport['processes'][number]['tee']>): str
 
 export function formatProcesses(r: ProcessReport): string {
   const lines: string[] = [];
-  lines.push(`${'PID'.padStart(7)}  ${'COMMAND'.padEnd(16)} ${'CLIENT'.padStart(6)} ${'BUFFERS'.padStart(7)} ${'SIZE'.padStart(10)} ${'MAPPED'.padStart(10)}`);
+  lines.push(`${'PID'.padStart(7)}  ${'COMMAND'.padEnd(16)} ${'CLIENT'.padStart(6)} ${'BUFFERS'.padStart(7)} ${'SIZE'.padStart(10)} ${'CPU-MAPPED'.padStart(10)}`);
   // like dmabuf_dump, the table lists the processes that hold buffers (--json lists every client)
   const busy = (p: ProcessReport['processes'][number]): boolean => p.buffers.length > 0 || p.tee !== undefined;
   const idle = r.processes.filter((p) => !busy(p)).length;
   for (const p of r.processes.filter(busy)) {
-    lines.push(`${String(p.pid ?? '-').padStart(7)}  ${(p.comm === null ? '(no hello)' : printable(p.comm, 'line')).padEnd(16)} ${String(p.client).padStart(6)} ${String(p.totals.buffers).padStart(7)} ${formatSize(p.totals.bytes).padStart(10)} ${formatSize(p.totals.mappedBytes).padStart(10)}`);
+    lines.push(`${String(p.pid ?? '-').padStart(7)}  ${(p.comm === null ? '(no hello)' : printable(p.comm, 'line')).padEnd(16)} ${String(p.client).padStart(6)} ${String(p.totals.buffers).padStart(7)} ${formatSize(p.totals.bytes).padStart(10)} ${formatSize(p.totals.cpuMappedBytes).padStart(10)}`);
     for (const b of p.buffers) {
       const name = b.name === null ? '' : ` "${printable(b.name, 'line')}"`;
       const where = b.allocator ?? `deferred${b.nameHint ? ` (asks ${b.nameHint})` : ''}`;
       const held = [...(b.fds.length ? [`smafd fd ${b.fds.join(',')}`] : []), ...(b.teeShm?.length ? [`TEE shm ${b.teeShm.join(',')}`] : [])].join(', ');
-      lines.push(`           buffer ${String(b.buffer).padEnd(5)} ${formatSize(b.size).padStart(10)}  ${where}${b.secure ? ', secure' : ''}${b.mapped ? ', mapped' : ''}${name}; ${held}${b.sharedBy > 1 ? `; shared by ${b.sharedBy} processes` : ''}`);
+      lines.push(`           buffer ${String(b.buffer).padEnd(5)} ${formatSize(b.size).padStart(10)}  ${where}${b.secure ? ', secure' : ''}${b.cpuMapped ? ', CPU-mapped' : ''}${b.dmaMapped ? `, DMA-mapped by ${b.dmaDevices.join(', ')}` : ''}${name}; ${held}${b.sharedBy > 1 ? `; shared by ${b.sharedBy} processes` : ''}`);
     }
     if (p.tee) lines.push(`           ${teeText(p.tee)}`);
   }

@@ -5,23 +5,9 @@
  * action "craete" (did you mean create?)`).
  */
 import type { z } from 'zod';
+import { nearest } from '../common/edit-distance.ts';
 
 type Issue = { path: PropertyKey[]; message: string };
-
-/** Edit distance, for "did you mean". */
-function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const cur = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = cur;
-    }
-  }
-  return row[b.length]!;
-}
 
 export function stepIssues(step: unknown, index: number, variants: readonly z.ZodType[], actions: readonly string[]): Issue[] {
   const at = (path: PropertyKey[]): PropertyKey[] => ['steps', index, ...path];
@@ -32,8 +18,8 @@ export function stepIssues(step: unknown, index: number, variants: readonly z.Zo
   const action = keys[0]!;
   const i = actions.indexOf(action);
   if (i < 0) {
-    const near = actions.map((a) => ({ a, d: distance(action, a) })).sort((x, y) => x.d - y.d)[0];
-    return [{ path: at([]), message: `unknown action "${action}"${near && near.d <= 2 ? ` (did you mean ${near.a}?)` : ''} (actions: ${actions.join(', ')})` }];
+    const near = nearest(action, actions);
+    return [{ path: at([]), message: `unknown action "${action}"${near ? ` (did you mean ${near}?)` : ''} (actions: ${actions.join(', ')})` }];
   }
   const r = variants[i]!.safeParse(step);
   return r.success ? [] : r.error.issues.map((x) => ({ path: at(x.path), message: x.message }));

@@ -7,7 +7,9 @@ import { SmafError } from '../common/errors.ts';
 import { formatExplanation } from '../core/explain.ts';
 import { formatSize, hex } from '../common/units.ts';
 import type { SmafClient } from '../client/client.ts';
+import { frameLabel, type FrameLayout } from '../common/pixel-format.ts';
 import type { Step } from './scenario-schema.ts';
+import { runStream, type StreamReport } from './scenario-stream.ts';
 
 interface Handle {
   readonly client: string;
@@ -20,15 +22,19 @@ export class ScenarioRun {
   readonly buffers = new Map<string, Handle>();
   readonly attachments = new Map<string, Handle & { id: number; device: string }>();
   readonly mappings = new Map<string, Handle & { id: number }>();
+  /** Fds of a buffer that other clients got by import, for a stream's stages (`CLIENT:BUFFER`). */
+  readonly imported = new Map<string, Handle>();
   readonly crcs = new Map<string, number>();
+  /** Rings of buffers (`pool`): the names of their buffers, NAME[0]..NAME[count-1]. */
+  readonly pools = new Map<string, { buffers: string[] }>();
 
-  /** `connect` opens a new client connection (one per client name). */
-  constructor(private readonly connect: () => Promise<SmafClient>) {}
+  /** `connect` opens a new client connection (one per client name, which it is given). */
+  constructor(private readonly connect: (name: string) => Promise<SmafClient>) {}
 
   async client(name: string): Promise<SmafClient> {
     let c = this.clients.get(name);
     if (!c) {
-      c = await this.connect();
+      c = await this.connect(name);
       this.clients.set(name, c);
     }
     return c;
@@ -45,11 +51,19 @@ export class ScenarioRun {
 type KeysOfUnion<T> = T extends unknown ? keyof T : never;
 export type Action = Exclude<KeysOfUnion<Step>, 'say'>;
 type ArgsOf<K extends Action> = Extract<Step, Record<K, unknown>>[K];
-type Handler<K extends Action> = (args: ArgsOf<K>, who: string, run: ScenarioRun) => Promise<string>;
+/** What a step printed, and for a stream its measurements. */
+export type StepOutput = string | { readonly detail: string; readonly stream: StreamReport };
+type Handler<K extends Action> = (args: ArgsOf<K>, who: string, run: ScenarioRun) => Promise<StepOutput>;
 
 const DIRS = { bidirectional: 0, 'to-device': 1, 'from-device': 2 } as const;
 const PROT = { r: 1, w: 2, rw: 3 } as const;
 const ACCESS = { read: 1, write: 2, rw: 3 } as const;
+/** A frame buffer is named after its layout (DMA_BUF_SET_NAME): the dashboard draws its planes. */
+async function nameFrame(c: SmafClient, fd: number, layout: FrameLayout | undefined): Promise<void> {
+  const label = layout ? frameLabel(layout) : null;
+  if (label) await c.setName(fd, label);
+}
+
 /** Bytes of a `fill` sent per WRITE. */
 const FILL_PIECE = 1 << 20;
 
@@ -59,6 +73,7 @@ export const STEP_HANDLERS: { readonly [K in Action]: Handler<K> } = {
     const fd = await c.create(s.size, { ...(s.flags !== undefined ? { flags: s.flags } : {}), ...(s.name ? { name: s.name } : {}) });
     r.buffers.set(s.buffer, { client: who, fd });
     if (s.secure) await c.setSecure(fd, true);
+    await nameFrame(c, fd, s.layout);
     const what = s.frame ? `a ${s.frame} frame, ${s.size} bytes (${formatSize(Math.ceil(s.size / 4096) * 4096)} in pages)` : formatSize(s.size);
     return `fd ${fd}: ${what}${s.secure ? ', secure' : ''}, no memory yet`;
   },
@@ -193,5 +208,23 @@ export const STEP_HANDLERS: { readonly [K in Action]: Handler<K> } = {
     for (const m of [r.buffers, r.attachments, r.mappings] as Map<string, Handle>[]) for (const [k, v] of m) if (v.client === s.client) m.delete(k);
     await new Promise((r) => setTimeout(r, 50));
     return `client ${s.client} dropped its connection (as a crash would)`;
+  },
+  pool: async (s, who, r) => {
+    const c = await r.client(who);
+    const names: string[] = [];
+    for (let i = 0; i < s.count; i++) {
+      const fd = await c.create(s.size);
+      if (s.secure) await c.setSecure(fd, true);
+      await nameFrame(c, fd, s.layout);
+      names.push(`${s.name}[${i}]`);
+      r.buffers.set(names[i]!, { client: who, fd });
+    }
+    r.pools.set(s.name, { buffers: names });
+    const what = s.frame ? `${s.frame} frames of ${s.size} bytes` : `buffers of ${formatSize(s.size)}`;
+    return `a ring of ${s.count} ${what}${s.secure ? ', secure' : ''}: ${names[0]}..${names.at(-1)}, no memory yet`;
+  },
+  stream: async (s, _who, r) => {
+    const { detail, report } = await runStream(r, s.frames, s.stages);
+    return { detail, stream: report };
   },
 };

@@ -6,14 +6,14 @@ import { createConnection, type Socket } from 'node:net';
 import { Errno, SmafError, smafErrorFromErrno } from '../common/errors.ts';
 import { uuidToBytes } from '../platform/tee.ts';
 import type { Explanation, SelfCheckReport } from '../core/index.ts';
-import { frameLayout, type FrameLayout } from '../common/pixel-format.ts';
+import { frameLayout, type FrameLayout, type FrameOptions } from '../common/pixel-format.ts';
 import { checkSocketOwner } from '../uapi/socket-path.ts';
 import {
   COMM_LEN, decodeName, decodeOpReply, decodeStruct, DEVICE_FD, DEVICE_NAME_LEN, DMA_BUF_IOCTL_SYNC, DMA_BUF_NAME_LEN, dmaBufSync, encodeName,
   encodeOpRequest, encodeRequest, encodeStruct, eventQueryStruct, FrameReader, MAX_FRAME, opRowNamed, parseResponse, REQUEST_HEADER, RESPONSE_HEADER,
   SMAF_IOC_CREATE, SMAF_IOC_GET_INFO, SMAF_IOC_GET_SECURE_FLAG, SMAF_IOC_SET_SECURE_FLAG, SMAF_NAME_LEN, smafCreateData, TOKEN_LEN, smafInfo, smafSecureFlag,
-  type ChromeTrace, type DaemonState, type EventPage, type EventQuery, type HeapInfo, type JournalEvent, type NativeStatus, type OpName, type ProcessReport, type Reply,
-  type RequestInput, type Response, type RowOf,
+  type ChromeTrace, type DaemonState, type DevicesReport, type EventPage, type EventQuery, type HeapInfo, type JournalEvent, type NativeStatus, type OpName, type ProcessReport, type Reply,
+  type RecordingPage, type RequestInput, type Response, type RowOf, X_RECORDING_MAX_LIMIT,
 } from '../uapi/index.ts';
 import { decodeTeeAnswer, encodeTeeCall, type TeeCallAnswer, type TeeCallParam } from '../uapi/tee-abi.ts';
 
@@ -71,7 +71,13 @@ export class SmafClient {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private readonly reader = new FrameReader(RESPONSE_HEADER);
-  private closedError: Error | null = null;
+  private closedError: SmafError | null = null;
+  private whenClosed: (e: SmafError) => void = () => {};
+  /**
+   * Settles when the connection ends, with why: smafd closed it, went away or answered garbage (or
+   * this side closed it). A client holding buffers watches it: they are gone with the connection.
+   */
+  readonly closed = new Promise<SmafError>((resolve) => (this.whenClosed = resolve));
 
   private constructor(private readonly sock: Socket, private readonly timeoutMs: number) {
     sock.on('data', (chunk) => {
@@ -140,8 +146,11 @@ export class SmafClient {
     });
   }
 
-  private fail(e: Error): void {
-    if (!this.closedError) this.closedError = e;
+  private fail(e: SmafError): void {
+    if (!this.closedError) {
+      this.closedError = e;
+      this.whenClosed(e);
+    }
     for (const p of this.pending.values()) {
       clearTimeout(p.timer);
       p.reject(this.closedError);
@@ -212,11 +221,15 @@ export class SmafClient {
     return decodeStruct(smafCreateData, r.payload).fd;
   }
 
-  /** One buffer holding every plane of a frame (`1920x1080:NV12`, strides aligned to `align`). */
-  async createFrame(spec: string, options: { align?: number; flags?: number; name?: string } = {}): Promise<{ fd: number; layout: FrameLayout }> {
-    const layout = frameLayout(spec, options.align ?? 1);
-    const { align: _align, ...rest } = options;
-    return { fd: await this.create(layout.size, rest), layout };
+  /**
+   * One buffer holding every plane of a frame (`1920x1080:NV12`; strides aligned to `align`, planes
+   * to `alignPlane`, rows to `alignHeight`, a DRM format `modifier`).
+   */
+  async createFrame(spec: string, options: FrameOptions & { flags?: number; name?: string } = {}): Promise<{ fd: number; layout: FrameLayout }> {
+    const { flags, name, ...frame } = options;
+    const layout = frameLayout(spec, frame);
+    const fd = await this.create(layout.size, { ...(flags !== undefined ? { flags } : {}), ...(name !== undefined ? { name } : {}) });
+    return { fd, layout };
   }
 
   async getSecure(fd: number): Promise<boolean> {
@@ -316,6 +329,11 @@ export class SmafClient {
     return (await this.op('DMA_CRC', fd, { attachment, offset: BigInt(offset), length: BigInt(length) })).payload.crc32;
   }
 
+  /** DMA_SCANOUT: the device reads a range (a display scanning out); nothing comes back but the count. */
+  async dmaScanout(fd: number, attachment: number, offset: number | bigint, length: number | bigint): Promise<number> {
+    return (await this.op('DMA_SCANOUT', fd, { attachment, offset: BigInt(offset), length: BigInt(length) })).result;
+  }
+
   /** DMA_BUF_IOCTL_SYNC: flags READ 1 | WRITE 2, START 0 | END 4. */
   async sync(fd: number, flags: number | bigint): Promise<void> {
     await this.call(DMA_BUF_IOCTL_SYNC.number, fd, encodeStruct(dmaBufSync, { flags: BigInt(flags) }));
@@ -407,6 +425,11 @@ export class SmafClient {
     return (await this.op('X_HEAPS', DEVICE_FD, {})).payload;
   }
 
+  /** X_DEVICES: each device and what it maps (a client sees only the buffers it holds). */
+  async devices(): Promise<DevicesReport> {
+    return (await this.op('X_DEVICES', DEVICE_FD, {})).payload;
+  }
+
   /** X_NATIVE: how C programs reach smafd (the native socket, zero-copy or why not). */
   async native(): Promise<NativeStatus> {
     return (await this.op('X_NATIVE', DEVICE_FD, {})).payload;
@@ -429,6 +452,11 @@ export class SmafClient {
   /** One page of the daemon's journal, filtered there (X_EVENTS). */
   async events(query: Partial<EventQuery> = {}): Promise<EventPage<JournalEvent>> {
     return (await this.op('X_EVENTS', DEVICE_FD, eventQueryStruct(query))).payload;
+  }
+
+  /** One page of the recording of every client's operations (X_RECORDING; the operator's). */
+  async recording(from: number, limit = X_RECORDING_MAX_LIMIT): Promise<RecordingPage> {
+    return (await this.op('X_RECORDING', DEVICE_FD, { from, limit })).payload;
   }
 
   /** The journal as Chrome trace-event JSON (X_TRACE); `sinceMs` 0 for all of it. */

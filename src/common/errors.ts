@@ -54,6 +54,11 @@ export class SmafError extends Error {
   }
 }
 
+/** The name of an errno number (EIO for one this table does not know). */
+export function errnoName(errno: number): ErrnoName {
+  return NAMES.get(errno) ?? 'EIO';
+}
+
 /** Build a SmafError from a raw errno number (as received from the wire). */
 export function smafErrorFromErrno(errno: number, message: string): SmafError {
   const name = NAMES.get(errno);

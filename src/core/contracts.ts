@@ -8,7 +8,9 @@ import type { Device, SgSegment } from '../platform/index.ts';
 export const DmaDirection = { BIDIRECTIONAL: 0, TO_DEVICE: 1, FROM_DEVICE: 2 } as const;
 export type DmaDirection = (typeof DmaDirection)[keyof typeof DmaDirection];
 
-export function directionName(d: DmaDirection): string {
+export type DirectionName = 'bidirectional' | 'to-device' | 'from-device';
+
+export function directionName(d: DmaDirection): DirectionName {
   return d === 0 ? 'bidirectional' : d === 1 ? 'to-device' : 'from-device';
 }
 

@@ -38,7 +38,7 @@ export class CpuMapping {
     this.check(offset, length, PROT_READ);
     const out = new Uint8Array(length);
     const bus = this.buffer.core.platform.bus;
-    forEachPiece(this.segments(), this.offset + offset, length, (phys, n, done) => {
+    forEachPiece(this.segments(), (s) => s.phys, this.offset + offset, length, (phys, n, done) => {
       bus.read(CPU, phys, out.subarray(done, done + n));
     });
     return out;
@@ -47,7 +47,7 @@ export class CpuMapping {
   write(offset: number, data: Uint8Array): number {
     this.check(offset, data.length, PROT_WRITE);
     const bus = this.buffer.core.platform.bus;
-    forEachPiece(this.segments(), this.offset + offset, data.length, (phys, n, done) => {
+    forEachPiece(this.segments(), (s) => s.phys, this.offset + offset, data.length, (phys, n, done) => {
       bus.write(CPU, phys, data.subarray(done, done + n));
     });
     return data.length;

@@ -6,7 +6,15 @@ import { isSmafError, type ErrnoName } from '../common/errors.ts';
 import { ContentKey, Platform, SECURE_WORLD } from '../platform/index.ts';
 import { createRecordingSecureModule, registerPlatformAllocators, testPlatformSpec } from '../testing/index.ts';
 import { DmaDirection } from './contracts.ts';
-import { DMA_SLICE, dmaCopy, dmaCopySteps, dmaCrc, dmaRead, dmaWrite, DmaTransform } from './dma.ts';
+import { DMA_SLICE, dmaCopy, dmaCopySteps, dmaCrc, dmaRead, dmaScanoutSteps, dmaWrite, DmaTransform } from './dma.ts';
+
+const dmaScanout = (att: Parameters<typeof dmaScanoutSteps>[0], offset: number, length: number): number => {
+  const steps = dmaScanoutSteps(att, offset, length);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+};
 import { Smaf } from './smaf.ts';
 
 const fails = (code: ErrnoName, message: string) => (e: unknown) => isSmafError(e, code) && (e as Error).message === message;
@@ -199,4 +207,47 @@ test('a copy checks both mappings again before each slice: one unmapped in betwe
     if (!da.mapped) dst.map(da, DmaDirection.FROM_DEVICE);
     if (!sa.mapped) src.map(sa, DmaDirection.TO_DEVICE);
   }
+});
+
+test('each DMA job leaves a `dma` event on every buffer it touched: the device, the bytes, how long, never a CRC', () => {
+  const { platform, smaf, dev } = system();
+  const src = smaf.create(4096);
+  const dst = smaf.create(4096);
+  const s = src.attach(dev('dec'));
+  const d = dst.attach(dev('dec'));
+  src.map(s, DmaDirection.BIDIRECTIONAL);
+  dst.map(d, DmaDirection.BIDIRECTIONAL);
+  const after = platform.events.lastSeq;
+  dmaCopy(d, 0, s, 0, 100);
+  dmaCopy(d, 100, d, 0, 50);
+  const crc = dmaCrc(d, 0, 4096);
+  const dma = platform.events.list({ kinds: ['dma'], after });
+  assert.deepEqual(dma.map((e) => [e.actor, e.buffer, e.length, e.message]), [
+    ['dec', src.id, 100, `dec read 100 B of buffer ${src.id} by DMA (copy into buffer ${dst.id})`],
+    ['dec', dst.id, 100, `dec wrote 100 B into buffer ${dst.id} by DMA (copy of buffer ${src.id})`],
+    ['dec', dst.id, 50, `dec read and wrote 50 B of buffer ${dst.id} by DMA (copy within the buffer)`],
+    ['dec', dst.id, 4096, `dec read 4 KiB of buffer ${dst.id} by DMA (CRC capture)`],
+  ]);
+  assert.ok(dma.every((e) => typeof e.durationUs === 'number' && e.durationUs >= 0));
+  assert.ok(!dma.some((e) => e.message.includes(crc.toString(16))), 'a CRC is its asker\'s alone');
+  // a job that fails leaves no `dma` event
+  const before = platform.events.lastSeq;
+  assert.throws(() => dmaCopy(d, 0, s, 4000, 200));
+  assert.equal(platform.events.list({ kinds: ['dma'], after: before }).length, 0);
+});
+
+test('a scan-out: the device reads the range through the bus, nothing comes back but the count; its mapping must allow reading', () => {
+  const { platform, smaf, dev } = system();
+  const b = smaf.create(3 * DMA_SLICE);
+  const r = b.attach(dev('disp'));
+  const w = b.attach(dev('dec'));
+  b.map(r, DmaDirection.TO_DEVICE);
+  b.map(w, DmaDirection.FROM_DEVICE);
+  const before = platform.events.lastSeq;
+  const reads = platform.bus.stats()['disp']?.bytesRead ?? 0;
+  assert.equal(dmaScanout(r, 0, 3 * DMA_SLICE), 3 * DMA_SLICE);
+  assert.equal(platform.bus.stats()['disp']!.bytesRead - reads, 3 * DMA_SLICE, 'every byte read through the bus');
+  assert.deepEqual(platform.events.list({ kinds: ['dma'], after: before }).map((e) => e.message), [`disp read 768 KiB of buffer ${b.id} by DMA (scan-out)`]);
+  assert.throws(() => dmaScanout(w, 0, 4096), fails('EACCES', `"dec" mapped buffer ${b.id} from-device: it may write, not read`));
+  assert.throws(() => dmaScanout(r, 3 * DMA_SLICE - 10, 20), (e) => isSmafError(e, 'EINVAL'));
 });

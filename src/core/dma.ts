@@ -18,6 +18,7 @@ import { hex } from '../common/units.ts';
 import { PhysPieces, SECURE_WORLD, type Device, type DmaSegment, type Platform } from '../platform/index.ts';
 import type { Attachment } from './attachment.ts';
 import { DmaDirection } from './contracts.ts';
+import { eventText, type DmaDone } from './event-texts.ts';
 
 /** Bytes one slice of DMA work moves before the daemon may serve someone else. */
 export const DMA_SLICE = 256 * 1024;
@@ -154,6 +155,17 @@ function sourceLabel(att: Attachment, offset: number, length: number): Set<strin
   return labelOfPieces(att.buffer.core.platform, devicePieces(att, offset, length, FIRST));
 }
 
+/**
+ * A `dma` event on a buffer: what the device's transfer did to it and how long it took from its
+ * first slice to its last (other clients' work between slices included, as a fence would see it).
+ * Never the bytes, nor anything computed from them (a CRC is its asker's alone).
+ */
+function dmaEvent(att: Attachment, e: Omit<DmaDone, 'device' | 'id'>, t0: number): void {
+  const durationUs = Math.max(0, Math.round((performance.now() - t0) * 1000));
+  const done = { ...e, device: att.device.name, id: att.buffer.id };
+  att.buffer.core.platform.events.emit({ kind: 'dma', actor: done.device, buffer: done.id, length: e.length, durationUs, message: eventText.dmaDone(done) });
+}
+
 /** Transforms a DMA engine can apply while copying. */
 export const DmaTransform = { COPY: 0, DECRYPT: 1 } as const;
 
@@ -202,6 +214,7 @@ export function* dmaCopySteps(dst: Attachment, dstOffset: number, src: Attachmen
   check(src, srcOffset, length, false);
   check(dst, dstOffset, length, true);
   if (transform === DmaTransform.DECRYPT) checkDecrypt(dst, src);
+  const t0 = performance.now();
   for (let done = 0; done < length; done += DMA_SLICE) {
     if (done > 0) yield;
     const n = Math.min(DMA_SLICE, length - done);
@@ -217,6 +230,12 @@ export function* dmaCopySteps(dst: Attachment, dstOffset: number, src: Attachmen
     const bytes = dmaRead(src, srcOffset + done, n);
     src.buffer.core.platform.contentKey.apply(bytes, srcOffset + done);
     dmaWrite(dst, dstOffset + done, bytes, principal, decryptedLabel(from));
+  }
+  const how = transform === DmaTransform.COPY ? 'copy' : 'decryption';
+  if (dst.buffer === src.buffer) dmaEvent(dst, { access: 'read and wrote', length, how: `${how} within the buffer` }, t0);
+  else {
+    dmaEvent(src, { access: 'read', length, how: `${how} into buffer ${dst.buffer.id}` }, t0);
+    dmaEvent(dst, { access: 'wrote', length, how: `${how} of buffer ${src.buffer.id}` }, t0);
   }
   return length;
 }
@@ -254,6 +273,7 @@ export function* dmaCrcSteps(att: Attachment, offset: number, length: number, pr
   }
   check(att, offset, length, false);
   refuseForeign(att, offset, length, principal);
+  const t0 = performance.now();
   let crc = 0;
   for (let done = 0; done < length; done += DMA_SLICE) {
     if (done > 0) {
@@ -266,7 +286,28 @@ export function* dmaCrcSteps(att: Attachment, offset: number, length: number, pr
     refuseForeign(att, offset + done, n, principal);
     crc = crc32.buf(dmaRead(att, offset + done, n), crc);
   }
+  dmaEvent(att, { access: 'read', length, how: 'CRC capture' }, t0);
   return crc >>> 0;
+}
+
+/**
+ * A display controller scanning a frame out: the device reads [offset, offset+length) of its
+ * mapping through the bus, slice by slice, and nothing of what it read comes back (the normal world
+ * observes only that it could: the firewall decides). Secure content the normal world may not even
+ * take the CRC of can be shown this way.
+ */
+export function* dmaScanoutSteps(att: Attachment, offset: number, length: number): Generator<void, number> {
+  check(att, offset, length, false);
+  const t0 = performance.now();
+  for (let done = 0; done < length; done += DMA_SLICE) {
+    if (done > 0) {
+      yield;
+      check(att, offset + done, 0, false);
+    }
+    dmaRead(att, offset + done, Math.min(DMA_SLICE, length - done));
+  }
+  dmaEvent(att, { access: 'read', length, how: 'scan-out' }, t0);
+  return length;
 }
 
 /** EACCES (and a denial event) when [offset, offset+length) holds data that is not `principal`'s. */

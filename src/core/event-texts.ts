@@ -25,6 +25,17 @@ const cpuMapped = (a: { id: number; kind: string; length: number }): string => `
 const released = (a: { id: number; length: number; label: string | null; allocator: string | null }): string =>
   `buffer ${a.id}${a.label === null ? '' : ` ("${a.label}")`} released${a.allocator !== null ? `: ${formatSize(a.length)} scrubbed and returned to ${a.allocator}` : ' (never allocated)'}`;
 
+/** What a device's DMA did to a buffer, and how much (how long it took is the event's `durationUs`). */
+export interface DmaDone {
+  readonly device: string;
+  readonly id: number;
+  readonly length: number;
+  readonly access: 'read' | 'wrote' | 'read and wrote';
+  readonly how: string;
+}
+
+const dmaDone = (a: DmaDone): string => `${a.device} ${a.access} ${formatSize(a.length)} ${a.access === 'wrote' ? 'into' : 'of'} buffer ${a.id} by DMA (${a.how})`;
+
 /** Texts by event: `eventText.map({...})` and so on. */
 export const eventText = {
   created: (a: Parameters<typeof created>[0]): EventText => lazyText(created, a),
@@ -35,4 +46,5 @@ export const eventText = {
   unmapped: (a: Parameters<typeof unmapped>[0]): EventText => lazyText(unmapped, a),
   cpuMapped: (a: Parameters<typeof cpuMapped>[0]): EventText => lazyText(cpuMapped, a),
   released: (a: Parameters<typeof released>[0]): EventText => lazyText(released, a),
+  dmaDone: (a: DmaDone): EventText => lazyText(dmaDone, a),
 };

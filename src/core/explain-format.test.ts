@@ -45,14 +45,14 @@ test('an allocated buffer: memory, attachments (mapped or not) and every candida
   assert.equal(e.region, 'dram');
   assert.equal(e.refs, 2);
   assert.equal(e.cpuMappings, 1);
-  assert.deepEqual(e.attachments, [{ id: 0, device: 'gpu', mapped: true, direction: 1 }, { id: 1, device: 'sec-mmu', mapped: false, direction: null }]);
+  assert.deepEqual(e.attachments, [{ id: 0, device: 'gpu', mapped: true, direction: 'to-device' }, { id: 1, device: 'sec-mmu', mapped: false, direction: null }]);
   assert.deepEqual(e.segments, b.segments.map((s) => ({ phys: s.phys, length: s.length })));
   assert.ok(e.segments.length > 0);
   const text = formatExplanation(e).split('\n');
   const segs = e.segments.length;
   assert.equal(text[0], `buffer ${b.id}: 12 KiB`);
   assert.equal(text[1], `  memory: system in region dram, ${segs} segment${segs > 1 ? 's' : ''} starting at 0x${e.segments[0]!.phys.toString(16).padStart(8, '0')}`);
-  assert.equal(text[2], '  attachments: gpu (mapped), sec-mmu');
+  assert.equal(text[2], '  attachments: gpu (mapped to-device), sec-mmu');
   assert.equal(text[3], '  decision at map by gpu for [gpu, sec-mmu]: allocated by system');
   assert.deepEqual(text.slice(4).map((l) => l.replace(/: .*/, '')), [
     '    no-match  carveout-cam-carveout (ranking 30)',

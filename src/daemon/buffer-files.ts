@@ -12,7 +12,7 @@
  * reference of the buffer; the C programs' own fds on smafd are handles that hold none.
  */
 import { SmafError } from '../common/errors.ts';
-import type { Smaf, SmafBuffer } from '../core/index.ts';
+import { SMAF_RDWR, type Smaf, type SmafBuffer } from '../core/index.ts';
 import { IN_CLOSE_NOWRITE, IN_CLOSE_WRITE, IN_OPEN, type SmafAddon } from '../native/addon.ts';
 import { fileWatcher, type FileWatcher } from '../native/watch.ts';
 import { BUSY_LOCK_OFFSET, MEMFD_BUFFER } from '../uapi/index.ts';
@@ -25,8 +25,10 @@ interface BufferFile {
   readonly fd: number;
   readonly key: string;
   readonly wd: number;
-  /** smafd's shared view of the memfd, once the buffer's memory is attached to it. */
+  /** smafd's shared view of the memfd (a read-only buffer's from the start: see `create`). */
   view: ArrayBuffer | null;
+  /** Whether the buffer's memory is the memfd's pages now. */
+  attached: boolean;
   /** Open files of the memfd outside smafd (counted from inotify, and at once for those smafd makes). */
   open: number;
   /** Files smafd opened whose IN_OPEN has not arrived yet (each is counted already). */
@@ -82,8 +84,26 @@ export class BufferFiles {
     return fd;
   }
 
+  /**
+   * A read-only buffer's memfd can never be written but through smafd's own view: a program could
+   * otherwise reopen its O_RDONLY file through /proc/self/fd with O_RDWR (a memfd's inode allows it,
+   * where a kernel's dma-buf cannot be reopened) and write a buffer its exporter made read-only.
+   * smafd maps it first, then seals it against every new writable mapping and write().
+   */
   private create(buf: SmafBuffer): BufferFile {
-    const fd = this.addon.memfd(MEMFD_BUFFER, buf.length) // the name the preload library recognises;
+    const readOnly = (buf.flags & SMAF_RDWR) === 0 && !buf.secure;
+    const fd = this.addon.memfd(MEMFD_BUFFER, buf.length, readOnly); // the name the preload library recognises
+    let view: ArrayBuffer | null = null;
+    if (readOnly) {
+      try {
+        view = this.addon.map(fd, buf.length);
+        this.addon.sealWrites(fd);
+      } catch (e) {
+        if (view) this.addon.detach(view);
+        this.addon.close(fd);
+        throw e;
+      }
+    }
     let wd: number;
     let f: BufferFile | null = null;
     try {
@@ -91,11 +111,12 @@ export class BufferFiles {
         if (f) this.onEvent(f, mask);
       });
     } catch (e) {
+      if (view) this.addon.detach(view);
       this.addon.close(fd);
       throw new SmafError('ENOSPC', `cannot follow the files of buffer ${buf.id}: ${(e as Error).message} (raise fs.inotify.max_user_watches)`);
     }
     const [dev, ino] = this.addon.fstat(fd);
-    f = { buf, fd, key: `${dev}:${ino}`, wd, view: null, open: 0, ownOpens: 0, holdsRef: false };
+    f = { buf, fd, key: `${dev}:${ino}`, wd, view, open: 0, ownOpens: 0, holdsRef: false, attached: false };
     this.byBuffer.set(buf.id, f);
     this.byKey.set(f.key, f);
     const busy = this.busyOf(buf);
@@ -122,8 +143,8 @@ export class BufferFiles {
   share(buf: SmafBuffer): void {
     const f = this.byBuffer.get(buf.id);
     const backing = buf.backing;
-    if (!f || f.view || !backing || buf.secure) return;
-    const view = this.addon.map(f.fd, buf.length);
+    if (!f || f.attached || !backing || buf.secure) return;
+    const view = f.view ?? this.addon.map(f.fd, buf.length);
     const store = new Uint8Array(view);
     const memory = this.smaf.platform.memory;
     let off = 0;
@@ -134,6 +155,7 @@ export class BufferFiles {
       off += n;
     }
     f.view = view;
+    f.attached = true;
   }
 
   /** The buffer a file of this host is (smafd's descriptor of it), or null when it is none of ours. */

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { SmafError } from '../common/errors.ts';
 import { selfCheck, type SelfCheckReport, type Smaf, type SmafBuffer } from '../core/index.ts';
 import type { SmafAddon } from '../native/addon.ts';
-import type { Platform } from '../platform/index.ts';
+import { platformDocument, type Platform } from '../platform/index.ts';
 import type { NativeStatus } from '../uapi/index.ts';
 import { Accounts } from './accounts.ts';
 import { BufferFiles } from './buffer-files.ts';
@@ -13,6 +13,7 @@ import { WriteGenerations } from './generations.ts';
 import { EventJournal } from './journal.ts';
 import { DEFAULT_LIMITS, LIMIT_OPTIONS, Limits, type LimitSettings } from './limits.ts';
 import { RateLimitedLog } from './log-limit.ts';
+import { DEFAULT_RECORDED_OPS, Recorder } from './recorder.ts';
 import type { TeeClient } from './tee-client.ts';
 
 // the limits live in limits.ts; smafd's library is used through this file
@@ -31,6 +32,12 @@ class TokenTable {
       this.byBuffer.set(buf.id, hex);
     }
     return Uint8Array.from(Buffer.from(hex, 'hex'));
+  }
+
+  /** The live buffer a token names, or undefined (never throws: for the recording). */
+  find(token: Uint8Array): SmafBuffer | undefined {
+    const buf = this.byToken.get(Buffer.from(token).toString('hex'));
+    return buf && !buf.released ? buf : undefined;
   }
 
   lookup(token: Uint8Array): SmafBuffer {
@@ -85,6 +92,9 @@ export class DaemonContext {
   /** The event log with clients, regions and allocators: X_EVENTS, X_TRACE, the timeline, /metrics. */
   readonly journal: EventJournal;
 
+  /** Every client's operations, for replay (X_RECORDING, `smaf trace export`). */
+  readonly recorder: Recorder;
+
   /** Whether debug logs are on (checked before building log objects on hot paths). */
   readonly verbose: boolean;
 
@@ -106,7 +116,8 @@ export class DaemonContext {
   /** The exporter a dma-buf shows in fdinfo (exp_name): the heap it came from; `smaf` otherwise. */
   private readonly exporters = new Map<number, string>();
 
-  constructor(readonly smaf: Smaf, readonly log: Logger, limits: LimitSettings = DEFAULT_LIMITS, readonly addon: SmafAddon | null = null) {
+  /** `recordedOps`: operations the recording keeps (0: no recording). */
+  constructor(readonly smaf: Smaf, readonly log: Logger, limits: LimitSettings = DEFAULT_LIMITS, readonly addon: SmafAddon | null = null, recordedOps = DEFAULT_RECORDED_OPS) {
     this.limits = new Limits(limits, () => smaf.bufferCount, () => {
       const sdp = smaf.platform.sdp;
       return sdp ? { capacity: sdp.maxRegions, used: sdp.table.size } : null;
@@ -119,6 +130,7 @@ export class DaemonContext {
     this.files = addon ? new BufferFiles(addon, smaf, overflow, (buf) => this.fences.busy(buf)) : null;
     const files = this.files;
     if (files) this.fences.onBusy = (id, busy) => files.busy(id, busy);
+    this.recorder = new Recorder(recordedOps, () => this.journal.nowUs(), platformDocument(smaf.platform.spec), { ...limits }, (t) => this.tokens.find(t)?.id);
     smaf.platform.events.subscribe((e) => {
       if (e.kind === 'release' && e.buffer !== undefined) this.released(e.buffer);
       // a plugin failed while tearing something down (the teardown went on): a bug, counted and logged

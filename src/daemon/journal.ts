@@ -4,7 +4,7 @@
  * the buffer, who created it, how long the allocators took, and a microsecond timestamp. Bounded
  * (a ring), filtered and paged here, on the daemon, over everything it keeps.
  */
-import type { Smaf } from '../core/index.ts';
+import type { Decision, Smaf } from '../core/index.ts';
 import type { EventLog, SmafEvent } from '../platform/index.ts';
 import type { EventPage, EventQuery } from '../uapi/index.ts';
 import type { JournalEvent } from '../uapi/replies.ts';
@@ -23,6 +23,7 @@ class JournalEntry implements JournalEvent {
   readonly buffer: number | undefined;
   readonly addr: number | undefined;
   readonly length: number | undefined;
+  readonly durationUs: number | undefined;
   readonly client: number | undefined;
   readonly clientLabel: string | undefined;
   readonly owner: number | undefined;
@@ -33,6 +34,9 @@ class JournalEntry implements JournalEvent {
   readonly secure: boolean | undefined;
   readonly tee: SmafEvent['tee'];
 
+  /** allocate / allocate-failed / migrate: the decision taken (kept for `explain` after the buffer is gone; not sent). */
+  decision: Decision | undefined;
+
   constructor(private readonly source: SmafEvent, readonly us: number, actor: Actor | null, facts: BufferFacts | undefined, readonly latencyUs: number | undefined) {
     this.seq = source.seq;
     this.time = source.time;
@@ -41,6 +45,7 @@ class JournalEntry implements JournalEvent {
     this.buffer = source.buffer;
     this.addr = source.addr;
     this.length = source.length;
+    this.durationUs = source.durationUs;
     this.client = actor?.id;
     this.clientLabel = actor?.label;
     this.owner = facts?.owner?.id;
@@ -62,6 +67,7 @@ class JournalEntry implements JournalEvent {
     if (this.buffer !== undefined) out.buffer = this.buffer;
     if (this.addr !== undefined) out.addr = this.addr;
     if (this.length !== undefined) out.length = this.length;
+    if (this.durationUs !== undefined) out.durationUs = this.durationUs;
     if (this.client !== undefined) [out.client, out.clientLabel] = [this.client, this.clientLabel];
     if (this.owner !== undefined) [out.owner, out.ownerLabel] = [this.owner, this.ownerLabel];
     if (this.size !== undefined) out.size = this.size;
@@ -128,6 +134,7 @@ export class EventJournal {
     const actor = this.acting;
     let facts: BufferFacts | undefined;
     let latencyUs: number | undefined;
+    let decision: Decision | undefined;
     if (e.buffer !== undefined) {
       facts = this.facts.get(e.buffer);
       if (!facts) this.facts.set(e.buffer, (facts = {}));
@@ -140,6 +147,7 @@ export class EventJournal {
         facts.secure = live.secure;
         if (e.kind === 'allocate' || e.kind === 'allocate-failed' || e.kind === 'migrate') {
           const d = live.decisions.at(-1);
+          decision = d;
           latencyUs = d?.elapsedUs;
           if (d?.outcome === 'allocated') {
             facts.region = d.region;
@@ -149,6 +157,7 @@ export class EventJournal {
       }
     }
     const event = new JournalEntry(e, this.nowUs(), actor, facts, latencyUs);
+    event.decision = decision;
     if (e.kind === 'release' && e.buffer !== undefined) this.facts.delete(e.buffer);
     if (this.ring.length < this.capacity) this.ring.push(event);
     else {
@@ -166,6 +175,11 @@ export class EventJournal {
   /** Every event kept, oldest first. */
   all(): JournalEvent[] {
     return this.start === 0 ? [...this.ring] : [...this.ring.slice(this.start), ...this.ring.slice(0, this.start)];
+  }
+
+  /** How many events the journal keeps. */
+  get capacityEvents(): number {
+    return this.capacity;
   }
 
   get oldest(): number {
@@ -228,6 +242,13 @@ export class EventJournal {
       else hi = mid;
     }
     return lo;
+  }
+
+  /** A buffer's events still kept (oldest first), with the allocation decisions taken for it. */
+  storyOf(bufferId: number): { events: JournalEvent[]; decisions: Decision[] } {
+    const events = this.all().filter((e) => e.buffer === bufferId);
+    const decisions = events.flatMap((e) => (e instanceof JournalEntry && e.decision ? [e.decision] : []));
+    return { events, decisions };
   }
 
   subscribe(listener: (e: JournalEvent) => void): () => void {

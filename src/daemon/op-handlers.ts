@@ -5,10 +5,10 @@
  */
 import { Errno, SmafError } from '../common/errors.ts';
 import { printable } from '../common/printable.ts';
-import { DMA_SLICE, dmaCopySteps, dmaCrcSteps, explain, PROT_READ, PROT_WRITE, type CpuMapping, type DmaDirection } from '../core/index.ts';
+import { DMA_SLICE, dmaCopySteps, dmaCrcSteps, dmaScanoutSteps, explain, PROT_READ, PROT_WRITE, type CpuMapping, type DmaDirection } from '../core/index.ts';
 import {
   decodeName, decodeOpRequest, DEVICE_FD, DMA_BUF_NAME_LEN, encodeName, encodeOpReply, eventQueryFrom, MAX_FRAME, RESPONSE_HEADER,
-  opRowNamed, type HandlerReply, type OpName, type OpTableRow, type Request, type RowOf,
+  opRowNamed, X_RECORDING_MAX_LIMIT, type HandlerReply, type OpName, type OpTableRow, type Request, type RowOf,
 } from '../uapi/index.ts';
 import { fileOps } from './file-ops.ts';
 import { traceOf } from './operator-ops.ts';
@@ -74,12 +74,22 @@ const extensionOps = {
   },
   X_EVENTS: ({ scope, value }) => mapWork(scope.eventSteps(eventQueryFrom(value)), (page) => ({ result: page.events.length, payload: page })),
   X_TRACE: ({ scope, value }) => ({ result: 0, payload: traceOf(scope, safe(value.since, 'X_TRACE: since')) }),
+  X_RECORDING: ({ scope, value }) => {
+    if (value.limit < 1 || value.limit > X_RECORDING_MAX_LIMIT) throw new SmafError('EINVAL', `X_RECORDING: limit ${value.limit} is not 1..${X_RECORDING_MAX_LIMIT}`);
+    const page = scope.recording(value.from, value.limit);
+    return { result: page.records.length, payload: page };
+  },
   X_EXPLAIN: ({ scope, fd, value }) => {
+    // the operator asking about a buffer that is gone gets its story from the journal
+    const gone = fd === DEVICE_FD ? scope.released(value.buffer) : null;
+    if (gone) return { result: 0, payload: gone };
     const buf = fd === DEVICE_FD ? scope.buffer(value.buffer) : scope.bufferOfFd(fd);
     const teeShm = scope.teeShmOf(buf); // the TEE shared memory holding it, as far as the scope sees
     return { result: 0, payload: { ...explain(buf), ...(teeShm.length ? { teeShm } : {}) } };
   },
   X_NATIVE: ({ scope }) => ({ result: 0, payload: scope.native() }),
+  // a client sees the devices' mappings of the buffers it holds; the operator sees all
+  X_DEVICES: ({ scope }) => ({ result: 0, payload: scope.devices() }),
 } satisfies Pick<OpHandlers, IntrospectionOp>;
 
 /** Ops on a buffer fd: the fd's references, devices and CPU mappings. */
@@ -181,7 +191,12 @@ const ioOps = {
     const steps = dmaCrcSteps(att, safe(v.offset, 'offset'), safe(v.length, 'length'), s.principal);
     return mapWork(s.ctx.fences.device([[entry.buffer, 'read']], steps), (crc) => ({ result: 0, payload: { crc32: crc } }));
   },
-} satisfies Pick<OpHandlers, 'MMAP' | 'MUNMAP' | 'READ' | 'WRITE' | 'DMA_COPY' | 'DMA_CRC'>;
+  DMA_SCANOUT: ({ session: s, entry, value: v }) => {
+    const att = s.attachment(entry, v.attachment);
+    const steps = dmaScanoutSteps(att, safe(v.offset, 'offset'), safe(v.length, 'length'));
+    return mapWork(s.ctx.fences.device([[entry.buffer, 'read']], steps), (n) => ({ result: n }));
+  },
+} satisfies Pick<OpHandlers, 'MMAP' | 'MUNMAP' | 'READ' | 'WRITE' | 'DMA_COPY' | 'DMA_CRC' | 'DMA_SCANOUT'>;
 
 export const OP_HANDLERS: OpHandlers = { ...deviceOps, ...extensionOps, ...bufferOps, ...ioOps, ...fileOps, ...teeOps };
 

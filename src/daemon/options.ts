@@ -7,6 +7,7 @@ import { formatSize, parseSize } from '../common/units.ts';
 import { parseCmaOption, type CmaRequest } from '../platform/devicetree/index.ts';
 import { packageVersion } from '../uapi/version.ts';
 import { DEFAULT_LIMITS, LIMIT_OPTIONS, type LimitSettings } from './context.ts';
+import { DEFAULT_RECORDED_OPS } from './recorder.ts';
 import { defaultSocketPath } from '../uapi/socket-path.ts';
 
 /**
@@ -26,6 +27,11 @@ const size = parser(parseSize);
 const positive = parser((v) => {
   const n = Number(v);
   if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`"${v}" is not a positive integer`);
+  return n;
+});
+const count = parser((v) => {
+  const n = Number(v);
+  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n)) throw new Error(`"${v}" is not a whole number`);
   return n;
 });
 const port = parser((v) => {
@@ -64,6 +70,7 @@ export interface SmafdOptions {
   /** false: run without smafd's addon (C programs copy their bytes over the socket). */
   readonly zeroCopy: boolean;
   readonly limits: LimitSettings;
+  readonly maxRecordedOps: number;
 }
 
 /** The smafd program: parse with `program.parse(argv)`, then read `smafdOptions(program)`. */
@@ -80,13 +87,14 @@ export function smafdProgram(): Command {
     .option('-v, --verbose', 'log every decision (allocations, grants, denials, clients)')
     .option('--no-dashboard', 'do not serve the web dashboard')
     .addOption(new Option('--dashboard-port <port>', 'dashboard port (0: any free port)').default(7070).argParser(port))
+    .addOption(new Option('--max-recorded-ops <n>', 'operations the recording for replay keeps from the start (smaf trace export, smaf replay); 0: no recording').default(DEFAULT_RECORDED_OPS).argParser(count))
     .option('--dashboard-host <host>', 'dashboard address (anything but loopback makes it reachable from the network, token-protected but unencrypted)', '127.0.0.1');
   for (const [key, help, syntax] of LIMIT_FLAGS) {
     const value = DEFAULT_LIMITS[key];
     const option = new Option(`--${LIMIT_OPTIONS[key]} ${syntax}`, help);
     program.addOption(syntax === '<size>' ? option.default(value, formatSize(value)).argParser(size) : option.default(value).argParser(positive));
   }
-  return program.version(packageVersion(), '-V, --version').showHelpAfterError().exitOverride();
+  return program.version(packageVersion(), '-V, --version').showHelpAfterError("See 'smafd --help'.").exitOverride();
 }
 
 /** The parsed options of `smafdProgram()`, limits gathered into one object. */

@@ -89,6 +89,10 @@ test('X_PS: every client, its buffers (size, name, allocator, mapped, shared), t
   new DataView(mmap.buffer).setBigUint64(8, 8192n, true);
   new DataView(mmap.buffer).setUint32(16, 3, true);
   assert.ok(cam.handle(req(Op.MMAP, a, mmap)).result >= 0);
+  const gpuName = new Uint8Array(64);
+  gpuName.set(new TextEncoder().encode('gpu'));
+  const att = cam.handle(req(Op.ATTACH, b, gpuName)).result;
+  assert.equal(cam.handle(req(Op.MAP, b, Uint8Array.from([att, 0, 0, 0, 0, 0, 0, 0]))).result, 1, 'the GPU maps buffer b for DMA; nobody maps it with the CPU');
   const dup = cam.handle(req(Op.DUP, a)).result;
   const token = cam.handle(req(Op.EXPORT, a)).payload;
   const imported = gpu.handle(req(Op.IMPORT, -1, token)).result;
@@ -97,14 +101,15 @@ test('X_PS: every client, its buffers (size, name, allocator, mapped, shared), t
   const r = json<ProcessReport>(anon.handle(req(Op.X_PS, -1)));
   assert.deepEqual(r.processes.map((p) => [p.pid, p.comm]), [[4242, 'camera'], [4343, 'compositor'], [null, null]]);
   const [pc, pg, pa] = r.processes;
-  assert.deepEqual(pc!.buffers.map((x) => ({ size: x.size, name: x.name, allocator: x.allocator, mapped: x.mapped, fds: x.fds, sharedBy: x.sharedBy })), [
-    { size: 8192, name: 'frame-0', allocator: 'smaf-cma', mapped: true, fds: [a, dup], sharedBy: 2 },
-    { size: 4096, name: null, allocator: null, mapped: false, fds: [b], sharedBy: 1 },
+  const seen = (x: ProcessReport['processes'][number]['buffers'][number]) => ({ size: x.size, name: x.name, allocator: x.allocator, cpuMapped: x.cpuMapped, dmaMapped: x.dmaMapped, dmaDevices: x.dmaDevices, fds: x.fds, sharedBy: x.sharedBy });
+  assert.deepEqual(pc!.buffers.map(seen), [
+    { size: 8192, name: 'frame-0', allocator: 'smaf-cma', cpuMapped: true, dmaMapped: false, dmaDevices: [], fds: [a, dup], sharedBy: 2 },
+    { size: 4096, name: null, allocator: 'system', cpuMapped: false, dmaMapped: true, dmaDevices: ['gpu'], fds: [b], sharedBy: 1 },
   ]);
-  assert.deepEqual(pc!.totals, { buffers: 2, bytes: 12288, mappedBytes: 8192 });
-  assert.deepEqual(pg!.buffers.map((x) => ({ size: x.size, mapped: x.mapped, fds: x.fds })), [{ size: 8192, mapped: false, fds: [imported] }]);
+  assert.deepEqual(pc!.totals, { buffers: 2, bytes: 12288, cpuMappedBytes: 8192 });
+  assert.deepEqual(pg!.buffers.map((x) => ({ size: x.size, cpuMapped: x.cpuMapped, fds: x.fds })), [{ size: 8192, cpuMapped: false, fds: [imported] }]);
   assert.deepEqual(pa!.buffers, []);
-  assert.deepEqual(r.allocators, [{ allocator: '(deferred)', buffers: 1, bytes: 4096 }, { allocator: 'smaf-cma', buffers: 1, bytes: 8192 }], 'a shared buffer counts once');
+  assert.deepEqual(r.allocators, [{ allocator: 'smaf-cma', buffers: 1, bytes: 8192 }, { allocator: 'system', buffers: 1, bytes: 4096 }], 'a shared buffer counts once');
   assert.deepEqual(r.total, { buffers: 2, bytes: 12288 });
   assert.equal(anon.handle(req(Op.X_PS, 3)).result, -Errno.EINVAL, 'X_PS goes to the device');
   assert.equal(cam.handle(req(Op.X_PS, -1)).result, -Errno.EPERM, "another client's processes are the operator's to see");

@@ -1,7 +1,8 @@
 /**
  * Per-process accounting of dma-buf memory, as Android's `dmabuf_dump` reports it: every client
  * process (pid and command name as announced with HELLO), the buffers it holds with size, name,
- * allocator and whether it maps them, and totals per process and per allocator. `smaf ps` prints it.
+ * allocator, whether it maps them with the CPU and which devices map them for DMA, and totals per
+ * process and per allocator. `smaf ps` prints it.
  *
  * It shows the clients a scope sees (scope.ts): every client's holdings for the operator, who alone
  * may ask for it (the op is the operator's).
@@ -51,9 +52,10 @@ export function processes(scope: Scope): ProcessReport {
     const buffers = [...byBuffer.values()].sort((a, b) => a.buf.id - b.buf.id).map(({ fds, mapped, buf, shm }): ProcessBuffer => {
       const allocator = buf.backing?.allocator ?? null;
       distinct.set(buf.id, { allocator: allocator ?? DEFERRED, bytes: buf.length });
+      const dmaDevices = [...new Set(buf.attachments.filter((a) => a.mapped).map((a) => a.device.name))];
       return {
-        buffer: buf.id, size: buf.length, name: buf.label, allocator, nameHint: buf.nameHint ?? null, secure: buf.secure, fds: fds.sort((a, b) => a - b), mapped,
-        sharedBy: holders.get(buf.id) ?? 1, ...(shm.length ? { teeShm: shm } : {}),
+        buffer: buf.id, size: buf.length, name: buf.label, allocator, nameHint: buf.nameHint ?? null, secure: buf.secure, fds: fds.sort((a, b) => a - b),
+        cpuMapped: mapped, dmaMapped: dmaDevices.length > 0, dmaDevices, sharedBy: holders.get(buf.id) ?? 1, ...(shm.length ? { teeShm: shm } : {}),
       };
     });
     return {
@@ -61,7 +63,7 @@ export function processes(scope: Scope): ProcessReport {
       pid: s.pid,
       comm: s.comm,
       buffers,
-      totals: { buffers: buffers.length, bytes: buffers.reduce((n, b) => n + b.size, 0), mappedBytes: buffers.filter((b) => b.mapped).reduce((n, b) => n + b.size, 0) },
+      totals: { buffers: buffers.length, bytes: buffers.reduce((n, b) => n + b.size, 0), cpuMappedBytes: buffers.filter((b) => b.cpuMapped).reduce((n, b) => n + b.size, 0) },
       ...teeOf(s),
     };
   });

@@ -12,7 +12,7 @@ import { pino } from 'pino';
 import { Errno, isSmafError } from '../common/errors.ts';
 import { createSmafSystem } from '../presets/default.ts';
 import { encodeEventQuery, encodeName, encodeStruct, Op, OP_TABLE, SMAF_IOC_CREATE, type Request } from '../uapi/index.ts';
-import type { DaemonState, ProcessReport } from '../uapi/replies.ts';
+import type { DaemonState, DevicesReport, ProcessReport } from '../uapi/replies.ts';
 import { DaemonContext, DEFAULT_LIMITS } from './context.ts';
 import type { JournalEvent } from './journal.ts';
 import { operatorScope } from './scope.ts';
@@ -154,10 +154,14 @@ const CHECKS: Record<string, (w: World, s: ClientSession, held: number[]) => voi
   },
   X_EXPLAIN: (w, s, held) => {
     const live = w.ctx.smaf.buffers.map((b) => b.id);
+    // the operator also gets the story of a buffer already released, from the journal
+    const released = new Set(w.ctx.journal.all().filter((e) => e.kind === 'release').map((e) => e.buffer));
     for (let id = 1; id < w.ctx.smaf.buffers.length + 40; id++) {
       const r = s.handle(req(Op.X_EXPLAIN, -1, u32(id)));
       assert.equal(r.result, held.includes(id) ? 0 : -Errno.ENOENT, `explain of buffer ${id}`);
-      assert.equal(w.admin.handle(req(Op.X_EXPLAIN, -1, u32(id))).result, live.includes(id) ? 0 : -Errno.EBADF, `the operator's explain of ${id}`);
+      const op = w.admin.handle(req(Op.X_EXPLAIN, -1, u32(id)));
+      assert.equal(op.result, live.includes(id) || released.has(id) ? 0 : -Errno.EBADF, `the operator's explain of ${id}`);
+      if (released.has(id)) assert.ok(json<{ released?: unknown }>(op).released, `buffer ${id} explained as released`);
     }
     for (const fd of s.openFds) assert.equal(json<{ buffer: number }>(s.handle(req(Op.X_EXPLAIN, fd, u32(0)))).buffer, s.bufferOfFd(fd).id);
   },
@@ -189,6 +193,27 @@ const CHECKS: Record<string, (w: World, s: ClientSession, held: number[]) => voi
   X_HEAPS: (w, s) => {
     // no client's data: the same answer for everyone
     assert.deepEqual(json(s.handle(req(Op.X_HEAPS, -1))), json(w.admin.handle(req(Op.X_HEAPS, -1))));
+  },
+  X_RECORDING: (w, s) => {
+    // every client's operations: the operator's only, whole
+    const page = new Uint8Array(8);
+    new DataView(page.buffer).setUint32(4, 10_000, true);
+    assert.equal(s.handle(req(Op.X_RECORDING, -1, page)).result, -Errno.EPERM);
+    const rec = json<{ records: { client: number }[]; header: { ops: number } }>(w.admin.handle(req(Op.X_RECORDING, -1, page)));
+    assert.equal(rec.records.length, w.ctx.recorder.size);
+    assert.deepEqual(new Set(rec.records.map((r) => r.client)), new Set(w.ctx.recorder.page(0, 10_000).records.map((r) => r.client)));
+  },
+  X_DEVICES: (w, s, held) => {
+    // every DMA mapping of a buffer, as device:buffer pairs
+    const pairs = (r: DevicesReport) => r.devices.flatMap((d) => d.mappings.map((m) => `${d.name}:${m.buffer}`)).sort();
+    const truth = (ids: number[]) => w.ctx.smaf.buffers.filter((b) => ids.includes(b.id)).flatMap((b) => b.attachments.filter((a) => a.mapped).map((a) => `${a.device.name}:${b.id}`)).sort();
+    const mine = json<DevicesReport>(s.handle(req(Op.X_DEVICES, -1)));
+    assert.equal(mine.scope, 'own');
+    assert.deepEqual(pairs(mine), truth(held), 'the mappings of the buffers it holds, all of them');
+    assert.ok(mine.devices.every((d) => d.bus === null && (d.domain === null || d.domain.mappedBytes === null) && d.mappings.every((m) => m.holders.length === 0)), 'no domain use, bus counters or holders');
+    const all = json<DevicesReport>(w.admin.handle(req(Op.X_DEVICES, -1)));
+    assert.equal(all.scope, 'all');
+    assert.deepEqual(pairs(all), truth(w.ctx.smaf.buffers.map((b) => b.id)), 'the operator: every mapping');
   },
   X_NATIVE: (w, s) => {
     // how C programs reach smafd, and totals of files: no client's data, the same for everyone

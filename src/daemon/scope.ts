@@ -1,6 +1,6 @@
 /**
  * What one session may see: the one place where smafd decides visibility. Every introspection op
- * (X_STATE, X_EXPLAIN, X_EVENTS, X_PS, X_TRACE, X_CHECK, X_HEAPS and any X_* op added later) gets
+ * (X_STATE, X_EXPLAIN, X_EVENTS, X_PS, X_TRACE, X_CHECK, X_HEAPS, X_NATIVE, X_DEVICES, X_RECORDING and any X_* op added later) gets
  * the asking session's scope and nothing else of the daemon (op-types.ts: an X_* handler's call
  * carries no session and no context), so a new op cannot reach data that the scope does not filter.
  *
@@ -12,12 +12,14 @@
  * the op table marks such ops `operator`, and the dispatcher asks the scope (`requireOperator`).
  */
 import { SmafError } from '../common/errors.ts';
-import type { SelfCheckReport, SmafBuffer } from '../core/index.ts';
+import type { Explanation, SelfCheckReport, SmafBuffer } from '../core/index.ts';
 import type { Device, RegionStats, SmafEvent } from '../platform/index.ts';
-import type { EventPage, EventQuery, HeapInfo, NativeStatus } from '../uapi/index.ts';
+import type { DevicesReport, EventPage, EventQuery, HeapInfo, NativeStatus, RecordingPage } from '../uapi/index.ts';
 import type { RegionView } from '../uapi/replies.ts';
 import type { DaemonContext, SessionLike } from './context.ts';
+import { devicesView } from './devices.ts';
 import { heaps } from './heaps.ts';
+import { explainReleased } from './released.ts';
 import type { JournalEvent } from './journal.ts';
 
 /** A range of memory a buffer holds, as the memory map draws it. */
@@ -90,6 +92,17 @@ export interface Scope {
   figures(): DaemonFigures;
   /** The core's and the daemon's invariants over everything: EPERM in a client's scope. */
   selfCheck(): SelfCheckReport;
+  /**
+   * Each device and what it maps now (X_DEVICES): in a client's scope, only the buffers it holds,
+   * and no IOMMU domain use, bus counters or holders (they tell of other clients' work).
+   */
+  devices(): DevicesReport;
+  /** A buffer that is gone, explained from the journal: the operator's (null for a live buffer); null in a client's scope. */
+  released(id: number): Explanation | null;
+  /** One page of smafd's recording (every client's operations): the operator's (EPERM otherwise). */
+  recording(from: number, limit: number): RecordingPage;
+  /** When the recording began, on the journal's clock (µs), for a trace: null when nothing is recorded or the scope cannot see it. */
+  recordingOrigin(): number | null;
 }
 
 /** Items offset..offset+limit of an iteration, walking no further. */
@@ -202,6 +215,22 @@ class OperatorScope extends BaseScope implements Scope {
   selfCheck(): SelfCheckReport {
     return this.ctx.selfCheck();
   }
+
+  devices(): DevicesReport {
+    return devicesView(this.ctx);
+  }
+
+  released(id: number): Explanation | null {
+    return this.ctx.smaf.find(id) ? null : explainReleased(this.ctx.journal, id);
+  }
+
+  recording(from: number, limit: number): RecordingPage {
+    return this.ctx.recorder.page(from, limit);
+  }
+
+  recordingOrigin(): number | null {
+    return this.ctx.recorder.size > 0 ? this.ctx.recorder.originUs : null;
+  }
 }
 
 /** A client's scope: what its connection holds, and nothing about anybody else. */
@@ -257,6 +286,22 @@ class ClientScope extends BaseScope implements Scope {
 
   selfCheck(): SelfCheckReport {
     return this.requireOperator('X_CHECK (smaf doctor)');
+  }
+
+  devices(): DevicesReport {
+    return devicesView(this.ctx, (b) => this.client.heldBuffer(b.id) !== undefined, this.client.heldList());
+  }
+
+  released(): null {
+    return null; // a buffer it does not hold (any more) is ENOENT, as for one that never existed
+  }
+
+  recording(): RecordingPage {
+    return this.requireOperator('X_RECORDING (smaf trace export)');
+  }
+
+  recordingOrigin(): null {
+    return null;
   }
 }
 

@@ -44,6 +44,8 @@ export interface DaemonOptions {
   readonly smaf: Smaf;
   readonly log: Logger;
   readonly limits?: LimitSettings;
+  /** Operations the recording for replay keeps (default DEFAULT_RECORDED_OPS; 0: no recording). */
+  readonly recordedOps?: number;
   /** File mode of the socket, like a device node (default 0660). */
   readonly mode?: number;
   /** smafd's addon: the native socket for C programs, zero-copy files, sync files. */
@@ -194,7 +196,7 @@ export class SmafDaemon {
   private answerBytes = 0;
 
   constructor(private readonly options: DaemonOptions) {
-    this.context = new DaemonContext(options.smaf, options.log, options.limits ?? DEFAULT_LIMITS, options.addon ?? null);
+    this.context = new DaemonContext(options.smaf, options.log, options.limits ?? DEFAULT_LIMITS, options.addon ?? null, options.recordedOps);
   }
 
   /** The native socket, when smafd has its addon and serves one. */

@@ -89,6 +89,7 @@ export class ClientSession implements HandlerSession {
     // a buffer held through TEE shared memory is held like one held through an fd
     const holding = { hold: (b: SmafBuffer) => this.hold(b), unhold: (b: SmafBuffer) => this.unhold(b) };
     this.tee = new TeeClient({ id, label: `client ${id}`, principal: `client ${id}`, platform: ctx.platform, events: ctx.platform.events, holding });
+    ctx.recorder.connect(this);
   }
 
   get native(): boolean {
@@ -138,25 +139,29 @@ export class ClientSession implements HandlerSession {
    */
   begin(req: Request): Response | SlicedRequest {
     this.requests++;
+    const recorded = this.ctx.recorder.begin(this, req); // the recording for replay (recorder.ts)
     let work: Work<Outcome>;
     // the journal records this client as the one acting, through every slice of its work
     const journal = this.ctx.journal;
     try {
       work = journal.actAs(this, () => this.dispatch(req));
     } catch (e) {
-      return this.failure(req, e);
+      return recorded(this.failure(req, e));
     }
-    if (isStreamed(work)) return this.streaming(req, work);
-    if (!isSliced(work)) return this.reply(req, work);
+    if (isStreamed(work)) {
+      recorded({ id: req.id, result: work.result, payload: new Uint8Array(0) }); // recorded by its result: the bytes never are
+      return this.streaming(req, work);
+    }
+    if (!isSliced(work)) return recorded(this.reply(req, work));
     const steps = work;
     return {
       request: req,
       step: () => {
         try {
           const r = journal.actAs(this, () => steps.next());
-          return r.done ? this.reply(req, r.value) : null;
+          return r.done ? recorded(this.reply(req, r.value)) : null;
         } catch (e) {
-          return this.failure(req, e);
+          return recorded(this.failure(req, e));
         }
       },
     };
@@ -226,6 +231,11 @@ export class ClientSession implements HandlerSession {
 
   heldList(): SmafBuffer[] {
     return this.held.list();
+  }
+
+  /** The buffer behind an fd of this client, if it holds that fd (for the recording). */
+  bufferIdOf(fd: number): number | undefined {
+    return this.fds.get(fd)?.buffer.id;
   }
 
   // ---- fd table ----------------------------------------------------------------------------
@@ -373,6 +383,7 @@ export class ClientSession implements HandlerSession {
       });
     }
     this.ctx.accounts.leave(this.account);
+    this.ctx.recorder.disconnect(this);
   }
 
   /** Usage of this client, for limits and `smaf info`: buffers held through fds or TEE shared memory. */

@@ -8,10 +8,12 @@ import { z } from 'zod';
 const base = { name: z.string().min(1), pid: z.number().int().nonnegative(), tid: z.number().int().nonnegative(), cat: z.string().optional() };
 const ts = z.number().finite().nonnegative();
 const args = z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]));
+/** A recorded operation (docs/trace.md): its record is the event's args, nested arguments included. */
+const opArgs = z.looseObject({ seq: z.number().int().positive(), t: z.number().nonnegative(), client: z.number().int().positive(), op: z.string().min(1) });
 
 const eventSchema = z.discriminatedUnion('ph', [
   z.strictObject({ ...base, ph: z.literal('X'), ts, dur: z.number().finite().nonnegative(), args: args.optional() }),
-  z.strictObject({ ...base, ph: z.literal('i'), ts, s: z.enum(['g', 'p', 't']), args: args.optional() }),
+  z.strictObject({ ...base, ph: z.literal('i'), ts, s: z.enum(['g', 'p', 't']), args: z.union([args, opArgs]).optional() }),
   z.strictObject({ ...base, ph: z.literal('b'), ts, cat: z.string().min(1), id2: z.strictObject({ local: z.string().min(1) }), args: args.optional() }),
   z.strictObject({ ...base, ph: z.literal('e'), ts, cat: z.string().min(1), id2: z.strictObject({ local: z.string().min(1) }), args: args.optional() }),
   z.strictObject({ ...base, ph: z.literal('C'), ts, args: z.record(z.string(), z.number().finite()) }),
@@ -22,6 +24,8 @@ const chromeTraceSchema = z.strictObject({
   traceEvents: z.array(eventSchema),
   displayTimeUnit: z.enum(['ms', 'ns']),
   otherData: z.record(z.string(), z.union([z.string(), z.number()])).optional(),
+  // metadata, as the format allows: the recording's header
+  smaf_recording: z.looseObject({ version: z.literal(1), ops: z.number().int().nonnegative() }).optional(),
 });
 
 /** Problems with a parsed trace: schema violations, unbalanced async slices, overlapping children. */
@@ -29,6 +33,9 @@ export function checkChromeTrace(doc: unknown): string[] {
   const r = chromeTraceSchema.safeParse(doc);
   if (!r.success) return r.error.issues.slice(0, 10).map((i) => `${i.path.join('.')}: ${i.message}`);
   const problems: string[] = [];
+  const ops = r.data.traceEvents.filter((e) => e.cat === 'smaf.op');
+  if (ops.some((e) => e.ph !== 'i' || !opArgs.safeParse(e.args).success)) problems.push('a smaf.op event is not an instant event carrying its record');
+  if (r.data.smaf_recording && r.data.smaf_recording.ops !== ops.length) problems.push(`smaf_recording says ${r.data.smaf_recording.ops} operations, the trace holds ${ops.length}`);
   const open = new Map<string, number>();
   for (const e of r.data.traceEvents) {
     if (e.ph === 'b' || e.ph === 'e') {

@@ -21,6 +21,8 @@ export interface TraceInput {
   readonly platform: string;
   /** Now, in epoch microseconds: slices of live buffers end here. */
   readonly nowUs: number;
+  /** An earlier time 0 than the first event's (the recording's start: its operations come before any event). */
+  readonly originUs?: number;
 }
 
 const FIREWALL_PID = 1;
@@ -75,7 +77,7 @@ interface Trace {
 
 export function buildChromeTrace(input: TraceInput): ChromeTrace {
   const { events } = input;
-  const t0 = events[0]?.us ?? input.nowUs;
+  const t0 = Math.min(events[0]?.us ?? input.nowUs, input.originUs ?? Infinity);
   const t: Trace = {
     input, out: [], t0, end: Math.max(0, input.nowUs - t0), lives: livesOf(events), firewallTids: new Map(),
     regionPid: new Map(input.regions.map((r, i) => [r.name, FIRST_REGION_PID + i])),
@@ -186,6 +188,12 @@ function pushEvents(t: Trace): void {
     } else if (e.kind === 'unmap' && openMaps.has(key)) {
       openMaps.delete(key);
       t.out.push({ name: `mapped by ${e.actor}`, cat: 'dma-map', ph: 'e', id2: { local: key }, pid, tid: l.buffer, ts: tsOf(t, e.us) });
+    }
+    if (e.kind === 'dma' && e.durationUs !== undefined) {
+      // a device's DMA job: an async slice (two devices may work on one buffer at once)
+      const id2 = { local: `dma:${e.seq}` };
+      t.out.push({ name: `${e.actor} DMA`, cat: 'dma', ph: 'b', id2, pid, tid: l.buffer, ts: tsOf(t, e.us - e.durationUs), args: argsOf(e) });
+      t.out.push({ name: `${e.actor} DMA`, cat: 'dma', ph: 'e', id2, pid, tid: l.buffer, ts: tsOf(t, e.us) });
     }
     const instant = INSTANT_NAMES[e.kind];
     if (instant) t.out.push({ name: instant(e), cat: e.kind, ph: 'i', s: 't', pid, tid: l.buffer, ts: tsOf(t, e.us), args: argsOf(e) });

@@ -75,7 +75,7 @@ async function startDaemon(opts: SmafdOptions, smaf: Smaf, load: AddonLoad): Pro
   const adminSocketPath = opts.adminSocket === false ? null : typeof opts.adminSocket === 'string' ? opts.adminSocket : adminSocketFor(opts.socket);
   const nativeSocketPath = typeof opts.nativeSocket === 'string' ? opts.nativeSocket : nativeSocketFor(opts.socket);
   const log = pino({ name: 'smafd', level: opts.verbose ? 'debug' : 'warn' }, pino.destination(2));
-  const daemon = new SmafDaemon({ socketPath: opts.socket, adminSocketPath, smaf, log, limits: opts.limits, addon: load.addon, nativeSocketPath });
+  const daemon = new SmafDaemon({ socketPath: opts.socket, adminSocketPath, smaf, log, limits: opts.limits, recordedOps: opts.maxRecordedOps, addon: load.addon, nativeSocketPath });
   if (!load.addon) daemon.context.nativeReason = load.reason;
   await daemon.start();
   return daemon;

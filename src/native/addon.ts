@@ -36,8 +36,10 @@ export interface SmafAddon {
   pause(conn: NativeConn): void;
   resume(conn: NativeConn): void;
   destroy(conn: NativeConn): void;
-  /** A sealed memfd (cannot grow, shrink, or take new seals). */
-  memfd(name: string, size: number): number;
+  /** A sealed memfd (cannot grow, shrink, or take new seals; `sealWritesLater`: one more seal, `sealWrites`). */
+  memfd(name: string, size: number, sealWritesLater?: boolean): number;
+  /** F_SEAL_FUTURE_WRITE and F_SEAL_SEAL: only the shared mappings that exist now can ever write the memfd. */
+  sealWrites(fd: number): void;
   /** A shared view of a memfd in smafd. */
   map(fd: number, size: number): ArrayBuffer;
   /** The view's pages become private zero pages (the memfd is no longer reachable through it). */

@@ -2,12 +2,12 @@
  * Platform files from disk (Node side): a YAML/JSON platform, a device-tree blob (.dtb), a
  * device-tree source (.dts, compiled with `dtc`), or a YAML overlay (recognised by its
  * `device_tree:` key) naming a .dtb/.dts relative to itself (or, when it is not there, to
- * $SMAF_DTB_DIR: where a distribution's kernel package put its .dtb files). Bytes in, PlatformSpec out: the
+ * $SMAF_DTB_DIR, default ~/dtbs: where the user put a distribution kernel's .dtb files). Bytes in, PlatformSpec out: the
  * device-tree rules live in src/platform/devicetree/, this file only reads files and runs dtc.
  */
 import { spawnSync } from 'node:child_process';
 import { closeSync, constants, existsSync, fstatSync, mkdtempSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { SmafError } from '../common/errors.ts';
@@ -83,11 +83,16 @@ function fromTree(bytes: Uint8Array, source: string, format: LoadedPlatform['for
   }
 }
 
-/** The overlay's device_tree: relative to the overlay, else (not found there) to $SMAF_DTB_DIR. */
+/** Where device trees are looked for: $SMAF_DTB_DIR, else ~/dtbs (the README puts Debian's there). */
+export function dtbDir(): string {
+  return process.env.SMAF_DTB_DIR || join(homedir(), 'dtbs');
+}
+
+/** The overlay's device_tree: relative to the overlay, else (not found there) to dtbDir(). */
 function locateTree(overlayPath: string, tree: string): string {
   const near = resolve(dirname(overlayPath), tree);
-  const dir = process.env.SMAF_DTB_DIR;
-  if (existsSync(near) || !dir || isAbsolute(tree)) return near;
+  const dir = dtbDir();
+  if (existsSync(near) || isAbsolute(tree)) return near;
   const far = resolve(dir, tree);
   return existsSync(far) ? far : near;
 }

@@ -6,7 +6,7 @@
 export type EventKind =
   | 'create' | 'allocate' | 'allocate-failed' | 'release' | 'migrate'
   | 'attach' | 'detach' | 'map' | 'unmap' | 'cpu-access'
-  | 'grant' | 'revoke' | 'denial' | 'tee' | 'iommu-fault' | 'name' | 'internal-error';
+  | 'grant' | 'revoke' | 'denial' | 'tee' | 'iommu-fault' | 'name' | 'internal-error' | 'dma';
 
 export interface SmafEvent {
   readonly seq: number;
@@ -17,6 +17,8 @@ export interface SmafEvent {
   readonly buffer?: number;
   readonly addr?: number;
   readonly length?: number;
+  /** A `dma` event: how long the device's transfer took, from its first byte to its last, in microseconds. */
+  readonly durationUs?: number;
   readonly message: string;
   /** A TEE event's facts (kind `tee`: sessions, shared memory and TA invocations of clients). */
   readonly tee?: TeeEventDetail;
@@ -70,6 +72,7 @@ class LoggedEvent implements SmafEvent {
   readonly buffer: number | undefined;
   readonly addr: number | undefined;
   readonly length: number | undefined;
+  readonly durationUs: number | undefined;
   readonly tee: TeeEventDetail | undefined;
   private text: EventText;
 
@@ -79,6 +82,7 @@ class LoggedEvent implements SmafEvent {
     this.buffer = e.buffer;
     this.addr = e.addr;
     this.length = e.length;
+    this.durationUs = e.durationUs;
     this.tee = e.tee;
     this.text = e.message;
   }
@@ -100,6 +104,7 @@ function eventFields(e: SmafEvent): SmafEvent {
   if (e.buffer !== undefined) out.buffer = e.buffer;
   if (e.addr !== undefined) out.addr = e.addr;
   if (e.length !== undefined) out.length = e.length;
+  if (e.durationUs !== undefined) out.durationUs = e.durationUs;
   if (e.tee !== undefined) out.tee = e.tee;
   return out;
 }

@@ -123,6 +123,24 @@ export class Iommu {
     return candidate + length - 1 <= this.limit;
   }
 
+  /** The largest range of IOVA free now: the longest mapping it could still take (guard pages counted). */
+  largestFree(): number {
+    let candidate = IOVA_BASE;
+    let best = 0;
+    for (const m of this.mappings) {
+      best = Math.max(best, m.iova - candidate);
+      candidate = m.iova + m.length + this.pageSize;
+    }
+    return Math.max(best, this.limit + 1 - candidate, 0);
+  }
+
+  /** Bytes of IOVA mapped now (without the guard pages between mappings). */
+  get mappedBytes(): number {
+    let n = 0;
+    for (const m of this.mappings) n += m.length;
+    return n;
+  }
+
   /** The whole IOVA window this IOMMU can ever hand out, in bytes. */
   get space(): number {
     return Math.max(0, this.limit + 1 - IOVA_BASE);

@@ -224,6 +224,24 @@ function toSpec(p: RawPlatform): PlatformSpec {
   };
 }
 
+/**
+ * The platform document of a spec: exactly the YAML platform format (what `smaf platform convert`
+ * prints, and what a recording carries); `validatePlatform` of it gives the same spec back.
+ */
+export function platformDocument(spec: PlatformSpec): Record<string, unknown> {
+  return {
+    name: spec.name,
+    page_size: spec.pageSize,
+    memory: spec.memory.map((r) => ({ name: r.name, base: hex(r.base), size: hex(r.size), kind: r.kind, ...(r.node ? { node: r.node } : {}), ...(r.description ? { description: r.description } : {}) })),
+    devices: spec.devices.map((d) => ({
+      name: d.name, class: d.class, dma_mask: d.dmaMask, coherent_dma_mask: d.coherentDmaMask, max_segment_size: d.maxSegmentSize, segment_boundary: d.segmentBoundary,
+      iommu: d.iommu, secure: d.secure, ...(d.memoryRegion ? { memory_region: d.memoryRegion } : {}), ...(d.description ? { description: d.description } : {}),
+      ...(d.node ? { node: d.node } : {}), ...(d.dmaCoherent !== undefined ? { dma_coherent: d.dmaCoherent } : {}), ...(d.dmaRanges ? { dma_ranges: d.dmaRanges.map((r) => ({ cpu: hex(r.cpu), bus: hex(r.bus), size: hex(r.size) })) } : {}),
+    })),
+    tee: { sdp_max_regions: spec.tee.sdpMaxRegions },
+  };
+}
+
 /** Parse platform text; JSON when it starts with "{", else YAML (a JSON superset). */
 export function parsePlatform(text: string, source = 'platform'): PlatformSpec {
   let doc: unknown;

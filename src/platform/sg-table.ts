@@ -23,6 +23,28 @@ export function mergeSegments(segments: readonly SgSegment[]): SgSegment[] {
   return out;
 }
 
+/**
+ * Visit [offset, offset+length) of a scatter-gather list piece by contiguous piece: `visit(address,
+ * bytes, done)` with the piece's address (`addressOf` its segment's start, plus the offset into it)
+ * and the bytes visited before it.
+ */
+export function forEachPiece<S extends { readonly length: number }>(
+  segments: readonly S[], addressOf: (s: S) => number, offset: number, length: number, visit: (address: number, n: number, done: number) => void,
+): void {
+  let base = 0;
+  let done = 0;
+  for (const s of segments) {
+    if (done >= length) return;
+    const at = offset + done;
+    if (at < base + s.length) {
+      const n = Math.min(base + s.length - at, length - done);
+      visit(addressOf(s) + (at - base), n, done);
+      done += n;
+    }
+    base += s.length;
+  }
+}
+
 export function totalLength(segments: readonly { length: number }[]): number {
   return segments.reduce((n, s) => n + s.length, 0);
 }
@@ -55,20 +77,4 @@ export function locate(segments: readonly SgSegment[], offset: number): { phys: 
     base += s.length;
   }
   throw new RangeError(`offset ${offset} is past the end of the sg table (${base} bytes)`);
-}
-
-/** Visit the physical pieces of [offset, offset+length) of a buffer. */
-export function forEachPiece(
-  segments: readonly SgSegment[],
-  offset: number,
-  length: number,
-  visit: (phys: number, length: number, done: number) => void,
-): void {
-  let done = 0;
-  while (done < length) {
-    const { phys, contiguous } = locate(segments, offset + done);
-    const n = Math.min(contiguous, length - done);
-    visit(phys, n, done);
-    done += n;
-  }
 }

@@ -10,7 +10,7 @@
  */
 import type { Initiator } from './bus.ts';
 import type { Platform } from './platform.ts';
-import type { SgSegment } from './sg-table.ts';
+import { forEachPiece, type SgSegment } from './sg-table.ts';
 import type { ParamDirection, TeeMemory, TeeParam } from './tee.ts';
 
 const NOBODY: ReadonlySet<string> = new Set();
@@ -56,20 +56,8 @@ export function bytesParam(data: Uint8Array, direction: ParamDirection = 'inout'
 }
 
 /** The physical pieces of [offset, offset+length) of a list of segments. */
-function pieces(segments: readonly SgSegment[], offset: number, length: number, visit: (phys: number, n: number, done: number) => void): void {
-  let base = 0;
-  let done = 0;
-  for (const s of segments) {
-    if (done >= length) return;
-    const at = offset + done;
-    if (at < base + s.length) {
-      const n = Math.min(base + s.length - at, length - done);
-      visit(s.phys + (at - base), n, done);
-      done += n;
-    }
-    base += s.length;
-  }
-}
+const pieces = (segments: readonly SgSegment[], offset: number, length: number, visit: (phys: number, n: number, done: number) => void): void =>
+  forEachPiece(segments, (s) => s.phys, offset, length, visit);
 
 export class BusMemory implements TeeMemory {
   readonly secure: boolean;

@@ -10,7 +10,7 @@ import { encodeStruct } from './codec.ts';
 /** Every event kind, in bit order for X_EVENTS' `kinds` mask (bit i = EVENT_KINDS[i]). */
 export const EVENT_KINDS = [
   'create', 'allocate', 'allocate-failed', 'release', 'migrate', 'attach', 'detach', 'map', 'unmap',
-  'cpu-access', 'grant', 'revoke', 'denial', 'tee', 'iommu-fault', 'name', 'internal-error',
+  'cpu-access', 'grant', 'revoke', 'denial', 'tee', 'iommu-fault', 'name', 'internal-error', 'dma',
 ] as const satisfies readonly EventKind[];
 
 // every EventKind has a bit: this line fails to compile when a kind is added to the platform only

@@ -9,4 +9,6 @@ export * from './docs.ts';
 export * from './events.ts';
 export * from './c-header.ts';
 export * from './native-abi.ts';
+export * from './recording.ts';
+export * from './trace-file.ts';
 export * from './tee-abi.ts';

@@ -15,8 +15,8 @@ import {
   teeShmRegisterIn, teeShmReleaseIn, teeVersionOut,
 } from './tee-abi.ts';
 import {
-  chromeTraceSchema, daemonStateSchema, eventPageSchema, explanationSchema, heapsSchema, nativeStatusSchema, processReportSchema, selfCheckSchema,
-  type ChromeTrace, type DaemonState, type HeapInfo, type JournalEvent, type NativeStatus, type ProcessReport,
+  chromeTraceSchema, daemonStateSchema, devicesReportSchema, eventPageSchema, explanationSchema, heapsSchema, nativeStatusSchema, processReportSchema, recordingPageSchema, selfCheckSchema,
+  type ChromeTrace, type DaemonState, type DevicesReport, type HeapInfo, type JournalEvent, type NativeStatus, type ProcessReport, type RecordingPage,
 } from './replies.ts';
 
 /** The fd an op goes to: the device (-1), one of the client's buffer fds, or either. */
@@ -94,6 +94,9 @@ const helloIn = struct('smaf_hello_in', 72, [
   { name: 'reserved', type: 'u32', role: 'reserved', doc: 'must be 0' },
   { name: 'comm', type: 'char', size: COMM_LEN, role: 'in', doc: 'command name, NUL-terminated' },
 ]);
+
+/** Records in one X_RECORDING page, at most (about 2 MiB of JSON). */
+export const X_RECORDING_MAX_LIMIT = 10_000;
 
 /** HELLO's payload size. */
 export const HELLO_SIZE = helloIn.size;
@@ -212,6 +215,11 @@ export const OP_TABLE = [
     file: { in: 'a sync file smafd made (any other file: EINVAL)' }, doc: 'DMA_BUF_IOCTL_IMPORT_SYNC_FILE: device work on the buffer waits for it',
   },
   {
+    op: 24, name: 'DMA_SCANOUT', target: 'buffer', result: 'bytes read', reply: NONE,
+    doc: 'the device reads a range of its mapping (a display scanning a frame out): the firewall decides; nothing but the count comes back',
+    request: fields(struct('smaf_dma_scanout_in', 24, [u32('attachment', 'attachment id'), { name: 'reserved', type: 'u32', role: 'reserved', doc: 'must be 0' }, u64('offset', 'bytes'), u64('length', 'bytes')])),
+  },
+  {
     op: 0x80, name: 'X_STATE', target: 'device', result: '0', doc: 'a client sees only the buffers it holds; the admin socket sees all (extension)',
     request: { kind: 'struct', optional: true, struct: struct('smaf_state_in', 8, [u32('offset', 'first buffer of the page'), u32('limit', 'buffers in the page, at most 500')]) },
     reply: json<DaemonState>(daemonStateSchema, 'platform, allocators, regions, one page of buffers, events'),
@@ -232,7 +240,7 @@ export const OP_TABLE = [
     reply: json<EventPage<JournalEvent>>(eventPageSchema, '{events, matched, more, next, oldest}'),
   },
   {
-    op: 0x84, name: 'X_TRACE', target: 'device', result: '0', operator: 'X_TRACE (smaf trace export)', doc: 'Perfetto, chrome://tracing (extension)',
+    op: 0x84, name: 'X_TRACE', target: 'device', result: '0', operator: 'X_TRACE (smaf trace export)', doc: 'the journal as a trace for ui.perfetto.dev (extension)',
     request: fields(struct('smaf_trace_in', 8, [u64('since', 'ms since the epoch; 0 = the whole journal')])),
     reply: json<ChromeTrace>(chromeTraceSchema, 'Chrome trace-event JSON of the journal'),
   },
@@ -247,6 +255,17 @@ export const OP_TABLE = [
   {
     op: 0x89, name: 'X_HEAPS', target: 'device', request: NONE, result: '0', doc: 'the dma-heaps /dev/dma_heap shows (extension)',
     reply: json<readonly HeapInfo[]>(heapsSchema, 'name, allocator, secure, description of each heap'),
+  },
+  {
+    op: 0x8a, name: 'X_DEVICES', target: 'device', request: NONE, result: '0',
+    doc: 'each device and what it maps now; on the client socket, only the buffers this connection holds, and no IOMMU usage or bus counters (extension)',
+    reply: json<DevicesReport>(devicesReportSchema, 'every device: constraints, IOMMU domain (IOVA window, mapped bytes, largest free range), each mapping (buffer, direction, DMA ranges, grants)'),
+  },
+  {
+    op: 0x8b, name: 'X_RECORDING', target: 'device', result: 'number of records', operator: 'X_RECORDING (smaf trace export)',
+    doc: 'the recording of every client\'s operations, a page at a time, for replay (docs/trace.md) (extension)',
+    request: fields(struct('smaf_recording_in', 8, [u32('from', 'index of the first record'), u32('limit', `records in the page, 1..${X_RECORDING_MAX_LIMIT}`)])),
+    reply: json<RecordingPage>(recordingPageSchema, '{header, records, next}'),
   },
 ] as const satisfies readonly OpRow[];
 

@@ -7,6 +7,7 @@
  * wire types and live here.
  */
 import { z } from 'zod';
+import { Errno, type ErrnoName } from '../common/errors.ts';
 import type { Candidate, Decision, Explanation, SelfCheckReport } from '../core/index.ts';
 import type { RegionStats, SmafEvent } from '../platform/index.ts';
 import { EVENT_KINDS, type EventPage } from './events.ts';
@@ -27,7 +28,7 @@ const teeEventSchema = z.looseObject({
   command: opt(num), result: opt(num), origin: opt(int), durationUs: opt(num),
 });
 const eventFields = {
-  seq: int, time: num, kind: z.enum(EVENT_KINDS), actor: str, buffer: opt(int), addr: opt(num), length: opt(num), message: str, tee: opt(teeEventSchema),
+  seq: int, time: num, kind: z.enum(EVENT_KINDS), actor: str, buffer: opt(int), addr: opt(num), length: opt(num), durationUs: opt(num), message: str, tee: opt(teeEventSchema),
 };
 const smafEventSchema: z.ZodType<SmafEvent> = z.looseObject(eventFields);
 
@@ -48,7 +49,8 @@ const decisionSchema: z.ZodType<Decision> = z.looseObject({
 const explanationFields = {
   buffer: int, length: num, secure: bool, nameHint: nullable(str), label: nullable(str), allocated: bool, allocator: nullable(str),
   region: nullable(str), segments: list(z.looseObject({ phys: num, length: num })), segmentsTotal: int,
-  attachments: list(z.looseObject({ id: int, device: str, mapped: bool, direction: nullable(int) })), cpuMappings: int, refs: int,
+  attachments: list(z.looseObject({ id: int, device: str, mapped: bool, direction: nullable(z.enum(['bidirectional', 'to-device', 'from-device'])) })), cpuMappings: int, refs: int,
+  released: opt(z.looseObject({ time: num })), history: opt(list(z.looseObject({ time: num, kind: str, actor: str, message: str }))),
   decisionsTotal: int, teeShm: opt(list(z.looseObject({ client: int, label: str, shm: int }))),
 };
 export const explanationSchema: z.ZodType<Explanation> = z.looseObject({ ...explanationFields, decisions: list(decisionSchema) });
@@ -139,8 +141,11 @@ export interface ProcessBuffer {
   readonly secure: boolean;
   /** The fds of this process that refer to it. */
   readonly fds: readonly number[];
-  /** Whether this process has a CPU mapping of it. */
-  readonly mapped: boolean;
+  /** Whether this process has a CPU mapping of it (mmap). */
+  readonly cpuMapped: boolean;
+  /** Whether a device has it mapped for DMA now, and which devices (whoever mapped them). */
+  readonly dmaMapped: boolean;
+  readonly dmaDevices: readonly string[];
   /** How many processes hold it (1 = this one only). */
   readonly sharedBy: number;
   /** The TEE shared memory ids of this process that hold it (TEE_SHM_REGISTER_FD). */
@@ -159,8 +164,8 @@ export interface ProcessView {
   readonly pid: number | null;
   readonly comm: string | null;
   readonly buffers: readonly ProcessBuffer[];
-  /** Bytes of the distinct buffers this process holds; `mappedBytes` of those it maps. */
-  readonly totals: { readonly buffers: number; readonly bytes: number; readonly mappedBytes: number };
+  /** Bytes of the distinct buffers this process holds; `cpuMappedBytes` of those it maps with the CPU. */
+  readonly totals: { readonly buffers: number; readonly bytes: number; readonly cpuMappedBytes: number };
   readonly tee?: ProcessTee;
 }
 
@@ -172,8 +177,8 @@ export interface ProcessReport {
 }
 
 const processBufferSchema: z.ZodType<ProcessBuffer> = z.looseObject({
-  buffer: int, size: num, name: nullable(str), allocator: nullable(str), nameHint: nullable(str), secure: bool, fds: list(int), mapped: bool,
-  sharedBy: int, teeShm: opt(list(int)),
+  buffer: int, size: num, name: nullable(str), allocator: nullable(str), nameHint: nullable(str), secure: bool, fds: list(int), cpuMapped: bool,
+  dmaMapped: bool, dmaDevices: list(str), sharedBy: int, teeShm: opt(list(int)),
 });
 
 const processTeeSchema: z.ZodType<ProcessTee> = z.looseObject({
@@ -185,7 +190,7 @@ const processTeeSchema: z.ZodType<ProcessTee> = z.looseObject({
 export const processReportSchema: z.ZodType<ProcessReport> = z.looseObject({
   processes: list(z.looseObject({
     client: int, pid: nullable(int), comm: nullable(str), buffers: list(processBufferSchema),
-    totals: z.looseObject({ buffers: int, bytes: num, mappedBytes: num }), tee: opt(processTeeSchema),
+    totals: z.looseObject({ buffers: int, bytes: num, cpuMappedBytes: num }), tee: opt(processTeeSchema),
   })),
   allocators: list(z.looseObject({ allocator: str, buffers: int, bytes: num })),
   total: z.looseObject({ buffers: int, bytes: num }),
@@ -221,6 +226,65 @@ export interface HeapInfo {
 }
 
 export const heapsSchema: z.ZodType<readonly HeapInfo[]> = list(z.looseObject({ name: str, allocator: nullable(str), secure: bool, description: str }));
+
+// ---- X_DEVICES -----------------------------------------------------------------------------
+
+/** A device's DMA mapping of one buffer, as `smaf devices` and the dashboard show it. */
+export interface DeviceMapping {
+  readonly buffer: number;
+  readonly label: string | null;
+  readonly attachment: number;
+  readonly direction: 'bidirectional' | 'to-device' | 'from-device';
+  readonly length: number;
+  readonly secure: boolean;
+  /** The addresses the device emits: IOVAs through its IOMMU, else physical; the first few, and how many in all. */
+  readonly ranges: readonly { readonly start: number; readonly length: number }[];
+  readonly rangesTotal: number;
+  /** Secure buffers: the physical ranges the secure module granted this device at map (first few; how many). */
+  readonly grants: readonly { readonly addr: number; readonly size: number }[];
+  readonly grantsTotal: number;
+  /** The clients holding the buffer (the operator's view only). */
+  readonly holders: readonly string[];
+}
+
+export interface DeviceView {
+  readonly name: string;
+  readonly class: string;
+  readonly description: string | null;
+  readonly node: string | null;
+  readonly dmaMask: number;
+  readonly iommu: boolean;
+  readonly secure: boolean;
+  readonly maxSegmentSize: number;
+  /** Behind an IOMMU: its IOVA window; the operator also sees how much is mapped and the largest free range. */
+  readonly domain: { readonly size: number; readonly mappedBytes: number | null; readonly mappings: number | null; readonly largestFree: number | null } | null;
+  readonly mappings: readonly DeviceMapping[];
+  /** Mapped buffers in all (`mappings` lists the first ones). */
+  readonly mappingsTotal: number;
+  /** Bytes the device moved over the bus and its denials (the operator's view only). */
+  readonly bus: { readonly bytesRead: number; readonly bytesWritten: number; readonly denials: number } | null;
+}
+
+export interface DevicesReport {
+  /** `all`: every client's buffers (the operator); `own`: only the buffers the asking client holds. */
+  readonly scope: 'all' | 'own';
+  readonly devices: readonly DeviceView[];
+}
+
+const deviceMappingSchema: z.ZodType<DeviceMapping> = z.looseObject({
+  buffer: int, label: nullable(str), attachment: int, direction: z.enum(['bidirectional', 'to-device', 'from-device']), length: num, secure: bool,
+  ranges: list(z.looseObject({ start: num, length: num })), rangesTotal: int, grants: list(z.looseObject({ addr: num, size: num })), grantsTotal: int, holders: list(str),
+});
+
+export const devicesReportSchema: z.ZodType<DevicesReport> = z.looseObject({
+  scope: z.enum(['all', 'own']),
+  devices: list(z.looseObject({
+    name: str, class: str, description: nullable(str), node: nullable(str), dmaMask: int, iommu: bool, secure: bool, maxSegmentSize: num,
+    domain: nullable(z.looseObject({ size: num, mappedBytes: nullable(num), mappings: nullable(int), largestFree: nullable(num) })),
+    mappings: list(deviceMappingSchema), mappingsTotal: int,
+    bus: nullable(z.looseObject({ bytesRead: num, bytesWritten: num, denials: num })),
+  })),
+});
 
 // ---- X_EVENTS ------------------------------------------------------------------------------
 
@@ -280,4 +344,94 @@ export const chromeTraceSchema: z.ZodType<ChromeTrace> = z.looseObject({
   })),
   displayTimeUnit: z.literal('ms'),
   otherData: z.record(str, z.union([str, num])),
+});
+
+// ---- X_RECORDING ---------------------------------------------------------------------------
+
+/** What a recording holds besides the wire's ops: a client arrives, and goes (every fd it held closes). */
+export const SESSION_OPS = ['CONNECT', 'DISCONNECT'] as const;
+export type SessionOpName = (typeof SESSION_OPS)[number];
+
+export type ArgValue = number | string;
+export type RecordArgs = Readonly<Record<string, ArgValue>>;
+
+/** One recorded operation (one line of a trace). */
+export interface OpRecord {
+  /** 1, 2, 3...: the order smafd answered the operations in. */
+  readonly seq: number;
+  /** Microseconds since the recording began (never decreasing). */
+  readonly t: number;
+  readonly client: number;
+  /** An op of the op table, an ioctl of the ioctl table (by name), or CONNECT / DISCONNECT. */
+  readonly op: string;
+  /** The fd the request went to (-1: the device); absent for CONNECT and DISCONNECT. */
+  readonly fd?: number;
+  readonly args?: RecordArgs;
+  /** The result (>= 0) of an operation that succeeded... */
+  readonly result?: number;
+  /** ...or the errno of one that failed, with its message. */
+  readonly errno?: ErrnoName;
+  readonly message?: string;
+  /** The buffer the operation concerned: the fd's, or the one CREATE, DUP or IMPORT gave. */
+  readonly buffer?: number;
+  /** DMA_COPY's source buffer. */
+  readonly src_buffer?: number;
+  /** The fd SMAF_IOC_CREATE gave (DUP and IMPORT give theirs as their result). */
+  readonly new_fd?: number;
+  /** CONNECT: the client came on the operator's admin socket. */
+  readonly admin?: boolean;
+}
+
+/** Why requests were left out of a recording, and how many. */
+export interface Unrecorded {
+  /** Op numbers neither table knows (answered ENOTTY). */
+  readonly unknown: number;
+  /** Requests whose payload did not decode (answered EINVAL before any handler ran). */
+  readonly malformed: number;
+  /** X_* ops: they show state and change nothing. */
+  readonly introspection: number;
+}
+
+export const RECORDING_VERSION = 1;
+
+/** What a recording says about itself (the trace's `smaf_recording`). */
+export interface RecordingHeader {
+  readonly version: typeof RECORDING_VERSION;
+  /** The platform it was recorded on, as a platform document (the YAML platform format). */
+  readonly platform: Readonly<Record<string, unknown>>;
+  /** smafd's limits (LimitSettings), for a replay that enforces them too. */
+  readonly limits?: Readonly<Record<string, number>>;
+  /** Operations recorded. */
+  readonly ops: number;
+  /** Whether the recording holds every operation since smafd started. */
+  readonly complete: boolean;
+  /** Operations left out once the recording was full (`limit`). */
+  readonly dropped: number;
+  readonly limit: number;
+  readonly unrecorded: Unrecorded;
+  /** The recording's time 0, in microseconds since the epoch. */
+  readonly origin_us: number;
+}
+
+/** One page of a recording (X_RECORDING). */
+export interface RecordingPage {
+  readonly header: RecordingHeader;
+  readonly records: readonly OpRecord[];
+  /** The index to ask for next (`records` came from [from, next)). */
+  readonly next: number;
+}
+
+const recordSchema: z.ZodType<OpRecord> = z.looseObject({
+  seq: int, t: num, client: int, op: str, fd: opt(int), args: opt(z.record(str, z.union([num, str]))),
+  result: opt(int), errno: opt(z.enum(Object.keys(Errno) as [ErrnoName, ...ErrnoName[]])), message: opt(str), buffer: opt(int), src_buffer: opt(int),
+  new_fd: opt(int), admin: opt(bool),
+});
+
+export const recordingPageSchema: z.ZodType<RecordingPage> = z.looseObject({
+  header: z.looseObject({
+    version: z.literal(RECORDING_VERSION), platform: record, limits: opt(z.record(str, num)), ops: int, complete: bool, dropped: int, limit: int,
+    unrecorded: z.looseObject({ unknown: int, malformed: int, introspection: int }), origin_us: num,
+  }),
+  records: list(recordSchema),
+  next: int,
 });

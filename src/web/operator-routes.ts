@@ -9,7 +9,7 @@ import type { WSContext } from 'hono/ws';
 import { SmafError } from '../common/errors.ts';
 import type { DaemonContext } from '../daemon/context.ts';
 import type { JournalEvent } from '../daemon/journal.ts';
-import { traceOf } from '../daemon/operator-ops.ts';
+import { traceFileOf } from '../daemon/operator-ops.ts';
 import { operatorScope } from '../daemon/scope.ts';
 import { EVENT_KINDS, isEventKind, X_EVENTS_MAX_LIMIT, type EventQuery } from '../uapi/index.ts';
 import type { WebSocket } from 'ws';
@@ -44,7 +44,7 @@ export function mountOperatorRoutes(app: Hono, ctx: DaemonContext, options: { ba
 
   app.get('/api/trace.json', (c) => {
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-    return c.body(JSON.stringify(traceOf(operatorScope(ctx))), 200, {
+    return c.body(traceFileOf(operatorScope(ctx)), 200, {
       'content-type': 'application/json',
       'content-disposition': `attachment; filename="smaf-trace-${stamp}.json"`,
     });

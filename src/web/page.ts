@@ -40,7 +40,19 @@ export const INDEX_HTML = `<!doctype html>
   .muted { color:var(--dim); }
   .spark { width:120px; height:24px; vertical-align:middle; }
   .stats td { font-variant-numeric: tabular-nums; }
-  .scroll { overflow-x:auto; max-width:100%; }
+  .scroll { overflow-x:auto; max-width:100%; scrollbar-width:thin; scrollbar-color:var(--dim) transparent; }
+  .scroll-wrap { position:relative; }
+  .scroll-wrap.more::after { content:''; position:absolute; top:0; right:0; bottom:0; width:28px; pointer-events:none; background:linear-gradient(to right, transparent, var(--panel)); }
+  .scroll-hint { position:absolute; right:2px; top:2px; z-index:1; font-size:10px; padding:0 5px; border-radius:8px; background:#203244; color:var(--accent); pointer-events:none; }
+  .device-grid { display:grid; grid-template-columns:repeat(auto-fill, minmax(300px, 1fr)); gap:10px; }
+  .device { border:1px solid var(--line); border-radius:6px; padding:8px 10px; min-width:0; }
+  .device .dev-head { margin-bottom:2px; } .device .domain { margin:3px 0; }
+  .maps { margin:4px 0 0; padding-left:16px; } .maps li { margin:3px 0; }
+  .addr { font:11px/1.4 ui-monospace, Menlo, Consolas, monospace; overflow-wrap:anywhere; }
+  .frame { margin-top:10px; } .frame-bar { position:relative; height:22px; border:1px solid var(--line); border-radius:4px; background:#0b1016; margin:4px 0 6px; overflow:hidden; }
+  .frame-bar .plane { position:absolute; top:0; bottom:0; font-size:11px; line-height:20px; padding-left:4px; color:#0b1016; overflow:hidden; white-space:nowrap; border-right:1px solid #0b1016; }
+  .chips-help { font-size:11px; margin:-4px 0 6px; }
+  .tl-dma { position:absolute; top:5px; height:6px; border-radius:1px; pointer-events:none; box-shadow:0 0 0 1px #0b1016; }
   .pager { display:flex; gap:8px; align-items:center; margin:0 0 6px; }
   tr.clickable:focus-visible, .tl-bar:focus-visible, rect.occ:focus-visible, .chip:focus-visible { outline:2px solid var(--accent); outline-offset:1px; }
   .tip { font-size:12px; min-height:1.4em; margin-top:3px; overflow-wrap:anywhere; }
@@ -64,6 +76,16 @@ export const INDEX_HTML = `<!doctype html>
   .tl-mark.deny { background:#fff; box-shadow:0 0 0 1px #000, 0 0 0 2px var(--bad); } .tl-mark.grant { background:var(--ok); } .tl-mark.revoke { background:var(--warn); } .tl-mark.cpu { background:var(--accent); } .tl-mark.tee { background:#c792ea; } .tl-mark.att { background:#6b7785; width:1px; }
   .tl-detail { font-size:12px; margin:6px 0; max-height:160px; overflow:auto; } .tl-detail ul { margin:4px 0; padding-left:18px; } .tl-detail .t { color:var(--dim); font-variant-numeric: tabular-nums; }
   .tl-detail .k.denial { color:var(--bad); } .tl-detail .k.grant { color:var(--ok); }
+  /* phones: every table row becomes a card listing its fields, so nothing is cut off to the right */
+  @media (max-width: 600px) {
+    table.cards, table.cards tbody, table.cards tr, table.cards td { display:block; width:100%; }
+    table.cards tr:first-child { display:none; }
+    table.cards tr { border:1px solid var(--line); border-radius:6px; padding:4px 6px; margin:0 0 6px; }
+    table.cards td { display:flex; justify-content:space-between; gap:10px; border:none; padding:2px 0; white-space:normal; text-align:right; }
+    table.cards td::before { content:attr(data-label); color:var(--dim); font-size:11px; text-align:left; flex:0 0 auto; }
+    table.cards td.card-title { font-weight:600; }
+    table.cards td > * { min-width:0; overflow-wrap:anywhere; }
+  }
   @media (max-width: 900px) {
     main { grid-template-columns: minmax(0,1fr); padding:8px; gap:8px; }
     header { flex-wrap:wrap; gap:6px 12px; position:static; }

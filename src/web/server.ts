@@ -80,7 +80,10 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
   const ctx = o.context;
   const history = new StatsHistory(ctx.smaf);
   history.sample();
-  const payload = (): string => JSON.stringify({ ...snapshot(operatorScope(ctx)), history: history.list() });
+  const payload = (): string => {
+    const scope = operatorScope(ctx);
+    return JSON.stringify({ ...snapshot(scope), deviceViews: scope.devices(), history: history.list() });
+  };
   const pusher = new StatePusher(ctx.platform.events, payload, () => history.sample(), o);
   const js = await dashboardBundle();
 

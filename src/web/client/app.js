@@ -1,11 +1,13 @@
 // SMAF-TS dashboard (browser side): Preact + htm, fed by the daemon's WebSocket. Read-only.
 import htm from 'htm';
 import { h, render } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { formatSize, hex } from '../../common/units.ts';
 import { formatExplanation } from '../../core/explain.ts';
+import { parseFrameLabel } from '../../common/pixel-format.ts';
 import { Timeline } from './timeline.js';
 import { authFetch, openSocket, useAccess } from './token.js';
+import { TraceViewer } from './trace-viewer.js';
 
 const html = htm.bind(h);
 
@@ -86,6 +88,27 @@ function Sparkline({ values, times, color, format }) {
     <span class="spark-scale muted">max ${format(peak)} · last ${ago >= 120 ? `${Math.round(ago / 60)} min` : `${ago} s`}</span></span>`;
 }
 
+/**
+ * A wide table that scrolls sideways inside its panel: when it does not fit, a shadow on the right
+ * edge and a "scroll" label say so (touch screens hide scroll bars), until the end is reached.
+ */
+function Scroll({ label, children }) {
+  const ref = useRef(null);
+  const [more, setMore] = useState(false);
+  useEffect(() => {
+    const el = ref.current;
+    if (!el) return undefined;
+    const check = () => setMore(el.scrollWidth > el.clientWidth + 1 && el.scrollLeft + el.clientWidth < el.scrollWidth - 1);
+    check();
+    const ro = new ResizeObserver(check);
+    ro.observe(el);
+    el.addEventListener('scroll', check, { passive: true });
+    return () => { ro.disconnect(); el.removeEventListener('scroll', check); };
+  });
+  return html`<div class=${`scroll-wrap${more ? ' more' : ''}`}><div class="scroll" ref=${ref} tabindex="0" role="region" aria-label=${label}>${children}</div>
+    ${more ? html`<span class="scroll-hint" data-testid="scroll-hint">scroll →</span>` : null}</div>`;
+}
+
 function RegionBar({ region, regions }) {
   const [tip, setTip] = useState(null);
   const scale = (a) => ((a - region.base) / region.size) * 1000;
@@ -104,7 +127,7 @@ function RegionBar({ region, regions }) {
         return html`<rect x=${scale(n.base)} y="0" width=${Math.max(0.8, (n.size / region.size) * 1000)} height="30" fill=${n.kind === 'reserved' ? '#4a3a1a' : '#2a3440'} data-testid=${n.kind === 'reserved' ? `reserved-${n.name}` : undefined} aria-label=${text} onMouseEnter=${() => setTip(text)} onClick=${() => setTip(text)} />`;
       })}
       ${region.occupancy.map((o) => {
-        const text = `buffer ${o.buffer} · ${size(o.length)} at ${hex(o.base)} · ${o.allocator}${o.secure ? ' · secure' : ''}${o.holders ? ` · held by ${o.holders}` : ''}`;
+        const text = `buffer ${o.buffer} · ${size(o.length)} at ${hex(o.base)} · ${o.allocator}${o.secure ? ' · secure' : ''}${o.holders ? ` · held by ${o.holders}` : ''} · ${o.devices ? `mapped by ${o.devices}` : 'no device maps it'}`;
         return html`<rect class="occ" data-buffer=${o.buffer} x=${scale(o.base)} y="3" width=${Math.max(0.8, (o.length / region.size) * 1000)} height="24" fill=${colorOf(o.allocator)}
           tabindex="0" role="img" aria-label=${text} onMouseEnter=${() => setTip(text)} onFocus=${() => setTip(text)} onClick=${() => setTip(text)} />`;
       })}
@@ -113,9 +136,19 @@ function RegionBar({ region, regions }) {
   </div>`;
 }
 
+/** Which devices map each buffer now, and how: `isp (from-device), gpu (bidirectional)`. */
+function mappersOf(state) {
+  const by = new Map();
+  for (const d of state.deviceViews?.devices ?? []) {
+    for (const m of d.mappings) by.set(m.buffer, [...(by.get(m.buffer) ?? []), `${d.name} (${m.direction})`]);
+  }
+  return by;
+}
+
 function MemoryMap({ state }) {
   const holders = new Map(state.buffers.map((b) => [b.buffer, b.holders.join(', ') || 'core']));
-  const regions = state.regions.map((r) => ({ ...r, occupancy: r.occupancy.map((o) => ({ ...o, holders: holders.get(o.buffer) })) }));
+  const mappers = mappersOf(state);
+  const regions = state.regions.map((r) => ({ ...r, occupancy: r.occupancy.map((o) => ({ ...o, holders: holders.get(o.buffer), devices: mappers.get(o.buffer)?.join(', ') })) }));
   const allocators = [...new Set(state.allocators.map((a) => a.name))];
   const reserved = regions.filter((r) => r.kind === 'reserved');
   return html`<section class="wide" data-testid="memory-map"><h2>Memory map (to scale per region)</h2>
@@ -151,15 +184,15 @@ function Buffers({ state, selected, onSelect }) {
       <span class="muted">${page.offset + 1}-${page.offset + page.buffers.length} of ${total}</span>
       <button disabled=${page.offset + page.buffers.length >= total} onClick=${() => setOffset(page.offset + size0)}>next</button></div>` : null;
   return html`<section data-testid="buffers"><h2>Buffers (${total})</h2>${pager}
-    ${page.buffers.length === 0 ? html`<p class="muted">no live buffer</p>` : html`<div class="scroll"><table>
+    ${page.buffers.length === 0 ? html`<p class="muted">no live buffer</p>` : html`<${Scroll} label="buffers"><table class="cards">
       <tr><th class="num">id</th><th class="num">size</th><th>memory</th><th>attachments</th><th class="num">cpu maps</th><th>held by</th></tr>
       ${page.buffers.map((b) => html`<tr class=${`clickable${selected === b.buffer ? ' selected' : ''}`} data-testid=${`buffer-row-${b.buffer}`} tabindex="0" aria-selected=${selected === b.buffer}
         onClick=${() => onSelect(b.buffer)} onKeyDown=${(ev) => { if (ev.key === 'Enter' || ev.key === ' ') { ev.preventDefault(); onSelect(b.buffer); } }}>
-        <td class="num">${b.buffer}${b.label ? html` <span class="tag name" data-testid=${`buffer-name-${b.buffer}`}>${b.label}</span>` : null}</td><td class="num">${size(b.length)}</td>
-        <td>${b.allocated ? html`<span class="tag" style=${`border-left:3px solid ${colorOf(b.allocator)}`}>${b.allocator}</span>` : html`<span class="tag deferred">deferred</span>`}${b.secure ? html`<span class="tag secure">secure</span>` : null}</td>
-        <td>${b.attachments.map((a) => html`<span class=${`tag${a.mapped ? ' mapped' : ''}`}>${a.device}${a.mapped ? ' ✓' : ''}</span>`)}</td>
-        <td class="num">${b.cpuMappings}</td><td class="muted">${b.holders.join(', ') || '-'}</td></tr>`)}
-    </table></div>`}
+        <td class="num card-title" data-label="buffer"><span>${b.buffer}${b.label ? html` <span class="tag name" data-testid=${`buffer-name-${b.buffer}`}>${b.label}</span>` : null}</span></td><td class="num" data-label="size">${size(b.length)}</td>
+        <td data-label="memory"><span>${b.allocated ? html`<span class="tag" style=${`border-left:3px solid ${colorOf(b.allocator)}`}>${b.allocator}</span>` : html`<span class="tag deferred">deferred</span>`}${b.secure ? html`<span class="tag secure">secure</span>` : null}</span></td>
+        <td data-label="devices"><span>${b.attachments.length ? b.attachments.map((a) => html`<span class=${`tag${a.mapped ? ' mapped' : ''}`}>${a.device}${a.mapped ? ` ✓ ${a.direction}` : ''}</span>`) : html`<span class="muted">none</span>`}</span></td>
+        <td class="num" data-label="cpu maps">${b.cpuMappings}</td><td class="muted" data-label="held by">${b.holders.join(', ') || '-'}</td></tr>`)}
+    </table></${Scroll}>`}
   </section>`;
 }
 
@@ -171,39 +204,67 @@ function Explain({ id, version }) {
   }, [id, version]);
   if (id === null) return html`<section data-testid="explain"><h2>Explain</h2><p class="muted">click a buffer to see which allocators were asked, and why</p></section>`;
   if (!e || e.error) return html`<section data-testid="explain"><h2>Explain buffer ${id}</h2><p class="muted">${e?.error ?? 'loading...'}</p></section>`;
-  return html`<section class="explain" data-testid="explain"><h2>Explain buffer ${id}</h2><pre>${formatExplanation(e)}</pre></section>`;
+  return html`<section class="explain" data-testid="explain"><h2>Explain buffer ${id}</h2><pre>${formatExplanation(e)}</pre>${Frame({ layout: parseFrameLabel(e.label), length: e.length })}</section>`;
+}
+
+const PLANE_COLORS = ['#4fb3ff', '#b57cff', '#ffb454'];
+
+/** A frame buffer (named after its layout): its planes to scale in the buffer, and as V4L2 and DRM describe it. */
+function Frame({ layout: l, length }) {
+  if (!l) return null;
+  const pct = (n) => `${(n / length) * 100}%`;
+  return html`<div class="frame" data-testid="frame-layout"><h2>Frame ${l.width}x${l.height} ${l.format} · ${l.modifier.name}</h2>
+    <div class="frame-bar" role="img" aria-label=${`planes of the ${size(length)} buffer`}>${l.planes.map((p, i) => html`<span class="plane" style=${`left:${pct(p.offset)};width:${pct(p.size)};background:${PLANE_COLORS[i % 3]}`} title=${`${p.name}: ${p.offset}+${p.size}`}>${p.name}</span>`)}</div>
+    <${Scroll} label="planes"><table class="cards"><tr><th>plane</th><th class="num">offset</th><th class="num">stride</th><th class="num">rows</th><th class="num">size</th></tr>
+    ${l.planes.map((p, i) => html`<tr data-testid=${`plane-${i}`}><td class="card-title" data-label="plane"><span><span class="swatch" style=${`background:${PLANE_COLORS[i % 3]}`}></span>${i} ${p.name}</span></td><td class="num" data-label="offset">${p.offset}</td><td class="num" data-label="stride">${p.stride}</td><td class="num" data-label="rows">${p.rows}</td><td class="num" data-label="size">${size(p.size)}</td></tr>`)}</table></${Scroll}>
+    <p class="muted" data-testid="frame-v4l2">v4l2: ${l.v4l2 ? `${l.v4l2.name} '${l.v4l2.fourcc}', ${l.v4l2.width}x${l.v4l2.height}, ${l.v4l2.planes.map((p) => `bytesperline ${p.bytesperline} sizeimage ${p.sizeimage}`).join('; ')}` : 'no V4L2 format'}</p>
+    <p class="muted" data-testid="frame-drm">drm: ${l.drm.name} '${l.drm.fourcc}', modifier ${l.modifier.value}, pitches ${l.drm.pitches.join(', ')}, offsets ${l.drm.offsets.join(', ')}</p></div>`;
 }
 
 function Stats({ state }) {
   const hist = state.history ?? [];
   return html`<section class="stats" data-testid="stats"><h2>Allocators</h2>
-    <div class="scroll"><table><tr><th>allocator</th><th class="num">rank</th><th class="num">in use</th><th class="num">peak</th><th class="num">allocs</th><th class="num">failures</th><th>in use over time</th></tr>
-    ${state.allocators.map((a) => html`<tr><td><span class="swatch" style=${`background:${colorOf(a.name)}`}></span>${a.name}</td><td class="num">${a.ranking}</td><td class="num">${size(a.bytesInUse)}</td><td class="num">${size(a.peak)}</td><td class="num">${a.allocations}</td><td class="num">${a.failures}</td>
-      <td><${Sparkline} values=${hist.map((s) => s.allocators[a.name]?.inUse ?? 0)} times=${hist.map((s) => s.time)} format=${size} color=${colorOf(a.name)} /></td></tr>`)}
-    </table></div>
+    <${Scroll} label="allocators"><table class="cards"><tr><th>allocator</th><th class="num">rank</th><th class="num">in use</th><th class="num">peak</th><th class="num">allocs</th><th class="num">failures</th><th>in use over time</th></tr>
+    ${state.allocators.map((a) => html`<tr><td class="card-title" data-label="allocator"><span><span class="swatch" style=${`background:${colorOf(a.name)}`}></span>${a.name}</span></td><td class="num" data-label="rank">${a.ranking}</td><td class="num" data-label="in use">${size(a.bytesInUse)}</td><td class="num" data-label="peak">${size(a.peak)}</td><td class="num" data-label="allocations">${a.allocations}</td><td class="num" data-label="failures">${a.failures}</td>
+      <td data-label="over time"><${Sparkline} values=${hist.map((s) => s.allocators[a.name]?.inUse ?? 0)} times=${hist.map((s) => s.time)} format=${size} color=${colorOf(a.name)} /></td></tr>`)}
+    </table></${Scroll}>
     <h2 style="margin-top:12px">Regions</h2>
-    <div class="scroll"><table><tr><th>region</th><th class="num">in use</th><th class="num">peak</th><th class="num">largest free</th><th class="num">frag.</th><th class="num">failures</th><th>in use over time</th></tr>
-    ${state.regions.filter((r) => r.kind !== 'reserved').map((r) => html`<tr><td>${r.name}</td><td class="num">${size(r.inUse)}</td><td class="num">${size(r.peak)}</td><td class="num">${size(r.largestFree)}</td><td class="num">${(r.fragmentation * 100).toFixed(1)}%</td><td class="num">${r.failures}</td>
-      <td><${Sparkline} values=${hist.map((s) => s.regions[r.name]?.inUse ?? 0)} times=${hist.map((s) => s.time)} format=${size} color="#4fb3ff" /></td></tr>`)}
-    </table></div></section>`;
+    <${Scroll} label="regions"><table class="cards"><tr><th>region</th><th class="num">in use</th><th class="num">peak</th><th class="num">largest free</th><th class="num">frag.</th><th class="num">failures</th><th>in use over time</th></tr>
+    ${state.regions.filter((r) => r.kind !== 'reserved').map((r) => html`<tr><td class="card-title" data-label="region">${r.name}</td><td class="num" data-label="in use">${size(r.inUse)}</td><td class="num" data-label="peak">${size(r.peak)}</td><td class="num" data-label="largest free">${size(r.largestFree)}</td><td class="num" data-label="fragmentation">${(r.fragmentation * 100).toFixed(1)}%</td><td class="num" data-label="failures">${r.failures}</td>
+      <td data-label="over time"><${Sparkline} values=${hist.map((s) => s.regions[r.name]?.inUse ?? 0)} times=${hist.map((s) => s.time)} format=${size} color="#4fb3ff" /></td></tr>`)}
+    </table></${Scroll}></section>`;
 }
 
 const SECURITY_KINDS = ['denial', 'grant', 'revoke', 'allocate-failed', 'tee', 'migrate'];
 const KIND_TITLES = { denial: 'denials', grant: 'grants', revoke: 'revocations', 'allocate-failed': 'allocation failures', tee: 'TEE', migrate: 'migrations' };
 
+/**
+ * The kinds shown after a click on chip `k`, as filter chips do: with every kind shown, a click
+ * shows only `k`; once filtered, a click adds a kind (or takes it away), and taking the last one
+ * away shows them all again. Ctrl, Cmd or Shift with the click toggles `k` in what is shown.
+ */
+function nextShown(shown, k, modifier) {
+  const next = new Set(shown ?? SECURITY_KINDS);
+  if (shown === null && !modifier) return new Set([k]);
+  if (next.has(k)) next.delete(k);
+  else next.add(k);
+  return next.size === 0 || next.size === SECURITY_KINDS.length ? null : next;
+}
+
 function Events({ state, events }) {
-  const [shown, setShown] = useState(new Set(SECURITY_KINDS));
+  // null: every kind; else the kinds chosen
+  const [shown, setShown] = useState(null);
   const counts = state.eventCounts;
-  const list = events.filter((e) => shown.has(e.kind)).slice(-300).reverse();
-  const toggle = (k) => setShown((old) => {
-    const next = new Set(old);
-    if (next.has(k)) next.delete(k);
-    else next.add(k);
-    return next;
-  });
+  const on = (k) => shown === null || shown.has(k);
+  const list = events.filter((e) => SECURITY_KINDS.includes(e.kind) && on(e.kind)).slice(-300).reverse();
+  const click = (ev, k) => setShown((old) => nextShown(old, k, ev.ctrlKey || ev.metaKey || ev.shiftKey));
   return html`<section data-testid="events"><h2>Firewall and secure module</h2>
-    <div class="chips" role="group" aria-label="show events of these kinds">${SECURITY_KINDS.map((k) => html`<button class=${`chip ${k}${shown.has(k) ? ' on' : ''}`} aria-pressed=${shown.has(k)} data-testid=${`filter-${k}`} onClick=${() => toggle(k)}>
+    <div class="chips" role="group" aria-labelledby="events-filter-label"><span class="muted" id="events-filter-label" data-testid="filter-label">show:</span>
+      <button class=${`chip all${shown === null ? ' on' : ''}`} aria-pressed=${shown === null} data-testid="filter-all" onClick=${() => setShown(null)}>every kind</button>
+      ${SECURITY_KINDS.map((k) => html`<button class=${`chip ${k}${shown !== null && shown.has(k) ? ' on' : ''}`} aria-pressed=${shown !== null && shown.has(k)} data-testid=${`filter-${k}`}
+        title=${shown === null ? `show only ${KIND_TITLES[k]}` : shown.has(k) ? `stop showing ${KIND_TITLES[k]}` : `show ${KIND_TITLES[k]} too`} onClick=${(ev) => click(ev, k)}>
       ${KIND_TITLES[k]} <b data-testid=${`count-${k}`}>${counts[k] ?? 0}</b></button>`)}</div>
+    <p class="muted chips-help" data-testid="filter-help">${shown === null ? 'every kind shown: click one to see only it' : `showing ${[...shown].map((k) => KIND_TITLES[k]).join(' and ')}: click another kind to add it (Ctrl- or Shift-click to toggle), "every kind" to reset`}</p>
     <div class="events">${list.length === 0 ? html`<p class="muted">none of the kinds shown yet</p>` : list.map((e) => html`<div class=${`ev ${e.kind}`} data-testid=${`event-${e.kind}`}><span class="t">${time(e.time)}</span><span class="k">${e.kind}</span> <b>${e.actor}</b> ${e.message}${e.clientLabel ? html` <span class="muted">[${e.clientLabel}]</span>` : null}</div>`)}</div>
   </section>`;
 }
@@ -220,30 +281,51 @@ function Clients({ state }) {
     return s >= 120 ? `${Math.round(s / 60)} min` : `${s} s`;
   };
   return html`<section data-testid="clients"><h2>Clients (${state.clients.length})</h2>
-    ${state.clients.length === 0 ? html`<p class="muted">no client connected</p>` : html`<div class="scroll"><table>
+    ${state.clients.length === 0 ? html`<p class="muted">no client connected</p>` : html`<${Scroll} label="clients"><table class="cards">
       <tr><th class="num">id</th><th>process</th><th class="num">pid</th><th>buffers</th><th>bytes</th><th class="num">fds</th><th class="num">requests</th><th class="num">connected</th></tr>
-      ${state.clients.map((c) => html`<tr data-testid=${`client-row-${c.id}`}><td class="num">${c.id}</td><td>${c.comm ?? html`<span class="muted">(no HELLO)</span>`}</td><td class="num">${c.pid ?? '-'}</td>
-        <td><${Meter} value=${c.buffers} max=${l.maxClientBuffers} format=${String} /></td><td><${Meter} value=${c.bytes} max=${l.maxClientBytes} format=${size} /></td>
-        <td class="num">${c.fds} / ${l.maxFds}</td><td class="num">${c.requests}</td><td class="num">${ago(c.connectedAt)}</td></tr>`)}
-    </table></div>`}
+      ${state.clients.map((c) => html`<tr data-testid=${`client-row-${c.id}`}><td class="num" data-label="client">${c.id}</td><td class="card-title" data-label="process">${c.comm ?? html`<span class="muted">(no HELLO)</span>`}</td><td class="num" data-label="pid">${c.pid ?? '-'}</td>
+        <td data-label="buffers"><${Meter} value=${c.buffers} max=${l.maxClientBuffers} format=${String} /></td><td data-label="bytes"><${Meter} value=${c.bytes} max=${l.maxClientBytes} format=${size} /></td>
+        <td class="num" data-label="fds">${c.fds} / ${l.maxFds}</td><td class="num" data-label="requests">${c.requests}</td><td class="num" data-label="connected">${ago(c.connectedAt)}</td></tr>`)}
+    </table></${Scroll}>`}
     <div data-testid="health"><h2>Daemon limits and health</h2>
       <p class=${state.internalErrors ? 'bad' : 'muted'}>internal errors: ${state.internalErrors ?? 0}${state.internalErrors ? ' (requests answered EIO: see smafd\'s log)' : ''}</p>
-      <div class="scroll"><table><tr><th>limit</th><th>used</th></tr>
-      ${(state.limitUsage ?? []).map((u) => html`<tr><td>--${u.option}${u.note ? html` <span class="muted">(${u.note})</span>` : null}</td>
-        <td><${Meter} value=${u.used} max=${u.limit} format=${/bytes|backlog/.test(u.option) ? size : String} /></td></tr>`)}
-      </table></div></div>
+      <${Scroll} label="limits"><table class="cards"><tr><th>limit</th><th>used</th></tr>
+      ${(state.limitUsage ?? []).map((u) => html`<tr data-testid=${`limit-${u.option}`}><td class="card-title" data-label="limit"><span>--${u.option}${u.note ? html` <span class="muted">(${u.note})</span>` : null}</span></td>
+        <td data-label="used"><${Meter} value=${u.used} max=${u.limit} format=${/bytes|backlog/.test(u.option) ? size : String} /></td></tr>`)}
+      </table></${Scroll}></div>
   </section>`;
 }
 
+/** A device's IOMMU domain: its IOVA window, how much is mapped, the largest free range. */
+function Domain({ d }) {
+  const dm = d.domain;
+  if (!dm) return html`<div class="muted">no IOMMU: it emits physical addresses</div>`;
+  if (dm.mappedBytes === null) return html`<div class="muted">IOMMU domain of ${size(dm.size)}</div>`;
+  return html`<div class="domain" data-testid=${`domain-${d.name}`}>IOMMU domain <${Meter} value=${dm.mappedBytes} max=${dm.size} format=${size} />
+    <span class="muted"> · ${dm.mappings} range${dm.mappings === 1 ? '' : 's'} · largest free ${size(dm.largestFree)}</span></div>`;
+}
+
+/** One device: its constraints, its domain, the buffers it maps now (direction, addresses, grants). */
+function DeviceCard({ d }) {
+  const bus = d.bus ? `${size(d.bus.bytesRead)} read, ${size(d.bus.bytesWritten)} written${d.bus.denials ? `, ${d.bus.denials} denied` : ''}` : null;
+  return html`<div class="device" data-testid=${`device-${d.name}`}>
+    <div class="dev-head"><b>${d.name}</b> <span class="tag">${d.class}</span>${d.secure ? html`<span class="tag secure">secure-capable</span>` : null}</div>
+    <div class="muted">${d.dmaMask}-bit DMA · max segment ${size(d.maxSegmentSize)}${d.description ? ` · ${d.description}` : ''}</div>
+    <${Domain} d=${d} />
+    ${bus ? html`<div class="muted">bus: ${bus}</div>` : null}
+    ${d.mappingsTotal === 0 ? html`<div class="muted">maps no buffer now</div>` : html`<ul class="maps" data-testid=${`device-maps-${d.name}`}>${d.mappings.map((m) => html`<li data-testid=${`device-map-${d.name}-${m.buffer}`}>
+      <b>buffer ${m.buffer}</b>${m.label ? html` <span class="tag name">${m.label}</span>` : null} ${size(m.length)} <span class="tag mapped">${m.direction}</span> ${m.secure ? html`<span class="tag secure">secure</span>` : null}
+      <div class="muted addr">${d.iommu ? 'IOVA' : 'phys'} ${m.ranges.map((r) => `${hex(r.start)}+${size(r.length)}`).join(', ')}${m.rangesTotal > m.ranges.length ? ` (+${m.rangesTotal - m.ranges.length} more)` : ''}</div>
+      ${m.secure ? html`<div class="muted addr">granted ${m.grants.map((g) => `${hex(g.addr)}+${size(g.size)}`).join(', ') || 'nothing'}</div>` : null}</li>`)}
+      ${d.mappingsTotal > d.mappings.length ? html`<li class="muted">... and ${d.mappingsTotal - d.mappings.length} more</li>` : null}</ul>`}
+  </div>`;
+}
+
 function Devices({ state }) {
-  return html`<section data-testid="devices"><h2>Devices</h2><div class="scroll"><table>
-    <tr><th>device</th><th>class</th><th class="num">DMA mask</th><th>IOMMU</th><th>secure</th><th class="num">max segment</th><th>bus</th></tr>
-    ${state.devices.map((d) => {
-      const c = state.bus[d.name];
-      return html`<tr><td><b>${d.name}</b> <span class="muted">${d.description ?? ''}</span></td><td>${d.class}</td><td class="num">${d.dmaMask} bit</td><td>${d.iommu ? 'yes' : 'no'}</td><td>${d.secure ? 'yes' : 'no'}</td><td class="num">${size(d.maxSegmentSize)}</td>
-        <td class="muted">${c ? `${size(c.bytesRead)} read, ${size(c.bytesWritten)} written${c.denials ? `, ${c.denials} denied` : ''}` : '-'}</td></tr>`;
-    })}
-  </table></div></section>`;
+  const views = state.deviceViews?.devices ?? [];
+  const mapped = views.reduce((n, d) => n + d.mappingsTotal, 0);
+  return html`<section class="wide" data-testid="devices"><h2>Devices (${views.length}; ${mapped} DMA mapping${mapped === 1 ? '' : 's'} now)</h2>
+    <div class="device-grid">${views.map((d) => html`<${DeviceCard} d=${d} />`)}</div></section>`;
 }
 
 function App() {
@@ -267,7 +349,8 @@ function App() {
       <${Clients} state=${state} />
       <${Stats} state=${state} />
       <${Events} state=${state} events=${stream.events} />
-      <section class="wide" style="padding:0;border:none;background:none"><${Devices} state=${state} /></section>
+      <${Devices} state=${state} />
+      <${TraceViewer} colorOf=${colorOf} size=${size} />
     </main>`;
 }
 

@@ -9,10 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { pino } from 'pino';
-import { SmafClient } from '../client/client.ts';
-import { createSmafSystem } from '../presets/default.ts';
-import { adminSocketFor } from '../uapi/socket-path.ts';
-import { SmafDaemon } from './server.ts';
+import { SmafClient } from '../src/client/client.ts';
+import { createSmafSystem } from '../src/presets/default.ts';
+import { adminSocketFor } from '../src/uapi/socket-path.ts';
+import { SmafDaemon } from '../src/daemon/server.ts';
 
 async function withDaemon(body: (d: SmafDaemon, socket: string) => Promise<void>): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'smafd-teardown-'));
