@@ -13,6 +13,7 @@ import {
 import { fileOps } from './file-ops.ts';
 import { traceOf } from './operator-ops.ts';
 import { isEncoded, isSliced, isStreamed, mapWork, type Encoded, type HandlerSession, type IntrospectionOp, type OpHandlers, type Outcome, type Streamed, type Work } from './op-types.ts';
+import { eventPageJson } from './journal.ts';
 import { processes } from './processes.ts';
 import { snapshotJson } from './state.ts';
 import { teeOps } from './tee-ops.ts';
@@ -72,7 +73,7 @@ const extensionOps = {
     const report = scope.selfCheck();
     return { result: report.ok ? 0 : -Errno.EIO, payload: report };
   },
-  X_EVENTS: ({ scope, value }) => mapWork(scope.eventSteps(eventQueryFrom(value)), (page) => ({ result: page.events.length, payload: page })),
+  X_EVENTS: ({ scope, value }) => mapWork(scope.eventSteps(eventQueryFrom(value)), (page): Encoded => ({ encoded: true, result: page.events.length, payload: new TextEncoder().encode(eventPageJson(page)) })),
   X_TRACE: ({ scope, value }) => ({ result: 0, payload: traceOf(scope, safe(value.since, 'X_TRACE: since')) }),
   X_RECORDING: ({ scope, value }) => {
     if (value.limit < 1 || value.limit > X_RECORDING_MAX_LIMIT) throw new SmafError('EINVAL', `X_RECORDING: limit ${value.limit} is not 1..${X_RECORDING_MAX_LIMIT}`);
