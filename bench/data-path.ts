@@ -12,9 +12,8 @@ import { SmafClient } from '../src/client/client.ts';
 import { DmaDirection, dmaCopy, dmaWrite } from '../src/core/index.ts';
 import { createSmafSystem } from '../src/presets/default.ts';
 import { Op } from '../src/uapi/index.ts';
-import { metric, type BenchContext, type Metric } from './metric.ts';
-import { cpuPerOp } from './lifecycle.ts';
-import { alternate, timed } from './rounds.ts';
+import { pairedMetric, type BenchContext, type Metric } from './metric.ts';
+import { cpuTimed, paired, timed } from './rounds.ts';
 import { processCpuMs, startServer } from './spawn.ts';
 
 const SIZE = 8 << 20;
@@ -25,6 +24,9 @@ function body(n: number, fill: (v: DataView) => void): Uint8Array {
   return b;
 }
 
+/** Copies of each side before the rounds: the JIT has compiled both, and every page has been touched. */
+const WARM_UP = 10;
+
 async function coreDmaCopy(ctx: BenchContext): Promise<Metric> {
   const { smaf, platform } = createSmafSystem();
   const gpu = platform.device('gpu');
@@ -34,11 +36,15 @@ async function coreDmaCopy(ctx: BenchContext): Promise<Metric> {
   dst.map(da, DmaDirection.BIDIRECTIONAL);
   dmaWrite(sa, 0, new Uint8Array(SIZE).fill(0xa5)); // real bytes to move
   const [a, b] = [Buffer.alloc(SIZE, 0xa5), Buffer.alloc(SIZE)];
-  // CPU time, rounds of each in turn: the machine is shared
-  const n = ctx.quick ? 30 : 60;
-  const copy = cpuPerOp(() => void a.copy(b), n);
-  const dma = cpuPerOp(() => void dmaCopy(da, 0, sa, 0, SIZE), n);
-  return metric('core.dma_copy.8m', dma, copy, 'µs', 'gpu (IOMMU) copies 8 MiB between two mapped buffers in-process, vs Buffer.copy of 8 MiB (CPU time, median of 5 rounds)');
+  const dma = () => void dmaCopy(da, 0, sa, 0, SIZE);
+  const copy = () => void a.copy(b);
+  cpuTimed(WARM_UP, dma);
+  cpuTimed(WARM_UP, copy);
+  // CPU time (the machine is shared), in paired rounds of a few copies each
+  const rounds = ctx.quick ? 10 : 40;
+  const per = 4;
+  const p = await paired(rounds, () => cpuTimed(per, dma), () => cpuTimed(per, copy));
+  return pairedMetric('core.dma_copy.8m', p, 'µs', `gpu (IOMMU) copies 8 MiB between two mapped buffers in-process, vs Buffer.copy of 8 MiB: CPU time per copy, ${rounds} paired rounds of ${per} copies`);
 }
 
 /** A client that WRITEs then READs 8 MiB through mapping `m` of `fd` (raw requests: the echo server answers them too). */
@@ -68,22 +74,28 @@ async function daemonData(ctx: BenchContext): Promise<Metric[]> {
     await sc.write(src, await sc.mmap(src, 0, SIZE, 3), 0, new Uint8Array(SIZE).fill(0xa5));
     const copy = body(40, (v) => { v.setUint32(0, da, true); v.setInt32(4, src, true); v.setUint32(8, sa, true); v.setBigUint64(32, BigInt(SIZE), true); });
     const [a, b] = [Buffer.alloc(SIZE, 0xa5), Buffer.alloc(SIZE)];
-    const rounds = ctx.quick ? 4 : 12;
-    const [wr, ewr] = await alternate(rounds, () => timed(2, writeRead(sc, fd, m)), () => timed(2, writeRead(ec, fd, m)));
-    const cpu0 = processCpuMs(daemon.process.pid);
-    const [dc, edc] = await alternate(rounds, () => timed(5, async () => {
+    const dmaCopyOnce = async () => {
       const r = await sc.request(Op.DMA_COPY, dst, copy);
       if (r.result !== SIZE) throw new Error(`DMA_COPY failed: ${r.result}`);
-    }), () => timed(5, async () => {
+    };
+    const echoCopy = async () => {
       await ec.request(Op.DMA_COPY, dst, copy);
       a.copy(b);
-    }));
+    };
+    const wrRounds = ctx.quick ? 6 : 30;
+    const wr = await paired(wrRounds, () => timed(1, writeRead(sc, fd, m)), () => timed(1, writeRead(ec, fd, m)));
+    await timed(WARM_UP, dmaCopyOnce);
+    await timed(WARM_UP, echoCopy);
+    const rounds = ctx.quick ? 10 : 40;
+    const per = 5;
+    const cpu0 = processCpuMs(daemon.process.pid);
+    const dc = await paired(rounds, () => timed(per, dmaCopyOnce), () => timed(per, echoCopy));
     const cpu1 = processCpuMs(daemon.process.pid);
-    const cpuNote = cpu0 !== null && cpu1 !== null ? `; smafd used ${(((cpu1 - cpu0) * 1000) / (rounds * 5)).toFixed(0)} µs of CPU per copy` : '';
+    const cpuNote = cpu0 !== null && cpu1 !== null ? `; smafd used ${(((cpu1 - cpu0) * 1000) / (rounds * per)).toFixed(0)} µs of CPU per copy` : '';
     await Promise.all([sc.close(), ec.close()]);
     return [
-      metric('daemon.data.write_read_8m', wr, ewr, 'µs', 'WRITE 8 MiB through a CPU mapping and READ it back over the socket, vs the echo server returning the same two frames'),
-      metric('daemon.dma_copy.8m', dc, edc, 'µs', `DMA_COPY of 8 MiB by gpu over the socket, vs the echo server's round trip of the same frame plus Buffer.copy of 8 MiB${cpuNote}`),
+      pairedMetric('daemon.data.write_read_8m', wr, 'µs', `WRITE 8 MiB through a CPU mapping and READ it back over the socket, vs the echo server returning the same two frames; ${wrRounds} paired rounds of one each`),
+      pairedMetric('daemon.dma_copy.8m', dc, 'µs', `DMA_COPY of 8 MiB by gpu over the socket, vs the echo server's round trip of the same frame plus Buffer.copy of 8 MiB; ${rounds} paired rounds (median of ${per} each)${cpuNote}`),
     ];
   } finally {
     daemon.stop();

@@ -97,7 +97,7 @@ for (const [name, run] of groups) {
 const machine = { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memory: `${Math.round(totalmem() / 2 ** 30)} GiB`, node: process.version, platform: `${process.platform}/${process.arch}` };
 const timestamp = new Date().toISOString();
 const judged = judge(results);
-const table = new Table({ head: ['metric', 'value', 'baseline', 'ratio', 'goal', '', 'unit'], colAligns: ['left', 'right', 'right', 'right', 'right', 'left', 'left'] });
+const table = new Table({ head: ['metric', 'value', 'baseline', 'ratio', 'spread', 'goal', '', 'unit'], colAligns: ['left', 'right', 'right', 'right', 'right', 'right', 'left', 'left'] });
 table.push(...tableRows(judged));
 console.log(table.toString());
 const machineLine = `${machine.cpu}, ${machine.cores} cores, ${machine.memory}, Node ${machine.node}`;

@@ -15,7 +15,7 @@
 import crc32 from 'crc-32';
 import { SmafError } from '../common/errors.ts';
 import { hex } from '../common/units.ts';
-import { forEachPiece, SECURE_WORLD, type CopyPiece, type Device, type Platform } from '../platform/index.ts';
+import { PhysPieces, SECURE_WORLD, type Device, type DmaSegment, type Platform } from '../platform/index.ts';
 import type { Attachment } from './attachment.ts';
 import { DmaDirection } from './contracts.ts';
 import { eventText, type DmaDone } from './event-texts.ts';
@@ -37,19 +37,65 @@ function check(att: Attachment, offset: number, length: number, write: boolean):
   }
 }
 
+/** Where each DMA segment of a mapping starts in the buffer: a slice finds its first one by binary search. */
+const segmentStarts = new WeakMap<readonly DmaSegment[], Float64Array>();
+
+function startsOf(segments: readonly DmaSegment[]): Float64Array {
+  let starts = segmentStarts.get(segments);
+  if (!starts) {
+    starts = new Float64Array(segments.length);
+    for (let i = 0, at = 0; i < segments.length; i++) {
+      starts[i] = at;
+      at += segments[i]!.length;
+    }
+    segmentStarts.set(segments, starts);
+  }
+  return starts;
+}
+
+/** The index of the segment holding `offset` (the last that starts at or before it). */
+function segmentAt(starts: Float64Array, offset: number): number {
+  let lo = 0;
+  let hi = starts.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >>> 1;
+    if (starts[mid]! <= offset) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
 
 /**
- * The physical pieces the device reaches at [offset, offset+length) of its mapping: its DMA
- * addresses, through its IOMMU's page table when it has one.
+ * Two lists of pieces reused by every access (JavaScript runs one slice at a time, and no access
+ * needs more than two lists at once): walking a slice allocates nothing per page.
  */
-function devicePieces(att: Attachment, offset: number, length: number, visit: (phys: number, n: number, done: number) => void): void {
+const FIRST = new PhysPieces();
+const SECOND = new PhysPieces();
+
+/**
+ * The physical pieces the device reaches at [offset, offset+length) of its mapping, into `out`:
+ * its DMA addresses, through its IOMMU's page table when it has one (an unmapped IOVA is a fault).
+ */
+function devicePieces(att: Attachment, offset: number, length: number, out: PhysPieces): PhysPieces {
+  out.clear();
+  if (length === 0) return out;
   const platform = att.buffer.core.platform;
   const dev = att.device;
-  forEachPiece(att.mapping!.segments, (s) => s.dma, offset, length, (dma, n, done) => {
-    if (!dev.iommu) return visit(dma, n, done);
-    const fault = platform.iommu(dev).walk(dma, n, (phys, k, d) => visit(phys, k, done + d));
-    if (fault !== null) iommuFault(platform, dev, att, fault);
-  });
+  const iommu = dev.iommu ? platform.iommu(dev) : null;
+  const segments = att.mapping!.segments;
+  const starts = startsOf(segments);
+  for (let k = segmentAt(starts, offset), done = 0; done < length; k++) {
+    const s = segments[k]!;
+    const inSegment = offset + done - starts[k]!;
+    const n = Math.min(s.length - inSegment, length - done);
+    if (!iommu) out.push(s.dma + inSegment, n);
+    else {
+      const fault = iommu.walk(s.dma + inSegment, n, out.sink);
+      if (fault !== null) iommuFault(platform, dev, att, fault);
+    }
+    done += n;
+  }
+  return out;
 }
 
 function iommuFault(platform: Platform, dev: Device, att: Attachment, iova: number): never {
@@ -64,8 +110,18 @@ export function dmaRead(att: Attachment, offset: number, length: number): Uint8A
   const out = new Uint8Array(length);
   const bus = att.buffer.core.platform.bus;
   const who = { kind: 'device', device: att.device } as const;
-  devicePieces(att, offset, length, (phys, n, done) => bus.read(who, phys, out.subarray(done, done + n)));
+  const pieces = devicePieces(att, offset, length, FIRST);
+  for (let i = 0, done = 0; i < pieces.count; i++) {
+    const n = pieces.length(i);
+    bus.read(who, pieces.addr(i), out.subarray(done, done + n));
+    done += n;
+  }
   return out;
+}
+
+/** Whether physical address `addr` lies in secure memory (whose provenance is tracked). */
+function isSecure(platform: Platform, addr: number): boolean {
+  return platform.regionAt(addr)?.kind === 'secure-carveout';
 }
 
 /**
@@ -76,22 +132,27 @@ export function dmaWrite(att: Attachment, offset: number, data: Uint8Array, prin
   check(att, offset, data.length, true);
   const platform = att.buffer.core.platform;
   const who = { kind: 'device', device: att.device } as const;
-  devicePieces(att, offset, data.length, (phys, n, done) => {
+  const pieces = devicePieces(att, offset, data.length, FIRST);
+  for (let i = 0, done = 0; i < pieces.count; i++) {
+    const [phys, n] = [pieces.addr(i), pieces.length(i)];
     platform.bus.write(who, phys, data.subarray(done, done + n));
     // normal memory is readable by whoever holds it: only secure memory's provenance matters
-    if (platform.regionAt(phys)?.kind === 'secure-carveout') platform.provenance.written(phys, n, from);
-  });
+    if (isSecure(platform, phys)) platform.provenance.written(phys, n, from);
+    done += n;
+  }
   return data.length;
+}
+
+/** Whose data lies in the physical pieces. */
+function labelOfPieces(platform: Platform, pieces: PhysPieces): Set<string> {
+  const label = new Set<string>();
+  for (let i = 0; i < pieces.count; i++) for (const who of platform.provenance.labelOf(pieces.addr(i), pieces.length(i))) label.add(who);
+  return label;
 }
 
 /** Whose data lies at [offset, offset+length) of the device's view of its mapped buffer. */
 function sourceLabel(att: Attachment, offset: number, length: number): Set<string> {
-  const provenance = att.buffer.core.platform.provenance;
-  const label = new Set<string>();
-  devicePieces(att, offset, length, (phys, n) => {
-    for (const who of provenance.labelOf(phys, n)) label.add(who);
-  });
-  return label;
+  return labelOfPieces(att.buffer.core.platform, devicePieces(att, offset, length, FIRST));
 }
 
 /**
@@ -160,12 +221,12 @@ export function* dmaCopySteps(dst: Attachment, dstOffset: number, src: Attachmen
     // between two slices other requests run, and may have unmapped either side
     check(src, srcOffset + done, n, false);
     check(dst, dstOffset + done, n, true);
-    const from = sourceLabel(src, srcOffset + done, n);
-    from.add(principal);
     if (transform === DmaTransform.COPY) {
-      copySlice(dst, dstOffset + done, src, srcOffset + done, n, from);
+      copySlice(dst, dstOffset + done, src, srcOffset + done, n, principal);
       continue;
     }
+    const from = sourceLabel(src, srcOffset + done, n);
+    from.add(principal);
     const bytes = dmaRead(src, srcOffset + done, n);
     src.buffer.core.platform.contentKey.apply(bytes, srcOffset + done);
     dmaWrite(dst, dstOffset + done, bytes, principal, decryptedLabel(from));
@@ -179,30 +240,19 @@ export function* dmaCopySteps(dst: Attachment, dstOffset: number, src: Attachmen
   return length;
 }
 
-/** The physical pieces the device reaches at [offset, offset+length) of its mapping. */
-function physPieces(att: Attachment, offset: number, length: number): { phys: number; n: number }[] {
-  const out: { phys: number; n: number }[] = [];
-  devicePieces(att, offset, length, (phys, n) => out.push({ phys, n }));
-  return out;
-}
-
-/** One slice of a plain copy (its attachments checked), memory to memory through the bus: its checks, no staging buffer. */
-function copySlice(dst: Attachment, dstOffset: number, src: Attachment, srcOffset: number, n: number, from: ReadonlySet<string>): void {
-  const s = physPieces(src, srcOffset, n);
-  const d = physPieces(dst, dstOffset, n);
-  const pieces: CopyPiece[] = [];
-  for (let i = 0, j = 0, si = 0, dj = 0; i < s.length && j < d.length;) {
-    const k = Math.min(s[i]!.n - si, d[j]!.n - dj);
-    pieces.push({ dst: d[j]!.phys + dj, src: s[i]!.phys + si, n: k });
-    si += k;
-    dj += k;
-    if (si === s[i]!.n) [i, si] = [i + 1, 0];
-    if (dj === d[j]!.n) [j, dj] = [j + 1, 0];
-  }
+/**
+ * One slice of a plain copy (its attachments checked), memory to memory through the bus: no staging
+ * buffer. The copied bytes are their source's data and the principal's, which matters only where
+ * they land in secure memory.
+ */
+function copySlice(dst: Attachment, dstOffset: number, src: Attachment, srcOffset: number, n: number, principal: string): void {
   const platform = dst.buffer.core.platform;
-  platform.bus.copy({ kind: 'device', device: dst.device }, pieces);
-  // normal memory is readable by whoever holds it: only secure memory's provenance matters
-  for (const p of pieces) if (platform.regionAt(p.dst)?.kind === 'secure-carveout') platform.provenance.written(p.dst, p.n, from);
+  const s = devicePieces(src, srcOffset, n, FIRST);
+  const d = devicePieces(dst, dstOffset, n, SECOND);
+  let from: Set<string> | null = null;
+  for (let j = 0; j < d.count && !from; j++) if (isSecure(platform, d.addr(j))) from = labelOfPieces(platform, s).add(principal);
+  platform.bus.copy({ kind: 'device', device: dst.device }, d, s);
+  if (from) for (let j = 0; j < d.count; j++) if (isSecure(platform, d.addr(j))) platform.provenance.written(d.addr(j), d.length(j), from);
 }
 
 export function dmaCopy(dst: Attachment, dstOffset: number, src: Attachment, srcOffset: number, length: number, transform = 0, principal = LOCAL_PRINCIPAL): number {

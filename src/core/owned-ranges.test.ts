@@ -70,3 +70,18 @@ test('a buffer of thousands of segments is added and removed in one pass, in ord
   assert.deepEqual([...o.ranges()].map((r) => r.owner), new Array(2000).fill(1));
   assert.equal(o.overlaps(page, page), false, 'buffer 2\'s pages are free');
 });
+
+test('many segments out of order are put in order, whether their addresses pack into one sort key or not', () => {
+  const page = 0x1000;
+  for (const base of [0x4000_0000, 2 ** 46]) {
+    const o = new OwnedRanges();
+    const segs = Array.from({ length: 40 }, (_, k) => ({ phys: base + ((k * 17) % 40) * 2 * page, length: page }));
+    assert.equal(o.conflicts(segs), false, `0x${base.toString(16)}`);
+    assert.equal(o.conflicts([...segs, segs[7]!]), true, 'one listed twice');
+    assert.equal(o.conflicts([...segs, { phys: segs[3]!.phys + 0x800, length: page }]), true, 'one overlapping another');
+    o.add(segs, 3);
+    assert.deepEqual([...o.ranges()].map((r) => r.base), Array.from({ length: 40 }, (_, k) => base + k * 2 * page));
+    o.remove(segs);
+    assert.equal(o.size, 0);
+  }
+});

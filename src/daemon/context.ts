@@ -86,7 +86,8 @@ export class DaemonContext {
   readonly accounts = new Accounts();
   readonly generations = new WriteGenerations();
   readonly limits: Limits;
-  private readonly holders = new Map<number, Set<SessionLike>>();
+  /** Who holds each buffer: the session itself while there is one (most buffers), a set past it. */
+  private readonly holders = new Map<number, SessionLike | Set<SessionLike>>();
   readonly sessions = new Set<SessionLike>();
   /** The event log with clients, regions and allocators: X_EVENTS, X_TRACE, the timeline, /metrics. */
   readonly journal: EventJournal;
@@ -149,10 +150,10 @@ export class DaemonContext {
   private released(bufferId: number): void {
     this.tokens.forget(bufferId);
     this.exporters.delete(bufferId);
-    const holders = this.holders.get(bufferId);
+    const holders = this.holdersSet(bufferId);
     this.holders.delete(bufferId);
     // handles held no reference: they go with the buffer (strong fds cannot exist any more)
-    for (const s of holders ?? []) s.forgetReleased(bufferId);
+    for (const s of holders) s.forgetReleased(bufferId);
     this.fences.released(bufferId);
   }
 
@@ -177,17 +178,25 @@ export class DaemonContext {
   }
 
   noteHolder(buf: SmafBuffer, s: SessionLike): void {
-    let set = this.holders.get(buf.id);
-    if (!set) this.holders.set(buf.id, (set = new Set()));
-    set.add(s);
+    const h = this.holders.get(buf.id);
+    if (h === undefined) this.holders.set(buf.id, s);
+    else if (h instanceof Set) h.add(s);
+    else if (h !== s) this.holders.set(buf.id, new Set([h, s]));
   }
 
   dropHolder(buf: SmafBuffer, s: SessionLike): void {
-    this.holders.get(buf.id)?.delete(s);
+    const h = this.holders.get(buf.id);
+    if (h instanceof Set) h.delete(s);
+    else if (h === s) this.holders.delete(buf.id);
+  }
+
+  private holdersSet(bufferId: number): SessionLike[] {
+    const h = this.holders.get(bufferId);
+    return h === undefined ? [] : h instanceof Set ? [...h] : [h];
   }
 
   holdersOf(bufferId: number): string[] {
-    return [...(this.holders.get(bufferId) ?? [])].map((s) => s.label);
+    return this.holdersSet(bufferId).map((s) => s.label);
   }
 
   /**

@@ -13,6 +13,7 @@ import {
 import { fileOps } from './file-ops.ts';
 import { traceOf } from './operator-ops.ts';
 import { isEncoded, isSliced, isStreamed, mapWork, type Encoded, type HandlerSession, type IntrospectionOp, type OpHandlers, type Outcome, type Streamed, type Work } from './op-types.ts';
+import { eventPageJson } from './journal.ts';
 import { processes } from './processes.ts';
 import { snapshotJson } from './state.ts';
 import { teeOps } from './tee-ops.ts';
@@ -72,7 +73,7 @@ const extensionOps = {
     const report = scope.selfCheck();
     return { result: report.ok ? 0 : -Errno.EIO, payload: report };
   },
-  X_EVENTS: ({ scope, value }) => mapWork(scope.eventSteps(eventQueryFrom(value)), (page) => ({ result: page.events.length, payload: page })),
+  X_EVENTS: ({ scope, value }) => mapWork(scope.eventSteps(eventQueryFrom(value)), (page): Encoded => ({ encoded: true, result: page.events.length, payload: new TextEncoder().encode(eventPageJson(page)) })),
   X_TRACE: ({ scope, value }) => ({ result: 0, payload: traceOf(scope, safe(value.since, 'X_TRACE: since')) }),
   X_RECORDING: ({ scope, value }) => {
     if (value.limit < 1 || value.limit > X_RECORDING_MAX_LIMIT) throw new SmafError('EINVAL', `X_RECORDING: limit ${value.limit} is not 1..${X_RECORDING_MAX_LIMIT}`);
@@ -107,13 +108,13 @@ const bufferOps = {
     const device = name(value.device, 'device name: ');
     s.ctx.limits.checkAttachments(s, entry.attachments.size);
     const att = entry.buffer.attach(s.ctx.platform.device(device));
-    entry.attachments.set(att.id, att);
+    entry.addAttachment(att);
     return { result: att.id };
   },
   DETACH: ({ session: s, entry, value }) => {
     const att = s.attachment(entry, value.attachment);
     entry.buffer.detach(att);
-    entry.attachments.delete(att.id);
+    entry.removeAttachment(att.id);
     return { result: 0 };
   },
   MAP: ({ session: s, entry, value }) => {
@@ -154,14 +155,14 @@ const ioOps = {
     if (buf.secure && s.ctx.exporterOf(buf) !== 'smaf') throw new SmafError('EINVAL', `buffer ${buf.id} comes from the protected heap ${s.ctx.exporterOf(buf)}, which has no mmap`);
     // the core checks the range and prot; a u64 past 2^53 is refused here, where it is decoded
     const m = buf.mmap(safe(value.offset, 'MMAP: offset'), safe(value.length, 'MMAP: length'), value.prot);
-    entry.mappings.set(m.id, m);
+    entry.addMapping(m);
     s.ctx.files?.share(buf); // a C program's mapping is the memory itself from now on
     return { result: m.id };
   },
   MUNMAP: ({ session: s, entry, value }) => {
     const m = s.mapping(entry, value.mapping);
     entry.buffer.munmap(m);
-    entry.mappings.delete(m.id);
+    entry.removeMapping(m.id);
     return { result: 0 };
   },
   READ: ({ session: s, entry, value }) => {

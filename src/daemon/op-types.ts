@@ -10,16 +10,53 @@ import type { DaemonContext } from './context.ts';
 import type { Scope, ScopeHolder } from './scope.ts';
 import type { TeeClient } from './tee-client.ts';
 
-export interface FdEntry {
-  readonly fd: number;
-  readonly buffer: SmafBuffer;
-  readonly attachments: Map<number, Attachment>;
-  readonly mappings: Map<number, CpuMapping>;
+const NONE: ReadonlyMap<number, never> = new Map<number, never>();
+
+/**
+ * A client's fd: its buffer, and the attachments and CPU mappings made through it. Their maps are
+ * made at the first of each: most fds of a busy smafd have neither, and two empty maps per fd were
+ * a third of what a live buffer cost the heap.
+ */
+export class FdEntry {
   /**
    * A handle: the fd of a C program's connection for a buffer whose reference its files hold (the
    * FILE op made it one). It holds no reference, cannot be closed, and goes when the buffer goes.
    */
-  handle: boolean;
+  handle = false;
+  private atts: Map<number, Attachment> | null = null;
+  private maps: Map<number, CpuMapping> | null = null;
+
+  constructor(readonly fd: number, readonly buffer: SmafBuffer) {}
+
+  get attachments(): ReadonlyMap<number, Attachment> {
+    return this.atts ?? NONE;
+  }
+
+  get mappings(): ReadonlyMap<number, CpuMapping> {
+    return this.maps ?? NONE;
+  }
+
+  addAttachment(a: Attachment): void {
+    (this.atts ??= new Map()).set(a.id, a);
+  }
+
+  removeAttachment(id: number): void {
+    this.atts?.delete(id);
+  }
+
+  addMapping(m: CpuMapping): void {
+    (this.maps ??= new Map()).set(m.id, m);
+  }
+
+  removeMapping(id: number): void {
+    this.maps?.delete(id);
+  }
+
+  /** The fd is closed: what it made goes with it. */
+  clear(): void {
+    this.atts = null;
+    this.maps = null;
+  }
 }
 
 /** What the dispatcher answers: a result, its payload bytes, and a file to send with them. */

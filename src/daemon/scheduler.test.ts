@@ -145,3 +145,43 @@ test('with the real clock, a budget of 0 ms runs one unit', () => {
   assert.equal(s.run(0), true);
   assert.equal(a.work, 2);
 });
+
+test('a lane added with a credit runs before lanes that woke in the same turn, then takes its share like any other', () => {
+  const s = setup();
+  const busy = new FakeLane('busy', 1_000_000, 1);
+  s.add(busy);
+  s.run(500);
+  const waking = new FakeLane('waking', 3, 1);
+  const teardown = new FakeLane('teardown', 1_000, 1);
+  s.add(waking); // a request read in this turn of the event loop
+  s.add(teardown, 2); // a client that left in the same turn
+  log.length = 0;
+  s.run(6);
+  assert.equal(log[0], 'teardown', `ran first: ${log.join(', ')}`);
+  assert.ok(log.includes('waking'), 'the request is not starved behind the whole teardown');
+});
+
+test('a bystander whose one small request was stretched by a pause does not then wait for a unit of every busy lane', () => {
+  const s = setup();
+  const busy = Array.from({ length: 16 }, (_, i) => new FakeLane(`busy${i}`, 1_000_000, 0.5));
+  for (const l of busy) s.add(l);
+  s.run(200);
+  const bystander = new FakeLane('bystander', 0, 0.05);
+  s.add(bystander);
+  for (let round = 0; round < 10; round++) {
+    // its request meets a garbage collection (or the machine takes smafd's CPU): 5 ms charged to it
+    bystander.work = 1;
+    s.wake(bystander);
+    const cost = round === 3 ? 5 : 0.05;
+    Object.assign(bystander, { cost });
+    s.run(0.01);
+    Object.assign(bystander, { cost: 0.05 });
+    s.run(3);
+    bystander.work = 1;
+    s.wake(bystander);
+    log.length = 0;
+    s.run(50);
+    const waited = log.indexOf('bystander');
+    assert.ok(waited <= 1, `round ${round}: after ${log.slice(0, waited).length} units of the busy lanes`);
+  }
+});

@@ -5,6 +5,10 @@
  * after being idle starts at the scheduler's clock less a small credit: it cannot bank time while
  * idle, and it runs before the lanes that keep smafd busy. So a client that sends one request while
  * sixteen others pipeline heavy work waits for the unit in progress, not for a unit of each of them.
+ * A unit is charged the time it took, which may hold a garbage collection or a moment when the
+ * machine gave smafd's CPU to another process: a waking lane's debt is forgiven down to MAX_DEBT_MS,
+ * or a client whose one small request met a 5 ms pause would then wait for 5 ms of each busy lane.
+ * A lane that stays busy keeps all its debt: fairness among busy lanes is unchanged.
  *
  * Lanes wait in a binary heap by vtime; a lane whose state changed (new work, answers drained) is
  * `wake`d; one found not runnable when its turn comes leaves the heap until it is woken again.
@@ -20,6 +24,8 @@ export interface Lane {
 
 /** Credit (ms of service) a waking lane gets below the clock: it runs before the busy lanes. */
 const WAKE_CREDIT_MS = 1;
+/** The most debt (ms of service beyond its credit) a lane keeps when it wakes. */
+const MAX_DEBT_MS = 0.5;
 
 interface Entry<L> {
   readonly lane: L;
@@ -35,9 +41,16 @@ export class FairScheduler<L extends Lane> {
 
   constructor(private readonly now: () => number = () => performance.now()) {}
 
-  add(lane: L): void {
-    if (!this.entries.has(lane)) this.entries.set(lane, { lane, vtime: this.clock, queued: false });
-    this.wake(lane);
+  /**
+   * A new lane, `creditMs` below the clock: it runs before lanes that wake with the usual credit (a
+   * lane added again, idle, starts there afresh; one still queued keeps its place).
+   */
+  add(lane: L, creditMs = 0): void {
+    const e = this.entries.get(lane);
+    if (!e) this.entries.set(lane, { lane, vtime: this.clock - creditMs, queued: false });
+    // a lane added again while it waits for nothing starts afresh (the lane of departed clients)
+    else if (creditMs > 0 && !e.queued) e.vtime = Math.min(e.vtime, this.clock - creditMs);
+    this.wake(lane, Math.max(creditMs, WAKE_CREDIT_MS));
   }
 
   remove(lane: L): void {
@@ -45,10 +58,10 @@ export class FairScheduler<L extends Lane> {
   }
 
   /** The lane may have work that can run now (a request came, its answers drained). */
-  wake(lane: L): void {
+  wake(lane: L, creditMs = WAKE_CREDIT_MS): void {
     const e = this.entries.get(lane);
     if (!e || e.queued || !lane.runnable) return;
-    e.vtime = Math.max(e.vtime, this.clock - WAKE_CREDIT_MS);
+    e.vtime = Math.min(Math.max(e.vtime, this.clock - creditMs), this.clock - creditMs + MAX_DEBT_MS);
     e.queued = true;
     this.push(e);
   }

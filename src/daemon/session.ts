@@ -12,7 +12,7 @@ import type { Account } from './accounts.ts';
 import { HeldBuffers } from './held-buffers.ts';
 import { runIoctl } from './ioctl-handlers.ts';
 import { runOp } from './op-handlers.ts';
-import { isSliced, isStreamed, type FdEntry, type HandlerSession, type Outcome, type Streamed, type Work } from './op-types.ts';
+import { FdEntry, isSliced, isStreamed, type HandlerSession, type Outcome, type Streamed, type Work } from './op-types.ts';
 import { sessionScope, type Scope } from './scope.ts';
 import { TeeClient } from './tee-client.ts';
 
@@ -272,7 +272,7 @@ export class ClientSession implements HandlerSession {
       undo();
       throw e;
     }
-    this.fds.set(fd, { fd, buffer: buf, attachments: new Map(), mappings: new Map(), handle: false });
+    this.fds.set(fd, new FdEntry(fd, buf));
     this.hold(buf);
     this.account.fds++;
     this.ctx.limits.totalFds++;
@@ -335,8 +335,7 @@ export class ClientSession implements HandlerSession {
         }
       }
     } finally {
-      entry.mappings.clear();
-      entry.attachments.clear();
+      entry.clear();
       if (this.unhold(buf)) {
         // the client's last fd of this dma-buf: CPU accesses it left open end with it
         if (!buf.released) for (let n = this.cpuAccess.get(buf) ?? 0; n > 0; n--) buf.endCpuAccess('read-write');
@@ -350,26 +349,42 @@ export class ClientSession implements HandlerSession {
 
   /** The client is gone: close every fd it held, as a process exit does. Idempotent. */
   close(): void {
-    if (this.closed) return;
-    this.ctx.journal.actAs(this, () => this.closeAll());
-    this.closed = true;
-    this.ctx.accounts.leave(this.account);
-    this.ctx.recorder.disconnect(this);
+    const steps = this.closing();
+    while (!steps.next().done);
   }
 
-  private closeAll(): void {
-    try {
-      this.tee.releaseAll();
-    } catch (e) {
-      this.ctx.warn('release of the TEE state failed', { client: this.id, err: (e as Error).message }, 'error');
-    }
-    for (const entry of [...this.fds.values()]) {
+  /**
+   * The same, one fd per step (smafd runs the steps in its scheduler, so that a client that leaves
+   * with thousands of fds does not hold the others up while they are closed). The session takes no
+   * request from the first step on; its account is left when the last fd is closed. Idempotent: a
+   * second call, or a call on a closed session, has nothing to do.
+   */
+  *closing(): Generator<void, void> {
+    if (this.closed) return;
+    this.closed = true;
+    const journal = this.ctx.journal;
+    journal.actAs(this, () => {
       try {
-        this.closeFd(entry);
+        this.tee.releaseAll();
       } catch (e) {
-        this.ctx.warn('cleanup of an fd failed', { client: this.id, fd: entry.fd, err: (e as Error).message }, 'error');
+        this.ctx.warn('release of the TEE state failed', { client: this.id, err: (e as Error).message }, 'error');
       }
+    });
+    for (const entry of [...this.fds.values()]) {
+      // a step of another session may have closed it meanwhile (a handle goes with its buffer)
+      if (this.fds.get(entry.fd) !== entry) continue;
+      yield;
+      if (this.fds.get(entry.fd) !== entry) continue;
+      journal.actAs(this, () => {
+        try {
+          this.closeFd(entry);
+        } catch (e) {
+          this.ctx.warn('cleanup of an fd failed', { client: this.id, fd: entry.fd, err: (e as Error).message }, 'error');
+        }
+      });
     }
+    this.ctx.accounts.leave(this.account);
+    this.ctx.recorder.disconnect(this);
   }
 
   /** Usage of this client, for limits and `smaf info`: buffers held through fds or TEE shared memory. */

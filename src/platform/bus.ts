@@ -8,6 +8,7 @@ import { hex } from '../common/units.ts';
 import type { Device } from './device.ts';
 import type { EventLog } from './events.ts';
 import type { PhysicalMemory } from './memory.ts';
+import type { PhysPieces } from './pieces.ts';
 
 export type Initiator =
   | { readonly kind: 'cpu' }
@@ -33,13 +34,6 @@ export const permissiveFirewall: Firewall = Object.freeze({
   name: 'permissive',
   check: () => null,
 });
-
-/** n bytes from physical address src to dst. */
-export interface CopyPiece {
-  readonly dst: number;
-  readonly src: number;
-  readonly n: number;
-}
 
 export interface BusCounters {
   reads: number;
@@ -106,19 +100,31 @@ export class MemoryBus {
   }
 
   /**
-   * A device copies memory to memory: every source piece is checked for reading first (a refused
-   * read writes nothing), then each piece is checked for writing and copied, with no staging copy.
+   * A device copies memory to memory, `src` onto `dst` (pieces of the same total length, paired up
+   * in order): every source piece is checked for reading first (a refused read writes nothing),
+   * then each destination piece is checked for writing and filled, with no staging copy.
    */
-  copy(initiator: Initiator, pieces: readonly CopyPiece[]): void {
-    for (const p of pieces) this.admit(initiator, p.src, p.n, 'read');
+  copy(initiator: Initiator, dst: PhysPieces, src: PhysPieces): void {
+    if (dst.total !== src.total) throw new RangeError(`copy of ${src.total} bytes into ${dst.total}`);
+    for (let i = 0; i < src.count; i++) this.admit(initiator, src.addr(i), src.length(i), 'read');
     const c = this.counter(initiatorName(initiator));
-    for (const p of pieces) {
-      this.admit(initiator, p.dst, p.n, 'write');
-      this.memory.copy(p.dst, p.src, p.n);
+    let i = 0;
+    let si = 0;
+    for (let j = 0; j < dst.count; j++) {
+      const to = dst.addr(j);
+      const n = dst.length(j);
+      this.admit(initiator, to, n, 'write');
+      for (let dj = 0; dj < n;) {
+        const k = Math.min(src.length(i) - si, n - dj);
+        this.memory.copy(to + dj, src.addr(i) + si, k);
+        si += k;
+        dj += k;
+        if (si === src.length(i)) [i, si] = [i + 1, 0];
+      }
       c.reads++;
-      c.bytesRead += p.n;
+      c.bytesRead += n;
       c.writes++;
-      c.bytesWritten += p.n;
+      c.bytesWritten += n;
     }
   }
 

@@ -7,6 +7,7 @@ export * from './events.ts';
 export * from './iommu.ts';
 export * from './loader.ts';
 export * from './memory.ts';
+export * from './pieces.ts';
 export * from './platform.ts';
 export * from './provenance.ts';
 export * from './region.ts';

@@ -10,6 +10,30 @@ interface IovaMapping {
   readonly iova: number;
   readonly length: number;
   readonly segments: readonly SgSegment[];
+  /** Offset of each segment in the mapping (a walk starts at its segment by binary search). */
+  readonly offsets: Float64Array;
+}
+
+function offsetsOf(segments: readonly SgSegment[]): Float64Array {
+  const out = new Float64Array(segments.length);
+  let at = 0;
+  for (let i = 0; i < segments.length; i++) {
+    out[i] = at;
+    at += segments[i]!.length;
+  }
+  return out;
+}
+
+/** The index of the segment holding `offset` (the last whose start is at or before it). */
+function segmentAt(offsets: Float64Array, offset: number): number {
+  let lo = 0;
+  let hi = offsets.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >>> 1;
+    if (offsets[mid]! <= offset) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
 }
 
 const IOVA_BASE = 0x10_0000;
@@ -33,7 +57,7 @@ export class Iommu {
     if (candidate + length - 1 > this.limit) {
       throw new SmafError('ENOMEM', `IOMMU of ${this.deviceName}: no IOVA space for ${length} bytes below 0x${this.limit.toString(16)}`);
     }
-    this.mappings.splice(index, 0, { iova: candidate, length, segments });
+    this.mappings.splice(index, 0, { iova: candidate, length, segments, offsets: offsetsOf(segments) });
     return candidate;
   }
 
@@ -75,19 +99,15 @@ export class Iommu {
       const at = iova + done;
       const m = this.find(at);
       if (!m) return at;
-      let off = at - m.iova;
+      const off = at - m.iova;
       let left = Math.min(length - done, m.iova + m.length - at);
-      for (const s of m.segments) {
-        if (left === 0) break;
-        if (off >= s.length) {
-          off -= s.length;
-          continue;
-        }
-        const n = Math.min(s.length - off, left);
-        visit(s.phys + off, n, done);
+      for (let k = segmentAt(m.offsets, off); left > 0; k++) {
+        const s = m.segments[k]!;
+        const inSeg = Math.max(0, off - m.offsets[k]!);
+        const n = Math.min(s.length - inSeg, left);
+        visit(s.phys + inSeg, n, done);
         done += n;
         left -= n;
-        off = 0;
       }
     }
     return null;

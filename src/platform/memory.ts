@@ -41,7 +41,8 @@ export class PhysicalMemory {
 
   /** Whether [addr, addr+len) lies entirely inside one populated range. */
   contains(addr: number, len: number): boolean {
-    return this.ranges.some((r) => addr >= r.base && addr + len <= r.base + r.size);
+    for (const r of this.ranges) if (addr >= r.base && addr + len <= r.base + r.size) return true;
+    return false;
   }
 
   private check(addr: number, len: number): void {

@@ -25,6 +25,7 @@ export class Platform {
   /** Whose data each page of memory holds (what makes DMA_CRC safe: see provenance.ts). */
   readonly provenance: Provenance;
   private readonly pools = new Map<string, AnyPool>();
+  private largest: number | undefined;
   private readonly deviceMap = new Map<string, Device>();
   private readonly iommus = new Map<string, Iommu>();
   /** The TEE, with the SDP trusted application registered when the platform has secure memory. */
@@ -134,13 +135,20 @@ export class Platform {
 
   /** The region holding a physical address (the most specific one: a carveout before its DRAM). */
   regionAt(addr: number): MemoryRegion | undefined {
-    const hits = this.spec.memory.filter((r) => addr >= r.base && addr < r.base + r.size);
-    return hits.find((r) => r.kind !== 'system') ?? hits[0];
+    let first: MemoryRegion | undefined;
+    for (const r of this.spec.memory) {
+      if (addr < r.base || addr >= r.base + r.size) continue;
+      if (r.kind !== 'system') return r;
+      first ??= r;
+    }
+    return first;
   }
 
   /** The largest single region: no buffer longer than this can ever be allocated. */
   get largestRegion(): number {
-    return Math.max(...[...this.pools.values()].map((p) => p.capacity));
+    // pools are made with the platform, and their capacity is fixed: computed once
+    this.largest ??= Math.max(...[...this.pools.values()].map((p) => p.capacity));
+    return this.largest;
   }
 
   /** Statistics of every region, in the platform's order (reserved ranges included, with nothing to hand out). */
