@@ -9,6 +9,9 @@
  * detach(ArrayBuffer)                   the view's pages become private zero pages at once: the
  *                                       memfd's memory is no longer reachable through it, and a
  *                                       stale view reads zeros instead of crashing
+ * discard(Uint8Array)                  zero the view's bytes: the whole pages inside it are given back
+ *                                       to the kernel (MADV_REMOVE: the memfd reads zero there, no
+ *                                       page is written), the edges and a sealed memfd's pages memset
  * reopen(fd, access) -> fd              a new open file of the same memfd (O_RDONLY, O_WRONLY, O_RDWR):
  *                                       what a program gets, so that its access mode is the kernel's
  * fstat(fd) -> [dev, ino, size, mode]   close(fd), dup(fd) -> fd
@@ -114,6 +117,29 @@ static napi_value js_detach(napi_env env, napi_callback_info info)
 	napi_get_arraybuffer_info(env, argv[0], &data, &len);
 	if (len > 0 && mmap(data, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED)
 		return addon_throw_errno(env, "detach", errno);
+	return make_undefined(env);
+}
+
+static napi_value js_discard(napi_env env, napi_callback_info info)
+{
+	napi_value argv[1];
+	bool ok, is_ta;
+	args_n(env, info, 1, argv, &ok);
+	napi_typedarray_type type;
+	size_t len;
+	void *data;
+	if (!ok || napi_is_typedarray(env, argv[0], &is_ta) != napi_ok || !is_ta ||
+	    napi_get_typedarray_info(env, argv[0], &type, &len, &data, NULL, NULL) != napi_ok || type != napi_uint8_array)
+		return addon_throw_type(env, "discard(Uint8Array)");
+	uintptr_t start = (uintptr_t)data, end = start + len;
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t first = (start + page - 1) & ~(page - 1), last = end & ~(page - 1);
+	if (first < last && madvise((void *)first, last - first, MADV_REMOVE) == 0) {
+		memset(data, 0, first - start);
+		memset((void *)last, 0, end - last);
+	} else if (len > 0) {
+		memset(data, 0, len); /* a sealed memfd (EPERM), or less than a page */
+	}
 	return make_undefined(env);
 }
 
@@ -397,6 +423,7 @@ void files_register(napi_env env, napi_value exports)
 	EXPORT_FN(env, exports, "memfd", js_memfd);
 	EXPORT_FN(env, exports, "map", js_map);
 	EXPORT_FN(env, exports, "detach", js_detach);
+	EXPORT_FN(env, exports, "discard", js_discard);
 	EXPORT_FN(env, exports, "reopen", js_reopen);
 	EXPORT_FN(env, exports, "close", js_close);
 	EXPORT_FN(env, exports, "dup", js_dup);

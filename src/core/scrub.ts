@@ -9,10 +9,6 @@ import type { BufferHost } from './host.ts';
 /** Zero the memory and clear whose data it held (the platform's own bookkeeping: no plugin runs). */
 export function scrub(core: BufferHost, b: Backing): void {
   const { memory, provenance } = core.platform;
-  for (const s of b.segments) {
-    memory.zero(s.phys, s.length);
-    memory.detachStore(s.phys, s.length);
-    provenance.cleared(s.phys, s.length);
-  }
+  memory.zeroAndDetach(b.segments);
+  for (const s of b.segments) provenance.cleared(s.phys, s.length);
 }
-

@@ -126,3 +126,35 @@ test('identify: a file of ours names its buffer; any other file is none', () => 
   opened.push(other);
   assert.equal(files.identify(other), null);
 });
+
+test("sharing a buffer the memory never wrote writes none of its file's pages; discard gives a file's pages back", () => {
+  const { smaf, platform, files } = system();
+  const buf = smaf.create(4 << 20);
+  const gpu = buf.attach(platform.device('gpu'));
+  buf.map(gpu, DmaDirection.BIDIRECTIONAL); // memory, never written
+  const fd = files.handOut(buf, 2);
+  opened.push(fd);
+  assert.equal(fstatSync(fd).blocks, 0, 'the fresh memfd was not filled with zeros page by page');
+  const view = programView(fd, buf.length);
+  view.fill(0x41);
+  assert.ok(fstatSync(fd).blocks >= (4 << 20) / 512);
+  addon.discard(view.subarray(100, (2 << 20) + 7)); // whole pages given back, the edges cleared
+  assert.ok(fstatSync(fd).blocks <= (2 << 20) / 512 + 8, 'the pages inside went back to the kernel');
+  assert.equal(view[99], 0x41);
+  assert.ok(view.subarray(100, (2 << 20) + 7).every((b) => b === 0));
+  assert.equal(view[(2 << 20) + 7], 0x41);
+  assert.deepEqual([...dmaRead(gpu, 98, 3)], [0x41, 0x41, 0], 'the device reads what the program sees');
+});
+
+test('discard on a write-sealed memfd zeroes by writing (the kernel refuses to punch its holes)', () => {
+  const fd = addon.memfd('sealed-test', 64 * 1024, true);
+  try {
+    const view = new Uint8Array(addon.map(fd, 64 * 1024));
+    view.fill(9);
+    addon.sealWrites(fd);
+    addon.discard(view.subarray(4096, 3 * 4096));
+    assert.ok(view.subarray(4096, 3 * 4096).every((b) => b === 0) && view[4095] === 9 && view[3 * 4096] === 9);
+  } finally {
+    addon.close(fd);
+  }
+});

@@ -15,6 +15,7 @@ import { SmafError } from '../common/errors.ts';
 import { SMAF_RDWR, type Smaf, type SmafBuffer } from '../core/index.ts';
 import { IN_CLOSE_NOWRITE, IN_CLOSE_WRITE, IN_OPEN, type SmafAddon } from '../native/addon.ts';
 import { fileWatcher, type FileWatcher } from '../native/watch.ts';
+import type { StoreRange } from '../platform/index.ts';
 import { BUSY_LOCK_OFFSET, MEMFD_BUFFER } from '../uapi/index.ts';
 import type { Busy } from './fences.ts';
 
@@ -147,15 +148,17 @@ export class BufferFiles {
     const backing = buf.backing;
     if (!f || f.attached || !backing || buf.secure) return;
     const view = f.view ?? this.addon.map(f.fd, buf.length);
-    const store = new Uint8Array(view);
-    const memory = this.smaf.platform.memory;
+    const ranges: StoreRange[] = [];
     let off = 0;
     for (const s of backing.segments) {
       if (off >= buf.length) break;
       const n = Math.min(s.length, buf.length - off);
-      memory.attachStore(s.phys, n, store, off, 'memory');
+      ranges.push({ phys: s.phys, length: n, offset: off });
       off += n;
     }
+    // the store zeroes by giving its pages back: a fresh memfd is never written where the memory
+    // held nothing, and a scrub frees the pages instead of writing them
+    this.smaf.platform.memory.attachStores(ranges, { bytes: new Uint8Array(view), zero: (v) => this.addon.discard(v) }, 'memory');
     f.view = view;
     f.attached = true;
   }

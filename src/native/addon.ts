@@ -44,6 +44,11 @@ export interface SmafAddon {
   map(fd: number, size: number): ArrayBuffer;
   /** The view's pages become private zero pages (the memfd is no longer reachable through it). */
   detach(view: ArrayBuffer): void;
+  /**
+   * Zero a view of a memfd: its whole pages are given back to the kernel (they read as zero, none
+   * is written), the rest is memset (a write-sealed memfd's pages too).
+   */
+  discard(view: Uint8Array): void;
   /** A new open file of the same memfd, with the access mode O_RDONLY 0, O_WRONLY 1 or O_RDWR 2. */
   reopen(fd: number, access: 0 | 1 | 2): number;
   close(fd: number): void;

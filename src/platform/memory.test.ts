@@ -149,3 +149,61 @@ test('the model: any mix of reads, writes, copies, zeroing, sharing and moves ag
     { numRuns: process.env.SMAF_TEST_LONG ? 2000 : 200 },
   );
 });
+
+/** A store whose zeroing is counted (a memfd's would give its pages back). */
+function countedStore(size: number): { store: { bytes: Uint8Array; zero(v: Uint8Array): void }; zeroed: number[] } {
+  const zeroed: number[] = [];
+  const bytes = new Uint8Array(size).fill(0xee);
+  return { store: { bytes, zero: (v) => (zeroed.push(v.length), v.fill(0)) }, zeroed };
+}
+
+test("a buffer's scattered segments: the store is zeroed its own way, once per run that follows in it", () => {
+  const m = new PhysicalMemory([{ base: 0, size: 1 << 20 }]);
+  // three segments in reverse physical order, contiguous in the store (a buffer's file)
+  const segs = [
+    { phys: 40 * PAGE, length: 2 * PAGE, offset: 0 },
+    { phys: 20 * PAGE, length: PAGE, offset: 2 * PAGE },
+    { phys: 4 * PAGE, length: 3 * PAGE, offset: 3 * PAGE },
+  ];
+  m.write(20 * PAGE + 5, bytes(3, 9)); // the memory held bytes in the middle segment only
+  const { store, zeroed } = countedStore(6 * PAGE);
+  m.attachStores(segs, store, 'memory');
+  assert.deepEqual(zeroed, [2 * PAGE, 3 * PAGE], 'the runs the memory never held, zeroed by the store; the held page copied');
+  assert.deepEqual([...store.bytes.subarray(2 * PAGE + 4, 2 * PAGE + 9)], [0, 9, 9, 9, 0]);
+  assert.equal(m.sharedBytes, 6 * PAGE);
+  store.bytes.fill(3);
+  zeroed.length = 0;
+  m.zeroAndDetach(segs);
+  assert.deepEqual(zeroed, [6 * PAGE], 'one call for the whole store');
+  assert.ok(store.bytes.every((b) => b === 0));
+  assert.equal(m.sharedBytes, 0);
+  for (const s of segs) assert.ok(!m.isShared(s.phys, s.length) && m.isZero(s.phys, s.length));
+});
+
+test('attachStores changes nothing when a range is refused', () => {
+  const m = new PhysicalMemory([{ base: 0, size: 1 << 20 }]);
+  m.write(0, bytes(PAGE, 1));
+  const { store } = countedStore(4 * PAGE);
+  assert.throws(() => m.attachStores([{ phys: 0, length: 2 * PAGE, offset: 0 }, { phys: PAGE, length: PAGE, offset: 2 * PAGE }], store, 'memory'), /given twice/);
+  m.attachStore(8 * PAGE, PAGE, new Uint8Array(PAGE), 0, 'store');
+  assert.throws(() => m.attachStores([{ phys: 0, length: PAGE, offset: 0 }, { phys: 7 * PAGE, length: 2 * PAGE, offset: PAGE }], store, 'memory'), /0x8000 is already shared/);
+  assert.equal(m.sharedBytes, PAGE);
+  assert.ok(!m.isZero(0, PAGE), 'the memory kept its bytes');
+  assert.ok(store.bytes.every((b) => b === 0xee), 'the store was not touched');
+});
+
+test('thousands of extents: detaching some of them cuts exactly those, splitting the extents at the edges', () => {
+  const m = new PhysicalMemory([{ base: 0, size: 64 << 20 }]);
+  const n = 2000;
+  const { store } = countedStore(n * 2 * PAGE);
+  // every other pair of pages is shared: extents of 2 pages with 2-page gaps
+  m.attachStores(Array.from({ length: n }, (_, i) => ({ phys: i * 4 * PAGE, length: 2 * PAGE, offset: i * 2 * PAGE })), store, 'store');
+  const cut = Array.from({ length: 10 }, (_, k) => ({ phys: (k * 150 * 4 + 1) * PAGE, length: 4 * PAGE })); // from the middle of one extent into the next
+  m.detachStores(cut);
+  assert.equal(m.sharedBytes, (2 * n - 10 * 2) * PAGE);
+  for (const c of cut) {
+    assert.ok(m.isShared(c.phys - PAGE, PAGE) && !m.isShared(c.phys, c.length) && m.isShared(c.phys + c.length, PAGE));
+  }
+  m.write(cut[3]!.phys - PAGE, bytes(1, 77));
+  assert.equal(store.bytes[(3 * 150 * 2) * PAGE], 77, 'the kept part of a cut extent is still its store');
+});

@@ -76,6 +76,9 @@ export class FakeAddon implements SmafAddon {
   }
 
   detach(): void {}
+  discard(view: Uint8Array): void {
+    view.fill(0);
+  }
 
   reopen(fd: number, access: 0 | 1 | 2): number {
     return this.open(this.file(fd).ino, access);
