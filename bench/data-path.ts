@@ -6,9 +6,15 @@
  *   the socket, vs the echo server receiving and returning the same two frames (same bytes, same
  *   round trips, same client code);
  * - daemon.dma_copy.8m: the DMA_COPY op for 8 MiB, vs the echo server's round trip of the same
- *   frame plus `Buffer.copy` of 8 MiB.
+ *   frame plus `Buffer.copy` of 8 MiB;
+ * - core.zero_copy.share_release.256m: what smafd does for a C program's 256 MiB buffer under
+ *   zero-copy, sharing its pages with the buffer's file at the first mmap and scrubbing them at the
+ *   last close, vs one memset of 256 MiB (what scrubbing it by writing would cost at least).
  */
+import { closeSync } from 'node:fs';
 import { SmafClient } from '../src/client/client.ts';
+import { BufferFiles } from '../src/daemon/buffer-files.ts';
+import { loadAddon } from '../src/native/addon.ts';
 import { DmaDirection, dmaCopy, dmaWrite } from '../src/core/index.ts';
 import { createSmafSystem } from '../src/presets/default.ts';
 import { Op } from '../src/uapi/index.ts';
@@ -45,6 +51,51 @@ async function coreDmaCopy(ctx: BenchContext): Promise<Metric> {
   const per = 4;
   const p = await paired(rounds, () => cpuTimed(per, dma), () => cpuTimed(per, copy));
   return pairedMetric('core.dma_copy.8m', p, 'µs', `gpu (IOMMU) copies 8 MiB between two mapped buffers in-process, vs Buffer.copy of 8 MiB: CPU time per copy, ${rounds} paired rounds of ${per} copies`);
+}
+
+const HUGE = 256 << 20;
+
+/**
+ * Share and release of a 256 MiB buffer of scattered pages (a GPU's, behind its IOMMU) through the
+ * real addon, in CPU time; the program's writes in between (every page) are not counted.
+ */
+async function hugeShareRelease(ctx: BenchContext): Promise<Metric[]> {
+  const load = loadAddon();
+  if (!load.addon) {
+    console.error(`core.zero_copy.share_release.256m not measured: ${load.reason}`);
+    return [];
+  }
+  const addon = load.addon;
+  const { smaf, platform } = createSmafSystem();
+  const files = new BufferFiles(addon, smaf, () => undefined);
+  const gpu = platform.device('gpu');
+  const plain = Buffer.alloc(HUGE, 1);
+  const cycle = (): number => {
+    const buf = smaf.create(HUGE);
+    const a = buf.attach(gpu);
+    buf.map(a, DmaDirection.BIDIRECTIONAL);
+    const c0 = process.cpuUsage();
+    const fd = files.handOut(buf, 2);
+    const c1 = process.cpuUsage(c0);
+    const program = addon.map(fd, HUGE);
+    new Uint8Array(program).fill(0x5a); // the program writes every page, then unmaps
+    addon.detach(program);
+    buf.unmap(a);
+    buf.detach(a);
+    buf.put();
+    const c2 = process.cpuUsage();
+    closeSync(fd); // the last file: the buffer is released once smafd takes in the close
+    files.settle();
+    const c3 = process.cpuUsage(c2);
+    if (!buf.released) throw new Error('the buffer outlived its last file');
+    return c1.user + c1.system + c3.user + c3.system;
+  };
+  const memset = (): number => cpuTimed(1, () => void plain.fill(0));
+  cycle();
+  memset();
+  const rounds = ctx.quick ? 4 : 12;
+  const p = await paired(rounds, cycle, memset);
+  return [pairedMetric('core.zero_copy.share_release.256m', p, 'µs', `a 256 MiB buffer of scattered pages shared with its memfd and, at its last close, scrubbed and forgotten (smafd's CPU, in-process), vs one memset of 256 MiB; ${rounds} paired rounds`)];
 }
 
 /** A client that WRITEs then READs 8 MiB through mapping `m` of `fd` (raw requests: the echo server answers them too). */
@@ -104,5 +155,5 @@ async function daemonData(ctx: BenchContext): Promise<Metric[]> {
 }
 
 export async function benchDataPath(ctx: BenchContext): Promise<Metric[]> {
-  return [await coreDmaCopy(ctx), ...(await daemonData(ctx))];
+  return [await coreDmaCopy(ctx), ...(await hugeShareRelease(ctx)), ...(await daemonData(ctx))];
 }

@@ -24,6 +24,7 @@ export const METRICS: Record<string, MetricDoc> = {
   'core.lifecycle.4k': { about: 'create, attach, map, unmap, release of a 4 KiB buffer in-process (display, no IOMMU)', baseline: 'none: the kernel\'s dma-heap alloc+close of 4 KiB takes about 15.9 µs with two syscalls', goal: { on: 'value', max: 5 } },
   'core.release.32m_written': { about: 'releasing a 32 MiB buffer whose every page a device wrote: revoke, scrub, return', baseline: 'Buffer.fill(0) of 32 MiB (what a scrub of real bytes costs at least)' },
   'core.dma_copy.8m': { about: 'a device behind an IOMMU copies 8 MiB between two of its buffers, in-process', baseline: 'Buffer.copy of 8 MiB', goal: { on: 'ratio', max: 1.5 } },
+  'core.zero_copy.share_release.256m': { about: 'a C program\'s 256 MiB buffer of scattered pages under zero-copy: smafd shares its pages with the buffer\'s file (first mmap) and scrubs and forgets them (last close), in-process CPU time', baseline: 'one memset of 256 MiB (a scrub that writes every page costs at least this)' },
   'deferred.compatibility': { about: 'share of 5,000 random pipelines whose every device could use its buffer (deferred allocation)', baseline: 'none (a share)', goal: { on: 'value', min: 1 } },
   'deferred.compatibility.eager_ion': { about: 'the same pipelines with the heap chosen at create, ION-style', baseline: 'none (a share; for comparison)' },
   'memory.overhead.unallocated': { about: 'heap bytes per live 4 KiB buffer that has no memory yet', baseline: 'a raw 4 KiB Uint8Array', goal: { on: 'value', max: 512 } },

@@ -23,12 +23,15 @@
  *                                       (type 0 none, 1 read, 2 write): device work in flight on a
  *                                       buffer, which a program's F_OFD_GETLK sees (its SYNC's fast
  *                                       path); 0, or -errno when someone else's lock is in the way
+ * alone(fd) -> bool                     whether smafd's open file is the only one of its memfd (the
+ *                                       kernel's count of readers and writers, via a write lease)
  * setDumpable(on), raiseFdLimit() -> n
  */
 #include "addon.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,7 +82,18 @@ static napi_value js_memfd(napi_env env, napi_callback_info info)
 		close(fd);
 		return addon_throw_errno(env, "memfd: size and seals", e);
 	}
-	return make_int(env, fd);
+	/*
+	 * smafd keeps an open file of its own made by open(2), not memfd_create's: the file
+	 * memfd_create makes is not counted among the inode's writers, and alone() counts on it.
+	 */
+	char path[64];
+	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+	int own = open(path, O_RDWR | O_CLOEXEC);
+	int e = errno;
+	close(fd);
+	if (own < 0)
+		return addon_throw_errno(env, "memfd: its own open file", e);
+	return make_int(env, own);
 }
 
 static void unmap_finalize(napi_env env, void *data, void *hint)
@@ -392,6 +406,40 @@ static napi_value js_lock(napi_env env, napi_callback_info info)
 	return make_int(env, fcntl((int)a[0], F_OFD_SETLK, &fl) == 0 ? 0 : -errno);
 }
 
+/*
+ * Whether smafd's open file is the only open file of its inode, exactly, as the kernel counts them:
+ * a write lease is granted only then (fs/locks.c counts the inode's readers and writers), and an
+ * fd of another process, a mapping whose fd was closed, and an fd in flight in an SCM_RIGHTS
+ * message each keep a file open. The lease is let go at once; while it is held nobody can open the
+ * file anyway (no one else holds it, and smafd is not dumpable: no /proc/PID/fd of it), but a
+ * lease break would send SIGIO, so SIGIO is ignored if nothing handles it.
+ * Throws when the kernel grants no leases here (fs.leases-enable=0, EINVAL, EACCES).
+ */
+static napi_value js_alone(napi_env env, napi_callback_info info)
+{
+	int64_t a[1];
+	if (!int_args(env, info, 1, a) || a[0] < 0)
+		return addon_throw_type(env, "alone(fd)");
+	static bool sigio_set;
+	if (!sigio_set) {
+		struct sigaction old;
+		if (sigaction(SIGIO, NULL, &old) == 0 && old.sa_handler == SIG_DFL)
+			signal(SIGIO, SIG_IGN);
+		sigio_set = true;
+	}
+	if (fcntl((int)a[0], F_SETLEASE, F_WRLCK) == 0) {
+		fcntl((int)a[0], F_SETLEASE, F_UNLCK);
+		napi_value t;
+		napi_get_boolean(env, true, &t);
+		return t;
+	}
+	if (errno != EAGAIN && errno != EBUSY)
+		return addon_throw_errno(env, "a write lease", errno);
+	napi_value f;
+	napi_get_boolean(env, false, &f);
+	return f;
+}
+
 static napi_value js_set_dumpable(napi_env env, napi_callback_info info)
 {
 	napi_value argv[1];
@@ -436,6 +484,7 @@ void files_register(napi_env env, napi_value exports)
 	EXPORT_FN(env, exports, "unwatch", js_unwatch);
 	EXPORT_FN(env, exports, "sealWrites", js_seal_writes);
 	EXPORT_FN(env, exports, "lock", js_lock);
+	EXPORT_FN(env, exports, "alone", js_alone);
 	EXPORT_FN(env, exports, "setDumpable", js_set_dumpable);
 	EXPORT_FN(env, exports, "raiseFdLimit", js_raise_fd_limit);
 }

@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import { DmaDirection, dmaRead, dmaWrite } from '../core/index.ts';
 import { loadAddon, type SmafAddon } from '../native/addon.ts';
 import { CPU } from '../platform/index.ts';
-import { createSmafSystem } from '../testing/index.ts';
+import { createFakeAddon, createSmafSystem } from '../testing/index.ts';
 import { BufferFiles } from './buffer-files.ts';
 
 let addon: SmafAddon;
@@ -79,7 +79,7 @@ test('bytes written before the file existed move into it; a late attach migrates
   assert.equal(new TextDecoder().decode(view.subarray(0, 6)), 'before');
 });
 
-test('the open files hold the buffer; when the last one closes it is released, scrubbed and cut off', async () => {
+test('the open files and mappings hold the buffer; when the last one goes it is released and scrubbed', async () => {
   const { smaf, platform, files } = system();
   const buf = smaf.create(16 * 1024);
   buf.allocate('test');
@@ -87,18 +87,23 @@ test('the open files hold the buffer; when the last one closes it is released, s
   buf.put(); // the creator's reference goes: only the file holds it now
   assert.equal(buf.released, false);
   assert.ok(files.holdsReference(buf));
-  const view = programView(fd, buf.length);
-  view.fill(0x5e);
+  const mapping = addon.map(fd, buf.length);
+  new Uint8Array(mapping).fill(0x5e);
   const second = openSync(`/proc/self/fd/${fd}`, 'r'); // another open file of it (IN_OPEN)
+  const third = openSync(`/proc/self/fd/${fd}`, 'r'); // and another: its IN_OPEN merges with the second's
   closeSync(fd);
-  await settle();
-  assert.equal(buf.released, false, 'another open file still holds it');
-  const segs = buf.segments.map((s) => ({ phys: s.phys, length: s.length }));
   closeSync(second);
   await settle();
-  assert.equal(buf.released, true, 'released when the last file closed');
+  assert.equal(buf.released, false, 'an open file and a mapping still hold it');
+  closeSync(third);
+  await settle();
+  assert.equal(buf.released, false, 'the mapping (its fd closed) still holds it, whatever inotify merged');
+  assert.equal(new Uint8Array(mapping)[0], 0x5e, 'and its bytes are still there');
+  const segs = buf.segments.map((s) => ({ phys: s.phys, length: s.length }));
+  addon.detach(mapping); // the program unmaps: the last reference anywhere
+  await settle();
+  assert.equal(buf.released, true, 'released when the last file went');
   assert.equal(files.stats().buffers, 0);
-  assert.ok(view.every((b) => b === 0), 'the file was scrubbed before it was cut off');
   for (const s of segs) assert.ok(platform.memory.isZero(s.phys, s.length) && !platform.memory.isShared(s.phys, s.length));
 });
 
@@ -157,4 +162,88 @@ test('discard on a write-sealed memfd zeroes by writing (the kernel refuses to p
   } finally {
     addon.close(fd);
   }
+});
+
+/** BufferFiles over the fake addon: the test decides when the queued events arrive. */
+function faked() {
+  const fake = createFakeAddon();
+  const sys = createSmafSystem();
+  const overflows: boolean[] = [];
+  const files = new BufferFiles(fake, sys.smaf, (recounted) => overflows.push(recounted));
+  const buf = sys.smaf.create(16 * 1024);
+  buf.allocate('test');
+  return { fake, files, buf, overflows, smaf: sys.smaf };
+}
+
+test('two files closed back to back: inotify merges their closes into one event, and the buffer is still freed', () => {
+  const { fake, files, buf } = faked();
+  const a = files.handOut(buf, 2);
+  const b = files.handOut(buf, 2); // their IN_OPENs merge too
+  buf.put();
+  fake.deliver();
+  fake.close(a);
+  fake.close(b); // one IN_CLOSE_WRITE for both
+  fake.deliver();
+  assert.equal(buf.released, true, 'no file is left: the kernel says so, whatever the count');
+});
+
+test("a program's open merged into smafd's own is not lost: the buffer stays while the program holds it", () => {
+  const { fake, files, buf } = faked();
+  const a = files.handOut(buf, 2);
+  const b = fake.openAgain(a, 0); // through /proc/PID/fd, before smafd read its own IN_OPEN: merged
+  buf.put();
+  fake.deliver();
+  fake.close(a);
+  fake.deliver();
+  assert.equal(buf.released, false, 'b still holds it');
+  assert.equal(files.openFiles(buf), 1, 'and fdinfo counts it');
+  fake.close(b);
+  fake.deliver();
+  assert.equal(buf.released, true);
+});
+
+test('the inotify queue overflows: every buffer is counted again by the kernel, those with no file left go', () => {
+  const { fake, files, buf, overflows, smaf } = faked();
+  const a = files.handOut(buf, 2);
+  buf.put();
+  const other = smaf.create(4096);
+  other.allocate('test');
+  const c = files.handOut(other, 2);
+  other.put();
+  fake.deliver();
+  fake.close(a);
+  fake.overflow(); // the close's event is lost
+  fake.deliver();
+  assert.deepEqual(overflows, [true]);
+  assert.equal(buf.released, true);
+  assert.equal(other.released, false, 'a buffer whose file is still open stays');
+  assert.equal(files.exact, true);
+  fake.close(c);
+  fake.deliver();
+  assert.equal(other.released, true, 'and goes at its close, as before the overflow');
+});
+
+test('where the kernel grants no leases, the events count (and smafd says so once)', () => {
+  const fake = createFakeAddon();
+  fake.alone = () => {
+    throw new Error('a write lease: EACCES');
+  };
+  const { smaf } = createSmafSystem();
+  const why: string[] = [];
+  const files = new BufferFiles(fake, smaf, () => undefined, undefined, undefined, (w) => why.push(w));
+  const buf = smaf.create(4096);
+  buf.allocate('test');
+  const a = files.handOut(buf, 2);
+  buf.put();
+  fake.deliver();
+  const b = fake.openAgain(a, 0);
+  fake.deliver();
+  fake.close(a);
+  fake.deliver();
+  assert.equal(buf.released, false);
+  fake.close(b);
+  fake.deliver();
+  assert.equal(buf.released, true);
+  assert.deepEqual(why, ['a write lease: EACCES']);
+  assert.equal(files.exact, true, 'exact while no event was lost');
 });

@@ -48,22 +48,28 @@ export class BufferFiles {
   private readonly byBuffer = new Map<number, BufferFile>();
   private readonly byKey = new Map<string, BufferFile>();
   private readonly watcher: FileWatcher;
-  /** The inotify queue overflowed once: counts are unknown, so no file reference is ever dropped. */
+  /** The inotify queue overflowed once: the events' counts are unknown from then on. */
   private overflowed = false;
+  /** Whether the kernel says when a buffer's last file is gone (`alone`); until it refuses a lease. */
+  private leases = true;
 
   constructor(
     private readonly addon: SmafAddon,
     private readonly smaf: Smaf,
-    onOverflow: () => void,
+    /** The inotify queue overflowed (`recounted`: the kernel was asked instead; otherwise buffers are kept). */
+    onOverflow: (recounted: boolean) => void,
     /** What device work a buffer is busy with now (fences.ts). */
     private readonly busyOf: (buf: SmafBuffer) => Busy = () => 0,
     /** The files' reference of a buffer is about to go (its last open file was closed): the recording. */
     private readonly onClosed: (buf: SmafBuffer) => void = () => undefined,
+    /** The kernel grants no write lease here: the events' counts decide, and why. */
+    private readonly onNoLeases: (why: string) => void = () => undefined,
   ) {
     this.watcher = fileWatcher(addon);
     this.watcher.onOverflow(() => {
-      if (!this.overflowed) onOverflow();
+      onOverflow(this.leases);
       this.overflowed = true;
+      if (this.leases) this.resync();
     });
     smaf.platform.events.subscribe((e) => {
       if (e.kind === 'release' && e.buffer !== undefined) this.released(e.buffer);
@@ -203,18 +209,57 @@ export class BufferFiles {
     this.addon.close(f.fd);
   }
 
+  /**
+   * The events only say that something happened: the kernel merges an event with the one queued
+   * before it when they are the same (two opens, or two closes, in a row), and drops them all when
+   * the queue overflows. So the counts are what `count:` shows, and whether the last file is gone
+   * is asked of the kernel at each close (`alone`: exact whatever was merged or lost).
+   */
   private onEvent(f: BufferFile, mask: number): void {
     if (mask & IN_OPEN) {
       if (f.ownOpens > 0) f.ownOpens--;
       else f.open++;
     }
-    if (mask & (IN_CLOSE_WRITE | IN_CLOSE_NOWRITE)) f.open--;
-    if (f.open <= 0 && f.ownOpens === 0 && f.holdsRef && !this.overflowed) {
-      f.open = 0;
-      f.holdsRef = false;
-      this.onClosed(f.buf);
-      f.buf.put(); // may release it: then released() forgets f
+    if (mask & (IN_CLOSE_WRITE | IN_CLOSE_NOWRITE)) {
+      f.open--;
+      if (f.holdsRef) this.closed(f);
     }
+  }
+
+  /** A file of the buffer was closed: the files' reference goes if none is left anywhere. */
+  private closed(f: BufferFile): void {
+    const gone = this.alone(f);
+    if (!gone) {
+      if (f.open <= 0 && f.ownOpens === 0) f.open = 1; // an open merged into another: at least one is there
+      return;
+    }
+    f.open = 0;
+    f.ownOpens = 0;
+    f.holdsRef = false;
+    this.onClosed(f.buf);
+    f.buf.put(); // may release it: then released() forgets f
+  }
+
+  /**
+   * Whether smafd's file is the last one of the buffer: the kernel's count (a write lease), or,
+   * where the kernel grants no leases, the events' count (exact until two events merge or the
+   * queue overflows; then the buffer is kept rather than freed under someone).
+   */
+  private alone(f: BufferFile): boolean {
+    if (this.leases) {
+      try {
+        return this.addon.alone(f.fd);
+      } catch (e) {
+        this.leases = false;
+        this.onNoLeases((e as Error).message);
+      }
+    }
+    return f.open <= 0 && f.ownOpens === 0 && !this.overflowed;
+  }
+
+  /** Events were lost: every buffer's files are counted again by the kernel (those left alone go). */
+  private resync(): void {
+    for (const f of [...this.byBuffer.values()]) if (f.holdsRef) this.closed(f);
   }
 
   stats(): BufferFileStats {
@@ -223,8 +268,8 @@ export class BufferFiles {
     return { buffers: this.byBuffer.size, open, sharedBytes: this.smaf.platform.memory.sharedBytes };
   }
 
-  /** Whether counts are still exact (false once the inotify queue overflowed). */
+  /** Whether smafd knows exactly when a buffer's last file goes (the kernel's leases, or events never lost). */
   get exact(): boolean {
-    return !this.overflowed;
+    return this.leases || !this.overflowed;
   }
 }

@@ -126,8 +126,12 @@ export class DaemonContext {
     this.warnings = new RateLimitedLog(log);
     this.journal = new EventJournal(smaf, smaf.platform.events);
     this.fences = new Fences(addon);
-    const overflow = (): void => log.error('the inotify queue overflowed: smafd no longer knows when C programs close their dma-bufs, and keeps every buffer that has a file until it stops');
-    this.files = addon ? new BufferFiles(addon, smaf, overflow, (buf) => this.fences.busy(buf), (buf) => this.recorder.filesClosed(buf.id)) : null;
+    const overflow = (recounted: boolean): void => {
+      if (recounted) this.warnings.warn('the inotify queue overflowed: the open files of every dma-buf were counted again by the kernel', {});
+      else log.error('the inotify queue overflowed: smafd no longer knows when C programs close their dma-bufs, and keeps every buffer that has a file until it stops');
+    };
+    const noLeases = (why: string): void => log.warn(`the kernel grants smafd no file leases (${why}): a dma-buf's last close is counted from inotify events, which can merge; buffers may then outlive their files`);
+    this.files = addon ? new BufferFiles(addon, smaf, overflow, (buf) => this.fences.busy(buf), (buf) => this.recorder.filesClosed(buf.id), noLeases) : null;
     const files = this.files;
     if (files) this.fences.onBusy = (id, busy) => files.busy(id, busy);
     this.recorder = new Recorder(recordedOps, () => this.journal.nowUs(), platformDocument(smaf.platform.spec), { ...limits }, (t) => this.tokens.find(t)?.id);
@@ -243,8 +247,9 @@ export class DaemonContext {
   }
 
   /**
-   * How C programs reach smafd: zero-copy (fails only when the inotify queue overflowed: smafd no
-   * longer knows when their files close), or the copying path and why.
+   * How C programs reach smafd: zero-copy (fails only when the inotify queue overflowed where the
+   * kernel grants no file leases: smafd no longer knows when their files close), or the copying
+   * path and why.
    */
   private nativeCheck(): SelfCheckReport['checks'][number] {
     const st = this.nativeStatus();
@@ -253,7 +258,7 @@ export class DaemonContext {
     const detail = `native socket ${st.socket}; ${st.files.buffers} buffers have files (${st.files.open} open)`;
     return exact
       ? { name: 'zero-copy for C programs', ok: true, detail }
-      : { name: 'zero-copy for C programs', ok: false, detail: `${detail}; the inotify queue overflowed: buffers with files are kept until smafd stops` };
+      : { name: 'zero-copy for C programs', ok: false, detail: `${detail}; the inotify queue overflowed and the kernel grants no file leases: buffers with files are kept until smafd stops` };
   }
 
   /** How close each daemon-wide limit is (for `smaf doctor` and the dashboard). */

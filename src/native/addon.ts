@@ -69,6 +69,12 @@ export interface SmafAddon {
    * -errno when another open file's lock is in the way (it stays as it was).
    */
   lock(fd: number, type: 0 | 1 | 2, offset: number): number;
+  /**
+   * Whether smafd's open file `fd` is the only open file of its memfd, as the kernel counts (a
+   * write lease is granted only then): no other fd, mapping or fd in flight anywhere. Throws when
+   * the kernel grants no leases here.
+   */
+  alone(fd: number): boolean;
   setDumpable(on: boolean): void;
   raiseFdLimit(): number;
 }

@@ -2,14 +2,16 @@
  * smafd's addon without the kernel, for tests that drive C programs' files in process: memfds,
  * open files and descriptors modelled as the kernel keeps them (a descriptor names an open file;
  * dup and SCM_RIGHTS share it; the open file is released with its last descriptor), and inotify
- * events queued as the kernel queues them, delivered when the test says (`deliver`), as they
- * arrive on smafd's loop some time after the close. Sockets are not modelled.
+ * events queued as the kernel queues them (an event the same as the last one queued is merged into
+ * it), delivered when the test says (`deliver`), as they arrive on smafd's loop some time after
+ * the close. Sockets are not modelled.
  */
 import type { SmafAddon } from '../native/addon.ts';
 
 const IN_OPEN = 0x20;
 const IN_CLOSE_WRITE = 0x8;
 const IN_CLOSE_NOWRITE = 0x10;
+const IN_Q_OVERFLOW = 0x4000;
 const DEV = 42;
 const S_IFREG = 0o100000;
 
@@ -48,9 +50,13 @@ export class FakeAddon implements SmafAddon {
     return f;
   }
 
+  /** Queue an event, merged with the last one queued when they are the same, as inotify does. */
   private event(ino: number, mask: number): void {
     const wd = this.watches.get(ino);
-    if (wd !== undefined) this.queue.push(wd, mask);
+    if (wd === undefined) return;
+    const n = this.queue.length;
+    if (n >= 2 && this.queue[n - 2] === wd && this.queue[n - 1] === mask) return;
+    this.queue.push(wd, mask);
   }
 
   private open(ino: number, access: 0 | 1 | 2): number {
@@ -135,6 +141,13 @@ export class FakeAddon implements SmafAddon {
     return 0;
   }
 
+  /** Whether `fd`'s open file is the only open file of its memfd (the kernel's count behind a write lease). */
+  alone(fd: number): boolean {
+    const mine = this.file(fd);
+    for (const f of this.fds.values()) if (f !== mine && f.ino === mine.ino) return false;
+    return true;
+  }
+
   watchDrain(): Int32Array {
     const events = Int32Array.from(this.queue);
     this.queue = [];
@@ -147,6 +160,11 @@ export class FakeAddon implements SmafAddon {
     const events = Int32Array.from(this.queue);
     this.queue = [];
     this.onEvents(events);
+  }
+
+  /** The queue overflows: what was queued is lost, and one IN_Q_OVERFLOW (wd -1) takes its place. */
+  overflow(): void {
+    this.queue = [-1, IN_Q_OVERFLOW];
   }
 
   /** What the native socket gives a session of one connection. */
