@@ -17,6 +17,9 @@
 
 export const CHUNK_SIZE = 64 * 1024;
 
+/** Up to this many ranges, the extent table is changed range by range (splices), beyond in one pass. */
+const FEW = 64;
+
 export interface AddressRange {
   readonly base: number;
   readonly size: number;
@@ -209,11 +212,14 @@ export class PhysicalMemory {
     return next && next.base < addr + len ? next.base : -1;
   }
 
-  /** Put extents in (disjoint from each other and from the table): one merge of two sorted lists. */
+  /**
+   * Put extents in (disjoint from each other and from the table): a few by binary search and
+   * splice (a native move of the table), many by one merge of two sorted lists.
+   */
   private insert(added: Extent[]): void {
     if (added.length === 0) return;
-    if (added.length === 1 && this.extents.length < 64) {
-      this.extents.splice(this.extentBefore(added[0]!.base) + 1, 0, added[0]!);
+    if (added.length <= FEW) {
+      for (const e of added) this.extents.splice(this.extentBefore(e.base) + 1, 0, e);
     } else {
       added.sort((x, y) => x.base - y.base);
       const old = this.extents;
@@ -248,11 +254,11 @@ export class PhysicalMemory {
     this.extents.splice(i, j - i, ...kept);
   }
 
-  /** `cut` for many ranges at once: one pass over the table (a buffer of thousands of segments). */
+  /** `cut` for many ranges: range by range for a few, else one pass over the table (a buffer of thousands of segments). */
   private cutAll(ranges: readonly Segment[]): Extent[] {
     const taken: Extent[] = [];
     if (this.extents.length === 0) return taken;
-    if (ranges.length <= 4) {
+    if (ranges.length <= FEW) {
       for (const r of ranges) this.cut(r.phys, r.length, taken);
       return taken;
     }
