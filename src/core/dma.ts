@@ -15,7 +15,7 @@
 import crc32 from 'crc-32';
 import { SmafError } from '../common/errors.ts';
 import { hex } from '../common/units.ts';
-import { PhysPieces, SECURE_WORLD, type Device, type DmaSegment, type Platform } from '../platform/index.ts';
+import { PhysPieces, SECURE_WORLD, segmentAt, segmentOffsets, type Device, type DmaSegment, type Platform } from '../platform/index.ts';
 import type { Attachment } from './attachment.ts';
 import { DmaDirection } from './contracts.ts';
 import { eventText, type DmaDone } from './event-texts.ts';
@@ -42,27 +42,8 @@ const segmentStarts = new WeakMap<readonly DmaSegment[], Float64Array>();
 
 function startsOf(segments: readonly DmaSegment[]): Float64Array {
   let starts = segmentStarts.get(segments);
-  if (!starts) {
-    starts = new Float64Array(segments.length);
-    for (let i = 0, at = 0; i < segments.length; i++) {
-      starts[i] = at;
-      at += segments[i]!.length;
-    }
-    segmentStarts.set(segments, starts);
-  }
+  if (!starts) segmentStarts.set(segments, (starts = segmentOffsets(segments)));
   return starts;
-}
-
-/** The index of the segment holding `offset` (the last that starts at or before it). */
-function segmentAt(starts: Float64Array, offset: number): number {
-  let lo = 0;
-  let hi = starts.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >>> 1;
-    if (starts[mid]! <= offset) lo = mid;
-    else hi = mid - 1;
-  }
-  return lo;
 }
 
 /**

@@ -4,7 +4,7 @@
  */
 import { SmafError } from '../common/errors.ts';
 import type { SgSegment } from './sg-table.ts';
-import { totalLength } from './sg-table.ts';
+import { segmentAt, segmentOffsets, totalLength } from './sg-table.ts';
 
 interface IovaMapping {
   readonly iova: number;
@@ -12,28 +12,6 @@ interface IovaMapping {
   readonly segments: readonly SgSegment[];
   /** Offset of each segment in the mapping (a walk starts at its segment by binary search). */
   readonly offsets: Float64Array;
-}
-
-function offsetsOf(segments: readonly SgSegment[]): Float64Array {
-  const out = new Float64Array(segments.length);
-  let at = 0;
-  for (let i = 0; i < segments.length; i++) {
-    out[i] = at;
-    at += segments[i]!.length;
-  }
-  return out;
-}
-
-/** The index of the segment holding `offset` (the last whose start is at or before it). */
-function segmentAt(offsets: Float64Array, offset: number): number {
-  let lo = 0;
-  let hi = offsets.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >>> 1;
-    if (offsets[mid]! <= offset) lo = mid;
-    else hi = mid - 1;
-  }
-  return lo;
 }
 
 const IOVA_BASE = 0x10_0000;
@@ -57,7 +35,7 @@ export class Iommu {
     if (candidate + length - 1 > this.limit) {
       throw new SmafError('ENOMEM', `IOMMU of ${this.deviceName}: no IOVA space for ${length} bytes below 0x${this.limit.toString(16)}`);
     }
-    this.mappings.splice(index, 0, { iova: candidate, length, segments, offsets: offsetsOf(segments) });
+    this.mappings.splice(index, 0, { iova: candidate, length, segments, offsets: segmentOffsets(segments) });
     return candidate;
   }
 

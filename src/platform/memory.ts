@@ -15,6 +15,8 @@
  * which reads them as zero, where a memset would write every page).
  */
 
+import { startingAtOrBefore } from '../common/sorted.ts';
+
 export const CHUNK_SIZE = 64 * 1024;
 
 /** Up to this many ranges, the extent table is changed range by range (splices), beyond in one pass. */
@@ -87,14 +89,7 @@ export class PhysicalMemory {
 
   /** The index of the last extent that starts at or before `addr` (-1: none). */
   private extentBefore(addr: number): number {
-    let lo = 0;
-    let hi = this.extents.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.extents[mid]!.base <= addr) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo - 1;
+    return startingAtOrBefore(this.extents, addr) - 1;
   }
 
   /**

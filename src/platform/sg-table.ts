@@ -49,6 +49,28 @@ export function totalLength(segments: readonly { length: number }[]): number {
   return segments.reduce((n, s) => n + s.length, 0);
 }
 
+/** Where each segment starts in the whole (a walk from an offset finds its segment with `segmentAt`). */
+export function segmentOffsets(segments: readonly { length: number }[]): Float64Array {
+  const out = new Float64Array(segments.length);
+  for (let i = 0, at = 0; i < segments.length; i++) {
+    out[i] = at;
+    at += segments[i]!.length;
+  }
+  return out;
+}
+
+/** The index of the segment holding `offset`: the last whose start is at or before it (binary search). */
+export function segmentAt(offsets: Float64Array, offset: number): number {
+  let lo = 0;
+  let hi = offsets.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >>> 1;
+    if (offsets[mid]! <= offset) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
 /**
  * Split DMA segments so none is longer than `maxSegment` or crosses a multiple of `boundary`,
  * as dma_map_sg() does for a device's dma_parms.

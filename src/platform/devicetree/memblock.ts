@@ -3,6 +3,7 @@
  * allocations top-down (the arm64 default) from the highest free range under a limit, aligned down,
  * never in the first page.
  */
+import { startingAtOrBefore } from '../../common/sorted.ts';
 
 export interface Range {
   readonly base: number;
@@ -19,14 +20,7 @@ export class Memblock {
 
   /** Reserve [base, base + size): inserted where it belongs, the list stays sorted without a sort per insert. */
   reserve(base: number, size: number): void {
-    let lo = 0;
-    let hi = this.reserved.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.reserved[mid]!.base <= base) lo = mid + 1;
-      else hi = mid;
-    }
-    this.reserved.splice(lo, 0, { base, end: base + size });
+    this.reserved.splice(startingAtOrBefore(this.reserved, base), 0, { base, end: base + size });
   }
 
   /** Free ranges (memory minus reserved) inside [start, end), highest first. */
