@@ -31,14 +31,24 @@ test('registration is validated once: a malformed TA is EINVAL, a taken UUID EEX
 test('sessions: unknown UUID ITEM_NOT_FOUND from the TEE; a refusal and a code from the TA; a panic is TARGET_DEAD from the TEE', () => {
   const tee = new Tee();
   tee.register(app({ openSession: (_p, caller) => (caller.login === TeeLogin.PUBLIC ? { code: 0 } : { code: TeeResult.ERROR_ACCESS_DENIED, reason: 'public only' }) }));
-  tee.register(app({ uuid: '11111111-2222-3333-4444-000000000000', name: 'crashy', invoke: () => { throw new RangeError('read at 9+1 leaves the 8-byte memory reference'); } }));
   assert.deepEqual(tee.openSession('00000000-0000-0000-0000-000000000000'), { code: TeeResult.ERROR_ITEM_NOT_FOUND, origin: TeeOrigin.TEE, reason: 'no trusted application 00000000-0000-0000-0000-000000000000', session: 0 });
   assert.deepEqual(tee.openSession(app().uuid, KERNEL_CALLER), { code: TeeResult.ERROR_ACCESS_DENIED, origin: TeeOrigin.TRUSTED_APP, reason: 'public only', session: 0 });
   const s = tee.openSession(app().uuid.toUpperCase(), { principal: 'client 1', login: TeeLogin.PUBLIC });
   assert.deepEqual([s.code, s.origin], [0, TeeOrigin.TRUSTED_APP]);
   assert.deepEqual(tee.invoke(s.session, 1, Array.from({ length: TEE_NUM_PARAMS + 1 }, () => ({ type: 'none' as const }))), { code: TeeResult.ERROR_BAD_PARAMETERS, origin: TeeOrigin.TEE, reason: 'at most 4 parameters' });
+  let calls = 0;
+  tee.register(app({ uuid: '11111111-2222-3333-4444-000000000000', name: 'crashy', invoke: (cmd) => {
+    calls++;
+    if (cmd === 0) throw new RangeError('read at 9+1 leaves the 8-byte memory reference');
+    return { code: 0 };
+  } }));
   const crash = tee.openSession('11111111-2222-3333-4444-000000000000');
+  const other = tee.openSession('11111111-2222-3333-4444-000000000000');
   assert.deepEqual(tee.invoke(crash.session, 0), { code: TeeResult.ERROR_TARGET_DEAD, origin: TeeOrigin.TEE, reason: 'crashy panicked: read at 9+1 leaves the 8-byte memory reference' });
+  assert.deepEqual(tee.invoke(crash.session, 1), { code: TeeResult.ERROR_TARGET_DEAD, origin: TeeOrigin.TEE, reason: `crashy panicked earlier in session ${crash.session}: close it` }, 'the session is dead: the TA is not entered again');
+  assert.equal(calls, 1);
+  assert.deepEqual(tee.invoke(other.session, 1).code, 0, "another session's instance lives on");
+  assert.equal(tee.closeSession(crash.session), true);
   assert.equal(tee.closeSession(s.session), true);
   assert.equal(tee.closeSession(s.session), false);
   assert.deepEqual(tee.invoke(s.session, 0), { code: TeeResult.ERROR_BAD_STATE, origin: TeeOrigin.TEE, reason: `no open session ${s.session}` });

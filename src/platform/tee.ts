@@ -158,7 +158,8 @@ function enter(app: TrustedApp, fn: () => TeeReply): TeeCallResult {
 
 export class Tee {
   private readonly apps = new Map<string, TrustedApp>();
-  private readonly sessions = new Map<number, { readonly app: TrustedApp; readonly caller: TeeCaller }>();
+  /** Open sessions; `dead` once its TA panicked in it (OP-TEE's TA context is then gone: only a close is left). */
+  private readonly sessions = new Map<number, { readonly app: TrustedApp; readonly caller: TeeCaller; dead: boolean }>();
   private nextSession = 1;
 
   /** Register a TA: EINVAL when it is malformed, EEXIST when its UUID is taken. */
@@ -192,7 +193,7 @@ export class Tee {
     const r = app.openSession ? enter(app, () => app.openSession!(params, caller)) : ok(TeeResult.SUCCESS, TeeOrigin.TRUSTED_APP);
     if (r.code !== TeeResult.SUCCESS) return { ...r, session: 0 };
     const session = this.nextSession++;
-    this.sessions.set(session, { app, caller });
+    this.sessions.set(session, { app, caller, dead: false });
     return { ...r, session };
   }
 
@@ -200,8 +201,11 @@ export class Tee {
   invoke(session: number, command: number, params: TeeParam[] = []): TeeCallResult {
     const s = this.sessions.get(session);
     if (!s) return ok(TeeResult.ERROR_BAD_STATE, TeeOrigin.TEE, `no open session ${session}`);
+    if (s.dead) return ok(TeeResult.ERROR_TARGET_DEAD, TeeOrigin.TEE, `${s.app.name} panicked earlier in session ${session}: close it`);
     if (params.length > TEE_NUM_PARAMS) return ok(TeeResult.ERROR_BAD_PARAMETERS, TeeOrigin.TEE, `at most ${TEE_NUM_PARAMS} parameters`);
-    return enter(s.app, () => s.app.invoke(command, params, s.caller));
+    const r = enter(s.app, () => s.app.invoke(command, params, s.caller));
+    if (r.code === TeeResult.ERROR_TARGET_DEAD && r.origin === TeeOrigin.TEE) s.dead = true;
+    return r;
   }
 
   /** TEEC_CloseSession; false when no such session is open. */
