@@ -50,6 +50,8 @@
 #define SMAF_OP_IDENTIFY 21
 #define SMAF_OP_EXPORT_FENCE 22
 #define SMAF_OP_IMPORT_FENCE 23
+#define SMAF_OP_FENCE_INFO 25
+#define SMAF_OP_FENCE_MERGE 26
 #define SMAF_OP_DMA_SCANOUT 24
 #define SMAF_OP_X_STATE 0x80
 #define SMAF_OP_X_EXPLAIN 0x81
@@ -423,6 +425,32 @@ _Static_assert(offsetof(struct smaf_fence_in, flags) == 0, "smaf_fence_in.flags"
 /* IMPORT_FENCE: DMA_BUF_IOCTL_IMPORT_SYNC_FILE: device work on the buffer waits for it */
 #define SMAF_IMPORT_FENCE_SIZE 4u
 
+/* FENCE_INFO: SYNC_IOC_FILE_INFO: a sync file's state and name, and its fences'; an id for FENCE_MERGE */
+struct smaf_fence_part {
+	int32_t status;  /* 1 signalled, 0 active (dma_fence_get_status) */
+	uint32_t id;  /* entry 0: the sync file's id for FENCE_MERGE on this connection; 0 for its fences */
+	uint64_t timestamp_ns;  /* when it signalled (CLOCK_MONOTONIC), 0 while active */
+	char name[32];  /* entry 0: the sync file's name (sync_file_get_name); then each fence's timeline */
+};
+_Static_assert(sizeof(struct smaf_fence_part) == 48, "smaf_fence_part: size");
+_Static_assert(offsetof(struct smaf_fence_part, status) == 0, "smaf_fence_part.status");
+_Static_assert(offsetof(struct smaf_fence_part, id) == 4, "smaf_fence_part.id");
+_Static_assert(offsetof(struct smaf_fence_part, timestamp_ns) == 8, "smaf_fence_part.timestamp_ns");
+_Static_assert(offsetof(struct smaf_fence_part, name) == 16, "smaf_fence_part.name");
+#define SMAF_FENCE_INFO_REPLY_SIZE 48u  /* each of `result` entries */
+
+/* FENCE_MERGE: SYNC_IOC_MERGE */
+struct smaf_fence_merge_in {
+	uint32_t fence;  /* the first sync file: its id from FENCE_INFO on this connection */
+	uint32_t reserved;  /* reserved, must be 0 */
+	char name[32];  /* the new sync file's name (struct sync_merge_data.name) */
+};
+_Static_assert(sizeof(struct smaf_fence_merge_in) == 40, "smaf_fence_merge_in: size");
+_Static_assert(offsetof(struct smaf_fence_merge_in, fence) == 0, "smaf_fence_merge_in.fence");
+_Static_assert(offsetof(struct smaf_fence_merge_in, reserved) == 4, "smaf_fence_merge_in.reserved");
+_Static_assert(offsetof(struct smaf_fence_merge_in, name) == 8, "smaf_fence_merge_in.name");
+#define SMAF_FENCE_MERGE_SIZE 40u
+
 /* DMA_SCANOUT: the device reads a range of its mapping (a display scanning a frame out): the firewall decides; nothing but the count comes back */
 struct smaf_dma_scanout_in {
 	uint32_t attachment;  /* attachment id */
@@ -588,12 +616,56 @@ _Static_assert(offsetof(struct smaf_dma_buf_sync, flags) == 0, "smaf_dma_buf_syn
 #define SMAF_INFO_NAME_OFFSET 24u
 #define SMAF_DMA_BUF_SYNC_FLAGS_OFFSET 0u
 
-/* ---- dma-buf and dma-heap (the kernel's numbers, include/uapi/linux/dma-buf.h, dma-heap.h) ----- */
+/* ---- dma-buf, sync_file and dma-heap (the kernel's numbers, include/uapi/linux/dma-buf.h, sync_file.h, dma-heap.h) ---- */
 #define SMAF_DMA_BUF_BASE 'b'
 #define SMAF_DMA_BUF_SET_NAME_A 0x40046201u
 #define SMAF_DMA_BUF_SET_NAME_B 0x40086201u
 #define SMAF_DMA_BUF_IOCTL_EXPORT_SYNC_FILE 0xC0086202u
 #define SMAF_DMA_BUF_IOCTL_IMPORT_SYNC_FILE 0x40086203u
+#define SMAF_SYNC_IOC_MAGIC '>'
+#define SMAF_SYNC_IOC_MERGE 0xC0303E03u
+#define SMAF_SYNC_IOC_FILE_INFO 0xC0383E04u
+struct smaf_sync_merge_data {
+	char name[32];  /* the new sync file's name */
+	int32_t fd2;  /* the sync file to merge with */
+	int32_t fence;  /* the merged sync file */
+	uint32_t flags;  /* must be 0 */
+	uint32_t pad;  /* reserved, must be 0 */
+};
+_Static_assert(sizeof(struct smaf_sync_merge_data) == 48, "smaf_sync_merge_data: size");
+_Static_assert(offsetof(struct smaf_sync_merge_data, name) == 0, "smaf_sync_merge_data.name");
+_Static_assert(offsetof(struct smaf_sync_merge_data, fd2) == 32, "smaf_sync_merge_data.fd2");
+_Static_assert(offsetof(struct smaf_sync_merge_data, fence) == 36, "smaf_sync_merge_data.fence");
+_Static_assert(offsetof(struct smaf_sync_merge_data, flags) == 40, "smaf_sync_merge_data.flags");
+_Static_assert(offsetof(struct smaf_sync_merge_data, pad) == 44, "smaf_sync_merge_data.pad");
+struct smaf_sync_fence_info {
+	char obj_name[32];  /* the fence's timeline */
+	char driver_name[32];  /* the fence's driver */
+	int32_t status;  /* 1 signalled, 0 active, < 0 error */
+	uint32_t flags;  /* 0 */
+	uint64_t timestamp_ns;  /* when it signalled (CLOCK_MONOTONIC), 0 while active */
+};
+_Static_assert(sizeof(struct smaf_sync_fence_info) == 80, "smaf_sync_fence_info: size");
+_Static_assert(offsetof(struct smaf_sync_fence_info, obj_name) == 0, "smaf_sync_fence_info.obj_name");
+_Static_assert(offsetof(struct smaf_sync_fence_info, driver_name) == 32, "smaf_sync_fence_info.driver_name");
+_Static_assert(offsetof(struct smaf_sync_fence_info, status) == 64, "smaf_sync_fence_info.status");
+_Static_assert(offsetof(struct smaf_sync_fence_info, flags) == 68, "smaf_sync_fence_info.flags");
+_Static_assert(offsetof(struct smaf_sync_fence_info, timestamp_ns) == 72, "smaf_sync_fence_info.timestamp_ns");
+struct smaf_sync_file_info {
+	char name[32];  /* the sync file's name */
+	int32_t status;  /* 1 signalled, 0 active, < 0 error */
+	uint32_t flags;  /* must be 0 */
+	uint32_t num_fences;  /* in: room in sync_fence_info (0: only count); out: its fences */
+	uint32_t pad;  /* reserved, must be 0 */
+	uint64_t sync_fence_info;  /* user pointer to num_fences struct sync_fence_info */
+};
+_Static_assert(sizeof(struct smaf_sync_file_info) == 56, "smaf_sync_file_info: size");
+_Static_assert(offsetof(struct smaf_sync_file_info, name) == 0, "smaf_sync_file_info.name");
+_Static_assert(offsetof(struct smaf_sync_file_info, status) == 32, "smaf_sync_file_info.status");
+_Static_assert(offsetof(struct smaf_sync_file_info, flags) == 36, "smaf_sync_file_info.flags");
+_Static_assert(offsetof(struct smaf_sync_file_info, num_fences) == 40, "smaf_sync_file_info.num_fences");
+_Static_assert(offsetof(struct smaf_sync_file_info, pad) == 44, "smaf_sync_file_info.pad");
+_Static_assert(offsetof(struct smaf_sync_file_info, sync_fence_info) == 48, "smaf_sync_file_info.sync_fence_info");
 #define SMAF_DMA_HEAP_IOC_MAGIC 'H'
 #define SMAF_DMA_HEAP_IOCTL_ALLOC 0xC0184800u
 struct smaf_dma_heap_allocation_data {

@@ -126,6 +126,12 @@ describe('smaf-wire.h agrees with src/uapi', () => {
     expect('SMAF_CLOEXEC', SMAF_CLOEXEC);
     for (const io of IOCTLS) expect(io.name === 'DMA_BUF_IOCTL_SYNC' ? 'SMAF_DMA_BUF_IOCTL_SYNC' : io.name, io.number);
     expect('SMAF_DMA_BUF_IOCTL_SYNC', DMA_BUF_IOCTL_SYNC.number);
+    // include/uapi/linux/sync_file.h, as the kernel numbers them
+    expect('SMAF_SYNC_IOC_MERGE', 0xc0303e03);
+    expect('SMAF_SYNC_IOC_FILE_INFO', 0xc0383e04);
+    expect('sizeof(struct smaf_sync_merge_data)', 48);
+    expect('sizeof(struct smaf_sync_file_info)', 56);
+    expect('sizeof(struct smaf_sync_fence_info)', 80);
     expect('SMAF_DMA_BUF_SYNC_READ', Number(DMA_BUF_SYNC_READ));
     expect('SMAF_DMA_BUF_SYNC_WRITE', Number(DMA_BUF_SYNC_WRITE));
     expect('SMAF_DMA_BUF_SYNC_END', Number(DMA_BUF_SYNC_END));
@@ -301,7 +307,7 @@ describe('smaf exec', () => {
   });
 
   test('implicit fences: SYNC START waits for the device work in its way, sync files wait as the kernel\'s, an imported write fence holds readers back', async () => {
-    await cTest([exe('fences'), 'system'], 34);
+    await cTest([exe('fences'), 'system'], 55);
     await noBuffersLeft();
   });
 

@@ -107,6 +107,8 @@ const STEPS: { readonly [K in OpName]: (f: Fixture) => Promise<unknown> } = {
   IDENTIFY: async () => assert.rejects(c.op('IDENTIFY', -1, { handle: 1 }), eopnotsupp),
   EXPORT_FENCE: async (f) => assert.rejects(c.op('EXPORT_FENCE', f.fd, { flags: 1 }), eopnotsupp),
   IMPORT_FENCE: async (f) => assert.rejects(c.op('IMPORT_FENCE', f.fd, { flags: 1 }), eopnotsupp),
+  FENCE_INFO: async () => assert.rejects(c.op('FENCE_INFO', -1, {}), eopnotsupp),
+  FENCE_MERGE: async () => assert.rejects(c.op('FENCE_MERGE', -1, { fence: 1, reserved: 0, name: encodeName('m', 32) }), eopnotsupp),
   X_NATIVE: async () => assert.equal(typeof (await c.op('X_NATIVE', -1, {})).payload.zeroCopy, 'boolean'),
   TEE_OPEN: async (f) => assert.ok((f.tee = (await c.op('TEE_OPEN', -1, {})).result) >= 1),
   TEE_VERSION: async (f) => assert.deepEqual((await c.op('TEE_VERSION', -1, { ctx: f.tee })).payload, { impl_id: 1, impl_caps: 1, gen_caps: 13 }),

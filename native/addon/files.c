@@ -15,6 +15,9 @@
  * reopen(fd, access) -> fd              a new open file of the same memfd (O_RDONLY, O_WRONLY, O_RDWR):
  *                                       what a program gets, so that its access mode is the kernel's
  * fstat(fd) -> [dev, ino, size, mode]   close(fd), dup(fd) -> fd
+ * eventfdId(fd) -> id                   the kernel's number of an eventfd (/proc/self/fdinfo's
+ *                                       eventfd-id, Linux 5.2): every eventfd shares one inode, so
+ *                                       this is what tells two apart; -1 when fd is no eventfd
  * eventfd(signalled) -> fd              signal(fd, on): a sync file's state (readable = signalled)
  * watchStart(onEvents)                  inotify: onEvents(Int32Array [wd, mask, wd, mask, ...])
  * watch(fd) -> wd, unwatch(wd)          IN_OPEN | IN_CLOSE on a memfd: its open files come and go
@@ -415,6 +418,26 @@ static napi_value js_lock(napi_env env, napi_callback_info info)
  * lease break would send SIGIO, so SIGIO is ignored if nothing handles it.
  * Throws when the kernel grants no leases here (fs.leases-enable=0, EINVAL, EACCES).
  */
+static napi_value js_eventfd_id(napi_env env, napi_callback_info info)
+{
+	int64_t a[1];
+	if (!int_args(env, info, 1, a) || a[0] < 0)
+		return addon_throw_type(env, "eventfdId(fd)");
+	char path[64], text[512];
+	snprintf(path, sizeof path, "/proc/self/fdinfo/%d", (int)a[0]);
+	int f = open(path, O_RDONLY | O_CLOEXEC);
+	if (f < 0)
+		return addon_throw_errno(env, "eventfdId: fdinfo", errno);
+	ssize_t n = read(f, text, sizeof text - 1);
+	int e = errno;
+	close(f);
+	if (n < 0)
+		return addon_throw_errno(env, "eventfdId: fdinfo", e);
+	text[n] = 0;
+	const char *at = strstr(text, "\neventfd-id:");
+	return make_int(env, at ? strtoll(at + strlen("\neventfd-id:"), NULL, 10) : -1);
+}
+
 static napi_value js_alone(napi_env env, napi_callback_info info)
 {
 	int64_t a[1];
@@ -485,6 +508,7 @@ void files_register(napi_env env, napi_value exports)
 	EXPORT_FN(env, exports, "sealWrites", js_seal_writes);
 	EXPORT_FN(env, exports, "lock", js_lock);
 	EXPORT_FN(env, exports, "alone", js_alone);
+	EXPORT_FN(env, exports, "eventfdId", js_eventfd_id);
 	EXPORT_FN(env, exports, "setDumpable", js_set_dumpable);
 	EXPORT_FN(env, exports, "raiseFdLimit", js_raise_fd_limit);
 }

@@ -13,6 +13,8 @@
  * process maps the buffer (smafd has checked and pinned it then) and nothing is in flight on it
  * (smafd holds no lock on its file's SMAF_BUSY_LOCK_OFFSET byte), there is nothing to maintain or
  * wait for, and the kernel says so in one fcntl; otherwise smafd answers it, after the wait.
+ * Sync files (EXPORT_SYNC_FILE's) are eventfds smafd made; their own ioctls, SYNC_IOC_FILE_INFO and
+ * SYNC_IOC_MERGE, are smafd's to answer (sync_file_ioctl below).
  * Copy mode: copy-mode.c.
  */
 #include "preload.h"
@@ -364,4 +366,127 @@ void dmabuf_closed(int fd)
 	int standin = atomic_exchange(&g_standin[fd], 0) - 1;
 	if (standin >= 0)
 		real_close(standin); /* its epoll registrations go with it (nothing else holds that file) */
+}
+
+/* ---- sync files ------------------------------------------------------------------------------ */
+
+/* Whether fd is an eventfd: the only kind of file smafd makes sync files of. */
+static bool is_eventfd(int fd)
+{
+	char link[64], target[64];
+	snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+	ssize_t n = real_readlink(link, target, sizeof target - 1);
+	if (n <= 0)
+		return false;
+	target[n] = 0;
+	return strcmp(target, "anon_inode:[eventfd]") == 0;
+}
+
+/* FENCE_INFO's entries (the sync file, then its fences): the most smafd may hold in one. */
+#define SYNC_ENTRIES (1 + 256)
+static struct smaf_fence_part g_parts[SYNC_ENTRIES];
+static struct smaf_sync_fence_info g_fence_info[SYNC_ENTRIES];
+
+/* smafd's FENCE_INFO of fd: how many entries are in g_parts, or -errno (ENOTTY: no sync file). Lock held. */
+static int fence_info_locked(int fd)
+{
+	struct rpc r = RPC(SMAF_OP_FENCE_INFO, SMAF_WIRE_DEVICE_FD);
+	r.out = g_parts;
+	r.out_cap = sizeof g_parts;
+	r.send_file = fd;
+	int res = rpc_locked(&r);
+	if (r.recv_file >= 0)
+		real_close(r.recv_file);
+	if (res >= 0 && (res < 1 || r.out_len != (size_t)res * sizeof g_parts[0]))
+		res = -EIO;
+	return res;
+}
+
+/* SYNC_IOC_FILE_INFO, as sync_file_ioctl_fence_info answers it. Lock held. */
+static int sync_file_info_locked(int fd, void *arg)
+{
+	struct smaf_sync_file_info info;
+	if (copy_from_user(&info, arg, sizeof info) < 0)
+		return -1;
+	if (info.flags || info.pad)
+		return fail(EINVAL);
+	int n = fence_info_locked(fd);
+	if (n < 0)
+		return fail(-n);
+	uint32_t fences = (uint32_t)n - 1;
+	if (info.num_fences == 0) {
+		info.status = g_parts[0].status; /* only the count: the state of the whole */
+	} else {
+		if (info.num_fences < fences)
+			return fail(EINVAL);
+		info.status = 1;
+		memset(g_fence_info, 0, fences * sizeof g_fence_info[0]);
+		for (uint32_t i = 0; i < fences; i++) {
+			const struct smaf_fence_part *p = &g_parts[1 + i];
+			struct smaf_sync_fence_info *o = &g_fence_info[i];
+			memcpy(o->obj_name, p->name, sizeof o->obj_name);
+			o->obj_name[sizeof o->obj_name - 1] = 0;
+			snprintf(o->driver_name, sizeof o->driver_name, "smafd");
+			o->status = p->status;
+			o->timestamp_ns = p->timestamp_ns;
+			if (info.status > 0)
+				info.status = p->status;
+		}
+		if (copy_to_user((void *)(uintptr_t)info.sync_fence_info, g_fence_info, fences * sizeof g_fence_info[0]) < 0)
+			return -1;
+	}
+	memcpy(info.name, g_parts[0].name, sizeof info.name);
+	info.name[sizeof info.name - 1] = 0;
+	info.num_fences = fences;
+	return copy_to_user(arg, &info, sizeof info) < 0 ? -1 : 0;
+}
+
+/* SYNC_IOC_MERGE, as sync_file_ioctl_merge answers it. Lock held. */
+static int sync_merge_locked(int fd, void *arg)
+{
+	struct smaf_sync_merge_data data;
+	if (copy_from_user(&data, arg, sizeof data) < 0)
+		return -1;
+	if (data.flags || data.pad)
+		return fail(EINVAL);
+	if (data.fd2 < 0 || real_fcntl(data.fd2, F_GETFD) < 0 || !is_eventfd(data.fd2))
+		return fail(ENOENT); /* sync_file_fdget of fd2 */
+	int n = fence_info_locked(fd); /* the first one's id on this connection */
+	if (n < 0)
+		return fail(-n);
+	struct smaf_fence_merge_in in = { .fence = g_parts[0].id };
+	memcpy(in.name, data.name, sizeof in.name);
+	in.name[sizeof in.name - 1] = 0;
+	struct rpc r = RPC(SMAF_OP_FENCE_MERGE, SMAF_WIRE_DEVICE_FD);
+	r.in = &in;
+	r.in_len = sizeof in;
+	r.send_file = data.fd2;
+	int res = rpc_locked(&r);
+	if (res >= 0 && r.recv_file < 0)
+		res = -EIO;
+	if (res < 0) {
+		if (r.recv_file >= 0)
+			real_close(r.recv_file);
+		return fail(-res);
+	}
+	data.fence = r.recv_file; /* close-on-exec, as the kernel's */
+	if (copy_to_user(arg, &data, sizeof data) < 0) {
+		real_close(r.recv_file);
+		return -1;
+	}
+	return 0;
+}
+
+bool sync_file_ioctl(int fd, unsigned long cmd, void *arg, int *ret)
+{
+	if ((cmd != SMAF_SYNC_IOC_FILE_INFO && cmd != SMAF_SYNC_IOC_MERGE) || !g_zero_copy || !is_eventfd(fd))
+		return false; /* the kernel's answer (an eventfd: ENOTTY) */
+	lock();
+	int r = cmd == SMAF_SYNC_IOC_FILE_INFO ? sync_file_info_locked(fd, arg) : sync_merge_locked(fd, arg);
+	int e = errno;
+	debug("ioctl(%d, 0x%lx) = %d%s%s (sync file)", fd, cmd, r, r < 0 ? " " : "", r < 0 ? strerror(e) : "");
+	unlock();
+	errno = e;
+	*ret = r;
+	return true;
 }

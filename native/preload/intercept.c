@@ -472,6 +472,9 @@ EXPORT int ioctl(int fd, unsigned long cmd, ...)
 	void *arg = va_arg(ap, void *);
 	va_end(ap);
 	ensure_init();
+	int synced;
+	if (_IOC_TYPE(cmd) == SMAF_SYNC_IOC_MAGIC && sync_file_ioctl(fd, cmd, arg, &synced))
+		return synced;
 	if (!fd_maybe(fd))
 		return real_ioctl(fd, cmd, arg);
 	lock();

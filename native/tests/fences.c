@@ -8,12 +8,17 @@
  * The work in flight is a device's 64 MiB DMA that a driver (driver.h) starts without waiting for
  * its answer; the program sees it in flight when the sync file it exports is not signalled yet,
  * and checks that a SYNC came back before or after the work ended by looking at that sync file
- * again. Usage: fences HEAP
+ * again. The sync files answer their own ioctls as the kernel's: SYNC_IOC_FILE_INFO and
+ * SYNC_IOC_MERGE (a merge is signalled once every fence of both is). Usage: fences HEAP
  */
 #include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -58,6 +63,67 @@ static int in_flight(int fd, uint32_t flags)
 		close(sf);
 	}
 	return -1;
+}
+
+static int file_info(int sf, struct smaf_sync_file_info *info, struct smaf_sync_fence_info *fences, uint32_t room)
+{
+	memset(info, 0, sizeof *info);
+	info->num_fences = room;
+	info->sync_fence_info = (uint64_t)(uintptr_t)fences;
+	return ioctl(sf, SMAF_SYNC_IOC_FILE_INFO, info);
+}
+
+static int merge(int a, int b, const char *name)
+{
+	struct smaf_sync_merge_data m = { .fd2 = b, .fence = -1 };
+	snprintf(m.name, sizeof m.name, "%s", name);
+	return ioctl(a, SMAF_SYNC_IOC_MERGE, &m) == 0 ? m.fence : -1;
+}
+
+/* SYNC_IOC_FILE_INFO and SYNC_IOC_MERGE while y is written by a device (s, hy: the driver). */
+static void sync_file_ioctls(int x, int y, int s, int hy, struct smaf_dma_copy_in *copy)
+{
+	struct smaf_sync_file_info info;
+	struct smaf_sync_fence_info fi[4];
+	int idle = export_fence(x, SMAF_DMA_BUF_SYNC_WRITE);
+	CHECK(idle >= 0 && file_info(idle, &info, NULL, 0) == 0 && info.status == 1 && info.num_fences == 1 && strncmp(info.name, "smafd-buffer", 12) == 0,
+	      "FILE_INFO of an idle sync file: signalled, one fence, named for its buffer (%s)", info.name);
+	info.flags = 1;
+	CHECK_ERRNO(ioctl(idle, SMAF_SYNC_IOC_FILE_INFO, &info), EINVAL, "FILE_INFO with flags: EINVAL");
+	int plain = eventfd(0, EFD_CLOEXEC);
+	CHECK_ERRNO(file_info(plain, &info, NULL, 0), ENOTTY, "FILE_INFO of an eventfd that is no sync file: ENOTTY");
+	CHECK_ERRNO(file_info(x, &info, NULL, 0), ENOTTY, "FILE_INFO of a dma-buf: ENOTTY");
+
+	CHECK(drv_send(s, SMAF_OP_DMA_COPY, hy, copy, sizeof *copy, -1) == 0, "the device starts writing y again");
+	int busy = in_flight(y, SMAF_DMA_BUF_SYNC_READ);
+	CHECK(busy >= 0, "y's write is in flight");
+	int m = merge(busy, idle, "both");
+	CHECK(m >= 0 && !signalled(m), "a merge of y's pending sync file and an idle one waits");
+	CHECK(m >= 0 && (fcntl(m, F_GETFD) & FD_CLOEXEC), "the merged sync file is close-on-exec");
+	CHECK(file_info(m, &info, NULL, 0) == 0 && info.status == 0 && info.num_fences == 2 && strcmp(info.name, "both") == 0,
+	      "FILE_INFO of the merge: active, two fences, its name (%s)", info.name);
+	CHECK_ERRNO(file_info(m, &info, fi, 1), EINVAL, "FILE_INFO with room for fewer fences than it holds: EINVAL");
+	CHECK(file_info(m, &info, fi, 4) == 0 && info.status == 0 && info.num_fences == 2, "FILE_INFO with its fences: active");
+	bool one_each = (fi[0].status == 0) != (fi[1].status == 0);
+	const struct smaf_sync_fence_info *done = fi[0].status == 1 ? &fi[0] : &fi[1];
+	CHECK(one_each && done->timestamp_ns != 0 && strcmp(done->driver_name, "smafd") == 0 && strncmp(done->obj_name, "buffer", 6) == 0,
+	      "one fence signalled (with its time), one active; driver smafd, timeline %s", done->obj_name);
+	int again = merge(m, idle, "");
+	CHECK(again >= 0 && file_info(again, &info, NULL, 0) == 0 && info.num_fences == 2 && strncmp(info.name, "smafd-merge", 11) == 0,
+	      "a merge of a merge holds each fence once; unnamed, it is named by smafd (%s)", info.name);
+	CHECK_ERRNO(merge(m, plain, "x"), ENOENT, "MERGE with an eventfd that is no sync file: ENOENT");
+	CHECK_ERRNO(merge(m, -1, "x"), ENOENT, "MERGE with fd2 -1: ENOENT");
+	CHECK_ERRNO(merge(plain, m, "x"), ENOTTY, "MERGE on an eventfd that is no sync file: ENOTTY");
+	struct smaf_sync_merge_data bad = { .fd2 = idle, .flags = 1 };
+	CHECK_ERRNO(ioctl(m, SMAF_SYNC_IOC_MERGE, &bad), EINVAL, "MERGE with flags: EINVAL");
+	CHECK(drv_recv(s, NULL, 0, NULL) == (int)BIG, "y's copy answers its length");
+	CHECK(m >= 0 && signalled(m) && again >= 0 && signalled(again), "the merges are signalled once the write is done");
+	CHECK(file_info(m, &info, fi, 4) == 0 && info.status == 1 && fi[0].status == 1 && fi[1].status == 1, "and FILE_INFO says so, for each fence");
+	close(again);
+	close(m);
+	close(busy);
+	close(plain);
+	close(idle);
 }
 
 int main(int argc, char **argv)
@@ -124,6 +190,8 @@ int main(int argc, char **argv)
 	CHECK(drv_send(s, SMAF_OP_DMA_COPY, hy, &copy, sizeof copy, -1) == 0, "the device starts writing y");
 	sf = in_flight(y, SMAF_DMA_BUF_SYNC_READ);
 	CHECK(sf >= 0, "y's write is in flight");
+	int decoy = export_fence(x, SMAF_DMA_BUF_SYNC_WRITE); /* a newer sync file (every eventfd has the same inode) */
+	CHECK(decoy >= 0 && signalled(decoy), "a newer sync file of an idle buffer is signalled");
 	struct sync_file_arg imp = { .flags = SMAF_DMA_BUF_SYNC_WRITE, .fd = sf };
 	CHECK(ioctl(x, SMAF_DMA_BUF_IOCTL_IMPORT_SYNC_FILE, &imp) == 0, "y's sync file imported into x as a write fence");
 	rf = export_fence(x, SMAF_DMA_BUF_SYNC_READ);
@@ -134,6 +202,8 @@ int main(int argc, char **argv)
 	CHECK(drv_recv(s, NULL, 0, NULL) == (int)BIG, "y's copy answers its length");
 	close(sf);
 	close(rf);
+	close(decoy);
+	sync_file_ioctls(x, y, s, hy, &copy);
 	close(s);
 	munmap(p, BIG);
 	close(x);

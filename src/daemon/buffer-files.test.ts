@@ -247,3 +247,30 @@ test('where the kernel grants no leases, the events count (and smafd says so onc
   assert.deepEqual(why, ['a write lease: EACCES']);
   assert.equal(files.exact, true, 'exact while no event was lost');
 });
+
+test('the kernel still counts the closing file just after its IN_CLOSE: smafd asks again a moment later', async () => {
+  const { fake, files, buf } = faked();
+  const realAlone = fake.alone.bind(fake);
+  let refused = 2; // the probes right after the close see the file that is closing (__fput's order)
+  fake.alone = (fd) => (refused-- > 0 ? false : realAlone(fd));
+  const a = files.handOut(buf, 2);
+  buf.put();
+  fake.deliver();
+  fake.close(a);
+  fake.deliver();
+  assert.equal(buf.released, false, 'the first answer was "still open"');
+  for (let i = 0; i < 20 && !buf.released; i++) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(buf.released, true, 'asked again, the kernel says it was the last file');
+  assert.equal(files.resync(), 0, 'nothing left to find');
+});
+
+test('a buffer whose last close went unseen is found by the self-check (resync)', () => {
+  const { fake, files, buf } = faked();
+  const a = files.handOut(buf, 2);
+  buf.put();
+  fake.deliver();
+  fake.close(a); // its event never delivered
+  assert.equal(buf.released, false);
+  assert.equal(files.resync(), 1);
+  assert.equal(buf.released, true);
+});

@@ -36,7 +36,17 @@ interface BufferFile {
   ownOpens: number;
   /** Whether the files hold a reference of the buffer now. */
   holdsRef: boolean;
+  /** The next time the kernel is asked again whether the last file is gone (see `closed`). */
+  recheck: ReturnType<typeof setTimeout> | null;
 }
+
+/**
+ * The kernel queues a file's IN_CLOSE before it stops counting that file as a reader or writer
+ * (fs/file_table.c __fput: fsnotify_close, then the file's locks are removed, then
+ * put_file_access), so right after the event the lease may still be refused because of the very
+ * file that closed. smafd asks again after these delays (ms), then waits for the next close.
+ */
+const RECHECK_MS = [1, 4, 16, 64, 256, 1024, 4096];
 
 export interface BufferFileStats {
   readonly buffers: number;
@@ -125,7 +135,7 @@ export class BufferFiles {
       throw new SmafError('ENOSPC', `cannot follow the files of buffer ${buf.id}: ${(e as Error).message} (raise fs.inotify.max_user_watches)`);
     }
     const [dev, ino] = this.addon.fstat(fd);
-    f = { buf, fd, key: `${dev}:${ino}`, wd, view, open: 0, ownOpens: 0, holdsRef: false, attached: false };
+    f = { buf, fd, key: `${dev}:${ino}`, wd, view, open: 0, ownOpens: 0, holdsRef: false, attached: false, recheck: null };
     this.byBuffer.set(buf.id, f);
     this.byKey.set(f.key, f);
     const busy = this.busyOf(buf);
@@ -204,6 +214,8 @@ export class BufferFiles {
     this.byBuffer.delete(bufferId);
     this.byKey.delete(f.key);
     this.watcher.unwatch(f.wd);
+    if (f.recheck) clearTimeout(f.recheck);
+    f.recheck = null;
     if (f.view) this.addon.detach(f.view);
     f.view = null;
     this.addon.close(f.fd);
@@ -227,17 +239,34 @@ export class BufferFiles {
   }
 
   /** A file of the buffer was closed: the files' reference goes if none is left anywhere. */
-  private closed(f: BufferFile): void {
-    const gone = this.alone(f);
-    if (!gone) {
+  private closed(f: BufferFile): boolean {
+    if (!this.alone(f)) {
       if (f.open <= 0 && f.ownOpens === 0) f.open = 1; // an open merged into another: at least one is there
-      return;
+      if (this.leases) this.askAgain(f, 0);
+      return false;
     }
+    if (f.recheck) clearTimeout(f.recheck);
+    f.recheck = null;
     f.open = 0;
     f.ownOpens = 0;
     f.holdsRef = false;
     this.onClosed(f.buf);
     f.buf.put(); // may release it: then released() forgets f
+    return true;
+  }
+
+  /** Ask the kernel again a moment later (the closing file may still have been counted). */
+  private askAgain(f: BufferFile, attempt: number): void {
+    if (f.recheck) clearTimeout(f.recheck);
+    f.recheck = null;
+    if (attempt >= RECHECK_MS.length) return;
+    f.recheck = setTimeout(() => {
+      f.recheck = null;
+      if (!f.holdsRef || this.byBuffer.get(f.buf.id) !== f) return;
+      if (this.alone(f)) this.closed(f);
+      else this.askAgain(f, attempt + 1);
+    }, RECHECK_MS[attempt]);
+    f.recheck.unref?.();
   }
 
   /**
@@ -257,9 +286,14 @@ export class BufferFiles {
     return f.open <= 0 && f.ownOpens === 0 && !this.overflowed;
   }
 
-  /** Events were lost: every buffer's files are counted again by the kernel (those left alone go). */
-  private resync(): void {
-    for (const f of [...this.byBuffer.values()]) if (f.holdsRef) this.closed(f);
+  /**
+   * Every buffer's files counted again by the kernel: those whose last file is gone are let go
+   * (after lost events, and at each self-check); how many.
+   */
+  resync(): number {
+    let freed = 0;
+    for (const f of [...this.byBuffer.values()]) if (f.holdsRef && this.alone(f)) freed += this.closed(f) ? 1 : 0;
+    return freed;
   }
 
   stats(): BufferFileStats {

@@ -247,15 +247,18 @@ export class DaemonContext {
   }
 
   /**
-   * How C programs reach smafd: zero-copy (fails only when the inotify queue overflowed where the
-   * kernel grants no file leases: smafd no longer knows when their files close), or the copying
-   * path and why.
+   * How C programs reach smafd: zero-copy (fails when the inotify queue overflowed where the kernel
+   * grants no file leases: smafd no longer knows when their files close; or when a buffer was still
+   * held after its last file had closed, which the check finds by asking the kernel, and frees), or
+   * the copying path and why.
    */
   private nativeCheck(): SelfCheckReport['checks'][number] {
+    const unseen = this.files?.resync() ?? 0; // buffers whose last close smafd missed: freed now
     const st = this.nativeStatus();
     if (!st.zeroCopy) return { name: 'zero-copy for C programs', ok: true, detail: `off: ${st.reason ?? 'no native socket'} (C programs under smaf exec copy their dma-bufs' bytes at SYNC, msync and munmap)` };
     const exact = this.files?.exact ?? true;
     const detail = `native socket ${st.socket}; ${st.files.buffers} buffers have files (${st.files.open} open)`;
+    if (unseen > 0) return { name: 'zero-copy for C programs', ok: false, detail: `${detail}; ${unseen} buffer(s) were kept after their last file closed unseen: freed now` };
     return exact
       ? { name: 'zero-copy for C programs', ok: true, detail }
       : { name: 'zero-copy for C programs', ok: false, detail: `${detail}; the inotify queue overflowed and the kernel grants no file leases: buffers with files are kept until smafd stops` };

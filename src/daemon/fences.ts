@@ -24,11 +24,34 @@ export type Busy = 0 | 1 | 2;
 
 /** A sync file smafd made: signalled when every piece of work it waits for is done. */
 interface Fence {
-  /** smafd's own descriptor of the eventfd while it is not signalled (-1 after). */
+  /**
+   * smafd's own descriptor of the eventfd, kept while the fence is pending or known (-1 after):
+   * while it is open the eventfd lives, so its number (eventfdId) names it and nothing else.
+   */
   fd: number;
+  /** Still in `known` (IMPORT, INFO and MERGE find it). */
+  known: boolean;
   waiting: number;
-  /** Sync files exported while this one was imported and pending: they wait for it too. */
+  /** Sync files exported while this one was imported and pending, and merges of it: they wait for it too. */
   readonly then: Fence[];
+  /** A number of its own (SYNC_IOC_FILE_INFO's names, FENCE_MERGE's ids). */
+  readonly id: number;
+  /** Its name (sync_file_get_name): given at a merge, else the driver, timeline and number. */
+  readonly name: string;
+  /** The timeline of an exported one: the buffer it waits on. */
+  readonly timeline: string;
+  /** A merge's fences (exported ones, flattened as dma_fence_unwrap does); empty for an exported one. */
+  readonly parts: readonly Fence[];
+  /** When it signalled (CLOCK_MONOTONIC, ns), 0n while active. */
+  signalledNs: bigint;
+}
+
+/** What SYNC_IOC_FILE_INFO shows of a sync file and of each of its fences. */
+export interface FenceState {
+  readonly status: 0 | 1;
+  readonly id: number;
+  readonly timestampNs: bigint;
+  readonly name: string;
 }
 
 interface InFlight {
@@ -43,8 +66,12 @@ interface BufferFences {
   busy: Busy;
 }
 
-/** Sync files remembered for IMPORT (by inode), the oldest forgotten first. */
+/** Sync files remembered for IMPORT, INFO and MERGE (by eventfd number), the oldest forgotten first. */
 const MAX_KNOWN_FENCES = 4096;
+/** Sync files not signalled yet, each holding an eventfd of smafd's: beyond, EXPORT and MERGE are ENOMEM. */
+const MAX_PENDING_FENCES = 4096;
+/** Fences one merged sync file may hold. */
+export const MAX_MERGED_FENCES = 256;
 
 const DMA_BUF_SYNC_READ = 1;
 const DMA_BUF_SYNC_WRITE = 2;
@@ -54,7 +81,11 @@ const inTheWay = (held: FenceAccess, wanted: FenceAccess): boolean => wanted ===
 
 export class Fences {
   private readonly buffers = new Map<number, BufferFences>();
-  private readonly known = new Map<string, Fence>();
+  /** By the kernel's eventfd number (all eventfds share one inode: dev and ino tell nothing). */
+  private readonly known = new Map<number, Fence>();
+  private nextId = 1;
+  /** Fences made and not signalled yet. */
+  private pending = 0;
   /** Told when what a buffer is busy with changes (by buffer id). */
   onBusy: ((bufferId: number, busy: Busy) => void) | null = null;
 
@@ -121,12 +152,13 @@ export class Fences {
   }
 
   private done(f: Fence): void {
-    if (--f.waiting > 0) return;
+    if (--f.waiting !== 0) return; // still waiting (or signalled already)
     if (this.addon && f.fd >= 0) {
       this.addon.signal(f.fd, true);
-      this.addon.close(f.fd);
+      this.pending--;
+      if (!f.known) this.forget(f);
     }
-    f.fd = -1;
+    f.signalledNs = process.hrtime.bigint();
     for (const next of f.then.splice(0)) this.done(next);
     for (const [id, b] of this.buffers) if (b.imported.delete(f)) this.changed(id, b);
   }
@@ -159,20 +191,82 @@ export class Fences {
     const wanted: FenceAccess = all ? 'write' : 'read';
     const pending = b ? [...b.work].filter((w) => inTheWay(w.access, wanted)) : [];
     const imported = b ? [...b.imported].filter(([, held]) => inTheWay(held, wanted)).map(([f]) => f) : [];
-    const waiting = pending.length + imported.length;
-    const fd = addon.eventfd(waiting === 0);
-    const fence: Fence = { fd, waiting, then: [] };
+    const id = this.nextId++;
+    const fence = this.make(addon, pending.length + imported.length, { id, name: `smafd-buffer${buf.id}-${id}`, timeline: `buffer${buf.id}`, parts: [] });
     for (const w of pending) w.waiters.push(fence);
     for (const other of imported) other.then.push(fence);
-    const [dev, ino] = addon.fstat(fd);
-    this.known.set(`${dev}:${ino}`, fence);
-    if (this.known.size > MAX_KNOWN_FENCES) this.known.delete(this.known.keys().next().value!);
-    const out = addon.dup(fd);
-    if (waiting === 0) {
-      addon.close(fd);
-      fence.fd = -1;
+    return this.handOut(addon, fence);
+  }
+
+  /** A new fence and its eventfd (readable at once when it waits for nothing), known from now on. */
+  private make(addon: SmafAddon, waiting: number, what: Pick<Fence, 'id' | 'name' | 'timeline' | 'parts'>): Fence {
+    if (waiting > 0 && this.pending >= MAX_PENDING_FENCES) throw new SmafError('ENOMEM', `${MAX_PENDING_FENCES} sync files are waiting for device work already: wait for some`);
+    if (waiting > 0) this.pending++;
+    const fd = addon.eventfd(waiting === 0);
+    const fence: Fence = { ...what, fd, known: true, waiting, then: [], signalledNs: waiting === 0 ? process.hrtime.bigint() : 0n };
+    this.known.set(addon.eventfdId(fd), fence);
+    if (this.known.size > MAX_KNOWN_FENCES) {
+      const [key, oldest] = this.known.entries().next().value!;
+      this.known.delete(key);
+      oldest.known = false;
+      if (oldest.waiting <= 0) this.forget(oldest); // a pending one keeps its eventfd until it signals
     }
-    return out;
+    return fence;
+  }
+
+  /** smafd lets go of the fence's eventfd (its number may then name another eventfd). */
+  private forget(f: Fence): void {
+    if (this.addon && f.fd >= 0) this.addon.close(f.fd);
+    f.fd = -1;
+  }
+
+  /** A descriptor of the fence's eventfd to send and close. */
+  private handOut(addon: SmafAddon, fence: Fence): number {
+    return addon.dup(fence.fd);
+  }
+
+  /** The sync file `fd` is (received), or null when smafd did not make it (or forgot it). */
+  private fenceOf(addon: SmafAddon, fd: number): Fence | null {
+    const id = addon.eventfdId(fd);
+    return id < 0 ? null : (this.known.get(id) ?? null);
+  }
+
+  /**
+   * SYNC_IOC_FILE_INFO: the sync file first (its state: signalled once all its fences are), then
+   * each of its fences (an exported one is its own only fence). ENOTTY for a file smafd did not
+   * make: SYNC_IOC_* on an eventfd that is no sync file.
+   */
+  info(fd: number): FenceState[] {
+    const addon = this.need('SYNC_IOC_FILE_INFO');
+    const f = this.fenceOf(addon, fd);
+    if (!f) throw new SmafError('ENOTTY', 'SYNC_IOC_FILE_INFO: the fd is not a sync file (only sync files smafd made are known here)');
+    const state = (x: Fence, id: number, name: string): FenceState => ({ status: x.waiting <= 0 ? 1 : 0, id, timestampNs: x.signalledNs, name });
+    const parts = f.parts.length > 0 ? f.parts : [f];
+    return [state(f, f.id, f.name), ...parts.map((p) => state(p, 0, p.timeline))];
+  }
+
+  /** The sync file a FENCE_INFO gave this id, if smafd still knows it. */
+  byId(id: number): Fence | null {
+    for (const f of this.known.values()) if (f.id === id) return f;
+    return null;
+  }
+
+  /**
+   * SYNC_IOC_MERGE: a sync file signalled once every fence of `first` and of the sync file `fd` is
+   * (ENOENT when `fd` is none, as sync_file_fdget). Merges are flattened: a merge of merges holds
+   * their exported fences, each once.
+   */
+  merge(first: Fence, fd: number, name: string): number {
+    const addon = this.need('SYNC_IOC_MERGE');
+    const second = this.fenceOf(addon, fd);
+    if (!second) throw new SmafError('ENOENT', 'SYNC_IOC_MERGE: fd2 is not a sync file (only sync files smafd made are known here)');
+    const parts = [...new Set([...(first.parts.length > 0 ? first.parts : [first]), ...(second.parts.length > 0 ? second.parts : [second])])];
+    if (parts.length > MAX_MERGED_FENCES) throw new SmafError('ENOMEM', `SYNC_IOC_MERGE: a sync file holds at most ${MAX_MERGED_FENCES} fences here (this merge: ${parts.length})`);
+    const pending = parts.filter((p) => p.waiting > 0);
+    const id = this.nextId++;
+    const fence = this.make(addon, pending.length, { id, name: name || `smafd-merge-${id}`, timeline: '', parts });
+    for (const p of pending) p.then.push(fence);
+    return this.handOut(addon, fence);
   }
 
   /**
@@ -183,8 +277,7 @@ export class Fences {
   importFence(buf: SmafBuffer, flags: number, fd: number): void {
     checkFlags('IMPORT_SYNC_FILE', flags);
     const addon = this.need('IMPORT_SYNC_FILE');
-    const [dev, ino] = addon.fstat(fd);
-    const f = this.known.get(`${dev}:${ino}`);
+    const f = this.fenceOf(addon, fd);
     if (!f) throw new SmafError('EINVAL', 'IMPORT_SYNC_FILE: the fd is not a sync file (only sync files smafd made are known here)');
     if (f.waiting <= 0) return; // signalled: nothing to wait for
     const b = this.of(buf);

@@ -4,7 +4,7 @@
  */
 import { Errno, isSmafError, SmafError } from '../common/errors.ts';
 import { SMAF_RDWR, type SmafBuffer } from '../core/index.ts';
-import { decodeName, encodeName, EXP_NAME_LEN, DMA_BUF_NAME_LEN } from '../uapi/index.ts';
+import { decodeName, encodeName, EXP_NAME_LEN, DMA_BUF_NAME_LEN, SYNC_NAME_LEN } from '../uapi/index.ts';
 import type { HandlerSession, OpHandlers } from './op-types.ts';
 
 /** How mmap of the buffer fails for the CPU: EPERM for a secure /dev/smaf buffer, EINVAL for a protected heap's (it has no mmap). */
@@ -69,4 +69,24 @@ export const fileOps = {
     s.ctx.fences.importFence(entry.buffer, value.flags, file);
     return { result: 0 };
   },
-} satisfies Pick<OpHandlers, 'ALLOCATE' | 'FILE' | 'IDENTIFY' | 'EXPORT_FENCE' | 'IMPORT_FENCE'>;
+  FENCE_INFO: ({ session: s, file }) => {
+    const entries = s.ctx.fences.info(file);
+    const id = entries[0]!.id;
+    s.fenceIds.delete(id);
+    s.fenceIds.add(id);
+    if (s.fenceIds.size > MAX_FENCE_IDS) s.fenceIds.delete(s.fenceIds.values().next().value!);
+    const payload = entries.map((e) => ({ status: e.status, id: e.id, timestamp_ns: e.timestampNs, name: encodeName(e.name.slice(0, SYNC_NAME_LEN - 1), SYNC_NAME_LEN) }));
+    return { result: entries.length, payload };
+  },
+  FENCE_MERGE: ({ session: s, value, file }) => {
+    const first = s.fenceIds.has(value.fence) ? s.ctx.fences.byId(value.fence) : null;
+    if (!first) throw new SmafError('EINVAL', `FENCE_MERGE: no sync file ${value.fence} on this connection (its id comes from FENCE_INFO)`);
+    // the kernel NUL-terminates sync_merge_data.name where it stands
+    const end = value.name.indexOf(0);
+    const name = new TextDecoder().decode(value.name.subarray(0, end < 0 ? SYNC_NAME_LEN - 1 : Math.min(end, SYNC_NAME_LEN - 1)));
+    return { result: 0, file: s.ctx.fences.merge(first, file, name) };
+  },
+} satisfies Pick<OpHandlers, 'ALLOCATE' | 'FILE' | 'IDENTIFY' | 'EXPORT_FENCE' | 'IMPORT_FENCE' | 'FENCE_INFO' | 'FENCE_MERGE'>;
+
+/** The sync file ids a client may name in FENCE_MERGE: the ones it asked about last. */
+const MAX_FENCE_IDS = 1024;

@@ -119,6 +119,8 @@ export interface HandlerSession extends ScopeHolder {
   comm: string | null;
   /** DMA_BUF_IOCTL_SYNC STARTs not yet ENDed, per dma-buf (not per fd, as in the kernel). */
   readonly cpuAccess: Map<SmafBuffer, number>;
+  /** The sync files this client asked FENCE_INFO about (their ids, the newest last): what FENCE_MERGE may name. */
+  readonly fenceIds: Set<number>;
   /** What this session may see: the only way an introspection op (X_*) sees anything. */
   readonly scope: Scope;
   /** Who is charged for what it holds (the per-client limits count per account). */

@@ -59,6 +59,7 @@ export class ClientSession implements HandlerSession {
   private readonly held = new HeldBuffers();
   /** DMA_BUF_IOCTL_SYNC STARTs not yet ENDed, per dma-buf (not per fd, as in the kernel). */
   readonly cpuAccess = new Map<SmafBuffer, number>();
+  readonly fenceIds = new Set<number>();
   private closed = false;
   readonly admin: boolean;
   readonly connectedAt = Date.now();

@@ -57,6 +57,8 @@ export interface SmafAddon {
   /** [st_dev, st_ino, st_size, st_mode] */
   fstat(fd: number): [number, number, number, number];
   eventfd(signalled: boolean): number;
+  /** The kernel's number of an eventfd (every eventfd has the same inode): -1 when `fd` is no eventfd. */
+  eventfdId(fd: number): number;
   signal(fd: number, on: boolean): void;
   /** inotify: events arrive as [wd, mask, wd, mask, ...]. */
   watchStart(onEvents: (events: Int32Array) => void): void;

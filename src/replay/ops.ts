@@ -348,6 +348,8 @@ const fileRows = {
   }),
   EXPORT_FENCE: { apply: (call) => (entry(call), fenceFlags(call, 'EXPORT_SYNC_FILE'), 0) },
   IMPORT_FENCE: { apply: (call) => (entry(call), fenceFlags(call, 'IMPORT_SYNC_FILE'), 0) },
+  FENCE_INFO: { apply: () => 0, notReplayed: 'a sync file\'s state: it depends on when device work ended, and sync files hold no memory' },
+  FENCE_MERGE: { apply: () => 0, notReplayed: 'a merge of sync files: they hold no memory, and the replay has none of them' },
 } satisfies Record<string, ReplayRow>;
 
 /** A sync file's flags, as fences.ts checks them (the sync files themselves are not replayed: they hold no memory). */

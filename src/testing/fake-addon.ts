@@ -19,7 +19,12 @@ interface OpenFile {
   readonly ino: number;
   readonly access: 0 | 1 | 2;
   descriptors: number;
+  /** An eventfd's own number (they all share one inode, as the kernel's). */
+  readonly eventfd?: number;
 }
+
+/** The inode every eventfd shares. */
+const EVENTFD_INO = 0x7fff_0000;
 
 /** What the native socket gives a session of one connection. */
 export interface FakeConnection {
@@ -43,6 +48,7 @@ export class FakeAddon implements SmafAddon {
   private nextFd = 1000;
   private nextIno = 1;
   private nextWd = 1;
+  private nextEventfd = 1;
 
   private file(fd: number): OpenFile {
     const f = this.fds.get(fd);
@@ -116,8 +122,12 @@ export class FakeAddon implements SmafAddon {
 
   eventfd(): number {
     const fd = this.nextFd++;
-    this.fds.set(fd, { ino: this.nextIno++, access: 2, descriptors: 1 });
+    this.fds.set(fd, { ino: EVENTFD_INO, access: 2, descriptors: 1, eventfd: this.nextEventfd++ });
     return fd;
+  }
+
+  eventfdId(fd: number): number {
+    return this.file(fd).eventfd ?? -1;
   }
 
   signal(): void {}

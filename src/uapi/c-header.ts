@@ -83,12 +83,18 @@ function ioctlSection(): string[] {
 
 function nativeSection(): string[] {
   return [
-    section('dma-buf and dma-heap (the kernel\'s numbers, include/uapi/linux/dma-buf.h, dma-heap.h)'),
+    section('dma-buf, sync_file and dma-heap (the kernel\'s numbers, include/uapi/linux/dma-buf.h, sync_file.h, dma-heap.h)'),
     define('SMAF_DMA_BUF_BASE', "'b'"),
     define('SMAF_DMA_BUF_SET_NAME_A', hex(native.DMA_BUF_SET_NAME_A)),
     define('SMAF_DMA_BUF_SET_NAME_B', hex(native.DMA_BUF_SET_NAME_B)),
     define('SMAF_DMA_BUF_IOCTL_EXPORT_SYNC_FILE', hex(native.DMA_BUF_IOCTL_EXPORT_SYNC_FILE)),
     define('SMAF_DMA_BUF_IOCTL_IMPORT_SYNC_FILE', hex(native.DMA_BUF_IOCTL_IMPORT_SYNC_FILE)),
+    define('SMAF_SYNC_IOC_MAGIC', "'>'"),
+    define('SMAF_SYNC_IOC_MERGE', hex(native.SYNC_IOC_MERGE)),
+    define('SMAF_SYNC_IOC_FILE_INFO', hex(native.SYNC_IOC_FILE_INFO)),
+    cStruct(native.syncMergeData),
+    cStruct(native.syncFenceInfo),
+    cStruct(native.syncFileInfo),
     define('SMAF_DMA_HEAP_IOC_MAGIC', "'H'"),
     define('SMAF_DMA_HEAP_IOCTL_ALLOC', hex(native.DMA_HEAP_IOCTL_ALLOC)),
     cStruct(native.dmaHeapAllocationData),

@@ -12,6 +12,32 @@ export const DMA_BUF_SET_NAME_B = ioc(IOC_WRITE, 'b'.charCodeAt(0), 1, 8);
 export const DMA_BUF_IOCTL_EXPORT_SYNC_FILE = ioc(IOC_READ | IOC_WRITE, 'b'.charCodeAt(0), 2, 8);
 export const DMA_BUF_IOCTL_IMPORT_SYNC_FILE = ioc(IOC_WRITE, 'b'.charCodeAt(0), 3, 8);
 
+/** include/uapi/linux/sync_file.h: what a sync file answers (SYNC_IOC_MERGE, SYNC_IOC_FILE_INFO). */
+export const syncMergeData = struct('smaf_sync_merge_data', 48, [
+  { name: 'name', type: 'char', size: 32, role: 'in', doc: 'the new sync file\'s name' },
+  { name: 'fd2', type: 's32', role: 'in', doc: 'the sync file to merge with' },
+  { name: 'fence', type: 's32', role: 'out', doc: 'the merged sync file' },
+  { name: 'flags', type: 'u32', role: 'in', doc: 'must be 0' },
+  { name: 'pad', type: 'u32', role: 'reserved', doc: 'must be 0' },
+]);
+export const syncFenceInfo = struct('smaf_sync_fence_info', 80, [
+  { name: 'obj_name', type: 'char', size: 32, role: 'out', doc: 'the fence\'s timeline' },
+  { name: 'driver_name', type: 'char', size: 32, role: 'out', doc: 'the fence\'s driver' },
+  { name: 'status', type: 's32', role: 'out', doc: '1 signalled, 0 active, < 0 error' },
+  { name: 'flags', type: 'u32', role: 'out', doc: '0' },
+  { name: 'timestamp_ns', type: 'u64', role: 'out', doc: 'when it signalled (CLOCK_MONOTONIC), 0 while active' },
+]);
+export const syncFileInfo = struct('smaf_sync_file_info', 56, [
+  { name: 'name', type: 'char', size: 32, role: 'out', doc: 'the sync file\'s name' },
+  { name: 'status', type: 's32', role: 'out', doc: '1 signalled, 0 active, < 0 error' },
+  { name: 'flags', type: 'u32', role: 'in', doc: 'must be 0' },
+  { name: 'num_fences', type: 'u32', role: 'inout', doc: 'in: room in sync_fence_info (0: only count); out: its fences' },
+  { name: 'pad', type: 'u32', role: 'reserved', doc: 'must be 0' },
+  { name: 'sync_fence_info', type: 'u64', role: 'in', doc: 'user pointer to num_fences struct sync_fence_info' },
+]);
+export const SYNC_IOC_MERGE = ioc(IOC_READ | IOC_WRITE, '>'.charCodeAt(0), 3, syncMergeData.size);
+export const SYNC_IOC_FILE_INFO = ioc(IOC_READ | IOC_WRITE, '>'.charCodeAt(0), 4, syncFileInfo.size);
+
 /** include/uapi/linux/dma-heap.h. */
 export const dmaHeapAllocationData = struct('smaf_dma_heap_allocation_data', 24, [
   { name: 'len', type: 'u64', role: 'in', doc: 'bytes to allocate' },

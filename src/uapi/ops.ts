@@ -76,6 +76,19 @@ const mappingIn = struct('smaf_mapping_in', 4, [u32('mapping', 'mapping id (from
 
 const heapName = { name: 'heap', type: 'char', size: 64, role: 'in', doc: 'the dma-heap it comes from (its exp_name), NUL-terminated; empty: none' } as const;
 const fenceIn = struct('smaf_fence_in', 4, [u32('flags', 'DMA_BUF_SYNC_READ 1 and/or DMA_BUF_SYNC_WRITE 2')]);
+export const SYNC_NAME_LEN = 32;
+/** FENCE_INFO's entries: the sync file itself first, then each fence it holds. */
+const fencePart = struct('smaf_fence_part', 48, [
+  { name: 'status', type: 's32', role: 'out', doc: '1 signalled, 0 active (dma_fence_get_status)' },
+  { name: 'id', type: 'u32', role: 'out', doc: 'entry 0: the sync file\'s id for FENCE_MERGE on this connection; 0 for its fences' },
+  { name: 'timestamp_ns', type: 'u64', role: 'out', doc: 'when it signalled (CLOCK_MONOTONIC), 0 while active' },
+  { name: 'name', type: 'char', size: SYNC_NAME_LEN, role: 'out', doc: 'entry 0: the sync file\'s name (sync_file_get_name); then each fence\'s timeline' },
+]);
+const fenceMergeIn = struct('smaf_fence_merge_in', 40, [
+  u32('fence', 'the first sync file: its id from FENCE_INFO on this connection'),
+  { name: 'reserved', type: 'u32', role: 'reserved', doc: 'must be 0' },
+  { name: 'name', type: 'char', size: SYNC_NAME_LEN, role: 'in', doc: 'the new sync file\'s name (struct sync_merge_data.name)' },
+]);
 
 /** IDENTIFY's answer: what the kernel shows of a dma-buf in /proc/PID/fdinfo. */
 export const EXP_NAME_LEN = 32;
@@ -213,6 +226,16 @@ export const OP_TABLE = [
   {
     op: 23, name: 'IMPORT_FENCE', target: 'buffer', result: '0', reply: NONE, request: fields(fenceIn),
     file: { in: 'a sync file smafd made (any other file: EINVAL)' }, doc: 'DMA_BUF_IOCTL_IMPORT_SYNC_FILE: device work on the buffer waits for it',
+  },
+  {
+    op: 25, name: 'FENCE_INFO', target: 'device', result: 'entries (1 + the fences the sync file holds)', reply: { kind: 'array', struct: fencePart },
+    request: NONE, file: { in: 'a sync file smafd made (any other file: ENOTTY, as SYNC_IOC_* on a file that is no sync file)' },
+    doc: 'SYNC_IOC_FILE_INFO: a sync file\'s state and name, and its fences\'; an id for FENCE_MERGE',
+  },
+  {
+    op: 26, name: 'FENCE_MERGE', target: 'device', result: '0', reply: NONE, request: fields(fenceMergeIn),
+    file: { in: 'the second sync file (any other file: ENOENT, as sync_file_fdget)', out: 'the merged sync file: signalled once every fence of both is' },
+    doc: 'SYNC_IOC_MERGE',
   },
   {
     op: 24, name: 'DMA_SCANOUT', target: 'buffer', result: 'bytes read', reply: NONE,
