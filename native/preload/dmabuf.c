@@ -119,6 +119,27 @@ struct sync_file_arg {
 	int32_t fd;
 };
 
+/* Run r, whose answer brings a file (a sync file, close-on-exec as get_unused_fd_flags(O_CLOEXEC)
+ * gives): its fd goes into *slot of the struct `whole`, which goes back to the program at arg. 0, or
+ * -1 with errno (the file closed again). Lock held. */
+static int file_reply_locked(struct rpc *r, int32_t *slot, void *arg, const void *whole, size_t size)
+{
+	int res = rpc_locked(r);
+	if (res >= 0 && r->recv_file < 0)
+		res = -EIO;
+	if (res < 0) {
+		if (r->recv_file >= 0)
+			real_close(r->recv_file);
+		return fail(-res);
+	}
+	*slot = r->recv_file;
+	if (copy_to_user(arg, whole, size) < 0) {
+		real_close(r->recv_file);
+		return -1;
+	}
+	return 0;
+}
+
 static int export_sync_file_locked(struct object *o, void *arg)
 {
 	struct sync_file_arg a;
@@ -130,20 +151,7 @@ static int export_sync_file_locked(struct object *o, void *arg)
 	struct rpc r = RPC(SMAF_OP_EXPORT_FENCE, o->dfd);
 	r.in = &in;
 	r.in_len = sizeof in;
-	int res = rpc_locked(&r);
-	if (res >= 0 && r.recv_file < 0)
-		res = -EIO;
-	if (res < 0) {
-		if (r.recv_file >= 0)
-			real_close(r.recv_file);
-		return fail(-res);
-	}
-	a.fd = r.recv_file; /* close-on-exec, as get_unused_fd_flags(O_CLOEXEC) */
-	if (copy_to_user(arg, &a, sizeof a) < 0) {
-		real_close(r.recv_file);
-		return -1;
-	}
-	return 0;
+	return file_reply_locked(&r, &a.fd, arg, &a, sizeof a);
 }
 
 static int import_sync_file_locked(struct object *o, void *arg)
@@ -461,20 +469,7 @@ static int sync_merge_locked(int fd, void *arg)
 	r.in = &in;
 	r.in_len = sizeof in;
 	r.send_file = data.fd2;
-	int res = rpc_locked(&r);
-	if (res >= 0 && r.recv_file < 0)
-		res = -EIO;
-	if (res < 0) {
-		if (r.recv_file >= 0)
-			real_close(r.recv_file);
-		return fail(-res);
-	}
-	data.fence = r.recv_file; /* close-on-exec, as the kernel's */
-	if (copy_to_user(arg, &data, sizeof data) < 0) {
-		real_close(r.recv_file);
-		return -1;
-	}
-	return 0;
+	return file_reply_locked(&r, &data.fence, arg, &data, sizeof data);
 }
 
 bool sync_file_ioctl(int fd, unsigned long cmd, void *arg, int *ret)
