@@ -15,10 +15,8 @@
  * reopen(fd, access) -> fd              a new open file of the same memfd (O_RDONLY, O_WRONLY, O_RDWR):
  *                                       what a program gets, so that its access mode is the kernel's
  * fstat(fd) -> [dev, ino, size, mode]   close(fd), dup(fd) -> fd
- * eventfdId(fd) -> id                   the kernel's number of an eventfd (/proc/self/fdinfo's
- *                                       eventfd-id, Linux 5.2): every eventfd shares one inode, so
- *                                       this is what tells two apart; -1 when fd is no eventfd
- * eventfd(signalled) -> fd              signal(fd, on): a sync file's state (readable = signalled)
+ * syncFile(signalled) -> [read, write]  a sync file: a pipe, readable once signal(write) wrote a byte;
+ *                                       held(write): whether any read end is still open anywhere
  * watchStart(onEvents)                  inotify: onEvents(Int32Array [wd, mask, wd, mask, ...])
  * watch(fd) -> wd, unwatch(wd)          IN_OPEN | IN_CLOSE on a memfd: its open files come and go
  * watchDrain() -> Int32Array            the events queued now, read at once (the poll would see them later)
@@ -34,11 +32,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -211,37 +209,55 @@ static napi_value js_fstat(napi_env env, napi_callback_info info)
 	return arr;
 }
 
-static napi_value js_eventfd(napi_env env, napi_callback_info info)
+/*
+ * syncFile(signalled) -> [read, write]: a sync file is a pipe. The program gets its read end,
+ * readable (signalled) once smafd writes a byte into the write end, which only smafd holds: the
+ * program can neither signal it early nor, through file flags it shares, make smafd block.
+ */
+static napi_value js_sync_file(napi_env env, napi_callback_info info)
 {
 	napi_value argv[1];
 	bool ok, on;
 	args_n(env, info, 1, argv, &ok);
 	if (!ok || !arg_bool(env, argv[0], &on))
-		return addon_throw_type(env, "eventfd(signalled)");
-	int fd = eventfd(on ? 1 : 0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (fd < 0)
-		return addon_throw_errno(env, "eventfd", errno);
-	return make_int(env, fd);
+		return addon_throw_type(env, "syncFile(signalled)");
+	int p[2];
+	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0)
+		return addon_throw_errno(env, "pipe2", errno);
+	if (on && write(p[1], "", 1) != 1) {
+		int e = errno;
+		close(p[0]);
+		close(p[1]);
+		return addon_throw_errno(env, "syncFile", e);
+	}
+	napi_value r;
+	napi_create_array_with_length(env, 2, &r);
+	napi_set_element(env, r, 0, make_int(env, p[0]));
+	napi_set_element(env, r, 1, make_int(env, p[1]));
+	return r;
 }
 
-/* signal(fd, on): readable (counter >= 1) when on, drained to 0 when off. */
+/* signal(write end): the sync file becomes readable (never blocks; no reader left is fine). */
 static napi_value js_signal(napi_env env, napi_callback_info info)
 {
-	napi_value argv[2];
-	bool ok, on;
-	int64_t fd;
-	args_n(env, info, 2, argv, &ok);
-	if (!ok || !arg_int(env, argv[0], &fd) || fd < 0 || !arg_bool(env, argv[1], &on))
-		return addon_throw_type(env, "signal(fd, on)");
-	uint64_t v;
-	while (read((int)fd, &v, sizeof v) == (ssize_t)sizeof v)
-		; /* drain (non-blocking) */
-	if (on) {
-		v = 1;
-		if (write((int)fd, &v, sizeof v) != (ssize_t)sizeof v)
-			return addon_throw_errno(env, "signal", errno);
-	}
+	int64_t a[1];
+	if (!int_args(env, info, 1, a) || a[0] < 0)
+		return addon_throw_type(env, "signal(fd)");
+	if (write((int)a[0], "", 1) != 1 && errno != EAGAIN && errno != EPIPE)
+		return addon_throw_errno(env, "signal", errno);
 	return make_undefined(env);
+}
+
+/* held(write end): whether any read end of the sync file is still open anywhere (POLLERR: none). */
+static napi_value js_held(napi_env env, napi_callback_info info)
+{
+	int64_t a[1];
+	if (!int_args(env, info, 1, a) || a[0] < 0)
+		return addon_throw_type(env, "held(fd)");
+	struct pollfd p = { .fd = (int)a[0], .events = POLLOUT };
+	napi_value r;
+	napi_get_boolean(env, !(poll(&p, 1, 0) == 1 && (p.revents & POLLERR)), &r);
+	return r;
 }
 
 /* ---- inotify --------------------------------------------------------------------------------- */
@@ -418,26 +434,6 @@ static napi_value js_lock(napi_env env, napi_callback_info info)
  * lease break would send SIGIO, so SIGIO is ignored if nothing handles it.
  * Throws when the kernel grants no leases here (fs.leases-enable=0, EINVAL, EACCES).
  */
-static napi_value js_eventfd_id(napi_env env, napi_callback_info info)
-{
-	int64_t a[1];
-	if (!int_args(env, info, 1, a) || a[0] < 0)
-		return addon_throw_type(env, "eventfdId(fd)");
-	char path[64], text[512];
-	snprintf(path, sizeof path, "/proc/self/fdinfo/%d", (int)a[0]);
-	int f = open(path, O_RDONLY | O_CLOEXEC);
-	if (f < 0)
-		return addon_throw_errno(env, "eventfdId: fdinfo", errno);
-	ssize_t n = read(f, text, sizeof text - 1);
-	int e = errno;
-	close(f);
-	if (n < 0)
-		return addon_throw_errno(env, "eventfdId: fdinfo", e);
-	text[n] = 0;
-	const char *at = strstr(text, "\neventfd-id:");
-	return make_int(env, at ? strtoll(at + strlen("\neventfd-id:"), NULL, 10) : -1);
-}
-
 static napi_value js_alone(napi_env env, napi_callback_info info)
 {
 	int64_t a[1];
@@ -499,8 +495,9 @@ void files_register(napi_env env, napi_value exports)
 	EXPORT_FN(env, exports, "close", js_close);
 	EXPORT_FN(env, exports, "dup", js_dup);
 	EXPORT_FN(env, exports, "fstat", js_fstat);
-	EXPORT_FN(env, exports, "eventfd", js_eventfd);
+	EXPORT_FN(env, exports, "syncFile", js_sync_file);
 	EXPORT_FN(env, exports, "signal", js_signal);
+	EXPORT_FN(env, exports, "held", js_held);
 	EXPORT_FN(env, exports, "watchStart", js_watch_start);
 	EXPORT_FN(env, exports, "watch", js_watch);
 	EXPORT_FN(env, exports, "watchDrain", js_watch_drain);
@@ -508,7 +505,6 @@ void files_register(napi_env env, napi_value exports)
 	EXPORT_FN(env, exports, "sealWrites", js_seal_writes);
 	EXPORT_FN(env, exports, "lock", js_lock);
 	EXPORT_FN(env, exports, "alone", js_alone);
-	EXPORT_FN(env, exports, "eventfdId", js_eventfd_id);
 	EXPORT_FN(env, exports, "setDumpable", js_set_dumpable);
 	EXPORT_FN(env, exports, "raiseFdLimit", js_raise_fd_limit);
 }

@@ -13,8 +13,8 @@
  * process maps the buffer (smafd has checked and pinned it then) and nothing is in flight on it
  * (smafd holds no lock on its file's SMAF_BUSY_LOCK_OFFSET byte), there is nothing to maintain or
  * wait for, and the kernel says so in one fcntl; otherwise smafd answers it, after the wait.
- * Sync files (EXPORT_SYNC_FILE's) are eventfds smafd made; their own ioctls, SYNC_IOC_FILE_INFO and
- * SYNC_IOC_MERGE, are smafd's to answer (sync_file_ioctl below).
+ * Sync files (EXPORT_SYNC_FILE's) are pipes smafd made (the program holds the read end); their own
+ * ioctls, SYNC_IOC_FILE_INFO and SYNC_IOC_MERGE, are smafd's to answer (sync_file_ioctl below).
  * Copy mode: copy-mode.c.
  */
 #include "preload.h"
@@ -378,8 +378,8 @@ void dmabuf_closed(int fd)
 
 /* ---- sync files ------------------------------------------------------------------------------ */
 
-/* Whether fd is an eventfd: the only kind of file smafd makes sync files of. */
-static bool is_eventfd(int fd)
+/* Whether fd is a pipe: the only kind of file smafd makes sync files of. */
+static bool is_pipe(int fd)
 {
 	char link[64], target[64];
 	snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
@@ -387,7 +387,7 @@ static bool is_eventfd(int fd)
 	if (n <= 0)
 		return false;
 	target[n] = 0;
-	return strcmp(target, "anon_inode:[eventfd]") == 0;
+	return strncmp(target, "pipe:[", 6) == 0;
 }
 
 /* FENCE_INFO's entries (the sync file, then its fences): the most smafd may hold in one. */
@@ -457,7 +457,7 @@ static int sync_merge_locked(int fd, void *arg)
 		return -1;
 	if (data.flags || data.pad)
 		return fail(EINVAL);
-	if (data.fd2 < 0 || real_fcntl(data.fd2, F_GETFD) < 0 || !is_eventfd(data.fd2))
+	if (data.fd2 < 0 || real_fcntl(data.fd2, F_GETFD) < 0 || !is_pipe(data.fd2))
 		return fail(ENOENT); /* sync_file_fdget of fd2 */
 	int n = fence_info_locked(fd); /* the first one's id on this connection */
 	if (n < 0)
@@ -474,8 +474,8 @@ static int sync_merge_locked(int fd, void *arg)
 
 bool sync_file_ioctl(int fd, unsigned long cmd, void *arg, int *ret)
 {
-	if ((cmd != SMAF_SYNC_IOC_FILE_INFO && cmd != SMAF_SYNC_IOC_MERGE) || !g_zero_copy || !is_eventfd(fd))
-		return false; /* the kernel's answer (an eventfd: ENOTTY) */
+	if ((cmd != SMAF_SYNC_IOC_FILE_INFO && cmd != SMAF_SYNC_IOC_MERGE) || !g_zero_copy || !is_pipe(fd))
+		return false; /* the kernel's answer (ENOTTY) */
 	lock();
 	int r = cmd == SMAF_SYNC_IOC_FILE_INFO ? sync_file_info_locked(fd, arg) : sync_merge_locked(fd, arg);
 	int e = errno;

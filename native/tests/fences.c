@@ -90,8 +90,11 @@ static void sync_file_ioctls(int x, int y, int s, int hy, struct smaf_dma_copy_i
 	      "FILE_INFO of an idle sync file: signalled, one fence, named for its buffer (%s)", info.name);
 	info.flags = 1;
 	CHECK_ERRNO(ioctl(idle, SMAF_SYNC_IOC_FILE_INFO, &info), EINVAL, "FILE_INFO with flags: EINVAL");
-	int plain = eventfd(0, EFD_CLOEXEC);
-	CHECK_ERRNO(file_info(plain, &info, NULL, 0), ENOTTY, "FILE_INFO of an eventfd that is no sync file: ENOTTY");
+	int pp[2];
+	CHECK(pipe2(pp, O_CLOEXEC) == 0, "a pipe of the program's own");
+	int plain = pp[0], efd = eventfd(0, EFD_CLOEXEC);
+	CHECK_ERRNO(file_info(plain, &info, NULL, 0), ENOTTY, "FILE_INFO of a pipe that is no sync file: ENOTTY");
+	CHECK_ERRNO(file_info(efd, &info, NULL, 0), ENOTTY, "FILE_INFO of an eventfd: ENOTTY");
 	CHECK_ERRNO(file_info(x, &info, NULL, 0), ENOTTY, "FILE_INFO of a dma-buf: ENOTTY");
 
 	CHECK(drv_send(s, SMAF_OP_DMA_COPY, hy, copy, sizeof *copy, -1) == 0, "the device starts writing y again");
@@ -111,9 +114,12 @@ static void sync_file_ioctls(int x, int y, int s, int hy, struct smaf_dma_copy_i
 	int again = merge(m, idle, "");
 	CHECK(again >= 0 && file_info(again, &info, NULL, 0) == 0 && info.num_fences == 2 && strncmp(info.name, "smafd-merge", 11) == 0,
 	      "a merge of a merge holds each fence once; unnamed, it is named by smafd (%s)", info.name);
-	CHECK_ERRNO(merge(m, plain, "x"), ENOENT, "MERGE with an eventfd that is no sync file: ENOENT");
+	CHECK_ERRNO(merge(m, plain, "x"), ENOENT, "MERGE with a pipe that is no sync file: ENOENT");
 	CHECK_ERRNO(merge(m, -1, "x"), ENOENT, "MERGE with fd2 -1: ENOENT");
-	CHECK_ERRNO(merge(plain, m, "x"), ENOTTY, "MERGE on an eventfd that is no sync file: ENOTTY");
+	CHECK_ERRNO(merge(plain, m, "x"), ENOTTY, "MERGE on a pipe that is no sync file: ENOTTY");
+	CHECK_ERRNO(write(busy, "x", 1), EBADF, "a sync file cannot be signalled by its holder: the write end is smafd's");
+	int fl = fcntl(busy, F_GETFL);
+	CHECK(fcntl(busy, F_SETFL, fl & ~O_NONBLOCK) == 0, "the holder clears O_NONBLOCK on its sync file (smafd's end keeps its own flags)");
 	struct smaf_sync_merge_data bad = { .fd2 = idle, .flags = 1 };
 	CHECK_ERRNO(ioctl(m, SMAF_SYNC_IOC_MERGE, &bad), EINVAL, "MERGE with flags: EINVAL");
 	CHECK(drv_recv(s, NULL, 0, NULL) == (int)BIG, "y's copy answers its length");
@@ -122,7 +128,9 @@ static void sync_file_ioctls(int x, int y, int s, int hy, struct smaf_dma_copy_i
 	close(again);
 	close(m);
 	close(busy);
-	close(plain);
+	close(pp[0]);
+	close(pp[1]);
+	close(efd);
 	close(idle);
 }
 
@@ -190,7 +198,7 @@ int main(int argc, char **argv)
 	CHECK(drv_send(s, SMAF_OP_DMA_COPY, hy, &copy, sizeof copy, -1) == 0, "the device starts writing y");
 	sf = in_flight(y, SMAF_DMA_BUF_SYNC_READ);
 	CHECK(sf >= 0, "y's write is in flight");
-	int decoy = export_fence(x, SMAF_DMA_BUF_SYNC_WRITE); /* a newer sync file (every eventfd has the same inode) */
+	int decoy = export_fence(x, SMAF_DMA_BUF_SYNC_WRITE); /* a newer sync file: the import must take the one passed */
 	CHECK(decoy >= 0 && signalled(decoy), "a newer sync file of an idle buffer is signalled");
 	struct sync_file_arg imp = { .flags = SMAF_DMA_BUF_SYNC_WRITE, .fd = sf };
 	CHECK(ioctl(x, SMAF_DMA_BUF_IOCTL_IMPORT_SYNC_FILE, &imp) == 0, "y's sync file imported into x as a write fence");
@@ -204,6 +212,20 @@ int main(int argc, char **argv)
 	close(rf);
 	close(decoy);
 	sync_file_ioctls(x, y, s, hy, &copy);
+
+	/* a driver that leaves mid-DMA: its work ends there, its fences signal, the buffer is idle */
+	int s2 = drv_connect();
+	int hy2 = drv_handle(s2, y), hs2 = drv_handle(s2, src);
+	int ay2 = drv_attach_map(s2, hy2, "gpu", 0), as2 = drv_attach_map(s2, hs2, "gpu", 0);
+	struct smaf_dma_copy_in copy2 = { .dst_attachment = (uint32_t)ay2, .src_fd = hs2, .src_attachment = (uint32_t)as2, .length = BIG };
+	CHECK(s2 >= 0 && ay2 >= 0 && drv_send(s2, SMAF_OP_DMA_COPY, hy2, &copy2, sizeof copy2, -1) == 0, "a second driver starts writing y");
+	sf = in_flight(y, SMAF_DMA_BUF_SYNC_WRITE);
+	CHECK(sf >= 0, "its write is in flight");
+	close(s2); /* gone before the answer */
+	struct pollfd pf = { .fd = sf, .events = POLLIN };
+	CHECK(sf >= 0 && poll(&pf, 1, 10000) == 1 && (pf.revents & POLLIN), "the sync file signals when its driver is gone");
+	CHECK(sync_buf(y, SMAF_DMA_BUF_SYNC_WRITE) == 0 && sync_buf(y, SMAF_DMA_BUF_SYNC_WRITE | SMAF_DMA_BUF_SYNC_END) == 0, "and y's SYNC START WRITE comes back");
+	close(sf);
 	close(s);
 	munmap(p, BIG);
 	close(x);

@@ -1,11 +1,11 @@
 /**
- * Sync files as smafd keeps them, over the fake addon (whose eventfds, like the kernel's, all share
- * one inode): which sync file a descriptor is, merges, FILE_INFO's view, and the bounds.
+ * Sync files as smafd keeps them, over the fake addon (a sync file is a pipe: the program gets the
+ * read end): which sync file a descriptor is, merges, FILE_INFO's view, and the bounds.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createFakeAddon, createSmafSystem } from '../testing/index.ts';
-import { Fences, MAX_MERGED_FENCES } from './fences.ts';
+import { Fences, MAX_KNOWN_FENCES, MAX_KNOWN_PER_CLIENT, MAX_MERGED_FENCES } from './fences.ts';
 
 const DMA_BUF_SYNC_READ = 1;
 const DMA_BUF_SYNC_WRITE = 2;
@@ -25,7 +25,7 @@ function setup() {
   return { addon, smaf, fences, work };
 }
 
-test('a sync file is told apart from the others by its eventfd, not its inode (all eventfds share one)', () => {
+test('an older sync file imported is that one, not the newest', () => {
   const { smaf, fences, work } = setup();
   const [x, y] = [smaf.create(4096), smaf.create(4096)];
   const end = work(y);
@@ -63,7 +63,7 @@ test('a merge waits for every fence of both, flattened and each once; FILE_INFO 
 test('files that are no sync file: ENOTTY for FILE_INFO, ENOENT as a merge\'s second, EINVAL for IMPORT', () => {
   const { addon, smaf, fences } = setup();
   const x = smaf.create(4096);
-  const plain = addon.eventfd(); // an eventfd smafd did not make a sync file of
+  const [plain] = addon.syncFile(); // a pipe that is no sync file of smafd's
   const mem = addon.memfd('m', 4096);
   const sf = fences.exportFence(x, DMA_BUF_SYNC_READ);
   const first = fences.byId(fences.info(sf)[0]!.id)!;
@@ -92,4 +92,29 @@ test('sync files waiting for device work are bounded: ENOMEM beyond 4,096, and a
   assert.throws(() => fences.exportFence(y, DMA_BUF_SYNC_READ), (e: Error & { code?: string }) => e.code === 'ENOMEM');
   end();
   assert.doesNotThrow(() => fences.exportFence(y, DMA_BUF_SYNC_READ));
+});
+
+test("one client's sync files cannot push another's out: each forgets only its own oldest", () => {
+  const { smaf, fences } = setup();
+  const x = smaf.create(4096);
+  const [victim, attacker] = [{}, {}];
+  const mine = fences.exportFence(x, DMA_BUF_SYNC_READ, victim);
+  const first = fences.exportFence(x, DMA_BUF_SYNC_READ, attacker);
+  for (let i = 0; i < 2 * MAX_KNOWN_PER_CLIENT; i++) fences.exportFence(x, DMA_BUF_SYNC_READ, attacker);
+  assert.equal(fences.info(mine)[0]!.status, 1, "the victim's sync file is still known");
+  assert.throws(() => fences.info(first), (e: Error & { code?: string }) => e.code === 'ENOTTY', "the attacker's oldest was forgotten");
+});
+
+test('when every known sync file is held open, EXPORT is ENOMEM; one closed makes room', () => {
+  const { addon, smaf, fences } = setup();
+  const x = smaf.create(4096);
+  const owners = Array.from({ length: MAX_KNOWN_FENCES / MAX_KNOWN_PER_CLIENT }, () => ({}));
+  const held: number[] = [];
+  for (const o of owners) for (let i = 0; i < MAX_KNOWN_PER_CLIENT; i++) held.push(fences.exportFence(x, DMA_BUF_SYNC_READ, o));
+  const late = {};
+  assert.throws(() => fences.exportFence(x, DMA_BUF_SYNC_READ, late), (e: Error & { code?: string }) => e.code === 'ENOMEM');
+  addon.close(held[5]!); // a program closes one sync file: nobody can pass it again
+  const sf = fences.exportFence(x, DMA_BUF_SYNC_READ, late);
+  assert.equal(fences.info(sf)[0]!.status, 1);
+  assert.equal(fences.info(held[6]!)[0]!.status, 1, 'the others held stay known');
 });

@@ -1,7 +1,8 @@
 /**
  * Implicit fences of dma-bufs, as the kernel's dma_resv: device work in flight on a buffer (a DMA
  * copy or CRC that smafd runs in slices) is a fence; `DMA_BUF_IOCTL_EXPORT_SYNC_FILE` gives a sync
- * file (an eventfd of smafd's, readable once signalled) that waits for the writes in flight (READ)
+ * file (a pipe of smafd's: the program gets its read end, readable once smafd signals it by writing
+ * into the write end only smafd holds) that waits for the writes in flight (READ)
  * or for everything in flight (WRITE); `DMA_BUF_IOCTL_IMPORT_SYNC_FILE` adds a sync file of smafd's
  * to a buffer as a write (WRITE) or a read (READ) fence, and device work waits for it as the
  * kernel's dma_resv_usage_rw says: a reader for the write fences, a writer for all of them. A CPU
@@ -11,7 +12,7 @@
  * shows it to C programs as a lock on the buffer's file (buffer-files.ts), so that their SYNC asks
  * the kernel, not smafd, when nothing is in flight.
  *
- * Without smafd's addon there are no eventfds: work is only counted (and still waits for nothing).
+ * Without smafd's addon there are no sync files: work is only counted (and still waits for nothing).
  */
 import { SmafError } from '../common/errors.ts';
 import type { SmafBuffer } from '../core/index.ts';
@@ -25,12 +26,15 @@ export type Busy = 0 | 1 | 2;
 /** A sync file smafd made: signalled when every piece of work it waits for is done. */
 interface Fence {
   /**
-   * smafd's own descriptor of the eventfd, kept while the fence is pending or known (-1 after):
-   * while it is open the eventfd lives, so its number (eventfdId) names it and nothing else.
+   * smafd's write end of the pipe, kept while the fence is pending or known (-1 after): while it is
+   * open the pipe lives, so its inode names it and nothing else.
    */
   fd: number;
-  /** Still in `known` (IMPORT, INFO and MERGE find it). */
+  /** Still in `known` (IMPORT, INFO and MERGE find it), under this key (dev:ino). */
   known: boolean;
+  readonly key: string;
+  /** The client (account) whose EXPORT or MERGE made it: what it counts against. */
+  readonly owner: object;
   waiting: number;
   /** Sync files exported while this one was imported and pending, and merges of it: they wait for it too. */
   readonly then: Fence[];
@@ -66,13 +70,20 @@ interface BufferFences {
   busy: Busy;
 }
 
-/** Sync files remembered for IMPORT, INFO and MERGE (by eventfd number), the oldest forgotten first. */
-const MAX_KNOWN_FENCES = 4096;
-/** Sync files not signalled yet, each holding an eventfd of smafd's: beyond, EXPORT and MERGE are ENOMEM. */
+/**
+ * Sync files smafd knows (IMPORT, INFO and MERGE find them), each with a pipe end of smafd's: a
+ * client's own beyond MAX_KNOWN_PER_CLIENT forget its oldest; beyond MAX_KNOWN_FENCES in all, those
+ * nobody holds any more are forgotten, and if every one is held, EXPORT and MERGE are ENOMEM.
+ */
+export const MAX_KNOWN_PER_CLIENT = 1024;
+export const MAX_KNOWN_FENCES = 16384;
+/** Sync files not signalled yet: beyond, EXPORT and MERGE are ENOMEM. */
 const MAX_PENDING_FENCES = 4096;
 /** Fences one merged sync file may hold. */
 export const MAX_MERGED_FENCES = 256;
 
+const S_IFMT = 0o170000;
+const S_IFIFO = 0o010000;
 const DMA_BUF_SYNC_READ = 1;
 const DMA_BUF_SYNC_WRITE = 2;
 
@@ -81,8 +92,10 @@ const inTheWay = (held: FenceAccess, wanted: FenceAccess): boolean => wanted ===
 
 export class Fences {
   private readonly buffers = new Map<number, BufferFences>();
-  /** By the kernel's eventfd number (all eventfds share one inode: dev and ino tell nothing). */
-  private readonly known = new Map<number, Fence>();
+  /** By the pipe's dev:ino, oldest first. */
+  private readonly known = new Map<string, Fence>();
+  /** Each client's known sync files, oldest first. */
+  private readonly owned = new Map<object, Set<Fence>>();
   private nextId = 1;
   /** Fences made and not signalled yet. */
   private pending = 0;
@@ -154,7 +167,7 @@ export class Fences {
   private done(f: Fence): void {
     if (--f.waiting !== 0) return; // still waiting (or signalled already)
     if (this.addon && f.fd >= 0) {
-      this.addon.signal(f.fd, true);
+      this.addon.signal(f.fd);
       this.pending--;
       if (!f.known) this.forget(f);
     }
@@ -174,7 +187,7 @@ export class Fences {
   }
 
   private need(what: string): SmafAddon {
-    if (!this.addon) throw new SmafError('EOPNOTSUPP', `${what} needs smafd's addon (sync files are eventfds)`);
+    if (!this.addon) throw new SmafError('EOPNOTSUPP', `${what} needs smafd's addon (sync files are pipes it makes)`);
     return this.addon;
   }
 
@@ -183,7 +196,7 @@ export class Fences {
    * work in flight (WRITE), as dma_resv_usage_rw; signalled at once when there is none. A
    * descriptor to send and close (smafd keeps its own until it signals it).
    */
-  exportFence(buf: SmafBuffer, flags: number): number {
+  exportFence(buf: SmafBuffer, flags: number, owner: object = this): number {
     checkFlags('EXPORT_SYNC_FILE', flags);
     const addon = this.need('EXPORT_SYNC_FILE');
     const b = this.buffers.get(buf.id);
@@ -192,49 +205,65 @@ export class Fences {
     const pending = b ? [...b.work].filter((w) => inTheWay(w.access, wanted)) : [];
     const imported = b ? [...b.imported].filter(([, held]) => inTheWay(held, wanted)).map(([f]) => f) : [];
     const id = this.nextId++;
-    const fence = this.make(addon, pending.length + imported.length, { id, name: `smafd-buffer${buf.id}-${id}`, timeline: `buffer${buf.id}`, parts: [] });
+    const [fence, out] = this.make(addon, owner, pending.length + imported.length, { id, name: `smafd-buffer${buf.id}-${id}`, timeline: `buffer${buf.id}`, parts: [] });
     for (const w of pending) w.waiters.push(fence);
     for (const other of imported) other.then.push(fence);
-    return this.handOut(addon, fence);
+    return out;
   }
 
-  /** A new fence and its eventfd (readable at once when it waits for nothing), known from now on. */
-  private make(addon: SmafAddon, waiting: number, what: Pick<Fence, 'id' | 'name' | 'timeline' | 'parts'>): Fence {
+  /**
+   * A new fence and its sync file (readable at once when it waits for nothing), known from now on:
+   * the fence, and the read end to send and close.
+   */
+  private make(addon: SmafAddon, owner: object, waiting: number, what: Pick<Fence, 'id' | 'name' | 'timeline' | 'parts'>): [Fence, number] {
     if (waiting > 0 && this.pending >= MAX_PENDING_FENCES) throw new SmafError('ENOMEM', `${MAX_PENDING_FENCES} sync files are waiting for device work already: wait for some`);
+    this.makeRoom(addon, owner);
+    const [readEnd, writeEnd] = addon.syncFile(waiting === 0);
+    const [dev, ino] = addon.fstat(writeEnd);
+    const fence: Fence = { ...what, fd: writeEnd, known: true, key: `${dev}:${ino}`, owner, waiting, then: [], signalledNs: waiting === 0 ? process.hrtime.bigint() : 0n };
     if (waiting > 0) this.pending++;
-    const fd = addon.eventfd(waiting === 0);
-    const fence: Fence = { ...what, fd, known: true, waiting, then: [], signalledNs: waiting === 0 ? process.hrtime.bigint() : 0n };
-    this.known.set(addon.eventfdId(fd), fence);
-    if (this.known.size > MAX_KNOWN_FENCES) {
-      const [key, oldest] = this.known.entries().next().value!;
-      this.known.delete(key);
-      oldest.known = false;
-      if (oldest.waiting <= 0) this.forget(oldest); // a pending one keeps its eventfd until it signals
-    }
-    return fence;
+    this.known.set(fence.key, fence);
+    let mine = this.owned.get(owner);
+    if (!mine) this.owned.set(owner, (mine = new Set()));
+    mine.add(fence);
+    return [fence, readEnd];
   }
 
-  /** smafd lets go of the fence's eventfd (its number may then name another eventfd). */
+  /** Room for one more known sync file of `owner` (see MAX_KNOWN_PER_CLIENT), or ENOMEM. */
+  private makeRoom(addon: SmafAddon, owner: object): void {
+    const mine = this.owned.get(owner);
+    if (mine && mine.size >= MAX_KNOWN_PER_CLIENT) this.unknow(mine.values().next().value!);
+    if (this.known.size < MAX_KNOWN_FENCES) return;
+    for (const f of [...this.known.values()]) if (!addon.held(f.fd)) this.unknow(f); // nobody holds it: nobody can pass it again
+    if (this.known.size >= MAX_KNOWN_FENCES) throw new SmafError('ENOMEM', `${MAX_KNOWN_FENCES} sync files are held open: close some`);
+  }
+
+  /** smafd forgets a sync file (a pending one keeps its pipe end until it signals). */
+  private unknow(f: Fence): void {
+    this.known.delete(f.key);
+    const mine = this.owned.get(f.owner);
+    mine?.delete(f);
+    if (mine?.size === 0) this.owned.delete(f.owner);
+    f.known = false;
+    if (f.waiting <= 0) this.forget(f);
+  }
+
+  /** smafd lets go of the fence's pipe end. */
   private forget(f: Fence): void {
     if (this.addon && f.fd >= 0) this.addon.close(f.fd);
     f.fd = -1;
   }
 
-  /** A descriptor of the fence's eventfd to send and close. */
-  private handOut(addon: SmafAddon, fence: Fence): number {
-    return addon.dup(fence.fd);
-  }
-
   /** The sync file `fd` is (received), or null when smafd did not make it (or forgot it). */
   private fenceOf(addon: SmafAddon, fd: number): Fence | null {
-    const id = addon.eventfdId(fd);
-    return id < 0 ? null : (this.known.get(id) ?? null);
+    const [dev, ino, , mode] = addon.fstat(fd);
+    return (mode & S_IFMT) === S_IFIFO ? (this.known.get(`${dev}:${ino}`) ?? null) : null;
   }
 
   /**
    * SYNC_IOC_FILE_INFO: the sync file first (its state: signalled once all its fences are), then
    * each of its fences (an exported one is its own only fence). ENOTTY for a file smafd did not
-   * make: SYNC_IOC_* on an eventfd that is no sync file.
+   * make: SYNC_IOC_* on a file that is no sync file.
    */
   info(fd: number): FenceState[] {
     const addon = this.need('SYNC_IOC_FILE_INFO');
@@ -256,7 +285,7 @@ export class Fences {
    * (ENOENT when `fd` is none, as sync_file_fdget). Merges are flattened: a merge of merges holds
    * their exported fences, each once.
    */
-  merge(first: Fence, fd: number, name: string): number {
+  merge(first: Fence, fd: number, name: string, owner: object = this): number {
     const addon = this.need('SYNC_IOC_MERGE');
     const second = this.fenceOf(addon, fd);
     if (!second) throw new SmafError('ENOENT', 'SYNC_IOC_MERGE: fd2 is not a sync file (only sync files smafd made are known here)');
@@ -264,9 +293,9 @@ export class Fences {
     if (parts.length > MAX_MERGED_FENCES) throw new SmafError('ENOMEM', `SYNC_IOC_MERGE: a sync file holds at most ${MAX_MERGED_FENCES} fences here (this merge: ${parts.length})`);
     const pending = parts.filter((p) => p.waiting > 0);
     const id = this.nextId++;
-    const fence = this.make(addon, pending.length, { id, name: name || `smafd-merge-${id}`, timeline: '', parts });
+    const [fence, out] = this.make(addon, owner, pending.length, { id, name: name || `smafd-merge-${id}`, timeline: '', parts });
     for (const p of pending) p.then.push(fence);
-    return this.handOut(addon, fence);
+    return out;
   }
 
   /**

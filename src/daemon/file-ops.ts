@@ -64,7 +64,7 @@ export const fileOps = {
       },
     };
   },
-  EXPORT_FENCE: ({ session: s, entry, value }) => ({ result: 0, file: s.ctx.fences.exportFence(entry.buffer, value.flags) }),
+  EXPORT_FENCE: ({ session: s, entry, value }) => ({ result: 0, file: s.ctx.fences.exportFence(entry.buffer, value.flags, s.account) }),
   IMPORT_FENCE: ({ session: s, entry, value, file }) => {
     s.ctx.fences.importFence(entry.buffer, value.flags, file);
     return { result: 0 };
@@ -84,7 +84,7 @@ export const fileOps = {
     // the kernel NUL-terminates sync_merge_data.name where it stands
     const end = value.name.indexOf(0);
     const name = new TextDecoder().decode(value.name.subarray(0, end < 0 ? SYNC_NAME_LEN - 1 : Math.min(end, SYNC_NAME_LEN - 1)));
-    return { result: 0, file: s.ctx.fences.merge(first, file, name) };
+    return { result: 0, file: s.ctx.fences.merge(first, file, name, s.account) };
   },
 } satisfies Pick<OpHandlers, 'ALLOCATE' | 'FILE' | 'IDENTIFY' | 'EXPORT_FENCE' | 'IMPORT_FENCE' | 'FENCE_INFO' | 'FENCE_MERGE'>;
 

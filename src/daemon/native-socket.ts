@@ -45,7 +45,21 @@ export class NativeSocket extends EventEmitter {
       this.held.push({ bytes, file });
       return true;
     }
-    return this.addon.write(this.conn, bytes, file) === 0;
+    return this.send(bytes, file);
+  }
+
+  /**
+   * The addon's write: a peer that has hung up (EPIPE, ECONNRESET: the answer to a request it gave up
+   * on) only ends this connection, whose close arrives as for any other.
+   */
+  private send(bytes: Uint8Array, file: number): boolean {
+    try {
+      return this.addon.write(this.conn, bytes, file) === 0;
+    } catch (e) {
+      if (typeof (e as { errno?: unknown }).errno !== 'number') throw e;
+      this.destroy();
+      return false;
+    }
   }
 
   cork(): void {
@@ -65,7 +79,7 @@ export class NativeSocket extends EventEmitter {
       all.set(h.bytes, off);
       off += h.bytes.length;
     }
-    this.addon.write(this.conn, all, file);
+    this.send(all, file);
   }
 
   pause(): this {

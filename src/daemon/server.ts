@@ -505,6 +505,7 @@ export class SmafDaemon {
     conn.pendingCounted = 0;
     conn.heldRequestBytes = 0;
     conn.queue.length = 0;
+    conn.current?.abandon(); // device work it started ends now: its fences signal, its buffers go idle
     conn.current = null;
     this.connections.delete(conn);
     this.scheduler.remove(conn);

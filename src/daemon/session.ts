@@ -37,6 +37,11 @@ export interface StreamHead {
 export interface SlicedRequest {
   readonly request: Request;
   step(): Response | StreamHead | Uint8Array | null;
+  /**
+   * The client is gone before the answer: the work stops where it is, and what it holds is let go
+   * as if it had ended (its `finally` blocks run: device work in flight ends, its fences signal).
+   */
+  abandon(): void;
 }
 
 export interface SessionOptions {
@@ -166,7 +171,17 @@ export class ClientSession implements HandlerSession {
           return recorded(this.failure(req, e));
         }
       },
+      abandon: () => this.abandon(req, () => journal.actAs(this, () => steps.return(undefined as never))),
     };
+  }
+
+  /** Stop a sliced request's work (its client left): a failure there is a bug like any other. */
+  private abandon(req: Request, stop: () => void): void {
+    try {
+      stop();
+    } catch (e) {
+      this.failure(req, e);
+    }
   }
 
   /** A streamed answer: its head, then one chunk per step; a failure part-way is a Response. */
@@ -187,6 +202,7 @@ export class ClientSession implements HandlerSession {
           return this.failure(req, e);
         }
       },
+      abandon: () => this.abandon(req, () => this.ctx.journal.actAs(this, () => s.chunks.return?.())),
     };
   }
 

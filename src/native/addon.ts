@@ -56,10 +56,15 @@ export interface SmafAddon {
   dup(fd: number): number;
   /** [st_dev, st_ino, st_size, st_mode] */
   fstat(fd: number): [number, number, number, number];
-  eventfd(signalled: boolean): number;
-  /** The kernel's number of an eventfd (every eventfd has the same inode): -1 when `fd` is no eventfd. */
-  eventfdId(fd: number): number;
-  signal(fd: number, on: boolean): void;
+  /**
+   * A sync file: a pipe [read end, write end] (O_NONBLOCK, close-on-exec), readable once `signal`
+   * wrote a byte into the write end. The program gets the read end; smafd keeps the write end.
+   */
+  syncFile(signalled: boolean): [number, number];
+  /** Signal a sync file by its write end (never blocks; no reader left is fine). */
+  signal(fd: number): void;
+  /** Whether any read end of the sync file is still open anywhere (a pipe's write end polls POLLERR when none is). */
+  held(fd: number): boolean;
   /** inotify: events arrive as [wd, mask, wd, mask, ...]. */
   watchStart(onEvents: (events: Int32Array) => void): void;
   watch(fd: number): number;

@@ -14,17 +14,13 @@ const IN_CLOSE_NOWRITE = 0x10;
 const IN_Q_OVERFLOW = 0x4000;
 const DEV = 42;
 const S_IFREG = 0o100000;
+const S_IFIFO = 0o010000;
 
 interface OpenFile {
   readonly ino: number;
   readonly access: 0 | 1 | 2;
   descriptors: number;
-  /** An eventfd's own number (they all share one inode, as the kernel's). */
-  readonly eventfd?: number;
 }
-
-/** The inode every eventfd shares. */
-const EVENTFD_INO = 0x7fff_0000;
 
 /** What the native socket gives a session of one connection. */
 export interface FakeConnection {
@@ -48,7 +44,8 @@ export class FakeAddon implements SmafAddon {
   private nextFd = 1000;
   private nextIno = 1;
   private nextWd = 1;
-  private nextEventfd = 1;
+  /** Inodes that are pipes (sync files). */
+  private readonly fifos = new Set<number>();
 
   private file(fd: number): OpenFile {
     const f = this.fds.get(fd);
@@ -117,20 +114,27 @@ export class FakeAddon implements SmafAddon {
 
   fstat(fd: number): [number, number, number, number] {
     const { ino } = this.file(fd);
-    return [DEV, ino, this.sizes.get(ino) ?? 0, S_IFREG | 0o600];
+    return [DEV, ino, this.sizes.get(ino) ?? 0, (this.fifos.has(ino) ? S_IFIFO : S_IFREG) | 0o600];
   }
 
-  eventfd(): number {
-    const fd = this.nextFd++;
-    this.fds.set(fd, { ino: EVENTFD_INO, access: 2, descriptors: 1, eventfd: this.nextEventfd++ });
-    return fd;
-  }
-
-  eventfdId(fd: number): number {
-    return this.file(fd).eventfd ?? -1;
+  /** A sync file: a pipe's read end (access 0) and write end (access 1), one inode of their own. */
+  syncFile(): [number, number] {
+    const ino = this.nextIno++;
+    this.fifos.add(ino);
+    const read = this.nextFd++;
+    const write = this.nextFd++;
+    this.fds.set(read, { ino, access: 0, descriptors: 1 });
+    this.fds.set(write, { ino, access: 1, descriptors: 1 });
+    return [read, write];
   }
 
   signal(): void {}
+
+  held(fd: number): boolean {
+    const { ino } = this.file(fd);
+    for (const f of this.fds.values()) if (f.ino === ino && f.access === 0) return true;
+    return false;
+  }
 
   watchStart(onEvents: (events: Int32Array) => void): void {
     this.onEvents = onEvents;

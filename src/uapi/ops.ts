@@ -221,7 +221,7 @@ export const OP_TABLE = [
   },
   {
     op: 22, name: 'EXPORT_FENCE', target: 'buffer', result: '0', reply: NONE, request: fields(fenceIn),
-    file: { out: 'a sync file: an eventfd readable once the device work the flags name is done' }, doc: 'DMA_BUF_IOCTL_EXPORT_SYNC_FILE',
+    file: { out: 'a sync file: the read end of a pipe, readable once the device work the flags name is done' }, doc: 'DMA_BUF_IOCTL_EXPORT_SYNC_FILE',
   },
   {
     op: 23, name: 'IMPORT_FENCE', target: 'buffer', result: '0', reply: NONE, request: fields(fenceIn),
