@@ -625,6 +625,7 @@ _Static_assert(offsetof(struct smaf_dma_buf_sync, flags) == 0, "smaf_dma_buf_syn
 #define SMAF_SYNC_IOC_MAGIC '>'
 #define SMAF_SYNC_IOC_MERGE 0xC0303E03u
 #define SMAF_SYNC_IOC_FILE_INFO 0xC0383E04u
+#define SMAF_SYNC_IOC_SET_DEADLINE 0x40103E05u
 struct smaf_sync_merge_data {
 	char name[32];  /* the new sync file's name */
 	int32_t fd2;  /* the sync file to merge with */
@@ -666,6 +667,13 @@ _Static_assert(offsetof(struct smaf_sync_file_info, flags) == 36, "smaf_sync_fil
 _Static_assert(offsetof(struct smaf_sync_file_info, num_fences) == 40, "smaf_sync_file_info.num_fences");
 _Static_assert(offsetof(struct smaf_sync_file_info, pad) == 44, "smaf_sync_file_info.pad");
 _Static_assert(offsetof(struct smaf_sync_file_info, sync_fence_info) == 48, "smaf_sync_file_info.sync_fence_info");
+struct smaf_sync_set_deadline {
+	uint64_t deadline_ns;  /* when the fence should be signalled by (CLOCK_MONOTONIC): a hint */
+	uint64_t pad;  /* reserved, must be 0 */
+};
+_Static_assert(sizeof(struct smaf_sync_set_deadline) == 16, "smaf_sync_set_deadline: size");
+_Static_assert(offsetof(struct smaf_sync_set_deadline, deadline_ns) == 0, "smaf_sync_set_deadline.deadline_ns");
+_Static_assert(offsetof(struct smaf_sync_set_deadline, pad) == 8, "smaf_sync_set_deadline.pad");
 #define SMAF_DMA_HEAP_IOC_MAGIC 'H'
 #define SMAF_DMA_HEAP_IOCTL_ALLOC 0xC0184800u
 struct smaf_dma_heap_allocation_data {

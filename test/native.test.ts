@@ -129,6 +129,7 @@ describe('smaf-wire.h agrees with src/uapi', () => {
     // include/uapi/linux/sync_file.h, as the kernel numbers them
     expect('SMAF_SYNC_IOC_MERGE', 0xc0303e03);
     expect('SMAF_SYNC_IOC_FILE_INFO', 0xc0383e04);
+    expect('SMAF_SYNC_IOC_SET_DEADLINE', 0x40103e05);
     expect('sizeof(struct smaf_sync_merge_data)', 48);
     expect('sizeof(struct smaf_sync_file_info)', 56);
     expect('sizeof(struct smaf_sync_fence_info)', 80);
@@ -307,7 +308,7 @@ describe('smaf exec', () => {
   });
 
   test('implicit fences: SYNC START waits for the device work in its way, sync files wait as the kernel\'s, an imported write fence holds readers back', async () => {
-    await cTest([exe('fences'), 'system'], 63);
+    await cTest([exe('fences'), 'system'], 66);
     await noBuffersLeft();
   });
 

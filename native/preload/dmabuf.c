@@ -472,12 +472,26 @@ static int sync_merge_locked(int fd, void *arg)
 	return file_reply_locked(&r, &data.fence, arg, &data, sizeof data);
 }
 
+/* SYNC_IOC_SET_DEADLINE (Linux 6.5): a hint smafd's devices have no use for; 0 for a sync file. */
+static int sync_set_deadline_locked(int fd, void *arg)
+{
+	struct smaf_sync_set_deadline d;
+	if (copy_from_user(&d, arg, sizeof d) < 0)
+		return -1;
+	if (d.pad)
+		return fail(EINVAL);
+	int n = fence_info_locked(fd);
+	return n < 0 ? fail(-n) : 0;
+}
+
 bool sync_file_ioctl(int fd, unsigned long cmd, void *arg, int *ret)
 {
-	if ((cmd != SMAF_SYNC_IOC_FILE_INFO && cmd != SMAF_SYNC_IOC_MERGE) || !g_zero_copy || !is_pipe(fd))
+	if ((cmd != SMAF_SYNC_IOC_FILE_INFO && cmd != SMAF_SYNC_IOC_MERGE && cmd != SMAF_SYNC_IOC_SET_DEADLINE) || !g_zero_copy || !is_pipe(fd))
 		return false; /* the kernel's answer (ENOTTY) */
 	lock();
-	int r = cmd == SMAF_SYNC_IOC_FILE_INFO ? sync_file_info_locked(fd, arg) : sync_merge_locked(fd, arg);
+	int r = cmd == SMAF_SYNC_IOC_FILE_INFO ? sync_file_info_locked(fd, arg)
+		: cmd == SMAF_SYNC_IOC_MERGE  ? sync_merge_locked(fd, arg)
+					      : sync_set_deadline_locked(fd, arg);
 	int e = errno;
 	debug("ioctl(%d, 0x%lx) = %d%s%s (sync file)", fd, cmd, r, r < 0 ? " " : "", r < 0 ? strerror(e) : "");
 	unlock();

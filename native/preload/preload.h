@@ -247,7 +247,7 @@ int dmabuf_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev, bool *han
 void dmabuf_closed(int fd);
 /* The daemon fd of a program fd that is a dma-buf, for /dev/smaf's SECURE_FLAG ioctls: -1 if none. */
 int32_t dmabuf_daemon_fd_locked(int fd);
-/* SYNC_IOC_FILE_INFO and SYNC_IOC_MERGE on a sync file smafd made (an eventfd): answered (*ret set,
+/* SYNC_IOC_FILE_INFO, SYNC_IOC_MERGE and SYNC_IOC_SET_DEADLINE on a sync file smafd made (a pipe): answered (*ret set,
  * true), or false: not ours to answer. Takes the lock. */
 bool sync_file_ioctl(int fd, unsigned long cmd, void *arg, int *ret);
 

@@ -117,6 +117,12 @@ static void sync_file_ioctls(int x, int y, int s, int hy, struct smaf_dma_copy_i
 	CHECK_ERRNO(merge(m, plain, "x"), ENOENT, "MERGE with a pipe that is no sync file: ENOENT");
 	CHECK_ERRNO(merge(m, -1, "x"), ENOENT, "MERGE with fd2 -1: ENOENT");
 	CHECK_ERRNO(merge(plain, m, "x"), ENOTTY, "MERGE on a pipe that is no sync file: ENOTTY");
+	struct smaf_sync_set_deadline dl = { .deadline_ns = 1 };
+	CHECK(ioctl(m, SMAF_SYNC_IOC_SET_DEADLINE, &dl) == 0, "SET_DEADLINE on a sync file: 0 (a hint)");
+	dl.pad = 1;
+	CHECK_ERRNO(ioctl(m, SMAF_SYNC_IOC_SET_DEADLINE, &dl), EINVAL, "SET_DEADLINE with pad set: EINVAL");
+	dl.pad = 0;
+	CHECK_ERRNO(ioctl(plain, SMAF_SYNC_IOC_SET_DEADLINE, &dl), ENOTTY, "SET_DEADLINE on a pipe that is no sync file: ENOTTY");
 	CHECK_ERRNO(write(busy, "x", 1), EBADF, "a sync file cannot be signalled by its holder: the write end is smafd's");
 	int fl = fcntl(busy, F_GETFL);
 	CHECK(fcntl(busy, F_SETFL, fl & ~O_NONBLOCK) == 0, "the holder clears O_NONBLOCK on its sync file (smafd's end keeps its own flags)");

@@ -12,7 +12,7 @@ export const DMA_BUF_SET_NAME_B = ioc(IOC_WRITE, 'b'.charCodeAt(0), 1, 8);
 export const DMA_BUF_IOCTL_EXPORT_SYNC_FILE = ioc(IOC_READ | IOC_WRITE, 'b'.charCodeAt(0), 2, 8);
 export const DMA_BUF_IOCTL_IMPORT_SYNC_FILE = ioc(IOC_WRITE, 'b'.charCodeAt(0), 3, 8);
 
-/** include/uapi/linux/sync_file.h: what a sync file answers (SYNC_IOC_MERGE, SYNC_IOC_FILE_INFO). */
+/** include/uapi/linux/sync_file.h: what a sync file answers (SYNC_IOC_MERGE, SYNC_IOC_FILE_INFO, SYNC_IOC_SET_DEADLINE). */
 export const syncMergeData = struct('smaf_sync_merge_data', 48, [
   { name: 'name', type: 'char', size: 32, role: 'in', doc: 'the new sync file\'s name' },
   { name: 'fd2', type: 's32', role: 'in', doc: 'the sync file to merge with' },
@@ -35,8 +35,13 @@ export const syncFileInfo = struct('smaf_sync_file_info', 56, [
   { name: 'pad', type: 'u32', role: 'reserved', doc: 'must be 0' },
   { name: 'sync_fence_info', type: 'u64', role: 'in', doc: 'user pointer to num_fences struct sync_fence_info' },
 ]);
+export const syncSetDeadline = struct('smaf_sync_set_deadline', 16, [
+  { name: 'deadline_ns', type: 'u64', role: 'in', doc: 'when the fence should be signalled by (CLOCK_MONOTONIC): a hint' },
+  { name: 'pad', type: 'u64', role: 'reserved', doc: 'must be 0' },
+]);
 export const SYNC_IOC_MERGE = ioc(IOC_READ | IOC_WRITE, '>'.charCodeAt(0), 3, syncMergeData.size);
 export const SYNC_IOC_FILE_INFO = ioc(IOC_READ | IOC_WRITE, '>'.charCodeAt(0), 4, syncFileInfo.size);
+export const SYNC_IOC_SET_DEADLINE = ioc(IOC_WRITE, '>'.charCodeAt(0), 5, syncSetDeadline.size);
 
 /** include/uapi/linux/dma-heap.h. */
 export const dmaHeapAllocationData = struct('smaf_dma_heap_allocation_data', 24, [
