@@ -118,3 +118,13 @@ test('when every known sync file is held open, EXPORT is ENOMEM; one closed make
   assert.equal(fences.info(sf)[0]!.status, 1);
   assert.equal(fences.info(held[6]!)[0]!.status, 1, 'the others held stay known');
 });
+
+test('work that ends after its buffer was released still signals the sync files waiting for it', () => {
+  const { smaf, fences, work } = setup();
+  const y = smaf.create(4096);
+  const end = work(y);
+  const sf = fences.exportFence(y, DMA_BUF_SYNC_WRITE);
+  fences.released(y.id);
+  end();
+  assert.equal(fences.info(sf)[0]!.status, 1);
+});

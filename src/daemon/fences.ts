@@ -158,10 +158,9 @@ export class Fences {
 
   private end(buf: SmafBuffer, w: InFlight): void {
     const b = this.buffers.get(buf.id);
-    if (!b) return;
-    b.work.delete(w);
-    for (const f of w.waiters) this.done(f);
-    this.changed(buf.id, b);
+    b?.work.delete(w);
+    for (const f of w.waiters) this.done(f); // even when the buffer is gone: its sync files still signal
+    if (b) this.changed(buf.id, b);
   }
 
   private done(f: Fence): void {
