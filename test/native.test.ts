@@ -308,7 +308,7 @@ describe('smaf exec', () => {
   });
 
   test('implicit fences: SYNC START waits for the device work in its way, sync files wait as the kernel\'s, an imported write fence holds readers back', async () => {
-    await cTest([exe('fences'), 'system'], 66);
+    await cTest([exe('fences'), 'system'], 68);
     await noBuffersLeft();
   });
 

@@ -212,7 +212,8 @@ static napi_value js_fstat(napi_env env, napi_callback_info info)
 /*
  * syncFile(signalled) -> [read, write]: a sync file is a pipe. The program gets its read end,
  * readable (signalled) once smafd writes a byte into the write end, which only smafd holds: the
- * program can neither signal it early nor, through file flags it shares, make smafd block.
+ * program can neither signal it early nor, through file flags it shares, make smafd block. The
+ * pipe is mode 0400, so its read end cannot be reopened for writing (but by root).
  */
 static napi_value js_sync_file(napi_env env, napi_callback_info info)
 {
@@ -224,7 +225,9 @@ static napi_value js_sync_file(napi_env env, napi_callback_info info)
 	int p[2];
 	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0)
 		return addon_throw_errno(env, "pipe2", errno);
-	if (on && write(p[1], "", 1) != 1) {
+	/* read-only for everyone: a holder cannot reopen its read end through /proc/PID/fd as a write
+	 * end (Linux would hand one back) and signal it early; smafd's write end is open already */
+	if (fchmod(p[0], 0400) != 0 || (on && write(p[1], "", 1) != 1)) {
 		int e = errno;
 		close(p[0]);
 		close(p[1]);

@@ -21,6 +21,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../smaf-wire.h"
@@ -124,6 +125,17 @@ static void sync_file_ioctls(int x, int y, int s, int hy, struct smaf_dma_copy_i
 	dl.pad = 0;
 	CHECK_ERRNO(ioctl(plain, SMAF_SYNC_IOC_SET_DEADLINE, &dl), ENOTTY, "SET_DEADLINE on a pipe that is no sync file: ENOTTY");
 	CHECK_ERRNO(write(busy, "x", 1), EBADF, "a sync file cannot be signalled by its holder: the write end is smafd's");
+	struct stat st;
+	CHECK(fstat(busy, &st) == 0 && (st.st_mode & 0777) == 0400, "a sync file is read-only for everyone (mode %o)", st.st_mode & 0777);
+	char path[64];
+	snprintf(path, sizeof path, "/proc/self/fd/%d", busy);
+	int w = geteuid() == 0 ? -1 : open(path, O_WRONLY | O_NONBLOCK);
+	if (geteuid() != 0)
+		CHECK(w < 0 && errno == EACCES, "and cannot be reopened for writing through /proc (EACCES)");
+	else
+		CHECK(true, "(root can reopen it for writing: not checked as root)");
+	if (w >= 0)
+		close(w);
 	int fl = fcntl(busy, F_GETFL);
 	CHECK(fcntl(busy, F_SETFL, fl & ~O_NONBLOCK) == 0, "the holder clears O_NONBLOCK on its sync file (smafd's end keeps its own flags)");
 	struct smaf_sync_merge_data bad = { .fd2 = idle, .flags = 1 };

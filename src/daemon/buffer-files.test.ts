@@ -274,3 +274,11 @@ test('a buffer whose last close went unseen is found by the self-check (resync)'
   assert.equal(files.resync(), 1);
   assert.equal(buf.released, true);
 });
+
+test("smafd out of file descriptors for a buffer's file: EMFILE for the client", () => {
+  const { fake, files, buf } = faked();
+  fake.memfd = () => {
+    throw Object.assign(new Error('memfd_create: Too many open files'), { code: 'EMFILE', errno: 24 });
+  };
+  assert.throws(() => files.handOut(buf, 2), (e: Error & { code?: string }) => e.code === 'EMFILE' && /no file descriptor left/.test(e.message));
+});

@@ -13,7 +13,7 @@
  */
 import { SmafError } from '../common/errors.ts';
 import { SMAF_RDWR, type Smaf, type SmafBuffer } from '../core/index.ts';
-import { IN_CLOSE_NOWRITE, IN_CLOSE_WRITE, IN_OPEN, type SmafAddon } from '../native/addon.ts';
+import { IN_CLOSE_NOWRITE, IN_CLOSE_WRITE, IN_OPEN, outOfFiles, type SmafAddon } from '../native/addon.ts';
 import { fileWatcher, type FileWatcher } from '../native/watch.ts';
 import type { StoreRange } from '../platform/index.ts';
 import { BUSY_LOCK_OFFSET, MEMFD_BUFFER } from '../uapi/index.ts';
@@ -93,7 +93,7 @@ export class BufferFiles {
   handOut(buf: SmafBuffer, access: 0 | 1 | 2): number {
     const f = this.byBuffer.get(buf.id) ?? this.create(buf);
     this.share(buf);
-    const fd = this.addon.reopen(f.fd, access);
+    const fd = outOfFiles(`a file of buffer ${buf.id}`, () => this.addon.reopen(f.fd, access));
     f.open++;
     f.ownOpens++;
     if (!f.holdsRef) {
@@ -111,7 +111,7 @@ export class BufferFiles {
    */
   private create(buf: SmafBuffer): BufferFile {
     const readOnly = (buf.flags & SMAF_RDWR) === 0 && !buf.secure;
-    const fd = this.addon.memfd(MEMFD_BUFFER, buf.length, readOnly); // the name the preload library recognises
+    const fd = outOfFiles(`buffer ${buf.id}'s file`, () => this.addon.memfd(MEMFD_BUFFER, buf.length, readOnly)); // the name the preload library recognises
     let view: ArrayBuffer | null = null;
     if (readOnly) {
       try {

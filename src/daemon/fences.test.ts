@@ -128,3 +128,21 @@ test('work that ends after its buffer was released still signals the sync files 
   end();
   assert.equal(fences.info(sf)[0]!.status, 1);
 });
+
+test('sync files closed everywhere are forgotten as new ones come (their descriptors do not pile up)', () => {
+  const { addon, smaf, fences } = setup();
+  const x = smaf.create(4096);
+  const made = Array.from({ length: 100 }, () => fences.exportFence(x, DMA_BUF_SYNC_READ));
+  assert.equal(fences.counts.known, 100);
+  for (const fd of made) addon.close(fd); // every program closed them
+  for (let i = 0; i < 60; i++) addon.close(fences.exportFence(x, DMA_BUF_SYNC_READ));
+  assert.ok(fences.counts.known < 50, `known ${fences.counts.known}: each new one forgot two closed ones`);
+});
+
+test('smafd out of file descriptors: the client gets EMFILE, not an internal error', () => {
+  const { addon, smaf, fences } = setup();
+  addon.syncFile = () => {
+    throw Object.assign(new Error('pipe2: Too many open files'), { code: 'EMFILE', errno: 24 });
+  };
+  assert.throws(() => fences.exportFence(smaf.create(4096), DMA_BUF_SYNC_READ), (e: Error & { code?: string }) => e.code === 'EMFILE' && /no file descriptor left for a sync file/.test(e.message));
+});

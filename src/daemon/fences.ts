@@ -16,7 +16,7 @@
  */
 import { SmafError } from '../common/errors.ts';
 import type { SmafBuffer } from '../core/index.ts';
-import type { SmafAddon } from '../native/addon.ts';
+import { outOfFiles, type SmafAddon } from '../native/addon.ts';
 
 export type FenceAccess = 'read' | 'write';
 
@@ -76,7 +76,7 @@ interface BufferFences {
  * nobody holds any more are forgotten, and if every one is held, EXPORT and MERGE are ENOMEM.
  */
 export const MAX_KNOWN_PER_CLIENT = 1024;
-export const MAX_KNOWN_FENCES = 16384;
+export const MAX_KNOWN_FENCES = 8192;
 /** Sync files not signalled yet: beyond, EXPORT and MERGE are ENOMEM. */
 const MAX_PENDING_FENCES = 4096;
 /** Fences one merged sync file may hold. */
@@ -99,6 +99,11 @@ export class Fences {
   private nextId = 1;
   /** Fences made and not signalled yet. */
   private pending = 0;
+  /** How many sync files smafd knows, and how many wait for device work (each a descriptor of smafd's). */
+  get counts(): { readonly known: number; readonly pending: number } {
+    return { known: this.known.size, pending: this.pending };
+  }
+
   /** Told when what a buffer is busy with changes (by buffer id). */
   onBusy: ((bufferId: number, busy: Busy) => void) | null = null;
 
@@ -217,7 +222,7 @@ export class Fences {
   private make(addon: SmafAddon, owner: object, waiting: number, what: Pick<Fence, 'id' | 'name' | 'timeline' | 'parts'>): [Fence, number] {
     if (waiting > 0 && this.pending >= MAX_PENDING_FENCES) throw new SmafError('ENOMEM', `${MAX_PENDING_FENCES} sync files are waiting for device work already: wait for some`);
     this.makeRoom(addon, owner);
-    const [readEnd, writeEnd] = addon.syncFile(waiting === 0);
+    const [readEnd, writeEnd] = outOfFiles('a sync file', () => addon.syncFile(waiting === 0));
     const [dev, ino] = addon.fstat(writeEnd);
     const fence: Fence = { ...what, fd: writeEnd, known: true, key: `${dev}:${ino}`, owner, waiting, then: [], signalledNs: waiting === 0 ? process.hrtime.bigint() : 0n };
     if (waiting > 0) this.pending++;
@@ -232,6 +237,12 @@ export class Fences {
   private makeRoom(addon: SmafAddon, owner: object): void {
     const mine = this.owned.get(owner);
     if (mine && mine.size >= MAX_KNOWN_PER_CLIENT) this.unknow(mine.values().next().value!);
+    // a little reclaiming at each new one: sync files closed everywhere do not hold descriptors for long
+    let n = 0;
+    for (const f of this.known.values()) {
+      if (n++ >= 2) break;
+      if (!addon.held(f.fd)) this.unknow(f);
+    }
     if (this.known.size < MAX_KNOWN_FENCES) return;
     for (const f of [...this.known.values()]) if (!addon.held(f.fd)) this.unknow(f); // nobody holds it: nobody can pass it again
     if (this.known.size >= MAX_KNOWN_FENCES) throw new SmafError('ENOMEM', `${MAX_KNOWN_FENCES} sync files are held open: close some`);

@@ -4,6 +4,7 @@
  * programs through the copying path (docs/c-programs.md); `smaf doctor` says which.
  */
 import { createRequire } from 'node:module';
+import { SmafError } from '../common/errors.ts';
 import { ensureAddon } from './build.ts';
 
 declare const handle: unique symbol;
@@ -106,5 +107,19 @@ export function loadAddon(onBuild?: (what: string) => void): AddonLoad {
     return { addon, path };
   } catch (e) {
     return { addon: null, reason: `cannot load ${path}: ${(e as Error).message}` };
+  }
+}
+
+/**
+ * The host's file descriptors ran out in smafd (EMFILE, ENFILE): the asking client gets EMFILE,
+ * like a kernel's get_unused_fd, not an internal error.
+ */
+export function outOfFiles<T>(what: string, make: () => T): T {
+  try {
+    return make();
+  } catch (e) {
+    const code = (e as { code?: unknown }).code;
+    if (code === 'EMFILE' || code === 'ENFILE') throw new SmafError('EMFILE', `smafd has no file descriptor left for ${what} (${(e as Error).message}): close some buffers or sync files, or raise smafd's open-file limit`);
+    throw e;
   }
 }
