@@ -353,6 +353,8 @@ static void listener_closed(uv_handle_t *h)
 	listener_unref(l);
 }
 
+static bool refuse_one(struct listener *l);
+
 static void listener_poll_cb(uv_poll_t *h, int status, int events)
 {
 	struct listener *l = (struct listener *)h;
@@ -361,10 +363,32 @@ static void listener_poll_cb(uv_poll_t *h, int status, int events)
 		return;
 	for (int i = 0; i < ACCEPTS_PER_EVENT && !l->closing; i++) {
 		int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0)
-			return; /* EAGAIN, or a transient failure (EMFILE...): the next event retries */
-		accept_one(l, fd);
+		if (fd >= 0) {
+			accept_one(l, fd);
+			continue;
+		}
+		if ((errno != EMFILE && errno != ENFILE) || !refuse_one(l))
+			return; /* EAGAIN, or a transient failure: the next event retries */
 	}
+}
+
+/*
+ * smafd is out of descriptors: the connection waiting first is accepted and closed at once (its
+ * peer reads EOF), with the descriptor kept in reserve for that, as libuv does. Otherwise it would
+ * stay queued and the listener readable, and the loop would spin on it until a descriptor frees.
+ */
+static int g_reserve_fd = -1;
+
+static bool refuse_one(struct listener *l)
+{
+	if (g_reserve_fd < 0)
+		return false;
+	close(g_reserve_fd);
+	int fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd >= 0)
+		close(fd);
+	g_reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	return fd >= 0;
 }
 
 static void listener_finalize(napi_env env, void *data, void *hint)
@@ -396,6 +420,8 @@ static napi_value js_listen(napi_env env, napi_callback_info info)
 		return addon_throw_type(env, "listen(path, mode, backlog, onConnection, onData, onDrain, onClose)");
 	if (plen >= sizeof path - 1)
 		return addon_throw_errno(env, "listen: socket path", ENAMETOOLONG);
+	if (g_reserve_fd < 0)
+		g_reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return addon_throw_errno(env, "socket", errno);
