@@ -282,3 +282,17 @@ test("smafd out of file descriptors for a buffer's file: EMFILE for the client",
   };
   assert.throws(() => files.handOut(buf, 2), (e: Error & { code?: string }) => e.code === 'EMFILE' && /no file descriptor left/.test(e.message));
 });
+
+test('a self-check while smafd is about to ask again about a close it saw does not report it as missed', () => {
+  const { fake, files, buf } = faked();
+  const realAlone = fake.alone.bind(fake);
+  let refused = 1;
+  fake.alone = (fd) => (refused-- > 0 ? false : realAlone(fd));
+  const a = files.handOut(buf, 2);
+  buf.put();
+  fake.deliver();
+  fake.close(a);
+  fake.deliver(); // seen, refused once: a recheck is due
+  assert.equal(files.resync(), 0, 'freed, but not missed');
+  assert.equal(buf.released, true);
+});

@@ -77,7 +77,7 @@ export class BufferFiles {
   ) {
     this.watcher = fileWatcher(addon);
     this.watcher.onOverflow(() => {
-      onOverflow(this.leases);
+      if (this.leases || !this.overflowed) onOverflow(this.leases); // the hopeless case is said once
       this.overflowed = true;
       if (this.leases) this.resync();
     });
@@ -288,12 +288,17 @@ export class BufferFiles {
 
   /**
    * Every buffer's files counted again by the kernel: those whose last file is gone are let go
-   * (after lost events, and at each self-check); how many.
+   * (after lost events, and at each self-check); how many of them smafd had missed (not those
+   * whose close it saw and was about to ask about again).
    */
   resync(): number {
-    let freed = 0;
-    for (const f of [...this.byBuffer.values()]) if (f.holdsRef && this.alone(f)) freed += this.closed(f) ? 1 : 0;
-    return freed;
+    let missed = 0;
+    for (const f of [...this.byBuffer.values()]) {
+      if (!f.holdsRef || !this.alone(f)) continue;
+      const asking = f.recheck !== null; // its close was seen: it was about to be asked again
+      if (this.closed(f) && !asking) missed++;
+    }
+    return missed;
   }
 
   stats(): BufferFileStats {

@@ -146,3 +146,12 @@ test('smafd out of file descriptors: the client gets EMFILE, not an internal err
   };
   assert.throws(() => fences.exportFence(smaf.create(4096), DMA_BUF_SYNC_READ), (e: Error & { code?: string }) => e.code === 'EMFILE' && /no file descriptor left for a sync file/.test(e.message));
 });
+
+test('a sync file held for long does not stop the others behind it from being forgotten', () => {
+  const { addon, smaf, fences } = setup();
+  const x = smaf.create(4096);
+  const kept = [fences.exportFence(x, DMA_BUF_SYNC_READ), fences.exportFence(x, DMA_BUF_SYNC_READ)]; // a compositor keeps these
+  for (let i = 0; i < 300; i++) addon.close(fences.exportFence(x, DMA_BUF_SYNC_READ));
+  assert.ok(fences.counts.known < 10, `known ${fences.counts.known}`);
+  assert.equal(fences.info(kept[0]!)[0]!.status, 1, 'the held ones stay known');
+});

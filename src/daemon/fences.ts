@@ -237,11 +237,15 @@ export class Fences {
   private makeRoom(addon: SmafAddon, owner: object): void {
     const mine = this.owned.get(owner);
     if (mine && mine.size >= MAX_KNOWN_PER_CLIENT) this.unknow(mine.values().next().value!);
-    // a little reclaiming at each new one: sync files closed everywhere do not hold descriptors for long
-    let n = 0;
-    for (const f of this.known.values()) {
-      if (n++ >= 2) break;
+    // a little reclaiming at each new one: the two oldest are looked at, and one still held goes to
+    // the back (the order only drives this), so sync files closed everywhere do not keep descriptors
+    for (let n = 0; n < 2 && this.known.size > 0; n++) {
+      const f = this.known.values().next().value!;
       if (!addon.held(f.fd)) this.unknow(f);
+      else {
+        this.known.delete(f.key);
+        this.known.set(f.key, f);
+      }
     }
     if (this.known.size < MAX_KNOWN_FENCES) return;
     for (const f of [...this.known.values()]) if (!addon.held(f.fd)) this.unknow(f); // nobody holds it: nobody can pass it again

@@ -36,3 +36,23 @@ test('a bug (an error without an errno) still raises', () => {
   const s = new NativeSocket(addon, {} as NativeConn, { pid: 1, uid: 0, gid: 0 });
   assert.throws(() => s.write(new Uint8Array(1)), TypeError);
 });
+
+test("smafd out of descriptors for an answer's file: the caller answers EMFILE; corked, the bytes go without it", () => {
+  const writes: number[] = [];
+  const addon = {
+    write: (_c: unknown, _b: Uint8Array, fd: number) => {
+      if (fd >= 0) throw Object.assign(new Error('dup: Too many open files'), { code: 'EMFILE', errno: 24 });
+      writes.push(fd);
+      return 0;
+    },
+    destroy: () => undefined,
+  } as unknown as SmafAddon;
+  const s = new NativeSocket(addon, {} as NativeConn, { pid: 1, uid: 0, gid: 0 });
+  assert.throws(() => s.write(new Uint8Array(4), 7), (e: Error & { code?: string }) => e.code === 'EMFILE');
+  assert.equal(s.destroyed, false, 'the connection lives on');
+  s.cork();
+  s.write(new Uint8Array(4), 7);
+  s.uncork();
+  assert.deepEqual(writes, [-1]);
+  assert.equal(s.destroyed, false);
+});

@@ -49,16 +49,22 @@ export class NativeSocket extends EventEmitter {
   }
 
   /**
-   * The addon's write: a peer that has hung up (EPIPE, ECONNRESET: the answer to a request it gave up
-   * on) only ends this connection, whose close arrives as for any other.
+   * The addon's write. A peer that has hung up (EPIPE, ECONNRESET: the answer to a request it gave
+   * up on) only ends this connection, whose close arrives as for any other. smafd out of
+   * descriptors for the file the answer carries (the addon duplicates it: EMFILE, ENFILE) is the
+   * caller's to answer; corked, the bytes go without their file (the library answers EIO).
    */
-  private send(bytes: Uint8Array, file: number): boolean {
+  private send(bytes: Uint8Array, file: number, corked = false): boolean {
     try {
       return this.addon.write(this.conn, bytes, file) === 0;
     } catch (e) {
-      if (typeof (e as { errno?: unknown }).errno !== 'number') throw e;
-      this.destroy();
-      return false;
+      const code = (e as { code?: unknown }).code;
+      if (code === 'EPIPE' || code === 'ECONNRESET' || code === 'ENOTCONN') {
+        this.destroy();
+        return false;
+      }
+      if (corked && file >= 0 && (code === 'EMFILE' || code === 'ENFILE')) return this.send(bytes, -1);
+      throw e;
     }
   }
 
@@ -79,7 +85,7 @@ export class NativeSocket extends EventEmitter {
       all.set(h.bytes, off);
       off += h.bytes.length;
     }
-    this.send(all, file);
+    this.send(all, file, true);
   }
 
   pause(): this {

@@ -477,6 +477,12 @@ export class SmafDaemon {
       const sock = conn.sock as NativeSocket;
       try {
         if (!sock.destroyed && head) this.write(conn, () => sock.write(head, file), payload);
+      } catch (e) {
+        const code = (e as { code?: unknown }).code;
+        if (code !== 'EMFILE' && code !== 'ENFILE') throw e;
+        // no descriptor left to pass the file with: the request fails with EMFILE after all
+        const message = Buffer.from(`smafd has no file descriptor left to send the answer's file (${(e as Error).message})`);
+        this.write(conn, () => sock.write(responseHeader(head!.readUInt32LE(4), -Errno.EMFILE, message.length)), message);
       } finally {
         sock.closeFile(file);
       }
