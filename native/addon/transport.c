@@ -10,7 +10,7 @@
  *   onData(id, Buffer, fds | null): bytes read, and the descriptors that came with them
  *   onDrain(id): everything queued has been written
  *   onClose(id, errno): the connection is gone (0: the peer closed it or destroy() was called)
- * write(conn, bytes, fd) -> bytes still queued (fd -1: none; a descriptor rides on the first byte)
+ * write(conn, bytes, fd) -> bytes still queued (fd -1: none; a descriptor, taken over, rides on the first byte)
  * pause(conn), resume(conn), destroy(conn), queued(conn), closeListener(listener)
  *
  * A connection is a napi external; its memory is freed once both libuv has closed its handle and
@@ -495,7 +495,11 @@ static struct conn *conn_arg(napi_env env, napi_callback_info info, size_t want,
 	return c;
 }
 
-/* write(conn, bytes, fd): the fd (>= 0) is duplicated, so the caller may close its own at once. */
+/*
+ * write(conn, bytes, fd): the fd (>= 0) is the addon's from now on (it rides on the first byte and is
+ * closed once sent, or with the connection): no descriptor is needed to pass it. A throw leaves it
+ * the caller's.
+ */
 static napi_value js_write(napi_env env, napi_callback_info info)
 {
 	napi_value argv[3];
@@ -514,12 +518,7 @@ static napi_value js_write(napi_env env, napi_callback_info info)
 		return addon_throw_type(env, "write: bytes must be a Uint8Array");
 	if (c->closing)
 		return addon_throw_errno(env, "write", EPIPE);
-	int fd = -1;
-	if (pass >= 0) {
-		fd = fcntl((int)pass, F_DUPFD_CLOEXEC, 3);
-		if (fd < 0)
-			return addon_throw_errno(env, "write: the descriptor to pass", errno);
-	}
+	int fd = pass >= 0 ? (int)pass : -1;
 	size_t off = 0;
 	if (!c->head) {
 		ssize_t n = len ? send_some(c->fd, data, len, fd) : 0;

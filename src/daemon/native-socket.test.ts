@@ -37,22 +37,31 @@ test('a bug (an error without an errno) still raises', () => {
   assert.throws(() => s.write(new Uint8Array(1)), TypeError);
 });
 
-test("smafd out of descriptors for an answer's file: the caller answers EMFILE; corked, the bytes go without it", () => {
-  const writes: number[] = [];
+test('a write that throws leaves the file ours: it is closed; files held together each ride on their own write', () => {
+  const writes: [number, number][] = [];
+  const closed: number[] = [];
+  let fail = true;
   const addon = {
-    write: (_c: unknown, _b: Uint8Array, fd: number) => {
-      if (fd >= 0) throw Object.assign(new Error('dup: Too many open files'), { code: 'EMFILE', errno: 24 });
-      writes.push(fd);
+    write: (_c: unknown, b: Uint8Array, fd: number) => {
+      if (fail) throw Object.assign(new Error('write: Broken pipe'), { code: 'EPIPE', errno: 32 });
+      writes.push([b.length, fd]);
       return 0;
     },
     destroy: () => undefined,
+    close: (fd: number) => void closed.push(fd),
   } as unknown as SmafAddon;
+  const gone = new NativeSocket(addon, {} as NativeConn, { pid: 1, uid: 0, gid: 0 });
+  gone.write(new Uint8Array(4), 7);
+  assert.deepEqual(closed, [7], 'the hung-up write closed the file it could not pass');
+  assert.equal(gone.write(new Uint8Array(4), 8), false);
+  assert.deepEqual(closed, [7, 8], 'a write after the end closes its file too');
+  fail = false;
   const s = new NativeSocket(addon, {} as NativeConn, { pid: 1, uid: 0, gid: 0 });
-  assert.throws(() => s.write(new Uint8Array(4), 7), (e: Error & { code?: string }) => e.code === 'EMFILE');
-  assert.equal(s.destroyed, false, 'the connection lives on');
   s.cork();
-  s.write(new Uint8Array(4), 7);
+  s.write(new Uint8Array(2), 10);
+  s.write(new Uint8Array(3));
+  s.write(new Uint8Array(5), 11);
   s.uncork();
-  assert.deepEqual(writes, [-1]);
-  assert.equal(s.destroyed, false);
+  assert.deepEqual(writes, [[5, 10], [5, 11]], 'each file on the first byte of its own bytes');
+  assert.deepEqual(closed, [7, 8], 'passed files are not closed by the socket');
 });

@@ -38,9 +38,16 @@ export class NativeSocket extends EventEmitter {
     return this.destroyed ? 0 : this.addon.queued(this.conn);
   }
 
-  /** Write bytes; `file` (smafd's descriptor, >= 0) rides on their first byte (the caller closes it). */
+  /**
+   * Write bytes; `file` (smafd's descriptor, >= 0) rides on their first byte and is this
+   * connection's from now on: passed and closed, or closed with the connection. Passing it needs no
+   * new descriptor, so an answer's file never fails for want of one.
+   */
   write(bytes: Uint8Array, file = -1): boolean {
-    if (this.destroyed) return false;
+    if (this.destroyed) {
+      this.closeFile(file);
+      return false;
+    }
     if (this.corked > 0) {
       this.held.push({ bytes, file });
       return true;
@@ -49,22 +56,19 @@ export class NativeSocket extends EventEmitter {
   }
 
   /**
-   * The addon's write. A peer that has hung up (EPIPE, ECONNRESET: the answer to a request it gave
-   * up on) only ends this connection, whose close arrives as for any other. smafd out of
-   * descriptors for the file the answer carries (the addon duplicates it: EMFILE, ENFILE) is the
-   * caller's to answer; corked, the bytes go without their file (the library answers EIO).
+   * The addon's write (which takes the file over). A peer that has hung up (EPIPE, ECONNRESET: the
+   * answer to a request it gave up on) only ends this connection, whose close arrives as for any
+   * other.
    */
-  private send(bytes: Uint8Array, file: number, corked = false): boolean {
+  private send(bytes: Uint8Array, file: number): boolean {
     try {
       return this.addon.write(this.conn, bytes, file) === 0;
     } catch (e) {
+      this.closeFile(file); // a write that throws leaves the file ours
       const code = (e as { code?: unknown }).code;
-      if (code === 'EPIPE' || code === 'ECONNRESET' || code === 'ENOTCONN') {
-        this.destroy();
-        return false;
-      }
-      if (corked && file >= 0 && (code === 'EMFILE' || code === 'ENFILE')) return this.send(bytes, -1);
-      throw e;
+      if (code !== 'EPIPE' && code !== 'ECONNRESET' && code !== 'ENOTCONN') throw e;
+      this.destroy();
+      return false;
     }
   }
 
@@ -72,20 +76,30 @@ export class NativeSocket extends EventEmitter {
     this.corked++;
   }
 
+  /** The held bytes go in as few writes as the files they carry allow (each file on its own bytes' first). */
   uncork(): void {
     if (this.corked === 0 || --this.corked > 0) return;
     const held = this.held;
     this.held = [];
-    if (held.length === 0 || this.destroyed) return;
-    const file = held.find((h) => h.file >= 0)?.file ?? -1;
-    const total = held.reduce((n, h) => n + h.bytes.length, 0);
-    const all = new Uint8Array(total);
-    let off = 0;
+    let run: { bytes: Uint8Array; file: number }[] = [];
+    const flush = (): void => {
+      if (run.length === 0) return;
+      const all = new Uint8Array(run.reduce((n, h) => n + h.bytes.length, 0));
+      let off = 0;
+      for (const h of run) {
+        all.set(h.bytes, off);
+        off += h.bytes.length;
+      }
+      const file = run[0]!.file;
+      run = [];
+      if (this.destroyed) this.closeFile(file);
+      else this.send(all, file);
+    };
     for (const h of held) {
-      all.set(h.bytes, off);
-      off += h.bytes.length;
+      if (h.file >= 0) flush();
+      run.push(h);
     }
-    this.send(all, file, true);
+    flush();
   }
 
   pause(): this {
@@ -107,6 +121,7 @@ export class NativeSocket extends EventEmitter {
   destroy(): this {
     if (!this.destroyed) this.addon.destroy(this.conn);
     this.destroyed = true;
+    for (const h of this.held.splice(0)) this.closeFile(h.file);
     return this;
   }
 
@@ -115,8 +130,9 @@ export class NativeSocket extends EventEmitter {
     return this.files.shift() ?? null;
   }
 
-  /** Close a file of smafd's (received, or made for a reply). */
+  /** Close a file of smafd's (received, or made for a reply; -1: none). */
   closeFile(fd: number): void {
+    if (fd < 0) return;
     this.addon.close(fd);
   }
 

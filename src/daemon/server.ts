@@ -470,22 +470,14 @@ export class SmafDaemon {
   /**
    * Write a header and/or payload bytes (a Buffer view: Node's socket writes Buffers much faster).
    * A file of the answer (smafd's descriptor; only native connections get them) rides on the
-   * header's first byte, and is closed once written, or when the connection is gone.
+   * header's first byte: the connection takes it over (closed once passed, or with the connection).
    */
   private send(conn: Connection, head: Buffer | null, payload?: Uint8Array, file?: number): void {
     if (file !== undefined) {
+      // the native connection takes the file over: passed with the head, or closed with it
       const sock = conn.sock as NativeSocket;
-      try {
-        if (!sock.destroyed && head) this.write(conn, () => sock.write(head, file), payload);
-      } catch (e) {
-        const code = (e as { code?: unknown }).code;
-        if (code !== 'EMFILE' && code !== 'ENFILE') throw e;
-        // no descriptor left to pass the file with: the request fails with EMFILE after all
-        const message = Buffer.from(`smafd has no file descriptor left to send the answer's file (${(e as Error).message})`);
-        this.write(conn, () => sock.write(responseHeader(head!.readUInt32LE(4), -Errno.EMFILE, message.length)), message);
-      } finally {
-        sock.closeFile(file);
-      }
+      if (head) this.write(conn, () => sock.write(head, file), payload);
+      else sock.closeFile(file);
       return;
     }
     if (conn.sock.destroyed) return;

@@ -31,7 +31,10 @@ export interface SmafAddon {
     onDrain: NativeSocketCallbacks['onDrain'], onClose: NativeSocketCallbacks['onClose'],
   ): NativeListener;
   closeListener(l: NativeListener): void;
-  /** Bytes still queued after this write; `fd` >= 0 is duplicated and rides on the first byte. */
+  /**
+   * Bytes still queued after this write; `fd` >= 0 rides on the first byte and is the addon's from
+   * now on (closed once sent, or with the connection); if the write throws, it stays the caller's.
+   */
   write(conn: NativeConn, bytes: Uint8Array, fd: number): number;
   queued(conn: NativeConn): number;
   pause(conn: NativeConn): void;
